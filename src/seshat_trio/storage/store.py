@@ -1,0 +1,382 @@
+"""Store: one LevelDB per node, typed reads and atomic batch writes (see docs/storage.md).
+
+Threading: `write` may run in a worker thread (group commit) while the event loop reads.
+Writes, cache loads and install bookkeeping hold one lock; plain reads go straight to
+LevelDB, which is thread-safe. Caches (per-group log bounds and size, value generation) only
+move after a write succeeded, so a failed write changes nothing. After a failed write the
+store reopens LevelDB before the next write: LevelDB may refuse every write after an I/O
+error until reopened, and reopening replays its log, so the store recovers once the
+condition (a full disk, say) clears.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import plyvel
+
+from seshat_trio.storage import keys
+from seshat_trio.storage.batch import WriteBatch
+from seshat_trio.storage.errors import DB_ERRORS, StorageError, translate
+from seshat_trio.storage.records import (
+    HardState,
+    LogRecord,
+    SnapshotMeta,
+    StoredValue,
+    decode_counter,
+    decode_hard_state,
+    decode_log_record,
+    decode_snapshot_meta,
+    decode_store_meta,
+    decode_stored_value,
+    encode_store_meta,
+)
+from seshat_trio.storage.snapshot import ValueInstaller, ValueSnapshot
+from seshat_trio.storage.translate import LogState, Translation
+
+FORMAT_VERSION = 1
+# Garbage (old value generations) is deleted in unsynced batches of this many keys.
+_PURGE_BATCH_KEYS = 10_000
+
+T = TypeVar("T")
+
+
+def _open_db(path: Path) -> Any:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return plyvel.DB(str(path), create_if_missing=True)
+    except DB_ERRORS as exc:
+        raise translate(exc, "open", path) from exc
+
+
+class Store:
+    """A node's storage. Use `Store.open(path)`; close it (or use it as a context manager)."""
+
+    def __init__(self, path: Path, db: Any) -> None:
+        self.path = path
+        self._db = db
+        self._lock = threading.RLock()
+        self._logs: dict[int, LogState] = {}
+        self._generations: dict[int, int] = {}
+        self._installing: set[int] = set()
+        self._needs_reopen = False
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating if missing) the store at `path`; refuses newer store formats."""
+        db = _open_db(path)
+        try:
+            _check_format(db, path)
+            store = cls(path, db)
+            store._purge_all_stale()
+        except BaseException:
+            db.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _guard(self, action: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except DB_ERRORS as exc:
+            raise translate(exc, action, self.path) from exc
+
+    def _get(self, key: bytes, db: Any = None) -> bytes | None:
+        source = self._db if db is None else db
+        value: bytes | None = self._guard("read", lambda: source.get(key))
+        return value
+
+    # --- writes --------------------------------------------------------------------------
+
+    def write(self, batch: WriteBatch, sync: bool = False) -> None:
+        """Apply `batch` atomically; with sync=True it is on disk when this returns."""
+        self._commit(batch, sync, None)
+
+    def _commit(self, batch: WriteBatch | None, sync: bool, flip: tuple[int, int] | None) -> None:
+        with self._lock:
+            if self._needs_reopen:
+                self._reopen()
+            translation = Translation(
+                self._db, self._log_state, self._load_generation, self._installing
+            )
+            if flip is not None:
+                translation.set_generation(*flip)
+            if batch is not None:
+                self._guard("prepare write", lambda: translation.add_all(batch))
+            try:
+                with self._db.write_batch(sync=sync) as wb:
+                    for key, value in translation.ops:
+                        if value is None:
+                            wb.delete(key)
+                        else:
+                            wb.put(key, value)
+            except DB_ERRORS as exc:
+                self._needs_reopen = True
+                raise translate(exc, "write", self.path) from exc
+            translation.publish(self._logs, self._generations)
+        for group in translation.regenerated:
+            self._purge_stale(group)
+
+    def _reopen(self) -> None:
+        self._db.close()
+        self._db = _open_db(self.path)
+        self._logs.clear()
+        self._generations.clear()
+        self._needs_reopen = False
+
+    # --- log -----------------------------------------------------------------------------
+
+    def _log_state(self, group: int) -> LogState:
+        state = self._logs.get(group)
+        if state is not None:
+            return state
+        with self._lock:
+            state = self._logs.get(group)
+            if state is None:
+                raw = self._get(keys.state_key(group, keys.LOG_FLOOR))
+                floor = 1 if raw is None else decode_counter(raw)
+                prefix = keys.log_prefix(group)
+
+                def last_key() -> bytes | None:
+                    with self._db.iterator(prefix=prefix, reverse=True, include_value=False) as it:
+                        return next(it, None)
+
+                key = self._guard("read", last_key)
+                last = floor - 1 if key is None else keys.log_index(key)
+                state = self._logs[group] = LogState(floor=floor, last=last, size=None)
+            return state
+
+    def first_log_index(self, group: int) -> int:
+        """The first index in the log (last + 1 when the log is empty; 1 for a new group)."""
+        return self._log_state(group).floor
+
+    def last_log_index(self, group: int) -> int:
+        """The last index in the log (first - 1 when the log is empty)."""
+        return self._log_state(group).last
+
+    def log_size_bytes(self, group: int) -> int:
+        """Bytes (keys + encoded records) of the group's log; computed once, then maintained."""
+        state = self._log_state(group)
+        with self._lock:
+            if state.size is None:
+                prefix = keys.log_prefix(group)
+
+                def scan() -> int:
+                    return sum(len(k) + len(v) for k, v in self._db.iterator(prefix=prefix))
+
+                state.size = self._guard("read", scan)
+            return state.size
+
+    def log_entries(
+        self, group: int, lo: int, hi: int, max_bytes: int | None = None
+    ) -> list[LogRecord]:
+        """Entries with lo <= index < hi in order; with max_bytes, stop once the encoded
+        records reach it (at least one entry is returned if any is in range)."""
+        if lo >= hi:
+            return []
+
+        def read() -> list[LogRecord]:
+            records: list[LogRecord] = []
+            total = 0
+            for _, value in self._db.iterator(
+                start=keys.log_key(group, lo), stop=keys.log_key(group, hi)
+            ):
+                total += len(value)
+                if max_bytes is not None and records and total > max_bytes:
+                    break
+                records.append(decode_log_record(value))
+            return records
+
+        return self._guard("read", read)
+
+    # --- raft state and system data ------------------------------------------------------
+
+    def hard_state(self, group: int) -> HardState:
+        raw = self._get(keys.state_key(group, keys.HARD_STATE))
+        return HardState(term=0, vote=0, commit=0) if raw is None else decode_hard_state(raw)
+
+    def applied(self, group: int, db: Any = None) -> int:
+        """The applied index (0 if never set); `db` may be a LevelDB snapshot."""
+        raw = self._get(keys.state_key(group, keys.APPLIED), db)
+        return 0 if raw is None else decode_counter(raw)
+
+    def snapshot_meta(self, group: int, db: Any = None) -> SnapshotMeta | None:
+        """The latest snapshot metadata, if any; `db` may be a LevelDB snapshot."""
+        raw = self._get(keys.state_key(group, keys.SNAPSHOT_META), db)
+        return None if raw is None else decode_snapshot_meta(raw)
+
+    def get_system(self, group: int, name: str) -> bytes | None:
+        return self._get(keys.system_key(group, name))
+
+    # --- values --------------------------------------------------------------------------
+
+    def _load_generation(self, group: int, db: Any = None) -> int:
+        raw = self._get(keys.state_key(group, keys.VALUE_GENERATION), db)
+        return 0 if raw is None else decode_counter(raw)
+
+    def _generation(self, group: int) -> int:
+        generation = self._generations.get(group)
+        if generation is None:
+            # Under the lock so a concurrent write cannot publish a newer generation
+            # between our read and our cache fill.
+            with self._lock:
+                generation = self._generations.get(group)
+                if generation is None:
+                    generation = self._generations[group] = self._load_generation(group)
+        return generation
+
+    def get_value(self, group: int, key: bytes) -> StoredValue | None:
+        raw = self._get(keys.value_key(group, self._generation(group), key))
+        return None if raw is None else decode_stored_value(raw)
+
+    def iter_values(
+        self, group: int, start: bytes = b"", stop: bytes | None = None
+    ) -> Iterator[tuple[bytes, StoredValue]]:
+        """(key, value) pairs with start <= key < stop, sorted by key, as of the call."""
+        with self.value_snapshot(group) as snap:
+            yield from snap.items(start, stop)
+
+    def value_snapshot(self, group: int) -> ValueSnapshot:
+        """A point-in-time view of a group's values and raft state (a context manager)."""
+        keys.check_data_group(group)
+        snapshot = self._guard("snapshot", self._db.snapshot)
+        try:
+            generation = self._load_generation(group, snapshot)
+            return ValueSnapshot(
+                db=snapshot,
+                group=group,
+                generation=generation,
+                path=self.path,
+                applied=self.applied(group, snapshot),
+                meta=self.snapshot_meta(group, snapshot),
+            )
+        except BaseException:
+            snapshot.close()
+            raise
+
+    # --- snapshot install (see ValueInstaller) -------------------------------------------
+
+    def begin_install(self, group: int) -> ValueInstaller:
+        """Start replacing a group's values from streamed chunks (a context manager)."""
+        keys.check_data_group(group)
+        with self._lock:
+            if group in self._installing:
+                raise StorageError(f"a snapshot install into group {group} is already in progress")
+            self._installing.add(group)
+            staging = self._generation(group) + 1
+        # Clears what an interrupted earlier install left under the staging generation.
+        self._purge_stale(group)
+        return ValueInstaller(self, group, staging)
+
+    def stage_values(self, group: int, generation: int, items: list[tuple[bytes, bytes]]) -> None:
+        """Write encoded values under a staging generation, synced (ValueInstaller only)."""
+        with self._lock:
+            if self._needs_reopen:
+                self._reopen()
+            try:
+                with self._db.write_batch(sync=True) as wb:
+                    for key, value in items:
+                        wb.put(keys.value_key(group, generation, key), value)
+            except DB_ERRORS as exc:
+                self._needs_reopen = True
+                raise translate(exc, "write snapshot chunk", self.path) from exc
+
+    def finish_install(self, group: int, generation: int, batch: WriteBatch | None) -> None:
+        """Flip the group to `generation` and apply `batch` in one synced write (installer only)."""
+        try:
+            self._commit(batch, True, (group, generation))
+        finally:
+            self.end_install(group)
+
+    def end_install(self, group: int) -> None:
+        with self._lock:
+            self._installing.discard(group)
+
+    def abort_install(self, group: int) -> None:
+        self.end_install(group)
+        self._purge_stale(group)
+
+    # --- garbage: value generations other than the current one ---------------------------
+
+    def _purge_stale(self, group: int) -> None:
+        current = keys.generation_prefix(group, self._generation(group))
+        everything = keys.values_prefix(group)
+        self._delete_range(everything, current)
+        self._delete_range(keys.prefix_end(current), keys.prefix_end(everything))
+
+    def _delete_range(self, start: bytes, stop: bytes) -> None:
+        def delete() -> None:
+            with self._db.iterator(start=start, stop=stop, include_value=False) as it:
+                while True:
+                    chunk = [key for _, key in zip(range(_PURGE_BATCH_KEYS), it, strict=False)]
+                    if not chunk:
+                        return
+                    with self._db.write_batch() as wb:
+                        for key in chunk:
+                            wb.delete(key)
+
+        self._guard("delete old values", delete)
+
+    def _purge_all_stale(self) -> None:
+        """Delete value generations left behind by a crash (run at open)."""
+        group = 1
+        end = keys.prefix_end(keys.DATA_KV)
+        while True:
+
+            def first_key(group: int = group) -> bytes | None:
+                start = keys.group_prefix(keys.DATA_KV, group)
+                with self._db.iterator(start=start, stop=end, include_value=False) as it:
+                    return next(it, None)
+
+            key = self._guard("read", first_key)
+            if key is None:
+                return
+            group = keys.group_of(key)
+            self._purge_stale(group)
+            if group == keys.MAX_U64:
+                return
+            group += 1
+
+
+def _check_format(db: Any, path: Path) -> None:
+    def read_meta() -> bytes | None:
+        raw: bytes | None = db.get(keys.META_FORMAT_KEY)
+        if raw is None:
+            with db.iterator(include_value=False) as it:
+                if next(it, None) is not None:
+                    raise StorageError(
+                        f"{path} holds a LevelDB database without a seshat-trio meta record: "
+                        "refusing to use it as a store"
+                    )
+            db.put(keys.META_FORMAT_KEY, encode_store_meta(FORMAT_VERSION), sync=True)
+        return raw
+
+    try:
+        raw = read_meta()
+    except DB_ERRORS as exc:
+        raise translate(exc, "open", path) from exc
+    if raw is not None:
+        version = decode_store_meta(raw)
+        if version > FORMAT_VERSION:
+            raise StorageError(
+                f"store {path} has format version {version}, newer than the supported format "
+                f"version {FORMAT_VERSION}: upgrade seshat-trio to open it"
+            )

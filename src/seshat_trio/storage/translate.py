@@ -1,0 +1,214 @@
+"""Turns a WriteBatch into one LevelDB write, given what the store holds right now.
+
+Some operations depend on the store's state: a log append must follow the last stored index,
+a truncation deletes whatever lies in its range, clearing values flips the group's value
+generation. A `Translation` keeps a per-group view of the log and of the generation that
+starts from the store's caches and moves with every operation, so a merged batch gives the
+same result as its parts written one after another. The store's caches change only in
+`publish`, called after the LevelDB write succeeded: a failed write leaves them untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+
+from seshat_trio.storage import keys
+from seshat_trio.storage.batch import (
+    AppendLog,
+    ClearValues,
+    DeleteValue,
+    Operation,
+    PutApplied,
+    PutHardState,
+    PutSnapshotMeta,
+    PutSystem,
+    PutValue,
+    TruncateLogBefore,
+    TruncateLogFrom,
+)
+from seshat_trio.storage.errors import StorageError
+from seshat_trio.storage.records import (
+    encode_counter,
+    encode_hard_state,
+    encode_log_record,
+    encode_snapshot_meta,
+    encode_stored_value,
+)
+
+
+@attrs.define(slots=True)
+class LogState:
+    """What the store caches about one group's log.
+
+    Entries are exactly the indexes floor..last (empty when last == floor - 1). `size` is the
+    sum of key and value bytes of those entries, or None until someone asks for it.
+    """
+
+    floor: int
+    last: int
+    size: int | None
+
+
+@attrs.define(slots=True)
+class _LogView:
+    """A group's log as this translation has left it so far."""
+
+    floor: int
+    db_last: int  # entries floor..db_last are in LevelDB and not yet deleted by this write
+    size_known: bool
+    added: dict[int, int] = attrs.field(factory=dict)  # index -> bytes; all above db_last
+    added_last: int = 0
+    size_delta: int = 0
+
+    @property
+    def last(self) -> int:
+        return self.added_last if self.added else self.db_last
+
+
+class Translation:
+    """One write in the making: `add` operations in order, `write_batch` to LevelDB, `publish`."""
+
+    def __init__(
+        self,
+        db: Any,
+        load_log: Callable[[int], LogState],
+        load_generation: Callable[[int], int],
+        installing: set[int],
+    ) -> None:
+        self._db = db
+        self._load_log = load_log
+        self._load_generation = load_generation
+        self._installing = installing
+        self._logs: dict[int, _LogView] = {}
+        self._generations: dict[int, int] = {}
+        self.ops: list[tuple[bytes, bytes | None]] = []  # (key, value or None = delete)
+        # Groups whose value generation changed: their old generations become garbage.
+        self.regenerated: set[int] = set()
+
+    def _put(self, key: bytes, value: bytes) -> None:
+        self.ops.append((key, value))
+
+    def _delete(self, key: bytes) -> None:
+        self.ops.append((key, None))
+
+    def _log(self, group: int) -> _LogView:
+        view = self._logs.get(group)
+        if view is None:
+            state = self._load_log(group)
+            known = state.size is not None
+            view = _LogView(floor=state.floor, db_last=state.last, size_known=known)
+            self._logs[group] = view
+        return view
+
+    def _generation(self, group: int) -> int:
+        generation = self._generations.get(group)
+        if generation is None:
+            generation = self._generations[group] = self._load_generation(group)
+        return generation
+
+    def set_generation(self, group: int, generation: int) -> None:
+        """Point the group's values at `generation` (used by clear and snapshot install)."""
+        self._generations[group] = generation
+        self.regenerated.add(group)
+        self._put(keys.state_key(group, keys.VALUE_GENERATION), encode_counter(generation))
+
+    def add_all(self, ops: Iterable[Operation]) -> None:
+        for op in ops:
+            self.add(op)
+
+    def add(self, op: Operation) -> None:
+        match op:
+            case AppendLog(group, records):
+                self._append(group, records)
+            case TruncateLogFrom(group, index):
+                self._truncate_from(group, index)
+            case TruncateLogBefore(group, index):
+                self._truncate_before(group, index)
+            case PutHardState(group, state):
+                self._put(keys.state_key(group, keys.HARD_STATE), encode_hard_state(state))
+            case PutApplied(group, index):
+                self._put(keys.state_key(group, keys.APPLIED), encode_counter(index))
+            case PutSnapshotMeta(group, meta):
+                self._put(keys.state_key(group, keys.SNAPSHOT_META), encode_snapshot_meta(meta))
+            case PutValue(group, key, value):
+                generation = self._generation(group)
+                self._put(keys.value_key(group, generation, key), encode_stored_value(value))
+            case DeleteValue(group, key):
+                self._delete(keys.value_key(group, self._generation(group), key))
+            case ClearValues(group):
+                if group in self._installing:
+                    raise StorageError(
+                        f"cannot clear the values of group {group}: "
+                        "a snapshot install is in progress"
+                    )
+                self.set_generation(group, self._generation(group) + 1)
+            case PutSystem(group, name, data):
+                self._put(keys.system_key(group, name), data)
+
+    def _append(self, group: int, records: tuple[Any, ...]) -> None:
+        view = self._log(group)
+        expected = view.last + 1
+        if records[0].index != expected:
+            raise StorageError(
+                f"log append to group {group} starts at index {records[0].index}, "
+                f"expected {expected} (first {view.floor}, last {view.last})"
+            )
+        for record in records:
+            key = keys.log_key(group, record.index)
+            value = encode_log_record(record)
+            self._put(key, value)
+            view.added[record.index] = len(key) + len(value)
+            view.size_delta += len(key) + len(value)
+        view.added_last = records[-1].index
+
+    def _drop_added(self, view: _LogView, group: int, keep: Callable[[int], bool]) -> None:
+        for index in [i for i in view.added if not keep(i)]:
+            view.size_delta -= view.added.pop(index)
+            self._delete(keys.log_key(group, index))
+
+    def _drop_stored(self, view: _LogView, group: int, lo: int, hi: int) -> None:
+        """Delete entries lo..hi (inclusive) that are in LevelDB, keeping the size exact."""
+        if lo > hi:
+            return
+        if not view.size_known:
+            for index in range(lo, hi + 1):
+                self._delete(keys.log_key(group, index))
+            return
+        for key, value in self._db.iterator(
+            start=keys.log_key(group, lo), stop=keys.log_key(group, hi), include_stop=True
+        ):
+            view.size_delta -= len(key) + len(value)
+            self._delete(key)
+
+    def _truncate_from(self, group: int, index: int) -> None:
+        view = self._log(group)
+        index = max(index, view.floor)
+        self._drop_added(view, group, lambda i: i < index)
+        if view.added:
+            view.added_last = min(view.added_last, index - 1)
+        if index <= view.db_last:
+            self._drop_stored(view, group, index, view.db_last)
+            view.db_last = index - 1
+
+    def _truncate_before(self, group: int, index: int) -> None:
+        view = self._log(group)
+        if index <= view.floor:
+            return
+        self._drop_stored(view, group, view.floor, min(index - 1, view.db_last))
+        self._drop_added(view, group, lambda i: i >= index)
+        view.floor = index
+        view.db_last = max(view.db_last, index - 1)
+        self._put(keys.state_key(group, keys.LOG_FLOOR), encode_counter(index))
+
+    def publish(self, logs: dict[int, LogState], generations: dict[int, int]) -> None:
+        """Move the store's caches to the state this (successfully written) translation made."""
+        for group, view in self._logs.items():
+            state = logs[group]
+            state.floor = view.floor
+            state.last = view.last
+            if state.size is not None:
+                state.size += view.size_delta
+        generations.update(self._generations)

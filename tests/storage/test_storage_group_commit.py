@@ -1,0 +1,88 @@
+"""GroupCommitter merges concurrent commits into few synced rounds and reports failures."""
+
+from pathlib import Path
+
+import trio
+
+from seshat_trio.storage import GroupCommitter, StorageError, Store, StoredValue, WriteBatch
+
+
+def put(key: bytes) -> WriteBatch:
+    batch = WriteBatch()
+    batch.put_value(1, key, StoredValue(kind=0, data=key, expires_at_ms=0))
+    return batch
+
+
+async def test_concurrent_commits_share_rounds(store: Store) -> None:
+    committer = GroupCommitter(store)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(committer.run)
+        async with trio.open_nursery() as writers:
+            for i in range(50):
+                writers.start_soon(committer.commit, put(b"k%d" % i))
+        await committer.sync()
+        nursery.cancel_scope.cancel()
+    assert len(dict(store.iter_values(1))) == 50
+    assert committer.stats.batches == 51
+    assert committer.stats.rounds < 51
+    assert committer.stats.max_batches_per_round > 1
+    assert committer.stats.failed_rounds == 0
+
+
+class FailingStore(Store):
+    """Fails every write whose batch puts the key b"bad"."""
+
+    def write(self, batch: WriteBatch, sync: bool = False) -> None:
+        if any(getattr(op, "key", None) == b"bad" for op in batch):
+            raise StorageError("write failed on store /nowhere: disk full: injected")
+        super().write(batch, sync)
+
+
+async def test_failed_round_fails_every_waiter_and_committer_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    Store.open(path).close()
+    store = FailingStore(path, __import__("plyvel").DB(str(path)))
+    committer = GroupCommitter(store)
+    errors: list[str] = []
+
+    async def commit(batch: WriteBatch) -> None:
+        try:
+            await committer.commit(batch)
+        except StorageError as exc:
+            errors.append(str(exc))
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(committer.run)
+            async with trio.open_nursery() as writers:
+                # All queued before run() takes a round: they share one round.
+                for batch in (put(b"a"), put(b"bad"), put(b"c")):
+                    writers.start_soon(commit, batch)
+            await committer.commit(put(b"later"))
+            nursery.cancel_scope.cancel()
+    finally:
+        store.close()
+    assert errors == ["write failed on store /nowhere: disk full: injected"] * 3
+    assert committer.stats.failed_rounds == 1
+    with Store.open(path) as reopened:
+        assert [k for k, _ in reopened.iter_values(1)] == [b"later"]
+
+
+async def test_commit_pending_when_committer_stops_fails(store: Store) -> None:
+    committer = GroupCommitter(store)
+    errors: list[str] = []
+
+    async def commit() -> None:
+        try:
+            await committer.commit(put(b"x"))
+        except StorageError as exc:
+            errors.append(str(exc))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(commit)
+        await trio.sleep(0.01)  # the batch is queued
+        with trio.CancelScope() as scope:
+            scope.cancel()  # the committer stops before it takes a round
+            await committer.run()
+    assert errors == ["the group committer stopped before this batch was written"]
+    assert store.get_value(1, b"x") is None
