@@ -1,0 +1,66 @@
+"""A minimal Trio RESP client, used by the benchmark load generator, the chaos harness and
+tests. Replies are parsed by hiredis; Redis errors come back as `RedisReplyError` values
+(not raised) so pipelines keep their positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import hiredis
+import trio
+
+
+class RedisReplyError(Exception):
+    """An error reply; `str()` is the Redis error text."""
+
+
+def encode_command(args: Sequence[bytes | str | int]) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+class RespClient:
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self._stream = stream
+        self._reader = hiredis.Reader(replyError=RedisReplyError)
+
+    @classmethod
+    async def connect(cls, host: str, port: int) -> RespClient:
+        return cls(await trio.open_tcp_stream(host, port))
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def __aenter__(self) -> RespClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def send_raw(self, data: bytes) -> None:
+        await self._stream.send_all(data)
+
+    async def read_replies(self, count: int) -> list[Any]:
+        replies: list[Any] = []
+        while len(replies) < count:
+            reply = self._reader.gets()
+            if reply is False:
+                data = await self._stream.receive_some(65536)
+                if not data:
+                    raise trio.BrokenResourceError("server closed the connection")
+                self._reader.feed(data)
+                continue
+            replies.append(reply)
+        return replies
+
+    async def pipeline(self, commands: Sequence[Sequence[bytes | str | int]]) -> list[Any]:
+        await self._stream.send_all(b"".join(encode_command(c) for c in commands))
+        return await self.read_replies(len(commands))
+
+    async def call(self, *args: bytes | str | int) -> Any:
+        return (await self.pipeline([args]))[0]

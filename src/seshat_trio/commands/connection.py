@@ -1,0 +1,213 @@
+"""Connection commands: PING, ECHO, HELLO, CLIENT, SELECT, QUIT, RESET."""
+
+from __future__ import annotations
+
+from seshat_trio import __version__
+from seshat_trio.commands.context import CommandContext
+from seshat_trio.commands.table import CommandSpec, register, wrong_arity
+from seshat_trio.protocol import ErrorReply, Reply, SimpleString
+
+OK = SimpleString("OK")
+PONG = SimpleString("PONG")
+REDIS_VERSION = "7.0.0"
+
+
+async def ping(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return PONG if len(argv) == 1 else argv[1]
+
+
+async def echo(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return argv[1]
+
+
+async def select(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    try:
+        index = int(argv[1])
+    except ValueError:
+        return ErrorReply("ERR value is not an integer or out of range")
+    if index != 0:
+        return ErrorReply("ERR DB index is out of range")
+    return OK
+
+
+async def quit_(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    ctx.client.closing = True
+    return OK
+
+
+async def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    ctx.client.name = b""
+    ctx.client.protocol = 2
+    return SimpleString("RESET")
+
+
+def _valid_client_name(name: bytes) -> bool:
+    # Redis allows printable ASCII except space.
+    return all(33 <= byte <= 126 for byte in name)
+
+
+async def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    args = argv[1:]
+    if args:
+        try:
+            version = int(args[0])
+        except ValueError:
+            return ErrorReply("ERR Protocol version is not an integer or out of range")
+        if version not in (2, 3):
+            return ErrorReply("NOPROTO unsupported protocol version")
+        rest = args[1:]
+        name: bytes | None = None
+        while rest:
+            option = rest[0].lower()
+            if option == b"auth" and len(rest) >= 3:
+                # No ACLs: the default user is open, as in a Redis without requirepass.
+                rest = rest[3:]
+            elif option == b"setname" and len(rest) >= 2:
+                name = rest[1]
+                rest = rest[2:]
+            else:
+                return ErrorReply(
+                    f"ERR Syntax error in HELLO option '{rest[0].decode(errors='replace')}'"
+                )
+        if name is not None:
+            if not _valid_client_name(name):
+                return ErrorReply(
+                    "ERR Client names cannot contain spaces, newlines or special characters."
+                )
+            ctx.client.name = name
+        ctx.client.protocol = version
+    reply: dict[str, Reply] = {
+        "server": "redis",
+        "version": REDIS_VERSION,
+        "proto": ctx.client.protocol,
+        "id": ctx.client.id,
+        "mode": "standalone",
+        "role": "master",
+        "modules": [],
+        "seshat_version": __version__,
+    }
+    return reply
+
+
+async def client(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    sub = argv[1].lower()
+    if sub == b"setname" and len(argv) == 3:
+        if not _valid_client_name(argv[2]):
+            return ErrorReply(
+                "ERR Client names cannot contain spaces, newlines or special characters."
+            )
+        ctx.client.name = argv[2]
+        return OK
+    if sub == b"getname" and len(argv) == 2:
+        return ctx.client.name or None
+    if sub == b"id" and len(argv) == 2:
+        return ctx.client.id
+    if sub == b"setinfo" and len(argv) == 4:
+        return OK
+    if sub == b"info" and len(argv) == 2:
+        c = ctx.client
+        return (
+            f"id={c.id} addr={c.addr} name={c.name.decode(errors='replace')} db=0 "
+            f"resp={c.protocol}\n"
+        ).encode()
+    if sub in (b"setname", b"getname", b"id", b"setinfo", b"info"):
+        return wrong_arity(f"client|{sub.decode()}")
+    return ErrorReply(
+        f"ERR unknown subcommand '{argv[1].decode(errors='replace')}'. Try CLIENT HELP."
+    )
+
+
+_CONN = frozenset({"fast", "stale", "loading"})
+register(
+    CommandSpec(
+        "ping",
+        -1,
+        _CONN,
+        0,
+        0,
+        0,
+        "connection",
+        "Returns the server's liveliness response.",
+        "1.0.0",
+        "O(1)",
+        run=ping,
+    ),
+    CommandSpec(
+        "echo",
+        2,
+        _CONN,
+        0,
+        0,
+        0,
+        "connection",
+        "Returns the given string.",
+        "1.0.0",
+        "O(1)",
+        run=echo,
+    ),
+    CommandSpec(
+        "select",
+        2,
+        _CONN,
+        0,
+        0,
+        0,
+        "connection",
+        "Changes the selected database.",
+        "1.0.0",
+        "O(1)",
+        run=select,
+    ),
+    CommandSpec(
+        "quit",
+        -1,
+        _CONN,
+        0,
+        0,
+        0,
+        "connection",
+        "Closes the connection.",
+        "1.0.0",
+        "O(1)",
+        run=quit_,
+    ),
+    CommandSpec(
+        "reset",
+        1,
+        _CONN,
+        0,
+        0,
+        0,
+        "connection",
+        "Resets the connection.",
+        "6.2.0",
+        "O(1)",
+        run=reset,
+    ),
+    CommandSpec(
+        "hello",
+        -1,
+        _CONN,
+        0,
+        0,
+        0,
+        "connection",
+        "Handshakes with the Redis server.",
+        "6.0.0",
+        "O(1)",
+        run=hello,
+    ),
+    CommandSpec(
+        "client",
+        -2,
+        frozenset({"stale", "loading"}),
+        0,
+        0,
+        0,
+        "connection",
+        "A container for client connection commands.",
+        "2.4.0",
+        "Depends on subcommand.",
+        run=client,
+    ),
+)

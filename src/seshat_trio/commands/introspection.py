@@ -1,0 +1,156 @@
+"""COMMAND, CONFIG and INFO: what clients and tools probe on connect."""
+
+from __future__ import annotations
+
+import fnmatch
+
+from seshat_trio.commands.context import CommandContext
+from seshat_trio.commands.table import COMMANDS, CommandSpec, lookup, register, wrong_arity
+from seshat_trio.protocol import ErrorReply, Reply, SimpleString, Verbatim
+
+DEFAULT_INFO_SECTIONS = ("server", "clients", "persistence", "keyspace", "cluster", "raft")
+
+
+def command_info(spec: CommandSpec) -> Reply:
+    """The 10-element COMMAND INFO row of Redis 7."""
+    return [
+        spec.name.encode(),
+        spec.arity,
+        {SimpleString(flag) for flag in sorted(spec.flags)},
+        spec.first_key,
+        spec.last_key,
+        spec.step,
+        {SimpleString(f"@{spec.group}")},
+        [],
+        [],
+        [],
+    ]
+
+
+def command_docs(spec: CommandSpec) -> Reply:
+    return {
+        "summary": spec.summary,
+        "since": spec.since,
+        "group": spec.group,
+        "complexity": spec.complexity,
+    }
+
+
+async def command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if len(argv) == 1:
+        return [command_info(spec) for spec in COMMANDS.values()]
+    sub = argv[1].lower()
+    names = argv[2:]
+    if sub == b"count" and not names:
+        return len(COMMANDS)
+    if sub == b"list" and not names:
+        return [name for name in COMMANDS]
+    if sub == b"info":
+        specs = COMMANDS.values() if not names else [lookup(n) for n in names]
+        return [None if spec is None else command_info(spec) for spec in specs]
+    if sub == b"docs":
+        wanted = COMMANDS.values() if not names else [lookup(n) for n in names]
+        return {spec.name: command_docs(spec) for spec in wanted if spec is not None}
+    if sub in (b"count", b"list"):
+        return wrong_arity(f"command|{sub.decode()}")
+    return ErrorReply(
+        f"ERR unknown subcommand '{argv[1].decode(errors='replace')}'. Try COMMAND HELP."
+    )
+
+
+def config_parameters(ctx: CommandContext) -> dict[str, str]:
+    """Parameters CONFIG GET reports; redis-benchmark asks for `save` and `appendonly`."""
+    limits = ctx.config.limits
+    return {
+        # Every acknowledged write is fsynced through the Raft log: no RDB saves to schedule.
+        "save": "",
+        "appendonly": "yes",
+        "appendfsync": "always",
+        "databases": "1",
+        "maxclients": str(limits.max_clients),
+        "timeout": "0",
+        "port": str(ctx.config.node.client_addr.port),
+        "bind": ctx.config.node.client_addr.host,
+        "proto-max-bulk-len": str(limits.max_bulk_len),
+        "dir": str(ctx.config.node.data_dir),
+    }
+
+
+async def config(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    sub = argv[1].lower()
+    if sub == b"get":
+        if len(argv) < 3:
+            return wrong_arity("config|get")
+        params = config_parameters(ctx)
+        found: dict[str, str] = {}
+        for pattern in argv[2:]:
+            text = pattern.decode(errors="replace").lower()
+            found.update((k, v) for k, v in params.items() if fnmatch.fnmatchcase(k, text))
+        return found
+    if sub == b"resetstat" and len(argv) == 2:
+        return SimpleString("OK")
+    return ErrorReply(
+        f"ERR unknown subcommand '{argv[1].decode(errors='replace')}'. Try CONFIG HELP."
+    )
+
+
+async def info(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    sections = ctx.backend.info_sections()
+    wanted = [a.decode(errors="replace").lower() for a in argv[1:]]
+    if not wanted or "default" in wanted:
+        wanted = [s for s in DEFAULT_INFO_SECTIONS if s in sections]
+    elif "all" in wanted or "everything" in wanted:
+        wanted = list(sections)
+    blocks = []
+    for name in wanted:
+        fields = sections.get(name)
+        if fields is None:
+            continue
+        lines = [f"# {name.capitalize()}"] + [f"{key}:{value}" for key, value in fields]
+        blocks.append("\r\n".join(lines) + "\r\n")
+    text = "\r\n".join(blocks)
+    return Verbatim("txt", text)
+
+
+_INTRO = frozenset({"loading", "stale"})
+register(
+    CommandSpec(
+        "command",
+        -1,
+        _INTRO,
+        0,
+        0,
+        0,
+        "server",
+        "Returns detailed information about all commands.",
+        "2.8.13",
+        "O(N) where N is the total number of Redis commands",
+        run=command,
+    ),
+    CommandSpec(
+        "config",
+        -2,
+        frozenset({"admin", "loading", "stale"}),
+        0,
+        0,
+        0,
+        "server",
+        "A container for server configuration commands.",
+        "2.0.0",
+        "Depends on subcommand.",
+        run=config,
+    ),
+    CommandSpec(
+        "info",
+        -1,
+        _INTRO,
+        0,
+        0,
+        0,
+        "server",
+        "Returns information and statistics about the server.",
+        "1.0.0",
+        "O(1)",
+        run=info,
+    ),
+)

@@ -1,0 +1,43 @@
+"""Node configuration: typed model, sources (TOML < env < CLI), validation.
+
+Use `load_config(path, env, overrides) -> Config`; it raises `ConfigError` whose `problems`
+list every issue found, one line each. The full reference is docs/configuration.md.
+"""
+
+from seshat_trio.config.errors import ConfigError, Problem
+from seshat_trio.config.load import load_config
+from seshat_trio.config.model import (
+    Address,
+    ClusterSection,
+    Config,
+    LimitsSection,
+    LogFormat,
+    LogLevel,
+    Member,
+    NodeSection,
+    RaftSection,
+    ReadMode,
+    Redirect,
+)
+from seshat_trio.config.parse import parse_members
+from seshat_trio.config.settings import Setting, all_settings
+
+__all__ = [
+    "Address",
+    "ClusterSection",
+    "Config",
+    "ConfigError",
+    "LimitsSection",
+    "LogFormat",
+    "LogLevel",
+    "Member",
+    "NodeSection",
+    "Problem",
+    "RaftSection",
+    "ReadMode",
+    "Redirect",
+    "Setting",
+    "all_settings",
+    "load_config",
+    "parse_members",
+]

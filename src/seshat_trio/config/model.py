@@ -1,0 +1,192 @@
+"""The configuration model: frozen attrs classes, one per section, plus addresses and members.
+
+Every setting is an attrs field built with `doc()` metadata, which records its help text (and,
+rarely, a CLI flag that differs from the key) in the field metadata. The settings registry,
+the CLI flags, the environment variable names and the reference docs are all derived from
+these classes, so a new key is added in exactly one place.
+
+This module does no I/O; loading and validation live in `sources`, `parse` and `validate`.
+"""
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+import attrs
+
+MAX_PORT = 65535
+
+
+def doc(help: str, flag: str | None = None) -> dict[str, str | None]:
+    """Field metadata of a configuration key; `flag` overrides the derived CLI flag."""
+    return {"help": help, "flag": flag}
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
+class LogFormat(StrEnum):
+    KV = "kv"
+    JSON = "json"
+
+
+class Redirect(StrEnum):
+    """What a follower does with a request that only the leader can serve."""
+
+    FORWARD = "forward"
+    MOVED = "moved"
+
+
+class ReadMode(StrEnum):
+    """How a leader proves it is still the leader before serving a read."""
+
+    READINDEX = "readindex"
+    LEASE = "lease"
+
+
+@attrs.frozen
+class Address:
+    """A TCP endpoint; IPv6 hosts are written in brackets: `[::1]:7379`."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Parse `host:port`; raises ValueError naming what is wrong."""
+        host, sep, port_text = text.strip().rpartition(":")
+        if not sep or not host:
+            raise ValueError(f"invalid address {text!r}: expected host:port")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if not host or any(ch.isspace() for ch in host) or ("[" in host or "]" in host):
+            raise ValueError(f"invalid address {text!r}: bad host {host!r}")
+        if not port_text.isdecimal():
+            raise ValueError(f"invalid address {text!r}: port {port_text!r} is not a number")
+        port = int(port_text)
+        if port > MAX_PORT:
+            raise ValueError(f"invalid address {text!r}: port {port} out of range 0-{MAX_PORT}")
+        return cls(host, port)
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@attrs.frozen
+class Member:
+    """One voter of the initial cluster: its node id and internal (Raft) address."""
+
+    id: int
+    address: Address
+
+    def __str__(self) -> str:
+        return f"{self.id}={self.address}"
+
+
+def _default_data_dir(node: "NodeSection") -> Path:
+    return Path("data") / f"node-{node.id}"
+
+
+@attrs.frozen
+class NodeSection:
+    id: int = attrs.field(metadata=doc("this node's id; unique in the cluster, > 0", "--node-id"))
+    data_dir: Path = attrs.field(
+        default=attrs.Factory(_default_data_dir, takes_self=True),
+        metadata=doc("directory for the node's LevelDB store; created if missing"),
+    )
+    client_addr: Address = attrs.field(
+        default=Address("127.0.0.1", 6379), metadata=doc("RESP (Redis protocol) listen address")
+    )
+    internal_addr: Address = attrs.field(
+        default=Address("127.0.0.1", 7379), metadata=doc("node-to-node (Raft) listen address")
+    )
+    http_addr: Address = attrs.field(
+        default=Address("127.0.0.1", 8080), metadata=doc("HTTP status and metrics listen address")
+    )
+    log_level: LogLevel = attrs.field(default=LogLevel.INFO, metadata=doc("lowest level logged"))
+    log_format: LogFormat = attrs.field(
+        default=LogFormat.KV, metadata=doc("log line format: key=value (logfmt) or one JSON object")
+    )
+
+
+@attrs.frozen
+class ClusterSection:
+    bootstrap: bool = attrs.field(
+        default=False, metadata=doc("form a new cluster from initial_members (first start only)")
+    )
+    initial_members: tuple[Member, ...] = attrs.field(
+        default=(),
+        metadata=doc("voters of a new cluster: id=host:port of each node's internal_addr"),
+    )
+    redirect: Redirect = attrs.field(
+        default=Redirect.FORWARD,
+        metadata=doc("followers forward requests to the leader, or reply -MOVED"),
+    )
+    read_mode: ReadMode = attrs.field(
+        default=ReadMode.READINDEX,
+        metadata=doc("linearizable reads by ReadIndex (a heartbeat round) or by leader lease"),
+    )
+
+
+@attrs.frozen
+class RaftSection:
+    heartbeat_ms: int = attrs.field(default=100, metadata=doc("leader heartbeat interval"))
+    election_timeout_min_ms: int = attrs.field(
+        default=500, metadata=doc("lower bound of the random election timeout")
+    )
+    election_timeout_max_ms: int = attrs.field(
+        default=1000, metadata=doc("upper bound of the random election timeout")
+    )
+    snapshot_entries: int = attrs.field(
+        default=10_000, metadata=doc("snapshot after this many applied entries")
+    )
+    snapshot_bytes: int = attrs.field(
+        default=100_000_000,
+        metadata=doc("snapshot after this many bytes of log since the last one"),
+    )
+    max_append_bytes: int = attrs.field(
+        default=1_048_576, metadata=doc("largest AppendEntries payload")
+    )
+    max_inflight: int = attrs.field(
+        default=256, metadata=doc("AppendEntries in flight per follower")
+    )
+    snapshot_chunk_bytes: int = attrs.field(
+        default=1_048_576, metadata=doc("InstallSnapshot chunk size")
+    )
+
+
+@attrs.frozen
+class LimitsSection:
+    max_key_bytes: int = attrs.field(default=256, metadata=doc("longest key accepted"))
+    max_value_bytes: int = attrs.field(
+        default=65_536, metadata=doc("longest value accepted by a write")
+    )
+    max_clients: int = attrs.field(default=10_000, metadata=doc("simultaneous client connections"))
+    request_timeout_ms: int = attrs.field(
+        default=30_000, metadata=doc("a request not answered by then fails")
+    )
+    max_bulk_len: int = attrs.field(
+        default=536_870_912, metadata=doc("longest RESP bulk string parsed")
+    )
+    max_multibulk_len: int = attrs.field(
+        default=1_048_576, metadata=doc("most elements in one RESP array")
+    )
+    max_inline_len: int = attrs.field(
+        default=65_536, metadata=doc("longest inline (telnet-style) command")
+    )
+
+
+@attrs.frozen
+class Config:
+    """A complete, validated node configuration (see docs/configuration.md)."""
+
+    node: NodeSection
+    cluster: ClusterSection = ClusterSection()
+    raft: RaftSection = RaftSection()
+    limits: LimitsSection = LimitsSection()

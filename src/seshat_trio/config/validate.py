@@ -1,0 +1,121 @@
+"""Checks that need more than one value, or the file system, once each section has a type.
+
+Each check yields `Problem`s and never stops early, so an operator sees everything wrong
+with a configuration at once. `check_data_dir` creates the directory as its proof, so the
+loader runs it only for an otherwise valid configuration.
+"""
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+from seshat_trio.config.errors import Problem
+from seshat_trio.config.model import (
+    Address,
+    ClusterSection,
+    LimitsSection,
+    NodeSection,
+    RaftSection,
+)
+
+PROBE_NAME = ".seshat-write-probe"
+
+
+def check_node(node: NodeSection) -> Iterator[Problem]:
+    if node.id <= 0:
+        yield Problem("node.id", f"must be > 0, got {node.id}")
+
+
+def check_cluster(cluster: ClusterSection, node: NodeSection | None) -> Iterator[Problem]:
+    """Member list checks; `node` is None when the node section itself was invalid."""
+    key = "cluster.initial_members"
+    members = cluster.initial_members
+    if cluster.bootstrap and not members:
+        yield Problem(key, "required when cluster.bootstrap is true")
+    for node_id, count in Counter(m.id for m in members).items():
+        if count > 1:
+            yield Problem(key, f"duplicate member id {node_id}")
+    sharing: defaultdict[Address, list[int]] = defaultdict(list)
+    for member in members:
+        sharing[member.address].append(member.id)
+    for address, ids in sharing.items():
+        if len(ids) > 1:
+            listed = ", ".join(map(str, ids))
+            yield Problem(key, f"members {listed} share the address {address}")
+    if node is None or not members:
+        return
+    mine = [m for m in members if m.id == node.id]
+    # A restarted or joining node may legitimately be absent: membership then comes from
+    # its stored state or from the leader. Only a bootstrapping node must be listed.
+    if cluster.bootstrap and not mine:
+        listed = ", ".join(str(m.id) for m in members)
+        yield Problem(key, f"this node (node.id {node.id}) is not among the members ({listed})")
+    for member in mine[:1]:
+        if member.address != node.internal_addr:
+            yield Problem(
+                "node.internal_addr",
+                f"{node.internal_addr} differs from this node's address in {key} "
+                f"({member.address})",
+            )
+
+
+def _positive(section: RaftSection | LimitsSection, name: str) -> Iterator[Problem]:
+    for field in attrs.fields(type(section)):
+        value = getattr(section, field.name)
+        if value <= 0:
+            yield Problem(f"{name}.{field.name}", f"must be > 0, got {value}")
+
+
+def check_raft(raft: RaftSection) -> Iterator[Problem]:
+    yield from _positive(raft, "raft")
+    # A follower must hear at least two heartbeats before it may start an election, or a
+    # single delayed heartbeat deposes a healthy leader.
+    floor = 2 * raft.heartbeat_ms
+    if raft.election_timeout_min_ms < floor:
+        yield Problem(
+            "raft.election_timeout_min_ms",
+            f"must be at least 2 x raft.heartbeat_ms = {floor}, got {raft.election_timeout_min_ms}",
+        )
+    # The timeout is drawn from [min, max); an empty range makes every node time out
+    # together and split the vote forever.
+    if raft.election_timeout_max_ms <= raft.election_timeout_min_ms:
+        yield Problem(
+            "raft.election_timeout_max_ms",
+            f"must be greater than raft.election_timeout_min_ms "
+            f"({raft.election_timeout_min_ms}), got {raft.election_timeout_max_ms}",
+        )
+
+
+def check_limits(limits: LimitsSection) -> Iterator[Problem]:
+    yield from _positive(limits, "limits")
+    if limits.max_value_bytes > limits.max_bulk_len:
+        yield Problem(
+            "limits.max_value_bytes",
+            f"must not exceed limits.max_bulk_len ({limits.max_bulk_len}), "
+            f"got {limits.max_value_bytes}",
+        )
+
+
+def check_data_dir(path: Path) -> Problem | None:
+    """Create `path` if needed and prove it writable by writing and removing a probe file."""
+    key = "node.data_dir"
+    if path.exists() and not path.is_dir():
+        return Problem(key, f"{path} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return Problem(key, f"cannot create {path}: {exc.strerror or exc}")
+    probe = path / PROBE_NAME
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"probe")
+        finally:
+            os.close(fd)
+        probe.unlink()
+    except OSError as exc:
+        return Problem(key, f"{path} is not writable: {exc.strerror or exc}")
+    return None

@@ -1,0 +1,19 @@
+"""Errors a client can be told about, shared by every layer (a leaf module).
+
+`ServiceError.message` is the full Redis error text, code word first (e.g. "ERR timeout",
+"NOQUORUM ..."): the protocol layer sends it as-is.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A request failed in a way the client must be told about, with Redis error text."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class OutcomeUnknownError(ServiceError):
+    """The write may or may not have been applied; it is never reported as failed."""

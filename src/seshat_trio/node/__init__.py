@@ -1,0 +1,1 @@
+"""The node service: replication of operations, linearizable reads, node-wide state."""

@@ -1,0 +1,671 @@
+"""RaftGroupDriver: the Trio runtime around one node's member of one Raft group.
+
+The core (`seshat_trio.raft.RaftCore`) decides; this driver does the I/O. `run()` owns
+three kinds of task in its own nursery: a ticker (`core.tick()` every `tick_seconds`, on
+`trio.sleep`, so a MockClock drives it), the Ready loop, and a chunk receiver; snapshot
+senders are spawned per follower. Per Ready the loop:
+
+1. sends `messages` at once (the leader replicates while its own fsync runs; a `Snapshot`
+   offer starts a chunk stream instead);
+2. persists everything as ONE WriteBatch (`raft_storage.ready_batch`): through the group
+   committer when `must_sync` (shared fsync across groups, off the event loop), as an
+   unsynced write otherwise (a commit-only hard state); a snapshot install writes the
+   batch together with the state-machine flip in one synced write;
+3. sends `persisted_messages`, applies `committed_entries` through the state machine,
+   resolves proposals and read states, then `core.advance(ready)`;
+4. compacts when the applied log grew past `snapshot_entries` / `snapshot_bytes`: a synced
+   write makes applied data durable first, then `core.compact(...)`.
+
+Rules this module lives by:
+- `deliver()` (called by the transport) and `propose()` never block: they step the core or
+  queue, then wake the loop. Queued proposals go to the core in one `propose` call per pass.
+- Applied state only ever holds committed entries, so reads wait for the state machine's
+  applied index (not the core's: after a snapshot install it may be ahead, see
+  `raft_snapshot`) to reach the read index.
+- A storage failure while persisting a Ready is fatal for the group (Raft cannot un-send a
+  Ready); `run()` raises and every waiter learns its fate (see `raft_proposals`).
+- On restart the core gets `applied = min(state machine applied, durable commit)`: entries
+  the state machine already holds are re-delivered and skipped by index (the applied
+  index can be ahead of the durable commit after a snapshot install whose data was newer
+  than its meta; LevelDB keeps writes in order, so otherwise applied <= durable commit).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+import attrs
+import trio
+
+from seshat_trio.errors import ServiceError
+from seshat_trio.node.pending import PendingReply
+from seshat_trio.node.raft_machine import StateMachine
+from seshat_trio.node.raft_proposals import ProposalTracker
+from seshat_trio.node.raft_snapshot import (
+    Offload,
+    SnapshotReceiver,
+    SnapshotSender,
+    SnapshotStreamError,
+)
+from seshat_trio.node.raft_storage import RaftLogStore, ready_batch
+from seshat_trio.raft import (
+    Entry,
+    EntryKind,
+    LeadershipTransferInProgress,
+    Membership,
+    Message,
+    NotLeader,
+    ProgressState,
+    RaftConfig,
+    RaftCore,
+    ReadFailure,
+    Ready,
+    Role,
+    Snapshot,
+    SnapshotChunk,
+    SnapshotChunkAck,
+    SnapshotMeta,
+    SoftState,
+)
+from seshat_trio.storage import StorageError, Store, WriteBatch
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PeerMessage = Message | SnapshotChunk | SnapshotChunkAck
+
+READ_FAILURES = {
+    ReadFailure.NO_LEADER: "NOLEADER no leader is known for this group; retry",
+    ReadFailure.NOT_LEADER: "TRYAGAIN the leader refused the read (leadership moved); retry",
+    ReadFailure.LEADERSHIP_LOST: "TRYAGAIN leadership changed while the read was pending; retry",
+    ReadFailure.TIMED_OUT: "TIMEOUT the leader did not confirm the read in time; retry",
+    ReadFailure.TRANSFERRING: "TRYAGAIN a leadership transfer is in progress; retry",
+}
+STOPPED = "the node stopped before the request completed"
+# Chunks queued for the receiver task; more are dropped (the sender times out and retries).
+CHUNK_INBOX = 64
+
+
+class PeerSender(Protocol):
+    """The transport as the driver sees it: enqueue a message for `msg.dst`, never block."""
+
+    def send(self, msg: PeerMessage) -> None: ...
+
+
+class Committer(Protocol):
+    """Durable batch writes (the storage's GroupCommitter)."""
+
+    async def commit(self, batch: WriteBatch) -> None: ...
+
+
+async def run_in_thread(fn: Callable[[], T]) -> T:
+    """The default `Offload`: a worker thread."""
+    return await trio.to_thread.run_sync(fn)
+
+
+class LeaderChangedError(ServiceError):
+    """A queued write never reached the log: leadership moved first. Safe to retry there."""
+
+    def __init__(self, leader_id: int | None) -> None:
+        super().__init__(
+            f"TRYAGAIN leadership moved (leader: {leader_id}) before the write was proposed; "
+            "it was not applied"
+        )
+        self.leader_id = leader_id
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class DriverSettings:
+    tick_seconds: float = 0.1  # one core tick per heartbeat interval
+    snapshot_entries: int = 10_000  # compact once this many applied entries are in the log
+    snapshot_bytes: int = 100 << 20  # ... or once the log is this big
+    snapshot_chunk_bytes: int = 1 << 20
+    snapshot_window: int = 4  # unacknowledged chunks per stream
+    snapshot_ack_timeout: float = 10.0
+    max_proposals_per_pass: int = 4096
+
+
+@attrs.frozen(slots=True)
+class PeerStatus:
+    match: int
+    next: int
+    state: ProgressState
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class GroupStatus:
+    """What INFO raft and the metrics show for one group on this node."""
+
+    node_id: int
+    group: int
+    role: Role
+    term: int
+    leader_id: int | None
+    commit: int
+    applied: int
+    first_index: int
+    last_index: int
+    snapshot_index: int
+    voters: tuple[int, ...]
+    learners: tuple[int, ...]
+    peers: dict[int, PeerStatus]  # leader only: replication progress per peer
+
+
+@attrs.define(slots=True, eq=False)
+class _ReadWaiter:
+    done: trio.Event = attrs.field(factory=trio.Event)
+    index: int | None = None
+    failure: str | None = None
+
+
+class RaftGroupDriver:
+    def __init__(
+        self,
+        *,
+        raft_config: RaftConfig,
+        store: Store,
+        committer: Committer,
+        machine: StateMachine,
+        transport: PeerSender,
+        initial_membership: Membership,
+        settings: DriverSettings,
+        rng: random.Random,
+        offload: Offload = run_in_thread,
+    ) -> None:
+        """Load the group's state from `store` and build its core (a restart is the same).
+
+        `initial_membership`: the bootstrap voters for a brand-new cluster member, empty for
+        a node that joins later; ignored once the group has persisted state."""
+        self._group = raft_config.group
+        self._store = store
+        self._committer = committer
+        self._machine = machine
+        self._transport = transport
+        self._settings = settings
+        self._offload = offload
+        self._log_store = RaftLogStore(store, self._group, initial_membership)
+        snapshot = self._log_store.snapshot_meta()
+        if machine.applied_index < snapshot.index:
+            raise StorageError(
+                f"group {self._group}: state machine applied index {machine.applied_index} "
+                f"is behind the snapshot index {snapshot.index}: the store is inconsistent"
+            )
+        durable_commit = max(self._log_store.hard_state().commit, snapshot.index)
+        applied = min(machine.applied_index, durable_commit)
+        self._core = RaftCore(attrs.evolve(raft_config, applied=applied), self._log_store, rng)
+        self._proposals = ProposalTracker()
+        self._queued: list[tuple[bytes, PendingReply]] = []
+        self._reads: dict[int, _ReadWaiter] = {}
+        self._next_read_id = 1
+        self._apply_waiters: list[tuple[int, trio.Event]] = []
+        self._senders: dict[int, SnapshotSender] = {}
+        self._receiver = SnapshotReceiver(machine, offload)
+        self._chunks_in, self._chunks_out = trio.open_memory_channel[SnapshotChunk](CHUNK_INBOX)
+        self._wakeup = trio.Event()
+        self._changed = trio.Event()
+        self._readys = 0
+        self._running = False
+        self._stopped = False
+        self._nursery: trio.Nursery | None = None
+        log.info(
+            "raft_open node=%d group=%d term=%d commit=%d applied=%d snapshot=%d last=%d",
+            self.node_id,
+            self._group,
+            self._core.term,
+            self._core.commit,
+            machine.applied_index,
+            snapshot.index,
+            self._core.last_index,
+        )
+
+    # -- introspection ---------------------------------------------------------------------
+    @property
+    def node_id(self) -> int:
+        return self._core.node_id
+
+    @property
+    def group(self) -> int:
+        return self._group
+
+    @property
+    def role(self) -> Role:
+        return self._core.role
+
+    @property
+    def leader_id(self) -> int | None:
+        return self._core.leader_id
+
+    @property
+    def applied_index(self) -> int:
+        return self._machine.applied_index
+
+    def status(self) -> GroupStatus:
+        core = self._core
+        peers: dict[int, PeerStatus] = {}
+        for peer in sorted(core.membership.members - {core.node_id}):
+            progress = core.progress(peer)
+            if progress is not None:
+                peers[peer] = PeerStatus(progress.match, progress.next, progress.state)
+        return GroupStatus(
+            node_id=core.node_id,
+            group=self._group,
+            role=core.role,
+            term=core.term,
+            leader_id=core.leader_id,
+            commit=core.commit,
+            applied=self._machine.applied_index,
+            first_index=self._log_store.first_index(),
+            last_index=core.last_index,
+            snapshot_index=self._log_store.snapshot_meta().index,
+            voters=tuple(sorted(core.membership.voters)),
+            learners=tuple(sorted(core.membership.learners)),
+            peers=peers,
+        )
+
+    async def wait_changed(self) -> None:
+        """Return after the next Ready was handled (role, commit or applied may have moved);
+        ServiceError once the driver has stopped."""
+        await self._changed.wait()
+        if self._stopped:
+            raise ServiceError(f"TRYAGAIN {STOPPED}")
+
+    # -- inputs ----------------------------------------------------------------------------
+    def deliver(self, msg: PeerMessage) -> None:
+        """An inbound peer message (transport callback; never blocks)."""
+        if not self._running:
+            return
+        if isinstance(msg, SnapshotChunk):
+            try:
+                self._chunks_in.send_nowait(msg)
+            except trio.WouldBlock:
+                log.debug("snapshot_chunk_dropped node=%d group=%d", self.node_id, self._group)
+            return
+        if isinstance(msg, SnapshotChunkAck):
+            sender = self._senders.get(msg.src)
+            if sender is not None:
+                sender.on_ack(msg)
+            return
+        try:
+            self._core.step(msg)
+        except ValueError as exc:
+            log.warning(
+                "raft_message_dropped node=%d group=%d src=%d reason=%r",
+                self.node_id,
+                self._group,
+                msg.src,
+                str(exc),
+            )
+            return
+        self._wake()
+
+    def propose(self, command: bytes) -> PendingReply:
+        """Queue `command` for the log; the reply resolves once it applies here.
+
+        Raises NotLeader(leader_id) on a non-leader (the caller forwards to the leader).
+        The reply fails with ServiceError when the write definitely did not commit, with
+        OutcomeUnknownError when that cannot be known; deadlines are the caller's."""
+        core = self._core
+        if not self._running:
+            raise ServiceError(f"TRYAGAIN {STOPPED}")
+        if core.role is not Role.LEADER:
+            raise NotLeader(core.leader_id)
+        if core.transferee is not None:
+            raise ServiceError("TRYAGAIN a leadership transfer is in progress; retry")
+        pending = PendingReply()
+        self._queued.append((command, pending))
+        self._wake()
+        return pending
+
+    async def read_barrier(self) -> None:
+        """Return once this node's applied state reflects every write acknowledged before
+        the call (ReadIndex; works on followers through the leader). Raises ServiceError
+        when the read cannot be confirmed; one internal retry when a leader is known."""
+        for attempt in range(2):
+            waiter = _ReadWaiter()
+            request_id = self._next_read_id
+            self._next_read_id += 1
+            if not self._running:
+                raise ServiceError(f"TRYAGAIN {STOPPED}")
+            self._reads[request_id] = waiter
+            self._core.read_index(request_id)
+            self._wake()
+            await waiter.done.wait()
+            if waiter.index is not None:
+                await self._wait_applied(waiter.index)
+                return
+            if attempt == 0 and self._core.leader_id is not None and self._running:
+                continue
+            raise ServiceError(waiter.failure or READ_FAILURES[ReadFailure.NO_LEADER])
+
+    async def _wait_applied(self, index: int) -> None:
+        if self._machine.applied_index >= index:
+            return
+        event = trio.Event()
+        self._apply_waiters.append((index, event))
+        await event.wait()
+        if self._machine.applied_index < index:
+            raise ServiceError(f"TRYAGAIN {STOPPED}")
+
+    def _wake(self) -> None:
+        self._wakeup.set()
+
+    # -- tasks -----------------------------------------------------------------------------
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the group until cancelled; `started()` once inputs are accepted."""
+        if self._running or self._stopped:
+            raise RuntimeError("a RaftGroupDriver runs once")
+        self._running = True
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._ticker)
+                nursery.start_soon(self._receive_chunks)
+                task_status.started()
+                await self._ready_loop()
+        finally:
+            self._running = False
+            self._stopped = True
+            self._stop()
+
+    def _stop(self) -> None:
+        """Every waiter learns its fate: nothing is dropped silently."""
+        self._proposals.stop(STOPPED)
+        for _, pending in self._queued:
+            pending.fail(ServiceError(f"TRYAGAIN {STOPPED}; the write was not applied"))
+        self._queued = []
+        for waiter in self._reads.values():
+            waiter.failure = f"TRYAGAIN {STOPPED}"
+            waiter.done.set()
+        self._reads.clear()
+        for _, event in self._apply_waiters:
+            event.set()
+        self._apply_waiters = []
+        self._receiver.abort_all()
+        self._changed.set()
+
+    async def _ticker(self) -> None:
+        while True:
+            await trio.sleep(self._settings.tick_seconds)
+            self._core.tick()
+            self._wake()
+
+    async def _receive_chunks(self) -> None:
+        async for chunk in self._chunks_out:
+            ack, offer = await self._receiver.feed(chunk)
+            self._transport.send(ack)
+            if offer is None:
+                continue
+            parked = self._receiver.parked
+            assert parked is not None
+            parked.stepped_after_ready = self._readys
+            log.info(
+                "snapshot_received node=%d group=%d term=%d index=%d applied=%d src=%d",
+                self.node_id,
+                self._group,
+                offer.term,
+                offer.meta.index,
+                parked.applied,
+                offer.src,
+            )
+            self.deliver(offer)
+
+    async def _ready_loop(self) -> None:
+        while True:
+            self._wakeup = trio.Event()
+            self._flush_proposals()
+            if self._core.has_ready():
+                await self._handle_ready(self._core.ready())
+            else:
+                await self._wakeup.wait()
+
+    def _flush_proposals(self) -> None:
+        if not self._queued:
+            return
+        limit = self._settings.max_proposals_per_pass
+        batch, self._queued = self._queued[:limit], self._queued[limit:]
+        if self._queued:
+            self._wake()
+        try:
+            indexes = self._core.propose([command for command, _ in batch])
+        except NotLeader as exc:
+            for _, pending in batch:
+                pending.fail(LeaderChangedError(exc.leader_id))
+            return
+        except LeadershipTransferInProgress:
+            for _, pending in batch:
+                pending.fail(ServiceError("TRYAGAIN a leadership transfer is in progress; retry"))
+            return
+        term = self._core.term
+        for index, (_, pending) in zip(indexes, batch, strict=True):
+            self._proposals.track(term, index, pending)
+
+    async def _handle_ready(self, ready: Ready) -> None:
+        self._readys += 1
+        if ready.soft_state is not None:
+            self._on_soft_state(ready.soft_state)
+        for msg in ready.messages:
+            self._send(msg)
+        await self._persist(ready)
+        self._log_store.persisted(ready)
+        for msg in ready.persisted_messages:
+            self._send(msg)
+        self._apply(ready.committed_entries)
+        for state in ready.read_states:
+            waiter = self._reads.pop(state.request_id, None)
+            if waiter is not None:
+                waiter.index = state.index
+                waiter.done.set()
+        for failed in ready.failed_reads:
+            waiter = self._reads.pop(failed.request_id, None)
+            if waiter is not None:
+                waiter.failure = READ_FAILURES[failed.reason]
+                waiter.done.set()
+        for result in ready.transfer_results:
+            log.info(
+                "raft_transfer node=%d group=%d target=%d succeeded=%s",
+                self.node_id,
+                self._group,
+                result.target,
+                result.succeeded,
+            )
+        self._core.advance(ready)
+        self._release_apply_waiters()
+        await self._maybe_compact()
+        self._changed.set()
+        self._changed = trio.Event()
+
+    def _on_soft_state(self, soft: SoftState) -> None:
+        if soft.role in (Role.PRE_CANDIDATE, Role.CANDIDATE):
+            event = "raft_election"
+        else:
+            event = "raft_role"
+        log.info(
+            "%s node=%d group=%d role=%s term=%d leader=%s commit=%d last=%d",
+            event,
+            self.node_id,
+            self._group,
+            soft.role.value,
+            soft.term,
+            soft.leader_id,
+            self._core.commit,
+            self._core.last_index,
+        )
+
+    def _send(self, msg: Message) -> None:
+        if isinstance(msg, Snapshot):
+            self._start_snapshot_stream(msg)
+        else:
+            self._transport.send(msg)
+
+    # -- persistence and snapshot install --------------------------------------------------
+    async def _persist(self, ready: Ready) -> None:
+        batch = ready_batch(self._group, ready)
+        parked = self._receiver.parked
+        if ready.snapshot is not None:
+            await self._install(ready.snapshot, batch)
+            return
+        if parked is not None and parked.stepped_after_ready < self._readys:
+            # The core saw the offer before this Ready and did not take it.
+            log.info(
+                "snapshot_declined node=%d group=%d index=%d",
+                self.node_id,
+                self._group,
+                parked.meta.index,
+            )
+            self._receiver.abort_all()
+        if not len(batch):
+            return
+        if ready.must_sync:
+            await self._committer.commit(batch)
+        else:
+            # Only commit moved: recoverable from a quorum, no fsync needed (LevelDB keeps
+            # it ordered before the applies that follow).
+            self._store.write(batch, sync=False)
+
+    async def _install(self, meta: SnapshotMeta, batch: WriteBatch) -> None:
+        parked = self._receiver.parked
+        if parked is None or parked.meta != meta:
+            raise RuntimeError(
+                f"group {self._group}: the core installs snapshot {meta.index} "
+                "that this driver did not receive"
+            )
+        self._receiver.parked = None
+        if parked.applied <= self._machine.applied_index:
+            # Our own state already covers the snapshot (it is a committed prefix at least
+            # as new): keep it, so applied state never moves backwards for readers.
+            parked.sink.abort()
+            await self._committer.commit(batch)
+            installed = False
+        else:
+            batch.put_applied(self._group, parked.applied)
+            await self._offload(lambda: parked.sink.finish(batch))
+            self._machine.reload()
+            installed = True
+        self._proposals.snapshot_installed(meta.index, meta.term)
+        log.info(
+            "snapshot_installed node=%d group=%d term=%d index=%d applied=%d data_replaced=%s",
+            self.node_id,
+            self._group,
+            meta.term,
+            meta.index,
+            self._machine.applied_index,
+            installed,
+        )
+
+    # -- applying --------------------------------------------------------------------------
+    def _apply(self, entries: tuple[Entry, ...]) -> None:
+        if not entries:
+            return
+        results = self._machine.apply(
+            (entry.index, entry.data if entry.kind is EntryKind.NORMAL else None)
+            for entry in entries
+        )
+        replies = {applied.index: applied.replies for applied in results}
+        for entry in entries:
+            self._proposals.applied(entry.index, entry.term, replies.get(entry.index))
+
+    def _release_apply_waiters(self) -> None:
+        applied = self._machine.applied_index
+        still: list[tuple[int, trio.Event]] = []
+        for index, event in self._apply_waiters:
+            if index <= applied:
+                event.set()
+            else:
+                still.append((index, event))
+        self._apply_waiters = still
+
+    async def _maybe_compact(self) -> None:
+        core = self._core
+        snapshot_index = self._log_store.snapshot_meta().index
+        in_log = core.applied - self._log_store.first_index()
+        if core.applied <= snapshot_index:
+            return
+        if (
+            in_log < self._settings.snapshot_entries
+            and self._store.log_size_bytes(self._group) < self._settings.snapshot_bytes
+        ):
+            return
+        meta = core.applied_snapshot_meta()
+        # The applies were unsynced writes; a synced (empty) round makes them durable
+        # before the log entries behind them may go.
+        await self._committer.commit(WriteBatch())
+        try:
+            core.compact(meta)
+        except ValueError as exc:
+            log.info(
+                "compaction_skipped node=%d group=%d reason=%r", self.node_id, self._group, str(exc)
+            )
+            return
+        log.info(
+            "compaction node=%d group=%d term=%d index=%d log_first_before=%d",
+            self.node_id,
+            self._group,
+            meta.term,
+            meta.index,
+            self._log_store.first_index(),
+        )
+
+    # -- snapshot sending ------------------------------------------------------------------
+    def _start_snapshot_stream(self, offer: Snapshot) -> None:
+        assert self._nursery is not None
+        previous = self._senders.pop(offer.dst, None)
+        if previous is not None:
+            previous.cancel_scope.cancel()
+        sender = SnapshotSender(
+            offer,
+            window=self._settings.snapshot_window,
+            ack_timeout=self._settings.snapshot_ack_timeout,
+        )
+        self._senders[offer.dst] = sender
+        self._nursery.start_soon(self._stream_snapshot, sender)
+
+    async def _stream_snapshot(self, sender: SnapshotSender) -> None:
+        offer = sender.offer
+        log.info(
+            "snapshot_send node=%d group=%d term=%d index=%d dst=%d",
+            self.node_id,
+            self._group,
+            offer.term,
+            offer.meta.index,
+            offer.dst,
+        )
+        success = False
+        with sender.cancel_scope:
+            try:
+                source = self._machine.open_snapshot()
+                try:
+                    sent = await sender.run(
+                        source,
+                        self._transport.send,
+                        self._offload,
+                        self._settings.snapshot_chunk_bytes,
+                    )
+                finally:
+                    source.close()
+                success = True
+                log.info(
+                    "snapshot_sent node=%d group=%d index=%d dst=%d bytes=%d",
+                    self.node_id,
+                    self._group,
+                    offer.meta.index,
+                    offer.dst,
+                    sent,
+                )
+            except (SnapshotStreamError, StorageError) as exc:
+                log.warning(
+                    "snapshot_send_failed node=%d group=%d index=%d dst=%d reason=%r",
+                    self.node_id,
+                    self._group,
+                    offer.meta.index,
+                    offer.dst,
+                    str(exc),
+                )
+        if self._senders.get(offer.dst) is sender:
+            # Not replaced by a newer stream: the core learns the outcome.
+            del self._senders[offer.dst]
+            self._core.report_snapshot(offer.dst, success)
+            self._wake()

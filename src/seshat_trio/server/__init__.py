@@ -1,0 +1,1 @@
+"""The client-facing protocol layer: Trio moves bytes between sockets and the RESP codec."""

@@ -1,0 +1,113 @@
+"""The RESP listener: accepts clients and supervises one task per connection.
+
+Shutdown (`stop`) is graceful: the listener stops accepting, idle connections are closed,
+and a connection that is executing a request finishes it and sends its replies first.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import trio
+
+from seshat_trio.commands.context import Backend, ClientState, CommandContext, next_client_id
+from seshat_trio.config import Config
+from seshat_trio.logs import get_logger
+from seshat_trio.node.stats import NodeStats
+from seshat_trio.protocol import ParserLimits
+from seshat_trio.server.connection import Connection
+
+log = get_logger(__name__)
+
+MAX_CLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
+ACCEPT_RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+ACCEPT_BACKOFF_S = 0.1
+
+
+class RespListener:
+    def __init__(self, config: Config, backend: Backend, stats: NodeStats) -> None:
+        self._config = config
+        self._backend = backend
+        self._stats = stats
+        limits = config.limits
+        self._parser_limits = ParserLimits(
+            max_bulk_len=limits.max_bulk_len,
+            max_multibulk_len=limits.max_multibulk_len,
+            max_inline_len=limits.max_inline_len,
+        )
+        self._connections: set[Connection] = set()
+        self._accept_scope = trio.CancelScope()
+        self._drained = trio.Event()
+
+    async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until `stop`; reports the bound port through `task_status`."""
+        addr = self._config.node.client_addr
+        listeners = await trio.open_tcp_listeners(addr.port, host=addr.host)
+        port = int(listeners[0].socket.getsockname()[1])
+        log.info("listening", client_addr=f"{addr.host}:{port}")
+        # Connections live in their own nursery, outside the accept loop's cancel scope, so
+        # that stopping the accept loop does not cancel requests in progress.
+        async with trio.open_nursery() as connections:
+            task_status.started(port)
+            with self._accept_scope:
+                async with trio.open_nursery() as accepting:
+                    for listener in listeners:
+                        accepting.start_soon(self._accept_loop, listener, connections)
+            # Accepting stopped: let busy connections answer, close the idle ones.
+            for listener in listeners:
+                await listener.aclose()
+            for conn in list(self._connections):
+                conn.stop()
+        self._drained.set()
+
+    async def _accept_loop(self, listener: trio.SocketListener, connections: trio.Nursery) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno not in ACCEPT_RESOURCE_ERRNOS:
+                    raise
+                # Out of file descriptors or memory: back off instead of spinning; clients
+                # that are already connected keep being served.
+                log.warning("accept_failed", error=os.strerror(exc.errno or 0))
+                await trio.sleep(ACCEPT_BACKOFF_S)
+                continue
+            connections.start_soon(self._serve_client, stream)
+
+    async def drained(self) -> None:
+        """Return once `run` has stopped and every connection is closed."""
+        await self._drained.wait()
+
+    def stop(self) -> None:
+        self._accept_scope.cancel()
+
+    async def _serve_client(self, stream: trio.SocketStream) -> None:
+        stats = self._stats
+        stats.total_connections_received += 1
+        if stats.connected_clients >= self._config.limits.max_clients:
+            stats.rejected_connections += 1
+            try:
+                await stream.send_all(MAX_CLIENTS_REPLY)
+            finally:
+                await stream.aclose()
+            return
+        try:
+            host, port = stream.socket.getpeername()[:2]
+        except OSError:
+            await stream.aclose()  # the client is already gone
+            return
+        client = ClientState(id=next_client_id(), addr=f"{host}:{port}")
+        ctx = CommandContext(client, self._backend, self._config)
+        conn = Connection(stream, ctx, self._parser_limits, stats)
+        stats.connected_clients += 1
+        self._connections.add(conn)
+        try:
+            await conn.serve()
+        except Exception:
+            # A bug while serving one client must not take the node (and every other
+            # client) down with it: log it loudly and drop only this connection.
+            log.exception("connection_failed", client=client.id, addr=client.addr)
+        finally:
+            self._connections.discard(conn)
+            stats.connected_clients -= 1

@@ -1,0 +1,224 @@
+"""The command layer against an in-memory backend: wording, limits, pipelined ordering."""
+
+from __future__ import annotations
+
+import trio
+
+from seshat_trio.commands.context import ClientState, CommandContext
+from seshat_trio.commands.dispatch import execute
+from seshat_trio.commands.table import COMMANDS
+from seshat_trio.config import Config, NodeSection
+from seshat_trio.errors import OutcomeUnknownError
+from seshat_trio.kv.operations import Operation
+from seshat_trio.protocol import ErrorReply, Reply, SimpleString, Verbatim
+from seshat_trio.storage import StoredValue
+
+
+class FakeBackend:
+    """Applies operations to a dict when `release` is called, recording every event."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.events: list[str] = []
+        self.queued: list[tuple[Operation, trio.Event, list[tuple[Reply, ...]]]] = []
+        self.fail_next = False
+
+    def submit(self, op: Operation):  # type: ignore[no-untyped-def]
+        self.events.append(f"submit {op.commands[0][0].decode()}")
+        done, box = trio.Event(), []
+        self.queued.append((op, done, box))
+        fail = self.fail_next
+        self.fail_next = False
+
+        async def wait() -> tuple[Reply, ...]:
+            await done.wait()
+            if fail:
+                raise OutcomeUnknownError("TIMEOUT outcome unknown")
+            return box[0]
+
+        return wait()
+
+    def release(self) -> None:
+        for op, done, box in self.queued:
+            name, *args = op.commands[0]
+            if name == b"set":
+                self.data[args[0]] = args[1]
+                box.append((SimpleString("OK"),))
+            else:
+                box.append((sum(1 for k in args if self.data.pop(k, None) is not None),))
+            self.events.append(f"apply {name.decode()}")
+            done.set()
+        self.queued.clear()
+
+    async def read_barrier(self) -> None:
+        self.events.append("barrier")
+
+    def get(self, key: bytes) -> StoredValue | None:
+        value = self.data.get(key)
+        return None if value is None else StoredValue(kind=0, data=value, expires_at_ms=0)
+
+    def key_count(self) -> int:
+        return len(self.data)
+
+    def now_ms(self) -> int:
+        return 1_700_000_000_000
+
+    def info_sections(self) -> dict[str, list[tuple[str, str]]]:
+        return {"server": [("redis_version", "7.0.0")], "cluster": [("cluster_enabled", "0")]}
+
+
+def make_ctx(backend: FakeBackend | None = None) -> CommandContext:
+    return CommandContext(
+        ClientState(id=7, addr="127.0.0.1:5555"),
+        backend or FakeBackend(),
+        Config(node=NodeSection(id=1)),
+    )
+
+
+async def run(ctx: CommandContext, *commands: list[bytes]) -> list[Reply]:
+    backend = ctx.backend
+    assert isinstance(backend, FakeBackend)
+    async with trio.open_nursery() as nursery:
+        result: list[list[Reply]] = []
+
+        async def go() -> None:
+            result.append(await execute(ctx, list(commands)))
+
+        nursery.start_soon(go)
+        # Let every submission happen first, then apply them: proves they were batched.
+        await trio.testing.wait_all_tasks_blocked()
+        backend.release()
+        await trio.testing.wait_all_tasks_blocked()
+        backend.release()
+    return result[0]
+
+
+async def test_unknown_command_uses_redis_wording() -> None:
+    (reply,) = await run(make_ctx(), [b"FOO", b"a", b"b"])
+    assert reply == ErrorReply("ERR unknown command 'FOO', with args beginning with: 'a' 'b' ")
+
+
+async def test_wrong_arity_names_the_command() -> None:
+    replies = await run(make_ctx(), [b"GET"], [b"get", b"a", b"b"], [b"SET", b"k"])
+    assert replies == [ErrorReply("ERR wrong number of arguments for 'get' command")] * 2 + [
+        ErrorReply("ERR wrong number of arguments for 'set' command")
+    ]
+
+
+async def test_key_and_value_limits_are_inclusive() -> None:
+    ok_key, big_key = b"k" * 256, b"k" * 257
+    ok_val, big_val = b"v" * 65536, b"v" * 65537
+    replies = await run(
+        make_ctx(),
+        [b"SET", ok_key, ok_val],
+        [b"SET", big_key, b"v"],
+        [b"SET", b"k", big_val],
+        [b"GET", big_key],
+        [b"GET", ok_key],
+    )
+    assert replies == [
+        SimpleString("OK"),
+        ErrorReply("ERR key too large (max 256 bytes)"),
+        ErrorReply("ERR value too large (max 65536 bytes)"),
+        ErrorReply("ERR key too large (max 256 bytes)"),
+        ok_val,
+    ]
+
+
+async def test_pipelined_writes_are_submitted_together_and_reads_wait_for_them() -> None:
+    backend = FakeBackend()
+    replies = await run(
+        make_ctx(backend),
+        [b"SET", b"a", b"1"],
+        [b"SET", b"b", b"2"],
+        [b"GET", b"a"],
+        [b"DEL", b"a", b"b", b"c"],
+        [b"EXISTS", b"a", b"b"],
+    )
+    assert replies == [SimpleString("OK"), SimpleString("OK"), b"1", 2, 0]
+    # Both SETs were submitted before either applied; GET ran only after they applied.
+    assert backend.events[:5] == ["submit set", "submit set", "apply set", "apply set", "barrier"]
+
+
+async def test_unknown_outcome_is_reported_not_hidden() -> None:
+    backend = FakeBackend()
+    backend.fail_next = True
+    replies = await run(make_ctx(backend), [b"SET", b"a", b"1"], [b"SET", b"b", b"2"])
+    assert replies == [ErrorReply("TIMEOUT outcome unknown"), SimpleString("OK")]
+
+
+async def test_set_with_unsupported_option_is_a_syntax_error() -> None:
+    (reply,) = await run(make_ctx(), [b"SET", b"k", b"v", b"BOGUS"])
+    assert reply == ErrorReply("ERR syntax error")
+
+
+async def test_connection_commands() -> None:
+    ctx = make_ctx()
+    replies = await run(
+        ctx,
+        [b"PING"],
+        [b"PING", b"hi"],
+        [b"ECHO", b"x"],
+        [b"SELECT", b"0"],
+        [b"SELECT", b"1"],
+        [b"CLIENT", b"SETNAME", b"me"],
+        [b"CLIENT", b"GETNAME"],
+        [b"CLIENT", b"ID"],
+        [b"CLIENT", b"SETNAME", b"has space"],
+    )
+    assert replies[:8] == [
+        SimpleString("PONG"),
+        b"hi",
+        b"x",
+        SimpleString("OK"),
+        ErrorReply("ERR DB index is out of range"),
+        SimpleString("OK"),
+        b"me",
+        7,
+    ]
+    assert isinstance(replies[8], ErrorReply) and "cannot contain spaces" in str(replies[8])
+
+
+async def test_hello_switches_protocol_and_rejects_unknown_versions() -> None:
+    ctx = make_ctx()
+    (reply, bad) = await run(ctx, [b"HELLO", b"3"], [b"HELLO", b"4"])
+    assert isinstance(reply, dict) and reply["proto"] == 3 and reply["id"] == 7
+    assert bad == ErrorReply("NOPROTO unsupported protocol version")
+    assert ctx.client.protocol == 3
+
+
+async def test_quit_stops_the_pipeline() -> None:
+    ctx = make_ctx()
+    replies = await run(ctx, [b"QUIT"], [b"SET", b"a", b"1"])
+    assert replies == [SimpleString("OK")]
+    assert ctx.client.closing
+
+
+async def test_command_count_info_and_docs_cover_every_command() -> None:
+    ctx = make_ctx()
+    count, info, docs = await run(
+        ctx,
+        [b"COMMAND", b"COUNT"],
+        [b"COMMAND", b"INFO", b"get", b"nosuch"],
+        [b"COMMAND", b"DOCS", b"set"],
+    )
+    assert count == len(COMMANDS) >= 14
+    assert isinstance(info, list) and info[1] is None
+    get_info = info[0]
+    assert isinstance(get_info, list) and get_info[:2] == [b"get", 2] and get_info[3:6] == [1, 1, 1]
+    assert isinstance(docs, dict) and docs["set"]["group"] == "string"
+
+
+async def test_config_get_answers_what_redis_benchmark_asks() -> None:
+    (reply,) = await run(make_ctx(), [b"CONFIG", b"GET", b"save"])
+    assert reply == {"save": ""}
+    (reply,) = await run(make_ctx(), [b"CONFIG", b"GET", b"append*"])
+    assert isinstance(reply, dict) and reply["appendonly"] == "yes"
+
+
+async def test_info_formats_sections() -> None:
+    (reply,) = await run(make_ctx(), [b"INFO"])
+    assert isinstance(reply, Verbatim) and reply.format == "txt"
+    assert isinstance(reply.text, str)
+    assert "# Server\r\nredis_version:7.0.0\r\n" in reply.text
+    assert "# Cluster\r\ncluster_enabled:0\r\n" in reply.text
