@@ -17,3 +17,11 @@ class ServiceError(Exception):
 
 class OutcomeUnknownError(ServiceError):
     """The write may or may not have been applied; it is never reported as failed."""
+
+
+class NotLeaderError(ServiceError):
+    """This node cannot propose; the write was not proposed here (route it to the leader)."""
+
+    def __init__(self, leader_id: int | None) -> None:
+        super().__init__(f"NOLEADER this node is not the leader (leader: {leader_id})")
+        self.leader_id = leader_id

@@ -1,31 +1,45 @@
 """The composition root: build one node from its configuration and run it until stopped.
 
-The node is one Trio nursery that owns every task: the storage group committer, the
-replication loop and the RESP listener (which owns one task per client). SIGINT/SIGTERM
-stop it gracefully: stop accepting, finish requests in progress, flush, close the store.
+The node is one Trio nursery that owns every task (the supervision tree of
+docs/architecture.md): the storage group committer, the transport, the system and data
+Raft groups, the system-group bootstrap, and the RESP listener with one task per client.
+SIGINT/SIGTERM stop it gracefully: stop accepting, hand leadership to a peer, finish
+requests in progress, flush, close the store.
 """
 
 from __future__ import annotations
 
+import random
 import signal
 import time
 
 import trio
 
-from seshat_trio.config import Config
+from seshat_trio.config import Address, Config
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
-from seshat_trio.node.local_log import LocalLog
+from seshat_trio.node.raft_driver import DriverSettings, RaftGroupDriver
+from seshat_trio.node.raft_machine import StateMachine
 from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
+from seshat_trio.node.system_state import (
+    DATA_GROUP,
+    NodeAddresses,
+    SystemStateMachine,
+    bootstrap_system_group,
+    single_shard_layout,
+)
+from seshat_trio.raft import Membership, RaftConfig
+from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.server.listener import RespListener
-from seshat_trio.storage import GroupCommitter, StorageError, Store, WriteBatch
+from seshat_trio.storage import SYSTEM_GROUP, GroupCommitter, StorageError, Store, WriteBatch
+from seshat_trio.transport import ForwardReply, ForwardRequest, PeerMessage, Transport
 
 log = get_logger(__name__)
 
-DATA_GROUP = 1
 # In-flight requests get this long to finish after a stop signal.
 DRAIN_SECONDS = 10.0
+HANDOVER_SECONDS = 2.0
 
 
 def run_node(config: Config) -> int:
@@ -40,31 +54,102 @@ def run_node(config: Config) -> int:
     return 0
 
 
+def founding_members(config: Config) -> dict[int, Address]:
+    """The voters a brand-new node starts with: the initial members, or itself alone."""
+    members = {m.id: m.address for m in config.cluster.initial_members}
+    return members or {config.node.id: config.node.internal_addr}
+
+
+def raft_config(config: Config, group: int) -> RaftConfig:
+    raft = config.raft
+    return RaftConfig(
+        group=group,
+        node_id=config.node.id,
+        heartbeat_ticks=1,
+        election_ticks_min=raft.election_timeout_min_ms // raft.heartbeat_ms,
+        election_ticks_max=raft.election_timeout_max_ms // raft.heartbeat_ms,
+        max_msg_bytes=raft.max_append_bytes,
+        max_inflight_msgs=raft.max_inflight,
+    )
+
+
+def driver_settings(config: Config) -> DriverSettings:
+    raft = config.raft
+    return DriverSettings(
+        tick_seconds=raft.heartbeat_ms / 1000,
+        snapshot_entries=raft.snapshot_entries,
+        snapshot_bytes=raft.snapshot_bytes,
+        snapshot_chunk_bytes=raft.snapshot_chunk_bytes,
+    )
+
+
 async def serve_node(
     config: Config, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Run until SIGINT/SIGTERM (or cancellation); reports the client port when serving."""
-    data_dir = config.node.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with Store.open(data_dir / "db") as store:
+    config.node.data_dir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random()
+    with Store.open(config.node.data_dir / "db") as store:
         stats = NodeStats(started_at=time.monotonic())
-        machine = KvStateMachine(store, DATA_GROUP)
         committer = GroupCommitter(store)
-        local_log = LocalLog(store, committer, machine, DATA_GROUP, config.raft.snapshot_entries)
-        replayed = local_log.recover()
-        log.info("recovered", applied=machine.applied_index, replayed=replayed)
-        service = NodeService(config, machine, local_log, stats)
+        kv = KvStateMachine(store, DATA_GROUP)
+        system_machine = SystemStateMachine(store)
+        members = founding_members(config)
+        if system_machine.layout is not None:
+            # The replicated layout wins over flags once the cluster has recorded one.
+            members = {m.node_id: Address.parse(m.raft_addr) for m in system_machine.layout.members}
+        # A node with stored state ignores this; a brand-new one founds the cluster with it.
+        founders = Membership(voters=frozenset(members))
+        drivers: dict[int, RaftGroupDriver] = {}
+
+        def on_message(msg: PeerMessage) -> None:
+            driver = drivers.get(msg.group)
+            if driver is not None:
+                driver.deliver(msg)
+
+        async def on_forward(src: int, request: ForwardRequest) -> ForwardReply:
+            # Bound late: the executor needs the service, which needs the transport.
+            return await executor(src, request)
+
+        peers = {node_id: addr for node_id, addr in members.items() if node_id != config.node.id}
+        transport = Transport(
+            config.node.id, config.node.internal_addr, peers, on_message, on_forward, rng=rng
+        )
+        machines: dict[int, StateMachine] = {SYSTEM_GROUP: system_machine, DATA_GROUP: kv}
+        for group, machine in machines.items():
+            drivers[group] = RaftGroupDriver(
+                raft_config=raft_config(config, group),
+                store=store,
+                committer=committer,
+                machine=machine,
+                transport=transport,
+                initial_membership=founders,
+                settings=driver_settings(config),
+                rng=rng,
+            )
+        system, data = drivers[SYSTEM_GROUP], drivers[DATA_GROUP]
+        service = NodeService(
+            config, data, kv, system, transport, stats, client_address_of=lambda _peer: None
+        )
+        executor = ForwardedExecutor(config, service)
         listener = RespListener(config, service, stats)
+        layout = single_shard_layout(NodeAddresses(i, str(a)) for i, a in sorted(members.items()))
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(committer.run)
-                nursery.start_soon(local_log.run)
+                await nursery.start(transport.run)
+                for driver in drivers.values():
+                    await nursery.start(driver.run)
+                nursery.start_soon(bootstrap_system_group, system, system_machine, layout)
                 port = await nursery.start(listener.run)
+                log.info("serving", client_port=port, voters=sorted(members))
                 task_status.started(port)
                 async for signum in signals:
                     log.info("stopping", signal=signal.Signals(signum).name)
                     break
                 listener.stop()
+                for driver in (data, system):
+                    await driver.hand_over_leadership(HANDOVER_SECONDS)
                 with trio.move_on_after(DRAIN_SECONDS):
                     await listener.drained()
                 nursery.cancel_scope.cancel()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
 import attrs
@@ -29,13 +29,25 @@ class ClientState:
     name: bytes = b""
     protocol: int = 2
     closing: bool = False
+    # Executing a request a follower forwarded: never forward it again.
+    forwarded: bool = False
 
 
 class Backend(Protocol):
     """The node service as commands see it (implemented in seshat_trio.node)."""
 
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
-        """Start replicating `op` now (so pipelined writes batch); await the replies later."""
+        """Start replicating `op` now (so pipelined writes batch); await the replies later.
+
+        Raises NotLeaderError when this node cannot propose (the caller forwards)."""
+        ...
+
+    async def leader_is_local(self) -> bool:
+        """Wait until a leader is known; True when it is this node (NOLEADER otherwise)."""
+        ...
+
+    async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
+        """Have the leader execute `commands`; returns their RESP-encoded replies."""
         ...
 
     async def read_barrier(self) -> None:

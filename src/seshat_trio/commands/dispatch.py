@@ -4,6 +4,12 @@ A pipeline of writes is submitted to the backend back to back, so they share one
 replication round, and their replies are awaited afterwards. Anything that reads (or
 otherwise depends on earlier commands) first waits for the writes before it, which keeps
 per-connection ordering exactly as if each command ran alone.
+
+On a follower, writes are refused locally (`NotLeaderError`); a run of consecutive refused
+writes is forwarded to the leader as ONE request, whose encoded replies are spliced back in
+place. Local and forwarded work never overlap: each waits for the other before it starts,
+so ordering holds across the two paths too. A request that was itself forwarded is never
+forwarded again (leadership moved while it travelled): its writes fail with TRYAGAIN.
 """
 
 from __future__ import annotations
@@ -13,10 +19,14 @@ from collections.abc import Awaitable
 from seshat_trio.commands import connection, introspection, keys  # noqa: F401  (registration)
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import CommandSpec, lookup, unknown_command, wrong_arity
-from seshat_trio.errors import ServiceError
-from seshat_trio.protocol import ErrorReply, Reply
+from seshat_trio.errors import NotLeaderError, ServiceError
+from seshat_trio.protocol import ErrorReply, RawReplies, Reply
 
-Pending = list[tuple[int, Awaitable[tuple[Reply, ...]]]]
+# Tries to propose locally while leadership settles on this node before forwarding.
+LOCAL_ATTEMPTS = 3
+MOVED_WHILE_FORWARDED = ErrorReply(
+    "TRYAGAIN leadership moved while the request was forwarded; it was not applied"
+)
 
 
 def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> ErrorReply | None:
@@ -35,49 +45,108 @@ def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> E
     return None
 
 
-async def _settle(replies: list[Reply], pending: Pending) -> None:
-    """Fill in the replies of submitted writes, in submission order."""
-    for index, result in pending:
+class _Pipeline:
+    """The replies of one read, with writes still in flight locally or to the leader."""
+
+    def __init__(self, ctx: CommandContext) -> None:
+        self.ctx = ctx
+        self.replies: list[Reply] = []
+        self._submitted: list[tuple[int, Awaitable[tuple[Reply, ...]]]] = []
+        self._forward_slot = -1
+        self._forward_run: list[list[bytes]] = []
+
+    async def add(self, reply: Reply) -> None:
+        # An open forward run holds the replies of the writes before this one: close it.
+        await self._settle_forwarded()
+        self.replies.append(reply)
+
+    async def write(self, argv: list[bytes], spec: CommandSpec) -> None:
+        assert spec.build is not None
+        if not self._forward_run:
+            built = spec.build(self.ctx, argv)
+            if isinstance(built, ErrorReply):
+                self.replies.append(built)
+                return
+            for _ in range(LOCAL_ATTEMPTS):
+                try:
+                    submitted = self.ctx.backend.submit(built)
+                except NotLeaderError:
+                    if self.ctx.client.forwarded:
+                        self.replies.append(MOVED_WHILE_FORWARDED)
+                        return
+                else:
+                    self._submitted.append((len(self.replies), submitted))
+                    self.replies.append(None)
+                    return
+                # Not proposed: wait for a leader (earlier writes first, to keep order);
+                # if it turns out to be this node, propose here after all.
+                await self._settle_submitted()
+                try:
+                    local = await self.ctx.backend.leader_is_local()
+                except ServiceError as exc:
+                    self.replies.append(ErrorReply(exc.message))
+                    return
+                if not local:
+                    break
+            self._forward_slot = len(self.replies)
+            self.replies.append(None)
+        self._forward_run.append(argv)
+
+    async def settle(self) -> None:
+        await self._settle_submitted()
+        await self._settle_forwarded()
+
+    async def _settle_submitted(self) -> None:
+        for index, result in self._submitted:
+            try:
+                outcome = await result
+            except ServiceError as exc:
+                self.replies[index] = ErrorReply(exc.message)
+            else:
+                self.replies[index] = outcome[0] if len(outcome) == 1 else list(outcome)
+        self._submitted.clear()
+
+    async def _settle_forwarded(self) -> None:
+        if not self._forward_run:
+            return
+        run, self._forward_run = self._forward_run, []
         try:
-            outcome = await result
+            payload = await self.ctx.backend.forward(run, self.ctx.client.protocol)
         except ServiceError as exc:
-            replies[index] = ErrorReply(exc.message)
+            self.replies[self._forward_slot] = RawReplies.repeat(ErrorReply(exc.message), len(run))
         else:
-            replies[index] = outcome[0] if len(outcome) == 1 else list(outcome)
-    pending.clear()
+            self.replies[self._forward_slot] = RawReplies(payload, len(run))
 
 
 async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Reply]:
-    """Execute `commands` (one client read) and return one reply per command run.
+    """Execute `commands` (one client read) and return their replies, in order.
 
-    Stops after a command that closes the connection (QUIT).
+    A forwarded run of writes comes back as one `RawReplies` entry. Stops after a command
+    that closes the connection (QUIT).
     """
-    replies: list[Reply] = []
-    pending: Pending = []
+    pipeline = _Pipeline(ctx)
     for argv in commands:
         spec = lookup(argv[0])
         if spec is None:
-            replies.append(unknown_command(argv))
+            await pipeline.add(unknown_command(argv))
             continue
         if not spec.arity_ok(len(argv)):
-            replies.append(wrong_arity(spec.name))
+            await pipeline.add(wrong_arity(spec.name))
             continue
         error = _limit_error(ctx, spec, argv)
         if error is not None:
-            replies.append(error)
+            await pipeline.add(error)
         elif spec.build is not None:
-            built = spec.build(ctx, argv)
-            if not isinstance(built, ErrorReply):
-                pending.append((len(replies), ctx.backend.submit(built)))
-            replies.append(built if isinstance(built, ErrorReply) else None)
+            await pipeline.write(argv, spec)
         else:
             assert spec.run is not None
-            await _settle(replies, pending)
+            await pipeline.settle()
             try:
-                replies.append(await spec.run(ctx, argv))
+                reply = await spec.run(ctx, argv)
             except ServiceError as exc:
-                replies.append(ErrorReply(exc.message))
+                reply = ErrorReply(exc.message)
+            await pipeline.add(reply)
             if ctx.client.closing:
                 break
-    await _settle(replies, pending)
-    return replies
+    await pipeline.settle()
+    return pipeline.replies

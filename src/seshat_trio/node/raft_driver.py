@@ -320,6 +320,32 @@ class RaftGroupDriver:
         self._wake()
         return pending
 
+    async def hand_over_leadership(self, timeout: float) -> bool:
+        """If this node leads, transfer leadership to the most caught-up voter and wait up to
+        `timeout` seconds for it to take over (graceful shutdown). True when handed over."""
+        status = self.status()
+        candidates = [peer for peer in status.voters if peer != status.node_id]
+        if status.role is not Role.LEADER or not candidates:
+            return False
+        target = max(candidates, key=lambda peer: status.peers[peer].match if peer in status.peers else -1)
+        try:
+            self._core.transfer_leadership(target)
+        except (NotLeader, ValueError):
+            return False
+        self._wake()
+        with trio.move_on_after(timeout):
+            while self._core.role is Role.LEADER:
+                await self.wait_changed()
+        handed = self._core.role is not Role.LEADER
+        log.info(
+            "leadership_handover node=%d group=%d target=%d done=%s",
+            self.node_id,
+            self._group,
+            target,
+            handed,
+        )
+        return handed
+
     async def read_barrier(self) -> None:
         """Return once this node's applied state reflects every write acknowledged before
         the call (ReadIndex; works on followers through the leader). Raises ServiceError

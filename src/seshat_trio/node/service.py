@@ -1,59 +1,148 @@
 """The node service: what the command layer calls to write, read and describe the node.
 
-Writes are submitted to the replication engine and acknowledged after they apply; every
-request has a deadline (`limits.request_timeout_ms`). A write whose deadline passes after it
-was submitted may still commit, so it is reported as an unknown outcome, never as failed.
+Writes are proposed to the data group when this node leads it; otherwise the command layer
+forwards them (`forward`) to the leader, which executes them exactly as if its own client
+had sent them. Every request has a deadline (`limits.request_timeout_ms`). Outcomes follow
+one rule: a write is reported as failed only when it certainly was not applied; once it
+may have reached a log, a lost leader or a passed deadline is reported as an unknown
+outcome, never as a failure.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
 from seshat_trio import __version__
-from seshat_trio.config import Config
-from seshat_trio.errors import OutcomeUnknownError
-from seshat_trio.kv.operations import Operation
+from seshat_trio.config import Config, Redirect
+from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
+from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
-from seshat_trio.node.local_log import LocalLog
+from seshat_trio.node.raft_driver import GroupStatus, RaftGroupDriver
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import Reply
+from seshat_trio.raft import NotLeader
 from seshat_trio.storage import StoredValue
+from seshat_trio.transport import (
+    ForwardFailed,
+    ForwardRequest,
+    PeerState,
+    PeerUnavailable,
+    Transport,
+)
 
 REDIS_VERSION = "7.0.0"
+UNKNOWN_OUTCOME = (
+    "TIMEOUT the request was not confirmed within {timeout:g} s; a write in it may or may "
+    "not have been applied"
+)
+NO_LEADER = "NOLEADER no leader was reachable within {timeout:g} s; the write was not applied"
 
 
 class NodeService:
     def __init__(
-        self, config: Config, machine: KvStateMachine, log: LocalLog, stats: NodeStats
+        self,
+        config: Config,
+        data: RaftGroupDriver,
+        machine: KvStateMachine,
+        system: RaftGroupDriver,
+        transport: Transport,
+        stats: NodeStats,
+        client_address_of: Callable[[int], str | None],
     ) -> None:
         self._config = config
+        self._data = data
         self._machine = machine
-        self._log = log
+        self._system = system
+        self._transport = transport
         self.stats = stats
+        self._client_address_of = client_address_of
         self._timeout_s = config.limits.request_timeout_ms / 1000
+        self._request_ids = itertools.count(1)
 
+    # -- writes --------------------------------------------------------------------------
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
-        return self._await_with_deadline(self._log.submit(op))
+        """Propose `op` now; raises NotLeaderError when this node does not lead."""
+        try:
+            pending = self._data.propose(encode_operation(op))
+        except NotLeader as exc:
+            raise NotLeaderError(exc.leader_id) from None
+        return self._with_deadline(pending)
 
-    async def _await_with_deadline(
-        self, pending: Awaitable[tuple[Reply, ...]]
-    ) -> tuple[Reply, ...]:
+    async def _with_deadline(self, pending: Awaitable[tuple[Reply, ...]]) -> tuple[Reply, ...]:
         with trio.move_on_after(self._timeout_s):
             return await pending
-        raise OutcomeUnknownError(
-            "TIMEOUT the write was not confirmed within the request timeout; its outcome is unknown"
-        )
+        raise OutcomeUnknownError(UNKNOWN_OUTCOME.format(timeout=self._timeout_s))
 
+    async def leader_is_local(self) -> bool:
+        """Wait (up to the request timeout) until the data group has a leader; True when it
+        is this node. Raises NOLEADER when none emerges: nothing was proposed."""
+        with trio.move_on_after(self._timeout_s):
+            while self._data.leader_id is None:
+                await self._data.wait_changed()
+            return self._data.leader_id == self._config.node.id
+        raise ServiceError(NO_LEADER.format(timeout=self._timeout_s))
+
+    async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
+        """Have the leader execute `commands`; returns their RESP-encoded replies."""
+        request = ForwardRequest(
+            next(self._request_ids), protocol, tuple(tuple(c) for c in commands)
+        )
+        with trio.move_on_after(self._timeout_s):
+            while True:
+                if await self.leader_is_local():
+                    # Leadership moved here after the writes were refused locally; none of
+                    # them was proposed, so a plain retry is safe.
+                    raise ServiceError(
+                        "TRYAGAIN leadership moved to this node during the request; "
+                        "it was not applied"
+                    )
+                leader = self._data.leader_id
+                assert leader is not None
+                if self._config.cluster.redirect is Redirect.MOVED:
+                    address = self._client_address_of(leader)
+                    if address is not None:
+                        raise ServiceError(f"MOVED 0 {address}")
+                try:
+                    reply = await self._transport.forward(leader, request, self._timeout_s)
+                except PeerUnavailable as exc:
+                    if exc.maybe_delivered:
+                        raise OutcomeUnknownError(
+                            f"TIMEOUT the connection to the leader (node {leader}) broke after "
+                            "the request was sent; a write in it may or may not have been applied"
+                        ) from None
+                    await self._data.wait_changed()  # not sent: wait for news, then retry
+                    continue
+                except ForwardFailed as exc:
+                    raise ServiceError(
+                        f"ERR the leader could not execute the request: {exc}"
+                    ) from None
+                return reply.payload
+        raise OutcomeUnknownError(UNKNOWN_OUTCOME.format(timeout=self._timeout_s))
+
+    # -- reads ---------------------------------------------------------------------------
     async def read_barrier(self) -> None:
-        # One node: a write is applied before it is acknowledged, and applied state is only
-        # ever made of fsynced log entries, so applied state is always linearizable.
-        return None
+        """ReadIndex through the data group, retried until the request deadline: a read
+        has no side effects, so riding out an election is always safe."""
+        failure = "no leader was elected"
+        with trio.move_on_after(self._timeout_s):
+            while True:
+                try:
+                    await self._data.read_barrier()
+                except ServiceError as exc:
+                    failure = exc.message
+                    await self._data.wait_changed()
+                else:
+                    return
+        raise ServiceError(
+            f"TIMEOUT the read could not be confirmed within {self._timeout_s:g} s ({failure})"
+        )
 
     def get(self, key: bytes) -> StoredValue | None:
         return self._machine.get(key)
@@ -64,10 +153,12 @@ class NodeService:
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000
 
+    # -- INFO ----------------------------------------------------------------------------
     def info_sections(self) -> dict[str, list[tuple[str, str]]]:
         node = self._config.node
         uptime = int(time.monotonic() - self.stats.started_at)
         keys = self._machine.key_count
+        data = self._data.status()
         return {
             "server": [
                 ("redis_version", REDIS_VERSION),
@@ -89,18 +180,56 @@ class NodeService:
                 ("maxclients", str(self._config.limits.max_clients)),
                 ("blocked_clients", "0"),
             ],
-            "persistence": [
-                ("loading", "0"),
-                ("aof_enabled", "1"),
-                ("rdb_changes_since_last_save", "0"),
-            ],
+            "persistence": [("loading", "0"), ("aof_enabled", "1")],
             "stats": [
                 ("total_connections_received", str(self.stats.total_connections_received)),
                 ("total_commands_processed", str(self.stats.total_commands_processed)),
                 ("rejected_connections", str(self.stats.rejected_connections)),
                 ("protocol_errors", str(self.stats.protocol_errors)),
             ],
-            "replication": [("role", "master"), ("connected_slaves", "0")],
+            "replication": [
+                ("role", "master" if data.leader_id == node.id else "slave"),
+                ("connected_slaves", "0"),
+            ],
             "keyspace": [("db0", f"keys={keys},expires=0,avg_ttl=0")] if keys else [],
             "cluster": [("cluster_enabled", "0")],
+            "raft": self._raft_fields(data, self._system.status()),
         }
+
+    def _raft_fields(self, data: GroupStatus, system: GroupStatus) -> list[tuple[str, str]]:
+        fields: list[tuple[str, str]] = [("node_id", str(self._config.node.id))]
+        peers = self._transport.peer_states()
+        for name, status in (("data", data), ("system", system)):
+            leader = status.leader_id
+            fields += [
+                (f"{name}_group", str(status.group)),
+                (f"{name}_role", status.role.name.lower()),
+                (f"{name}_term", str(status.term)),
+                (f"{name}_leader_id", str(leader or 0)),
+                (f"{name}_leader_addr", self._leader_address(leader)),
+                (f"{name}_commit_index", str(status.commit)),
+                (f"{name}_applied_index", str(status.applied)),
+                (f"{name}_first_log_index", str(status.first_index)),
+                (f"{name}_last_log_index", str(status.last_index)),
+                (f"{name}_snapshot_index", str(status.snapshot_index)),
+                (f"{name}_voters", ",".join(map(str, status.voters))),
+            ]
+        for peer_id, state in sorted(peers.items()):
+            progress = data.peers.get(peer_id)
+            match = str(progress.match) if progress is not None else "-"
+            fields.append((f"peer{peer_id}", _peer_line(state, match)))
+        return fields
+
+    def _leader_address(self, leader: int | None) -> str:
+        if leader is None:
+            return ""
+        if leader == self._config.node.id:
+            return str(self._config.node.client_addr)
+        return self._client_address_of(leader) or ""
+
+
+def _peer_line(state: PeerState, match: str) -> str:
+    return (
+        f"address={state.address},connected={int(state.connected)},match_index={match},"
+        f"queue={state.queue_frames},dropped={state.dropped},reconnects={state.reconnects}"
+    )

@@ -1,6 +1,6 @@
 """The system group's (group 0) deterministic state machine: cluster members and shard map.
 
-State: the cluster members (node id -> internal Raft address, client address) and the
+State: the cluster members (node id -> internal Raft address) and the
 shard map (slot ranges -> data group). Phase 1 has one shard covering every slot, served by
 data group 1. Both live in `system_data` records (`put_system`) next to the applied index,
 written in one batch per apply run like the KV state machine, so state and index agree.
@@ -40,9 +40,11 @@ _SHARDS = "shards"
 
 @attrs.frozen(slots=True)
 class NodeAddresses:
+    """A member as the cluster records it. Client addresses are not replicated: each node
+    announces its own in the transport's Hello frame, so they are always current."""
+
     node_id: int
     raft_addr: str
-    client_addr: str
 
 
 @attrs.frozen(slots=True)
@@ -97,8 +99,7 @@ def _load(data: bytes, what: str) -> dict[str, Any]:
 def _members_from(items: Any, what: str) -> tuple[NodeAddresses, ...]:
     try:
         return tuple(
-            NodeAddresses(int(i["node_id"]), str(i["raft_addr"]), str(i["client_addr"]))
-            for i in items
+            NodeAddresses(int(i["node_id"]), str(i["raft_addr"])) for i in items
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SystemStateError(f"{what} has a malformed member list: {exc!r}") from exc

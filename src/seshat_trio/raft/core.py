@@ -1,0 +1,989 @@
+"""RaftCore: one member of one Raft group as a pure sans-IO state machine.
+
+Inputs are `tick()`, `step(message)`, `propose(...)`, `read_index(...)`,
+`transfer_leadership(...)`, `change_membership(...)`, `compact(...)` and the driver's
+`report_*` calls; output is `ready()`, acknowledged by `advance(ready)`.
+
+Rules this module lives by:
+- No I/O, no clock, no tasks. Time is the number of `tick()` calls; randomness (election
+  timeouts) comes only from the injected `random.Random`.
+- Persistence contract. Everything a Ready asks to be written (snapshot, entries, hard state)
+  must be durable before any of its `persisted_messages` leave: votes, vote responses and
+  append acknowledgements promise durable state. `messages` carry nothing that depends on
+  this Ready's writes (leader traffic in an already durable term, pre-votes, heartbeat
+  acks), so they may leave at once; in particular the leader replicates entries while it is
+  still fsyncing them itself (Raft thesis 10.2.1) and counts its own log towards commit
+  only up to what `advance` confirmed durable.
+- Only one Ready is outstanding: `advance(ready)` must come before the next `ready()`.
+- A leader commits by counting replicas only entries of its own term (Raft paper figure 8);
+  it appends a NOOP at the start of every term to get there.
+- Membership takes effect when its CONFIG entry is applied (handed out and advanced); one
+  change may be pending at a time, and only after the leader committed in its term.
+- With check-quorum, a node that heard from a leader within the minimum election timeout
+  ignores (pre-)vote requests (leader stickiness) unless they are forced by TimeoutNow, and
+  a leader that has not heard from a quorum within that timeout steps down.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from seshat_trio.raft.config import RaftConfig
+from seshat_trio.raft.errors import (
+    CompactedError,
+    ConfigChangeRejected,
+    LeadershipTransferInProgress,
+    NotLeader,
+)
+from seshat_trio.raft.log import RaftLog
+from seshat_trio.raft.membership import (
+    ConfigChange,
+    Membership,
+    apply_change,
+    decode_membership,
+    encode_membership,
+)
+from seshat_trio.raft.messages import (
+    Append,
+    AppendResp,
+    Heartbeat,
+    HeartbeatResp,
+    Message,
+    PreVote,
+    PreVoteResp,
+    ReadIndexReq,
+    ReadIndexResp,
+    Snapshot,
+    SnapshotChunk,
+    SnapshotChunkAck,
+    TimeoutNow,
+    Vote,
+    VoteResp,
+)
+from seshat_trio.raft.model import (
+    Entry,
+    EntryKind,
+    FailedRead,
+    HardState,
+    ReadFailure,
+    ReadState,
+    Role,
+    SnapshotMeta,
+    SoftState,
+    TransferResult,
+)
+from seshat_trio.raft.progress import Inflights, Progress, ProgressState
+from seshat_trio.raft.quorum import VoteResult, quorum_value, vote_result
+from seshat_trio.raft.readindex import ForwardedReads, LeaderReads, PendingRead
+from seshat_trio.raft.ready import Ready
+from seshat_trio.raft.storage import LogStorage
+
+# Messages that promise durable state (a vote, a persisted log); they always wait for the
+# Ready's writes, whatever their term.
+_AFTER_PERSIST = (Vote, VoteResp, AppendResp)
+# Pre-vote traffic carries a term nobody has adopted yet; it never waits.
+_PRE_VOTE = (PreVote, PreVoteResp)
+# Messages with which the sender of a higher term tells us who leads.
+_FROM_LEADER = (Append, Heartbeat, Snapshot)
+
+
+class RaftCore:
+    def __init__(self, config: RaftConfig, storage: LogStorage, rng: random.Random) -> None:
+        self._cfg = config
+        self._rng = rng
+        self._log = RaftLog(storage)
+        hard = storage.hard_state()
+        snapshot = storage.snapshot_meta()
+        if config.applied > self._log.last_index():
+            raise ValueError(f"applied {config.applied} beyond last index {self._log.last_index()}")
+        # Whatever the application applied was committed, even if the commit-only hard
+        # state that said so was written lazily and lost in the crash (it needs no fsync).
+        self._log.committed = max(self._log.committed, config.applied)
+        self._log.applied = max(snapshot.index, config.applied)
+        self._membership = self._replay_membership(snapshot)
+        self._term = hard.term
+        self._vote = hard.vote
+        self._leader: int | None = None
+        self._role = Role.FOLLOWER
+        self._removed = False
+        self._durable_term = hard.term
+        self._prev_hard = hard
+        self._prev_soft = SoftState(None, Role.FOLLOWER, hard.term)
+
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        self._randomized_timeout = config.election_ticks_min
+        self._ticks = 0
+        self._votes: dict[int, bool] = {}
+        self._progress: dict[int, Progress] = {}
+        self._transferee: int | None = None
+        self._transfer_elapsed = 0
+        self._pending_conf_index = 0
+        self._leader_reads = LeaderReads(config.node_id)
+        self._forwarded = ForwardedReads()
+
+        self._msgs: list[Message] = []
+        self._msgs_after: list[Message] = []
+        self._read_states: list[ReadState] = []
+        self._failed_reads: list[FailedRead] = []
+        self._transfer_results: list[TransferResult] = []
+        self._pending_compact: SnapshotMeta | None = None
+        self._outstanding: Ready | None = None
+        self._reset_timers()
+
+    def _replay_membership(self, snapshot: SnapshotMeta) -> Membership:
+        """Membership as of `applied`: the snapshot's, updated by CONFIG entries after it."""
+        membership = snapshot.membership
+        index = snapshot.index + 1
+        while index <= self._log.applied:
+            batch = self._log.slice(index, self._log.applied + 1, self._cfg.max_msg_bytes)
+            for entry in batch:
+                if entry.kind is EntryKind.CONFIG:
+                    membership = decode_membership(entry.data)
+            index = batch[-1].index + 1
+        return membership
+
+    # -- read-only view ------------------------------------------------------------------
+    @property
+    def node_id(self) -> int:
+        return self._cfg.node_id
+
+    @property
+    def group(self) -> int:
+        return self._cfg.group
+
+    @property
+    def term(self) -> int:
+        return self._term
+
+    @property
+    def role(self) -> Role:
+        return self._role
+
+    @property
+    def leader_id(self) -> int | None:
+        return self._leader
+
+    @property
+    def commit(self) -> int:
+        return self._log.committed
+
+    @property
+    def applied(self) -> int:
+        return self._log.applied
+
+    @property
+    def last_index(self) -> int:
+        return self._log.last_index()
+
+    @property
+    def membership(self) -> Membership:
+        return self._membership
+
+    @property
+    def transferee(self) -> int | None:
+        return self._transferee
+
+    @property
+    def removed(self) -> bool:
+        return self._removed
+
+    def progress(self, peer: int) -> Progress | None:
+        """The leader's replication progress for `peer` (None when not leader / unknown)."""
+        return self._progress.get(peer)
+
+    def log_term(self, index: int) -> int | None:
+        return self._log.term(index)
+
+    # -- inputs --------------------------------------------------------------------------
+    def tick(self) -> None:
+        if self._removed:
+            return
+        self._ticks += 1
+        for request_id in self._forwarded.expire(self._ticks):
+            self._failed_reads.append(FailedRead(request_id, ReadFailure.TIMED_OUT))
+        if self._role is Role.LEADER:
+            self._tick_leader()
+        else:
+            self._tick_election()
+
+    def step(self, msg: Message) -> None:
+        if isinstance(msg, (SnapshotChunk, SnapshotChunkAck)):
+            raise TypeError("snapshot chunks are driver-level; step the reassembled offer")
+        if msg.group != self._cfg.group:
+            raise ValueError(f"message for group {msg.group} stepped into group {self.group}")
+        if msg.dst != self.node_id:
+            raise ValueError(f"message for node {msg.dst} stepped into node {self.node_id}")
+        if self._removed:
+            return
+        if msg.term > self._term:
+            if not self._accept_higher_term(msg):
+                return
+        elif msg.term < self._term:
+            self._reply_to_stale(msg)
+            return
+        if isinstance(msg, (PreVote, Vote)):
+            self._handle_vote_request(msg)
+        elif self._role is Role.LEADER:
+            self._step_leader(msg)
+        elif self._role is Role.FOLLOWER:
+            self._step_follower(msg)
+        else:
+            self._step_candidate(msg)
+
+    def propose(self, commands: Sequence[bytes]) -> list[int]:
+        if not commands:
+            raise ValueError("propose() needs at least one command")
+        self._check_leader()
+        first = self._log.last_index() + 1
+        entries = [
+            Entry(self._term, first + i, EntryKind.NORMAL, bytes(command))
+            for i, command in enumerate(commands)
+        ]
+        self._append_as_leader(entries)
+        return [entry.index for entry in entries]
+
+    def change_membership(self, change: ConfigChange) -> int:
+        self._check_leader()
+        if self._pending_conf_index > self._log.applied:
+            raise ConfigChangeRejected("another membership change is still pending")
+        if not self._committed_in_term():
+            raise ConfigChangeRejected("the leader has not committed an entry in its term yet")
+        new = apply_change(self._membership, change)
+        peer = self._progress.get(change.node_id)
+        if change.node_id in new.voters and change.node_id in self._membership.learners:
+            assert peer is not None
+            # Under constant load a streaming learner is always a little behind commit, so
+            # "caught up" means replicating and within `max_promote_lag` entries.
+            lag = self._log.committed - peer.match
+            if peer.state is not ProgressState.REPLICATE or lag > self._cfg.max_promote_lag:
+                raise ConfigChangeRejected(f"learner {change.node_id} is not caught up")
+        index = self._log.last_index() + 1
+        self._append_as_leader([Entry(self._term, index, EntryKind.CONFIG, encode_membership(new))])
+        self._pending_conf_index = index
+        return index
+
+    def read_index(self, request_id: int) -> None:
+        if self._role is Role.LEADER:
+            if self._transferee is not None:
+                self._failed_reads.append(FailedRead(request_id, ReadFailure.TRANSFERRING))
+            else:
+                self._leader_reads.add(PendingRead(request_id, self.node_id))
+        elif self._leader is not None and not self._removed:
+            self._forwarded.add(request_id, self._ticks + self._cfg.election_ticks_min)
+        else:
+            self._failed_reads.append(FailedRead(request_id, ReadFailure.NO_LEADER))
+
+    def transfer_leadership(self, to: int) -> None:
+        if self._role is not Role.LEADER:
+            raise NotLeader(self._leader)
+        if to == self.node_id or to not in self._membership.voters:
+            raise ValueError(f"cannot transfer leadership to {to}: not another voter")
+        if self._transferee == to:
+            return
+        if self._transferee is not None:
+            self._transfer_results.append(TransferResult(self._transferee, succeeded=False))
+        self._transferee = to
+        self._transfer_elapsed = 0
+        if self._progress[to].match == self._log.last_index():
+            self._send_timeout_now(to)
+        else:
+            self._send_append(to)
+
+    def report_snapshot(self, peer: int, success: bool) -> None:
+        """The leader's driver finished (or failed) streaming the snapshot to `peer`.
+
+        Either way the peer goes back to probing: on success its AppendResp for the
+        snapshot index moves it on; on failure the next probe finds out what it needs."""
+        pr = self._progress.get(peer)
+        if self._role is not Role.LEADER or pr is None or pr.state is not ProgressState.SNAPSHOT:
+            return
+        if not success:
+            pr.pending_snapshot = 0
+        pr.become_probe()
+        # Wait for a heartbeat response before probing again, as after any probe.
+        pr.probe_sent = True
+
+    def report_unreachable(self, peer: int) -> None:
+        pr = self._progress.get(peer)
+        if self._role is Role.LEADER and pr is not None and pr.state is ProgressState.REPLICATE:
+            pr.become_probe()
+
+    def applied_snapshot_meta(self) -> SnapshotMeta:
+        index = self._log.applied
+        term = self._log.term(index)
+        assert term is not None, "the applied index is never compacted away"
+        return SnapshotMeta(index, term, self._membership)
+
+    def compact(self, meta: SnapshotMeta) -> None:
+        """The application durably holds a snapshot for `meta`; let storage drop the log."""
+        current = self._pending_compact or self._log.snapshot_meta()
+        if meta.index > self._log.applied:
+            raise ValueError(f"cannot compact to {meta.index}: applied is {self._log.applied}")
+        if meta.index <= current.index:
+            raise ValueError(f"cannot compact to {meta.index}: already at {current.index}")
+        if self._log.term(meta.index) != meta.term:
+            raise ValueError(f"snapshot term {meta.term} does not match the log at {meta.index}")
+        self._pending_compact = meta
+
+    # -- Ready / advance -----------------------------------------------------------------
+    def has_ready(self) -> bool:
+        """Is there work for the driver? Always False while a Ready awaits advance()."""
+        if self._outstanding is not None:
+            return False
+        return bool(
+            self._soft_state() != self._prev_soft
+            or self._hard_state() != self._prev_hard
+            or self._log.unstable_entries()
+            or self._log.unstable_snapshot() is not None
+            or self._msgs
+            or self._msgs_after
+            or self._log.has_committed_to_apply()
+            or self._read_states
+            or self._failed_reads
+            or self._transfer_results
+            or self._pending_compact is not None
+            or self._reads_to_flush()
+        )
+
+    def ready(self) -> Ready:
+        if self._outstanding is not None:
+            raise RuntimeError("advance() the previous Ready before asking for another")
+        self._flush_reads()
+        soft, hard = self._soft_state(), self._hard_state()
+        entries = self._log.unstable_entries()
+        snapshot = self._log.unstable_snapshot()
+        ready = Ready(
+            soft_state=soft if soft != self._prev_soft else None,
+            hard_state=hard if hard != self._prev_hard else None,
+            snapshot=snapshot,
+            entries=entries,
+            compact=self._pending_compact,
+            messages=tuple(self._msgs),
+            persisted_messages=tuple(self._msgs_after),
+            committed_entries=tuple(
+                self._log.committed_to_apply(self._cfg.max_committed_bytes_per_ready)
+            ),
+            read_states=tuple(self._read_states),
+            failed_reads=tuple(self._failed_reads),
+            transfer_results=tuple(self._transfer_results),
+            must_sync=bool(entries)
+            or snapshot is not None
+            or (hard.term, hard.vote) != (self._prev_hard.term, self._prev_hard.vote),
+        )
+        self._prev_soft, self._prev_hard = soft, hard
+        self._msgs, self._msgs_after = [], []
+        self._read_states, self._failed_reads, self._transfer_results = [], [], []
+        self._pending_compact = None
+        self._outstanding = ready
+        return ready
+
+    def advance(self, ready: Ready) -> None:
+        if ready is not self._outstanding:
+            raise RuntimeError("advance() takes the Ready last returned by ready()")
+        self._outstanding = None
+        if ready.hard_state is not None:
+            self._durable_term = ready.hard_state.term
+        if ready.snapshot is not None:
+            self._log.stable_snap_to(ready.snapshot.index)
+            self._log.applied = max(self._log.applied, ready.snapshot.index)
+        if ready.entries:
+            last = ready.entries[-1]
+            self._log.stable_to(last.index, last.term)
+            if self._role is Role.LEADER and self._log.match_term(last.index, last.term):
+                self._on_ack(self.node_id, last.index)
+        if ready.committed_entries:
+            self._log.applied_to(ready.committed_entries[-1].index)
+            for entry in ready.committed_entries:
+                if entry.kind is EntryKind.CONFIG:
+                    self._apply_membership(decode_membership(entry.data))
+
+    def _soft_state(self) -> SoftState:
+        return SoftState(self._leader, self._role, self._term)
+
+    def _hard_state(self) -> HardState:
+        return HardState(self._term, self._vote, self._log.committed)
+
+    # -- messaging -----------------------------------------------------------------------
+    def _send(self, msg: Message) -> None:
+        if isinstance(msg, _PRE_VOTE):
+            self._msgs.append(msg)
+        elif isinstance(msg, _AFTER_PERSIST) or msg.term > self._durable_term:
+            self._msgs_after.append(msg)
+        else:
+            self._msgs.append(msg)
+
+    def _reply_to_stale(self, msg: Message) -> None:
+        """A message from an older term: tell a stale leader or pre-candidate about ours."""
+        if isinstance(msg, _FROM_LEADER):
+            # Without this a leader partitioned away and back (check-quorum/pre-vote keep
+            # us from bumping terms on its behalf) would never learn it was deposed.
+            self._send(
+                AppendResp(
+                    group=self.group,
+                    src=self.node_id,
+                    dst=msg.src,
+                    term=self._term,
+                    success=False,
+                    index=0,
+                )
+            )
+        elif isinstance(msg, PreVote):
+            self._send(
+                PreVoteResp(
+                    group=self.group,
+                    src=self.node_id,
+                    dst=msg.src,
+                    term=self._term,
+                    granted=False,
+                )
+            )
+
+    def _accept_higher_term(self, msg: Message) -> bool:
+        """Handle term > ours; False if the message must be ignored."""
+        if isinstance(msg, (PreVote, Vote)):
+            forced = isinstance(msg, Vote) and msg.forced
+            if not forced and self._in_lease():
+                return False
+        if isinstance(msg, PreVote) or (isinstance(msg, PreVoteResp) and msg.granted):
+            # Pre-vote terms are hypothetical: nobody adopts them.
+            return True
+        leader = msg.src if isinstance(msg, _FROM_LEADER) else None
+        self._become_follower(msg.term, leader)
+        return True
+
+    def _in_lease(self) -> bool:
+        return (
+            self._cfg.check_quorum
+            and self._leader is not None
+            and self._election_elapsed < self._cfg.election_ticks_min
+        )
+
+    # -- elections -----------------------------------------------------------------------
+    def _promotable(self) -> bool:
+        return not self._removed and self.node_id in self._membership.voters
+
+    def _tick_election(self) -> None:
+        self._election_elapsed += 1
+        if self._promotable() and self._election_elapsed >= self._randomized_timeout:
+            self._election_elapsed = 0
+            self._campaign(pre=self._cfg.pre_vote, forced=False)
+
+    def _campaign(self, *, pre: bool, forced: bool) -> None:
+        if pre:
+            self._reset(self._term)
+            self._role = Role.PRE_CANDIDATE
+            campaign_term = self._term + 1
+        else:
+            self._reset(self._term + 1)
+            self._role = Role.CANDIDATE
+            self._vote = self.node_id
+            campaign_term = self._term
+        self._votes = {self.node_id: True}
+        if self._tally() is not VoteResult.PENDING:
+            return
+        last_index, last_term = self._log.last_index(), self._log.last_term()
+        for voter in sorted(self._membership.voters - {self.node_id}):
+            request: Message
+            if pre:
+                request = PreVote(
+                    group=self.group,
+                    src=self.node_id,
+                    dst=voter,
+                    term=campaign_term,
+                    last_log_index=last_index,
+                    last_log_term=last_term,
+                )
+            else:
+                request = Vote(
+                    group=self.group,
+                    src=self.node_id,
+                    dst=voter,
+                    term=campaign_term,
+                    last_log_index=last_index,
+                    last_log_term=last_term,
+                    forced=forced,
+                )
+            self._send(request)
+
+    def _tally(self) -> VoteResult:
+        """Act on the votes gathered so far: win, lose, or keep waiting."""
+        result = vote_result(self._membership.voters, self._votes)
+        if result is VoteResult.WON:
+            if self._role is Role.PRE_CANDIDATE:
+                self._campaign(pre=False, forced=False)
+            else:
+                self._become_leader()
+        elif result is VoteResult.LOST:
+            self._become_follower(self._term, None)
+        return result
+
+    def _handle_vote_request(self, msg: PreVote | Vote) -> None:
+        pre = isinstance(msg, PreVote)
+        can_vote = (
+            self._vote == msg.src
+            or (self._vote == 0 and self._leader is None)
+            or (pre and msg.term > self._term)
+        )
+        granted = can_vote and self._log.is_up_to_date(msg.last_log_index, msg.last_log_term)
+        if granted and not pre:
+            self._election_elapsed = 0
+            self._vote = msg.src
+        term = msg.term if granted else self._term
+        response: Message
+        if pre:
+            response = PreVoteResp(
+                group=self.group, src=self.node_id, dst=msg.src, term=term, granted=granted
+            )
+        else:
+            response = VoteResp(
+                group=self.group, src=self.node_id, dst=msg.src, term=term, granted=granted
+            )
+        self._send(response)
+
+    # -- role transitions ----------------------------------------------------------------
+    def _reset_timers(self) -> None:
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        self._randomized_timeout = self._rng.randint(
+            self._cfg.election_ticks_min, self._cfg.election_ticks_max
+        )
+
+    def _reset(self, term: int) -> None:
+        """Leave the current role (whatever it is) at `term`; pending work fails over."""
+        if term != self._term:
+            self._term = term
+            self._vote = 0
+        if self._role is Role.LEADER:
+            if self._transferee is not None:
+                self._transfer_results.append(TransferResult(self._transferee, succeeded=True))
+            for read in self._leader_reads.drain():
+                if read.origin == self.node_id:
+                    self._failed_reads.append(
+                        FailedRead(read.request_id, ReadFailure.LEADERSHIP_LOST)
+                    )
+        self._set_leader(None)
+        self._transferee = None
+        self._progress = {}
+        self._votes = {}
+        self._leader_reads = LeaderReads(self.node_id)
+        self._reset_timers()
+
+    def _set_leader(self, leader: int | None) -> None:
+        if leader != self._leader:
+            for request_id in self._forwarded.drain():
+                self._failed_reads.append(FailedRead(request_id, ReadFailure.LEADERSHIP_LOST))
+            self._leader = leader
+
+    def _become_follower(self, term: int, leader: int | None) -> None:
+        self._reset(term)
+        self._role = Role.FOLLOWER
+        self._set_leader(leader)
+
+    def _become_leader(self) -> None:
+        self._reset(self._term)
+        self._role = Role.LEADER
+        self._leader = self.node_id
+        last = self._log.last_index()
+        for peer in self._membership.members:
+            self._progress[peer] = Progress(
+                next=last + 1, inflights=Inflights(self._cfg.max_inflight_msgs)
+            )
+        self._progress[self.node_id].match = self._stable_last_index()
+        # Entries of earlier terms may hide an unapplied config change; be conservative.
+        self._pending_conf_index = last
+        self._append_as_leader([Entry(self._term, last + 1, EntryKind.NOOP)])
+
+    def _stable_last_index(self) -> int:
+        unstable = self._log.unstable_entries()
+        return unstable[0].index - 1 if unstable else self._log.last_index()
+
+    # -- follower and candidate ----------------------------------------------------------
+    def _step_follower(self, msg: Message) -> None:
+        if isinstance(msg, _FROM_LEADER):
+            self._election_elapsed = 0
+            self._set_leader(msg.src)
+            self._handle_from_leader(msg)
+        elif isinstance(msg, TimeoutNow):
+            if self._promotable():
+                self._campaign(pre=False, forced=True)
+        elif isinstance(msg, ReadIndexResp):
+            for request_id in msg.request_ids:
+                if not self._forwarded.resolve(request_id):
+                    continue
+                if msg.ok:
+                    self._read_states.append(ReadState(request_id, msg.index))
+                else:
+                    self._failed_reads.append(FailedRead(request_id, ReadFailure.NOT_LEADER))
+        elif isinstance(msg, ReadIndexReq):
+            self._reject_read_request(msg)
+
+    def _step_candidate(self, msg: Message) -> None:
+        if isinstance(msg, _FROM_LEADER):
+            self._become_follower(self._term, msg.src)
+            self._handle_from_leader(msg)
+        elif (isinstance(msg, PreVoteResp) and self._role is Role.PRE_CANDIDATE) or (
+            isinstance(msg, VoteResp) and self._role is Role.CANDIDATE
+        ):
+            self._record_vote(msg.src, msg.granted)
+        elif isinstance(msg, ReadIndexReq):
+            self._reject_read_request(msg)
+
+    def _record_vote(self, voter: int, granted: bool) -> None:
+        self._votes.setdefault(voter, granted)
+        self._tally()
+
+    def _handle_from_leader(self, msg: Append | Heartbeat | Snapshot) -> None:
+        if isinstance(msg, Append):
+            self._handle_append(msg)
+        elif isinstance(msg, Heartbeat):
+            self._log.commit_to(min(msg.commit, self._log.last_index()))
+            self._send(
+                HeartbeatResp(
+                    group=self.group,
+                    src=self.node_id,
+                    dst=msg.src,
+                    term=self._term,
+                    context=msg.context,
+                )
+            )
+        else:
+            self._handle_snapshot(msg)
+
+    def _ack(self, leader: int, index: int) -> None:
+        self._send(
+            AppendResp(
+                group=self.group,
+                src=self.node_id,
+                dst=leader,
+                term=self._term,
+                success=True,
+                index=index,
+            )
+        )
+
+    def _handle_append(self, msg: Append) -> None:
+        if msg.prev_index < self._log.committed:
+            self._ack(msg.src, self._log.committed)
+            return
+        last = self._log.maybe_append(msg.prev_index, msg.prev_term, msg.commit, msg.entries)
+        if last is not None:
+            self._ack(msg.src, last)
+            return
+        hint_index, hint_term = self._log.find_conflict_by_term(
+            min(msg.prev_index, self._log.last_index()), msg.prev_term
+        )
+        self._send(
+            AppendResp(
+                group=self.group,
+                src=self.node_id,
+                dst=msg.src,
+                term=self._term,
+                success=False,
+                index=msg.prev_index,
+                hint_index=hint_index,
+                hint_term=hint_term,
+            )
+        )
+
+    def _handle_snapshot(self, msg: Snapshot) -> None:
+        meta = msg.meta
+        if meta.index <= self._log.committed:
+            self._ack(msg.src, self._log.committed)
+        elif self._log.match_term(meta.index, meta.term):
+            # We already hold the snapshot's last entry: fast-forward, nothing to install.
+            self._log.commit_to(meta.index)
+            self._ack(msg.src, self._log.last_index())
+        else:
+            self._log.restore(meta)
+            self._membership = meta.membership
+            self._ack(msg.src, meta.index)
+
+    def _reject_read_request(self, msg: ReadIndexReq) -> None:
+        self._send(
+            ReadIndexResp(
+                group=self.group,
+                src=self.node_id,
+                dst=msg.src,
+                term=self._term,
+                request_ids=msg.request_ids,
+                index=0,
+                ok=False,
+            )
+        )
+
+    # -- leader --------------------------------------------------------------------------
+    def _check_leader(self) -> None:
+        if self._role is not Role.LEADER:
+            raise NotLeader(self._leader)
+        if self._transferee is not None:
+            raise LeadershipTransferInProgress(self._transferee)
+
+    def _committed_in_term(self) -> bool:
+        return self._log.term(self._log.committed) == self._term
+
+    def _tick_leader(self) -> None:
+        self._heartbeat_elapsed += 1
+        self._election_elapsed += 1
+        if self._election_elapsed >= self._cfg.election_ticks_min:
+            self._election_elapsed = 0
+            if self._cfg.check_quorum and not self._quorum_active():
+                self._become_follower(self._term, None)
+                return
+        if self._transferee is not None:
+            self._transfer_elapsed += 1
+            if self._transfer_elapsed >= self._cfg.election_ticks_min:
+                self._abort_transfer()
+        if self._heartbeat_elapsed >= self._cfg.heartbeat_ticks:
+            self._heartbeat_elapsed = 0
+            self._broadcast_heartbeat()
+
+    def _quorum_active(self) -> bool:
+        active = {self.node_id}
+        for peer, pr in self._progress.items():
+            if pr.recent_active:
+                active.add(peer)
+            if peer != self.node_id:
+                pr.recent_active = False
+        return len(active & self._membership.voters) >= self._membership.quorum()
+
+    def _abort_transfer(self) -> None:
+        if self._transferee is not None:
+            self._transfer_results.append(TransferResult(self._transferee, succeeded=False))
+            self._transferee = None
+
+    def _append_as_leader(self, entries: list[Entry]) -> None:
+        self._log.append(entries)
+        self._broadcast_append()
+
+    def _peers(self) -> list[int]:
+        return sorted(peer for peer in self._progress if peer != self.node_id)
+
+    def _broadcast_append(self) -> None:
+        for peer in self._peers():
+            self._send_append(peer)
+
+    def _broadcast_heartbeat(self) -> None:
+        for peer in self._peers():
+            self._send_heartbeat(peer)
+
+    def _send_heartbeat(self, peer: int) -> None:
+        # Never tell a follower a commit index beyond what it is known to hold.
+        self._send(
+            Heartbeat(
+                group=self.group,
+                src=self.node_id,
+                dst=peer,
+                term=self._term,
+                commit=min(self._progress[peer].match, self._log.committed),
+                context=self._leader_reads.context,
+            )
+        )
+
+    def _send_append(self, peer: int, *, send_if_empty: bool = True) -> bool:
+        """Send `peer` what it needs next (entries or a snapshot); False if nothing was sent."""
+        pr = self._progress[peer]
+        if pr.is_paused():
+            return False
+        prev_term = self._log.term(pr.next - 1)
+        try:
+            entries = self._log.slice(pr.next, self._log.last_index() + 1, self._cfg.max_msg_bytes)
+        except CompactedError:
+            prev_term = None
+        if prev_term is None:
+            return self._send_snapshot(peer, pr)
+        if not entries and not send_if_empty:
+            return False
+        self._send(
+            Append(
+                group=self.group,
+                src=self.node_id,
+                dst=peer,
+                term=self._term,
+                prev_index=pr.next - 1,
+                prev_term=prev_term,
+                entries=tuple(entries),
+                commit=self._log.committed,
+            )
+        )
+        pr.sent_entries(entries[-1].index if entries else pr.next - 1, len(entries))
+        return True
+
+    def _send_snapshot(self, peer: int, pr: Progress) -> bool:
+        if not pr.recent_active:
+            # Streaming a snapshot to a peer we have not heard from lately is wasted work.
+            return False
+        meta = self._log.snapshot_meta()
+        self._send(
+            Snapshot(group=self.group, src=self.node_id, dst=peer, term=self._term, meta=meta)
+        )
+        pr.become_snapshot(meta.index)
+        return True
+
+    def _send_timeout_now(self, peer: int) -> None:
+        self._send(TimeoutNow(group=self.group, src=self.node_id, dst=peer, term=self._term))
+
+    def _maybe_commit(self) -> bool:
+        matches = {peer: pr.match for peer, pr in self._progress.items()}
+        index = quorum_value(self._membership.voters, matches)
+        # Figure 8: only an entry of the current term is committed by counting replicas.
+        if index > self._log.committed and self._log.term(index) == self._term:
+            self._log.commit_to(index)
+            return True
+        return False
+
+    def _on_ack(self, peer: int, index: int) -> None:
+        """`peer` (possibly the leader itself) durably holds the log up to `index`."""
+        pr = self._progress.get(peer)
+        if pr is None:
+            return
+        was_paused = pr.is_paused()
+        if not pr.maybe_update(index):
+            return
+        if peer != self.node_id:
+            if pr.state is ProgressState.PROBE:
+                pr.become_replicate()
+            elif pr.state is ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot:
+                pr.become_probe()
+                pr.become_replicate()
+            elif pr.state is ProgressState.REPLICATE:
+                pr.inflights.free_le(index)
+        if self._maybe_commit():
+            self._broadcast_append()
+        elif peer != self.node_id and was_paused:
+            self._send_append(peer)
+        if peer != self.node_id:
+            # Fill the pipeline window.
+            while self._send_append(peer, send_if_empty=False):
+                pass
+            if peer == self._transferee and pr.match == self._log.last_index():
+                self._send_timeout_now(peer)
+
+    def _step_leader(self, msg: Message) -> None:
+        pr = self._progress.get(msg.src)
+        if isinstance(msg, ReadIndexReq):
+            self._handle_read_request(msg)
+            return
+        if pr is None:
+            return
+        if isinstance(msg, AppendResp):
+            pr.recent_active = True
+            if msg.success:
+                self._on_ack(msg.src, msg.index)
+            else:
+                self._on_reject(msg, pr)
+        elif isinstance(msg, HeartbeatResp):
+            pr.recent_active = True
+            pr.probe_sent = False
+            if pr.state is ProgressState.REPLICATE and pr.inflights.full():
+                pr.inflights.free_first()
+            if pr.match < self._log.last_index():
+                self._send_append(msg.src)
+            self._leader_reads.ack(msg.src, msg.context)
+            self._release_reads()
+
+    def _on_reject(self, msg: AppendResp, pr: Progress) -> None:
+        next_probe = msg.hint_index
+        if msg.hint_term > 0:
+            # Skip every entry of ours whose term is above the follower's hint term.
+            next_probe, _ = self._log.find_conflict_by_term(msg.hint_index, msg.hint_term)
+        if pr.maybe_decr_to(msg.index, next_probe):
+            if pr.state is ProgressState.REPLICATE:
+                pr.become_probe()
+            self._send_append(msg.src)
+
+    def _handle_read_request(self, msg: ReadIndexReq) -> None:
+        if self._transferee is not None:
+            self._reject_read_request(msg)
+            return
+        for request_id in msg.request_ids:
+            self._leader_reads.add(PendingRead(request_id, msg.src))
+
+    # -- reads ---------------------------------------------------------------------------
+    def _reads_to_flush(self) -> bool:
+        if self._role is Role.LEADER:
+            return bool(self._leader_reads.waiting) and self._committed_in_term()
+        return bool(self._forwarded.unsent) and self._leader is not None
+
+    def _flush_reads(self) -> None:
+        if not self._reads_to_flush():
+            return
+        if self._role is Role.LEADER:
+            self._leader_reads.start_round(self._log.committed)
+            self._broadcast_heartbeat()
+            self._release_reads()
+        else:
+            assert self._leader is not None
+            self._send(
+                ReadIndexReq(
+                    group=self.group,
+                    src=self.node_id,
+                    dst=self._leader,
+                    term=self._term,
+                    request_ids=self._forwarded.take_unsent(),
+                )
+            )
+
+    def _release_reads(self) -> None:
+        by_follower: dict[tuple[int, int], list[int]] = {}
+        for done in self._leader_reads.release(self._membership.voters):
+            if done.read.origin == self.node_id:
+                self._read_states.append(ReadState(done.read.request_id, done.index))
+            else:
+                by_follower.setdefault((done.read.origin, done.index), []).append(
+                    done.read.request_id
+                )
+        for (follower, index), request_ids in by_follower.items():
+            self._send(
+                ReadIndexResp(
+                    group=self.group,
+                    src=self.node_id,
+                    dst=follower,
+                    term=self._term,
+                    request_ids=tuple(request_ids),
+                    index=index,
+                    ok=True,
+                )
+            )
+
+    # -- membership ----------------------------------------------------------------------
+    def _apply_membership(self, new: Membership) -> None:
+        was_member = self.node_id in self._membership.members
+        self._membership = new
+        if was_member and self.node_id not in new.members:
+            self._removed = True
+        if self._role is not Role.LEADER:
+            return
+        last = self._log.last_index()
+        for peer in new.members - self._progress.keys():
+            self._progress[peer] = Progress(
+                next=last + 1, inflights=Inflights(self._cfg.max_inflight_msgs)
+            )
+        for peer in sorted(self._progress.keys() - new.members - {self.node_id}):
+            # A last heartbeat lets the removed peer learn that its removal committed, so
+            # it stops instead of campaigning against the new configuration.
+            self._send_heartbeat(peer)
+            del self._progress[peer]
+        if self._transferee is not None and self._transferee not in new.voters:
+            self._abort_transfer()
+        if self.node_id not in new.voters:
+            self._hand_over_after_removal()
+            return
+        # The quorum may have shrunk (commit can move) and new peers need their first probe.
+        self._maybe_commit()
+        self._broadcast_append()
+
+    def _hand_over_after_removal(self) -> None:
+        """This leader applied its own removal: publish the commit, nudge the most caught-up
+        voter to campaign at once, and step down."""
+        self._broadcast_heartbeat()
+        caught_up = [
+            peer
+            for peer in self._peers()
+            if peer in self._membership.voters
+            and self._progress[peer].match == self._log.last_index()
+        ]
+        if caught_up:
+            self._send_timeout_now(caught_up[0])
+        self._become_follower(self._term, None)

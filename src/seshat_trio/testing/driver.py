@@ -1,0 +1,536 @@
+"""The simulator's Raft driver: one node's storage, fsync, application and client plumbing.
+
+The simulator plays the part a real node's driver plays (see `seshat_trio.raft`'s
+Ready contract), with one twist: storage is two layers.
+
+- `storage` is what the node has *written* (the page cache): the core reads it.
+- `durable` is what the node has *fsynced*: a crash keeps only this.
+
+Rules this module lives by:
+- A Ready's writes go to `storage` at once and to `durable` when the simulated
+  fsync completes (a later event).  Writes that do not ask for a sync ride along
+  with the next fsync, as they would in a write-ahead log.  One Ready is in
+  flight per node; `advance()` is called only after its fsync.
+- `Ready.messages` leave immediately; `persisted_messages`, committed entries and
+  read answers only after the fsync.  Every outgoing message is first checked
+  against `durable` (the persistence contract in `invariants`).
+- The application (`KvApp`) is made durable together with its applied index,
+  either by an occasional flush or by a snapshot; a restart resumes from it and
+  the core re-delivers the committed entries after it.
+- A crash drops the core, the written-but-unsynced tail, the in-flight Ready,
+  snapshot transfers and every pending client request; `incarnation` makes stale
+  timer events from an earlier life harmless.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Protocol
+
+import attrs
+
+from seshat_trio.raft import (
+    EntryKind,
+    LeadershipTransferInProgress,
+    Membership,
+    MemoryLogStorage,
+    NotLeader,
+    RaftConfig,
+    RaftCore,
+    Ready,
+    Role,
+)
+from seshat_trio.raft.messages import (
+    Message,
+    Snapshot,
+    SnapshotChunk,
+    SnapshotChunkAck,
+)
+from seshat_trio.raft.snapshot_transfer import SnapshotAssembler, iter_snapshot_chunks
+from seshat_trio.testing.history import OpStatus
+from seshat_trio.testing.invariants import Invariants, InvariantViolation, term_or_none
+from seshat_trio.testing.kvapp import Command, KvApp
+
+#: Everything that travels between simulated nodes.
+Wire = Message | SnapshotChunk | SnapshotChunkAck
+
+WriteDone = Callable[[OpStatus], None]
+ReadDone = Callable[[OpStatus, bytes | None], None]
+
+
+class Host(Protocol):
+    """What a node needs from the simulation around it."""
+
+    now: float
+    invariants: Invariants
+    rng: random.Random
+
+    def transmit(self, msg: Wire) -> None: ...
+
+    def schedule(self, delay: float, action: Callable[[], None]) -> None: ...
+
+    def trace(self, node: int, what: str) -> None: ...
+
+    def durable_logs(self) -> dict[int, MemoryLogStorage]: ...
+
+
+@attrs.frozen(slots=True)
+class NodeParams:
+    """Driver and core tuning for one simulated node (times in simulated ms)."""
+
+    tick_ms: float = 10.0
+    fsync_min_ms: float = 0.2
+    fsync_max_ms: float = 3.0
+    compact_every: int = 30
+    app_flush_probability: float = 0.3
+    snapshot_chunk_bytes: int = 64
+    snapshot_timeout_ms: float = 300.0
+    heartbeat_ticks: int = 1
+    election_ticks_min: int = 5
+    election_ticks_max: int = 10
+    max_msg_bytes: int = 1 << 20
+
+
+def _write(storage: MemoryLogStorage, ready: Ready) -> None:
+    """Apply one Ready's writes in the contract's order."""
+    if ready.snapshot is not None:
+        storage.apply_snapshot(ready.snapshot)
+    if ready.entries:
+        storage.append(ready.entries)
+    if ready.hard_state is not None:
+        storage.set_hard_state(ready.hard_state)
+    if ready.compact is not None:
+        storage.compact(ready.compact)
+
+
+def _clone(durable: MemoryLogStorage) -> MemoryLogStorage:
+    """A fresh written-layer storage holding exactly what is durable."""
+    meta = durable.snapshot_meta()
+    storage = MemoryLogStorage(initial_membership=meta.membership)
+    if meta.index > 0:
+        storage.apply_snapshot(meta)
+    first, last = durable.first_index(), durable.last_index()
+    if last >= first:
+        storage.append(durable.entries(first, last + 1, None))
+    storage.set_hard_state(durable.hard_state())
+    return storage
+
+
+@attrs.define(slots=True)
+class _Stream:
+    """An outgoing snapshot transfer: the chunks and how many were acknowledged."""
+
+    index: int
+    chunks: list[SnapshotChunk]
+    position: int = 0
+
+
+class SimNode:
+    """One simulated Raft node and its driver."""
+
+    def __init__(
+        self, node_id: int, host: Host, params: NodeParams, membership: Membership, group: int = 1
+    ) -> None:
+        self.id = node_id
+        self.group = group
+        self.host = host
+        self.params = params
+        self.durable = MemoryLogStorage(initial_membership=membership)
+        self.durable_app = KvApp()
+        self.snapshot_files: dict[int, bytes] = {}  # durable app snapshots by index
+        self.tick_period = params.tick_ms * host.rng.uniform(0.8, 1.25)  # clock skew
+        self.incarnation = 0
+        self.up = False
+        self.restarts = 0
+        self._removed = False
+        self._init_volatile()
+
+    @property
+    def removed(self) -> bool:
+        """The node applied its own removal from the group; it is out for good."""
+        return self._removed or (self.core is not None and self.core.removed)
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def _init_volatile(self) -> None:
+        self.storage = MemoryLogStorage()
+        self.app = KvApp()
+        self.core: RaftCore | None = None
+        self.inflight: Ready | None = None
+        self.unsynced: list[Ready] = []
+        self.pending_writes: dict[int, tuple[int, int, WriteDone]] = {}  # index -> term, op, cb
+        self.pending_reads: dict[int, tuple[bytes, ReadDone]] = {}  # request id -> key, cb
+        self.ready_reads: list[tuple[int, int]] = []  # (read index, request id)
+        self.assembler = SnapshotAssembler()
+        self.received: dict[int, bytes] = {}  # assembled snapshot data by index
+        self.streams: dict[int, _Stream] = {}  # by follower
+        self.role = Role.FOLLOWER
+        self.paused_until = 0.0
+        self.last_commit = 0
+        self.next_read_id = 1
+
+    def start(self) -> None:
+        """Boot (first time) or restart from durable state."""
+        self.incarnation += 1
+        self._init_volatile()
+        self.storage = _clone(self.durable)
+        self.app = self.durable_app.copy()
+        p = self.params
+        config = RaftConfig(
+            group=self.group,
+            node_id=self.id,
+            heartbeat_ticks=p.heartbeat_ticks,
+            election_ticks_min=p.election_ticks_min,
+            election_ticks_max=p.election_ticks_max,
+            max_msg_bytes=p.max_msg_bytes,
+            applied=self.app.applied,
+        )
+        rng = random.Random(self.host.rng.getrandbits(64))
+        self.core = RaftCore(config, self.storage, rng)
+        self.up = True
+        self.last_commit = self.core.commit
+        self.host.invariants.on_restart(self.id, self.core.applied, self.app.applied)
+        self.host.invariants.on_applied(self.id, self.app.applied, self.app.state())
+        self.host.trace(self.id, f"start #{self.incarnation} applied={self.app.applied}")
+        self._schedule_tick()
+        self.pump()
+
+    def crash(self) -> None:
+        """Lose everything not fsynced; pending clients see a dropped connection."""
+        if not self.up:
+            return
+        self._removed = self.removed
+        self.up = False
+        self.incarnation += 1
+        self.restarts += 1
+        lost = sum(len(r.entries) for r in self.unsynced)
+        self._drop_clients(f"crash (unsynced entries lost: {lost})")
+        self._init_volatile()
+
+    def _drop_clients(self, why: str) -> None:
+        """Close every pending request as a dropped connection: outcome unknown."""
+        writes, reads = self.pending_writes, self.pending_reads
+        self.pending_writes, self.pending_reads, self.ready_reads = {}, {}, []
+        self.host.trace(self.id, why)
+        for _, _, write_done in writes.values():
+            write_done(OpStatus.INFO)
+        for _, read_done in reads.values():
+            read_done(OpStatus.INFO, None)
+
+    def pause(self, duration: float) -> None:
+        """Freeze the process (SIGSTOP): it handles nothing until `duration` passes.
+
+        Messages and requests that arrive meanwhile wait in its socket buffers.
+        """
+        self.paused_until = max(self.paused_until, self.host.now + duration)
+        self.host.trace(self.id, f"paused until {self.paused_until:.3f}")
+
+    def _paused(self, action: Callable[[], None]) -> bool:
+        """If paused, run `action` again on resume and say so."""
+        if self.host.now >= self.paused_until:
+            return False
+        self.host.schedule(self.paused_until - self.host.now, action)
+        return True
+
+    def _schedule_tick(self) -> None:
+        life = self.incarnation
+
+        def tick() -> None:
+            if self.incarnation != life or self.core is None or self._paused(tick):
+                return
+            self.core.tick()
+            self.pump()
+            self._schedule_tick()
+
+        self.host.schedule(self.tick_period, tick)
+
+    # --- the Ready pipeline ------------------------------------------------------
+
+    def pump(self) -> None:
+        """Take the next Ready if none is in flight; persist it, then finish it."""
+        core = self.core
+        if core is None or self.inflight is not None or not core.has_ready():
+            self._observe_commit()
+            return
+        ready = core.ready()
+        self.inflight = ready
+        if ready.soft_state is not None:
+            self._on_soft_state(ready)
+        for msg in ready.messages:
+            self._send(msg)
+        _write(self.storage, ready)
+        self._check_written(ready)
+        self.unsynced.append(ready)
+        if ready.must_sync:
+            p = self.params
+            life = self.incarnation
+            delay = self.host.rng.uniform(p.fsync_min_ms, p.fsync_max_ms)
+            self.host.schedule(delay, lambda: self._fsynced(life))
+        else:
+            self._finish(ready)
+
+    def _fsynced(self, life: int) -> None:
+        if life != self.incarnation or self.inflight is None:
+            return
+        if self._paused(lambda: self._fsynced(life)):
+            return
+        for ready in self.unsynced:
+            _write(self.durable, ready)
+            if ready.snapshot is not None:
+                data = self.received[ready.snapshot.index]
+                self.snapshot_files[ready.snapshot.index] = data
+                self.durable_app = KvApp.restore(data)
+        self.unsynced.clear()
+        self._finish(self.inflight)
+
+    def _finish(self, ready: Ready) -> None:
+        core = self.core
+        assert core is not None
+        for msg in ready.persisted_messages:
+            self._send(msg)
+        self._observe_commit()
+        if ready.snapshot is not None:
+            self._install_snapshot(ready)
+        for entry in ready.committed_entries:
+            self._apply(entry.index, entry.term, entry.kind, entry.data)
+        for read in ready.read_states:
+            self.ready_reads.append((read.index, read.request_id))
+        for failed in ready.failed_reads:
+            pending = self.pending_reads.pop(failed.request_id, None)
+            if pending is not None:
+                pending[1](OpStatus.FAIL, None)
+        self._serve_reads()
+        core.advance(ready)
+        self.inflight = None
+        if core.removed and (self.pending_writes or self.pending_reads):
+            self._drop_clients("removed from the group")
+        self.host.invariants.on_applied(self.id, self.app.applied, self.app.state())
+        if self.host.rng.random() < self.params.app_flush_probability:
+            self._flush_app()
+        self._maybe_compact()
+        self.pump()
+
+    def _on_soft_state(self, ready: Ready) -> None:
+        soft = ready.soft_state
+        assert soft is not None and self.core is not None
+        if soft.role is not self.role:
+            self.host.trace(self.id, f"{soft.role.value} in term {soft.term}")
+        self.role = soft.role
+        # The core's own view of its log (written plus not yet handed out).
+        self.host.invariants.on_role(
+            self.id, soft.term, soft.role, self.core.log_term, self.storage.snapshot_meta().index
+        )
+
+    def _check_written(self, ready: Ready) -> None:
+        if ready.entries:
+            first = ready.entries[0].index
+            prev = term_or_none(self.storage, first - 1)
+            assert prev is not None, f"node {self.id} appended at {first} after a gap"
+            self.host.invariants.on_entries_written(self.id, ready.entries, prev)
+
+    def _observe_commit(self) -> None:
+        core = self.core
+        if core is None or core.commit == self.last_commit:
+            return
+        self.last_commit = core.commit
+        self.host.invariants.on_commit(
+            self.id,
+            term=core.term,
+            is_leader=core.role is Role.LEADER,
+            commit=core.commit,
+            term_at=core.log_term,
+            voters=core.membership.voters,
+            durable=self.host.durable_logs(),
+        )
+
+    # --- application -------------------------------------------------------------
+
+    def _apply(self, index: int, term: int, kind: EntryKind, data: bytes) -> None:
+        command = Command.decode(data) if kind is EntryKind.NORMAL and data else None
+        self.app.apply(index, command)
+        self.host.invariants.on_applied(self.id, index, self.app.state())
+        pending = self.pending_writes.pop(index, None)
+        if pending is not None:
+            p_term, op_id, done = pending
+            if p_term == term:
+                if command is None or command.op_id != op_id:
+                    raise InvariantViolation(
+                        "proposal tracking",
+                        f"node {self.id} applied {command} at its proposal ({term}, {index}) "
+                        f"of op {op_id}",
+                    )
+                done(OpStatus.OK)
+            else:
+                done(OpStatus.FAIL)
+        # Terms only grow along a log: an entry of term `term` committed at `index`
+        # rules out every uncommitted proposal of an older term at a later index.
+        stale = [i for i, (t, _, _) in self.pending_writes.items() if t < term and i > index]
+        for i in stale:
+            self.pending_writes.pop(i)[2](OpStatus.FAIL)
+
+    def _serve_reads(self) -> None:
+        still: list[tuple[int, int]] = []
+        for index, request_id in self.ready_reads:
+            if index > self.app.applied:
+                still.append((index, request_id))
+                continue
+            pending = self.pending_reads.pop(request_id, None)
+            if pending is not None:
+                key, done = pending
+                done(OpStatus.OK, self.app.data.get(key))
+        self.ready_reads = still
+
+    def _install_snapshot(self, ready: Ready) -> None:
+        meta = ready.snapshot
+        assert meta is not None
+        self.app = KvApp.restore(self.received.pop(meta.index))
+        if self.app.applied != meta.index:
+            raise InvariantViolation(
+                "snapshot transfer",
+                f"node {self.id} received snapshot data for {self.app.applied}, meta {meta.index}",
+            )
+        self.host.trace(self.id, f"installed snapshot at {meta.index}")
+        # Proposals the snapshot covers may or may not be in it: outcome unknown.
+        for index in [i for i in self.pending_writes if i <= meta.index]:
+            self.pending_writes.pop(index)[2](OpStatus.INFO)
+        self.host.invariants.on_applied(self.id, self.app.applied, self.app.state())
+        self._serve_reads()
+
+    def _maybe_compact(self) -> None:
+        core = self.core
+        assert core is not None
+        if core.applied - self.storage.snapshot_meta().index < self.params.compact_every:
+            return
+        if core.applied != self.app.applied:
+            return
+        self._flush_app()
+        meta = core.applied_snapshot_meta()
+        blob = self.app.snapshot()
+        # The snapshot file is written atomically (temp + fsync + rename) before the
+        # core hears about it; it is also a durable copy of the application.
+        self.snapshot_files[meta.index] = blob
+        for old in sorted(self.snapshot_files)[:-3]:
+            del self.snapshot_files[old]
+        core.compact(meta)
+        self.host.trace(self.id, f"compact to {meta.index}")
+
+    def _flush_app(self) -> None:
+        """Make the application durable with its applied index (one atomic write).
+
+        This may run ahead of the durable commit index, which is written lazily;
+        the core accepts `applied > commit` at restart (raft-bugs.md BUG-1).
+        """
+        self.durable_app = self.app.copy()
+
+    # --- clients -----------------------------------------------------------------
+
+    def client_write(self, command: Command, done: WriteDone) -> None:
+        """Propose `command` here; `done` gets OK, FAIL or INFO exactly once."""
+        if self._paused(lambda: self.client_write(command, done)):
+            return
+        if self.core is None:
+            done(OpStatus.FAIL)  # connection refused: nothing was proposed
+            return
+        try:
+            (index,) = self.core.propose([command.encode()])
+        except (NotLeader, LeadershipTransferInProgress):
+            done(OpStatus.FAIL)
+            return
+        self.pending_writes[index] = (self.core.term, command.op_id, done)
+        self.pump()
+
+    def client_read(self, key: bytes, done: ReadDone) -> None:
+        """A linearizable (ReadIndex) read of `key` through this node."""
+        if self._paused(lambda: self.client_read(key, done)):
+            return
+        if self.core is None:
+            done(OpStatus.FAIL, None)
+            return
+        request_id = self.next_read_id
+        self.next_read_id += 1
+        self.pending_reads[request_id] = (key, done)
+        self.core.read_index(request_id)
+        self.pump()
+
+    # --- network -----------------------------------------------------------------
+
+    def _send(self, msg: Message) -> None:
+        storage = self.storage
+        self.host.invariants.on_send(
+            self.id, msg, self.durable, lambda index: term_or_none(storage, index)
+        )
+        if isinstance(msg, Snapshot):
+            self._stream_snapshot(msg)
+        else:
+            self.host.transmit(msg)
+
+    def _stream_snapshot(self, offer: Snapshot) -> None:
+        """Send the snapshot for `offer` chunk by chunk, each after the previous ack.
+
+        Stop-and-wait keeps the stream in order over a reordering network, the
+        way one TCP connection would; a lost chunk or ack ends it by timeout.
+        """
+        core = self.core
+        assert core is not None
+        data = self.snapshot_files.get(offer.meta.index)
+        if data is None or offer.dst in self.streams:
+            core.report_snapshot(offer.dst, success=False)
+            return
+        size = self.params.snapshot_chunk_bytes
+        pieces = [data[i : i + size] for i in range(0, len(data), size)]
+        stream = _Stream(offer.meta.index, list(iter_snapshot_chunks(offer, pieces)))
+        self.streams[offer.dst] = stream
+        self.host.trace(self.id, f"streams snapshot {offer.meta.index} to {offer.dst}")
+        self.host.transmit(stream.chunks[0])
+        life = self.incarnation
+
+        def give_up() -> None:
+            if self._paused(give_up):
+                return
+            if life == self.incarnation and self.streams.get(offer.dst) is stream:
+                self._end_stream(offer.dst, success=False)
+
+        self.host.schedule(self.params.snapshot_timeout_ms, give_up)
+
+    def _on_chunk_ack(self, ack: SnapshotChunkAck) -> None:
+        stream = self.streams.get(ack.src)
+        if stream is None or stream.index != ack.meta_index:
+            return
+        if not ack.ok:
+            self._end_stream(ack.src, success=False)
+            return
+        sent = stream.chunks[stream.position]
+        if ack.offset != sent.offset + len(sent.data):
+            return  # a duplicate ack of an earlier chunk
+        stream.position += 1
+        if stream.position == len(stream.chunks):
+            self._end_stream(ack.src, success=True)
+        else:
+            self.host.transmit(stream.chunks[stream.position])
+
+    def _end_stream(self, peer: int, success: bool) -> None:
+        del self.streams[peer]
+        if self.core is not None:
+            self.core.report_snapshot(peer, success)
+            self.pump()
+
+    def receive(self, msg: Wire) -> None:
+        core = self.core
+        if core is None:
+            return
+        if isinstance(msg, SnapshotChunk):
+            self._receive_chunk(msg)
+        elif isinstance(msg, SnapshotChunkAck):
+            self._on_chunk_ack(msg)
+        else:
+            core.step(msg)
+        self.pump()
+
+    def _receive_chunk(self, chunk: SnapshotChunk) -> None:
+        ack, assembled = self.assembler.feed(chunk)
+        self.host.transmit(ack)
+        if assembled is not None:
+            self.received[assembled.offer.meta.index] = assembled.data
+            assert self.core is not None
+            self.core.step(assembled.offer)

@@ -1,0 +1,241 @@
+"""Raft safety invariants, checked incrementally as the simulation runs.
+
+The simulator reports facts as they happen (an entry was written, a node became
+leader, the commit index moved, an entry was applied, a message is leaving) and
+this module keeps just enough global history to check, after every step:
+
+- election safety: at most one leader per term;
+- log matching: an (index, term) pair names one entry everywhere, with one
+  predecessor term; by induction two logs that agree on (index, term) agree on
+  the whole prefix;
+- leader completeness: a new leader's log holds every entry known committed;
+- committed durability: when a leader advances its commit index, the entry is
+  *durable* on a quorum of the voters (a crash of every node loses nothing
+  committed) -- this is what catches "acknowledged before fsync";
+- state machine safety: every node that has applied index i has the same map
+  (compared as a whole), hence applied the same command at i;
+- applied monotonicity: a node's applied index never goes back while it runs,
+  and after a restart it resumes exactly from its durable applied index;
+- the persistence contract: no message leaves a node claiming a term, a vote or
+  a log position that the node has not made durable.
+
+Violations raise `InvariantViolation` naming the invariant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from seshat_trio.raft import CompactedError, Entry, MemoryLogStorage, Role, UnavailableError
+from seshat_trio.raft.messages import AppendResp, Message, PreVote, PreVoteResp, Vote, VoteResp
+from seshat_trio.testing.kvapp import State
+
+
+class InvariantViolation(AssertionError):
+    """A Raft safety property failed; `name` says which."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(f"{name}: {detail}")
+        self.name = name
+        self.detail = detail
+
+
+TermAt = Callable[[int], int | None]
+
+
+def term_or_none(storage: MemoryLogStorage, index: int) -> int | None:
+    """The term at `index` in `storage`, or None if compacted away or not there."""
+    try:
+        return storage.term(index)
+    except (CompactedError, UnavailableError):
+        return None
+
+
+@attrs.frozen(slots=True)
+class _EntryId:
+    kind: int
+    data: bytes
+    prev_term: int
+
+
+class Invariants:
+    """Global observer of one simulated Raft group."""
+
+    def __init__(self) -> None:
+        self.leaders: dict[int, int] = {}  # term -> node
+        self._entries: dict[tuple[int, int], _EntryId] = {}
+        self.committed: dict[int, int] = {}  # index -> term, for every index known committed
+        # index -> term of the first node that reported it committed: leaders of
+        # *later* terms must hold it (a leader of an earlier term may be elected
+        # after the commit in real time, with a shorter log, legitimately).
+        self.commit_term: dict[int, int] = {}
+        self.max_commit = 0
+        self._states: dict[int, State] = {}  # applied index -> map after applying it
+        self._applied: dict[int, int] = {}  # node -> applied index this lifetime
+
+    # --- elections -------------------------------------------------------------
+
+    def on_role(
+        self, node: int, term: int, role: Role, term_at: TermAt, snapshot_index: int
+    ) -> None:
+        if role is not Role.LEADER:
+            return
+        other = self.leaders.setdefault(term, node)
+        if other != node:
+            raise InvariantViolation(
+                "election safety", f"nodes {other} and {node} are both leader in term {term}"
+            )
+        for index in range(snapshot_index + 1, self.max_commit + 1):
+            want = self.committed.get(index)
+            if want is None or self.commit_term[index] >= term:
+                continue
+            have = term_at(index)
+            if have != want:
+                raise InvariantViolation(
+                    "leader completeness",
+                    f"node {node} leads term {term} but has term {have} at committed index "
+                    f"{index} (committed term {want})",
+                )
+
+    # --- logs ------------------------------------------------------------------
+
+    def on_entries_written(self, node: int, entries: tuple[Entry, ...], prev_term: int) -> None:
+        """Entries a node wrote to its log, in order; `prev_term` precedes the first."""
+        for entry in entries:
+            ident = _EntryId(int(entry.kind), entry.data, prev_term)
+            known = self._entries.setdefault((entry.index, entry.term), ident)
+            if known != ident:
+                raise InvariantViolation(
+                    "log matching",
+                    f"node {node} wrote a different entry at index {entry.index} term "
+                    f"{entry.term}: {ident} vs {known}",
+                )
+            prev_term = entry.term
+
+    def on_commit(
+        self,
+        node: int,
+        *,
+        term: int,
+        is_leader: bool,
+        commit: int,
+        term_at: TermAt,
+        voters: frozenset[int],
+        durable: Mapping[int, MemoryLogStorage],
+    ) -> None:
+        """Node `node` (now in `term`) has commit index `commit`; `term_at` reads its log."""
+        for index in range(self.max_commit + 1, commit + 1):
+            entry_term = term_at(index)
+            if entry_term is not None:
+                self.committed[index] = entry_term
+                self.commit_term[index] = term
+        for index in range(max(1, commit - 16), commit + 1):
+            entry_term = term_at(index)
+            want = self.committed.get(index)
+            if entry_term is not None and want is not None and entry_term != want:
+                raise InvariantViolation(
+                    "committed entry lost",
+                    f"node {node} has term {entry_term} at index {index}, committed with "
+                    f"term {want}",
+                )
+        self.max_commit = max(self.max_commit, commit)
+        if is_leader and voters:
+            entry_term = term_at(commit)
+            holders = [
+                peer
+                for peer in sorted(voters)
+                if peer in durable and _durably_holds(durable[peer], commit, entry_term)
+            ]
+            if 2 * len(holders) <= len(voters):
+                raise InvariantViolation(
+                    "committed durability",
+                    f"leader {node} committed index {commit} (term {entry_term}) but only "
+                    f"{holders} of voters {sorted(voters)} hold it durably",
+                )
+
+    # --- state machine ---------------------------------------------------------
+
+    def on_applied(self, node: int, applied: int, state: State) -> None:
+        """Node `node` has applied up to `applied` and its map is `state`."""
+        before = self._applied.get(node, 0)
+        if applied < before:
+            raise InvariantViolation(
+                "applied monotonicity", f"node {node} applied index went from {before} to {applied}"
+            )
+        self._applied[node] = applied
+        if applied > self.max_commit:
+            raise InvariantViolation(
+                "state machine safety",
+                f"node {node} applied index {applied} beyond any known commit {self.max_commit}",
+            )
+        known = self._states.setdefault(applied, state)
+        if known != state:
+            raise InvariantViolation(
+                "state machine safety",
+                f"node {node} has a different map after applying index {applied}: "
+                f"{sorted(state)} vs {sorted(known)}",
+            )
+
+    def on_restart(self, node: int, applied: int, durable_applied: int) -> None:
+        if applied != durable_applied:
+            raise InvariantViolation(
+                "applied monotonicity",
+                f"node {node} restarted at applied {applied}, but its durable applied index "
+                f"is {durable_applied}",
+            )
+        self._applied[node] = applied
+
+    # --- persistence contract --------------------------------------------------
+
+    def on_send(self, node: int, msg: Message, durable: MemoryLogStorage, written: TermAt) -> None:
+        """`msg` is leaving `node` now; everything it claims must be durable.
+
+        `written` gives the node's log as written (not necessarily synced); an
+        acknowledged index must be durable *with the same term*.
+        """
+        hs = durable.hard_state()
+        # Pre-votes speak of a term the sender would campaign in, never of its own.
+        if msg.term > hs.term and not isinstance(msg, PreVote | PreVoteResp):
+            raise InvariantViolation(
+                "persistence contract",
+                f"node {node} sends {type(msg).__name__} in term {msg.term} but its durable "
+                f"term is {hs.term}",
+            )
+        # A granted vote must be durable, unless a later term already is: then the
+        # node can never vote in msg.term again, so the grant cannot be repeated.
+        if (
+            isinstance(msg, VoteResp)
+            and msg.granted
+            and hs.term <= msg.term
+            and (hs.term, hs.vote) != (msg.term, msg.dst)
+        ):
+            raise InvariantViolation(
+                "persistence contract",
+                f"node {node} grants its vote to {msg.dst} in term {msg.term} but durably "
+                f"voted {hs.vote} in term {hs.term}",
+            )
+        if isinstance(msg, Vote) and (hs.term, hs.vote) != (msg.term, node):
+            raise InvariantViolation(
+                "persistence contract",
+                f"node {node} campaigns in term {msg.term} without a durable self-vote "
+                f"(durable term {hs.term} vote {hs.vote})",
+            )
+        if (
+            isinstance(msg, AppendResp)
+            and msg.success
+            and msg.index > durable.snapshot_meta().index
+            and term_or_none(durable, msg.index) != written(msg.index)
+        ):
+            raise InvariantViolation(
+                "persistence contract",
+                f"node {node} acknowledges index {msg.index} which is not durable "
+                f"(durable last index {durable.last_index()})",
+            )
+
+
+def _durably_holds(storage: MemoryLogStorage, index: int, term: int | None) -> bool:
+    if index <= storage.snapshot_meta().index:
+        return True
+    return term is not None and term_or_none(storage, index) == term

@@ -1,0 +1,60 @@
+"""Node-to-node transport: Cap'n Proto envelopes in length-prefixed frames over Trio TCP.
+
+Module map: framing (length prefix, sans-IO), blobs (inner framings of entry and command
+batches), codec (message <-> Envelope bytes, table-driven), messages (Hello, forwarding),
+handshake (Hello checks), outbox (bounded per-peer queue, sans-IO), backoff (reconnect
+delays), connection (framed stream + batched sender), peers (outbound link per peer),
+transport (`Transport`: listener, inbound connections, public API), limits, errors.
+Wire specification: docs/protocol.md; schema: schemas/raft.capnp.
+"""
+
+from seshat_trio.transport.codec import MESSAGE_TYPES, decode, encode
+from seshat_trio.transport.errors import (
+    CodecError,
+    ForwardFailed,
+    FrameError,
+    HandshakeError,
+    PeerClosed,
+    PeerUnavailable,
+    ProtocolViolation,
+    TransportError,
+)
+from seshat_trio.transport.framing import FrameDecoder, encode_frame
+from seshat_trio.transport.limits import TransportLimits
+from seshat_trio.transport.messages import (
+    PROTOCOL_VERSION,
+    ForwardError,
+    ForwardReply,
+    ForwardRequest,
+    Hello,
+    PeerMessage,
+    WireMessage,
+)
+from seshat_trio.transport.peers import PeerState
+from seshat_trio.transport.transport import Transport
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "PROTOCOL_VERSION",
+    "CodecError",
+    "ForwardError",
+    "ForwardFailed",
+    "ForwardReply",
+    "ForwardRequest",
+    "FrameDecoder",
+    "FrameError",
+    "HandshakeError",
+    "Hello",
+    "PeerClosed",
+    "PeerMessage",
+    "PeerState",
+    "PeerUnavailable",
+    "ProtocolViolation",
+    "Transport",
+    "TransportError",
+    "TransportLimits",
+    "WireMessage",
+    "decode",
+    "encode",
+    "encode_frame",
+]

@@ -1,0 +1,197 @@
+"""WireMessage <-> Envelope bytes (schema: schemas/raft.capnp), driven by one table.
+
+Rules: every message class maps to one Envelope union member; its attrs fields map to the
+capnp fields of the same name in camelCase, through a converter when the wire shape differs
+(entries/commands blobs, SnapshotMeta struct, id lists). Decoding bounds the work a hostile
+frame can cause (traversal limit proportional to its size, shallow nesting limit) and turns
+every failure into CodecError; encoding a message that does not fit the schema raises
+ValueError (a bug in the sender, never a peer's fault).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import capnp
+
+from seshat_trio.raft import messages as raft
+from seshat_trio.raft.membership import Membership
+from seshat_trio.raft.model import SnapshotMeta
+from seshat_trio.transport.blobs import pack_commands, pack_entries, unpack_commands, unpack_entries
+from seshat_trio.transport.errors import CodecError
+from seshat_trio.transport.messages import (
+    ForwardError,
+    ForwardReply,
+    ForwardRequest,
+    Hello,
+    WireMessage,
+)
+
+_SCHEMA_NAME = "raft.capnp"
+# Envelope -> message -> SnapshotMeta -> list: depth 4; a little slack, nothing deeper.
+_NESTING_LIMIT = 8
+# Every field is read once, so honest frames traverse about their own size; a frame whose
+# pointers alias the same data (amplification) hits this bound instead.
+_TRAVERSAL_FACTOR = 4
+_TRAVERSAL_SLACK_WORDS = 64
+
+
+def _schema_path() -> Path:
+    """schemas/raft.capnp of the source tree, else a copy shipped as package data."""
+    # This file is <repo>/src/seshat_trio/transport/codec.py.
+    in_tree = Path(__file__).resolve().parents[3] / "schemas" / _SCHEMA_NAME
+    if in_tree.is_file():
+        return in_tree
+    packaged = resources.files("seshat_trio.transport") / _SCHEMA_NAME
+    if packaged.is_file():
+        return Path(str(packaged))
+    raise FileNotFoundError(f"wire schema not found at {in_tree} nor in seshat_trio.transport")
+
+
+_schema: Any = capnp.load(str(_schema_path()))
+_Envelope: Any = _schema.Envelope
+
+
+def _meta_to_wire(meta: SnapshotMeta) -> dict[str, object]:
+    return {
+        "index": meta.index,
+        "term": meta.term,
+        "voters": sorted(meta.membership.voters),
+        "learners": sorted(meta.membership.learners),
+    }
+
+
+def _meta_from_wire(reader: Any) -> SnapshotMeta:
+    membership = Membership(frozenset(reader.voters), frozenset(reader.learners))
+    return SnapshotMeta(reader.index, reader.term, membership)
+
+
+def _ids_from_wire(reader: Any) -> tuple[int, ...]:
+    return tuple(reader)
+
+
+# attr name -> (to wire, from wire); the same attr name has the same wire shape everywhere.
+_CONVERTERS: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] = {
+    "entries": (pack_entries, unpack_entries),
+    "commands": (pack_commands, unpack_commands),
+    "meta": (_meta_to_wire, _meta_from_wire),
+    "request_ids": (list, _ids_from_wire),
+}
+
+
+@attrs.frozen(slots=True)
+class _Field:
+    attr: str
+    wire: str
+    to_wire: Callable[[Any], object] | None
+    from_wire: Callable[[Any], object] | None
+
+
+@attrs.frozen(slots=True)
+class _Kind:
+    cls: type[WireMessage]
+    build: Callable[..., WireMessage]  # cls itself, typed for construction from kwargs
+    member: str
+    fields: tuple[_Field, ...]
+
+
+def _camel(name: str) -> str:
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
+
+
+def _kind(cls: type[WireMessage]) -> _Kind:
+    fields = []
+    for field in attrs.fields(cls):
+        to_wire, from_wire = _CONVERTERS.get(field.name, (None, None))
+        fields.append(_Field(field.name, _camel(field.name), to_wire, from_wire))
+    member = cls.__name__[0].lower() + cls.__name__[1:]
+    return _Kind(cls, cls, member, tuple(fields))
+
+
+_KINDS: tuple[_Kind, ...] = tuple(
+    _kind(cls)
+    for cls in (
+        Hello,
+        raft.PreVote,
+        raft.PreVoteResp,
+        raft.Vote,
+        raft.VoteResp,
+        raft.Append,
+        raft.AppendResp,
+        raft.Heartbeat,
+        raft.HeartbeatResp,
+        raft.Snapshot,
+        raft.SnapshotChunk,
+        raft.SnapshotChunkAck,
+        raft.TimeoutNow,
+        raft.ReadIndexReq,
+        raft.ReadIndexResp,
+        ForwardRequest,
+        ForwardReply,
+        ForwardError,
+    )
+)
+_BY_TYPE: dict[type, _Kind] = {kind.cls: kind for kind in _KINDS}
+_BY_MEMBER: dict[str, _Kind] = {kind.member: kind for kind in _KINDS}
+
+MESSAGE_TYPES: tuple[type[WireMessage], ...] = tuple(kind.cls for kind in _KINDS)
+"""Every class `encode` accepts, in Envelope union order."""
+
+
+def encode(msg: WireMessage) -> bytes:
+    """The Envelope bytes (unpacked capnp) for `msg`."""
+    kind = _BY_TYPE.get(type(msg))
+    if kind is None:
+        raise TypeError(f"not a wire message: {type(msg).__name__}")
+    envelope = _Envelope.new_message()
+    inner = envelope.init(kind.member)
+    try:
+        for field in kind.fields:
+            value = getattr(msg, field.attr)
+            setattr(inner, field.wire, value if field.to_wire is None else field.to_wire(value))
+        data: bytes = envelope.to_bytes()
+    except (capnp.KjException, OverflowError, TypeError) as exc:
+        raise ValueError(f"cannot encode {kind.cls.__name__}: {exc}") from exc
+    return data
+
+
+# Everything pycapnp, the blob decoders and the attrs constructors raise on bad input.
+_DECODE_FAILURES = (
+    capnp.KjException,
+    AttributeError,
+    KeyError,
+    OverflowError,
+    TypeError,
+    UnicodeDecodeError,
+    ValueError,
+)
+
+
+def decode(frame: bytes) -> WireMessage:
+    """The message in one Envelope frame; CodecError for anything that is not one."""
+    traversal = _TRAVERSAL_FACTOR * (len(frame) // 8) + _TRAVERSAL_SLACK_WORDS
+    try:
+        with _Envelope.from_bytes(
+            frame, traversal_limit_in_words=traversal, nesting_limit=_NESTING_LIMIT
+        ) as envelope:
+            member = envelope.which()
+            kind = _BY_MEMBER[member]
+            inner = getattr(envelope, member)
+            values = {
+                field.attr: (
+                    getattr(inner, field.wire)
+                    if field.from_wire is None
+                    else field.from_wire(getattr(inner, field.wire))
+                )
+                for field in kind.fields
+            }
+        return kind.build(**values)
+    except CodecError:
+        raise
+    except _DECODE_FAILURES as exc:
+        raise CodecError(f"undecodable frame ({len(frame)} bytes): {exc}") from exc

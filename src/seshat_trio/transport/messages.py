@@ -1,0 +1,67 @@
+"""Transport-level wire messages (attrs frozen, slotted) and the unions the codec speaks.
+
+Raft messages come from `seshat_trio.raft.messages`; this module adds the connection
+handshake (`Hello`) and client forwarding (`ForwardRequest` / `ForwardReply` /
+`ForwardError`). `WireMessage` is everything an `Envelope` frame can hold.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from seshat_trio.raft.messages import Message, SnapshotChunk, SnapshotChunkAck
+
+PROTOCOL_VERSION = 1
+"""Cluster-protocol version sent in Hello; peers must agree exactly."""
+
+HELLO_MAGIC = 0x53455348
+"""b"SESH" as a big-endian u32: tells a seshat-trio peer from anything else on the port."""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Hello:
+    """First frame in each direction of every connection.
+
+    `node_id` is the sender; `peer_id` is the node the sender believes it is talking to, so
+    a misconfigured address is detected by the node that was reached by mistake.
+    """
+
+    node_id: int
+    peer_id: int
+    protocol_version: int = PROTOCOL_VERSION
+    magic: int = HELLO_MAGIC
+
+
+@attrs.frozen(slots=True)
+class ForwardRequest:
+    """A follower's client pipeline (or whole MULTI..EXEC) to be executed by the leader.
+
+    `commands` holds one argv per command; `protocol` is the client's RESP version.
+    """
+
+    request_id: int
+    protocol: int
+    commands: tuple[tuple[bytes, ...], ...]
+
+
+@attrs.frozen(slots=True)
+class ForwardReply:
+    """The RESP-encoded replies to a ForwardRequest, one per command, concatenated."""
+
+    request_id: int
+    payload: bytes
+
+
+@attrs.frozen(slots=True)
+class ForwardError:
+    """The receiver of ForwardRequest `request_id` could not execute it."""
+
+    request_id: int
+    reason: str
+
+
+PeerMessage = Message | SnapshotChunk | SnapshotChunkAck
+"""What `Transport.send` carries and `on_message` receives."""
+
+WireMessage = PeerMessage | Hello | ForwardRequest | ForwardReply | ForwardError
+"""Everything one Envelope frame can hold."""

@@ -1,0 +1,223 @@
+"""The outbound side of one peer: dial, handshake, send queued frames, match forward replies.
+
+Rules: exactly one connection task per peer (`PeerLink.run`), redialling with jittered
+exponential backoff; the Hello exchange must complete (the peer proves it is `peer_id`)
+before anything else is written. Everything this node sends to the peer travels on this
+connection; the only traffic coming back on it is replies to our forwards. A forward is
+pending on the connection it was queued for: when that connection ends, every pending
+forward fails with PeerUnavailable at once (`maybe_delivered` tells whether its frame had
+been written).
+"""
+
+from __future__ import annotations
+
+import random
+
+import attrs
+import trio
+
+from seshat_trio.config.model import Address
+from seshat_trio.logs import EventLogger
+from seshat_trio.transport.backoff import Backoff
+from seshat_trio.transport.connection import (
+    CONNECTION_FAILURES,
+    ConnectionEnd,
+    FramedStream,
+    Mailbox,
+    frame_of,
+    run_both,
+    tune_socket,
+)
+from seshat_trio.transport.errors import (
+    ForwardFailed,
+    HandshakeError,
+    PeerUnavailable,
+    ProtocolViolation,
+    TransportError,
+)
+from seshat_trio.transport.handshake import check_hello
+from seshat_trio.transport.limits import TransportLimits
+from seshat_trio.transport.messages import (
+    ForwardError,
+    ForwardReply,
+    ForwardRequest,
+    Hello,
+)
+from seshat_trio.transport.outbox import Priority, QueuedFrame
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class PeerState:
+    """A snapshot of one outbound link, for INFO and metrics."""
+
+    address: Address
+    connected: bool
+    queue_frames: int
+    queue_bytes: int
+    dropped: int
+    dropped_heartbeats: int
+    connects: int  # completed handshakes
+    reconnects: int  # completed handshakes after the first
+
+
+class _Pending:
+    """One forward waiting for its reply."""
+
+    __slots__ = ("done", "outcome", "written")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.outcome: ForwardReply | TransportError | None = None
+        self.written = False
+
+    def finish(self, outcome: ForwardReply | TransportError) -> None:
+        if self.outcome is None:
+            self.outcome = outcome
+            self.done.set()
+
+
+class PeerLink:
+    def __init__(
+        self,
+        node_id: int,
+        peer_id: int,
+        *,
+        address: Address,
+        limits: TransportLimits,
+        rng: random.Random,
+        log: EventLogger,
+    ) -> None:
+        self.node_id = node_id
+        self.peer_id = peer_id
+        self.address = address
+        self._limits = limits
+        self._backoff = Backoff(rng, limits.backoff_initial, limits.backoff_max)
+        self._log = log.bind(peer=peer_id, direction="outbound")
+        self.mailbox = Mailbox(
+            limits.max_queue_frames, limits.max_queue_bytes, limits.max_batch_bytes
+        )
+        self._pending: dict[int, _Pending] = {}
+        self._connected = False
+        self._connects = 0
+        self._scope = trio.CancelScope()
+
+    def state(self) -> PeerState:
+        outbox = self.mailbox.outbox
+        return PeerState(
+            address=self.address,
+            connected=self._connected,
+            queue_frames=len(outbox),
+            queue_bytes=outbox.queued_bytes,
+            dropped=outbox.dropped,
+            dropped_heartbeats=outbox.dropped_heartbeats,
+            connects=self._connects,
+            reconnects=max(0, self._connects - 1),
+        )
+
+    def close(self) -> None:
+        """Stop this link for good (peer removed or re-addressed); pending forwards fail."""
+        self._scope.cancel()
+        self._fail_pending("peer removed from the transport")
+
+    async def run(self) -> None:
+        with self._scope:
+            while True:
+                reason = await self._connect_once()
+                self._log.info(
+                    "peer_connection_closed",
+                    remote=str(self.address),
+                    reason=_reason(reason),
+                    detail=str(reason),
+                )
+                await trio.sleep(self._backoff.next_delay())
+
+    async def forward(self, request: ForwardRequest, timeout: float) -> ForwardReply:
+        rid = request.request_id
+        if not self._connected:
+            raise PeerUnavailable(self.peer_id, "not connected", maybe_delivered=False)
+        if rid in self._pending:
+            raise ValueError(f"forward request id {rid} is already in flight to {self.peer_id}")
+        pending = _Pending()
+        self._pending[rid] = pending
+        try:
+            if not self.mailbox.push(frame_of(request), Priority.RELIABLE, tag=rid):
+                raise PeerUnavailable(self.peer_id, "outbound queue full", maybe_delivered=False)
+            with trio.fail_after(timeout):
+                await pending.done.wait()
+        finally:
+            if self._pending.get(rid) is pending:
+                del self._pending[rid]
+                self.mailbox.outbox.discard_tag(rid)
+        if isinstance(pending.outcome, ForwardReply):
+            return pending.outcome
+        assert pending.outcome is not None  # done is only set together with an outcome
+        raise pending.outcome
+
+    async def _connect_once(self) -> ConnectionEnd:
+        try:
+            with trio.fail_after(self._limits.connect_timeout):
+                stream = await trio.open_tcp_stream(self.address.host, self.address.port)
+        except trio.TooSlowError:
+            return HandshakeError(f"connect to {self.address} timed out")
+        except OSError as exc:
+            return exc
+        async with stream:
+            tune_socket(stream, self._limits.tcp_user_timeout)
+            framed = FramedStream(stream, self._limits.max_frame_bytes)
+            try:
+                await self._handshake(framed)
+            except CONNECTION_FAILURES as exc:
+                return exc
+            self._connected = True
+            self._connects += 1
+            self._backoff.reset()
+            self._log.info("peer_connected", remote=str(self.address), connects=self._connects)
+            try:
+                return await run_both(
+                    lambda: self._receive_loop(framed),
+                    lambda: self.mailbox.pump(stream, self._mark_written),
+                )
+            finally:
+                self._connected = False
+                self._fail_pending("connection lost")
+
+    async def _handshake(self, framed: FramedStream) -> None:
+        await framed.send(Hello(node_id=self.node_id, peer_id=self.peer_id))
+        try:
+            with trio.fail_after(self._limits.handshake_timeout):
+                reply = await framed.receive()
+        except trio.TooSlowError:
+            raise HandshakeError("no Hello from the peer in time") from None
+        check_hello(reply, expected_sender=self.peer_id, local_id=self.node_id)
+
+    async def _receive_loop(self, framed: FramedStream) -> None:
+        while True:
+            msg = await framed.receive()
+            if isinstance(msg, ForwardReply):
+                self._settle(msg.request_id, msg)
+            elif isinstance(msg, ForwardError):
+                self._settle(msg.request_id, ForwardFailed(self.peer_id, msg.reason))
+            else:
+                raise ProtocolViolation(f"{type(msg).__name__} on an outbound connection")
+
+    def _settle(self, request_id: int, outcome: ForwardReply | TransportError) -> None:
+        pending = self._pending.get(request_id)
+        if pending is None:  # the caller timed out and left; nobody wants this reply
+            self._log.debug("forward_reply_unmatched", request_id=request_id)
+            return
+        pending.finish(outcome)
+
+    def _mark_written(self, batch: list[QueuedFrame]) -> None:
+        for item in batch:
+            if item.tag is not None and (pending := self._pending.get(item.tag)) is not None:
+                pending.written = True
+
+    def _fail_pending(self, reason: str) -> None:
+        self.mailbox.outbox.discard_reliable()
+        for pending in self._pending.values():
+            pending.finish(PeerUnavailable(self.peer_id, reason, maybe_delivered=pending.written))
+
+
+def _reason(exc: BaseException) -> str:
+    """A stable, greppable reason code for a connection's end."""
+    return type(exc).__name__

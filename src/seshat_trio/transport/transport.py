@@ -1,0 +1,264 @@
+"""`Transport`: node-to-node messaging and client forwarding for one node (Trio).
+
+Connection model: each ordered pair of nodes uses its own TCP connection. Node A sends
+everything it has for B (Raft messages, forward requests) on A's outbound connection to B
+(`PeerLink`); B answers forwards on that same connection, and sends its own Raft messages to
+A on B's outbound connection. So an inbound connection carries peer messages and forward
+requests in, and only forward replies out.
+
+Rules:
+- `send` never blocks and never raises for a reachable-or-not peer: it encodes, then queues
+  on the destination's bounded outbox (drops counted, heartbeats first).
+- Inbound connections are identified by their Hello; a newer connection from the same node
+  replaces the older one (which may be half-open after a peer crash).
+- Bad bytes from a peer (framing, codec, handshake, protocol violations) close that one
+  connection with a structured `peer_connection_closed` log line; nothing else is affected.
+- `on_message` runs in the receive task, in arrival order per connection; it must not block.
+  Forward handlers run concurrently (at most max_inflight_forwards per connection).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Mapping
+
+import trio
+
+from seshat_trio.config.model import Address
+from seshat_trio.logs import get_logger
+from seshat_trio.raft.messages import Heartbeat, HeartbeatResp
+from seshat_trio.transport.connection import (
+    CONNECTION_FAILURES,
+    FramedStream,
+    Mailbox,
+    frame_of,
+    run_both,
+    tune_socket,
+)
+from seshat_trio.transport.errors import HandshakeError, ProtocolViolation
+from seshat_trio.transport.handshake import check_hello
+from seshat_trio.transport.limits import TransportLimits
+from seshat_trio.transport.messages import (
+    ForwardError,
+    ForwardReply,
+    ForwardRequest,
+    Hello,
+    PeerMessage,
+)
+from seshat_trio.transport.outbox import Priority
+from seshat_trio.transport.peers import PeerLink, PeerState
+
+OnMessage = Callable[[PeerMessage], None]
+OnForward = Callable[[int, ForwardRequest], Awaitable[ForwardReply]]
+
+
+class Transport:
+    def __init__(
+        self,
+        node_id: int,
+        listen: Address,
+        peers: Mapping[int, Address],
+        on_message: OnMessage,
+        on_forward: OnForward,
+        *,
+        limits: TransportLimits = TransportLimits(),  # noqa: B008 (frozen, shared safely)
+        rng: random.Random | None = None,
+    ) -> None:
+        if node_id <= 0:
+            raise ValueError(f"node id must be > 0, got {node_id}")
+        self.node_id = node_id
+        self._listen = listen
+        self._bound: Address | None = None
+        self._on_message = on_message
+        self._on_forward = on_forward
+        self._limits = limits
+        self._rng = rng if rng is not None else random.Random()
+        self._log = get_logger(__name__).bind(local=node_id)
+        self._links: dict[int, PeerLink] = {}
+        self._inbound: dict[int, trio.CancelScope] = {}
+        self._nursery: trio.Nursery | None = None
+        self.undeliverable = 0  # messages for nodes that are not (or no longer) peers
+        self.update_peers(peers)
+
+    @property
+    def listen_address(self) -> Address:
+        """The bound address (the real port when `listen` asked for port 0)."""
+        if self._bound is None:
+            raise RuntimeError("transport is not listening yet")
+        return self._bound
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Listen and keep one connection task per peer until cancelled.
+
+        `task_status.started(bound_address)` once the listener is bound.
+        """
+        listeners = await trio.open_tcp_listeners(self._listen.port, host=self._listen.host)
+        port = listeners[0].socket.getsockname()[1]
+        self._bound = Address(self._listen.host, port)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await nursery.start(trio.serve_listeners, self._serve_inbound, listeners)
+                for link in self._links.values():
+                    nursery.start_soon(link.run)
+                self._log.info("transport_listening", address=str(self._bound))
+                task_status.started(self._bound)
+        finally:
+            self._nursery = None
+            for link in self._links.values():
+                link.close()
+
+    def send(self, msg: PeerMessage) -> None:
+        link = self._links.get(msg.dst)
+        if link is None:
+            self.undeliverable += 1
+            self._log.debug("message_undeliverable", dst=msg.dst, kind=type(msg).__name__)
+            return
+        priority = (
+            Priority.HEARTBEAT if isinstance(msg, Heartbeat | HeartbeatResp) else Priority.RAFT
+        )
+        link.mailbox.push(frame_of(msg), priority)
+
+    async def forward(self, to: int, request: ForwardRequest, timeout: float) -> ForwardReply:
+        """Execute `request` on node `to`; PeerUnavailable, ForwardFailed or trio.TooSlowError."""
+        link = self._links.get(to)
+        if link is None:
+            raise ValueError(f"node {to} is not a peer of node {self.node_id}")
+        return await link.forward(request, timeout)
+
+    def update_peers(self, peers: Mapping[int, Address]) -> None:
+        """Adopt a new peer set: new links are dialled, removed or re-addressed ones closed."""
+        if self.node_id in peers:
+            raise ValueError(f"node {self.node_id} cannot be its own peer")
+        for peer_id, link in list(self._links.items()):
+            if peers.get(peer_id) != link.address:
+                link.close()
+                del self._links[peer_id]
+        for peer_id, address in peers.items():
+            if peer_id not in self._links:
+                link = PeerLink(
+                    self.node_id,
+                    peer_id,
+                    address=address,
+                    limits=self._limits,
+                    rng=self._rng,
+                    log=self._log,
+                )
+                self._links[peer_id] = link
+                if self._nursery is not None:
+                    self._nursery.start_soon(link.run)
+
+    def peer_states(self) -> dict[int, PeerState]:
+        return {peer_id: link.state() for peer_id, link in self._links.items()}
+
+    async def _serve_inbound(self, stream: trio.SocketStream) -> None:
+        remote = _remote(stream)
+        log = self._log.bind(direction="inbound", remote=remote)
+        sender: int | None = None
+        scope = trio.CancelScope()
+        async with stream:
+            with scope:
+                tune_socket(stream, self._limits.tcp_user_timeout)
+                framed = FramedStream(stream, self._limits.max_frame_bytes)
+                try:
+                    sender = await self._accept_hello(framed)
+                except CONNECTION_FAILURES as exc:
+                    log.warning(
+                        "peer_connection_closed", reason=type(exc).__name__, detail=str(exc)
+                    )
+                    return
+                if (older := self._inbound.get(sender)) is not None:
+                    older.cancel()
+                self._inbound[sender] = scope
+                log = log.bind(peer=sender)
+                log.info("peer_accepted")
+                mailbox = Mailbox(
+                    self._limits.max_inflight_forwards + 1,  # replies + one "busy" answer
+                    self._limits.max_queue_bytes,
+                    self._limits.max_batch_bytes,
+                )
+                try:
+                    async with trio.open_nursery() as handlers:
+                        ended = await run_both(
+                            lambda: self._receive_loop(framed, sender, mailbox, handlers),
+                            lambda: mailbox.pump(stream, _ignore_batch),
+                        )
+                        handlers.cancel_scope.cancel()
+                    log.warning(
+                        "peer_connection_closed", reason=type(ended).__name__, detail=str(ended)
+                    )
+                finally:
+                    if self._inbound.get(sender) is scope:
+                        del self._inbound[sender]
+            if scope.cancelled_caught:
+                log.info(
+                    "peer_connection_closed",
+                    reason="replaced",
+                    detail="newer connection from the same node",
+                )
+
+    async def _accept_hello(self, framed: FramedStream) -> int:
+        try:
+            with trio.fail_after(self._limits.handshake_timeout):
+                hello = check_hello(
+                    await framed.receive(), expected_sender=None, local_id=self.node_id
+                )
+        except trio.TooSlowError:
+            raise HandshakeError("no Hello in time") from None
+        await framed.send(Hello(node_id=self.node_id, peer_id=hello.node_id))
+        return hello.node_id
+
+    async def _receive_loop(
+        self, framed: FramedStream, sender: int, mailbox: Mailbox, handlers: trio.Nursery
+    ) -> None:
+        inflight = 0
+
+        async def serve(request: ForwardRequest) -> None:
+            nonlocal inflight
+            try:
+                reply: ForwardReply | ForwardError = await self._on_forward(sender, request)
+                if reply.request_id != request.request_id:
+                    reply = ForwardError(
+                        request.request_id, "handler replied with another request id"
+                    )
+            except Exception as exc:  # a failing handler answers this request, not the node
+                self._log.exception(
+                    "forward_handler_failed", peer=sender, request_id=request.request_id
+                )
+                reply = ForwardError(request.request_id, f"{type(exc).__name__}: {exc}")
+            finally:
+                inflight -= 1
+            mailbox.push(frame_of(reply), Priority.RELIABLE)
+
+        while True:
+            msg = await framed.receive()
+            if isinstance(msg, ForwardRequest):
+                if inflight >= self._limits.max_inflight_forwards:
+                    busy = ForwardError(msg.request_id, "too many forwarded requests in flight")
+                    mailbox.push(frame_of(busy), Priority.RELIABLE)
+                    continue
+                inflight += 1
+                handlers.start_soon(serve, msg)
+            elif isinstance(msg, Hello | ForwardReply | ForwardError):
+                raise ProtocolViolation(f"{type(msg).__name__} on an inbound connection")
+            elif msg.src != sender or msg.dst != self.node_id:
+                raise ProtocolViolation(
+                    f"{type(msg).__name__} src={msg.src} dst={msg.dst} on the connection "
+                    f"from node {sender} to node {self.node_id}"
+                )
+            else:
+                self._on_message(msg)
+
+
+def _ignore_batch(_batch: object) -> None:
+    """Inbound connections track nothing about written frames."""
+
+
+def _remote(stream: trio.SocketStream) -> str:
+    try:
+        host, port = stream.socket.getpeername()[:2]
+    except OSError:
+        return "unknown"
+    return f"{host}:{port}"

@@ -1,0 +1,508 @@
+"""Three RaftGroupDrivers in one trio run, real Stores, an in-memory network, MockClock time.
+
+Storage work runs inline (no worker threads): with MockClock(autojump_threshold=0) a thread
+would let simulated time jump while the disk works, so elections would race fsyncs. The
+production path (GroupCommitter + worker threads) is exercised by the last test on a real
+clock.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+import pytest
+import trio
+import trio.testing
+
+from seshat_trio.errors import OutcomeUnknownError, ServiceError
+from seshat_trio.kv.operations import Operation, encode_operation
+from seshat_trio.kv.state_machine import KvStateMachine
+from seshat_trio.node.pending import PendingReply
+from seshat_trio.node.raft_driver import (
+    DriverSettings,
+    PeerMessage,
+    RaftGroupDriver,
+    run_in_thread,
+)
+from seshat_trio.node.raft_machine import StateMachine
+from seshat_trio.node.system_state import (
+    NodeAddresses,
+    SystemStateMachine,
+    bootstrap_system_group,
+    single_shard_layout,
+)
+from seshat_trio.protocol import SimpleString
+from seshat_trio.raft import (
+    Membership,
+    NotLeader,
+    RaftConfig,
+    Role,
+    SnapshotChunk,
+)
+from seshat_trio.storage import GroupCommitter, Store, WriteBatch
+
+T = TypeVar("T")
+GROUP = 1
+IDS = (1, 2, 3)
+MEMBERSHIP = Membership(voters=frozenset(IDS))
+FAST = DriverSettings(tick_seconds=0.01, snapshot_ack_timeout=1.0)
+
+
+@pytest.fixture
+def clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
+
+
+async def inline(fn: Callable[[], T]) -> T:
+    await trio.lowlevel.checkpoint()
+    return fn()
+
+
+class InlineCommitter:
+    """Writes each batch at once. Unsynced: the tests' crashes keep the process (and the
+    OS page cache), so an fsync would add time and prove nothing here."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def commit(self, batch: WriteBatch) -> None:
+        await trio.lowlevel.checkpoint()
+        self.store.write(batch, sync=False)
+
+
+class Network:
+    """Routes peer messages between drivers; `isolated` nodes send and receive nothing."""
+
+    def __init__(self) -> None:
+        self.drivers: dict[int, RaftGroupDriver] = {}
+        self.isolated: set[int] = set()
+        self.sent: list[PeerMessage] = []
+        self.drop: Callable[[PeerMessage], bool] = lambda msg: False
+        self._send, self._receive = trio.open_memory_channel[PeerMessage](math.inf)
+
+    def send(self, msg: PeerMessage) -> None:
+        self.sent.append(msg)
+        self._send.send_nowait(msg)
+
+    async def run(self) -> None:
+        async for msg in self._receive:
+            if msg.src in self.isolated or msg.dst in self.isolated or self.drop(msg):
+                continue
+            driver = self.drivers.get(msg.dst)
+            if driver is not None:
+                driver.deliver(msg)
+
+
+@attrs.define(eq=False)
+class Node:
+    node_id: int
+    path: Path
+    network: Network
+    settings: DriverSettings
+    system: bool = False
+    store: Store = attrs.field(init=False)
+    machine: StateMachine = attrs.field(init=False)
+    driver: RaftGroupDriver = attrs.field(init=False)
+    scope: trio.CancelScope = attrs.field(init=False)
+    stopped: trio.Event = attrs.field(init=False)
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        self.store = Store.open(self.path)
+        group = 0 if self.system else GROUP
+        self.machine = (
+            SystemStateMachine(self.store) if self.system else KvStateMachine(self.store, GROUP)
+        )
+        self.driver = RaftGroupDriver(
+            raft_config=RaftConfig(group=group, node_id=self.node_id),
+            store=self.store,
+            committer=InlineCommitter(self.store),
+            machine=self.machine,
+            transport=self.network,
+            initial_membership=MEMBERSHIP,
+            settings=self.settings,
+            rng=random.Random(self.node_id * 7919),
+            offload=inline,
+        )
+        self.network.drivers[self.node_id] = self.driver
+        self.scope = trio.CancelScope()
+        self.stopped = trio.Event()
+        await nursery.start(self._run)
+
+    async def _run(self, *, task_status: trio.TaskStatus[None]) -> None:
+        with self.scope:
+            await self.driver.run(task_status=task_status)
+        self.stopped.set()
+
+    async def crash(self) -> None:
+        """Cancel the driver and close the store, as a killed process would leave it."""
+        self.network.drivers.pop(self.node_id, None)
+        self.scope.cancel()
+        await self.stopped.wait()
+        self.store.close()
+
+    @property
+    def kv(self) -> KvStateMachine:
+        assert isinstance(self.machine, KvStateMachine)
+        return self.machine
+
+    def data(self) -> list[tuple[bytes, bytes]]:
+        return [(k, v.data) for k, v in self.store.iter_values(GROUP)]
+
+
+class Cluster:
+    def __init__(self, tmp_path: Path, settings: DriverSettings, *, system: bool = False) -> None:
+        self.network = Network()
+        self.nodes = {
+            i: Node(i, tmp_path / f"node{i}", self.network, settings, system) for i in IDS
+        }
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes.values())
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        nursery.start_soon(self.network.run)
+        for node in self:
+            await node.start(nursery)
+
+    async def leader(self, among: set[int] | None = None) -> Node:
+        """Wait until one of `among` (default: all running) leads and the others follow it."""
+        candidates = set(self.nodes) if among is None else among
+        while True:
+            live = [self.nodes[i] for i in candidates if i in self.network.drivers]
+            leaders = [n for n in live if n.driver.role is Role.LEADER]
+            if len(leaders) == 1 and all(n.driver.leader_id == leaders[0].node_id for n in live):
+                return leaders[0]
+            await trio.sleep(0.01)
+
+    async def wait_applied(self, index: int, nodes: list[Node] | None = None) -> None:
+        for node in nodes or list(self):
+            while node.driver.applied_index < index:
+                await trio.sleep(0.01)
+
+    async def stop(self) -> None:
+        for node in self:
+            if node.node_id in self.network.drivers:
+                await node.crash()
+
+
+def set_op(key: bytes, value: bytes) -> bytes:
+    return encode_operation(Operation(time_ms=1_000, commands=((b"set", key, value),)))
+
+
+async def write(node: Node, key: bytes, value: bytes) -> int:
+    """Write through `node` (the leader); returns the applied index it got."""
+    replies = await node.driver.propose(set_op(key, value))
+    assert replies == (SimpleString("OK"),)
+    return node.driver.applied_index
+
+
+async def test_leader_replicates_to_all_and_followers_refuse_writes(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    cluster = Cluster(tmp_path, FAST)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            leader = await cluster.leader()
+            pendings = [leader.driver.propose(set_op(b"k%d" % i, b"v%d" % i)) for i in range(40)]
+            for pending in pendings:
+                assert await pending == (SimpleString("OK"),)
+            await cluster.wait_applied(leader.driver.applied_index)
+            expected = [(b"k%d" % i, b"v%d" % i) for i in range(40)]
+            for node in cluster:
+                assert sorted(node.data()) == sorted(expected)
+            follower = next(n for n in cluster if n is not leader)
+            with pytest.raises(NotLeader) as info:
+                follower.driver.propose(set_op(b"x", b"y"))
+            assert info.value.leader_id == leader.node_id
+            status = leader.driver.status()
+            assert status.role is Role.LEADER and status.leader_id == leader.node_id
+            assert set(status.peers) == set(IDS) - {leader.node_id}
+            assert all(p.match == status.last_index for p in status.peers.values())
+            await cluster.stop()
+            nursery.cancel_scope.cancel()
+
+
+async def test_read_barrier_on_follower_sees_acknowledged_write(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    cluster = Cluster(tmp_path, FAST)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            leader = await cluster.leader()
+            follower = next(n for n in cluster if n is not leader)
+            # Hold the follower's traffic back so it cannot have applied the write by luck.
+            cluster.network.isolated.add(follower.node_id)
+            await write(leader, b"k", b"fresh")
+            assert follower.kv.get(b"k") is None
+            cluster.network.isolated.clear()
+            await follower.driver.read_barrier()
+            value = follower.kv.get(b"k")
+            assert value is not None and value.data == b"fresh"
+            await leader.driver.read_barrier()  # on the leader too
+            await cluster.stop()
+            nursery.cancel_scope.cancel()
+
+
+async def test_read_barrier_without_leader_fails_clearly(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    cluster = Cluster(tmp_path, FAST)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            leader = await cluster.leader()
+            follower = next(n for n in cluster if n is not leader)
+            cluster.network.isolated.add(follower.node_id)
+            # The isolated follower still believes in the leader: the forwarded read times
+            # out, the retry too (then no leader is known any more).
+            with pytest.raises(ServiceError) as info:
+                await follower.driver.read_barrier()
+            assert info.value.message.split()[0] in {"TIMEOUT", "NOLEADER", "TRYAGAIN"}
+            await cluster.stop()
+            nursery.cancel_scope.cancel()
+
+
+async def test_leader_crash_new_leader_then_old_node_catches_up(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    cluster = Cluster(tmp_path, FAST)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            old = await cluster.leader()
+            for i in range(10):
+                await write(old, b"a%d" % i, b"1")
+            await old.crash()
+            others = set(IDS) - {old.node_id}
+            new = await cluster.leader(others)
+            assert new is not old
+            for i in range(10):
+                last = await write(new, b"b%d" % i, b"2")
+            await old.start(nursery)
+            await cluster.wait_applied(last)
+            reference = new.data()
+            assert len(reference) == 20
+            for node in cluster:
+                assert node.data() == reference
+            await cluster.stop()
+            nursery.cancel_scope.cancel()
+
+
+async def test_partitioned_follower_catches_up_by_chunked_snapshot(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    settings = attrs.evolve(FAST, snapshot_entries=50, snapshot_chunk_bytes=256, snapshot_window=2)
+    cluster = Cluster(tmp_path, settings)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            leader = await cluster.leader()
+            lagging = next(n for n in cluster if n is not leader)
+            await write(leader, b"before", b"x")
+            await cluster.wait_applied(leader.driver.applied_index)
+            cluster.network.isolated.add(lagging.node_id)
+            for i in range(200):
+                last = await write(leader, b"key%03d" % i, b"value-%d" % i * 3)
+            assert leader.driver.status().snapshot_index > 100  # the leader compacted
+            assert lagging.driver.applied_index < 10
+            # The first stream loses a chunk: the follower refuses the next one, the leader
+            # reports the failure to its core and a later offer streams it again.
+            lost: list[SnapshotChunk] = []
+
+            def lose_one(msg: PeerMessage) -> bool:
+                if isinstance(msg, SnapshotChunk) and msg.offset > 0 and not lost:
+                    lost.append(msg)
+                    return True
+                return False
+
+            cluster.network.drop = lose_one
+            cluster.network.isolated.clear()
+            await cluster.wait_applied(last)
+            assert lost
+            offsets = [
+                m.offset
+                for m in cluster.network.sent
+                if isinstance(m, SnapshotChunk) and m.dst == lagging.node_id
+            ]
+            assert offsets.count(0) >= 2  # streamed twice
+            chunks = [
+                m
+                for m in cluster.network.sent
+                if isinstance(m, SnapshotChunk) and m.dst == lagging.node_id
+            ]
+            assert len(chunks) > 3  # it came as a stream of chunks, not entries
+            status = lagging.driver.status()
+            assert status.snapshot_index > 100
+            reference = leader.data()
+            assert len(reference) == 201
+            for node in cluster:
+                assert node.data() == reference
+            # It keeps replicating normally afterwards.
+            last = await write(leader, b"after", b"y")
+            await cluster.wait_applied(last)
+            assert lagging.kv.get(b"after") is not None
+            await cluster.stop()
+            nursery.cancel_scope.cancel()
+
+
+async def test_restart_replays_to_the_same_state(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    settings = attrs.evolve(FAST, snapshot_entries=25)
+    cluster = Cluster(tmp_path, settings)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            leader = await cluster.leader()
+            for i in range(60):
+                last = await write(leader, b"k%d" % (i % 17), b"%d" % i)
+            await cluster.wait_applied(last)
+            before = {n.node_id: (n.driver.applied_index, n.data()) for n in cluster}
+            await cluster.stop()
+            for node in cluster:
+                await node.start(nursery)
+                # Nothing is lost or applied twice: the state machine resumes where it was.
+                assert (node.driver.applied_index, node.data()) == before[node.node_id]
+                assert node.driver.status().commit >= node.driver.status().snapshot_index
+            leader = await cluster.leader()
+            last = await write(leader, b"k0", b"new")
+            await cluster.wait_applied(last)
+            for node in cluster:
+                value = node.kv.get(b"k0")
+                assert value is not None and value.data == b"new"
+            await cluster.stop()
+            nursery.cancel_scope.cancel()
+
+
+async def test_pending_proposals_end_committed_or_failed_when_leadership_is_lost(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    cluster = Cluster(tmp_path, FAST)
+    outcomes: dict[bytes, str] = {}
+
+    async def track(key: bytes, pending: PendingReply) -> None:
+        try:
+            await pending
+            outcomes[key] = "ok"
+        except OutcomeUnknownError:
+            outcomes[key] = "unknown"
+        except ServiceError:
+            outcomes[key] = "failed"
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            old = await cluster.leader()
+            await write(old, b"base", b"0")
+            cluster.network.isolated.add(old.node_id)
+            async with trio.open_nursery() as waiters:
+                for i in range(5):
+                    key = b"lost%d" % i
+                    waiters.start_soon(track, key, old.driver.propose(set_op(key, b"x")))
+                new = await cluster.leader(set(IDS) - {old.node_id})
+                for i in range(5):
+                    await write(new, b"won%d" % i, b"y")
+                cluster.network.isolated.clear()
+            # Every pending write ended; those of the deposed leader were overwritten.
+            assert outcomes == {b"lost%d" % i: "failed" for i in range(5)}
+            await cluster.wait_applied(new.driver.applied_index)
+            for node in cluster:
+                keys = {k for k, _ in node.data()}
+                assert keys == {b"base"} | {b"won%d" % i for i in range(5)}
+            await cluster.stop()
+            nursery.cancel_scope.cancel()
+
+
+async def test_stopping_driver_reports_pending_writes_as_unknown(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    cluster = Cluster(tmp_path, FAST)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            leader = await cluster.leader()
+            cluster.network.isolated.add(leader.node_id)
+            pending = leader.driver.propose(set_op(b"k", b"v"))
+            await trio.sleep(0.005)
+            await leader.crash()
+            with pytest.raises(OutcomeUnknownError):
+                await pending
+            await cluster.stop()
+            nursery.cancel_scope.cancel()
+
+
+async def test_system_group_bootstraps_layout_once(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    cluster = Cluster(tmp_path, FAST, system=True)
+    layout = single_shard_layout(
+        NodeAddresses(i, f"127.0.0.1:{7000 + i}") for i in IDS
+    )
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            async with trio.open_nursery() as bootstraps:
+                for node in cluster:
+                    assert isinstance(node.machine, SystemStateMachine)
+                    bootstraps.start_soon(bootstrap_system_group, node.driver, node.machine, layout)
+            leader = await cluster.leader()
+            await cluster.wait_applied(leader.driver.applied_index)
+            for node in cluster:
+                assert isinstance(node.machine, SystemStateMachine)
+                assert node.machine.layout == layout
+                assert node.store.get_system(0, "members") == leader.store.get_system(0, "members")
+            await cluster.stop()
+            # Restart: the layout is read back from system_data.
+            for node in cluster:
+                node.store = Store.open(node.path)
+                assert SystemStateMachine(node.store).layout == layout
+                node.store.close()
+            nursery.cancel_scope.cancel()
+
+
+async def test_production_path_with_group_commit_and_threads(tmp_path: Path) -> None:
+    """Real clock, GroupCommitter (synced rounds in a worker thread), threaded offload."""
+    network = Network()
+    stores = {i: Store.open(tmp_path / f"n{i}") for i in IDS}
+    try:
+        with trio.fail_after(30):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(network.run)
+                drivers: dict[int, RaftGroupDriver] = {}
+                for i in IDS:
+                    committer = GroupCommitter(stores[i])
+                    nursery.start_soon(committer.run)
+                    drivers[i] = network.drivers[i] = RaftGroupDriver(
+                        raft_config=RaftConfig(group=GROUP, node_id=i),
+                        store=stores[i],
+                        committer=committer,
+                        machine=KvStateMachine(stores[i], GROUP),
+                        transport=network,
+                        initial_membership=MEMBERSHIP,
+                        settings=DriverSettings(tick_seconds=0.05),
+                        rng=random.Random(i),
+                        offload=run_in_thread,
+                    )
+                    await nursery.start(drivers[i].run)
+                while not any(d.role is Role.LEADER for d in drivers.values()):
+                    await trio.sleep(0.01)
+                leader = next(d for d in drivers.values() if d.role is Role.LEADER)
+                pendings = [leader.propose(set_op(b"k%d" % i, b"v")) for i in range(50)]
+                for pending in pendings:
+                    assert await pending == (SimpleString("OK"),)
+                for driver in drivers.values():
+                    while driver.applied_index < leader.applied_index:
+                        await trio.sleep(0.01)
+                data = [list(s.iter_values(GROUP)) for s in stores.values()]
+                assert data[0] == data[1] == data[2] and len(data[0]) == 50
+                nursery.cancel_scope.cancel()
+    finally:
+        for store in stores.values():
+            store.close()

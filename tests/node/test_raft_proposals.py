@@ -1,0 +1,64 @@
+"""ProposalTracker: every tracked write ends committed, failed (provably) or unknown."""
+
+from __future__ import annotations
+
+import pytest
+
+from seshat_trio.errors import OutcomeUnknownError, ServiceError
+from seshat_trio.node.pending import PendingReply
+from seshat_trio.node.raft_proposals import ProposalTracker
+
+
+async def outcome(pending: PendingReply) -> str:
+    assert pending.done
+    try:
+        await pending
+    except OutcomeUnknownError:
+        return "unknown"
+    except ServiceError:
+        return "failed"
+    return "ok"
+
+
+async def test_same_term_commits_other_term_fails() -> None:
+    tracker = ProposalTracker()
+    ok, overwritten = PendingReply(), PendingReply()
+    tracker.track(2, 5, ok)
+    tracker.track(2, 6, overwritten)
+    tracker.applied(5, 2, (1,))
+    tracker.applied(6, 3, ())
+    assert await ok == (1,)
+    assert await outcome(overwritten) == "failed"
+    assert len(tracker) == 0
+
+
+async def test_newer_term_applied_dooms_older_proposals_above_it() -> None:
+    tracker = ProposalTracker()
+    stale, later = PendingReply(), PendingReply()
+    tracker.track(2, 9, stale)
+    tracker.track(4, 12, later)
+    tracker.applied(7, 3, ())  # a term-3 entry at 7: no term-2 entry can follow it
+    assert await outcome(stale) == "failed"
+    assert not later.done
+
+
+async def test_snapshot_jump_and_skipped_entries() -> None:
+    tracker = ProposalTracker()
+    newer, maybe, skipped = PendingReply(), PendingReply(), PendingReply()
+    tracker.track(5, 8, newer)  # term 5 cannot sit below a term-4 snapshot point
+    tracker.track(3, 9, maybe)
+    tracker.track(4, 12, skipped)
+    tracker.snapshot_installed(10, 4)
+    assert await outcome(newer) == "failed"
+    assert await outcome(maybe) == "unknown"
+    tracker.applied(12, 4, None)  # committed, but its effects came with the snapshot
+    assert await outcome(skipped) == "unknown"
+
+
+async def test_stop_reports_unknown() -> None:
+    tracker = ProposalTracker()
+    pending = PendingReply()
+    tracker.track(1, 1, pending)
+    tracker.stop("stopping")
+    with pytest.raises(OutcomeUnknownError):
+        await pending

@@ -1,0 +1,146 @@
+"""ReadIndex: batching per heartbeat round, no-op wait, follower forwarding, failover."""
+
+from __future__ import annotations
+
+from seshat_trio.raft import (
+    AppendResp,
+    Heartbeat,
+    HeartbeatResp,
+    ReadFailure,
+    ReadIndexReq,
+    ReadIndexResp,
+    Role,
+)
+
+
+def test_single_node_read_served_at_commit(make_cluster):
+    c = make_cluster([1])
+    c.elect(1)
+    c.propose(1, b"a")
+    c.core(1).read_index(42)
+    c.stabilize()
+    assert [(r.request_id, r.index) for r in c.nodes[1].read_states] == [(42, 2)]
+
+
+def test_reads_between_readys_share_one_heartbeat_round(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.propose(1, b"x")
+    leader = c.core(1)
+    for rid in (1, 2, 3):
+        leader.read_index(rid)
+    rd = leader.ready()
+    beats = [m for m in rd.messages if isinstance(m, Heartbeat)]
+    assert len(beats) == 2 and len({m.context for m in beats}) == 1
+    assert rd.read_states == ()  # not before a quorum confirmed leadership
+    c.nodes[1].readies.append(rd)
+    leader.advance(rd)
+    c.queue.extend(rd.messages)
+    c.stabilize()
+    states = c.nodes[1].read_states
+    assert sorted(r.request_id for r in states) == [1, 2, 3]
+    assert {r.index for r in states} == {2}
+
+
+def test_read_confirmed_by_one_follower_of_three(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.isolate(3)
+    c.core(1).read_index(9)
+    c.stabilize()
+    assert [r.request_id for r in c.nodes[1].read_states] == [9]
+
+
+def test_read_not_confirmed_without_quorum(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.transform = lambda m: None if isinstance(m, HeartbeatResp) else m
+    c.core(1).read_index(9)
+    c.tick([1], times=3)
+    assert c.nodes[1].read_states == []
+
+
+def test_read_waits_for_current_term_noop(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.transform = lambda m: None if isinstance(m, AppendResp) else m
+    c.elect(1)
+    assert c.core(1).commit == 0
+    c.core(1).read_index(5)
+    c.tick([1], times=2)
+    assert c.nodes[1].read_states == []
+    c.transform = None
+    c.tick([1], times=2)
+    assert [(r.request_id, r.index) for r in c.nodes[1].read_states] == [(5, 1)]
+
+
+def test_follower_read_forwarded_to_leader(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.propose(1, b"x", b"y")
+    c.core(2).read_index(11)
+    c.core(2).read_index(12)
+    c.stabilize()
+    reqs = [m for m in c.sent if isinstance(m, ReadIndexReq)]
+    assert len(reqs) == 1 and reqs[0].request_ids == (11, 12)
+    states = c.nodes[2].read_states
+    assert [(r.request_id, r.index) for r in states] == [(11, 3), (12, 3)]
+    assert any(isinstance(m, ReadIndexResp) and m.ok for m in c.sent)
+
+
+def test_follower_read_without_leader_fails_at_once(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.core(2).read_index(1)
+    c.stabilize()
+    assert [(f.request_id, f.reason) for f in c.nodes[2].failed_reads] == [
+        (1, ReadFailure.NO_LEADER)
+    ]
+
+
+def test_follower_read_times_out_when_leader_silent(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.transform = lambda m: None if isinstance(m, ReadIndexReq) else m
+    c.core(2).read_index(7)
+    c.tick([2], times=c.core(2)._cfg.election_ticks_min)
+    assert [(f.request_id, f.reason) for f in c.nodes[2].failed_reads] == [
+        (7, ReadFailure.TIMED_OUT)
+    ]
+
+
+def test_pending_reads_fail_over_on_leadership_loss(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.isolate(1)
+    c.core(1).read_index(3)
+    c.core(1).read_index(4)
+    c.tick([1], times=c.core(1)._cfg.election_ticks_min * 2)
+    assert c.core(1).role is Role.FOLLOWER
+    assert sorted((f.request_id, f.reason) for f in c.nodes[1].failed_reads) == [
+        (3, ReadFailure.LEADERSHIP_LOST),
+        (4, ReadFailure.LEADERSHIP_LOST),
+    ]
+    assert c.nodes[1].read_states == []
+
+
+def test_forwarded_read_fails_when_leader_changes(make_cluster):
+    c = make_cluster([1, 2, 3], check_quorum=False)
+    c.elect(1)
+    c.transform = lambda m: None if isinstance(m, ReadIndexReq) else m
+    c.core(2).read_index(8)
+    c.crash(1)
+    c.elect(3)
+    assert c.core(2).leader_id == 3
+    assert [(f.request_id, f.reason) for f in c.nodes[2].failed_reads] == [
+        (8, ReadFailure.LEADERSHIP_LOST)
+    ]
+
+
+def test_leader_refuses_reads_during_transfer(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.isolate(3)
+    c.propose(1, b"lag")
+    c.core(1).transfer_leadership(3)
+    c.core(1).read_index(1)
+    c.stabilize()
+    assert [f.reason for f in c.nodes[1].failed_reads] == [ReadFailure.TRANSFERRING]

@@ -1,0 +1,164 @@
+"""Compaction and snapshots: chunked send, install, fast-forward, limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from seshat_trio.raft import (
+    Append,
+    Membership,
+    ProgressState,
+    Snapshot,
+    SnapshotAssembler,
+    SnapshotChunk,
+    SnapshotMeta,
+    iter_snapshot_chunks,
+)
+
+
+def test_compaction_drops_log_and_lagging_follower_gets_snapshot(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.isolate(3)
+    c.propose(1, *[b"v%d" % i for i in range(10)])
+    c.tick([1])
+    meta = c.nodes[1].snapshot_now()
+    c.stabilize()
+    assert meta.index == 11
+    assert c.nodes[1].storage.first_index() == 12
+    c.heal()
+    c.tick([1], times=3)
+    offers = [m for m in c.sent if isinstance(m, Snapshot)]
+    assert len(offers) == 1 and offers[0].dst == 3 and offers[0].meta == meta
+    node3 = c.nodes[3]
+    assert node3.storage.snapshot_meta() == meta
+    assert node3.state == [b"v%d" % i for i in range(10)]
+    assert c.core(1).progress(3).state is ProgressState.REPLICATE
+    c.propose(1, b"after")
+    c.replicate_commit()
+    assert node3.state[-1] == b"after"
+    assert c.core(3).commit == 12
+
+
+def test_follower_holding_the_entry_fast_forwards_without_install(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.propose(1, b"a", b"b")
+    core2 = c.core(2)
+    offer = Snapshot(group=7, src=1, dst=2, term=1, meta=SnapshotMeta(3, 1, c.membership))
+    core2.step(offer)
+    rd = core2.ready()
+    assert rd.snapshot is None
+    core2.advance(rd)
+    assert core2.commit == 3
+
+
+def test_stale_snapshot_is_acknowledged_not_installed(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.propose(1, b"a")
+    c.replicate_commit()
+    core2 = c.core(2)
+    core2.step(Snapshot(group=7, src=1, dst=2, term=1, meta=SnapshotMeta(1, 1, c.membership)))
+    rd = core2.ready()
+    assert rd.snapshot is None and rd.persisted_messages[0].index == 2
+    core2.advance(rd)
+
+
+def test_compact_refuses_beyond_applied_or_backwards(make_cluster):
+    c = make_cluster([1])
+    c.elect(1)
+    c.propose(1, b"a", b"b")
+    core = c.core(1)
+    with pytest.raises(ValueError):
+        core.compact(SnapshotMeta(core.applied + 1, 1, c.membership))
+    with pytest.raises(ValueError):
+        core.compact(SnapshotMeta(2, 7, c.membership))  # wrong term
+    c.nodes[1].snapshot_now()
+    with pytest.raises(ValueError):
+        core.compact(SnapshotMeta(2, 1, c.membership))  # not past the snapshot
+
+
+def test_failed_stream_goes_back_to_probe(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.isolate(3)
+    c.propose(1, b"a", b"b")
+    c.tick([1])
+    c.nodes[1].snapshot_now()
+    c.stabilize()
+    c.heal()
+    c.transform = lambda m: None if isinstance(m, Snapshot) else m
+    c.tick([1])
+    pr = c.core(1).progress(3)
+    assert pr.state is ProgressState.SNAPSHOT
+    c.core(1).report_snapshot(3, success=False)
+    assert pr.state is ProgressState.PROBE
+    c.transform = None
+    c.tick([1], times=3)
+    assert c.core(3).commit == c.core(1).commit
+
+
+def test_leader_never_sends_appends_below_first_index(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.isolate(3)
+    c.propose(1, b"a", b"b")
+    c.tick([1])
+    c.nodes[1].snapshot_now()
+    c.stabilize()
+    start = len(c.sent)
+    c.heal()
+    c.tick([1], times=2)
+    first = c.nodes[1].storage.first_index()
+    assert all(
+        m.prev_index >= first - 1 for m in c.sent[start:] if isinstance(m, Append) and m.dst == 3
+    )
+
+
+def _offer() -> Snapshot:
+    return Snapshot(
+        group=1, src=1, dst=2, term=3, meta=SnapshotMeta(5, 2, Membership(frozenset({1, 2})))
+    )
+
+
+def test_chunks_reassemble_in_order():
+    chunks = list(iter_snapshot_chunks(_offer(), [b"abc", b"", b"defg"]))
+    assert [(ch.offset, ch.last) for ch in chunks] == [(0, False), (3, False), (3, True)]
+    asm = SnapshotAssembler()
+    results = [asm.feed(ch) for ch in chunks]
+    assert [ack.offset for ack, _ in results] == [3, 3, 7]
+    done = results[-1][1]
+    assert done is not None and done.data == b"abcdefg" and done.offer == _offer()
+
+
+def test_empty_snapshot_is_one_last_chunk():
+    (chunk,) = iter_snapshot_chunks(_offer(), [])
+    ack, done = SnapshotAssembler().feed(chunk)
+    assert chunk.last and ack.ok and done is not None and done.data == b""
+
+
+def test_chunk_gap_is_refused_and_restart_recovers():
+    chunks = list(iter_snapshot_chunks(_offer(), [b"ab", b"cd", b"ef"]))
+    asm = SnapshotAssembler()
+    asm.feed(chunks[0])
+    ack, done = asm.feed(chunks[2])  # chunk 1 lost
+    assert not ack.ok and done is None
+    results = [asm.feed(ch) for ch in chunks]
+    assert results[-1][1] is not None and results[-1][1].data == b"abcdef"
+
+
+def test_chunks_are_not_core_input(make_cluster):
+    c = make_cluster([1, 2])
+    chunk = SnapshotChunk(
+        group=7,
+        src=1,
+        dst=2,
+        term=1,
+        meta=SnapshotMeta(1, 1, c.membership),
+        offset=0,
+        data=b"",
+        last=True,
+    )
+    with pytest.raises(TypeError):
+        c.core(2).step(chunk)  # type: ignore[arg-type]

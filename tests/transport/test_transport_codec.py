@@ -1,0 +1,193 @@
+"""Codec: round trip of every wire message type; malformed bytes only ever raise CodecError."""
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seshat_trio.raft import (
+    Append,
+    AppendResp,
+    Entry,
+    EntryKind,
+    Heartbeat,
+    HeartbeatResp,
+    Membership,
+    PreVote,
+    PreVoteResp,
+    ReadIndexReq,
+    ReadIndexResp,
+    Snapshot,
+    SnapshotChunk,
+    SnapshotChunkAck,
+    SnapshotMeta,
+    TimeoutNow,
+    Vote,
+    VoteResp,
+)
+from seshat_trio.transport import (
+    MESSAGE_TYPES,
+    CodecError,
+    ForwardError,
+    ForwardReply,
+    ForwardRequest,
+    Hello,
+    decode,
+    encode,
+)
+from seshat_trio.transport.blobs import (
+    pack_commands,
+    pack_entries,
+    unpack_commands,
+    unpack_entries,
+)
+
+u64 = st.integers(0, 2**64 - 1)
+ids = st.integers(1, 2**64 - 1)
+entries = st.lists(
+    st.builds(Entry, u64, u64, st.sampled_from(EntryKind), st.binary(max_size=64)), max_size=8
+).map(tuple)
+
+
+@st.composite
+def memberships(draw: st.DrawFn) -> Membership:
+    nodes = draw(st.lists(ids, max_size=6, unique=True))
+    split = draw(st.integers(0, len(nodes)))
+    return Membership(frozenset(nodes[:split]), frozenset(nodes[split:]))
+
+
+metas = st.builds(SnapshotMeta, u64, u64, memberships())
+header = {"group": u64, "src": ids, "dst": ids, "term": u64}
+commands = st.lists(st.lists(st.binary(max_size=20), max_size=4).map(tuple), max_size=4).map(tuple)
+
+STRATEGIES = {
+    Hello: st.builds(Hello, node_id=ids, peer_id=ids, protocol_version=st.integers(0, 65535)),
+    PreVote: st.builds(PreVote, **header, last_log_index=u64, last_log_term=u64),
+    PreVoteResp: st.builds(PreVoteResp, **header, granted=st.booleans()),
+    Vote: st.builds(Vote, **header, last_log_index=u64, last_log_term=u64, forced=st.booleans()),
+    VoteResp: st.builds(VoteResp, **header, granted=st.booleans()),
+    Append: st.builds(Append, **header, prev_index=u64, prev_term=u64, entries=entries, commit=u64),
+    AppendResp: st.builds(
+        AppendResp, **header, success=st.booleans(), index=u64, hint_index=u64, hint_term=u64
+    ),
+    Heartbeat: st.builds(Heartbeat, **header, commit=u64, context=u64),
+    HeartbeatResp: st.builds(HeartbeatResp, **header, context=u64),
+    Snapshot: st.builds(Snapshot, **header, meta=metas),
+    SnapshotChunk: st.builds(
+        SnapshotChunk,
+        **header,
+        meta=metas,
+        offset=u64,
+        data=st.binary(max_size=200),
+        last=st.booleans(),
+    ),
+    SnapshotChunkAck: st.builds(
+        SnapshotChunkAck, **header, meta_index=u64, offset=u64, ok=st.booleans()
+    ),
+    TimeoutNow: st.builds(TimeoutNow, **header),
+    ReadIndexReq: st.builds(ReadIndexReq, **header, request_ids=st.lists(u64).map(tuple)),
+    ReadIndexResp: st.builds(
+        ReadIndexResp, **header, request_ids=st.lists(u64).map(tuple), index=u64, ok=st.booleans()
+    ),
+    ForwardRequest: st.builds(ForwardRequest, u64, st.integers(0, 255), commands),
+    ForwardReply: st.builds(ForwardReply, u64, st.binary(max_size=200)),
+    ForwardError: st.builds(ForwardError, u64, st.text(max_size=40)),
+}
+
+
+def test_every_wire_type_has_a_strategy() -> None:
+    assert set(STRATEGIES) == set(MESSAGE_TYPES)
+
+
+@pytest.mark.parametrize("cls", list(STRATEGIES), ids=lambda c: c.__name__)
+@settings(max_examples=40)
+@given(data=st.data())
+def test_round_trip(cls: type, data: st.DataObject) -> None:
+    msg = data.draw(STRATEGIES[cls])
+    assert decode(encode(msg)) == msg
+
+
+@given(entries)
+def test_entries_blob_round_trip(batch: tuple[Entry, ...]) -> None:
+    assert unpack_entries(pack_entries(batch)) == batch
+
+
+@given(commands)
+def test_commands_blob_round_trip(cmds: tuple[tuple[bytes, ...], ...]) -> None:
+    assert unpack_commands(pack_commands(cmds)) == cmds
+
+
+@given(entries.filter(bool), st.data())
+def test_truncated_or_padded_entries_blob_is_codec_error(
+    batch: tuple[Entry, ...], data: st.DataObject
+) -> None:
+    blob = pack_entries(batch)
+    cut = data.draw(st.integers(0, len(blob) - 1))
+    with pytest.raises(CodecError):
+        unpack_entries(blob[:cut])
+    with pytest.raises(CodecError, match="trailing"):
+        unpack_entries(blob + b"\0")
+
+
+def test_unknown_entry_kind_is_codec_error() -> None:
+    blob = struct.pack(">IQQBI", 1, 1, 1, 9, 0)
+    with pytest.raises(CodecError, match="kind 9"):
+        unpack_entries(blob)
+
+
+@given(st.binary(max_size=300))
+def test_garbage_is_codec_error(garbage: bytes) -> None:
+    """Random bytes either happen to form an Envelope or raise CodecError, nothing else."""
+    try:
+        decoded = decode(garbage)
+    except CodecError:
+        return
+    assert type(decoded) in MESSAGE_TYPES
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(list(STRATEGIES)), st.data())
+def test_corrupted_valid_frames_decode_or_codec_error(cls: type, data: st.DataObject) -> None:
+    frame = bytearray(encode(data.draw(STRATEGIES[cls])))
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(0, len(frame) - 1))
+        frame[position] = data.draw(st.integers(0, 255))
+    try:
+        decoded = decode(bytes(frame))
+    except CodecError:
+        return
+    assert type(decoded) in MESSAGE_TYPES
+
+
+def test_invalid_membership_on_the_wire_is_codec_error() -> None:
+    meta = SnapshotMeta(1, 1, Membership(frozenset({1}), frozenset({2})))
+    frame = encode(Snapshot(group=1, src=1, dst=2, term=1, meta=meta))
+    # Make the learner equal to the voter: a membership the attrs class refuses.
+    learner_at = frame.rindex(struct.pack("<Q", 2))
+    bad = frame[:learner_at] + struct.pack("<Q", 1) + frame[learner_at + 8 :]
+    with pytest.raises(CodecError, match="both voter and learner"):
+        decode(bad)
+
+
+def test_encoding_out_of_range_values_is_value_error() -> None:
+    with pytest.raises(ValueError, match="Heartbeat"):
+        encode(Heartbeat(group=1, src=1, dst=2, term=-1, commit=0, context=0))
+    with pytest.raises(ValueError, match="entry"):
+        encode(
+            Append(
+                group=1,
+                src=1,
+                dst=2,
+                term=1,
+                prev_index=0,
+                prev_term=0,
+                entries=(Entry(-1, 1, EntryKind.NORMAL, b""),),
+                commit=0,
+            )
+        )
+
+
+def test_encoding_a_non_message_is_type_error() -> None:
+    with pytest.raises(TypeError, match="not a wire message"):
+        encode(object())  # type: ignore[arg-type]

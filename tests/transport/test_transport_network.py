@@ -1,0 +1,263 @@
+"""Transports on 127.0.0.1: delivery, reconnect, hostile peers, backpressure.
+
+The `net` fixture (conftest.py) starts transports on ephemeral ports.
+"""
+
+import logging
+import socket
+import struct
+
+import pytest
+import trio
+
+from seshat_trio.config.model import Address
+from seshat_trio.raft import Append, Entry, EntryKind, Heartbeat, VoteResp
+from seshat_trio.transport import Hello, TransportLimits, encode, encode_frame
+from seshat_trio.transport.connection import FramedStream
+
+
+def _heartbeat(src: int, dst: int, context: int = 0) -> Heartbeat:
+    return Heartbeat(group=1, src=src, dst=dst, term=1, commit=0, context=context)
+
+
+def _append(src: int, dst: int, index: int, size: int = 100) -> Append:
+    entry = Entry(1, index, EntryKind.NORMAL, b"v" * size)
+    return Append(
+        group=1,
+        src=src,
+        dst=dst,
+        term=1,
+        prev_index=index - 1,
+        prev_term=1,
+        entries=(entry,),
+        commit=0,
+    )
+
+
+def _connected(node: object, peer: int) -> bool:
+    return node.transport.peer_states()[peer].connected  # type: ignore[attr-defined]
+
+
+async def test_two_nodes_exchange_messages_in_order(net) -> None:
+    with trio.fail_after(10):
+        nodes = await net.start_cluster([1, 2])
+        sent = [_append(1, 2, i) for i in range(1, 201)]
+        for msg in sent:
+            nodes[1].transport.send(msg)
+        reply = VoteResp(group=1, src=2, dst=1, term=3, granted=True)
+        nodes[2].transport.send(reply)
+        await net.wait_until(lambda: len(nodes[2].received) == 200 and nodes[1].received)
+        assert nodes[2].received == sent
+        assert nodes[1].received == [reply]
+        state = nodes[1].transport.peer_states()[2]
+        assert state.connected and state.dropped == 0 and state.queue_frames == 0
+
+
+async def test_three_nodes_all_to_all(net) -> None:
+    with trio.fail_after(10):
+        nodes = await net.start_cluster([1, 2, 3])
+        for src in nodes:
+            for dst in nodes:
+                if src != dst:
+                    nodes[src].transport.send(_heartbeat(src, dst, context=src * 10 + dst))
+        await net.wait_until(lambda: all(len(n.received) == 2 for n in nodes.values()))
+        for dst, node in nodes.items():
+            assert sorted(m.context for m in node.received) == sorted(  # type: ignore[union-attr]
+                src * 10 + dst for src in nodes if src != dst
+            )
+
+
+async def test_listen_address_reports_the_bound_port(net) -> None:
+    with trio.fail_after(5):
+        node = await net.start_node(1)
+        assert node.address.host == "127.0.0.1"
+        assert node.address.port > 0
+
+
+async def test_reconnects_after_peer_restart(net) -> None:
+    with trio.fail_after(15):
+        nodes = await net.start_cluster([1, 2])
+        nodes[1].transport.send(_heartbeat(1, 2, context=1))
+        await net.wait_until(lambda: len(nodes[2].received) == 1)
+        port = nodes[2].address.port
+        nodes[2].stop()
+        await net.wait_until(lambda: not _connected(nodes[1], 2))
+        restarted = await net.start_node(
+            2, listen=Address("127.0.0.1", port), peers={1: nodes[1].address}
+        )
+        await net.wait_until(lambda: _connected(nodes[1], 2))
+        nodes[1].transport.send(_heartbeat(1, 2, context=2))
+        await net.wait_until(lambda: restarted.received)
+        assert [m.context for m in restarted.received] == [2]  # type: ignore[union-attr]
+        assert nodes[1].transport.peer_states()[2].reconnects >= 1
+
+
+async def test_messages_queued_while_disconnected_are_delivered(net) -> None:
+    with trio.fail_after(10):
+        late = socket.socket()
+        late.bind(("127.0.0.1", 0))
+        port = late.getsockname()[1]
+        late.close()
+        one = await net.start_node(1, peers={2: Address("127.0.0.1", port)})
+        one.transport.send(_heartbeat(1, 2, context=5))
+        await trio.sleep(0.05)  # a few failed dials
+        two = await net.start_node(2, listen=Address("127.0.0.1", port))
+        await net.wait_until(lambda: two.received)
+        assert [m.context for m in two.received] == [5]  # type: ignore[union-attr]
+
+
+async def _raw_peer(node_address: Address, sender: int, receiver: int) -> FramedStream:
+    stream = await trio.open_tcp_stream(node_address.host, node_address.port)
+    framed = FramedStream(stream, 1 << 20)
+    await framed.send(Hello(node_id=sender, peer_id=receiver))
+    assert await framed.receive() == Hello(node_id=receiver, peer_id=sender)
+    return framed
+
+
+async def _assert_closed_by_peer(stream: trio.abc.Stream) -> None:
+    with trio.fail_after(5):
+        while True:
+            try:
+                data = await stream.receive_some(1024)
+            except trio.BrokenResourceError:
+                return
+            if not data:
+                return
+
+
+def _closed_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.seshat_fields["reason"]  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.getMessage() == "peer_connection_closed"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (encode_frame(b"\x01" * 24), "CodecError"),
+        (struct.pack(">I", (1 << 20) + 1), "FrameError"),
+        (encode_frame(encode(_heartbeat(9, 1))), "ProtocolViolation"),  # src is not the sender
+    ],
+    ids=["garbage", "oversized", "spoofed-src"],
+)
+async def test_bad_frame_closes_only_that_connection(
+    net, caplog: pytest.LogCaptureFixture, payload: bytes, reason: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="seshat_trio.transport")
+    limits = TransportLimits(max_frame_bytes=1 << 20, backoff_initial=0.01, backoff_max=0.2)
+    with trio.fail_after(10):
+        nodes = await net.start_cluster([1, 2], limits=limits)
+        raw = await _raw_peer(nodes[1].address, sender=3, receiver=1)
+        good = await _raw_peer(nodes[1].address, sender=4, receiver=1)
+        await raw.stream.send_all(payload)
+        await _assert_closed_by_peer(raw.stream)
+        assert reason in _closed_reasons(caplog)
+        # The node still serves its other connections, old and new.
+        await good.stream.send_all(encode_frame(encode(_heartbeat(4, 1, context=44))))
+        nodes[2].transport.send(_heartbeat(2, 1, context=22))
+        await net.wait_until(lambda: len(nodes[1].received) == 2)
+        assert sorted(m.context for m in nodes[1].received) == [22, 44]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "hello",
+    [
+        Hello(node_id=3, peer_id=2),  # meant for another node
+        Hello(node_id=3, peer_id=1, protocol_version=99),
+        Hello(node_id=3, peer_id=1, magic=1),
+        _heartbeat(3, 1),  # no Hello at all
+    ],
+    ids=["wrong-node", "version", "magic", "no-hello"],
+)
+async def test_bad_handshake_is_refused(
+    net, caplog: pytest.LogCaptureFixture, hello: object
+) -> None:
+    caplog.set_level(logging.INFO, logger="seshat_trio.transport")
+    with trio.fail_after(10):
+        node = await net.start_node(1)
+        stream = await trio.open_tcp_stream(node.address.host, node.address.port)
+        await stream.send_all(encode_frame(encode(hello)))  # type: ignore[arg-type]
+        await _assert_closed_by_peer(stream)
+        assert "HandshakeError" in _closed_reasons(caplog)
+        assert node.received == []
+
+
+async def test_dialling_the_wrong_node_is_detected(net) -> None:
+    with trio.fail_after(10):
+        nodes = await net.start_cluster([1, 2, 3])
+        # Node 1 is told node 2 lives at node 3's address.
+        nodes[1].transport.update_peers({2: nodes[3].address, 3: nodes[3].address})
+        nodes[1].transport.send(_heartbeat(1, 2))
+        nodes[1].transport.send(_heartbeat(1, 3, context=13))
+        await net.wait_until(lambda: nodes[3].received)
+        await trio.sleep(0.1)
+        assert [m.context for m in nodes[3].received] == [13]  # type: ignore[union-attr]
+        assert nodes[2].received == []
+        assert not nodes[1].transport.peer_states()[2].connected
+
+
+async def test_backpressure_drops_heartbeats_and_counts(net) -> None:
+    """A peer that completes the handshake and then never reads."""
+    limits = TransportLimits(
+        max_queue_frames=16,
+        max_frame_bytes=1 << 20,
+        max_queue_bytes=1 << 30,
+        backoff_initial=0.01,
+        backoff_max=0.2,
+    )
+    with trio.fail_after(20):
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        port = listeners[0].socket.getsockname()[1]
+        stalled = trio.Event()
+
+        async def never_reads(stream: trio.SocketStream) -> None:
+            framed = FramedStream(stream, 1 << 20)
+            await framed.receive()
+            await framed.send(Hello(node_id=2, peer_id=1))
+            stalled.set()
+            await trio.sleep_forever()
+
+        await net.nursery.start(trio.serve_listeners, never_reads, listeners)
+        node = await net.start_node(1, peers={2: Address("127.0.0.1", port)}, limits=limits)
+        await stalled.wait()
+        await net.wait_until(lambda: _connected(node, 2))
+        # Fill the socket buffers until frames stay queued.
+        index = 0
+        while node.transport.peer_states()[2].queue_frames < 16:
+            index += 1
+            node.transport.send(_append(1, 2, index, size=256 << 10))
+            await trio.sleep(0.001)
+        before = node.transport.peer_states()[2]
+        for n in range(10):
+            node.transport.send(_heartbeat(1, 2, context=n))
+            node.transport.send(_append(1, 2, index + n + 1))
+        after = node.transport.peer_states()[2]
+        assert after.queue_frames == 16
+        assert after.dropped_heartbeats - before.dropped_heartbeats == 10
+        assert after.dropped - before.dropped == 20  # 10 heartbeats + 10 oldest Appends
+
+
+async def test_send_to_unknown_node_is_counted_not_raised(net) -> None:
+    with trio.fail_after(5):
+        node = await net.start_node(1)
+        node.transport.send(Heartbeat(group=1, src=1, dst=7, term=1, commit=0, context=0))
+        assert node.transport.undeliverable == 1
+
+
+async def test_removed_peer_is_no_longer_dialled(net) -> None:
+    with trio.fail_after(10):
+        nodes = await net.start_cluster([1, 2])
+        await net.wait_until(lambda: _connected(nodes[1], 2))
+        nodes[1].transport.update_peers({})
+        assert nodes[1].transport.peer_states() == {}
+        nodes[1].transport.send(_heartbeat(1, 2))
+        assert nodes[1].transport.undeliverable == 1
+
+
+def test_limits_are_validated() -> None:
+    with pytest.raises(ValueError, match="max_queue_frames"):
+        TransportLimits(max_queue_frames=0)
+    with pytest.raises(ValueError, match="max_frame_bytes must be <= max_queue_bytes"):
+        TransportLimits(max_frame_bytes=10, max_queue_bytes=5)
