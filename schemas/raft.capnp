@@ -23,6 +23,7 @@ struct Hello {
   protocolVersion @1 :UInt16;  # must equal the receiver's protocolVersion
   nodeId @2 :UInt64;           # the sender's node id (> 0)
   peerId @3 :UInt64;           # the node id the sender believes it is talking to
+  clientAddr @4 :Text;         # the sender's RESP address "host:port" (MOVED, INFO raft)
 }
 
 struct SnapshotMeta {

@@ -113,7 +113,13 @@ async def serve_node(
 
         peers = {node_id: addr for node_id, addr in members.items() if node_id != config.node.id}
         transport = Transport(
-            config.node.id, config.node.internal_addr, peers, on_message, on_forward, rng=rng
+            config.node.id,
+            config.node.internal_addr,
+            peers,
+            on_message,
+            on_forward,
+            rng=rng,
+            client_addr=str(config.node.client_addr),
         )
         machines: dict[int, StateMachine] = {SYSTEM_GROUP: system_machine, DATA_GROUP: kv}
         for group, machine in machines.items():
@@ -129,7 +135,7 @@ async def serve_node(
             )
         system, data = drivers[SYSTEM_GROUP], drivers[DATA_GROUP]
         service = NodeService(
-            config, data, kv, system, transport, stats, client_address_of=lambda _peer: None
+            config, data, kv, system, transport, stats, transport.client_address
         )
         executor = ForwardedExecutor(config, service)
         listener = RespListener(config, service, stats)

@@ -8,9 +8,18 @@ from seshat_trio.commands.context import ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.commands.table import COMMANDS
 from seshat_trio.config import Config, NodeSection
-from seshat_trio.errors import OutcomeUnknownError
+from collections.abc import Sequence
+
+from seshat_trio.errors import NotLeaderError, OutcomeUnknownError
 from seshat_trio.kv.operations import Operation
-from seshat_trio.protocol import ErrorReply, Reply, SimpleString, Verbatim
+from seshat_trio.protocol import (
+    ErrorReply,
+    RawReplies,
+    Reply,
+    SimpleString,
+    Verbatim,
+    encode_replies,
+)
 from seshat_trio.storage import StoredValue
 
 
@@ -22,8 +31,26 @@ class FakeBackend:
         self.events: list[str] = []
         self.queued: list[tuple[Operation, trio.Event, list[tuple[Reply, ...]]]] = []
         self.fail_next = False
+        self.is_leader = True
+        # What leader_is_local answers after a refused submit (a leader was found).
+        self.leader_found_locally = False
+        self.forwarded: list[list[list[bytes]]] = []
+
+    async def leader_is_local(self) -> bool:
+        self.events.append("wait leader")
+        if self.leader_found_locally:
+            self.is_leader = True
+        return self.leader_found_locally
+
+    async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
+        run = [list(c) for c in commands]
+        self.forwarded.append(run)
+        self.events.append(f"forward {len(run)}")
+        return b"".join(b"+FWD %s\r\n" % c[1] for c in run)
 
     def submit(self, op: Operation):  # type: ignore[no-untyped-def]
+        if not self.is_leader:
+            raise NotLeaderError(2)
         self.events.append(f"submit {op.commands[0][0].decode()}")
         done, box = trio.Event(), []
         self.queued.append((op, done, box))
@@ -222,3 +249,62 @@ async def test_info_formats_sections() -> None:
     assert isinstance(reply.text, str)
     assert "# Server\r\nredis_version:7.0.0\r\n" in reply.text
     assert "# Cluster\r\ncluster_enabled:0\r\n" in reply.text
+
+
+async def test_follower_forwards_each_run_of_writes_as_one_request_in_order() -> None:
+    backend = FakeBackend()
+    backend.is_leader = False
+    backend.data[b"r"] = b"local"
+    replies = await run(
+        make_ctx(backend),
+        [b"SET", b"a", b"1"],
+        [b"DEL", b"b"],
+        [b"GET", b"r"],
+        [b"NOPE"],
+        [b"SET", b"c", b"3"],
+        [b"GET", b"k" * 300],
+        [b"SET", b"d", b"4"],
+    )
+    assert backend.forwarded == [
+        [[b"SET", b"a", b"1"], [b"DEL", b"b"]],
+        [[b"SET", b"c", b"3"]],
+        [[b"SET", b"d", b"4"]],
+    ]
+    assert encode_replies(replies) == (
+        b"+FWD a\r\n+FWD b\r\n$5\r\nlocal\r\n"
+        b"-ERR unknown command 'NOPE', with args beginning with: \r\n"
+        b"+FWD c\r\n-ERR key too large (max 256 bytes)\r\n+FWD d\r\n"
+    )
+    # Each forwarded run finished before the read after it started.
+    assert backend.events.index("forward 2") < backend.events.index("barrier")
+
+
+async def test_a_forwarded_request_is_never_forwarded_again() -> None:
+    backend = FakeBackend()
+    backend.is_leader = False
+    ctx = make_ctx(backend)
+    ctx.client.forwarded = True
+    (reply,) = await run(ctx, [b"SET", b"a", b"1"])
+    assert isinstance(reply, ErrorReply) and reply.text.startswith("TRYAGAIN")
+    assert backend.forwarded == []
+
+
+async def test_write_is_proposed_locally_when_leadership_settles_here() -> None:
+    backend = FakeBackend()
+    backend.is_leader = False
+    backend.leader_found_locally = True
+    (reply,) = await run(make_ctx(backend), [b"SET", b"a", b"1"])
+    assert reply == SimpleString("OK")
+    assert backend.forwarded == [] and backend.data == {b"a": b"1"}
+
+
+async def test_forward_failure_fails_every_command_of_the_run() -> None:
+    backend = FakeBackend()
+    backend.is_leader = False
+
+    async def broken(commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
+        raise OutcomeUnknownError("TIMEOUT unknown")
+
+    backend.forward = broken  # type: ignore[method-assign]
+    (reply,) = await run(make_ctx(backend), [b"SET", b"a", b"1"], [b"SET", b"b", b"2"])
+    assert reply == RawReplies(b"-TIMEOUT unknown\r\n" * 2, 2)

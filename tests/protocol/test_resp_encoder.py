@@ -19,6 +19,7 @@ from seshat_trio.protocol import (
     ErrorReply,
     NullArray,
     Push,
+    RawReplies,
     Reply,
     SimpleString,
     Verbatim,
@@ -87,6 +88,17 @@ def test_exact_encoding(value: Reply, resp2: bytes, resp3: bytes | None) -> None
     assert encode_reply(value) == resp2
     assert encode_reply(value, 2) == resp2
     assert encode_reply(value, 3) == (resp2 if resp3 is None else resp3)
+
+
+def test_raw_replies_are_spliced_in_unchanged() -> None:
+    raw = RawReplies(b"+OK\r\n:1\r\n", 2)
+    assert encode_replies([1, raw, None], 3) == b":1\r\n+OK\r\n:1\r\n_\r\n"
+    assert encode_reply(raw) == b"+OK\r\n:1\r\n"
+
+
+def test_raw_replies_repeat_an_error_on_one_line() -> None:
+    raw = RawReplies.repeat(ErrorReply("ERR a\r\nb"), 3)
+    assert raw == RawReplies(b"-ERR a  b\r\n" * 3, 3)
 
 
 def test_large_bulk_is_not_corrupted() -> None:
@@ -238,6 +250,8 @@ def expected(value: Reply, protocol: int) -> Decoded:
     if isinstance(value, Mapping):
         pairs = [(expected(k, protocol), expected(v, protocol)) for k, v in value.items()]
         return ("map", pairs) if resp3 else [x for pair in pairs for x in pair]
+    if isinstance(value, RawReplies):
+        raise TypeError("pre-encoded replies are not generated")
     if isinstance(value, AbstractSet):
         items = [expected(item, protocol) for item in value]
         return ("set", items) if resp3 else items

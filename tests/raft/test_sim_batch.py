@@ -4,7 +4,7 @@ Environment knobs (defaults keep the CI batch near 2-3 minutes on one core):
 - SESHAT_SIM_SCHEDULES: number of seeded schedules in the batch (default 1000);
 - SESHAT_SIM_SEED: first seed of the batch (default 0) -- set it, with
   SESHAT_SIM_SCHEDULES=1, to replay one failing seed under pytest;
-- SESHAT_SIM_STEPS: events per schedule in the fault phase (default 1000);
+- SESHAT_SIM_STEPS: events per schedule in the fault phase (default 1500);
 - SESHAT_SIM_EXAMPLES: hypothesis-chosen schedules (default 20).
 A failure prints the seed, the violated property, the command that replays it
 exactly, and the last simulated events.
@@ -23,7 +23,7 @@ from seshat_trio.testing.raftsim import SimConfig, run_simulation
 
 SCHEDULES = int(os.environ.get("SESHAT_SIM_SCHEDULES", "1000"))
 FIRST_SEED = int(os.environ.get("SESHAT_SIM_SEED", "0"))
-STEPS = int(os.environ.get("SESHAT_SIM_STEPS", "1000"))
+STEPS = int(os.environ.get("SESHAT_SIM_STEPS", "1500"))
 EXAMPLES = int(os.environ.get("SESHAT_SIM_EXAMPLES", "20"))
 CHUNK = 50
 

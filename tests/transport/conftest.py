@@ -53,6 +53,7 @@ class Net:
         peers: Mapping[int, Address] | None = None,
         on_forward: Callable[[int, ForwardRequest], Awaitable[ForwardReply]] = echo_forward,
         limits: TransportLimits = FAST,
+        client_addr: str = "",
     ) -> Node:
         received: list[PeerMessage] = []
         transport = Transport(
@@ -63,6 +64,7 @@ class Net:
             on_forward,
             limits=limits,
             rng=random.Random(node_id),
+            client_addr=client_addr,
         )
         scope = trio.CancelScope()
 

@@ -53,6 +53,22 @@ async def test_two_nodes_exchange_messages_in_order(net) -> None:
         assert state.connected and state.dropped == 0 and state.queue_frames == 0
 
 
+async def test_hello_announces_each_node_client_address(net) -> None:
+    with trio.fail_after(10):
+        one = await net.start_node(1, client_addr="127.0.0.1:6379")
+        two = await net.start_node(2, client_addr="127.0.0.1:6380")
+        assert one.transport.client_address(2) is None  # not a peer yet
+        one.transport.update_peers({2: two.address})
+        two.transport.update_peers({1: one.address})
+        await net.wait_until(
+            lambda: one.transport.client_address(2) is not None
+            and two.transport.client_address(1) is not None
+        )
+        assert one.transport.client_address(2) == "127.0.0.1:6380"
+        assert two.transport.client_address(1) == "127.0.0.1:6379"
+        assert one.transport.peer_states()[2].client_addr == "127.0.0.1:6380"
+
+
 async def test_three_nodes_all_to_all(net) -> None:
     with trio.fail_after(10):
         nodes = await net.start_cluster([1, 2, 3])

@@ -35,6 +35,7 @@ from seshat_trio.protocol.replies import (
     Reply,
     SimpleString,
     Verbatim,
+    one_line,
 )
 
 _CRLF = b"\r\n"
@@ -95,24 +96,18 @@ def _abstract_type(value: object) -> type:
     raise TypeError(f"cannot encode {type(value).__name__} as a RESP reply")
 
 
-def _no_newlines(text: str) -> bytes:
-    if "\r" in text or "\n" in text:
-        text = text.replace("\r", " ").replace("\n", " ")
-    return text.encode("utf-8", "surrogateescape")
-
-
 def _status(value: SimpleString, out: Out) -> None:
     text = value.text
     encoded = _status_cache.get(text)
     if encoded is None:
-        encoded = b"+" + _no_newlines(text) + _CRLF
+        encoded = b"+" + one_line(text) + _CRLF
         if len(_status_cache) < _STATUS_CACHE_LIMIT:
             _status_cache[text] = encoded
     out.append(encoded)
 
 
 def _error(value: ErrorReply, out: Out) -> None:
-    out.append(b"-" + _no_newlines(value.text) + _CRLF)
+    out.append(b"-" + one_line(value.text) + _CRLF)
 
 
 def _bulk(data: bytes, out: Out) -> None:

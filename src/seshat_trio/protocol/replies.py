@@ -15,6 +15,13 @@ from typing import TypeAlias
 import attrs
 
 
+def one_line(text: str) -> bytes:
+    """`text` as bytes for a ``+`` or ``-`` line: CR and LF become spaces, as in Redis."""
+    if "\r" in text or "\n" in text:
+        text = text.replace("\r", " ").replace("\n", " ")
+    return text.encode("utf-8", "surrogateescape")
+
+
 @attrs.frozen(slots=True)
 class SimpleString:
     """A status reply, ``+OK``; CR and LF in the text are sent as spaces."""
@@ -85,8 +92,8 @@ class RawReplies:
     @classmethod
     def repeat(cls, error: ErrorReply, count: int) -> RawReplies:
         """The same error for each of `count` commands (identical in RESP2 and RESP3)."""
-        text = error.text.replace("\r", " ").replace("\n", " ")
-        return cls(b"-%s\r\n" % text.encode("utf-8", "surrogateescape") * count, count)
+        return cls(b"-%b\r\n" % one_line(error.text) * count, count)
+
 
 Reply: TypeAlias = (
     bool

@@ -31,7 +31,6 @@ from collections.abc import Sequence
 
 from seshat_trio.raft.config import RaftConfig
 from seshat_trio.raft.errors import (
-    CompactedError,
     ConfigChangeRejected,
     LeadershipTransferInProgress,
     NotLeader,
@@ -73,10 +72,11 @@ from seshat_trio.raft.model import (
     SoftState,
     TransferResult,
 )
-from seshat_trio.raft.progress import Inflights, Progress, ProgressState
-from seshat_trio.raft.quorum import VoteResult, quorum_value, vote_result
+from seshat_trio.raft.progress import Progress, ProgressState
+from seshat_trio.raft.quorum import VoteResult, vote_result
 from seshat_trio.raft.readindex import ForwardedReads, LeaderReads, PendingRead
 from seshat_trio.raft.ready import Ready
+from seshat_trio.raft.replication import Replicator
 from seshat_trio.raft.storage import LogStorage
 
 # Messages that promise durable state (a vote, a persisted log); they always wait for the
@@ -116,7 +116,7 @@ class RaftCore:
         self._randomized_timeout = config.election_ticks_min
         self._ticks = 0
         self._votes: dict[int, bool] = {}
-        self._progress: dict[int, Progress] = {}
+        self._repl: Replicator | None = None  # exists exactly while this node leads
         self._transferee: int | None = None
         self._transfer_elapsed = 0
         self._pending_conf_index = 0
@@ -191,7 +191,7 @@ class RaftCore:
 
     def progress(self, peer: int) -> Progress | None:
         """The leader's replication progress for `peer` (None when not leader / unknown)."""
-        return self._progress.get(peer)
+        return self._repl.progress(peer) if self._repl is not None else None
 
     def log_term(self, index: int) -> int | None:
         return self._log.term(index)
@@ -203,8 +203,8 @@ class RaftCore:
         self._ticks += 1
         for request_id in self._forwarded.expire(self._ticks):
             self._failed_reads.append(FailedRead(request_id, ReadFailure.TIMED_OUT))
-        if self._role is Role.LEADER:
-            self._tick_leader()
+        if self._repl is not None:
+            self._tick_leader(self._repl)
         else:
             self._tick_election()
 
@@ -225,8 +225,8 @@ class RaftCore:
             return
         if isinstance(msg, (PreVote, Vote)):
             self._handle_vote_request(msg)
-        elif self._role is Role.LEADER:
-            self._step_leader(msg)
+        elif self._repl is not None:
+            self._step_leader(self._repl, msg)
         elif self._role is Role.FOLLOWER:
             self._step_follower(msg)
         else:
@@ -235,23 +235,25 @@ class RaftCore:
     def propose(self, commands: Sequence[bytes]) -> list[int]:
         if not commands:
             raise ValueError("propose() needs at least one command")
-        self._check_leader()
+        if not all(isinstance(command, bytes) for command in commands):
+            raise TypeError("commands must be bytes")
+        repl = self._check_leader()
         first = self._log.last_index() + 1
         entries = [
-            Entry(self._term, first + i, EntryKind.NORMAL, bytes(command))
+            Entry(self._term, first + i, EntryKind.NORMAL, command)
             for i, command in enumerate(commands)
         ]
-        self._append_as_leader(entries)
+        self._append_as_leader(repl, entries)
         return [entry.index for entry in entries]
 
     def change_membership(self, change: ConfigChange) -> int:
-        self._check_leader()
+        repl = self._check_leader()
         if self._pending_conf_index > self._log.applied:
             raise ConfigChangeRejected("another membership change is still pending")
         if not self._committed_in_term():
             raise ConfigChangeRejected("the leader has not committed an entry in its term yet")
         new = apply_change(self._membership, change)
-        peer = self._progress.get(change.node_id)
+        peer = repl.progress(change.node_id)
         if change.node_id in new.voters and change.node_id in self._membership.learners:
             assert peer is not None
             # Under constant load a streaming learner is always a little behind commit, so
@@ -260,7 +262,8 @@ class RaftCore:
             if peer.state is not ProgressState.REPLICATE or lag > self._cfg.max_promote_lag:
                 raise ConfigChangeRejected(f"learner {change.node_id} is not caught up")
         index = self._log.last_index() + 1
-        self._append_as_leader([Entry(self._term, index, EntryKind.CONFIG, encode_membership(new))])
+        entry = Entry(self._term, index, EntryKind.CONFIG, encode_membership(new))
+        self._append_as_leader(repl, [entry])
         self._pending_conf_index = index
         return index
 
@@ -276,7 +279,8 @@ class RaftCore:
             self._failed_reads.append(FailedRead(request_id, ReadFailure.NO_LEADER))
 
     def transfer_leadership(self, to: int) -> None:
-        if self._role is not Role.LEADER:
+        repl = self._repl
+        if repl is None:
             raise NotLeader(self._leader)
         if to == self.node_id or to not in self._membership.voters:
             raise ValueError(f"cannot transfer leadership to {to}: not another voter")
@@ -286,29 +290,20 @@ class RaftCore:
             self._transfer_results.append(TransferResult(self._transferee, succeeded=False))
         self._transferee = to
         self._transfer_elapsed = 0
-        if self._progress[to].match == self._log.last_index():
+        if repl.caught_up(to):
             self._send_timeout_now(to)
         else:
-            self._send_append(to)
+            repl.send_append(to)
 
     def report_snapshot(self, peer: int, success: bool) -> None:
-        """The leader's driver finished (or failed) streaming the snapshot to `peer`.
-
-        Either way the peer goes back to probing: on success its AppendResp for the
-        snapshot index moves it on; on failure the next probe finds out what it needs."""
-        pr = self._progress.get(peer)
-        if self._role is not Role.LEADER or pr is None or pr.state is not ProgressState.SNAPSHOT:
-            return
-        if not success:
-            pr.pending_snapshot = 0
-        pr.become_probe()
-        # Wait for a heartbeat response before probing again, as after any probe.
-        pr.probe_sent = True
+        """The leader's driver finished (or failed) streaming the snapshot to `peer`."""
+        if self._repl is not None:
+            self._repl.report_snapshot(peer, success)
 
     def report_unreachable(self, peer: int) -> None:
-        pr = self._progress.get(peer)
-        if self._role is Role.LEADER and pr is not None and pr.state is ProgressState.REPLICATE:
-            pr.become_probe()
+        """The transport gave up on `peer`: stop pipelining to it blindly."""
+        if self._repl is not None:
+            self._repl.report_unreachable(peer)
 
     def applied_snapshot_meta(self) -> SnapshotMeta:
         index = self._log.applied
@@ -391,8 +386,8 @@ class RaftCore:
         if ready.entries:
             last = ready.entries[-1]
             self._log.stable_to(last.index, last.term)
-            if self._role is Role.LEADER and self._log.match_term(last.index, last.term):
-                self._on_ack(self.node_id, last.index)
+            if self._repl is not None and self._log.match_term(last.index, last.term):
+                self._on_ack(self._repl, self.node_id, last.index)
         if ready.committed_entries:
             self._log.applied_to(ready.committed_entries[-1].index)
             for entry in ready.committed_entries:
@@ -565,7 +560,7 @@ class RaftCore:
                     )
         self._set_leader(None)
         self._transferee = None
-        self._progress = {}
+        self._repl = None
         self._votes = {}
         self._leader_reads = LeaderReads(self.node_id)
         self._reset_timers()
@@ -585,15 +580,19 @@ class RaftCore:
         self._reset(self._term)
         self._role = Role.LEADER
         self._leader = self.node_id
+        repl = Replicator(
+            config=self._cfg,
+            log=self._log,
+            term=self._term,
+            membership=self._membership,
+            send=self._send,
+            self_durable=self._stable_last_index(),
+        )
+        self._repl = repl
         last = self._log.last_index()
-        for peer in self._membership.members:
-            self._progress[peer] = Progress(
-                next=last + 1, inflights=Inflights(self._cfg.max_inflight_msgs)
-            )
-        self._progress[self.node_id].match = self._stable_last_index()
         # Entries of earlier terms may hide an unapplied config change; be conservative.
         self._pending_conf_index = last
-        self._append_as_leader([Entry(self._term, last + 1, EntryKind.NOOP)])
+        self._append_as_leader(repl, [Entry(self._term, last + 1, EntryKind.NOOP)])
 
     def _stable_last_index(self) -> int:
         unstable = self._log.unstable_entries()
@@ -714,21 +713,23 @@ class RaftCore:
         )
 
     # -- leader --------------------------------------------------------------------------
-    def _check_leader(self) -> None:
-        if self._role is not Role.LEADER:
+    def _check_leader(self) -> Replicator:
+        """The replicator, if this node may take new log entries; raise otherwise."""
+        if self._repl is None:
             raise NotLeader(self._leader)
         if self._transferee is not None:
             raise LeadershipTransferInProgress(self._transferee)
+        return self._repl
 
     def _committed_in_term(self) -> bool:
         return self._log.term(self._log.committed) == self._term
 
-    def _tick_leader(self) -> None:
+    def _tick_leader(self, repl: Replicator) -> None:
         self._heartbeat_elapsed += 1
         self._election_elapsed += 1
         if self._election_elapsed >= self._cfg.election_ticks_min:
             self._election_elapsed = 0
-            if self._cfg.check_quorum and not self._quorum_active():
+            if self._cfg.check_quorum and not repl.quorum_active():
                 self._become_follower(self._term, None)
                 return
         if self._transferee is not None:
@@ -737,168 +738,43 @@ class RaftCore:
                 self._abort_transfer()
         if self._heartbeat_elapsed >= self._cfg.heartbeat_ticks:
             self._heartbeat_elapsed = 0
-            self._broadcast_heartbeat()
-
-    def _quorum_active(self) -> bool:
-        active = {self.node_id}
-        for peer, pr in self._progress.items():
-            if pr.recent_active:
-                active.add(peer)
-            if peer != self.node_id:
-                pr.recent_active = False
-        return len(active & self._membership.voters) >= self._membership.quorum()
+            repl.broadcast_heartbeat(self._leader_reads.context)
 
     def _abort_transfer(self) -> None:
         if self._transferee is not None:
             self._transfer_results.append(TransferResult(self._transferee, succeeded=False))
             self._transferee = None
 
-    def _append_as_leader(self, entries: list[Entry]) -> None:
+    def _append_as_leader(self, repl: Replicator, entries: list[Entry]) -> None:
         self._log.append(entries)
-        self._broadcast_append()
-
-    def _peers(self) -> list[int]:
-        return sorted(peer for peer in self._progress if peer != self.node_id)
-
-    def _broadcast_append(self) -> None:
-        for peer in self._peers():
-            self._send_append(peer)
-
-    def _broadcast_heartbeat(self) -> None:
-        for peer in self._peers():
-            self._send_heartbeat(peer)
-
-    def _send_heartbeat(self, peer: int) -> None:
-        # Never tell a follower a commit index beyond what it is known to hold.
-        self._send(
-            Heartbeat(
-                group=self.group,
-                src=self.node_id,
-                dst=peer,
-                term=self._term,
-                commit=min(self._progress[peer].match, self._log.committed),
-                context=self._leader_reads.context,
-            )
-        )
-
-    def _send_append(self, peer: int, *, send_if_empty: bool = True) -> bool:
-        """Send `peer` what it needs next (entries or a snapshot); False if nothing was sent."""
-        pr = self._progress[peer]
-        if pr.is_paused():
-            return False
-        prev_term = self._log.term(pr.next - 1)
-        try:
-            entries = self._log.slice(pr.next, self._log.last_index() + 1, self._cfg.max_msg_bytes)
-        except CompactedError:
-            prev_term = None
-        if prev_term is None:
-            return self._send_snapshot(peer, pr)
-        if not entries and not send_if_empty:
-            return False
-        self._send(
-            Append(
-                group=self.group,
-                src=self.node_id,
-                dst=peer,
-                term=self._term,
-                prev_index=pr.next - 1,
-                prev_term=prev_term,
-                entries=tuple(entries),
-                commit=self._log.committed,
-            )
-        )
-        pr.sent_entries(entries[-1].index if entries else pr.next - 1, len(entries))
-        return True
-
-    def _send_snapshot(self, peer: int, pr: Progress) -> bool:
-        if not pr.recent_active:
-            # Streaming a snapshot to a peer we have not heard from lately is wasted work.
-            return False
-        meta = self._log.snapshot_meta()
-        self._send(
-            Snapshot(group=self.group, src=self.node_id, dst=peer, term=self._term, meta=meta)
-        )
-        pr.become_snapshot(meta.index)
-        return True
+        repl.broadcast_append()
 
     def _send_timeout_now(self, peer: int) -> None:
         self._send(TimeoutNow(group=self.group, src=self.node_id, dst=peer, term=self._term))
 
-    def _maybe_commit(self) -> bool:
-        matches = {peer: pr.match for peer, pr in self._progress.items()}
-        index = quorum_value(self._membership.voters, matches)
-        # Figure 8: only an entry of the current term is committed by counting replicas.
-        if index > self._log.committed and self._log.term(index) == self._term:
-            self._log.commit_to(index)
-            return True
-        return False
+    def _on_ack(self, repl: Replicator, peer: int, index: int) -> None:
+        # Only a fresh ack may trigger TimeoutNow: a second one would start a second election.
+        if repl.on_ack(peer, index) and peer == self._transferee and repl.caught_up(peer):
+            self._send_timeout_now(peer)
 
-    def _on_ack(self, peer: int, index: int) -> None:
-        """`peer` (possibly the leader itself) durably holds the log up to `index`."""
-        pr = self._progress.get(peer)
-        if pr is None:
-            return
-        was_paused = pr.is_paused()
-        if not pr.maybe_update(index):
-            return
-        if peer != self.node_id:
-            if pr.state is ProgressState.PROBE:
-                pr.become_replicate()
-            elif pr.state is ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot:
-                pr.become_probe()
-                pr.become_replicate()
-            elif pr.state is ProgressState.REPLICATE:
-                pr.inflights.free_le(index)
-        if self._maybe_commit():
-            self._broadcast_append()
-        elif peer != self.node_id and was_paused:
-            self._send_append(peer)
-        if peer != self.node_id:
-            # Fill the pipeline window.
-            while self._send_append(peer, send_if_empty=False):
-                pass
-            if peer == self._transferee and pr.match == self._log.last_index():
-                self._send_timeout_now(peer)
-
-    def _step_leader(self, msg: Message) -> None:
-        pr = self._progress.get(msg.src)
+    def _step_leader(self, repl: Replicator, msg: Message) -> None:
         if isinstance(msg, ReadIndexReq):
-            self._handle_read_request(msg)
-            return
-        if pr is None:
-            return
-        if isinstance(msg, AppendResp):
-            pr.recent_active = True
-            if msg.success:
-                self._on_ack(msg.src, msg.index)
+            if self._transferee is not None:
+                self._reject_read_request(msg)
             else:
-                self._on_reject(msg, pr)
+                for request_id in msg.request_ids:
+                    self._leader_reads.add(PendingRead(request_id, msg.src))
+        elif isinstance(msg, AppendResp):
+            repl.mark_active(msg.src)
+            if msg.success:
+                self._on_ack(repl, msg.src, msg.index)
+            else:
+                repl.on_reject(msg)
         elif isinstance(msg, HeartbeatResp):
-            pr.recent_active = True
-            pr.probe_sent = False
-            if pr.state is ProgressState.REPLICATE and pr.inflights.full():
-                pr.inflights.free_first()
-            if pr.match < self._log.last_index():
-                self._send_append(msg.src)
-            self._leader_reads.ack(msg.src, msg.context)
-            self._release_reads()
-
-    def _on_reject(self, msg: AppendResp, pr: Progress) -> None:
-        next_probe = msg.hint_index
-        if msg.hint_term > 0:
-            # Skip every entry of ours whose term is above the follower's hint term.
-            next_probe, _ = self._log.find_conflict_by_term(msg.hint_index, msg.hint_term)
-        if pr.maybe_decr_to(msg.index, next_probe):
-            if pr.state is ProgressState.REPLICATE:
-                pr.become_probe()
-            self._send_append(msg.src)
-
-    def _handle_read_request(self, msg: ReadIndexReq) -> None:
-        if self._transferee is not None:
-            self._reject_read_request(msg)
-            return
-        for request_id in msg.request_ids:
-            self._leader_reads.add(PendingRead(request_id, msg.src))
+            repl.on_heartbeat_resp(msg.src)
+            if msg.src in self._membership.voters:
+                self._leader_reads.ack(msg.src, msg.context)
+                self._release_reads()
 
     # -- reads ---------------------------------------------------------------------------
     def _reads_to_flush(self) -> bool:
@@ -910,8 +786,8 @@ class RaftCore:
         if not self._reads_to_flush():
             return
         if self._role is Role.LEADER:
-            self._leader_reads.start_round(self._log.committed)
-            self._broadcast_heartbeat()
+            assert self._repl is not None
+            self._repl.broadcast_heartbeat(self._leader_reads.start_round(self._log.committed))
             self._release_reads()
         else:
             assert self._leader is not None
@@ -953,36 +829,27 @@ class RaftCore:
         self._membership = new
         if was_member and self.node_id not in new.members:
             self._removed = True
-        if self._role is not Role.LEADER:
+        repl = self._repl
+        if repl is None:
             return
-        last = self._log.last_index()
-        for peer in new.members - self._progress.keys():
-            self._progress[peer] = Progress(
-                next=last + 1, inflights=Inflights(self._cfg.max_inflight_msgs)
-            )
-        for peer in sorted(self._progress.keys() - new.members - {self.node_id}):
-            # A last heartbeat lets the removed peer learn that its removal committed, so
-            # it stops instead of campaigning against the new configuration.
-            self._send_heartbeat(peer)
-            del self._progress[peer]
+        repl.set_membership(new)
         if self._transferee is not None and self._transferee not in new.voters:
             self._abort_transfer()
         if self.node_id not in new.voters:
-            self._hand_over_after_removal()
+            self._hand_over_after_removal(repl)
             return
         # The quorum may have shrunk (commit can move) and new peers need their first probe.
-        self._maybe_commit()
-        self._broadcast_append()
+        repl.maybe_commit()
+        repl.broadcast_append()
 
-    def _hand_over_after_removal(self) -> None:
-        """This leader applied its own removal: publish the commit, nudge the most caught-up
-        voter to campaign at once, and step down."""
-        self._broadcast_heartbeat()
+    def _hand_over_after_removal(self, repl: Replicator) -> None:
+        """This leader applied its own removal: publish the commit, nudge a caught-up voter
+        to campaign at once, and step down."""
+        repl.broadcast_heartbeat(self._leader_reads.context)
         caught_up = [
             peer
-            for peer in self._peers()
-            if peer in self._membership.voters
-            and self._progress[peer].match == self._log.last_index()
+            for peer in repl.peers()
+            if peer in self._membership.voters and repl.caught_up(peer)
         ]
         if caught_up:
             self._send_timeout_now(caught_up[0])

@@ -135,14 +135,16 @@ class Replicator:
         return True
 
     # -- answers -------------------------------------------------------------------------
-    def on_ack(self, peer: int, index: int) -> None:
-        """`peer` (possibly the leader itself) durably holds the log up to `index`."""
+    def on_ack(self, peer: int, index: int) -> bool:
+        """`peer` (possibly the leader itself) durably holds the log up to `index`.
+
+        False if that told nothing new (a duplicate or stale ack)."""
         pr = self._progress.get(peer)
         if pr is None:
-            return
+            return False
         was_paused = pr.is_paused()
         if not pr.maybe_update(index):
-            return
+            return False
         is_self = peer == self._cfg.node_id
         if not is_self:
             if pr.state is ProgressState.PROBE:
@@ -160,6 +162,7 @@ class Replicator:
             # Fill the pipeline window.
             while self.send_append(peer, send_if_empty=False):
                 pass
+        return True
 
     def on_reject(self, msg: AppendResp) -> None:
         pr = self._progress.get(msg.src)

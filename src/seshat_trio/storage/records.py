@@ -8,13 +8,12 @@ refuses undecodable bytes with a StorageError too: garbage never becomes a recor
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import attrs
 import capnp
 
+from seshat_trio.schemas import load_schema
 from seshat_trio.storage.errors import StorageError
 
 RECORD_VERSION = 1
@@ -23,19 +22,7 @@ _TRAVERSAL_WORDS = 2**20
 _SCHEMA_NAME = "storage.capnp"
 
 
-def _schema_path() -> Path:
-    """schemas/storage.capnp of the source tree, else a copy shipped as package data."""
-    # This file is <repo>/src/seshat_trio/storage/records.py.
-    in_tree = Path(__file__).resolve().parents[3] / "schemas" / _SCHEMA_NAME
-    if in_tree.is_file():
-        return in_tree
-    packaged = resources.files("seshat_trio.storage") / _SCHEMA_NAME
-    if packaged.is_file():
-        return Path(str(packaged))
-    raise StorageError(f"storage schema not found at {in_tree} nor in package seshat_trio.storage")
-
-
-_schema: Any = capnp.load(str(_schema_path()))
+_schema: Any = load_schema(_SCHEMA_NAME)
 
 
 @attrs.frozen(slots=True)
@@ -168,4 +155,3 @@ def decode_store_meta(data: bytes) -> int:
     except capnp.KjException as exc:
         raise StorageError(f"cannot decode the store meta record: {exc}") from exc
     return version
-

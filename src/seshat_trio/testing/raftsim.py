@@ -50,6 +50,8 @@ class SimConfig:
     nemesis: NemesisParams = attrs.field(factory=NemesisParams)
     #: After healing: a leader must commit in its own term within this bound ...
     election_bound_ms: float = 2000.0
+    #: Clients keep going this long after the leader is back, then stop ...
+    post_heal_load_ms: float = 500.0
     #: ... and then every member must catch up and every request be answered.
     settle_ms: float = 6000.0
     trace_length: int = 300
@@ -153,7 +155,7 @@ class Simulation:
         )
         self.recovery_ms = self.cluster.now - healed
         settle_ms = self.config.settle_ms
-        self.run_for(settle_ms / 4)
+        self.run_for(self.config.post_heal_load_ms)
         self.workload.stop()
         try:
             self.await_condition(

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -22,6 +20,7 @@ import capnp
 from seshat_trio.raft import messages as raft
 from seshat_trio.raft.membership import Membership
 from seshat_trio.raft.model import SnapshotMeta
+from seshat_trio.schemas import load_schema
 from seshat_trio.transport.blobs import pack_commands, pack_entries, unpack_commands, unpack_entries
 from seshat_trio.transport.errors import CodecError
 from seshat_trio.transport.messages import (
@@ -41,19 +40,7 @@ _TRAVERSAL_FACTOR = 4
 _TRAVERSAL_SLACK_WORDS = 64
 
 
-def _schema_path() -> Path:
-    """schemas/raft.capnp of the source tree, else a copy shipped as package data."""
-    # This file is <repo>/src/seshat_trio/transport/codec.py.
-    in_tree = Path(__file__).resolve().parents[3] / "schemas" / _SCHEMA_NAME
-    if in_tree.is_file():
-        return in_tree
-    packaged = resources.files("seshat_trio.transport") / _SCHEMA_NAME
-    if packaged.is_file():
-        return Path(str(packaged))
-    raise FileNotFoundError(f"wire schema not found at {in_tree} nor in seshat_trio.transport")
-
-
-_schema: Any = capnp.load(str(_schema_path()))
+_schema: Any = load_schema(_SCHEMA_NAME)
 _Envelope: Any = _schema.Envelope
 
 

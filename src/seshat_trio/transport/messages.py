@@ -28,6 +28,8 @@ class Hello:
 
     node_id: int
     peer_id: int
+    # The sender's client (RESP) address: followers name the leader's in -MOVED replies.
+    client_addr: str = ""
     protocol_version: int = PROTOCOL_VERSION
     magic: int = HELLO_MAGIC
 

@@ -58,6 +58,7 @@ class PeerState:
     dropped_heartbeats: int
     connects: int  # completed handshakes
     reconnects: int  # completed handshakes after the first
+    client_addr: str | None  # the peer's RESP address, once its Hello arrived
 
 
 class _Pending:
@@ -86,10 +87,13 @@ class PeerLink:
         limits: TransportLimits,
         rng: random.Random,
         log: EventLogger,
+        client_addr: str = "",
     ) -> None:
         self.node_id = node_id
         self.peer_id = peer_id
         self.address = address
+        self._client_addr = client_addr
+        self.peer_client_addr: str | None = None  # from the peer's Hello
         self._limits = limits
         self._backoff = Backoff(rng, limits.backoff_initial, limits.backoff_max)
         self._log = log.bind(peer=peer_id, direction="outbound")
@@ -112,6 +116,7 @@ class PeerLink:
             dropped_heartbeats=outbox.dropped_heartbeats,
             connects=self._connects,
             reconnects=max(0, self._connects - 1),
+            client_addr=self.peer_client_addr,
         )
 
     def close(self) -> None:
@@ -182,13 +187,16 @@ class PeerLink:
                 self._fail_pending("connection lost")
 
     async def _handshake(self, framed: FramedStream) -> None:
-        await framed.send(Hello(node_id=self.node_id, peer_id=self.peer_id))
+        await framed.send(
+            Hello(node_id=self.node_id, peer_id=self.peer_id, client_addr=self._client_addr)
+        )
         try:
             with trio.fail_after(self._limits.handshake_timeout):
                 reply = await framed.receive()
         except trio.TooSlowError:
             raise HandshakeError("no Hello from the peer in time") from None
-        check_hello(reply, expected_sender=self.peer_id, local_id=self.node_id)
+        hello = check_hello(reply, expected_sender=self.peer_id, local_id=self.node_id)
+        self.peer_client_addr = hello.client_addr or None
 
     async def _receive_loop(self, framed: FramedStream) -> None:
         while True:

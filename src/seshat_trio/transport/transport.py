@@ -63,6 +63,7 @@ class Transport:
         *,
         limits: TransportLimits = TransportLimits(),  # noqa: B008 (frozen, shared safely)
         rng: random.Random | None = None,
+        client_addr: str = "",
     ) -> None:
         if node_id <= 0:
             raise ValueError(f"node id must be > 0, got {node_id}")
@@ -71,6 +72,7 @@ class Transport:
         self._bound: Address | None = None
         self._on_message = on_message
         self._on_forward = on_forward
+        self._client_addr = client_addr
         self._limits = limits
         self._rng = rng if rng is not None else random.Random()
         self._log = get_logger(__name__).bind(local=node_id)
@@ -145,10 +147,16 @@ class Transport:
                     limits=self._limits,
                     rng=self._rng,
                     log=self._log,
+                    client_addr=self._client_addr,
                 )
                 self._links[peer_id] = link
                 if self._nursery is not None:
                     self._nursery.start_soon(link.run)
+
+    def client_address(self, peer_id: int) -> str | None:
+        """`peer_id`'s RESP address as its Hello announced it (None before a handshake)."""
+        link = self._links.get(peer_id)
+        return None if link is None else link.peer_client_addr
 
     def peer_states(self) -> dict[int, PeerState]:
         return {peer_id: link.state() for peer_id, link in self._links.items()}
@@ -207,7 +215,9 @@ class Transport:
                 )
         except trio.TooSlowError:
             raise HandshakeError("no Hello in time") from None
-        await framed.send(Hello(node_id=self.node_id, peer_id=hello.node_id))
+        await framed.send(
+            Hello(node_id=self.node_id, peer_id=hello.node_id, client_addr=self._client_addr)
+        )
         return hello.node_id
 
     async def _receive_loop(
