@@ -26,9 +26,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def cluster(session: nox.Session) -> None:
-    """Start a local cluster in the foreground (Ctrl-C stops every node gracefully)."""
+    """Start a local 3-node cluster in the foreground (Ctrl-C stops every node gracefully).
+
+    `nox -s cluster -- --nodes 5` for another size; see `seshat-trio cluster --help`.
+    """
     session.install("-e", ".")
-    args = session.posargs or ["--nodes", "1"]
+    args = session.posargs or ["--nodes", "3"]
     session.run("seshat-trio", "cluster", *args)
 
 

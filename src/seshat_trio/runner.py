@@ -44,14 +44,22 @@ HANDOVER_SECONDS = 2.0
 
 def run_node(config: Config) -> int:
     """Run a node in the foreground; returns the process exit code."""
+    failures: list[BaseException] = []
     try:
         trio.run(serve_node, config)
-    except StorageError as exc:
+    except* StorageError as group:
+        failures = _leaves(group)
+    for failure in failures:
         # The store refused to open or to write: the message says why (disk full, a store
         # written by a newer version, ...); a traceback would only bury it.
-        log.error("storage_error", error=str(exc))  # noqa: TRY400
-        return 1
-    return 0
+        log.error("storage_error", error=str(failure))
+    return 1 if failures else 0
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
 
 
 def founding_members(config: Config) -> dict[int, Address]:

@@ -10,7 +10,7 @@ from seshat_trio.commands.table import COMMANDS
 from seshat_trio.config import Config, NodeSection
 from collections.abc import Sequence
 
-from seshat_trio.errors import NotLeaderError, OutcomeUnknownError
+from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import (
     ErrorReply,
@@ -308,3 +308,17 @@ async def test_forward_failure_fails_every_command_of_the_run() -> None:
     backend.forward = broken  # type: ignore[method-assign]
     (reply,) = await run(make_ctx(backend), [b"SET", b"a", b"1"], [b"SET", b"b", b"2"])
     assert reply == RawReplies(b"-TIMEOUT unknown\r\n" * 2, 2)
+
+
+async def test_a_write_refused_outright_is_answered_not_raised() -> None:
+    backend = FakeBackend()
+
+    def refuse(op: Operation):  # type: ignore[no-untyped-def]
+        raise ServiceError("TRYAGAIN a leadership transfer is in progress; retry")
+
+    backend.submit = refuse  # type: ignore[method-assign]
+    replies = await run(make_ctx(backend), [b"SET", b"a", b"1"], [b"PING"])
+    assert replies == [
+        ErrorReply("TRYAGAIN a leadership transfer is in progress; retry"),
+        SimpleString("PONG"),
+    ]

@@ -1,4 +1,11 @@
-"""Real seshat-trio processes on 127.0.0.1 for integration tests."""
+"""Real seshat-trio processes on 127.0.0.1 for integration tests.
+
+`NodeProcess` is one node (the `node` fixture: a single-node store); `ClusterProcesses`
+is a 3-node Raft cluster of `MemberProcess`es with fixed ports, so a member can be killed
+and restarted at the same addresses. Every process is stopped by PID (SIGKILL in the
+finalizers), never by name. When a test fails, the tail of each node's log is attached to
+the failure report (the full logs stay under the test's tmp_path).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +15,39 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 import redis
+
+LOG_TAIL_LINES = 200
+T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.05) -> T:
+    """Poll `probe` until it returns something other than None (or False); bounded in time.
+
+    Connection errors count as "not yet": a node may be starting or electing a leader."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = probe()
+            if value is not None and value is not False:
+                return value
+        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
+            last_error = exc
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what}: not within {timeout:g} s (last error: {last_error!r})")
+        time.sleep(every)
 
 
 class NodeProcess:
@@ -51,8 +80,17 @@ class NodeProcess:
         ]
 
     def start(self, timeout: float = 15.0) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to answer (see `wait_ready`)."""
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        """Wait until the node answers PING on its client port."""
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -82,6 +120,138 @@ class NodeProcess:
             self.signal(signal.SIGKILL)
             self.proc.wait(10)
 
+    def log_sections(self) -> list[tuple[str, str]]:
+        return [log_tail(f"node log {self.log_path}", self.log_path)]
+
+
+class MemberProcess(NodeProcess):
+    """One member of a bootstrapped cluster: fixed id and ports across restarts."""
+
+    def __init__(
+        self, node_id: int, members: str, internal_port: int, base_dir: Path, extra: list[str]
+    ) -> None:
+        super().__init__(base_dir / f"node-{node_id}", base_dir / f"node-{node_id}.log", extra)
+        self.node_id = node_id
+        self.members = members
+        self.internal_port = internal_port
+        self.http_port = free_port()
+
+    def argv(self) -> list[str]:
+        # The same command line on every start: --bootstrap only acts on an empty data dir.
+        return [
+            sys.executable, "-m", "seshat_trio", "serve",
+            "--node-id", str(self.node_id),
+            "--bootstrap",
+            "--initial-members", self.members,
+            "--data-dir", str(self.data_dir),
+            "--client-addr", f"127.0.0.1:{self.port}",
+            "--internal-addr", f"127.0.0.1:{self.internal_port}",
+            "--http-addr", f"127.0.0.1:{self.http_port}",
+            *self.extra,
+        ]  # fmt: skip
+
+    def client(self) -> redis.Redis:
+        # Short timeouts: a hung request must fail the test, not stall the module.
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=5, socket_connect_timeout=2
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def raft_info(self) -> dict[str, object]:
+        """The `raft` section of INFO as redis-py parses it (numbers as int)."""
+        with self.client() as r:
+            fields: dict[str, object] = r.info("raft")
+        return fields
+
+    def raft_int(self, field: str) -> int:
+        value = self.raft_info()[field]
+        assert isinstance(value, int), (field, value)
+        return value
+
+
+class ClusterProcesses:
+    """A 3-node cluster on 127.0.0.1 with free ports and data dirs under `base_dir`."""
+
+    def __init__(self, base_dir: Path, size: int = 3, extra: list[str] | None = None) -> None:
+        base_dir.mkdir(parents=True, exist_ok=True)
+        internal = {i: free_port() for i in range(1, size + 1)}
+        members = ",".join(f"{i}=127.0.0.1:{port}" for i, port in internal.items())
+        self.nodes = {
+            i: MemberProcess(i, members, port, base_dir, extra or [])
+            for i, port in internal.items()
+        }
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start every member at once (they boot in parallel) and wait for each PING."""
+        for member in self.nodes.values():
+            member.launch()
+        for member in self.nodes.values():
+            member.wait_ready(timeout)
+
+    def stop(self) -> None:
+        for member in self.nodes.values():
+            member.stop()
+
+    def live(self) -> list[MemberProcess]:
+        return [member for member in self.nodes.values() if member.alive]
+
+    def agreed_leader(self, among: list[MemberProcess]) -> int | None:
+        """The leader id every member of `among` reports, if they agree and it says so."""
+        reported = {member.raft_int("data_leader_id") for member in among}
+        if len(reported) != 1:
+            return None
+        leader_id = reported.pop()
+        if leader_id == 0 or leader_id not in self.nodes:
+            return None
+        if self.nodes[leader_id].raft_info()["data_role"] != "leader":
+            return None
+        return leader_id
+
+    def wait_leader(self, timeout: float = 15.0, among: list[MemberProcess] | None = None) -> int:
+        """Poll INFO raft until the live members (or `among`) agree on a leader."""
+        group = among if among is not None else self.live()
+        return wait_for("cluster agrees on a leader", lambda: self.agreed_leader(group), timeout)
+
+    def leader(self, timeout: float = 15.0) -> MemberProcess:
+        return self.nodes[self.wait_leader(timeout)]
+
+    def followers(self, leader: MemberProcess) -> list[MemberProcess]:
+        return [m for m in self.nodes.values() if m is not leader]
+
+    def log_sections(self) -> list[tuple[str, str]]:
+        return [
+            log_tail(f"node {i} log {member.log_path}", member.log_path)
+            for i, member in self.nodes.items()
+        ]
+
+
+def log_tail(title: str, path: Path, lines: int = LOG_TAIL_LINES) -> tuple[str, str]:
+    if not path.exists():
+        return title, "(no log file)"
+    text = path.read_text(errors="replace").splitlines()
+    return f"{title} (last {min(lines, len(text))} of {len(text)} lines)", "\n".join(text[-lines:])
+
+
+class HasLogs(Protocol):
+    def log_sections(self) -> list[tuple[str, str]]: ...
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the node logs of a failed test's processes to its report."""
+    report = yield
+    if report.failed and call.when in ("setup", "call"):
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, NodeProcess | ClusterProcesses | ClusterFactory):
+                owner: HasLogs = value
+                report.sections.extend(owner.log_sections())
+    return report
+
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[NodeProcess]:
@@ -91,3 +261,47 @@ def node(tmp_path: Path) -> Iterator[NodeProcess]:
         yield handle
     finally:
         handle.stop()
+
+
+class ClusterFactory:
+    """Starts 3-node clusters for one test; `stop_all` SIGKILLs every one by PID."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+        self.started: list[ClusterProcesses] = []
+
+    def __call__(self, *extra: str) -> ClusterProcesses:
+        """A started cluster; `extra` are additional `serve` flags for every member."""
+        cluster = ClusterProcesses(
+            self.base_dir / f"cluster-{len(self.started)}", extra=list(extra)
+        )
+        self.started.append(cluster)
+        cluster.start()
+        return cluster
+
+    def stop_all(self) -> None:
+        for cluster in self.started:
+            cluster.stop()
+
+    def log_sections(self) -> list[tuple[str, str]]:
+        return [section for cluster in self.started for section in cluster.log_sections()]
+
+
+@pytest.fixture
+def make_cluster(tmp_path: Path) -> Iterator[ClusterFactory]:
+    factory = ClusterFactory(tmp_path)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterProcesses]:
+    """One cluster for the tests that only read and write (they must not damage it)."""
+    cluster = ClusterProcesses(tmp_path_factory.mktemp("shared-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

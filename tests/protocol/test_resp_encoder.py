@@ -126,6 +126,13 @@ def test_subclasses_and_other_collections() -> None:
     assert encode_reply(memoryview(b"ab")) == b"$2\r\nab\r\n"
 
 
+def test_insertion_ordered_set_via_dict_keys() -> None:
+    # Sets iterate in hash order; dict keys are a Set that keeps the order they were added.
+    flags = dict.fromkeys([SimpleString("write"), SimpleString("denyoom")]).keys()
+    assert encode_reply(flags, 3) == b"~2\r\n+write\r\n+denyoom\r\n"
+    assert encode_reply(flags, 2) == b"*2\r\n+write\r\n+denyoom\r\n"
+
+
 def test_unknown_type_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="object"):
         encode_reply(object())  # type: ignore[arg-type]

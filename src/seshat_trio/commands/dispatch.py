@@ -74,6 +74,9 @@ class _Pipeline:
                     if self.ctx.client.forwarded:
                         self.replies.append(MOVED_WHILE_FORWARDED)
                         return
+                except ServiceError as exc:  # refused outright (e.g. transfer in progress)
+                    self.replies.append(ErrorReply(exc.message))
+                    return
                 else:
                     self._submitted.append((len(self.replies), submitted))
                     self.replies.append(None)

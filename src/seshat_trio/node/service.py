@@ -42,7 +42,10 @@ UNKNOWN_OUTCOME = (
     "TIMEOUT the request was not confirmed within {timeout:g} s; a write in it may or may "
     "not have been applied"
 )
-NO_LEADER = "NOLEADER no leader was reachable within {timeout:g} s; the write was not applied"
+NO_LEADER = (
+    "NOLEADER no leader was reachable within {timeout:g} s (this node may be cut off from a "
+    "quorum); the write was not applied"
+)
 
 
 class NodeService:
