@@ -6,8 +6,9 @@ Environment knobs (defaults keep the CI batch near 2-3 minutes on one core):
   SESHAT_SIM_SCHEDULES=1, to replay one failing seed under pytest;
 - SESHAT_SIM_STEPS: events per schedule in the fault phase (default 1500);
 - SESHAT_SIM_EXAMPLES: hypothesis-chosen schedules (default 20).
-A failure prints the seed, the violated property, the command that replays it
-exactly, and the last simulated events.
+The 1000-schedule batch is marked `slow` (deselect it with `-m "not slow"` in
+the quick loop; CI runs it).  A failure prints the seed, the violated property,
+the command that replays it exactly, and the last simulated events.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ _CHUNKS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("first", "count"), _CHUNKS, ids=[f"seeds{f}+{n}" for f, n in _CHUNKS])
 def test_randomized_schedules(first: int, count: int) -> None:
     failed = []
