@@ -21,6 +21,8 @@ from typing import Protocol, TypeVar
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 LOG_TAIL_LINES = 200
 T = TypeVar("T")
@@ -151,9 +153,15 @@ class MemberProcess(NodeProcess):
         ]  # fmt: skip
 
     def client(self) -> redis.Redis:
-        # Short timeouts: a hung request must fail the test, not stall the module.
+        # Short timeouts: a hung request must fail the test, not stall the module. No
+        # retries: redis-py's default backoff would hide (and slow) a dead node, and a
+        # silently retried write would blur what was acknowledged.
         return redis.Redis(
-            host="127.0.0.1", port=self.port, socket_timeout=5, socket_connect_timeout=2
+            host="127.0.0.1",
+            port=self.port,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            retry=Retry(NoBackoff(), retries=0),
         )
 
     @property
@@ -204,9 +212,10 @@ class ClusterProcesses:
         if len(reported) != 1:
             return None
         leader_id = reported.pop()
-        if leader_id == 0 or leader_id not in self.nodes:
+        candidates = {member.node_id: member for member in among}
+        if leader_id not in candidates:
             return None
-        if self.nodes[leader_id].raft_info()["data_role"] != "leader":
+        if candidates[leader_id].raft_info()["data_role"] != "leader":
             return None
         return leader_id
 

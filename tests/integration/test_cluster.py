@@ -146,9 +146,11 @@ def test_killed_follower_catches_up_from_the_log(make_cluster: ClusterFactory) -
     write_all(other, items)
     assert leader.raft_int("data_first_log_index") == 1, "default settings must not compact"
 
+    launched = time.monotonic()
     follower.start()
     took = wait_caught_up(follower, leader, timeout=20.0)
-    print(f"\nrestarted follower {follower.node_id} caught up from the log in {took:.3f} s")
+    print(f"\nrestarted follower {follower.node_id} caught up from the log {took:.3f} s after "
+          f"answering PING ({time.monotonic() - launched:.3f} s after launch)")  # fmt: skip
     assert follower.raft_int("data_snapshot_index") == 0
     assert_readable(follower, items)
 
@@ -170,11 +172,12 @@ def test_far_behind_follower_catches_up_from_a_snapshot(make_cluster: ClusterFac
     )
     print(f"\nfollower stopped at index {was_at}; leader's log now starts at {first}")
 
+    launched = time.monotonic()
     follower.start()
     took = wait_caught_up(follower, leader, timeout=30.0)
     snapshot_index = follower.raft_int("data_snapshot_index")
-    print(f"follower {follower.node_id} caught up in {took:.3f} s "
-          f"(snapshot index {snapshot_index})")  # fmt: skip
+    print(f"follower {follower.node_id} caught up {took:.3f} s after answering PING "
+          f"({time.monotonic() - launched:.3f} s after launch; snapshot index {snapshot_index})")  # fmt: skip
     # Entries after `was_at` are gone from every log, so a snapshot must have been installed.
     assert snapshot_index >= first - 1
     assert follower.raft_int("data_first_log_index") > was_at + 1

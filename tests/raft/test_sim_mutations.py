@@ -32,7 +32,7 @@ def test_fsync_that_does_nothing_breaks_the_persistence_contract(
     def lying_fsync(self: SimNode, life: int) -> None:
         if life == self.incarnation and self.inflight is not None:
             self.unsynced.clear()  # "synced", but nothing reached the disk
-            self._finish(self.inflight)
+            self._finish(*self.inflight)
 
     monkeypatch.setattr(SimNode, "_fsynced", lying_fsync)
     failures = _failures()

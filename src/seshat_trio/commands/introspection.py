@@ -16,11 +16,12 @@ def command_info(spec: CommandSpec) -> Reply:
     return [
         spec.name.encode(),
         spec.arity,
-        {SimpleString(flag) for flag in sorted(spec.flags)},
+        # An insertion-ordered set: replies must not depend on the process's hash seed.
+        dict.fromkeys(SimpleString(flag) for flag in sorted(spec.flags)).keys(),
         spec.first_key,
         spec.last_key,
         spec.step,
-        {SimpleString(f"@{spec.group}")},
+        dict.fromkeys([SimpleString(f"@{spec.group}")]).keys(),
         [],
         [],
         [],

@@ -41,7 +41,6 @@ from seshat_trio.protocol.replies import (
 _CRLF = b"\r\n"
 _TABLE_SIZE = 1024
 _INTEGERS = [b":%d\r\n" % n for n in range(_TABLE_SIZE)]
-_BULK_HEADERS = [b"$%d\r\n" % n for n in range(_TABLE_SIZE)]
 _ARRAY_HEADERS = [b"*%d\r\n" % n for n in range(_TABLE_SIZE)]
 # Below this size one formatting call beats three list entries; above it, the value is
 # not copied twice (once into the formatted bytes, once by the final join).

@@ -40,6 +40,7 @@ from seshat_trio.raft import (
     RaftCore,
     Ready,
     Role,
+    SnapshotMeta,
 )
 from seshat_trio.raft.messages import (
     Message,
@@ -157,8 +158,9 @@ class SimNode:
         self.storage = MemoryLogStorage()
         self.app = KvApp()
         self.core: RaftCore | None = None
-        self.inflight: Ready | None = None
-        self.unsynced: list[Ready] = []
+        # The Ready being persisted, with the snapshot data it installs (if any).
+        self.inflight: tuple[Ready, bytes | None] | None = None
+        self.unsynced: list[tuple[Ready, bytes | None]] = []
         self.pending_writes: dict[int, tuple[int, int, WriteDone]] = {}  # index -> term, op, cb
         self.pending_reads: dict[int, tuple[bytes, ReadDone]] = {}  # request id -> key, cb
         self.ready_reads: list[tuple[int, int]] = []  # (read index, request id)
@@ -204,7 +206,7 @@ class SimNode:
         self.up = False
         self.incarnation += 1
         self.restarts += 1
-        lost = sum(len(r.entries) for r in self.unsynced)
+        lost = sum(len(ready.entries) for ready, _ in self.unsynced)
         self._drop_clients(f"crash (unsynced entries lost: {lost})")
         self._init_volatile()
 
@@ -254,44 +256,57 @@ class SimNode:
             self._observe_commit()
             return
         ready = core.ready()
-        self.inflight = ready
+        data = self._snapshot_data(ready)
+        self.inflight = (ready, data)
         if ready.soft_state is not None:
             self._on_soft_state(ready)
         for msg in ready.messages:
             self._send(msg)
         _write(self.storage, ready)
         self._check_written(ready)
-        self.unsynced.append(ready)
+        self.unsynced.append((ready, data))
         if ready.must_sync:
             p = self.params
             life = self.incarnation
             delay = self.host.rng.uniform(p.fsync_min_ms, p.fsync_max_ms)
             self.host.schedule(delay, lambda: self._fsynced(life))
         else:
-            self._finish(ready)
+            self._finish(ready, data)
+
+    def _snapshot_data(self, ready: Ready) -> bytes | None:
+        """The assembled data of the snapshot `ready` installs, if it installs one."""
+        meta = ready.snapshot
+        if meta is None:
+            return None
+        data = self.received.pop(meta.index, None)
+        if data is None or KvApp.restore(data).applied != meta.index:
+            raise InvariantViolation(
+                "snapshot transfer",
+                f"node {self.id} is told to install snapshot {meta.index} it has no data for",
+            )
+        return data
 
     def _fsynced(self, life: int) -> None:
         if life != self.incarnation or self.inflight is None:
             return
         if self._paused(lambda: self._fsynced(life)):
             return
-        for ready in self.unsynced:
+        for ready, data in self.unsynced:
             _write(self.durable, ready)
-            if ready.snapshot is not None:
-                data = self.received[ready.snapshot.index]
+            if ready.snapshot is not None and data is not None:
                 self.snapshot_files[ready.snapshot.index] = data
                 self.durable_app = KvApp.restore(data)
         self.unsynced.clear()
-        self._finish(self.inflight)
+        self._finish(*self.inflight)
 
-    def _finish(self, ready: Ready) -> None:
+    def _finish(self, ready: Ready, snapshot_data: bytes | None) -> None:
         core = self.core
         assert core is not None
         for msg in ready.persisted_messages:
             self._send(msg)
         self._observe_commit()
-        if ready.snapshot is not None:
-            self._install_snapshot(ready)
+        if ready.snapshot is not None and snapshot_data is not None:
+            self._install_snapshot(ready.snapshot, snapshot_data)
         for entry in ready.committed_entries:
             self._apply(entry.index, entry.term, entry.kind, entry.data)
         for read in ready.read_states:
@@ -381,15 +396,8 @@ class SimNode:
                 done(OpStatus.OK, self.app.data.get(key))
         self.ready_reads = still
 
-    def _install_snapshot(self, ready: Ready) -> None:
-        meta = ready.snapshot
-        assert meta is not None
-        self.app = KvApp.restore(self.received.pop(meta.index))
-        if self.app.applied != meta.index:
-            raise InvariantViolation(
-                "snapshot transfer",
-                f"node {self.id} received snapshot data for {self.app.applied}, meta {meta.index}",
-            )
+    def _install_snapshot(self, meta: SnapshotMeta, data: bytes) -> None:
+        self.app = KvApp.restore(data)
         self.host.trace(self.id, f"installed snapshot at {meta.index}")
         # Proposals the snapshot covers may or may not be in it: outcome unknown.
         for index in [i for i in self.pending_writes if i <= meta.index]:
