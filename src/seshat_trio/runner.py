@@ -143,7 +143,13 @@ async def serve_node(
             )
         system, data = drivers[SYSTEM_GROUP], drivers[DATA_GROUP]
         service = NodeService(
-            config, data, kv, system, transport, stats, transport.client_address
+            config=config,
+            data=data,
+            machine=kv,
+            system=system,
+            transport=transport,
+            stats=stats,
+            client_address_of=transport.client_address,
         )
         executor = ForwardedExecutor(config, service)
         listener = RespListener(config, service, stats)

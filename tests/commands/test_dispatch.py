@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import trio
 
 from seshat_trio.commands.context import ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.commands.table import COMMANDS
 from seshat_trio.config import Config, NodeSection
-from collections.abc import Sequence
-
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import (

@@ -265,8 +265,8 @@ def pytest_runtest_makereport(
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[NodeProcess]:
     handle = NodeProcess(tmp_path / "data", tmp_path / "node.log")
-    handle.start()
     try:
+        handle.start()
         yield handle
     finally:
         handle.stop()

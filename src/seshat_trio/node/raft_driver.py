@@ -327,7 +327,9 @@ class RaftGroupDriver:
         candidates = [peer for peer in status.voters if peer != status.node_id]
         if status.role is not Role.LEADER or not candidates:
             return False
-        target = max(candidates, key=lambda peer: status.peers[peer].match if peer in status.peers else -1)
+        target = max(
+            candidates, key=lambda peer: status.peers[peer].match if peer in status.peers else -1
+        )
         try:
             self._core.transfer_leadership(target)
         except (NotLeader, ValueError):

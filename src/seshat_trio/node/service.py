@@ -51,6 +51,7 @@ NO_LEADER = (
 class NodeService:
     def __init__(
         self,
+        *,
         config: Config,
         data: RaftGroupDriver,
         machine: KvStateMachine,

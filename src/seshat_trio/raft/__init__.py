@@ -2,8 +2,9 @@
 
 Module map: model (value types), membership (configs + encoding), messages, storage
 (LogStorage protocol + in-memory), log (stable + unstable log), progress (per-peer
-replication state), quorum (majority arithmetic), readindex (read rounds), ready (driver
-batch), snapshot_transfer (chunking helpers for drivers), config, errors, core (RaftCore).
+replication state), replication (the leader's Replicator), quorum (majority arithmetic),
+readindex (read rounds), ready (driver batch), snapshot_transfer (chunking helpers for
+drivers), config, errors, core (RaftCore).
 """
 
 from seshat_trio.raft.config import RaftConfig

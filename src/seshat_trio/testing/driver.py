@@ -81,8 +81,10 @@ class NodeParams:
     """Driver and core tuning for one simulated node (times in simulated ms)."""
 
     tick_ms: float = 10.0
+    clock_skew: float = 0.25
     fsync_min_ms: float = 0.2
     fsync_max_ms: float = 3.0
+    fsync_stall_probability: float = 0.0
     compact_every: int = 30
     app_flush_probability: float = 0.3
     snapshot_chunk_bytes: int = 64
@@ -140,7 +142,9 @@ class SimNode:
         self.durable = MemoryLogStorage(initial_membership=membership)
         self.durable_app = KvApp()
         self.snapshot_files: dict[int, bytes] = {}  # durable app snapshots by index
-        self.tick_period = params.tick_ms * host.rng.uniform(0.8, 1.25)  # clock skew
+        # Clock skew: this node's ticks run up to (1 + clock_skew) times fast or slow.
+        skew = 1.0 + params.clock_skew
+        self.tick_period = params.tick_ms * host.rng.uniform(1.0 / skew, skew)
         self.incarnation = 0
         self.up = False
         self.restarts = 0
@@ -269,6 +273,8 @@ class SimNode:
             p = self.params
             life = self.incarnation
             delay = self.host.rng.uniform(p.fsync_min_ms, p.fsync_max_ms)
+            if self.host.rng.random() < p.fsync_stall_probability:
+                delay += self.host.rng.uniform(50.0, 300.0)  # a disk hiccup
             self.host.schedule(delay, lambda: self._fsynced(life))
         else:
             self._finish(ready, data)
