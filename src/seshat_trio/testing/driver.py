@@ -254,10 +254,14 @@ class SimNode:
     # --- the Ready pipeline ------------------------------------------------------
 
     def pump(self) -> None:
-        """Take the next Ready if none is in flight; persist it, then finish it."""
+        """Take the next Ready if none is in flight; persist it, then finish it.
+
+        Called after every input to the core, so a commit index move is observed
+        before any later apply can change the membership it was computed with.
+        """
+        self._observe_commit()
         core = self.core
         if core is None or self.inflight is not None or not core.has_ready():
-            self._observe_commit()
             return
         ready = core.ready()
         data = self._snapshot_data(ready)
@@ -310,7 +314,6 @@ class SimNode:
         assert core is not None
         for msg in ready.persisted_messages:
             self._send(msg)
-        self._observe_commit()
         if ready.snapshot is not None and snapshot_data is not None:
             self._install_snapshot(ready.snapshot, snapshot_data)
         for entry in ready.committed_entries:
