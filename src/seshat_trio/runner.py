@@ -24,6 +24,7 @@ from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.node.system_state import (
     DATA_GROUP,
+    ClusterLayout,
     NodeAddresses,
     SystemStateMachine,
     bootstrap_system_group,
@@ -62,10 +63,19 @@ def _leaves(error: BaseException) -> list[BaseException]:
     return [error]
 
 
-def founding_members(config: Config) -> dict[int, Address]:
-    """The voters a brand-new node starts with: the initial members, or itself alone."""
-    members = {m.id: m.address for m in config.cluster.initial_members}
-    return members or {config.node.id: config.node.internal_addr}
+def member_addresses(config: Config, layout: ClusterLayout | None) -> dict[int, Address]:
+    """Where each member's Raft endpoint is, as this node should dial it.
+
+    Configured initial members win (operators and test harnesses may route each node's
+    links differently, e.g. through fault-injecting relays); without them a restarted node
+    uses the layout its system group recorded, and a brand-new node stands alone.
+    """
+    configured = {m.id: m.address for m in config.cluster.initial_members}
+    if configured:
+        return configured
+    if layout is not None:
+        return {m.node_id: Address.parse(m.raft_addr) for m in layout.members}
+    return {config.node.id: config.node.internal_addr}
 
 
 def raft_config(config: Config, group: int) -> RaftConfig:
@@ -102,10 +112,7 @@ async def serve_node(
         committer = GroupCommitter(store)
         kv = KvStateMachine(store, DATA_GROUP)
         system_machine = SystemStateMachine(store)
-        members = founding_members(config)
-        if system_machine.layout is not None:
-            # The replicated layout wins over flags once the cluster has recorded one.
-            members = {m.node_id: Address.parse(m.raft_addr) for m in system_machine.layout.members}
+        members = member_addresses(config, system_machine.layout)
         # A node with stored state ignores this; a brand-new one founds the cluster with it.
         founders = Membership(voters=frozenset(members))
         drivers: dict[int, RaftGroupDriver] = {}
