@@ -2,7 +2,8 @@
 
 The node is one Trio nursery that owns every task (the supervision tree of
 docs/architecture.md): the storage group committer, the transport, the system and data
-Raft groups, the system-group bootstrap, and the RESP listener with one task per client.
+Raft groups, the system-group bootstrap, the admin HTTP listener (/metrics, /health,
+/ready) and the RESP listener with one task per client.
 SIGINT/SIGTERM stop it gracefully: stop accepting, hand leadership to a peer, finish
 requests in progress, flush, close the store.
 """
@@ -15,9 +16,12 @@ import time
 
 import trio
 
+from seshat_trio.admin import AdminEndpoints, AdminServer
+from seshat_trio.commands.expiry import run_active_expiry
 from seshat_trio.config import Address, Config
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
+from seshat_trio.node.metrics import NodeCollector, node_registry
 from seshat_trio.node.raft_driver import DriverSettings, RaftGroupDriver
 from seshat_trio.node.raft_machine import StateMachine
 from seshat_trio.node.service import NodeService
@@ -109,7 +113,7 @@ async def serve_node(
     rng = random.Random()
     with Store.open(config.node.data_dir / "db") as store:
         stats = NodeStats(started_at=time.monotonic())
-        committer = GroupCommitter(store)
+        committer = GroupCommitter(store, on_round=stats.observe_commit_round)
         kv = KvStateMachine(store, DATA_GROUP)
         system_machine = SystemStateMachine(store)
         members = member_addresses(config, system_machine.layout)
@@ -160,6 +164,16 @@ async def serve_node(
         )
         executor = ForwardedExecutor(config, service)
         listener = RespListener(config, service, stats)
+        collector = NodeCollector(
+            node_id=config.node.id,
+            stats=stats,
+            groups=[system, data],
+            peers=transport,
+            committer=committer,
+        )
+        admin = AdminServer(
+            AdminEndpoints(data=data, peers=transport, registry=node_registry(collector))
+        )
         layout = single_shard_layout(NodeAddresses(i, str(a)) for i, a in sorted(members.items()))
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
@@ -167,9 +181,12 @@ async def serve_node(
                 await nursery.start(transport.run)
                 for driver in drivers.values():
                     await nursery.start(driver.run)
+                # Up before the RESP listener: /health answers (503) while the node starts.
+                http_port = await nursery.start(admin.run, config.node.http_addr)
                 nursery.start_soon(bootstrap_system_group, system, system_machine, layout)
+                nursery.start_soon(run_active_expiry, service)
                 port = await nursery.start(listener.run)
-                log.info("serving", client_port=port, voters=sorted(members))
+                log.info("serving", client_port=port, http_port=http_port, voters=sorted(members))
                 task_status.started(port)
                 async for signum in signals:
                     log.info("stopping", signal=signal.Signals(signum).name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import trio
 
@@ -31,7 +31,7 @@ class FakeBackend:
         self.events: list[str] = []
         self.queued: list[tuple[Operation, trio.Event, list[tuple[Reply, ...]]]] = []
         self.fail_next = False
-        self.is_leader = True
+        self.leading = True
         # What leader_is_local answers after a refused submit (a leader was found).
         self.leader_found_locally = False
         self.forwarded: list[list[list[bytes]]] = []
@@ -39,7 +39,7 @@ class FakeBackend:
     async def leader_is_local(self) -> bool:
         self.events.append("wait leader")
         if self.leader_found_locally:
-            self.is_leader = True
+            self.leading = True
         return self.leader_found_locally
 
     async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
@@ -49,7 +49,7 @@ class FakeBackend:
         return b"".join(b"+FWD %s\r\n" % c[1] for c in run)
 
     def submit(self, op: Operation):  # type: ignore[no-untyped-def]
-        if not self.is_leader:
+        if not self.leading:
             raise NotLeaderError(2)
         self.events.append(f"submit {op.commands[0][0].decode()}")
         done, box = trio.Event(), []
@@ -76,6 +76,25 @@ class FakeBackend:
             self.events.append(f"apply {name.decode()}")
             done.set()
         self.queued.clear()
+
+    def is_leader(self) -> bool:
+        return self.leading
+
+    def propose_nowait(self, op: Operation) -> None:
+        self.events.append("propose_nowait")
+
+    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+        for key in sorted(k for k in self.data if k >= start):
+            yield key, StoredValue(kind=0, data=self.data[key], expires_at_ms=0)
+
+    def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
+        return []
+
+    def save(self) -> None:
+        self.events.append("save")
+
+    def last_save(self) -> int:
+        return 1_700_000_000
 
     async def read_barrier(self) -> None:
         self.events.append("barrier")
@@ -253,7 +272,7 @@ async def test_info_formats_sections() -> None:
 
 async def test_follower_forwards_each_run_of_writes_as_one_request_in_order() -> None:
     backend = FakeBackend()
-    backend.is_leader = False
+    backend.leading = False
     backend.data[b"r"] = b"local"
     replies = await run(
         make_ctx(backend),
@@ -281,7 +300,7 @@ async def test_follower_forwards_each_run_of_writes_as_one_request_in_order() ->
 
 async def test_a_forwarded_request_is_never_forwarded_again() -> None:
     backend = FakeBackend()
-    backend.is_leader = False
+    backend.leading = False
     ctx = make_ctx(backend)
     ctx.client.forwarded = True
     (reply,) = await run(ctx, [b"SET", b"a", b"1"])
@@ -291,7 +310,7 @@ async def test_a_forwarded_request_is_never_forwarded_again() -> None:
 
 async def test_write_is_proposed_locally_when_leadership_settles_here() -> None:
     backend = FakeBackend()
-    backend.is_leader = False
+    backend.leading = False
     backend.leader_found_locally = True
     (reply,) = await run(make_ctx(backend), [b"SET", b"a", b"1"])
     assert reply == SimpleString("OK")
@@ -300,7 +319,7 @@ async def test_write_is_proposed_locally_when_leadership_settles_here() -> None:
 
 async def test_forward_failure_fails_every_command_of_the_run() -> None:
     backend = FakeBackend()
-    backend.is_leader = False
+    backend.leading = False
 
     async def broken(commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
         raise OutcomeUnknownError("TIMEOUT unknown")

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 
 import pytest
-from conftest import ClusterFactory, ClusterProcesses, MemberProcess, wait_for
+from harness import ClusterFactory, ClusterProcesses, MemberProcess, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import ClusterFactory
+from harness import ClusterFactory
 
 pytestmark = pytest.mark.integration
 

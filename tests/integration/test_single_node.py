@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import redis
-from conftest import NodeProcess
+from harness import NodeProcess
 
 pytestmark = pytest.mark.integration
 

@@ -81,7 +81,7 @@ class Node:
     def snapshot_now(self) -> SnapshotMeta:
         """Take an application snapshot at the applied index and compact the log to it."""
         meta = self.core.applied_snapshot_meta()
-        assert meta.index == self.applied_index
+        assert meta is not None and meta.index == self.applied_index
         self.snapshots[meta.index] = encode_state(self.state)
         self.core.compact(meta)
         return meta

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from seshat_trio.raft import (
     Append,
+    Entry,
+    EntryKind,
+    HardState,
     Membership,
+    MemoryLogStorage,
     ProgressState,
+    RaftConfig,
+    RaftCore,
     Snapshot,
     SnapshotAssembler,
     SnapshotChunk,
+    SnapshotDelivered,
     SnapshotMeta,
+    encode_membership,
     iter_snapshot_chunks,
 )
 
@@ -34,6 +44,8 @@ def test_compaction_drops_log_and_lagging_follower_gets_snapshot(make_cluster):
     assert node3.storage.snapshot_meta() == meta
     assert node3.state == [b"v%d" % i for i in range(10)]
     assert c.core(1).progress(3).state is ProgressState.REPLICATE
+    delivered = [d for rd in c.nodes[1].readies for d in rd.snapshots_delivered]
+    assert delivered == [SnapshotDelivered(3, meta.index)]
     c.propose(1, b"after")
     c.replicate_commit()
     assert node3.state[-1] == b"after"
@@ -94,6 +106,7 @@ def test_failed_stream_goes_back_to_probe(make_cluster):
     assert pr.state is ProgressState.SNAPSHOT
     c.core(1).report_snapshot(3, success=False)
     assert pr.state is ProgressState.PROBE
+    assert pr.snapshot_offered == 0  # a failed stream delivers nothing
     c.transform = None
     c.tick([1], times=3)
     assert c.core(3).commit == c.core(1).commit
@@ -162,3 +175,53 @@ def test_chunks_are_not_core_input(make_cluster):
     )
     with pytest.raises(TypeError):
         c.core(2).step(chunk)  # type: ignore[arg-type]
+
+
+def test_fast_forward_acks_only_the_snapshot_index(make_cluster):
+    """Entries after the snapshot's last entry may conflict: acking them would let the
+    leader count (and heartbeat-commit) entries the follower does not really share."""
+    c = make_cluster([1, 2, 3])
+    c.preload(2, [1, 1, 1, 2, 2], term=2, commit=1)
+    core2 = c.core(2)
+    core2.step(Snapshot(group=7, src=1, dst=2, term=3, meta=SnapshotMeta(3, 1, c.membership)))
+    rd = core2.ready()
+    assert rd.snapshot is None
+    (ack,) = rd.persisted_messages
+    assert ack.success and ack.index == 3
+    assert core2.commit == 3
+    core2.advance(rd)
+
+
+def test_no_applied_snapshot_meta_while_install_pending(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    core2 = c.core(2)
+    assert core2.applied_snapshot_meta() == SnapshotMeta(1, 1, c.membership)
+    offer = Snapshot(group=7, src=1, dst=2, term=1, meta=SnapshotMeta(9, 1, c.membership))
+    core2.step(offer)  # the log is replaced; applied (1) now lies below the snapshot
+    assert core2.applied_snapshot_meta() is None
+    with pytest.raises(ValueError):
+        core2.compact(SnapshotMeta(1, 1, c.membership))
+
+
+def test_snapshot_restored_mid_ready_keeps_its_newer_membership():
+    base = Membership(frozenset({1, 2, 3}))
+    with_4 = Membership(frozenset({1, 2, 3}), frozenset({4}))
+    with_5 = Membership(frozenset({1, 2, 3}), frozenset({4, 5}))
+    storage = MemoryLogStorage(base)
+    storage.append(
+        [Entry(1, 1, EntryKind.NOOP), Entry(1, 2, EntryKind.CONFIG, encode_membership(with_4))]
+    )
+    storage.set_hard_state(HardState(term=1, vote=0, commit=2))
+    core = RaftCore(RaftConfig(group=7, node_id=2), storage, random.Random(0))
+    rd = core.ready()
+    assert [e.index for e in rd.committed_entries] == [1, 2]
+    # While the driver persists/applies, a snapshot with a later membership arrives.
+    core.step(Snapshot(group=7, src=1, dst=2, term=1, meta=SnapshotMeta(9, 1, with_5)))
+    core.advance(rd)
+    assert core.membership == with_5  # the older CONFIG entry does not win
+    rd = core.ready()
+    assert rd.snapshot is not None and rd.snapshot.index == 9
+    storage.apply_snapshot(rd.snapshot)
+    core.advance(rd)
+    assert core.applied == 9 and core.membership == with_5

@@ -6,11 +6,14 @@ and asserts that a handful of seeds expose it through the expected check.
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
+from seshat_trio.raft import RaftCore
 from seshat_trio.raft.log import RaftLog
 from seshat_trio.testing.driver import ReadDone, SimNode
 from seshat_trio.testing.history import OpStatus
+from seshat_trio.testing.nemesis import NemesisParams
 from seshat_trio.testing.raftsim import SimConfig, SimResult, run_simulation
 
 SEEDS = range(12)
@@ -66,3 +69,76 @@ def test_votes_for_candidates_with_stale_logs_lose_committed_entries(
     assert all(any(word in r.failure for word in expected) for r in failures), [
         r.failure for r in failures
     ]
+
+
+def test_an_exception_in_the_core_is_reported_with_its_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = RaftCore.tick
+    calls = 0
+
+    def flaky_tick(self: RaftCore) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 500:
+            raise RuntimeError("planted")
+        original(self)
+
+    monkeypatch.setattr(RaftCore, "tick", flaky_tick)
+    result = run_simulation(SimConfig.for_seed(3, 1500))
+    assert not result.ok
+    assert result.failure.startswith("exception RuntimeError: planted")
+    report = result.report(1500)
+    assert "--start 3 --seeds 1 --steps 1500" in report and "ms  n" in report
+
+
+def _lease_campaign() -> list[SimResult]:
+    """Lease reads under leader pauses and partitions, clients on random nodes."""
+    failed = []
+    for seed in range(30):
+        base = SimConfig.for_seed(seed, 2000)
+        config = attrs.evolve(
+            base,
+            node=attrs.evolve(base.node, lease_reads=True, clock_skew=0.02),
+            workload=attrs.evolve(base.workload, leader_affinity=0.0, read_fraction=0.6),
+            nemesis=NemesisParams(weights=_PAUSES_AND_PARTITIONS),
+        )
+        result = run_simulation(config)
+        if not result.ok:
+            failed.append(result)
+    return failed
+
+
+_PAUSES_AND_PARTITIONS = (
+    ("pause", 8.0),
+    ("isolate", 4.0),
+    ("split", 4.0),
+    ("crash", 0.0),
+    ("restart", 0.0),
+    ("membership", 0.0),
+    ("lossy", 0.0),
+)
+
+
+def test_lease_reads_survive_pauses_with_a_driver_that_catches_up_ticks() -> None:
+    failed = _lease_campaign()
+    assert not failed, failed[0].report(2000)
+
+
+def test_lease_reads_after_a_pause_without_tick_catch_up_are_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lesson 3: a driver that ticks once after SIGSTOP lets the lease outlive real time."""
+
+    def one_tick(self: SimNode) -> None:
+        if self.core is not None and self.host.now - self.last_tick_at >= self.tick_period:
+            self.last_tick_at = self.host.now
+            self.core.tick()
+
+    monkeypatch.setattr(SimNode, "_catch_up_ticks", one_tick)
+    failed = _lease_campaign()
+    assert failed, "stale lease reads after a pause went unnoticed"
+    assert all(
+        "read index freshness" in r.failure or r.failure.startswith("linearizability")
+        for r in failed
+    ), [r.failure for r in failed]

@@ -1,10 +1,11 @@
-"""Connection commands: PING, ECHO, HELLO, CLIENT, SELECT, QUIT, RESET."""
+"""Connection commands: PING, ECHO, HELLO, SELECT, QUIT, RESET (CLIENT: commands/clients.py)."""
 
 from __future__ import annotations
 
 from seshat_trio import __version__
+from seshat_trio.commands.clients import BAD_NAME, valid_client_name
 from seshat_trio.commands.context import CommandContext
-from seshat_trio.commands.table import CommandSpec, register, wrong_arity
+from seshat_trio.commands.table import CommandSpec, register
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
 
 OK = SimpleString("OK")
@@ -38,12 +39,8 @@ async def quit_(ctx: CommandContext, argv: list[bytes]) -> Reply:
 async def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.client.name = b""
     ctx.client.protocol = 2
+    ctx.client.end_transaction()  # discards MULTI and forgets WATCHed keys
     return SimpleString("RESET")
-
-
-def _valid_client_name(name: bytes) -> bool:
-    # Redis allows printable ASCII except space.
-    return all(33 <= byte <= 126 for byte in name)
 
 
 async def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
@@ -70,10 +67,8 @@ async def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
                     f"ERR Syntax error in HELLO option '{rest[0].decode(errors='replace')}'"
                 )
         if name is not None:
-            if not _valid_client_name(name):
-                return ErrorReply(
-                    "ERR Client names cannot contain spaces, newlines or special characters."
-                )
+            if not valid_client_name(name):
+                return BAD_NAME
             ctx.client.name = name
         ctx.client.protocol = version
     reply: dict[str, Reply] = {
@@ -89,125 +84,18 @@ async def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return reply
 
 
-async def client(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    sub = argv[1].lower()
-    if sub == b"setname" and len(argv) == 3:
-        if not _valid_client_name(argv[2]):
-            return ErrorReply(
-                "ERR Client names cannot contain spaces, newlines or special characters."
-            )
-        ctx.client.name = argv[2]
-        return OK
-    if sub == b"getname" and len(argv) == 2:
-        return ctx.client.name or None
-    if sub == b"id" and len(argv) == 2:
-        return ctx.client.id
-    if sub == b"setinfo" and len(argv) == 4:
-        return OK
-    if sub == b"info" and len(argv) == 2:
-        c = ctx.client
-        return (
-            f"id={c.id} addr={c.addr} name={c.name.decode(errors='replace')} db=0 "
-            f"resp={c.protocol}\n"
-        ).encode()
-    if sub in (b"setname", b"getname", b"id", b"setinfo", b"info"):
-        return wrong_arity(f"client|{sub.decode()}")
-    return ErrorReply(
-        f"ERR unknown subcommand '{argv[1].decode(errors='replace')}'. Try CLIENT HELP."
-    )
-
-
-_CONN = frozenset({"fast", "stale", "loading"})
+_HANDSHAKE = frozenset({"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"})
 register(
-    CommandSpec(
-        "ping",
-        -1,
-        _CONN,
-        0,
-        0,
-        0,
-        "connection",
-        "Returns the server's liveliness response.",
-        "1.0.0",
-        "O(1)",
-        run=ping,
-    ),
-    CommandSpec(
-        "echo",
-        2,
-        _CONN,
-        0,
-        0,
-        0,
-        "connection",
-        "Returns the given string.",
-        "1.0.0",
-        "O(1)",
-        run=echo,
-    ),
-    CommandSpec(
-        "select",
-        2,
-        _CONN,
-        0,
-        0,
-        0,
-        "connection",
-        "Changes the selected database.",
-        "1.0.0",
-        "O(1)",
-        run=select,
-    ),
-    CommandSpec(
-        "quit",
-        -1,
-        _CONN,
-        0,
-        0,
-        0,
-        "connection",
-        "Closes the connection.",
-        "1.0.0",
-        "O(1)",
-        run=quit_,
-    ),
-    CommandSpec(
-        "reset",
-        1,
-        _CONN,
-        0,
-        0,
-        0,
-        "connection",
-        "Resets the connection.",
-        "6.2.0",
-        "O(1)",
-        run=reset,
-    ),
-    CommandSpec(
-        "hello",
-        -1,
-        _CONN,
-        0,
-        0,
-        0,
-        "connection",
-        "Handshakes with the Redis server.",
-        "6.0.0",
-        "O(1)",
-        run=hello,
-    ),
-    CommandSpec(
-        "client",
-        -2,
-        frozenset({"stale", "loading"}),
-        0,
-        0,
-        0,
-        "connection",
-        "A container for client connection commands.",
-        "2.4.0",
-        "Depends on subcommand.",
-        run=client,
-    ),
-)
+    CommandSpec("ping", -1, frozenset({"fast"}), 0, 0, 0, "connection",
+                "Returns the server's liveliness response.", "1.0.0", "O(1)", run=ping),
+    CommandSpec("echo", 2, frozenset({"fast"}), 0, 0, 0, "connection",
+                "Returns the given string.", "1.0.0", "O(1)", run=echo),
+    CommandSpec("select", 2, frozenset({"loading", "stale", "fast"}), 0, 0, 0, "connection",
+                "Changes the selected database.", "1.0.0", "O(1)", run=select),
+    CommandSpec("quit", -1, _HANDSHAKE, 0, 0, 0, "connection",
+                "Closes the connection.", "1.0.0", "O(1)", run=quit_),
+    CommandSpec("reset", 1, _HANDSHAKE, 0, 0, 0, "connection",
+                "Resets the connection.", "6.2.0", "O(1)", run=reset),
+    CommandSpec("hello", -1, _HANDSHAKE, 0, 0, 0, "connection",
+                "Handshakes with the Redis server.", "6.0.0", "O(1)", run=hello),
+)  # fmt: skip

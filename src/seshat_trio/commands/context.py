@@ -1,9 +1,14 @@
-"""What a command handler may touch: its client's connection state and the backend."""
+"""What a command handler may touch: its client's connection state, the backend, the clients.
+
+`Backend` is the node service as commands see it; `ClientRegistry` is the listener's view
+of its connections (CLIENT LIST / KILL).
+"""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Sequence
+import time
+from collections.abc import Awaitable, Iterator, Sequence
 from typing import Protocol
 
 import attrs
@@ -22,7 +27,7 @@ def next_client_id() -> int:
 
 @attrs.define(slots=True)
 class ClientState:
-    """Per-connection state (CLIENT SETNAME, HELLO, QUIT)."""
+    """Per-connection state (CLIENT SETNAME, HELLO, QUIT, MULTI, WATCH)."""
 
     id: int
     addr: str
@@ -31,6 +36,20 @@ class ClientState:
     closing: bool = False
     # Executing a request a follower forwarded: never forward it again.
     forwarded: bool = False
+    # MULTI: the queued commands (None outside a transaction) and whether one was refused.
+    queued: list[list[bytes]] | None = None
+    queue_failed: bool = False
+    # WATCH: key -> fingerprint of the value observed (see kv/multi.py).
+    watched: dict[bytes, bytes] = attrs.field(factory=dict)
+    # For CLIENT LIST: monotonic seconds at connect and at the last command, and its name.
+    connected_at: float = attrs.field(factory=time.monotonic)
+    last_active: float = attrs.field(factory=time.monotonic)
+    last_command: str = "NULL"
+
+    def end_transaction(self) -> None:
+        self.queued = None
+        self.queue_failed = False
+        self.watched.clear()
 
 
 class Backend(Protocol):
@@ -42,8 +61,16 @@ class Backend(Protocol):
         Raises NotLeaderError when this node cannot propose (the caller forwards)."""
         ...
 
+    def propose_nowait(self, op: Operation) -> None:
+        """Propose `op` if this node leads, without waiting for (or reporting) its outcome."""
+        ...
+
     async def leader_is_local(self) -> bool:
         """Wait until a leader is known; True when it is this node (NOLEADER otherwise)."""
+        ...
+
+    def is_leader(self) -> bool:
+        """True when this node currently leads the data group (no waiting)."""
         ...
 
     async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
@@ -54,16 +81,44 @@ class Backend(Protocol):
         """Return once applied state reflects every write acknowledged before the call."""
         ...
 
-    def get(self, key: bytes) -> StoredValue | None: ...
+    def get(self, key: bytes) -> StoredValue | None:
+        """The stored value of `key` in applied state, expired or not."""
+        ...
+
+    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+        """Stored (key, value) pairs with key >= start in applied state, sorted by key."""
+        ...
 
     def key_count(self) -> int: ...
+
+    def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
+        """Up to `limit` applied keys whose expiry is at or before `now_ms`."""
+        ...
 
     def now_ms(self) -> int:
         """Wall-clock milliseconds for a new operation (only ever used where writes start)."""
         ...
 
+    def save(self) -> None:
+        """Make every applied write durable (a synced write); records the save time."""
+        ...
+
+    def last_save(self) -> int:
+        """Unix time in seconds of the last save (the start time before any)."""
+        ...
+
     def info_sections(self) -> dict[str, list[tuple[str, str]]]:
         """Node-level INFO fields by section name (server, clients, keyspace, ...)."""
+        ...
+
+
+class ClientRegistry(Protocol):
+    """The connected clients of this node (the RESP listener implements it)."""
+
+    def clients(self) -> list[ClientState]: ...
+
+    def kill(self, client_id: int) -> bool:
+        """Close the connection of `client_id` after its current request; False if unknown."""
         ...
 
 
@@ -72,3 +127,5 @@ class CommandContext:
     client: ClientState
     backend: Backend
     config: Config
+    # None: a context with no listener behind it (a forwarded request): only `client`.
+    registry: ClientRegistry | None = None

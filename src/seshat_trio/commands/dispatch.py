@@ -10,13 +10,24 @@ writes is forwarded to the leader as ONE request, whose encoded replies are spli
 place. Local and forwarded work never overlap: each waits for the other before it starts,
 so ordering holds across the two paths too. A request that was itself forwarded is never
 forwarded again (leadership moved while it travelled): its writes fail with TRYAGAIN.
+
+Inside MULTI every command but the transaction controls is queued, not executed; EXEC is
+then one write (commands/transactions.py).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable
 
-from seshat_trio.commands import connection, introspection, keys  # noqa: F401  (registration)
+from seshat_trio.commands import (  # noqa: F401  (registration)
+    clients,
+    connection,
+    introspection,
+    keys,
+    server,
+    transactions,
+)
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import CommandSpec, lookup, unknown_command, wrong_arity
 from seshat_trio.errors import NotLeaderError, ServiceError
@@ -128,8 +139,20 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
     that closes the connection (QUIT).
     """
     pipeline = _Pipeline(ctx)
+    client = ctx.client
     for argv in commands:
         spec = lookup(argv[0])
+        client.last_active = time.monotonic()
+        client.last_command = spec.name if spec is not None else "NULL"
+        if client.queued is not None and (spec is None or spec.name not in transactions.CONTROL):
+            error = transactions.queue_error(spec, argv)
+            if error is None and spec is not None:
+                error = _limit_error(ctx, spec, argv)
+            await pipeline.add(transactions.queue(ctx, argv, error))
+            continue
+        if spec is not None and spec.name == "exec":
+            await _exec(pipeline, spec, argv)
+            continue
         if spec is None:
             await pipeline.add(unknown_command(argv))
             continue
@@ -153,3 +176,17 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
                 break
     await pipeline.settle()
     return pipeline.replies
+
+
+async def _exec(pipeline: _Pipeline, spec: CommandSpec, argv: list[bytes]) -> None:
+    ctx = pipeline.ctx
+    if len(argv) == 1:
+        taken = transactions.take_transaction(ctx)
+        if isinstance(taken, ErrorReply):
+            await pipeline.add(taken)
+        else:
+            await pipeline.write([argv[0], taken], spec)
+    elif len(argv) == 2 and ctx.client.forwarded:
+        await pipeline.write(argv, spec)  # a follower's transaction
+    else:
+        await pipeline.add(wrong_arity(spec.name))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import fnmatch
-
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import COMMANDS, CommandSpec, lookup, register, wrong_arity
+from seshat_trio.kv.glob import matches
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString, Verbatim
 
 DEFAULT_INFO_SECTIONS = ("server", "clients", "persistence", "keyspace", "cluster", "raft")
@@ -77,6 +76,27 @@ def config_parameters(ctx: CommandContext) -> dict[str, str]:
     }
 
 
+def config_set(ctx: CommandContext, args: list[bytes]) -> Reply:
+    """Every setting here is fixed for the life of the process (the configuration is one
+    frozen object shared by every layer), so CONFIG SET only accepts a parameter's current
+    value; any change answers Redis's error for an immutable parameter."""
+    if not args or len(args) % 2:
+        return wrong_arity("config|set")
+    params = config_parameters(ctx)
+    for i in range(0, len(args), 2):
+        name = args[i].decode(errors="replace").lower()
+        if name not in params:
+            return ErrorReply(
+                f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )
+        if args[i + 1].decode(errors="replace") != params[name]:
+            return ErrorReply(
+                f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
+                "can't set immutable config"
+            )
+    return SimpleString("OK")
+
+
 async def config(ctx: CommandContext, argv: list[bytes]) -> Reply:
     sub = argv[1].lower()
     if sub == b"get":
@@ -85,9 +105,10 @@ async def config(ctx: CommandContext, argv: list[bytes]) -> Reply:
         params = config_parameters(ctx)
         found: dict[str, str] = {}
         for pattern in argv[2:]:
-            text = pattern.decode(errors="replace").lower()
-            found.update((k, v) for k, v in params.items() if fnmatch.fnmatchcase(k, text))
+            found.update((k, v) for k, v in params.items() if matches(pattern.lower(), k.encode()))
         return found
+    if sub == b"set":
+        return config_set(ctx, argv[2:])
     if sub == b"resetstat" and len(argv) == 2:
         return SimpleString("OK")
     return ErrorReply(

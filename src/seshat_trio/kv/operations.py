@@ -1,15 +1,22 @@
 """The operation format: what a data-group log entry carries.
 
 An operation is one or more commands (several for MULTI/EXEC) that apply atomically at one
-log index, plus the proposer's wall-clock time in milliseconds. Relative times (TTLs) are
-resolved against that time at apply, so every node computes the same absolute expiry.
+log index, plus the proposer's wall-clock time in milliseconds and the value size limit the
+proposer enforces. Relative times (TTLs) are resolved against that time at apply, so every
+node computes the same absolute expiry; the limit travels with the operation for the same
+reason: a value's growth (APPEND, SETRANGE, ...) is judged identically on every node even if
+their configurations differ.
 
-Encoding (version 1, all integers big-endian)::
+Encoding (version 2, all integers big-endian)::
 
-    u8  version (= 1)
+    u8  version (= 2)
     i64 time_ms
+    u32 max_value_bytes (0 = unbounded)
     u16 number of commands
     per command: u16 argc, then per argument: u32 length, bytes
+
+Version 1 (no max_value_bytes field) is still read, as unbounded: logs written by an older
+build replay unchanged.
 
 The first argument of a command is its lower-cased name. The format is hand-framed rather
 than Cap'n Proto because it sits inside an already versioned log record and is decoded on
@@ -22,9 +29,10 @@ import struct
 
 import attrs
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
-_HEADER = struct.Struct(">BqH")
+_HEADER = struct.Struct(">BqIH")
+_HEADER_V1 = struct.Struct(">BqH")
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 
@@ -39,10 +47,11 @@ class Operation:
 
     time_ms: int
     commands: tuple[tuple[bytes, ...], ...]
+    max_value_bytes: int = 0
 
 
 def encode_operation(op: Operation) -> bytes:
-    parts = [_HEADER.pack(FORMAT_VERSION, op.time_ms, len(op.commands))]
+    parts = [_HEADER.pack(FORMAT_VERSION, op.time_ms, op.max_value_bytes, len(op.commands))]
     for command in op.commands:
         parts.append(_U16.pack(len(command)))
         for arg in command:
@@ -52,15 +61,22 @@ def encode_operation(op: Operation) -> bytes:
 
 
 def decode_operation(data: bytes) -> Operation:
-    if len(data) < _HEADER.size:
+    if len(data) < _HEADER_V1.size:
         raise OperationDecodeError(f"operation too short ({len(data)} bytes)")
-    version, time_ms, count = _HEADER.unpack_from(data, 0)
-    if version != FORMAT_VERSION:
+    version = data[0]
+    if version == FORMAT_VERSION and len(data) >= _HEADER.size:
+        _, time_ms, max_value_bytes, count = _HEADER.unpack_from(data, 0)
+        pos = _HEADER.size
+    elif version == 1:
+        _, time_ms, count = _HEADER_V1.unpack_from(data, 0)
+        max_value_bytes, pos = 0, _HEADER_V1.size
+    elif version == FORMAT_VERSION:
+        raise OperationDecodeError(f"operation too short ({len(data)} bytes)")
+    else:
         raise OperationDecodeError(
             f"operation format version {version} is not supported (this build reads "
-            f"version {FORMAT_VERSION}); upgrade seshat-trio"
+            f"versions 1 to {FORMAT_VERSION}); upgrade seshat-trio"
         )
-    pos = _HEADER.size
     commands: list[tuple[bytes, ...]] = []
     try:
         for _ in range(count):
@@ -79,4 +95,4 @@ def decode_operation(data: bytes) -> Operation:
         raise OperationDecodeError(f"truncated operation: {exc}") from exc
     if pos != len(data):
         raise OperationDecodeError(f"{len(data) - pos} trailing bytes after operation")
-    return Operation(time_ms=time_ms, commands=tuple(commands))
+    return Operation(time_ms, tuple(commands), max_value_bytes)

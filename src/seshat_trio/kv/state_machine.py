@@ -5,19 +5,33 @@ applied index in ONE storage batch, so the data and the index that describes it 
 disagree. Entries at or below the applied index are skipped: replaying the log after a
 restart is idempotent. The batch is written unsynced; durability comes from the log, which
 is always fsynced before an entry can commit (see docs/architecture.md).
+
+Rules for what an entry may do to the nodes:
+- An operation this build cannot read (a newer format, an unknown command) raises: a node
+  must stop rather than apply something differently from its peers.
+- A command that fails unexpectedly (a bug) has its whole operation rolled back and answers
+  an error; the failure is a function of the replicated data, so every node of this build
+  reaches the same state.
+
+Besides the data, the machine keeps derived in-memory state, rebuilt from the store on
+load: the number of stored keys and the index of keys with an expiry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 
 import attrs
 
-from seshat_trio.kv import keyspace, strings
+from seshat_trio.kv import expire, keyspace, multi, pure, strings  # noqa: F401  (registration)
+from seshat_trio.kv.expiry_index import ExpiryIndex
 from seshat_trio.kv.operations import Operation, decode_operation
+from seshat_trio.kv.registry import READS, WRITES
 from seshat_trio.kv.transaction import Transaction
-from seshat_trio.protocol import Reply
+from seshat_trio.logs import get_logger
+from seshat_trio.protocol import ErrorReply, Reply
 from seshat_trio.storage import (
+    StorageError,
     Store,
     StoredValue,
     ValueInstaller,
@@ -25,17 +39,23 @@ from seshat_trio.storage import (
     WriteBatch,
 )
 
-ApplyFn = Callable[[Transaction, tuple[bytes, ...]], Reply]
+log = get_logger(__name__)
 
-APPLY_FUNCTIONS: dict[bytes, ApplyFn] = {**strings.APPLY, **keyspace.APPLY}
+INTERNAL_ERROR = ErrorReply("ERR internal error while applying the command; it had no effect")
 
 
 @attrs.frozen(slots=True)
 class Applied:
-    """The outcome of one entry: its index and one reply per command (empty for a no-op)."""
+    """The outcome of one entry: its index and its replies (empty for a no-op).
+
+    One reply per command, except for an EXEC operation: one reply, the EXEC array."""
 
     index: int
     replies: tuple[Reply, ...]
+
+
+def is_known(name: bytes) -> bool:
+    return name in READS or name in WRITES
 
 
 class KvStateMachine:
@@ -45,13 +65,18 @@ class KvStateMachine:
         self._tx = Transaction(store, group)
         self.applied_index = 0
         self.key_count = 0
+        self.expiries = ExpiryIndex()
         self.reload()
 
     def reload(self) -> None:
         """Re-read the applied index from the store (at open and after a snapshot install)."""
         self.applied_index = self._store.applied(self._group)
         # Derived, not persisted: counted here, then kept by apply.
-        self.key_count = sum(1 for _ in self._store.iter_values(self._group))
+        self.key_count = 0
+        self.expiries.clear()
+        for key, value in self._store.iter_values(self._group):
+            self.key_count += 1
+            self.expiries.set(key, value.expires_at_ms)
 
     def open_snapshot(self) -> ValueSnapshot:
         """A point-in-time view of the data and its applied index, to stream to a follower."""
@@ -60,6 +85,10 @@ class KvStateMachine:
     def begin_install(self) -> ValueInstaller:
         """Stage a snapshot received from the leader; `reload` after it is finished."""
         return self._store.begin_install(self._group)
+
+    def make_durable(self) -> None:
+        """A synced write: everything applied so far survives a power loss (SAVE)."""
+        self._store.write(WriteBatch(), sync=True)
 
     def apply(self, entries: Iterable[tuple[int, bytes | None]]) -> list[Applied]:
         """Apply `(index, operation bytes or None for a no-op)` pairs in order."""
@@ -75,28 +104,58 @@ class KvStateMachine:
             results.append(Applied(index, replies))
         if last != self.applied_index:
             batch = WriteBatch()
-            self._tx.flush_into(batch)
+            cleared, written, delta = self._tx.flush_into(batch)
             batch.put_applied(self._group, last)
             self._store.write(batch, sync=False)
             self.applied_index = last
-            self.key_count += self._tx.key_delta
-            self._tx.key_delta = 0
+            if cleared:
+                self.key_count = 0
+                self.expiries.clear()
+            self.key_count += delta
+            for key, value in written.items():
+                self.expiries.set(key, 0 if value is None else value.expires_at_ms)
         return results
 
     def _apply_operation(self, op: Operation) -> tuple[Reply, ...]:
-        self._tx.time_ms = op.time_ms
-        replies: list[Reply] = []
+        tx = self._tx
+        tx.time_ms = op.time_ms
+        tx.max_value_bytes = op.max_value_bytes
         for command in op.commands:
-            fn = APPLY_FUNCTIONS.get(command[0])
-            if fn is None:
+            if command[0] != multi.EXEC and not is_known(command[0]):
                 # A newer node proposed a command this build does not know: refuse loudly
                 # rather than diverge silently from the nodes that do.
                 raise RuntimeError(
                     f"cannot apply unknown command {command[0]!r}: mixed versions in the cluster"
                 )
-            replies.append(fn(self._tx, command[1:]))
-        return tuple(replies)
+        tx.begin()
+        try:
+            if op.commands and op.commands[0][0] == multi.EXEC:
+                replies: tuple[Reply, ...] = (multi.apply_exec(tx, op.commands, self._run),)
+            else:
+                replies = tuple(self._run(command) for command in op.commands)
+        except StorageError:
+            raise
+        except Exception:
+            log.exception("apply_failed", commands=[c[0] for c in op.commands])
+            tx.rollback()
+            return (INTERNAL_ERROR,) * (1 if op.commands[0][0] == multi.EXEC else len(op.commands))
+        tx.commit()
+        return replies
 
+    def _run(self, command: tuple[bytes, ...]) -> Reply:
+        name, args = command[0], command[1:]
+        write = WRITES.get(name)
+        if write is not None:
+            return write.execute(self._tx, args)
+        return READS[name].execute(self._tx, args)
+
+    # -- applied state, for reads (callers ensure the read is linearizable first) ---------
     def get(self, key: bytes) -> StoredValue | None:
-        """Read applied state (callers ensure the read is linearizable first)."""
         return self._store.get_value(self._group, key)
+
+    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+        return self._store.iter_values(self._group, start)
+
+    def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
+        """Up to `limit` keys whose expiry is at or before `now_ms`, earliest first."""
+        return self.expiries.due(now_ms, limit)

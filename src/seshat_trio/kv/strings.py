@@ -1,22 +1,352 @@
-"""Apply functions for string commands. Each takes the run's transaction and the command's
-arguments (already validated by the command layer) and returns the client reply."""
+"""String commands: SET and its variants, GET and its variants, ranges, counters.
+
+Every function here runs against a view (see kv/view.py); replies and errors are Redis
+7.0's. A write validates everything before it changes anything, so an error reply means
+the key is untouched.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import attrs
 
-from seshat_trio.kv.transaction import Transaction
-from seshat_trio.protocol import Reply, SimpleString
-from seshat_trio.storage import StoredValue
+from seshat_trio.kv import registry
+from seshat_trio.kv.parsing import (
+    LLONG_MAX,
+    LLONG_MIN,
+    NOT_FLOAT,
+    NOT_INTEGER,
+    SYNTAX_ERROR,
+    add_decimals,
+    format_decimal,
+    is_representable,
+    parse_decimal,
+    parse_int,
+)
+from seshat_trio.kv.registry import Args, args_as_is
+from seshat_trio.kv.values import (
+    OK,
+    PROTO_MAX_BULK_LEN,
+    STRING_TOO_LONG,
+    Expiry,
+    invalid_expire,
+    is_expiry_option,
+    parse_expiry,
+    store,
+    too_large,
+)
+from seshat_trio.kv.view import KeyView, WritableView
+from seshat_trio.protocol import ErrorReply, Reply
 
-STRING = 0
-OK = SimpleString("OK")
+
+def _data(view: KeyView, key: bytes) -> bytes | None:
+    value = view.get(key)
+    return None if value is None else value.data
 
 
-def apply_set(tx: Transaction, args: tuple[bytes, ...]) -> Reply:
-    key, value = args
-    tx.put(key, StoredValue(kind=STRING, data=value, expires_at_ms=0))
+# -- GET, MGET, STRLEN, GETRANGE -----------------------------------------------------------
+def get(view: KeyView, args: Args) -> Reply:
+    return _data(view, args[0])
+
+
+def mget(view: KeyView, args: Args) -> Reply:
+    return [_data(view, key) for key in args]
+
+
+def strlen(view: KeyView, args: Args) -> Reply:
+    return len(_data(view, args[0]) or b"")
+
+
+def parse_range(args: Args) -> tuple[bytes, int, int] | ErrorReply:
+    start, end = parse_int(args[1]), parse_int(args[2])
+    if start is None or end is None:
+        return NOT_INTEGER
+    return args[0], start, end
+
+
+def getrange(view: KeyView, parsed: tuple[bytes, int, int]) -> Reply:
+    key, start, end = parsed
+    data = _data(view, key) or b""
+    size = len(data)
+    if start < 0 and end < 0 and start > end:
+        return b""
+    start = max(start + size if start < 0 else start, 0)
+    end = max(end + size if end < 0 else end, 0)
+    end = min(end, size - 1)
+    return b"" if start > end or size == 0 else data[start : end + 1]
+
+
+# -- SET -------------------------------------------------------------------------------
+@attrs.frozen(slots=True)
+class SetArgs:
+    key: bytes
+    value: bytes
+    nx: bool = False
+    xx: bool = False
+    get: bool = False
+    keepttl: bool = False
+    expiry: Expiry | None = None
+
+
+def parse_set(args: Args) -> SetArgs | ErrorReply:
+    flags = {"nx": False, "xx": False, "get": False, "keepttl": False}
+    expiry: Expiry | None = None
+    i = 2
+    while i < len(args):
+        option = args[i].lower()
+        if option == b"nx" and not flags["xx"]:
+            flags["nx"] = True
+        elif option == b"xx" and not flags["nx"]:
+            flags["xx"] = True
+        elif option == b"get":
+            flags["get"] = True
+        elif option == b"keepttl" and expiry is None:
+            flags["keepttl"] = True
+        elif (
+            is_expiry_option(option)
+            and expiry is None
+            and not flags["keepttl"]
+            and i + 1 < len(args)
+        ):
+            parsed = parse_expiry(option, args[i + 1], "set")
+            if isinstance(parsed, ErrorReply):
+                return parsed
+            expiry = parsed
+            i += 1
+        else:
+            return SYNTAX_ERROR
+        i += 1
+    return SetArgs(args[0], args[1], expiry=expiry, **flags)
+
+
+def set_(view: WritableView, cmd: SetArgs) -> Reply:
+    current = view.get(cmd.key)
+    expires_at_ms = 0
+    if cmd.expiry is not None:
+        when = cmd.expiry.at(view.time_ms)
+        if when is None:
+            return invalid_expire("set")
+        expires_at_ms = when
+    elif cmd.keepttl and current is not None:
+        expires_at_ms = current.expires_at_ms
+    old = None if current is None else current.data
+    if (cmd.nx and current is not None) or (cmd.xx and current is None):
+        return old if cmd.get else None
+    store(view, cmd.key, cmd.value, expires_at_ms)
+    return old if cmd.get else OK
+
+
+def parse_setnx(args: Args) -> SetArgs | ErrorReply:
+    return SetArgs(args[0], args[1], nx=True)
+
+
+def setnx(view: WritableView, cmd: SetArgs) -> Reply:
+    return int(set_(view, cmd) == OK)
+
+
+def _parse_setex(command: str, unit_ms: int) -> registry.Parser[SetArgs]:
+    def parse(args: Args) -> SetArgs | ErrorReply:
+        amount = parse_int(args[1])
+        if amount is None:
+            return NOT_INTEGER
+        if amount <= 0 or amount > LLONG_MAX // unit_ms:
+            return invalid_expire(command)
+        return SetArgs(args[0], args[2], expiry=Expiry(amount, unit_ms, absolute=False))
+
+    return parse
+
+
+def getset(view: WritableView, args: Args) -> Reply:
+    old = _data(view, args[0])
+    store(view, args[0], args[1])
+    return old
+
+
+def getdel(view: WritableView, args: Args) -> Reply:
+    old = _data(view, args[0])
+    if old is not None:
+        view.delete(args[0])
+    return old
+
+
+# -- GETEX -----------------------------------------------------------------------------
+@attrs.frozen(slots=True)
+class GetexArgs:
+    key: bytes
+    expiry: Expiry | None
+    persist: bool
+
+
+def parse_getex(args: Args) -> GetexArgs | ErrorReply:
+    expiry: Expiry | None = None
+    persist = False
+    i = 1
+    while i < len(args):
+        option = args[i].lower()
+        if option == b"persist" and expiry is None and not persist:
+            persist = True
+        elif is_expiry_option(option) and expiry is None and not persist and i + 1 < len(args):
+            parsed = parse_expiry(option, args[i + 1], "getex")
+            if isinstance(parsed, ErrorReply):
+                return parsed
+            expiry = parsed
+            i += 1
+        else:
+            return SYNTAX_ERROR
+        i += 1
+    return GetexArgs(args[0], expiry, persist)
+
+
+def getex(view: WritableView, cmd: GetexArgs) -> Reply:
+    current = view.get(cmd.key)
+    if current is None:
+        return None
+    if cmd.expiry is not None:
+        when = cmd.expiry.at(view.time_ms)
+        if when is None:
+            return invalid_expire("getex")
+        store(view, cmd.key, current.data, when)
+    elif cmd.persist and current.expires_at_ms:
+        store(view, cmd.key, current.data)
+    return current.data
+
+
+# -- MSET, MSETNX ----------------------------------------------------------------------
+def _parse_pairs(command: str) -> registry.Parser[Args]:
+    def parse(args: Args) -> Args | ErrorReply:
+        if len(args) % 2:
+            return ErrorReply(f"ERR wrong number of arguments for '{command}' command")
+        return args
+
+    return parse
+
+
+def mset(view: WritableView, args: Args) -> Reply:
+    for i in range(0, len(args), 2):
+        store(view, args[i], args[i + 1])
     return OK
 
 
-APPLY: dict[bytes, Callable[[Transaction, tuple[bytes, ...]], Reply]] = {b"set": apply_set}
+def msetnx(view: WritableView, args: Args) -> Reply:
+    if any(view.get(args[i]) is not None for i in range(0, len(args), 2)):
+        return 0
+    mset(view, args)
+    return 1
+
+
+# -- APPEND, SETRANGE ------------------------------------------------------------------
+def append(view: WritableView, args: Args) -> Reply:
+    key, suffix = args
+    current = view.get(key)
+    data = b"" if current is None else current.data
+    error = too_large(view, len(data) + len(suffix))
+    if error is not None:
+        return error
+    store(view, key, data + suffix, 0 if current is None else current.expires_at_ms)
+    return len(data) + len(suffix)
+
+
+def parse_setrange(args: Args) -> tuple[bytes, int, bytes] | ErrorReply:
+    offset = parse_int(args[1])
+    if offset is None:
+        return NOT_INTEGER
+    if offset < 0:
+        return ErrorReply("ERR offset is out of range")
+    if offset + len(args[2]) > PROTO_MAX_BULK_LEN and args[2]:
+        return STRING_TOO_LONG
+    return args[0], offset, args[2]
+
+
+def setrange(view: WritableView, parsed: tuple[bytes, int, bytes]) -> Reply:
+    key, offset, patch = parsed
+    current = view.get(key)
+    data = b"" if current is None else current.data
+    if not patch:
+        return len(data)
+    end = offset + len(patch)
+    error = too_large(view, max(len(data), end))
+    if error is not None:
+        return error
+    padded = data + bytes(max(0, offset - len(data)))
+    result = padded[:offset] + patch + padded[end:]
+    store(view, key, result, 0 if current is None else current.expires_at_ms)
+    return len(result)
+
+
+# -- counters --------------------------------------------------------------------------
+def _parse_by(sign: int) -> registry.Parser[tuple[bytes, int]]:
+    def parse(args: Args) -> tuple[bytes, int] | ErrorReply:
+        by = parse_int(args[1])
+        if by is None:
+            return NOT_INTEGER
+        if sign < 0 and by == LLONG_MIN:
+            return ErrorReply("ERR decrement would overflow")
+        return args[0], sign * by
+
+    return parse
+
+
+def _parse_step(step: int) -> registry.Parser[tuple[bytes, int]]:
+    def parse(args: Args) -> tuple[bytes, int] | ErrorReply:
+        return args[0], step
+
+    return parse
+
+
+def incrby(view: WritableView, parsed: tuple[bytes, int]) -> Reply:
+    key, by = parsed
+    current = view.get(key)
+    value = 0 if current is None else parse_int(current.data)
+    if value is None:
+        return NOT_INTEGER
+    result = value + by
+    if not LLONG_MIN <= result <= LLONG_MAX:
+        return ErrorReply("ERR increment or decrement would overflow")
+    store(view, key, b"%d" % result, 0 if current is None else current.expires_at_ms)
+    return result
+
+
+def parse_incrbyfloat(args: Args) -> tuple[bytes, bytes] | ErrorReply:
+    if parse_decimal(args[1]) is None:
+        return NOT_FLOAT
+    return args[0], args[1]
+
+
+def incrbyfloat(view: WritableView, parsed: tuple[bytes, bytes]) -> Reply:
+    key, by_text = parsed
+    by = parse_decimal(by_text)
+    current = view.get(key)
+    value = parse_decimal(b"0" if current is None else current.data)
+    if value is None or by is None:
+        return NOT_FLOAT
+    result = add_decimals(value, by)
+    if not (is_representable(value) and is_representable(by) and is_representable(result)):
+        return ErrorReply("ERR increment would produce NaN or Infinity")
+    text = format_decimal(result)
+    error = too_large(view, len(text))
+    if error is not None:
+        return error
+    store(view, key, text, 0 if current is None else current.expires_at_ms)
+    return text
+
+
+registry.read("get", args_as_is, get)
+registry.read("mget", args_as_is, mget)
+registry.read("strlen", args_as_is, strlen)
+registry.read("getrange", parse_range, getrange)
+registry.read("substr", parse_range, getrange)
+registry.write("set", parse_set, set_)
+registry.write("setnx", parse_setnx, setnx)
+registry.write("setex", _parse_setex("setex", 1000), set_)
+registry.write("psetex", _parse_setex("psetex", 1), set_)
+registry.write("getset", args_as_is, getset)
+registry.write("getdel", args_as_is, getdel)
+registry.write("getex", parse_getex, getex)
+registry.write("mset", _parse_pairs("mset"), mset)
+registry.write("msetnx", _parse_pairs("msetnx"), msetnx)
+registry.write("append", args_as_is, append)
+registry.write("setrange", parse_setrange, setrange)
+registry.write("incr", _parse_step(1), incrby)
+registry.write("decr", _parse_step(-1), incrby)
+registry.write("incrby", _parse_by(1), incrby)
+registry.write("decrby", _parse_by(-1), incrby)
+registry.write("incrbyfloat", parse_incrbyfloat, incrbyfloat)

@@ -4,14 +4,29 @@ Applying several log entries produces one storage batch. Later entries in the ru
 the effects of earlier ones before that batch is written, so reads go through an overlay of
 this run's own writes first. Expiry is judged against the operation's replicated time, never
 a local clock.
+
+Each operation applies inside a savepoint: if a command fails unexpectedly, `rollback`
+undoes that operation's writes (and only those), so a bug surfaces as an error reply that
+every node computes identically instead of a half-applied entry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import attrs
+
+from seshat_trio.kv.view import is_expired
 from seshat_trio.storage import Store, StoredValue, WriteBatch
 
-# A key deleted in this run: distinct from "never touched" (None from dict.get).
-_DELETED = StoredValue(kind=-1, data=b"", expires_at_ms=0)
+# Journal marker: the key was not in the overlay before the write.
+_UNTOUCHED = object()
+
+
+@attrs.frozen(slots=True)
+class _BeforeClear:
+    overlay: dict[bytes, StoredValue | None]
+    cleared: bool
 
 
 class Transaction:
@@ -20,44 +35,121 @@ class Transaction:
     def __init__(self, store: Store, group: int) -> None:
         self._store = store
         self._group = group
-        self._overlay: dict[bytes, StoredValue] = {}
+        # key -> value written by this run, or None for deleted.
+        self._overlay: dict[bytes, StoredValue | None] = {}
+        # Store reads of this run (the store does not change until the batch is written).
+        self._base: dict[bytes, StoredValue | None] = {}
+        self._cleared = False
+        self._journal: list[tuple[bytes, object] | _BeforeClear] | None = None
         self.time_ms = 0
-        # Change in the number of stored keys (expired or not) made by this run.
-        self.key_delta = 0
+        self.max_value_bytes = 0
 
-    def _stored(self, key: bytes) -> StoredValue | None:
-        value = self._overlay.get(key)
-        if value is None:
-            value = self._store.get_value(self._group, key)
-        return None if value is _DELETED else value
+    # -- reads ---------------------------------------------------------------------------
+    def _from_store(self, key: bytes) -> StoredValue | None:
+        if key not in self._base:
+            self._base[key] = self._store.get_value(self._group, key)
+        return self._base[key]
+
+    def raw(self, key: bytes) -> StoredValue | None:
+        """The stored value of `key`, expired or not."""
+        if key in self._overlay:
+            return self._overlay[key]
+        return None if self._cleared else self._from_store(key)
 
     def get(self, key: bytes) -> StoredValue | None:
-        value = self._stored(key)
-        if value is None:
-            return None
-        if value.expires_at_ms and value.expires_at_ms <= self.time_ms:
-            return None
-        return value
+        value = self.raw(key)
+        return None if value is None or is_expired(value, self.time_ms) else value
+
+    def _raw_items(self, start: bytes) -> Iterator[tuple[bytes, StoredValue | None]]:
+        pending = sorted(k for k in self._overlay if k >= start)
+        i = 0
+        if not self._cleared:
+            for key, value in self._store.iter_values(self._group, start):
+                while i < len(pending) and pending[i] < key:
+                    yield pending[i], self._overlay[pending[i]]
+                    i += 1
+                if i < len(pending) and pending[i] == key:
+                    i += 1
+                    yield key, self._overlay[key]
+                else:
+                    yield key, value
+        for key in pending[i:]:
+            yield key, self._overlay[key]
+
+    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+        for key, value in self._raw_items(start):
+            if value is not None and not is_expired(value, self.time_ms):
+                yield key, value
+
+    def stored_count(self) -> int:
+        return sum(1 for _, value in self._raw_items(b"") if value is not None)
+
+    def pick(self, count: int) -> int:
+        # Deterministic: every node must pick the same key for RANDOMKEY inside EXEC.
+        return self.time_ms % count
+
+    # -- writes --------------------------------------------------------------------------
+    def _remember(self, key: bytes) -> None:
+        if self._journal is not None:
+            self._journal.append((key, self._overlay.get(key, _UNTOUCHED)))
 
     def put(self, key: bytes, value: StoredValue) -> None:
-        if self._stored(key) is None:
-            self.key_delta += 1
+        self._remember(key)
         self._overlay[key] = value
 
     def delete(self, key: bytes) -> bool:
         """Delete `key`; True if it existed (and was not expired)."""
-        stored = self._stored(key)
+        stored = self.raw(key)
         if stored is None:
             return False
-        alive = self.get(key) is not None
-        self.key_delta -= 1
-        self._overlay[key] = _DELETED
-        return alive
+        self._remember(key)
+        self._overlay[key] = None
+        return not is_expired(stored, self.time_ms)
 
-    def flush_into(self, batch: WriteBatch) -> None:
+    def clear(self) -> None:
+        if self._journal is not None:
+            self._journal.append(_BeforeClear(self._overlay, self._cleared))
+        self._overlay = {}
+        self._cleared = True
+
+    # -- savepoints ----------------------------------------------------------------------
+    def begin(self) -> None:
+        self._journal = []
+
+    def commit(self) -> None:
+        self._journal = None
+
+    def rollback(self) -> None:
+        journal, self._journal = self._journal or [], None
+        for entry in reversed(journal):
+            if isinstance(entry, _BeforeClear):
+                self._overlay, self._cleared = entry.overlay, entry.cleared
+                continue
+            key, previous = entry
+            if previous is _UNTOUCHED:
+                self._overlay.pop(key, None)
+            else:
+                assert previous is None or isinstance(previous, StoredValue)
+                self._overlay[key] = previous
+
+    # -- flush ---------------------------------------------------------------------------
+    def flush_into(self, batch: WriteBatch) -> tuple[bool, dict[bytes, StoredValue | None], int]:
+        """Add this run's writes to `batch` and reset the overlay.
+
+        Returns (cleared, final value per written key, change in stored keys); when cleared,
+        the change is relative to an empty keyspace."""
+        if self._cleared:
+            batch.clear_values(self._group)
+        delta = 0
         for key, value in self._overlay.items():
-            if value is _DELETED:
-                batch.delete_value(self._group, key)
+            existed = not self._cleared and self._from_store(key) is not None
+            if value is None:
+                if existed:
+                    batch.delete_value(self._group, key)
+                    delta -= 1
             else:
                 batch.put_value(self._group, key, value)
-        self._overlay.clear()
+                delta += not existed
+        written, cleared = self._overlay, self._cleared
+        self._overlay, self._base, self._cleared = {}, {}, False
+        return cleared, written, delta

@@ -32,7 +32,6 @@ Rules this module lives by:
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Callable
 from typing import Protocol, TypeVar
@@ -41,6 +40,7 @@ import attrs
 import trio
 
 from seshat_trio.errors import ServiceError
+from seshat_trio.logs import get_logger
 from seshat_trio.node.pending import PendingReply
 from seshat_trio.node.raft_machine import StateMachine
 from seshat_trio.node.raft_proposals import ProposalTracker
@@ -51,6 +51,7 @@ from seshat_trio.node.raft_snapshot import (
     SnapshotStreamError,
 )
 from seshat_trio.node.raft_storage import RaftLogStore, ready_batch
+from seshat_trio.node.stats import RaftCounters
 from seshat_trio.raft import (
     Entry,
     EntryKind,
@@ -72,7 +73,7 @@ from seshat_trio.raft import (
 )
 from seshat_trio.storage import StorageError, Store, WriteBatch
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -211,15 +212,18 @@ class RaftGroupDriver:
         self._running = False
         self._stopped = False
         self._nursery: trio.Nursery | None = None
-        log.info(
-            "raft_open node=%d group=%d term=%d commit=%d applied=%d snapshot=%d last=%d",
-            self.node_id,
-            self._group,
-            self._core.term,
-            self._core.commit,
-            machine.applied_index,
-            snapshot.index,
-            self._core.last_index,
+        # Events for /metrics; `_soft` is the last role/leader/term seen, to count changes.
+        self.counters = RaftCounters()
+        core = self._core
+        self._soft = SoftState(leader_id=core.leader_id, role=core.role, term=core.term)
+        self._log = log.bind(node_id=core.node_id, group=self._group)
+        self._log.info(
+            "raft_open",
+            term=core.term,
+            commit=core.commit,
+            applied=machine.applied_index,
+            snapshot_index=snapshot.index,
+            index=core.last_index,
         )
 
     # -- introspection ---------------------------------------------------------------------
@@ -282,7 +286,7 @@ class RaftGroupDriver:
             try:
                 self._chunks_in.send_nowait(msg)
             except trio.WouldBlock:
-                log.debug("snapshot_chunk_dropped node=%d group=%d", self.node_id, self._group)
+                self._log.debug("snapshot_chunk_dropped", src=msg.src, index=msg.meta.index)
             return
         if isinstance(msg, SnapshotChunkAck):
             sender = self._senders.get(msg.src)
@@ -292,13 +296,7 @@ class RaftGroupDriver:
         try:
             self._core.step(msg)
         except ValueError as exc:
-            log.warning(
-                "raft_message_dropped node=%d group=%d src=%d reason=%r",
-                self.node_id,
-                self._group,
-                msg.src,
-                str(exc),
-            )
+            self._log.warning("raft_message_dropped", src=msg.src, reason=str(exc))
             return
         self._wake()
 
@@ -339,13 +337,7 @@ class RaftGroupDriver:
             while self._core.role is Role.LEADER:
                 await self.wait_changed()
         handed = self._core.role is not Role.LEADER
-        log.info(
-            "leadership_handover node=%d group=%d target=%d done=%s",
-            self.node_id,
-            self._group,
-            target,
-            handed,
-        )
+        self._log.info("leadership_handover", term=self._core.term, target=target, done=handed)
         return handed
 
     async def read_barrier(self) -> None:
@@ -430,14 +422,12 @@ class RaftGroupDriver:
             parked = self._receiver.parked
             assert parked is not None
             parked.stepped_after_ready = self._readys
-            log.info(
-                "snapshot_received node=%d group=%d term=%d index=%d applied=%d src=%d",
-                self.node_id,
-                self._group,
-                offer.term,
-                offer.meta.index,
-                parked.applied,
-                offer.src,
+            self._log.info(
+                "snapshot_received",
+                term=offer.term,
+                index=offer.meta.index,
+                applied=parked.applied,
+                src=offer.src,
             )
             self.deliver(offer)
 
@@ -460,13 +450,16 @@ class RaftGroupDriver:
         try:
             indexes = self._core.propose([command for command, _ in batch])
         except NotLeader as exc:
+            self.counters.proposals_failed += len(batch)
             for _, pending in batch:
                 pending.fail(LeaderChangedError(exc.leader_id))
             return
         except LeadershipTransferInProgress:
+            self.counters.proposals_failed += len(batch)
             for _, pending in batch:
                 pending.fail(ServiceError("TRYAGAIN a leadership transfer is in progress; retry"))
             return
+        self.counters.proposals += len(batch)
         term = self._core.term
         for index, (_, pending) in zip(indexes, batch, strict=True):
             self._proposals.track(term, index, pending)
@@ -493,12 +486,11 @@ class RaftGroupDriver:
                 waiter.failure = READ_FAILURES[failed.reason]
                 waiter.done.set()
         for result in ready.transfer_results:
-            log.info(
-                "raft_transfer node=%d group=%d target=%d succeeded=%s",
-                self.node_id,
-                self._group,
-                result.target,
-                result.succeeded,
+            self._log.info(
+                "raft_transfer",
+                term=self._core.term,
+                target=result.target,
+                succeeded=result.succeeded,
             )
         self._core.advance(ready)
         self._release_apply_waiters()
@@ -507,20 +499,29 @@ class RaftGroupDriver:
         self._changed = trio.Event()
 
     def _on_soft_state(self, soft: SoftState) -> None:
+        previous, self._soft = self._soft, soft
+        counters = self.counters
+        if soft.role is Role.PRE_CANDIDATE:
+            counters.pre_votes += 1
+        elif soft.term > previous.term and soft.role in (Role.CANDIDATE, Role.LEADER):
+            # Only a campaign of this node moves its term while it is (or wins as) a
+            # candidate; a single voter may win before a Ready ever shows it as candidate.
+            counters.elections += 1
+        if soft.leader_id is not None and soft.leader_id != previous.leader_id:
+            counters.leader_changes += 1
         if soft.role in (Role.PRE_CANDIDATE, Role.CANDIDATE):
             event = "raft_election"
+        elif soft.role is Role.LEADER and previous.role is not Role.LEADER:
+            event = "became_leader"
         else:
             event = "raft_role"
-        log.info(
-            "%s node=%d group=%d role=%s term=%d leader=%s commit=%d last=%d",
+        self._log.info(
             event,
-            self.node_id,
-            self._group,
-            soft.role.value,
-            soft.term,
-            soft.leader_id,
-            self._core.commit,
-            self._core.last_index,
+            role=soft.role.value,
+            term=soft.term,
+            leader=soft.leader_id,
+            commit=self._core.commit,
+            index=self._core.last_index,
         )
 
     def _send(self, msg: Message) -> None:
@@ -538,12 +539,7 @@ class RaftGroupDriver:
             return
         if parked is not None and parked.stepped_after_ready < self._readys:
             # The core saw the offer before this Ready and did not take it.
-            log.info(
-                "snapshot_declined node=%d group=%d index=%d",
-                self.node_id,
-                self._group,
-                parked.meta.index,
-            )
+            self._log.info("snapshot_declined", term=self._core.term, index=parked.meta.index)
             self._receiver.abort_all()
         if not len(batch):
             return
@@ -562,6 +558,7 @@ class RaftGroupDriver:
                 "that this driver did not receive"
             )
         self._receiver.parked = None
+        started = trio.current_time()
         if parked.applied <= self._machine.applied_index:
             # Our own state already covers the snapshot (it is a committed prefix at least
             # as new): keep it, so applied state never moves backwards for readers.
@@ -574,14 +571,15 @@ class RaftGroupDriver:
             self._machine.reload()
             installed = True
         self._proposals.snapshot_installed(meta.index, meta.term)
-        log.info(
-            "snapshot_installed node=%d group=%d term=%d index=%d applied=%d data_replaced=%s",
-            self.node_id,
-            self._group,
-            meta.term,
-            meta.index,
-            self._machine.applied_index,
-            installed,
+        seconds = trio.current_time() - started
+        self.counters.snapshot_install_seconds.observe(seconds)
+        self._log.info(
+            "snapshot_installed",
+            term=meta.term,
+            index=meta.index,
+            applied=self._machine.applied_index,
+            data_replaced=installed,
+            seconds=round(seconds, 6),
         )
 
     # -- applying --------------------------------------------------------------------------
@@ -618,23 +616,22 @@ class RaftGroupDriver:
         ):
             return
         meta = core.applied_snapshot_meta()
+        if meta is None:
+            return  # a received snapshot awaits installation and replaces this state
         # The applies were unsynced writes; a synced (empty) round makes them durable
         # before the log entries behind them may go.
         await self._committer.commit(WriteBatch())
         try:
             core.compact(meta)
         except ValueError as exc:
-            log.info(
-                "compaction_skipped node=%d group=%d reason=%r", self.node_id, self._group, str(exc)
-            )
+            self._log.info("compaction_skipped", term=core.term, index=meta.index, reason=str(exc))
             return
-        log.info(
-            "compaction node=%d group=%d term=%d index=%d log_first_before=%d",
-            self.node_id,
-            self._group,
-            meta.term,
-            meta.index,
-            self._log_store.first_index(),
+        self.counters.compactions += 1
+        self._log.info(
+            "compaction",
+            term=meta.term,
+            index=meta.index,
+            log_first_before=self._log_store.first_index(),
         )
 
     # -- snapshot sending ------------------------------------------------------------------
@@ -653,14 +650,8 @@ class RaftGroupDriver:
 
     async def _stream_snapshot(self, sender: SnapshotSender) -> None:
         offer = sender.offer
-        log.info(
-            "snapshot_send node=%d group=%d term=%d index=%d dst=%d",
-            self.node_id,
-            self._group,
-            offer.term,
-            offer.meta.index,
-            offer.dst,
-        )
+        self._log.info("snapshot_send", term=offer.term, index=offer.meta.index, dst=offer.dst)
+        started = trio.current_time()
         success = False
         with sender.cancel_scope:
             try:
@@ -675,22 +666,24 @@ class RaftGroupDriver:
                 finally:
                     source.close()
                 success = True
-                log.info(
-                    "snapshot_sent node=%d group=%d index=%d dst=%d bytes=%d",
-                    self.node_id,
-                    self._group,
-                    offer.meta.index,
-                    offer.dst,
-                    sent,
+                seconds = trio.current_time() - started
+                self.counters.snapshot_send_seconds.observe(seconds)
+                self._log.info(
+                    "snapshot_sent",
+                    term=offer.term,
+                    index=offer.meta.index,
+                    dst=offer.dst,
+                    bytes=sent,
+                    seconds=round(seconds, 6),
                 )
             except (SnapshotStreamError, StorageError) as exc:
-                log.warning(
-                    "snapshot_send_failed node=%d group=%d index=%d dst=%d reason=%r",
-                    self.node_id,
-                    self._group,
-                    offer.meta.index,
-                    offer.dst,
-                    str(exc),
+                self.counters.snapshot_send_failures += 1
+                self._log.warning(
+                    "snapshot_send_failed",
+                    term=offer.term,
+                    index=offer.meta.index,
+                    dst=offer.dst,
+                    reason=str(exc),
                 )
         if self._senders.get(offer.dst) is sender:
             # Not replaced by a newer stream: the core learns the outcome.

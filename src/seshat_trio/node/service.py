@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import trio
 
@@ -27,7 +27,7 @@ from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.node.raft_driver import GroupStatus, RaftGroupDriver
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import Reply
-from seshat_trio.raft import NotLeader
+from seshat_trio.raft import NotLeader, Role
 from seshat_trio.storage import StoredValue
 from seshat_trio.transport import (
     ForwardFailed,
@@ -69,6 +69,8 @@ class NodeService:
         self._client_address_of = client_address_of
         self._timeout_s = config.limits.request_timeout_ms / 1000
         self._request_ids = itertools.count(1)
+        # LASTSAVE before any SAVE: the start time, as Redis reports after loading.
+        self._last_save = int(time.time())
 
     # -- writes --------------------------------------------------------------------------
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
@@ -78,6 +80,13 @@ class NodeService:
         except NotLeader as exc:
             raise NotLeaderError(exc.leader_id) from None
         return self._with_deadline(pending)
+
+    def propose_nowait(self, op: Operation) -> None:
+        """Propose `op` if this node leads; nobody waits for it (lazy expiry's deletions)."""
+        try:
+            self._data.propose(encode_operation(op))
+        except (NotLeader, ServiceError):
+            pass  # not leading (or handing over): the next leader expires the keys itself
 
     async def _with_deadline(self, pending: Awaitable[tuple[Reply, ...]]) -> tuple[Reply, ...]:
         with trio.move_on_after(self._timeout_s):
@@ -92,6 +101,9 @@ class NodeService:
                 await self._data.wait_changed()
             return self._data.leader_id == self._config.node.id
         raise ServiceError(NO_LEADER.format(timeout=self._timeout_s))
+
+    def is_leader(self) -> bool:
+        return self._data.role is Role.LEADER
 
     async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
         """Have the leader execute `commands`; returns their RESP-encoded replies."""
@@ -151,8 +163,21 @@ class NodeService:
     def get(self, key: bytes) -> StoredValue | None:
         return self._machine.get(key)
 
+    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+        return self._machine.items(start)
+
     def key_count(self) -> int:
         return self._machine.key_count
+
+    def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
+        return self._machine.due_expiries(now_ms, limit)
+
+    def save(self) -> None:
+        self._machine.make_durable()
+        self._last_save = int(time.time())
+
+    def last_save(self) -> int:
+        return self._last_save
 
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000
@@ -195,7 +220,11 @@ class NodeService:
                 ("role", "master" if data.leader_id == node.id else "slave"),
                 ("connected_slaves", "0"),
             ],
-            "keyspace": [("db0", f"keys={keys},expires=0,avg_ttl=0")] if keys else [],
+            "keyspace": (
+                [("db0", f"keys={keys},expires={len(self._machine.expiries)},avg_ttl=0")]
+                if keys
+                else []
+            ),
             "cluster": [("cluster_enabled", "0")],
             "raft": self._raft_fields(data, self._system.status()),
         }

@@ -21,6 +21,10 @@ class RaftConfig:
     election_ticks_max: int = attrs.field(default=10, validator=_positive)
     pre_vote: bool = True
     check_quorum: bool = True
+    # Leader serves reads from a lease (no heartbeat round) while a quorum acknowledged a
+    # heartbeat sent less than election_ticks_min - 1 ticks ago. Needs check_quorum; assumes
+    # tick rates differ by less than one tick per election timeout.
+    lease_reads: bool = False
     max_msg_bytes: int = attrs.field(default=1 << 20, validator=_positive)
     max_inflight_msgs: int = attrs.field(default=64, validator=_positive)
     max_committed_bytes_per_ready: int = attrs.field(default=4 << 20, validator=_positive)
@@ -36,3 +40,5 @@ class RaftConfig:
             raise ValueError("election_ticks_min must exceed heartbeat_ticks")
         if self.applied < 0:
             raise ValueError("applied must be >= 0")
+        if self.lease_reads and not self.check_quorum:
+            raise ValueError("lease_reads needs check_quorum")

@@ -68,6 +68,7 @@ from seshat_trio.raft.model import (
     ReadFailure,
     ReadState,
     Role,
+    SnapshotDelivered,
     SnapshotMeta,
     SoftState,
     TransferResult,
@@ -101,7 +102,8 @@ class RaftCore:
         # state that said so was written lazily and lost in the crash (it needs no fsync).
         self._log.committed = max(self._log.committed, config.applied)
         self._log.applied = max(snapshot.index, config.applied)
-        self._membership = self._replay_membership(snapshot)
+        # The log position that defined the membership: older CONFIG entries never apply.
+        self._membership_index, self._membership = self._replay_membership(snapshot)
         self._term = hard.term
         self._vote = hard.vote
         self._leader: int | None = None
@@ -120,7 +122,7 @@ class RaftCore:
         self._transferee: int | None = None
         self._transfer_elapsed = 0
         self._pending_conf_index = 0
-        self._leader_reads = LeaderReads(config.node_id)
+        self._leader_reads = self._new_leader_reads()
         self._forwarded = ForwardedReads()
 
         self._msgs: list[Message] = []
@@ -128,21 +130,23 @@ class RaftCore:
         self._read_states: list[ReadState] = []
         self._failed_reads: list[FailedRead] = []
         self._transfer_results: list[TransferResult] = []
+        self._delivered: list[SnapshotDelivered] = []
         self._pending_compact: SnapshotMeta | None = None
         self._outstanding: Ready | None = None
         self._reset_timers()
 
-    def _replay_membership(self, snapshot: SnapshotMeta) -> Membership:
-        """Membership as of `applied`: the snapshot's, updated by CONFIG entries after it."""
-        membership = snapshot.membership
+    def _replay_membership(self, snapshot: SnapshotMeta) -> tuple[int, Membership]:
+        """Membership as of `applied` (and the index defining it): the snapshot's, updated by
+        CONFIG entries after it."""
+        defined_at, membership = snapshot.index, snapshot.membership
         index = snapshot.index + 1
         while index <= self._log.applied:
             batch = self._log.slice(index, self._log.applied + 1, self._cfg.max_msg_bytes)
             for entry in batch:
                 if entry.kind is EntryKind.CONFIG:
-                    membership = decode_membership(entry.data)
+                    defined_at, membership = entry.index, decode_membership(entry.data)
             index = batch[-1].index + 1
-        return membership
+        return defined_at, membership
 
     # -- read-only view ------------------------------------------------------------------
     @property
@@ -269,8 +273,11 @@ class RaftCore:
 
     def read_index(self, request_id: int) -> None:
         if self._role is Role.LEADER:
+            lease_index = self._lease_read_index()
             if self._transferee is not None:
                 self._failed_reads.append(FailedRead(request_id, ReadFailure.TRANSFERRING))
+            elif lease_index is not None:
+                self._read_states.append(ReadState(request_id, lease_index))
             else:
                 self._leader_reads.add(PendingRead(request_id, self.node_id))
         elif self._leader is not None and not self._removed:
@@ -305,10 +312,13 @@ class RaftCore:
         if self._repl is not None:
             self._repl.report_unreachable(peer)
 
-    def applied_snapshot_meta(self) -> SnapshotMeta:
+    def applied_snapshot_meta(self) -> SnapshotMeta | None:
+        """Meta for an application snapshot taken at `applied`; None while a snapshot
+        received from the leader awaits installation (the state is about to be replaced)."""
         index = self._log.applied
         term = self._log.term(index)
-        assert term is not None, "the applied index is never compacted away"
+        if term is None:
+            return None
         return SnapshotMeta(index, term, self._membership)
 
     def compact(self, meta: SnapshotMeta) -> None:
@@ -338,6 +348,7 @@ class RaftCore:
             or self._read_states
             or self._failed_reads
             or self._transfer_results
+            or self._delivered
             or self._pending_compact is not None
             or self._reads_to_flush()
         )
@@ -363,6 +374,7 @@ class RaftCore:
             read_states=tuple(self._read_states),
             failed_reads=tuple(self._failed_reads),
             transfer_results=tuple(self._transfer_results),
+            snapshots_delivered=tuple(self._delivered),
             must_sync=bool(entries)
             or snapshot is not None
             or (hard.term, hard.vote) != (self._prev_hard.term, self._prev_hard.vote),
@@ -370,6 +382,7 @@ class RaftCore:
         self._prev_soft, self._prev_hard = soft, hard
         self._msgs, self._msgs_after = [], []
         self._read_states, self._failed_reads, self._transfer_results = [], [], []
+        self._delivered = []
         self._pending_compact = None
         self._outstanding = ready
         return ready
@@ -392,7 +405,7 @@ class RaftCore:
             self._log.applied_to(ready.committed_entries[-1].index)
             for entry in ready.committed_entries:
                 if entry.kind is EntryKind.CONFIG:
-                    self._apply_membership(decode_membership(entry.data))
+                    self._apply_membership(entry.index, decode_membership(entry.data))
 
     def _soft_state(self) -> SoftState:
         return SoftState(self._leader, self._role, self._term)
@@ -449,11 +462,14 @@ class RaftCore:
         return True
 
     def _in_lease(self) -> bool:
-        return (
-            self._cfg.check_quorum
-            and self._leader is not None
-            and self._election_elapsed < self._cfg.election_ticks_min
-        )
+        """Leader stickiness: ignore (pre-)votes while a leader may still count on us."""
+        if not self._cfg.check_quorum:
+            return False
+        if self._leader is not None and self._election_elapsed < self._cfg.election_ticks_min:
+            return True
+        # A restarted node forgot whom it heard from; with leader leases it must assume it
+        # acknowledged one just before the crash and wait out one election timeout.
+        return self._cfg.lease_reads and self._ticks < self._cfg.election_ticks_min
 
     # -- elections -----------------------------------------------------------------------
     def _promotable(self) -> bool:
@@ -562,7 +578,7 @@ class RaftCore:
         self._transferee = None
         self._repl = None
         self._votes = {}
-        self._leader_reads = LeaderReads(self.node_id)
+        self._leader_reads = self._new_leader_reads()
         self._reset_timers()
 
     def _set_leader(self, leader: int | None) -> None:
@@ -586,6 +602,7 @@ class RaftCore:
             term=self._term,
             membership=self._membership,
             send=self._send,
+            delivered=self._snapshot_delivered,
             self_durable=self._stable_last_index(),
         )
         self._repl = repl
@@ -593,6 +610,9 @@ class RaftCore:
         # Entries of earlier terms may hide an unapplied config change; be conservative.
         self._pending_conf_index = last
         self._append_as_leader(repl, [Entry(self._term, last + 1, EntryKind.NOOP)])
+
+    def _snapshot_delivered(self, delivered: SnapshotDelivered) -> None:
+        self._delivered.append(delivered)
 
     def _stable_last_index(self) -> int:
         unstable = self._log.unstable_entries()
@@ -692,11 +712,12 @@ class RaftCore:
             self._ack(msg.src, self._log.committed)
         elif self._log.match_term(meta.index, meta.term):
             # We already hold the snapshot's last entry: fast-forward, nothing to install.
+            # Ack only up to it: entries after it may conflict with the leader's log.
             self._log.commit_to(meta.index)
-            self._ack(msg.src, self._log.last_index())
+            self._ack(msg.src, meta.index)
         else:
             self._log.restore(meta)
-            self._membership = meta.membership
+            self._membership_index, self._membership = meta.index, meta.membership
             self._ack(msg.src, meta.index)
 
     def _reject_read_request(self, msg: ReadIndexReq) -> None:
@@ -738,7 +759,7 @@ class RaftCore:
                 self._abort_transfer()
         if self._heartbeat_elapsed >= self._cfg.heartbeat_ticks:
             self._heartbeat_elapsed = 0
-            repl.broadcast_heartbeat(self._leader_reads.context)
+            self._heartbeat_round(repl)
 
     def _abort_transfer(self) -> None:
         if self._transferee is not None:
@@ -759,8 +780,11 @@ class RaftCore:
 
     def _step_leader(self, repl: Replicator, msg: Message) -> None:
         if isinstance(msg, ReadIndexReq):
+            lease_index = self._lease_read_index()
             if self._transferee is not None:
                 self._reject_read_request(msg)
+            elif lease_index is not None:
+                self._send_read_index_resp(msg.src, msg.request_ids, lease_index)
             else:
                 for request_id in msg.request_ids:
                     self._leader_reads.add(PendingRead(request_id, msg.src))
@@ -787,8 +811,7 @@ class RaftCore:
             return
         if self._role is Role.LEADER:
             assert self._repl is not None
-            self._repl.broadcast_heartbeat(self._leader_reads.start_round(self._log.committed))
-            self._release_reads()
+            self._heartbeat_round(self._repl)
         else:
             assert self._leader is not None
             self._send(
@@ -801,6 +824,27 @@ class RaftCore:
                 )
             )
 
+    def _new_leader_reads(self) -> LeaderReads:
+        # One tick shorter than the election timeout: the margin for tick-rate drift.
+        lease = self._cfg.election_ticks_min - 1 if self._cfg.lease_reads else 0
+        return LeaderReads(self.node_id, lease_ticks=lease)
+
+    def _heartbeat_round(self, repl: Replicator) -> None:
+        """Broadcast heartbeats as a new read round (waiting reads join it if they may)."""
+        commit = self._log.committed if self._committed_in_term() else None
+        repl.broadcast_heartbeat(self._leader_reads.start_round(self._ticks, commit))
+        self._release_reads()
+
+    def _lease_read_index(self) -> int | None:
+        """The read index a lease allows right now, or None (use a heartbeat round)."""
+        if (
+            self._cfg.lease_reads
+            and self._committed_in_term()
+            and self._leader_reads.lease_valid(self._membership.voters, self._ticks)
+        ):
+            return self._log.committed
+        return None
+
     def _release_reads(self) -> None:
         by_follower: dict[tuple[int, int], list[int]] = {}
         for done in self._leader_reads.release(self._membership.voters):
@@ -811,20 +855,30 @@ class RaftCore:
                     done.read.request_id
                 )
         for (follower, index), request_ids in by_follower.items():
-            self._send(
-                ReadIndexResp(
-                    group=self.group,
-                    src=self.node_id,
-                    dst=follower,
-                    term=self._term,
-                    request_ids=tuple(request_ids),
-                    index=index,
-                    ok=True,
-                )
+            self._send_read_index_resp(follower, tuple(request_ids), index)
+
+    def _send_read_index_resp(
+        self, follower: int, request_ids: tuple[int, ...], index: int
+    ) -> None:
+        self._send(
+            ReadIndexResp(
+                group=self.group,
+                src=self.node_id,
+                dst=follower,
+                term=self._term,
+                request_ids=request_ids,
+                index=index,
+                ok=True,
             )
+        )
 
     # -- membership ----------------------------------------------------------------------
-    def _apply_membership(self, new: Membership) -> None:
+    def _apply_membership(self, index: int, new: Membership) -> None:
+        if index <= self._membership_index:
+            # A snapshot restored since this entry was handed out already carries a newer
+            # membership; going back to this one would be wrong.
+            return
+        self._membership_index = index
         was_member = self.node_id in self._membership.members
         self._membership = new
         if was_member and self.node_id not in new.members:
@@ -845,7 +899,7 @@ class RaftCore:
     def _hand_over_after_removal(self, repl: Replicator) -> None:
         """This leader applied its own removal: publish the commit, nudge a caught-up voter
         to campaign at once, and step down."""
-        repl.broadcast_heartbeat(self._leader_reads.context)
+        self._heartbeat_round(repl)
         caught_up = [
             peer
             for peer in repl.peers()

@@ -98,3 +98,12 @@ class TransferResult:
 
     target: int
     succeeded: bool
+
+
+@attrs.frozen(slots=True)
+class SnapshotDelivered:
+    """Leader side: `peer` now holds the log up to `index`, the snapshot offered to it, so
+    the driver may release whatever it kept to stream that snapshot."""
+
+    peer: int
+    index: int

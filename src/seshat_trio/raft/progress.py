@@ -61,6 +61,9 @@ class Progress:
     state: ProgressState = ProgressState.PROBE
     probe_sent: bool = False
     pending_snapshot: int = 0
+    # Last snapshot offered and not yet known to be held by the peer (survives the return
+    # to PROBE after the stream ends, so the leader can report when the peer caught up).
+    snapshot_offered: int = 0
     # Heard from since the last check-quorum round; the leader itself always counts.
     recent_active: bool = True
 
@@ -78,6 +81,7 @@ class Progress:
     def become_snapshot(self, snapshot_index: int) -> None:
         self._reset(ProgressState.SNAPSHOT)
         self.pending_snapshot = snapshot_index
+        self.snapshot_offered = snapshot_index
 
     def _reset(self, state: ProgressState) -> None:
         self.state = state

@@ -4,11 +4,15 @@ forwarded requests.
 Leader rules:
 - Reads queue in `waiting` until the leader has committed an entry of its term (its no-op):
   before that its commit index may lag the true one.
-- `start_round(commit)` gives every waiting read the current commit as read index and one
-  new round id; all heartbeats carry the newest round id as context. A heartbeat response
-  with context c proves the follower still accepted this leader after round c started, so
-  round r is confirmed once a quorum of voters (the leader included) acked a context >= r.
-  Every read arriving between two Readys therefore shares one heartbeat round.
+- Every heartbeat broadcast is a round with a fresh id, sent as the heartbeat context; the
+  waiting reads join it with the current commit as read index. A response with context c
+  proves the follower still accepted this leader after round c was sent, so round r is
+  confirmed once a quorum of voters (the leader included) acked a context >= r. Every read
+  arriving between two Readys therefore shares one heartbeat round.
+- Lease (optional): if a quorum confirmed a round sent at tick t, no other leader can be
+  elected before t + election timeout (voters ignore votes for that long after hearing from
+  a leader, check-quorum stickiness), so until t + `lease_ticks` (shorter than the election
+  timeout by a drift margin) the leader may serve reads at its commit index directly.
 
 Follower rules: a read is forwarded to the known leader once (batched per Ready) and fails
 on leader change or after a deadline in ticks.
@@ -44,25 +48,34 @@ class _Round:
 
 @attrs.define(slots=True)
 class LeaderReads:
-    node_id: int
-    waiting: list[PendingRead] = attrs.field(factory=list)
-    _rounds: deque[_Round] = attrs.field(factory=deque)
-    _round_id: int = 0
-    _acks: dict[int, int] = attrs.field(factory=dict)
+    """Leader-side rounds. `lease_ticks` > 0 turns on lease tracking (see module rules)."""
 
-    @property
-    def context(self) -> int:
-        """Context for outgoing heartbeats: the newest round id."""
-        return self._round_id
+    node_id: int
+    lease_ticks: int = 0
+    waiting: list[PendingRead] = attrs.field(factory=list)
+    _rounds: deque[_Round] = attrs.field(factory=deque)  # rounds that carry reads
+    _round_id: int = 0
+    _acks: dict[int, int] = attrs.field(factory=dict)  # voter -> highest context acked
+    _sent_at: deque[tuple[int, int]] = attrs.field(factory=deque)  # (round id, tick sent)
 
     def add(self, read: PendingRead) -> None:
         self.waiting.append(read)
 
-    def start_round(self, commit: int) -> int:
+    def start_round(self, now: int, commit: int | None) -> int:
+        """A new round id for the heartbeats about to be sent at tick `now`.
+
+        `commit` is given when reads may be served (the leader committed in its term):
+        every waiting read then joins this round with `commit` as its read index."""
         self._round_id += 1
-        self._rounds.append(_Round(self._round_id, commit, self.waiting))
-        self.waiting = []
         self._acks[self.node_id] = self._round_id
+        if commit is not None and self.waiting:
+            self._rounds.append(_Round(self._round_id, commit, self.waiting))
+            self.waiting = []
+        if self.lease_ticks:
+            self._sent_at.append((self._round_id, now))
+            # Rounds sent this long ago can no longer give a valid lease.
+            while self._sent_at[0][1] + self.lease_ticks <= now:
+                self._sent_at.popleft()
         return self._round_id
 
     def ack(self, voter: int, context: int) -> None:
@@ -76,6 +89,15 @@ class LeaderReads:
             done = self._rounds.popleft()
             out.extend(ConfirmedRead(read, done.index) for read in done.reads)
         return out
+
+    def lease_valid(self, voters: frozenset[int], now: int) -> bool:
+        """Did a quorum acknowledge a heartbeat sent less than `lease_ticks` ticks ago?"""
+        confirmed = quorum_value(voters, self._acks)
+        while len(self._sent_at) > 1 and self._sent_at[1][0] <= confirmed:
+            self._sent_at.popleft()
+        if not self._sent_at or self._sent_at[0][0] > confirmed:
+            return False
+        return now < self._sent_at[0][1] + self.lease_ticks
 
     def drain(self) -> list[PendingRead]:
         """Every read not yet confirmed (leadership is being lost)."""

@@ -15,6 +15,7 @@ from seshat_trio.raft.model import (
     FailedRead,
     HardState,
     ReadState,
+    SnapshotDelivered,
     SnapshotMeta,
     SoftState,
     TransferResult,
@@ -34,6 +35,7 @@ class Ready:
     read_states: tuple[ReadState, ...] = ()
     failed_reads: tuple[FailedRead, ...] = ()
     transfer_results: tuple[TransferResult, ...] = ()
+    snapshots_delivered: tuple[SnapshotDelivered, ...] = ()
     # The writes must be fsynced: entries, a snapshot, or a term/vote change. A hard state
     # that only moves commit may be written lazily (commit is recoverable from a quorum).
     must_sync: bool = False

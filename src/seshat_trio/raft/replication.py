@@ -23,6 +23,7 @@ from seshat_trio.raft.errors import CompactedError
 from seshat_trio.raft.log import RaftLog
 from seshat_trio.raft.membership import Membership
 from seshat_trio.raft.messages import Append, AppendResp, Heartbeat, Message, Snapshot
+from seshat_trio.raft.model import SnapshotDelivered
 from seshat_trio.raft.progress import Inflights, Progress, ProgressState
 from seshat_trio.raft.quorum import quorum_value
 
@@ -36,12 +37,14 @@ class Replicator:
         term: int,
         membership: Membership,
         send: Callable[[Message], None],
+        delivered: Callable[[SnapshotDelivered], None],
         self_durable: int,
     ) -> None:
         self._cfg = config
         self._log = log
         self._term = term
         self._send = send
+        self._delivered = delivered
         self._voters = membership.voters
         self._progress: dict[int, Progress] = {}
         self.set_membership(membership)
@@ -154,6 +157,9 @@ class Replicator:
                 pr.become_replicate()
             elif pr.state is ProgressState.REPLICATE:
                 pr.inflights.free_le(index)
+            if pr.snapshot_offered and pr.match >= pr.snapshot_offered:
+                self._delivered(SnapshotDelivered(peer, pr.snapshot_offered))
+                pr.snapshot_offered = 0
         if self.maybe_commit():
             self.broadcast_append()
         elif not is_self and was_paused:
@@ -204,6 +210,7 @@ class Replicator:
             return
         if not success:
             pr.pending_snapshot = 0
+            pr.snapshot_offered = 0
         pr.become_probe()
         # Wait for a heartbeat response before probing again, as after any probe.
         pr.probe_sent = True

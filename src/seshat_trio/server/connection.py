@@ -7,10 +7,13 @@ closed, as Redis does; it never affects other connections.
 
 from __future__ import annotations
 
+import time
+
 import trio
 
 from seshat_trio.commands.context import ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
+from seshat_trio.commands.table import lookup
 from seshat_trio.logs import get_logger
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import (
@@ -25,6 +28,24 @@ log = get_logger(__name__)
 
 # Larger buffers cost an mmap/munmap per receive (measured: 256 KiB halves round trips).
 RECEIVE_BYTES = 65536
+
+
+# Raw command name (any case) -> metrics label; one dict hit instead of lower() + lookup.
+# Bounded: made-up names beyond this many are resolved each time, never stored.
+_LABELS: dict[bytes, str] = {}
+MAX_CACHED_LABELS = 1024
+
+
+def command_label(name: bytes) -> str:
+    """A command's metrics label: its table name, or "unknown" (names a client makes up
+    must not become label values)."""
+    label = _LABELS.get(name)
+    if label is None:
+        spec = lookup(name)
+        label = spec.name if spec is not None else "unknown"
+        if len(_LABELS) < MAX_CACHED_LABELS:
+            _LABELS[name] = label
+    return label
 
 
 class Connection:
@@ -74,9 +95,13 @@ class Connection:
                 commands.append(command)
         except ProtocolError as exc:
             error = exc
+        started = time.perf_counter()
         replies = await execute(self.ctx, commands) if commands else []
         stats = self.stats
         stats.total_commands_processed += len(replies)
+        if commands:
+            names = [command_label(argv[0]) for argv in commands]
+            stats.commands.record(names, replies, time.perf_counter() - started)
         if error is not None:
             stats.protocol_errors += 1
             log.info("protocol_error", client=self.client.id, error=str(error))

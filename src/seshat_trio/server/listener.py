@@ -82,6 +82,18 @@ class RespListener:
     def stop(self) -> None:
         self._accept_scope.cancel()
 
+    # -- ClientRegistry (CLIENT LIST / KILL) -------------------------------------------------
+    def clients(self) -> list[ClientState]:
+        return [conn.client for conn in self._connections]
+
+    def kill(self, client_id: int) -> bool:
+        for conn in self._connections:
+            if conn.client.id == client_id:
+                conn.client.closing = True
+                conn.stop()
+                return True
+        return False
+
     async def _serve_client(self, stream: trio.SocketStream) -> None:
         stats = self._stats
         stats.total_connections_received += 1
@@ -98,7 +110,7 @@ class RespListener:
             await stream.aclose()  # the client is already gone
             return
         client = ClientState(id=next_client_id(), addr=f"{host}:{port}")
-        ctx = CommandContext(client, self._backend, self._config)
+        ctx = CommandContext(client, self._backend, self._config, registry=self)
         conn = Connection(stream, ctx, self._parser_limits, stats)
         stats.connected_clients += 1
         self._connections.add(conn)

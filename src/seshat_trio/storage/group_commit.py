@@ -13,6 +13,9 @@ the whole log before it).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import attrs
 import trio
 
@@ -42,9 +45,14 @@ class _Waiter:
     error: StorageError | None = None
 
 
+# Called after each round with (batches in the round, seconds the synced write took).
+RoundObserver = Callable[[int, float], None]
+
+
 class GroupCommitter:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, on_round: RoundObserver | None = None) -> None:
         self._store = store
+        self._on_round = on_round
         self._queue: list[_Waiter] = []
         self._wakeup = trio.Event()
         self.stats = CommitStats()
@@ -88,11 +96,14 @@ class GroupCommitter:
     async def _write_round(self, round_: list[_Waiter]) -> None:
         merged = WriteBatch.merged(waiter.batch for waiter in round_)
         error: StorageError | None = None
+        started = time.perf_counter()
         try:
             await trio.to_thread.run_sync(self._store.write, merged, True)
         except StorageError as exc:
             error = exc
             self.stats.failed_rounds += 1
+        if self._on_round is not None:
+            self._on_round(len(round_), time.perf_counter() - started)
         self.stats.rounds += 1
         self.stats.batches += len(round_)
         self.stats.max_batches_per_round = max(self.stats.max_batches_per_round, len(round_))

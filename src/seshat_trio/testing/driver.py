@@ -93,6 +93,9 @@ class NodeParams:
     election_ticks_min: int = 5
     election_ticks_max: int = 10
     max_msg_bytes: int = 1 << 20
+    #: Leader lease reads; safe only while tick rates differ by less than one tick
+    #: per election timeout, so pair it with a small `clock_skew`.
+    lease_reads: bool = False
 
 
 def _write(storage: MemoryLogStorage, ready: Ready) -> None:
@@ -118,6 +121,15 @@ def _clone(durable: MemoryLogStorage) -> MemoryLogStorage:
         storage.append(durable.entries(first, last + 1, None))
     storage.set_hard_state(durable.hard_state())
     return storage
+
+
+@attrs.frozen(slots=True)
+class _PendingRead:
+    """A client read waiting for its read index, then for applied to reach it."""
+
+    key: bytes
+    done: ReadDone
+    floor: int  # highest index committed anywhere when the client asked
 
 
 @attrs.define(slots=True)
@@ -166,13 +178,14 @@ class SimNode:
         self.inflight: tuple[Ready, bytes | None] | None = None
         self.unsynced: list[tuple[Ready, bytes | None]] = []
         self.pending_writes: dict[int, tuple[int, int, WriteDone]] = {}  # index -> term, op, cb
-        self.pending_reads: dict[int, tuple[bytes, ReadDone]] = {}  # request id -> key, cb
+        self.pending_reads: dict[int, _PendingRead] = {}  # by request id
         self.ready_reads: list[tuple[int, int]] = []  # (read index, request id)
         self.assembler = SnapshotAssembler()
         self.received: dict[int, bytes] = {}  # assembled snapshot data by index
         self.streams: dict[int, _Stream] = {}  # by follower
         self.role = Role.FOLLOWER
         self.paused_until = 0.0
+        self.last_tick_at = 0.0
         self.last_commit = 0
         self.next_read_id = 1
 
@@ -190,11 +203,13 @@ class SimNode:
             election_ticks_min=p.election_ticks_min,
             election_ticks_max=p.election_ticks_max,
             max_msg_bytes=p.max_msg_bytes,
+            lease_reads=p.lease_reads,
             applied=self.app.applied,
         )
         rng = random.Random(self.host.rng.getrandbits(64))
         self.core = RaftCore(config, self.storage, rng)
         self.up = True
+        self.last_tick_at = self.host.now
         self.last_commit = self.core.commit
         self.host.invariants.on_restart(self.id, self.core.applied, self.app.applied)
         self.host.invariants.on_applied(self.id, self.app.applied, self.app.state())
@@ -221,8 +236,8 @@ class SimNode:
         self.host.trace(self.id, why)
         for _, _, write_done in writes.values():
             write_done(OpStatus.INFO)
-        for _, read_done in reads.values():
-            read_done(OpStatus.INFO, None)
+        for read in reads.values():
+            read.done(OpStatus.INFO, None)
 
     def pause(self, duration: float) -> None:
         """Freeze the process (SIGSTOP): it handles nothing until `duration` passes.
@@ -245,11 +260,26 @@ class SimNode:
         def tick() -> None:
             if self.incarnation != life or self.core is None or self._paused(tick):
                 return
-            self.core.tick()
+            self._catch_up_ticks()
             self.pump()
             self._schedule_tick()
 
-        self.host.schedule(self.tick_period, tick)
+        self.host.schedule(self.last_tick_at + self.tick_period - self.host.now, tick)
+
+    def _catch_up_ticks(self) -> None:
+        """Tick once per tick period elapsed on this node's clock since the last tick.
+
+        A real driver derives ticks from its monotonic clock and, after a pause
+        (SIGSTOP, a GC stall), accounts for the missed time *before* it handles
+        anything else; otherwise a tick-based leader lease outlives real time.
+        """
+        core = self.core
+        if core is None:
+            return
+        # The epsilon absorbs float rounding of the scheduled tick time.
+        while self.host.now - self.last_tick_at >= self.tick_period - 1e-9:
+            self.last_tick_at += self.tick_period
+            core.tick()
 
     # --- the Ready pipeline ------------------------------------------------------
 
@@ -301,6 +331,7 @@ class SimNode:
             return
         if self._paused(lambda: self._fsynced(life)):
             return
+        self._catch_up_ticks()
         for ready, data in self.unsynced:
             _write(self.durable, ready)
             if ready.snapshot is not None and data is not None:
@@ -318,12 +349,15 @@ class SimNode:
             self._install_snapshot(ready.snapshot, snapshot_data)
         for entry in ready.committed_entries:
             self._apply(entry.index, entry.term, entry.kind, entry.data)
-        for read in ready.read_states:
-            self.ready_reads.append((read.index, read.request_id))
+        for state in ready.read_states:
+            asked = self.pending_reads.get(state.request_id)
+            if asked is not None:
+                self.host.invariants.on_read_index(self.id, state.index, asked.floor)
+            self.ready_reads.append((state.index, state.request_id))
         for failed in ready.failed_reads:
             pending = self.pending_reads.pop(failed.request_id, None)
             if pending is not None:
-                pending[1](OpStatus.FAIL, None)
+                pending.done(OpStatus.FAIL, None)
         self._serve_reads()
         core.advance(ready)
         self.inflight = None
@@ -401,8 +435,7 @@ class SimNode:
                 continue
             pending = self.pending_reads.pop(request_id, None)
             if pending is not None:
-                key, done = pending
-                done(OpStatus.OK, self.app.data.get(key))
+                pending.done(OpStatus.OK, self.app.data.get(pending.key))
         self.ready_reads = still
 
     def _install_snapshot(self, meta: SnapshotMeta, data: bytes) -> None:
@@ -419,10 +452,10 @@ class SimNode:
         assert core is not None
         if core.applied - self.storage.snapshot_meta().index < self.params.compact_every:
             return
-        if core.applied != self.app.applied:
-            return
-        self._flush_app()
         meta = core.applied_snapshot_meta()
+        if meta is None or core.applied != self.app.applied:
+            return  # None: a snapshot from the leader is about to replace the state
+        self._flush_app()
         blob = self.app.snapshot()
         # The snapshot file is written atomically (temp + fsync + rename) before the
         # core hears about it; it is also a durable copy of the application.
@@ -446,6 +479,7 @@ class SimNode:
         """Propose `command` here; `done` gets OK, FAIL or INFO exactly once."""
         if self._paused(lambda: self.client_write(command, done)):
             return
+        self._catch_up_ticks()
         if self.core is None:
             done(OpStatus.FAIL)  # connection refused: nothing was proposed
             return
@@ -457,16 +491,23 @@ class SimNode:
         self.pending_writes[index] = (self.core.term, command.op_id, done)
         self.pump()
 
-    def client_read(self, key: bytes, done: ReadDone) -> None:
-        """A linearizable (ReadIndex) read of `key` through this node."""
-        if self._paused(lambda: self.client_read(key, done)):
+    def client_read(self, key: bytes, done: ReadDone, floor: int | None = None) -> None:
+        """A linearizable (ReadIndex) read of `key` through this node.
+
+        `floor` is the highest index committed anywhere when the client asked
+        (taken now unless given); the read index must not be below it.
+        """
+        if floor is None:
+            floor = self.host.invariants.max_commit
+        if self._paused(lambda: self.client_read(key, done, floor)):
             return
+        self._catch_up_ticks()
         if self.core is None:
             done(OpStatus.FAIL, None)
             return
         request_id = self.next_read_id
         self.next_read_id += 1
-        self.pending_reads[request_id] = (key, done)
+        self.pending_reads[request_id] = _PendingRead(key, done, floor)
         self.core.read_index(request_id)
         self.pump()
 
@@ -536,6 +577,7 @@ class SimNode:
         core = self.core
         if core is None:
             return
+        self._catch_up_ticks()
         if isinstance(msg, SnapshotChunk):
             self._receive_chunk(msg)
         elif isinstance(msg, SnapshotChunkAck):

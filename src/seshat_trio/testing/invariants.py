@@ -16,6 +16,8 @@ this module keeps just enough global history to check, after every step:
   (compared as a whole), hence applied the same command at i;
 - applied monotonicity: a node's applied index never goes back while it runs,
   and after a restart it resumes exactly from its durable applied index;
+- read index freshness: a read's index is at least the highest index committed
+  anywhere when the client asked (catches stale leases, deposed leaders);
 - the persistence contract: no message leaves a node claiming a term, a vote or
   a log position that the node has not made durable.
 
@@ -187,6 +189,21 @@ class Invariants:
             )
         self._applied[node] = applied
 
+    # --- reads ----------------------------------------------------------------------
+
+    def on_read_index(self, node: int, index: int, floor: int) -> None:
+        """A read through `node` got read index `index`; `floor` was committed when asked.
+
+        A linearizable read must reflect every write committed before it began,
+        whatever the path (heartbeat round, lease, forwarding).
+        """
+        if index < floor:
+            raise InvariantViolation(
+                "read index freshness",
+                f"node {node} answered a read at index {index}, but index {floor} was "
+                "already committed when the client asked",
+            )
+
     # --- persistence contract --------------------------------------------------
 
     def on_send(self, node: int, msg: Message, durable: MemoryLogStorage, written: TermAt) -> None:
@@ -203,8 +220,8 @@ class Invariants:
                 f"node {node} sends {type(msg).__name__} in term {msg.term} but its durable "
                 f"term is {hs.term}",
             )
-        # A granted vote must be durable, unless a later term already is: then the
-        # node can never vote in msg.term again, so the grant cannot be repeated.
+        # A granted vote (or a candidate's self-vote) must be durable, unless a later
+        # term already is: then the node can never vote in msg.term again.
         if (
             isinstance(msg, VoteResp)
             and msg.granted
@@ -216,7 +233,7 @@ class Invariants:
                 f"node {node} grants its vote to {msg.dst} in term {msg.term} but durably "
                 f"voted {hs.vote} in term {hs.term}",
             )
-        if isinstance(msg, Vote) and (hs.term, hs.vote) != (msg.term, node):
+        if isinstance(msg, Vote) and hs.term <= msg.term and (hs.term, hs.vote) != (msg.term, node):
             raise InvariantViolation(
                 "persistence contract",
                 f"node {node} campaigns in term {msg.term} without a durable self-vote "

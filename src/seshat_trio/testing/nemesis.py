@@ -36,6 +36,13 @@ class NemesisParams:
     membership_changes: bool = False
     max_drop: float = 0.3
     max_duplicate: float = 0.2
+    #: (fault name, weight) pairs overriding `FAULTS` weights, for targeted campaigns.
+    weights: tuple[tuple[str, float], ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        unknown = {name for name, _ in self.weights} - {name for name, _ in FAULTS}
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {[n for n, _ in FAULTS]}")
 
 
 class Nemesis:
@@ -62,8 +69,9 @@ class Nemesis:
     def _act(self) -> None:
         if not self.running:
             return
+        override = dict(self.params.weights)
         names = [name for name, _ in FAULTS]
-        weights = [weight for _, (weight, _) in FAULTS]
+        weights = [override.get(name, weight) for name, (weight, _) in FAULTS]
         for _ in range(4):  # a declined fault gives way to another
             name = self.rng.choices(names, weights)[0]
             done = dict(FAULTS)[name][1](self)

@@ -22,6 +22,7 @@ import argparse
 import random
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 
 import attrs
@@ -59,12 +60,16 @@ class SimConfig:
     @classmethod
     def for_seed(cls, seed: int, steps: int = DEFAULT_STEPS) -> SimConfig:
         rng = random.Random(f"seshat-sim-config-{seed}")
+        lease_reads = rng.random() < 0.4
+        # Leases assume bounded clock drift (raft.md): keep the skew well inside it.
+        skew = 0.02 if lease_reads else rng.choice([0.02, 0.25, 1.0])
         return cls(
             seed=seed,
             steps=steps,
             nodes=rng.choice([3, 3, 5]),
             node=NodeParams(
-                clock_skew=rng.choice([0.02, 0.25, 1.0]),
+                clock_skew=skew,
+                lease_reads=lease_reads,
                 compact_every=rng.choice([4, 10, 30, 1000]),
                 app_flush_probability=rng.choice([0.0, 0.2, 1.0]),
                 snapshot_chunk_bytes=rng.choice([8, 64, 4096]),
@@ -192,7 +197,7 @@ class Simulation:
 
 
 def run_simulation(config: SimConfig) -> SimResult:
-    """Run one schedule; a violated property becomes a failed result (never raised)."""
+    """Run one schedule; a violated property or an exception becomes a failed result."""
     sim = Simulation(config)
     failure = ""
     try:
@@ -207,6 +212,12 @@ def run_simulation(config: SimConfig) -> SimResult:
         failure = f"liveness: {exc}"
     except Linearizability as exc:
         failure = f"linearizability: {exc}"
+    except Exception as exc:  # a crash inside the core is a finding too
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        failure = (
+            f"exception {type(exc).__name__}: {exc} "
+            f"(at {where.filename}:{where.lineno} in {where.name})"
+        )
     return sim.result(failure)
 
 

@@ -1,0 +1,88 @@
+"""Facts about the machine and the software a run measured, for the report.
+
+The git commit is read from `.git` files directly (HEAD, then the loose or packed ref):
+the harness never runs git.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from bench import redis_benchmark
+
+PACKAGES = ("seshat-trio", "trio", "pycapnp", "plyvel", "hiredis")
+UNKNOWN = "unknown"
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return platform.processor() or UNKNOWN
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name":
+            return value.strip()
+    return platform.processor() or UNKNOWN
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def git_commit(repo: Path) -> str:
+    """HEAD's commit id, resolved by reading files under `repo/.git`."""
+    git = repo / ".git"
+    try:
+        head = (git / "HEAD").read_text().strip()
+    except OSError:
+        return UNKNOWN
+    if not head.startswith("ref: "):
+        return head
+    ref = head.removeprefix("ref: ")
+    try:
+        return (git / ref).read_text().strip()
+    except OSError:
+        pass
+    try:
+        packed = (git / "packed-refs").read_text()
+    except OSError:
+        return UNKNOWN
+    for line in packed.splitlines():
+        commit, _, name = line.partition(" ")
+        if name == ref:
+            return commit
+    return f"{UNKNOWN} ({ref} has no commit yet)"
+
+
+def redis_server_version() -> str:
+    try:
+        done = subprocess.run(
+            ["redis-server", "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    return done.stdout.strip() or UNKNOWN
+
+
+def facts(repo: Path) -> dict[str, str]:
+    load1, load5, load15 = os.getloadavg()
+    facts = {
+        "cores": str(os.cpu_count() or UNKNOWN),
+        "cpu": cpu_model(),
+        "os": f"{platform.system()} {platform.release()}",
+        "load average at start (1/5/15 min)": f"{load1:.2f} / {load5:.2f} / {load15:.2f}",
+        "python": platform.python_version(),
+    }
+    facts.update({name: package_version(name) for name in PACKAGES})
+    facts["redis-benchmark"] = redis_benchmark.version() or "not installed"
+    facts["redis-server"] = redis_server_version()
+    facts["git commit"] = git_commit(repo)
+    return facts

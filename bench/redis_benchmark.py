@@ -1,0 +1,162 @@
+"""`redis-benchmark` as a measuring tool: its command lines, its CSV, sizing a run by time.
+
+redis-benchmark 7 with `--csv` prints one header line and one row per test:
+    "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms",
+    "p99_latency_ms","max_latency_ms"
+Progress lines go to stderr (carriage-return separated), but the parser does not rely on
+that: it looks for the header and reads only well-formed rows after it. redis-benchmark
+takes a request count (`-n`), not a duration, so a cell is sized from a short probe of the
+same command line: `requests_for(rps, duration)`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import subprocess
+from collections.abc import Sequence
+
+import attrs
+import trio
+
+EXECUTABLE = "redis-benchmark"
+# CSV column -> our latency key (see model.LATENCY_KEYS).
+_LATENCY_COLUMNS = {
+    "avg_latency_ms": "avg",
+    "min_latency_ms": "min",
+    "p50_latency_ms": "p50",
+    "p95_latency_ms": "p95",
+    "p99_latency_ms": "p99",
+    "max_latency_ms": "max",
+}
+_HEADER = ("test", "rps", *_LATENCY_COLUMNS)
+# A probe shorter than this is dominated by connection setup; it is repeated, larger.
+MIN_PROBE_S = 0.25
+MAX_PROBE_ROUNDS = 4
+# Ask for a little more than duration * probe rate: long runs rarely go faster than probes.
+SIZE_MARGIN = 1.2
+
+
+class OutputError(ValueError):
+    """redis-benchmark's output had no CSV header or no well-formed row."""
+
+
+@attrs.frozen
+class Row:
+    test: str  # as redis-benchmark names it: "SET", "GET", "INCR", "MSET (10 keys)"
+    rps: float
+    latency_ms: dict[str, float]
+
+
+@attrs.frozen
+class Outcome:
+    """One finished redis-benchmark process."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def command_line(
+    port: int,
+    command: str,
+    *,
+    clients: int,
+    pipeline: int,
+    value_size: int,
+    requests: int,
+    keyspace: int,
+    executable: str = EXECUTABLE,
+) -> list[str]:
+    """The exact argv of one measurement; `-r` spreads keys over `keyspace` random keys."""
+    return [
+        executable, "-h", "127.0.0.1", "-p", str(port),
+        "-t", command, "-c", str(clients), "-P", str(pipeline),
+        "-d", str(value_size), "-n", str(requests), "-r", str(keyspace), "--csv",
+    ]  # fmt: skip
+
+
+def parse_csv(text: str) -> list[Row]:
+    """The rows of `--csv` output; raises OutputError if there is no header or no row."""
+    lines = text.replace("\r", "\n").splitlines()
+    headers = [i for i, line in enumerate(lines) if _is_header(line)]
+    if not headers:
+        raise OutputError(f"no CSV header {_HEADER!r} in redis-benchmark output: {text[:200]!r}")
+    rows = [row for row in map(_parse_row, csv.reader(lines[headers[0] + 1 :])) if row]
+    if not rows:
+        raise OutputError(f"CSV header but no result row in redis-benchmark output: {text!r}")
+    return rows
+
+
+def _is_header(line: str) -> bool:
+    fields = next(csv.reader([line]), [])
+    return tuple(field.strip() for field in fields) == _HEADER
+
+
+def _parse_row(fields: Sequence[str]) -> Row | None:
+    if len(fields) != len(_HEADER):
+        return None
+    try:
+        numbers = [float(field) for field in fields[1:]]
+    except ValueError:
+        return None
+    if not all(math.isfinite(n) for n in numbers):
+        return None
+    latency = dict(zip(_LATENCY_COLUMNS.values(), numbers[1:], strict=True))
+    return Row(test=fields[0].strip(), rps=numbers[0], latency_ms=latency)
+
+
+def row_for(rows: Sequence[Row], command: str) -> Row:
+    """The row of `command`; MSET's test is named "MSET (10 keys)"."""
+    for row in rows:
+        if row.test.split(" ", 1)[0].lower() == command.lower():
+            return row
+    raise OutputError(f"no {command.upper()} row among {[row.test for row in rows]}")
+
+
+def requests_for(rps: float, duration_s: float, clients: int, pipeline: int) -> int:
+    """How many requests make a run of about `duration_s` at `rps` (at least a few rounds)."""
+    floor = max(100, clients * pipeline * 4)
+    if rps <= 0:
+        return floor
+    return max(floor, math.ceil(rps * duration_s * SIZE_MARGIN))
+
+
+def next_probe_size(requests: int, rps: float) -> int | None:
+    """The size of the next probe round, or None if `requests` already lasted long enough."""
+    seconds = requests / rps if rps > 0 else math.inf
+    if seconds >= MIN_PROBE_S:
+        return None
+    factor = min(10, math.ceil(MIN_PROBE_S / seconds) + 1)
+    return requests * factor
+
+
+async def run(argv: Sequence[str], timeout_s: float) -> Outcome:
+    """Run one redis-benchmark; on timeout it is killed (by trio, by PID) and TooSlowError
+    is raised."""
+    with trio.fail_after(timeout_s):
+        done = await trio.run_process(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+    return Outcome(
+        argv=tuple(argv),
+        returncode=done.returncode,
+        stdout=done.stdout.decode("utf-8", "replace"),
+        stderr=done.stderr.decode("utf-8", "replace"),
+    )
+
+
+def version(executable: str = EXECUTABLE) -> str | None:
+    """`redis-benchmark --version` ("redis-benchmark 7.0.15"), or None if not installed."""
+    try:
+        done = subprocess.run(
+            [executable, "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None

@@ -1,0 +1,264 @@
+"""Runs the matrix against live systems: start each system once, measure its cells, stop it.
+
+Systems run one at a time (never two on the shared cores at once). Before each cluster
+cell the leader is looked up again, so `leader` and `follower` stay true to their names
+even if an election moved leadership. A command the server answers with "unknown command"
+is skipped, not measured; a system that fails to start marks its cells as errors and the
+run goes on with the next system. One progress line per cell, with an ETA.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import TextIO
+
+import trio
+
+from bench import matrix, redis_benchmark, servers
+from bench.loadgen import LoadSpec, run_load
+from bench.model import ERROR, OK, SKIPPED, Cell, CellResult, RunOptions
+from seshat_trio.client import RedisReplyError, RespClient
+
+# Looks up the client port of each target a system serves (None: that target is absent).
+PortLookup = Callable[[], Awaitable[dict[str, int | None]]]
+CLUSTER_NODES = 3
+# A few extra seconds per cell for process start and connection setup before it times out.
+CELL_TIMEOUT_FACTOR = 5.0
+CELL_TIMEOUT_SLACK_S = 30.0
+# What a system that fails to start raises (inside the launcher's nursery: as a group).
+_START_ERRORS = (OSError, TimeoutError, RuntimeError, ValueError, trio.TooSlowError)
+# One command per name that the support check sends before measuring it.
+_SUPPORT_PROBES: dict[str, tuple[str, ...]] = {
+    "set": ("SET", "bench:support", "1"),
+    "get": ("GET", "bench:support"),
+    "incr": ("INCR", "bench:support:counter"),
+    "mset": ("MSET", "bench:support:a", "1", "bench:support:b", "2"),
+}
+
+
+class Progress:
+    """Prints one line per finished cell, with elapsed time and an ETA from the cells so far."""
+
+    def __init__(self, total: int, out: TextIO) -> None:
+        self._total = total
+        self._out = out
+        self._done = 0
+        self._measured = 0
+        self._measuring_s = 0.0
+        self._started = time.monotonic()
+
+    def report(self, result: CellResult, wall_s: float) -> None:
+        self._done += 1
+        if result.status != SKIPPED:
+            self._measured += 1
+            self._measuring_s += wall_s
+        remaining = self._total - self._done
+        per_cell = self._measuring_s / self._measured if self._measured else 0.0
+        elapsed = time.monotonic() - self._started
+        line = (
+            f"[{self._done}/{self._total}] {result.cell.label}: {describe(result)}"
+            f"  | elapsed {_clock(elapsed)}, ETA ~{_clock(per_cell * remaining)}"
+        )
+        print(line, file=self._out, flush=True)
+
+    def say(self, text: str) -> None:
+        print(text, file=self._out, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+def describe(result: CellResult) -> str:
+    if result.status != OK:
+        return f"{result.status.upper()} ({result.note})"
+    latency = result.latency_ms
+    parts = [f"{result.rps:,.0f} ops/s"]
+    parts += [f"{key} {latency[key]:.2f} ms" for key in ("p50", "p99") if key in latency]
+    parts.append(f"({result.seconds:.1f} s)")
+    if result.errors:
+        parts.append(f"errors {sum(result.errors.values())}")
+    return "  ".join(parts)
+
+
+@asynccontextmanager
+async def _system(system: str, workdir: Path) -> AsyncIterator[PortLookup]:
+    """Start one system fresh under `workdir`; yields a lookup of its targets' ports."""
+    if system == "redis":
+        async with servers.redis_reference(workdir / "redis") as redis:
+
+            async def redis_ports() -> dict[str, int | None]:
+                return {"redis": redis.port if redis is not None else None}
+
+            yield redis_ports
+        return
+    nodes = CLUSTER_NODES if system == "cluster" else 1
+    async with servers.seshat_cluster(nodes, workdir / system) as cluster:
+
+        async def cluster_ports() -> dict[str, int | None]:
+            leader = await servers.wait_for_leader(cluster.plan, cluster.pids)
+            first = cluster.plan.client_port
+            followers = [first + i for i in range(cluster.plan.nodes) if i + 1 != leader]
+            return {
+                "leader": first + leader - 1,
+                "single": first + leader - 1,
+                "follower": followers[0] if followers else None,
+            }
+
+        yield cluster_ports
+
+
+async def supports(port: int, command: str) -> bool:
+    """False if the server answers `command` with "unknown command"."""
+    async with await RespClient.connect(servers.HOST, port) as client:
+        with trio.fail_after(10):
+            reply = await client.call(*_SUPPORT_PROBES[command])
+    return not (isinstance(reply, RedisReplyError) and "unknown command" in str(reply).lower())
+
+
+def _cell_timeout(options: RunOptions) -> float:
+    return options.duration_s * CELL_TIMEOUT_FACTOR + CELL_TIMEOUT_SLACK_S
+
+
+async def _redis_benchmark(cell: Cell, port: int, options: RunOptions) -> CellResult:
+    def argv(requests: int) -> list[str]:
+        return redis_benchmark.command_line(
+            port, cell.command, clients=cell.clients, pipeline=cell.pipeline,
+            value_size=cell.value_size, requests=requests, keyspace=options.keyspace,
+        )  # fmt: skip
+
+    async def measure(requests: int) -> tuple[redis_benchmark.Outcome, redis_benchmark.Row]:
+        outcome = await redis_benchmark.run(argv(requests), _cell_timeout(options))
+        if outcome.returncode != 0:
+            tail = outcome.stderr.strip().splitlines()[-3:]
+            raise redis_benchmark.OutputError(f"exit {outcome.returncode}: {' / '.join(tail)}")
+        rows = redis_benchmark.parse_csv(outcome.stdout)
+        return outcome, redis_benchmark.row_for(rows, cell.command)
+
+    requests: int | None = max(200, cell.clients * cell.pipeline * 4)
+    probe_rps = 0.0
+    try:
+        for _ in range(redis_benchmark.MAX_PROBE_ROUNDS):
+            if requests is None:
+                break
+            _, row = await measure(requests)
+            probe_rps = row.rps
+            requests = redis_benchmark.next_probe_size(requests, probe_rps)
+        total = redis_benchmark.requests_for(
+            probe_rps, options.duration_s, cell.clients, cell.pipeline
+        )
+        outcome, row = await measure(total)
+    except (redis_benchmark.OutputError, trio.TooSlowError, OSError) as exc:
+        return CellResult(cell, ERROR, note=f"{type(exc).__name__}: {exc}")
+    return CellResult(
+        cell,
+        OK,
+        argv=outcome.argv,
+        rps=row.rps,
+        requests=total,
+        seconds=total / row.rps if row.rps > 0 else 0.0,
+        latency_ms=row.latency_ms,
+    )
+
+
+async def _loadgen(cell: Cell, port: int, options: RunOptions) -> CellResult:
+    spec = LoadSpec(
+        port=port,
+        command=cell.command,
+        clients=cell.clients,
+        pipeline=cell.pipeline,
+        duration_s=options.duration_s,
+        value_size=cell.value_size,
+        keyspace=options.keyspace,
+    )
+    try:
+        with trio.fail_after(_cell_timeout(options)):
+            load = await run_load(spec)
+    except trio.TooSlowError:
+        return CellResult(cell, ERROR, argv=spec.argv(), note="timed out")
+    status, note = (OK, "") if load.requests > 0 else (ERROR, "no successful request")
+    return CellResult(
+        cell,
+        status,
+        argv=spec.argv(),
+        rps=load.rps,
+        requests=load.requests,
+        seconds=load.seconds,
+        latency_ms=load.latency_ms,
+        errors=load.errors,
+        note=note,
+    )
+
+
+async def measure_cell(cell: Cell, port: int, options: RunOptions) -> CellResult:
+    if cell.tool == "loadgen":
+        return await _loadgen(cell, port, options)
+    if shutil.which(redis_benchmark.EXECUTABLE) is None:
+        return CellResult(cell, SKIPPED, note="redis-benchmark is not installed")
+    return await _redis_benchmark(cell, port, options)
+
+
+async def _one(
+    cell: Cell, ports: PortLookup, options: RunOptions, support: dict[tuple[str, str], bool]
+) -> CellResult:
+    try:
+        port = (await ports()).get(cell.target)
+        if port is None:
+            return CellResult(cell, SKIPPED, note=f"no {cell.target} target (not installed?)")
+        key = (cell.target, cell.command)
+        if key not in support:
+            support[key] = await supports(port, cell.command)
+    except (OSError, trio.BrokenResourceError, trio.TooSlowError, TimeoutError) as exc:
+        return CellResult(cell, ERROR, note=f"server unreachable: {type(exc).__name__}: {exc}")
+    if not support[key]:
+        return CellResult(cell, SKIPPED, note="the server answers 'unknown command'")
+    return await measure_cell(cell, port, options)
+
+
+async def _run_system(
+    cells: Sequence[Cell], ports: PortLookup, options: RunOptions, progress: Progress
+) -> list[CellResult]:
+    results: list[CellResult] = []
+    support: dict[tuple[str, str], bool] = {}
+    for cell in cells:
+        started = time.monotonic()
+        result = await _one(cell, ports, options, support)
+        results.append(result)
+        progress.report(result, time.monotonic() - started)
+    return results
+
+
+async def run_matrix(options: RunOptions, workdir: Path, progress: Progress) -> list[CellResult]:
+    """Measure every cell `options` selects; systems are started and stopped in turn."""
+    cells = matrix.cells(
+        targets=options.targets,
+        tools=options.tools,
+        commands=options.commands,
+        clients=options.clients,
+        pipelines=options.pipelines,
+        value_size=options.value_size,
+    )
+    results: list[CellResult] = []
+    for system in matrix.systems(cells):
+        mine = [cell for cell in cells if matrix.SYSTEM_OF[cell.target] == system]
+        async with AsyncExitStack() as stack:
+            progress.say(f"starting {system} ...")
+            failure: str | None = None
+            try:
+                ports = await stack.enter_async_context(_system(system, workdir))
+            except* _START_ERRORS as group:
+                failure = "; ".join(f"{type(e).__name__}: {e}" for e in group.exceptions)
+            if failure is not None:
+                for cell in mine:
+                    failed = CellResult(cell, ERROR, note=f"{system} did not start: {failure}")
+                    results.append(failed)
+                    progress.report(failed, 0.0)
+                continue
+            results += await _run_system(mine, ports, options, progress)
+        progress.say(f"stopped {system}")
+    return results

@@ -1,0 +1,197 @@
+"""A seshat-trio cluster of real processes whose every node-to-node link runs through a
+fault-injecting relay (chaos.relay), plus helpers to find the leader and wait for roles.
+
+`open_cluster` is the only way to get one: it starts the relays in a nursery of the test's
+Trio run, launches the nodes and waits for a leader, and on exit (normal or not) SIGKILLs
+every node it started by PID and cancels the relays.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import trio
+
+from chaos.process import NodeProcess
+from chaos.relay import RelayMesh
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ChaosCluster:
+    """Nodes by id, the relay mesh between them, and what the tests ask of both."""
+
+    def __init__(self, nodes: dict[int, NodeProcess], mesh: RelayMesh) -> None:
+        self.nodes = nodes
+        self.mesh = mesh
+        self.paused: set[int] = set()
+
+    @property
+    def ids(self) -> list[int]:
+        return sorted(self.nodes)
+
+    def node(self, node_id: int) -> NodeProcess:
+        return self.nodes[node_id]
+
+    def reachable(self) -> list[int]:
+        """Ids of nodes that run and are not paused."""
+        return [i for i, n in sorted(self.nodes.items()) if n.alive and i not in self.paused]
+
+    async def start_node(
+        self, node_id: int, env: Mapping[str, str] | None = None, *, wait: bool = True
+    ) -> None:
+        node = self.nodes[node_id]
+        node.launch(env)
+        if wait:
+            await node.wait_serving()
+
+    async def restart(self, node_id: int, env: Mapping[str, str] | None = None) -> None:
+        """SIGKILL (if running) and start again at the same addresses and data dir."""
+        self.kill(node_id)
+        await self.start_node(node_id, env)
+
+    def kill(self, node_id: int) -> None:
+        self.nodes[node_id].kill()
+        self.paused.discard(node_id)
+
+    def pause(self, node_id: int) -> None:
+        self.nodes[node_id].pause()
+        self.paused.add(node_id)
+
+    def resume(self, node_id: int) -> None:
+        self.nodes[node_id].resume()
+        self.paused.discard(node_id)
+
+    def kill_all(self) -> None:
+        for node_id in self.nodes:
+            self.kill(node_id)
+
+    async def agreed_leader(self, among: list[int]) -> int | None:
+        """The leader every node of `among` reports, if they agree, it is among them and it
+        says it is the leader; else None."""
+        infos = {i: await self.nodes[i].try_info() for i in among}
+        if any(info is None for info in infos.values()):
+            return None
+        leaders = {info["data_leader_id"] for info in infos.values() if info is not None}
+        if len(leaders) != 1:
+            return None
+        leader = int(leaders.pop())
+        leader_info = infos.get(leader)
+        if leader_info is None or leader_info["data_role"] != "leader":
+            return None
+        return leader
+
+    async def wait_leader(self, timeout: float = 15.0, among: list[int] | None = None) -> int:
+        """Poll INFO raft until the reachable nodes (or `among`) agree on a leader."""
+        group = among if among is not None else self.reachable()
+        with trio.move_on_after(timeout):
+            while True:
+                leader = await self.agreed_leader(group)
+                if leader is not None:
+                    return leader
+                await trio.sleep(0.05)
+        raise TimeoutError(f"no agreed leader among {group} within {timeout:g}s: {self.states()}")
+
+    def states(self) -> str:
+        """Which nodes run, which are paused, which exited and how."""
+        return ", ".join(
+            f"{i}:{'paused' if i in self.paused else 'up' if n.alive else f'exit {n.returncode}'}"
+            for i, n in sorted(self.nodes.items())
+        )
+
+    async def wait_role(self, node_id: int, role: str, timeout: float) -> dict[str, str]:
+        """Poll until `node_id` reports `data_role == role`; returns that INFO."""
+        with trio.fail_after(timeout):
+            while True:
+                info = await self.nodes[node_id].try_info()
+                if info is not None and info["data_role"] == role:
+                    return info
+                await trio.sleep(0.05)
+
+    async def wait_not_leader(self, node_id: int, timeout: float) -> dict[str, str]:
+        """Poll until `node_id` no longer claims leadership; returns that INFO."""
+        with trio.fail_after(timeout):
+            while True:
+                info = await self.nodes[node_id].try_info()
+                if info is not None and info["data_role"] != "leader":
+                    return info
+                await trio.sleep(0.05)
+
+    async def wait_applied(self, index: int, among: list[int], timeout: float = 20.0) -> None:
+        """Poll until every node of `among` has applied at least `index`."""
+        with trio.fail_after(timeout):
+            while True:
+                infos = [await self.nodes[i].try_info() for i in among]
+                if all(
+                    info is not None and int(info["data_applied_index"]) >= index
+                    for info in infos
+                ):
+                    return
+                await trio.sleep(0.1)
+
+    def rss_kb(self) -> dict[int, int | None]:
+        return {i: n.rss_kb() for i, n in sorted(self.nodes.items())}
+
+    def log_report(self, lines: int = 40) -> str:
+        return "\n".join(
+            f"==== node {i} ({n.log_path}) rc={n.returncode}\n{n.log_tail(lines)}"
+            for i, n in sorted(self.nodes.items())
+        )
+
+
+@asynccontextmanager
+async def open_cluster(
+    base_dir: Path,
+    *,
+    size: int = 3,
+    extra: tuple[str, ...] = (),
+    env: Mapping[int, Mapping[str, str]] | None = None,
+    data_dirs: Mapping[int, Path] | None = None,
+    wait_leader: bool = True,
+) -> AsyncIterator[ChaosCluster]:
+    """A started cluster of `size` nodes under `base_dir`; `env[i]` adds environment
+    variables for node i, `data_dirs[i]` overrides its data directory."""
+    base_dir.mkdir(parents=True, exist_ok=True)
+    nodes = {
+        i: NodeProcess(
+            i,
+            base_dir=base_dir,
+            client_port=free_port(),
+            internal_port=free_port(),
+            http_port=free_port(),
+            extra=extra,
+        )
+        for i in range(1, size + 1)
+    }
+    for i, path in (data_dirs or {}).items():
+        nodes[i].data_dir = path
+    mesh = RelayMesh({i: n.internal_port for i, n in nodes.items()})
+    cluster = ChaosCluster(nodes, mesh)
+    try:
+        async with trio.open_nursery() as nursery:
+            await mesh.start(nursery)
+            for i, node in nodes.items():
+                node.members = ",".join(
+                    f"{j}=127.0.0.1:{node.internal_port if j == i else mesh.port_of(i, j)}"
+                    for j in sorted(nodes)
+                )
+            for i in nodes:
+                await cluster.start_node(i, (env or {}).get(i), wait=False)
+            for node in nodes.values():
+                await node.wait_serving()
+            if wait_leader:
+                await cluster.wait_leader(timeout=30.0)
+            try:
+                yield cluster
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        # Continue (resume) before killing is unnecessary: SIGKILL ends a stopped process.
+        cluster.kill_all()

@@ -1,0 +1,73 @@
+"""Health and readiness of a node, decided from its data group's status (pure functions).
+
+Healthy (`/health`): the data group can serve writes through this node right now.
+- No leader known: unhealthy (an election is running, or this node is cut off).
+- This node leads: its outbound links must reach enough voters that, with itself, they
+  form a majority. (With check-quorum the core also steps down when a majority has not
+  answered within an election timeout, so a leader never outlives its quorum for long.)
+- Another node leads: the link to that leader must be up, when the transport has one
+  (a follower keeps a leader only while it hears from it within an election timeout).
+
+Ready (`/ready`): healthy enough to take reads without long waits: a leader is known and
+this node has applied all but at most `READY_MAX_LAG` of the entries it knows committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from seshat_trio.node.raft_driver import GroupStatus
+from seshat_trio.raft import Role
+
+# Committed entries a ready node may still have to apply (a few group-commit rounds).
+READY_MAX_LAG = 100
+
+
+@attrs.frozen(slots=True)
+class Verdict:
+    ok: bool
+    body: dict[str, object]
+
+
+def _base(status: GroupStatus) -> dict[str, object]:
+    return {
+        "role": status.role.value,
+        "leader": status.leader_id,
+        "term": status.term,
+        "group": status.group,
+    }
+
+
+def _verdict(status: GroupStatus, reason: str | None, **extra: object) -> Verdict:
+    if reason is None:
+        return Verdict(True, {"status": "ok", **_base(status), **extra})
+    return Verdict(False, {"status": "unavailable", "reason": reason, **_base(status), **extra})
+
+
+def health(status: GroupStatus, connected: Mapping[int, bool]) -> Verdict:
+    """`connected`: peer id -> whether the transport's outbound link to it is up."""
+    if status.leader_id is None:
+        return _verdict(status, "no leader known")
+    if status.role is Role.LEADER:
+        voters = set(status.voters)
+        reachable = sorted(v for v in voters if v == status.node_id or connected.get(v, False))
+        quorum = len(voters) // 2 + 1
+        reason = None
+        if len(reachable) < quorum:
+            reason = f"leader reaches {len(reachable)} of {len(voters)} voters, needs {quorum}"
+        return _verdict(status, reason, reachable_voters=reachable, quorum=quorum)
+    if not connected.get(status.leader_id, True):
+        return _verdict(status, f"no connection to leader {status.leader_id}")
+    return _verdict(status, None)
+
+
+def readiness(status: GroupStatus, max_lag: int = READY_MAX_LAG) -> Verdict:
+    lag = max(0, status.commit - status.applied)
+    fields = {"commit": status.commit, "applied": status.applied}
+    if status.leader_id is None:
+        return _verdict(status, "no leader known", **fields)
+    if lag > max_lag:
+        return _verdict(status, f"applying: {lag} committed entries behind", **fields)
+    return _verdict(status, None, **fields)

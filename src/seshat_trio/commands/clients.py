@@ -1,0 +1,154 @@
+"""CLIENT and its subcommands: names, ids, LIST, INFO, KILL.
+
+LIST and KILL see the connections of this node (through the `ClientRegistry` in the
+context); a request forwarded from a follower only sees its own client state.
+"""
+
+from __future__ import annotations
+
+import time
+
+from seshat_trio.commands.context import ClientState, CommandContext
+from seshat_trio.commands.table import CommandSpec, register, wrong_arity
+from seshat_trio.kv.parsing import parse_int
+from seshat_trio.protocol import ErrorReply, Reply, SimpleString
+
+OK = SimpleString("OK")
+BAD_NAME = ErrorReply("ERR Client names cannot contain spaces, newlines or special characters.")
+NO_SUCH_CLIENT = ErrorReply("ERR No such client")
+
+
+def valid_client_name(name: bytes) -> bool:
+    # Redis allows printable ASCII except space.
+    return all(33 <= byte <= 126 for byte in name)
+
+
+def describe(client: ClientState, now: float) -> str:
+    """One CLIENT LIST line, with Redis 7.0's fields (those without meaning here are 0)."""
+    multi = -1 if client.queued is None else len(client.queued)
+    flags = "x" if client.queued is not None else "N"
+    return (
+        f"id={client.id} addr={client.addr} laddr= fd=0 "
+        f"name={client.name.decode(errors='replace')} age={int(now - client.connected_at)} "
+        f"idle={int(now - client.last_active)} flags={flags} db=0 sub=0 psub=0 ssub=0 "
+        f"multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 "
+        f"omem=0 tot-mem=0 events=r cmd={client.last_command} user=default redir=-1 "
+        f"resp={client.protocol}"
+    )
+
+
+def _clients(ctx: CommandContext) -> list[ClientState]:
+    return [ctx.client] if ctx.registry is None else ctx.registry.clients()
+
+
+def client_list(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    clients = _clients(ctx)
+    if len(argv) > 2:
+        option = argv[2].lower()
+        if option == b"type" and len(argv) == 4:
+            if argv[3].lower() not in (b"normal", b"master", b"replica", b"pubsub"):
+                return ErrorReply(f"ERR Unknown client type '{argv[3].decode(errors='replace')}'")
+            if argv[3].lower() != b"normal":
+                clients = []
+        elif option == b"id" and len(argv) >= 4:
+            ids = [parse_int(arg) for arg in argv[3:]]
+            if any(i is None or i <= 0 for i in ids):
+                return ErrorReply("ERR Invalid client ID")
+            clients = [c for c in clients if c.id in ids]
+        else:
+            return ErrorReply("ERR syntax error")
+    now = time.monotonic()
+    return "".join(describe(c, now) + "\n" for c in sorted(clients, key=lambda c: c.id)).encode()
+
+
+def client_kill(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    clients = _clients(ctx)
+    if len(argv) == 3:  # the old form: CLIENT KILL addr:port
+        for c in clients:
+            if c.addr.encode() == argv[2]:
+                _kill(ctx, c)
+                return OK
+        return NO_SUCH_CLIENT
+    if len(argv) % 2:
+        return ErrorReply("ERR syntax error")
+    skipme = True
+    chosen = list(clients)
+    for i in range(2, len(argv), 2):
+        option, value = argv[i].lower(), argv[i + 1]
+        if option == b"id":
+            wanted = parse_int(value)
+            if wanted is None or wanted <= 0:
+                return ErrorReply("ERR client-id should be greater than 0")
+            chosen = [c for c in chosen if c.id == wanted]
+        elif option == b"addr":
+            chosen = [c for c in chosen if c.addr.encode() == value]
+        elif option == b"type":
+            kind = value.lower()
+            if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
+                return ErrorReply(f"ERR Unknown client type '{value.decode(errors='replace')}'")
+            if kind != b"normal":
+                chosen = []
+        elif option == b"skipme":
+            if value.lower() not in (b"yes", b"no"):
+                return ErrorReply("ERR syntax error")
+            skipme = value.lower() == b"yes"
+        else:
+            return ErrorReply("ERR syntax error")
+    killed = 0
+    for c in chosen:
+        if skipme and c.id == ctx.client.id:
+            continue
+        _kill(ctx, c)
+        killed += 1
+    return killed
+
+
+def _kill(ctx: CommandContext, client: ClientState) -> None:
+    if client.id == ctx.client.id:
+        ctx.client.closing = True  # after this reply, as Redis does
+    elif ctx.registry is not None:
+        ctx.registry.kill(client.id)
+
+
+async def client(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    sub = argv[1].lower()
+    n = len(argv)
+    if sub == b"setname" and n == 3:
+        if not valid_client_name(argv[2]):
+            return BAD_NAME
+        ctx.client.name = argv[2]
+        return OK
+    if sub == b"getname" and n == 2:
+        return ctx.client.name or None
+    if sub == b"id" and n == 2:
+        return ctx.client.id
+    if sub == b"setinfo" and n == 4:
+        return OK
+    if sub == b"info" and n == 2:
+        return (describe(ctx.client, time.monotonic()) + "\n").encode()
+    if sub == b"list":
+        return client_list(ctx, argv)
+    if sub == b"kill" and n >= 3:
+        return client_kill(ctx, argv)
+    if sub in (b"setname", b"getname", b"id", b"setinfo", b"info", b"kill"):
+        return wrong_arity(f"client|{sub.decode()}")
+    return ErrorReply(
+        f"ERR unknown subcommand '{argv[1].decode(errors='replace')}'. Try CLIENT HELP."
+    )
+
+
+register(
+    CommandSpec(
+        "client",
+        -2,
+        frozenset({"stale", "loading"}),
+        0,
+        0,
+        0,
+        "connection",
+        "A container for client connection commands.",
+        "2.4.0",
+        "Depends on subcommand.",
+        run=client,
+    ),
+)

@@ -1,0 +1,49 @@
+"""Active expiry: the leader deletes expired keys in the background, a bounded batch a time.
+
+Every `interval` seconds, a node that leads the data group takes up to `batch` keys whose
+expiry has passed by its clock (from the state machine's index, earliest first) and
+proposes one operation deleting them; the apply re-checks each key at the operation's time,
+so a key set again meanwhile survives. The task waits for that operation before the next
+cycle, so a slow log never accumulates duplicate proposals. Followers do nothing here: a
+node's own clock never decides on its own that a key is gone.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from seshat_trio.commands.context import Backend
+from seshat_trio.commands.data import PURGE
+from seshat_trio.errors import ServiceError
+from seshat_trio.kv.operations import Operation
+from seshat_trio.logs import get_logger
+
+log = get_logger(__name__)
+
+INTERVAL_S = 0.1
+BATCH = 20
+
+
+async def purge_once(backend: Backend, batch: int = BATCH) -> int:
+    """One cycle: propose the deletion of up to `batch` due keys; returns how many."""
+    if not backend.is_leader():
+        return 0
+    now = backend.now_ms()
+    keys = backend.due_expiries(now, batch)
+    if not keys:
+        return 0
+    try:
+        await backend.submit(Operation(now, ((PURGE, *keys),)))
+    except ServiceError as exc:  # leadership moved, or the outcome is unknown: next cycle
+        log.debug("active_expiry_failed", error=exc.message)
+        return 0
+    return len(keys)
+
+
+async def run_active_expiry(
+    backend: Backend, interval: float = INTERVAL_S, batch: int = BATCH
+) -> None:
+    """Run forever (until cancelled): one `purge_once` every `interval` seconds."""
+    while True:
+        await trio.sleep(interval)
+        await purge_once(backend, batch)

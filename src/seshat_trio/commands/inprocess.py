@@ -1,0 +1,147 @@
+"""A two-node, in-process stand-in for the cluster, for command-layer tests and experiments.
+
+`Replicas` holds a leader and a follower, each with its own real `KvStateMachine` over its
+own LevelDB store. A write proposed on the leader is applied on both at the next index (as
+a committed entry would be); the follower refuses writes and forwards, as the node service
+does, to the leader's command layer. Each node has its own clock, so a test can skew one.
+`Client.call` runs one command through `execute` and decodes the RESP bytes with hiredis,
+so forwarded replies and local ones are compared alike (errors come back as ErrorReply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterator, Sequence
+
+import hiredis
+
+from seshat_trio.commands.context import ClientState, CommandContext, next_client_id
+from seshat_trio.commands.dispatch import execute
+from seshat_trio.config import Config
+from seshat_trio.errors import NotLeaderError
+from seshat_trio.kv.operations import Operation, encode_operation
+from seshat_trio.kv.state_machine import KvStateMachine
+from seshat_trio.protocol import ErrorReply, Reply, encode_replies
+from seshat_trio.storage import Store, StoredValue
+
+GROUP = 1
+T0 = 1_700_000_000_000
+
+
+class NodeBackend:
+    """One node: a real state machine; the leader replicates to every node in `replicas`."""
+
+    def __init__(self, replicas: Replicas, machine: KvStateMachine, leading: bool) -> None:
+        self.replicas = replicas
+        self.machine = machine
+        self.leading = leading
+        self.clock_ms = T0
+        self.saves = 0
+        self.nowait: list[Operation] = []
+        self.forwarded: list[list[list[bytes]]] = []
+
+    async def _done(self, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
+        return replies
+
+    def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
+        if not self.leading:
+            raise NotLeaderError(1)
+        return self._done(self.replicas.replicate(op))
+
+    def propose_nowait(self, op: Operation) -> None:
+        if self.leading:
+            self.nowait.append(op)
+            self.replicas.replicate(op)
+
+    async def leader_is_local(self) -> bool:
+        return self.leading
+
+    def is_leader(self) -> bool:
+        return self.leading
+
+    async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
+        self.forwarded.append([list(c) for c in commands])
+        leader = self.replicas.leader
+        client = ClientState(id=next_client_id(), addr="node-2", protocol=protocol, forwarded=True)
+        ctx = CommandContext(client, leader, self.replicas.config)
+        replies = await execute(ctx, [list(c) for c in commands])
+        return encode_replies(replies, protocol)
+
+    async def read_barrier(self) -> None:
+        pass
+
+    def get(self, key: bytes) -> StoredValue | None:
+        return self.machine.get(key)
+
+    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+        return self.machine.items(start)
+
+    def key_count(self) -> int:
+        return self.machine.key_count
+
+    def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
+        return self.machine.due_expiries(now_ms, limit)
+
+    def now_ms(self) -> int:
+        return self.clock_ms
+
+    def save(self) -> None:
+        self.saves += 1
+
+    def last_save(self) -> int:
+        return T0 // 1000 + self.saves
+
+    def info_sections(self) -> dict[str, list[tuple[str, str]]]:
+        return {"server": [("redis_version", "7.0.0")]}
+
+
+class Replicas:
+    def __init__(self, stores: list[Store], config: Config) -> None:
+        self.config = config
+        self.index = 0
+        machines = [KvStateMachine(store, GROUP) for store in stores]
+        self.nodes = [NodeBackend(self, m, leading=i == 0) for i, m in enumerate(machines)]
+        self.leader, self.follower = self.nodes
+
+    def replicate(self, op: Operation) -> tuple[Reply, ...]:
+        self.index += 1
+        data = encode_operation(op)
+        results = [node.machine.apply([(self.index, data)]) for node in self.nodes]
+        # Determinism: every node answers alike and ends in the same state.
+        assert all(result[0].replies == results[0][0].replies for result in results)
+        assert len({tuple(node.machine.items()) for node in self.nodes}) == 1
+        return results[0][0].replies
+
+    def advance(self, ms: int) -> None:
+        for node in self.nodes:
+            node.clock_ms += ms
+
+
+class Client:
+    def __init__(self, backend: NodeBackend, config: Config) -> None:
+        self.backend = backend
+        self.ctx = CommandContext(
+            ClientState(id=next_client_id(), addr="127.0.0.1:1"), backend, config
+        )
+        self._reader = hiredis.Reader()
+
+    async def call(self, *args: str | bytes | int) -> object:
+        (reply,) = await self.pipeline([args])
+        return reply
+
+    async def pipeline(self, commands: Sequence[Sequence[str | bytes | int]]) -> list[object]:
+        argvs = [[a if isinstance(a, bytes) else str(a).encode() for a in c] for c in commands]
+        replies = await execute(self.ctx, argvs)
+        self._reader.feed(encode_replies(replies, self.ctx.client.protocol))
+        decoded: list[object] = []
+        while (value := self._reader.gets()) is not False:
+            decoded.append(_plain(value))
+        return decoded
+
+
+def _plain(value: object) -> object:
+    """hiredis's reply with every error (nested ones too) as an ErrorReply."""
+    if isinstance(value, hiredis.ReplyError):
+        return ErrorReply(str(value))
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value

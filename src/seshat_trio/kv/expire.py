@@ -1,0 +1,107 @@
+"""Expiry commands: EXPIRE and friends (with NX/XX/GT/LT), TTL and friends, PERSIST.
+
+Relative times are resolved against the operation's time (the leader's clock when it built
+the operation), so every node stores the same absolute expiry.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from seshat_trio.kv import registry
+from seshat_trio.kv.parsing import LLONG_MAX, LLONG_MIN, NOT_INTEGER, parse_int
+from seshat_trio.kv.registry import Args, args_as_is
+from seshat_trio.kv.values import invalid_expire
+from seshat_trio.kv.view import KeyView, WritableView
+from seshat_trio.protocol import ErrorReply, Reply
+
+
+@attrs.frozen(slots=True)
+class ExpireArgs:
+    command: str
+    key: bytes
+    when: int
+    relative: bool
+    condition: bytes | None  # nx, xx, gt, lt
+
+
+def _parse_expire(command: str, unit_ms: int, relative: bool) -> registry.Parser[ExpireArgs]:
+    def parse(args: Args) -> ExpireArgs | ErrorReply:
+        amount = parse_int(args[1])
+        if amount is None:
+            return NOT_INTEGER
+        flags: set[bytes] = set()
+        for arg in args[2:]:
+            option = arg.lower()
+            if option not in (b"nx", b"xx", b"gt", b"lt"):
+                return ErrorReply(f"ERR Unsupported option {arg.decode(errors='replace')}")
+            flags.add(option)
+        if b"nx" in flags and len(flags) > 1:
+            return ErrorReply("ERR NX and XX, GT or LT options at the same time are not compatible")
+        if {b"gt", b"lt"} <= flags:
+            return ErrorReply("ERR GT and LT options at the same time are not compatible")
+        if unit_ms > 1 and not LLONG_MIN // unit_ms <= amount <= LLONG_MAX // unit_ms:
+            return invalid_expire(command)
+        condition = flags.pop() if flags else None
+        return ExpireArgs(command, args[0], amount * unit_ms, relative, condition)
+
+    return parse
+
+
+def expire(view: WritableView, cmd: ExpireArgs) -> Reply:
+    when = cmd.when
+    if cmd.relative:
+        if when > LLONG_MAX - view.time_ms:
+            return invalid_expire(cmd.command)
+        when += view.time_ms
+    current = view.get(cmd.key)
+    if current is None:
+        return 0
+    ttl = current.expires_at_ms
+    refused = {
+        b"nx": ttl != 0,
+        b"xx": ttl == 0,
+        b"gt": ttl == 0 or when <= ttl,
+        b"lt": ttl != 0 and when >= ttl,
+    }
+    if cmd.condition is not None and refused[cmd.condition]:
+        return 0
+    if when <= view.time_ms:
+        view.delete(cmd.key)  # a time already passed deletes the key, as in Redis
+    else:
+        view.put(cmd.key, attrs.evolve(current, expires_at_ms=when))
+    return 1
+
+
+def ttl(unit_ms: int, absolute: bool) -> registry.Runner[Args]:
+    def run(view: KeyView, args: Args) -> Reply:
+        value = view.get(args[0])
+        if value is None:
+            return -2
+        if value.expires_at_ms == 0:
+            return -1
+        if absolute:
+            return value.expires_at_ms // unit_ms
+        remaining = max(value.expires_at_ms - view.time_ms, 0)
+        return (remaining + unit_ms // 2) // unit_ms
+
+    return run
+
+
+def persist(view: WritableView, args: Args) -> Reply:
+    value = view.get(args[0])
+    if value is None or value.expires_at_ms == 0:
+        return 0
+    view.put(args[0], attrs.evolve(value, expires_at_ms=0))
+    return 1
+
+
+registry.write("expire", _parse_expire("expire", 1000, relative=True), expire)
+registry.write("pexpire", _parse_expire("pexpire", 1, relative=True), expire)
+registry.write("expireat", _parse_expire("expireat", 1000, relative=False), expire)
+registry.write("pexpireat", _parse_expire("pexpireat", 1, relative=False), expire)
+registry.write("persist", args_as_is, persist)
+registry.read("ttl", args_as_is, ttl(1000, absolute=False))
+registry.read("pttl", args_as_is, ttl(1, absolute=False))
+registry.read("expiretime", args_as_is, ttl(1000, absolute=True))
+registry.read("pexpiretime", args_as_is, ttl(1, absolute=True))

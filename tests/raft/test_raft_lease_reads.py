@@ -1,0 +1,137 @@
+"""Lease-based reads (RaftConfig.lease_reads): served without a heartbeat round while a
+quorum acknowledged a heartbeat sent less than election_ticks_min - 1 ticks ago."""
+
+from __future__ import annotations
+
+import random
+
+import attrs
+import pytest
+
+from seshat_trio.raft import (
+    Heartbeat,
+    HeartbeatResp,
+    Membership,
+    MemoryLogStorage,
+    PreVote,
+    RaftConfig,
+    RaftCore,
+    ReadFailure,
+    ReadIndexReq,
+    Role,
+)
+
+
+def first_leader(c) -> int:
+    """Tick everyone (fresh nodes refuse votes for one election timeout) until one leads."""
+    for _ in range(100):
+        c.tick()
+        leaders = [n for n in c.nodes if c.core(n).role is Role.LEADER]
+        if leaders:
+            return leaders[0]
+    raise AssertionError("no leader")
+
+
+def leased_cluster(make_cluster):
+    c = make_cluster([1, 2, 3], lease_reads=True)
+    lead = first_leader(c)
+    c.tick([lead])  # one acknowledged heartbeat round: the lease is fresh
+    return c, lead
+
+
+def test_lease_read_needs_no_messages(make_cluster):
+    c, lead = leased_cluster(make_cluster)
+    leader = c.core(lead)
+    leader.read_index(1)
+    rd = leader.ready()
+    assert [(r.request_id, r.index) for r in rd.read_states] == [(1, 1)]
+    assert rd.messages == () and rd.persisted_messages == ()
+    leader.advance(rd)
+
+
+def test_follower_read_answered_from_lease(make_cluster):
+    c, lead = leased_cluster(make_cluster)
+    follower = next(n for n in c.nodes if n != lead)
+    start = len(c.sent)
+    c.core(follower).read_index(4)
+    c.stabilize()
+    kinds = [type(m).__name__ for m in c.sent[start:]]
+    assert kinds == ["ReadIndexReq", "ReadIndexResp"]  # no heartbeat round in between
+    assert [(r.request_id, r.index) for r in c.nodes[follower].read_states] == [(4, 1)]
+
+
+def test_expired_lease_falls_back_to_heartbeat_round(make_cluster):
+    c, lead = leased_cluster(make_cluster)
+    c.transform = lambda m: None if isinstance(m, HeartbeatResp) else m
+    lease = c.core(lead)._cfg.election_ticks_min - 1
+    c.tick([lead], times=lease)
+    leader = c.core(lead)
+    assert leader.role is Role.LEADER
+    leader.read_index(2)
+    rd = leader.ready()
+    assert rd.read_states == ()
+    assert any(isinstance(m, Heartbeat) for m in rd.messages)  # a confirmation round
+    leader.advance(rd)
+    c.queue.extend(rd.messages)
+    c.transform = None
+    c.stabilize()
+    assert [r.request_id for r in c.nodes[lead].read_states] == [2]
+
+
+def test_partitioned_old_leader_cannot_serve_after_lease(make_cluster):
+    c, lead = leased_cluster(make_cluster)
+    c.isolate(lead)
+    lease = c.core(lead)._cfg.election_ticks_min - 1
+    c.tick([lead], times=lease)
+    assert c.core(lead).role is Role.LEADER
+    c.core(lead).read_index(3)
+    c.tick([lead], times=lease + 2)  # check-quorum deposes it meanwhile
+    assert c.core(lead).role is Role.FOLLOWER
+    assert c.nodes[lead].read_states == []
+    assert [(f.request_id, f.reason) for f in c.nodes[lead].failed_reads] == [
+        (3, ReadFailure.LEADERSHIP_LOST)
+    ]
+
+
+def test_no_lease_reads_when_flag_off(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.tick([1])
+    c.core(1).read_index(1)
+    rd = c.core(1).ready()
+    assert rd.read_states == () and any(isinstance(m, Heartbeat) for m in rd.messages)
+    c.core(1).advance(rd)
+
+
+def test_lease_needs_check_quorum():
+    with pytest.raises(ValueError, match="check_quorum"):
+        RaftConfig(group=1, node_id=1, lease_reads=True, check_quorum=False)
+
+
+def test_restarted_node_waits_an_election_timeout_before_voting():
+    storage = MemoryLogStorage(Membership(frozenset({1, 2, 3})))
+    cfg = RaftConfig(group=7, node_id=2, lease_reads=True)
+    core = RaftCore(cfg, storage, random.Random(0))
+    vote = PreVote(group=7, src=3, dst=2, term=1, last_log_index=0, last_log_term=0)
+    core.step(vote)
+    assert not core.has_ready()  # ignored: it may have acked a leader just before a crash
+    for _ in range(cfg.election_ticks_min):
+        core.tick()
+    while core.has_ready():  # drop its own campaign traffic, if its timer fired
+        core.advance(core.ready())
+    core.step(attrs.evolve(vote, term=core.term + 1))
+    assert core.has_ready()  # after one election timeout it answers again
+    plain = RaftCore(RaftConfig(group=7, node_id=2), MemoryLogStorage(), random.Random(0))
+    plain.step(vote)
+    assert plain.has_ready()  # without leases it answers at once
+
+
+def test_lease_read_waits_for_noop_commit(make_cluster):
+    c = make_cluster([1, 2, 3], lease_reads=True)
+    c.transform = lambda m: None if type(m).__name__ == "AppendResp" else m
+    lead = first_leader(c)
+    c.tick([lead])
+    c.core(lead).read_index(8)
+    c.stabilize()
+    assert c.nodes[lead].read_states == []
+    assert not any(isinstance(m, ReadIndexReq) for m in c.sent)
