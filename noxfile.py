@@ -41,3 +41,37 @@ def sim(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     args = session.posargs or ["--seeds", "5000"]
     session.run("python", "-m", "seshat_trio.testing.raftsim", *args)
+
+
+@nox.session(python=PYTHON)
+def chaos(session: nox.Session) -> None:
+    """Every chaos scenario against real processes (chaos/, docs/chaos.md), ~10-15 min.
+
+    Runs the full profile (50 clients in the random mix) unless CHAOS_PROFILE is set;
+    `CHAOS_PROFILE=quick nox -s chaos` is the short CI variant. Extra args go to pytest.
+    """
+    import os  # noqa: PLC0415 - only this session reads the environment
+
+    session.install("-e", ".[dev]")
+    profile = os.environ.get("CHAOS_PROFILE", "full")
+    session.run("pytest", "chaos", "-p", "no:cacheprovider", *session.posargs,
+                env={"CHAOS_PROFILE": profile})  # fmt: skip
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Continuous load with periodic faults: `nox -s soak -- --duration 3600`.
+
+    Prints ops/s, errors, p99 and each node's RSS per minute and ends with the
+    linearizability verdict (exit 1 if the history is not linearizable)."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "chaos.soak", *(session.posargs or ["--duration", "120"]))
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmark matrix into bench/results/ and docs/benchmarks.md (needs redis-benchmark;
+    redis-server for the durable-Redis reference). ~10-15 min; `-- --quick` for ~1 s cells,
+    `-- --help` for the options."""
+    session.install("-e", ".", "matplotlib")
+    session.run("python", "-m", "bench", *session.posargs)

@@ -19,7 +19,7 @@ import trio
 
 from bench import chart, machine, matrix, report
 from bench.model import OK, Run, RunOptions
-from bench.runner import Progress, run_matrix
+from bench.runner import Progress, run_until_signalled
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -136,7 +136,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def execute(options: RunOptions, note: str, out: TextIO) -> Run:
+def execute(options: RunOptions, note: str, out: TextIO) -> tuple[Run, bool]:
+    """Run the matrix; returns the run and whether it finished (False: interrupted)."""
     started = _now()
     facts = machine.facts(REPO)
     cells = matrix.cells(
@@ -145,26 +146,39 @@ def execute(options: RunOptions, note: str, out: TextIO) -> Run:
     )  # fmt: skip
     progress = Progress(len(cells), out)
     progress.say(f"{len(cells)} cells, about {options.duration_s:g} s each (plus probes)")
-    with tempfile.TemporaryDirectory(prefix="seshat-bench-") as workdir:
-        results = trio.run(run_matrix, options, Path(workdir), progress)
-    return Run(
+    finished = False
+    try:
+        with tempfile.TemporaryDirectory(prefix="seshat-bench-") as workdir:
+            finished = trio.run(run_until_signalled, cells, options, Path(workdir), progress)
+    except* KeyboardInterrupt:
+        progress.say("interrupted: every process stopped, temp dir removed")
+    if not finished:
+        note = " ".join(filter(None, [note, "Interrupted: only some cells ran."]))
+    run = Run(
         started=started,
         finished=_now(),
         options=options,
         machine=facts,
-        results=tuple(results),
+        results=tuple(progress.results),
         note=note,
     )
+    return run, finished
 
 
-def write_outputs(run: Run, results_dir: Path, markdown: Path, out: TextIO) -> None:
+def write_outputs(run: Run, results_dir: Path, markdown: Path | None, out: TextIO) -> None:
+    """JSON (and its chart) always; the markdown page and its chart unless `markdown` is
+    None (an interrupted run must not replace the page of a complete one)."""
     stamp = run.started.replace(":", "").replace("-", "").replace("+0000", "Z")
     json_path = report.write_json(run, results_dir / f"{stamp}.json")
     print(f"wrote {json_path}", file=out)
-    for png in (json_path.with_suffix(".png"), markdown.with_suffix(".png")):
-        drawn = chart.draw(run, png)
-        print(f"wrote {png}" if drawn else "no chart (matplotlib missing)", file=out)
-    chart_name = markdown.with_suffix(".png").name if drawn else None
+    if chart.draw(run, json_path.with_suffix(".png")):
+        print(f"wrote {json_path.with_suffix('.png')}", file=out)
+    else:
+        print("no chart (matplotlib missing or nothing measured)", file=out)
+    if markdown is None:
+        return
+    png = markdown.with_suffix(".png")
+    chart_name = png.name if chart.draw(run, png) else None
     print(f"wrote {report.write_markdown(run, markdown, chart_name)}", file=out)
 
 
@@ -175,8 +189,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except ValueError as exc:
         print(f"python -m bench: {exc}", file=sys.stderr)
         return 2
-    run = execute(options, args.note, out)
-    write_outputs(run, args.results_dir, args.markdown, out)
+    run, finished = execute(options, args.note, out)
+    write_outputs(run, args.results_dir, args.markdown if finished else None, out)
     measured = sum(result.status == OK for result in run.results)
     print(f"{measured} of {len(run.results)} cells measured", file=out)
+    if not finished:
+        return 130
     return 0 if measured else 1

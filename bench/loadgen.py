@@ -13,6 +13,7 @@ Standalone: `python -m bench.loadgen --port 6379 --command set --clients 50 --du
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import random
 import sys
@@ -73,7 +74,8 @@ def percentile(sorted_samples: Sequence[int], q: float) -> int:
         raise ValueError("percentile of no samples")
     if not 0 < q <= 100:
         raise ValueError(f"percentile must be in (0, 100], got {q}")
-    rank = math.ceil(q / 100 * len(sorted_samples))
+    # Rounded first so float noise (99.9 / 100 * 1000 = 999.0000000000001) cannot add a rank.
+    rank = math.ceil(round(q / 100 * len(sorted_samples), 9))
     return sorted_samples[rank - 1]
 
 
@@ -95,6 +97,14 @@ def error_kind(error: BaseException) -> str:
     if isinstance(error, RedisReplyError):
         words = str(error).split(" ", 1)
         return words[0] if words[0] else "error-reply"
+    if isinstance(error, OSError) and error.errno is not None:
+        return f"connection: {errno.errorcode.get(error.errno, str(error.errno))}"
+    # trio.open_tcp_stream raises a bare OSError whose cause holds each attempt's error.
+    cause = error.__cause__
+    if isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+        return error_kind(cause.exceptions[0])
+    if isinstance(cause, OSError):
+        return error_kind(cause)
     return f"connection: {type(error).__name__}"
 
 

@@ -6,7 +6,8 @@ redis-benchmark 7 with `--csv` prints one header line and one row per test:
 Progress lines go to stderr (carriage-return separated), but the parser does not rely on
 that: it looks for the header and reads only well-formed rows after it. redis-benchmark
 takes a request count (`-n`), not a duration, so a cell is sized from a short probe of the
-same command line: `requests_for(rps, duration)`.
+same command line: `requests_for(rps, duration)`. Every run has a time limit: against a
+port that refuses connections redis-benchmark 7.0 retries forever, burning a core.
 """
 
 from __future__ import annotations

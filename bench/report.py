@@ -19,6 +19,13 @@ from bench.matrix import TARGET_DESCRIPTIONS
 from bench.model import LATENCY_KEYS, OK, CellResult, Run
 
 _converter = cattrs.Converter()
+TOOL_NOTES = {
+    "redis-benchmark": "The C client shipped with Redis; percentiles from its `--csv` output "
+    "(it reports no p90 or p99.9).",
+    "loadgen": "`bench/loadgen.py`: one Python process running every client as a Trio task, "
+    "so its own CPU caps it; its `redis` rows show that ceiling. A request's latency is its "
+    "pipeline batch's round trip.",
+}
 
 
 def run_to_json(run: Run) -> str:
@@ -110,7 +117,7 @@ def _results_section(run: Run) -> list[str]:
              f"{r.rps:,.0f}", *(_ms(r, k) for k in keys), f"{r.seconds:.1f}", _errors(r))
             for r in measured
         ]  # fmt: skip
-        lines += ["", f"### {tool}", "", *_table(header, rows)]
+        lines += ["", f"### {tool}", "", TOOL_NOTES[tool], "", *_table(header, rows)]
     return lines
 
 

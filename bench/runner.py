@@ -10,6 +10,7 @@ run goes on with the next system. One progress line per cell, with an ETA.
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -41,9 +42,11 @@ _SUPPORT_PROBES: dict[str, tuple[str, ...]] = {
 
 
 class Progress:
-    """Prints one line per finished cell, with elapsed time and an ETA from the cells so far."""
+    """Keeps every finished cell's result (so an interrupted run keeps what it measured) and
+    prints one line per cell, with elapsed time and an ETA from the cells so far."""
 
     def __init__(self, total: int, out: TextIO) -> None:
+        self.results: list[CellResult] = []
         self._total = total
         self._out = out
         self._done = 0
@@ -52,6 +55,7 @@ class Progress:
         self._started = time.monotonic()
 
     def report(self, result: CellResult, wall_s: float) -> None:
+        self.results.append(result)
         self._done += 1
         if result.status != SKIPPED:
             self._measured += 1
@@ -222,28 +226,18 @@ async def _one(
 
 async def _run_system(
     cells: Sequence[Cell], ports: PortLookup, options: RunOptions, progress: Progress
-) -> list[CellResult]:
-    results: list[CellResult] = []
+) -> None:
     support: dict[tuple[str, str], bool] = {}
     for cell in cells:
         started = time.monotonic()
         result = await _one(cell, ports, options, support)
-        results.append(result)
         progress.report(result, time.monotonic() - started)
-    return results
 
 
-async def run_matrix(options: RunOptions, workdir: Path, progress: Progress) -> list[CellResult]:
-    """Measure every cell `options` selects; systems are started and stopped in turn."""
-    cells = matrix.cells(
-        targets=options.targets,
-        tools=options.tools,
-        commands=options.commands,
-        clients=options.clients,
-        pipelines=options.pipelines,
-        value_size=options.value_size,
-    )
-    results: list[CellResult] = []
+async def run_matrix(
+    cells: Sequence[Cell], options: RunOptions, workdir: Path, progress: Progress
+) -> None:
+    """Measure `cells`, starting and stopping each system in turn; results go to `progress`."""
     for system in matrix.systems(cells):
         mine = [cell for cell in cells if matrix.SYSTEM_OF[cell.target] == system]
         async with AsyncExitStack() as stack:
@@ -256,9 +250,30 @@ async def run_matrix(options: RunOptions, workdir: Path, progress: Progress) -> 
             if failure is not None:
                 for cell in mine:
                     failed = CellResult(cell, ERROR, note=f"{system} did not start: {failure}")
-                    results.append(failed)
                     progress.report(failed, 0.0)
                 continue
-            results += await _run_system(mine, ports, options, progress)
+            await _run_system(mine, ports, options, progress)
         progress.say(f"stopped {system}")
-    return results
+
+
+async def run_until_signalled(
+    cells: Sequence[Cell], options: RunOptions, workdir: Path, progress: Progress
+) -> bool:
+    """`run_matrix`, cancelled cleanly (every process stopped) by SIGTERM or SIGHUP.
+
+    Returns False if a signal cut the run short. SIGINT needs no handler: trio raises
+    KeyboardInterrupt in the run, which unwinds the same clean-up path."""
+    finished = False
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def stop_on_signal() -> None:
+                async for signum in signals:
+                    progress.say(f"received {signal.Signals(signum).name}: stopping")
+                    nursery.cancel_scope.cancel()
+
+            nursery.start_soon(stop_on_signal)
+            await run_matrix(cells, options, workdir, progress)
+            finished = True
+            nursery.cancel_scope.cancel()
+    return finished

@@ -3,6 +3,7 @@ nodes, then the linearizability verdict of the whole history and no unexpected r
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from chaos.workload import Workload
@@ -55,4 +56,4 @@ def max_gap_between_ok_writes(workload: Workload, start: float, end: float) -> f
         if r.op.kind is OpKind.WRITE and r.op.status is OpStatus.OK and r.op.complete is not None
     )
     points = [start, *times, end]
-    return max(b - a for a, b in zip(points, points[1:], strict=False))
+    return max(b - a for a, b in itertools.pairwise(points))

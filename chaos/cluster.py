@@ -8,6 +8,7 @@ every node it started by PID and cancels the relays.
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -18,11 +19,32 @@ import trio
 from chaos.process import NodeProcess
 from chaos.relay import RelayMesh
 
+#: Node ports come from below Linux's default ephemeral range (32768-60999), so neither
+#: a relay's listener nor an outgoing connection can take a port of a node that is down.
+NODE_PORT_RANGE = (20000, 32000)
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+def free_ports(count: int, rng: random.Random) -> list[int]:
+    """`count` distinct ports of NODE_PORT_RANGE that are free right now (each is bound
+    until all are found, so they differ from each other)."""
+    held: list[socket.socket] = []
+    try:
+        for _ in range(count * 50):  # bounded: a busy port is just skipped
+            if len(held) == count:
+                break
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", rng.randrange(*NODE_PORT_RANGE)))
+            except OSError:
+                s.close()
+                continue
+            held.append(s)
+        if len(held) < count:
+            raise RuntimeError(f"found only {len(held)} of {count} free ports")
+        return [int(s.getsockname()[1]) for s in held]
+    finally:
+        for s in held:
+            s.close()
 
 
 class ChaosCluster:
@@ -126,15 +148,33 @@ class ChaosCluster:
 
     async def wait_applied(self, index: int, among: list[int], timeout: float = 20.0) -> None:
         """Poll until every node of `among` has applied at least `index`."""
-        with trio.fail_after(timeout):
+        with trio.move_on_after(timeout):
             while True:
                 infos = [await self.nodes[i].try_info() for i in among]
                 if all(
-                    info is not None and int(info["data_applied_index"]) >= index
-                    for info in infos
+                    info is not None and int(info["data_applied_index"]) >= index for info in infos
                 ):
                     return
                 await trio.sleep(0.1)
+        raise TimeoutError(
+            f"nodes {among} did not apply index {index} within {timeout:g}s: "
+            f"{await self.raft_summary()}"
+        )
+
+    async def raft_summary(self) -> str:
+        """Role, term, leader, commit/applied/last/snapshot index of every reachable node."""
+        fields = ("data_role", "data_term", "data_leader_id", "data_commit_index",
+                  "data_applied_index", "data_last_log_index", "data_snapshot_index")  # fmt: skip
+        parts = []
+        for i in self.reachable():
+            info = await self.nodes[i].try_info()
+            shown = (
+                "no answer"
+                if info is None
+                else " ".join(f"{f.removeprefix('data_')}={info.get(f)}" for f in fields)
+            )
+            parts.append(f"[{i}: {shown}]")
+        return f"{self.states()} {' '.join(parts)}"
 
     def rss_kb(self) -> dict[int, int | None]:
         return {i: n.rss_kb() for i, n in sorted(self.nodes.items())}
@@ -159,13 +199,14 @@ async def open_cluster(
     """A started cluster of `size` nodes under `base_dir`; `env[i]` adds environment
     variables for node i, `data_dirs[i]` overrides its data directory."""
     base_dir.mkdir(parents=True, exist_ok=True)
+    ports = iter(free_ports(3 * size, random.Random()))
     nodes = {
         i: NodeProcess(
             i,
             base_dir=base_dir,
-            client_port=free_port(),
-            internal_port=free_port(),
-            http_port=free_port(),
+            client_port=next(ports),
+            internal_port=next(ports),
+            http_port=next(ports),
             extra=extra,
         )
         for i in range(1, size + 1)

@@ -131,7 +131,7 @@ class NodeProcess:
         """The `INFO raft` section as text fields."""
         reply = await self.call("INFO", "raft")
         if not isinstance(reply, bytes):
-            raise RuntimeError(f"node {self.node_id}: unexpected INFO reply {reply!r}")
+            raise TypeError(f"node {self.node_id}: unexpected INFO reply {reply!r}")
         fields: dict[str, str] = {}
         for line in reply.decode().splitlines():
             key, sep, value = line.partition(":")

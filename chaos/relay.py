@@ -187,4 +187,3 @@ class RelayMesh:
 
     def total_forwarded(self) -> int:
         return sum(link.stats.forwarded_bytes for link in self.links.values())
-

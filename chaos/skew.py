@@ -30,9 +30,8 @@ def faketime_env(offset: str) -> dict[str, str] | None:
 
 def log_clock_offset(log_text: str, now: float) -> float | None:
     """How far ahead of `now` (a real wall-clock time) the newest `ts=` in a node's log is."""
-    stamps = [
-        word[3:] for line in log_text.splitlines() for word in line.split() if word.startswith("ts=")
-    ]
+    words = (word for line in log_text.splitlines() for word in line.split())
+    stamps = [word[3:] for word in words if word.startswith("ts=")]
     if not stamps:
         return None
     newest = datetime.fromisoformat(stamps[-1].replace("Z", "+00:00"))

@@ -14,9 +14,16 @@ from chaos.workload import Workload
 from seshat_trio.testing.history import OpKind, OpStatus
 
 
-def make_workload(cluster: ChaosCluster, seed: int, clients: int = 6, **kw: float) -> Workload:
+def make_workload(
+    cluster: ChaosCluster,
+    seed: int,
+    clients: int = 6,
+    *,
+    write_ratio: float = 0.4,
+    think: float = 0.01,
+) -> Workload:
     ports = {i: n.client_port for i, n in cluster.nodes.items()}
-    return Workload(ports, clients=clients, keys=8, seed=seed, **kw)
+    return Workload(ports, clients=clients, keys=8, seed=seed, write_ratio=write_ratio, think=think)
 
 
 async def test_kill_leader(tmp_path: Path, settings: ChaosSettings) -> None:
@@ -134,7 +141,9 @@ async def test_full_cluster_restart(tmp_path: Path, settings: ChaosSettings) -> 
             await cluster.node(node_id).wait_serving()
         started = trio.current_time()
         leader = await cluster.wait_leader(timeout=30.0)
-        print(f"{acknowledged} acknowledged writes; leader {leader} after "
-              f"{trio.current_time() - started:.2f}s")
+        print(
+            f"{acknowledged} acknowledged writes; leader {leader} after "
+            f"{trio.current_time() - started:.2f}s"
+        )
         assert acknowledged > 20
         await final_check(workload, cluster.ids)

@@ -66,9 +66,7 @@ async def test_minority_partition(tmp_path: Path, settings: ChaosSettings) -> No
         await final_check(main, cluster.ids, others=[cut])
 
 
-async def test_one_way_partition_leader_steps_down(
-    tmp_path: Path, settings: ChaosSettings
-) -> None:
+async def test_one_way_partition_leader_steps_down(tmp_path: Path, settings: ChaosSettings) -> None:
     """4. Drop everything the followers send to the leader (its outbound links still work):
     it hears no majority, so it steps down (check-quorum); the followers elect a new
     leader; after the heal the old leader is a follower of the new term."""
@@ -150,8 +148,10 @@ async def test_latency_100ms(tmp_path: Path, settings: ChaosSettings) -> None:
         after = await cluster.node(leader).info()
         ok = ok_writes_after(workload, slow_from)
         gap = max_gap_between_ok_writes(workload, slow_from, slow_to)
-        print(f"{ok} OK writes under latency, longest gap {gap:.2f}s, term {term} -> "
-              f"{after['data_term']}")
+        print(
+            f"{ok} OK writes under latency, longest gap {gap:.2f}s, term {term} -> "
+            f"{after['data_term']}"
+        )
         assert gap < 3.0
         assert ok > 20
         assert after["data_role"] == "leader" and after["data_term"] == term

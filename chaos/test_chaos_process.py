@@ -68,8 +68,10 @@ async def test_pause_follower(tmp_path: Path, settings: ChaosSettings) -> None:
             await trio.sleep(settings.phase_seconds)
         after = await cluster.node(leader).info()
         ok = ok_writes_after(workload, paused_at, [i for i in cluster.ids if i != follower])
-        print(f"follower {follower} paused {resumed_at - paused_at:.1f}s; {ok} OK writes; "
-              f"leader {leader} term {term} -> {after['data_term']} {after['data_role']}")
+        print(
+            f"follower {follower} paused {resumed_at - paused_at:.1f}s; {ok} OK writes; "
+            f"leader {leader} term {term} -> {after['data_term']} {after['data_role']}"
+        )
         assert after["data_role"] == "leader"
         assert ok > 10
         await cluster.wait_applied(int(after["data_commit_index"]), cluster.ids)
@@ -93,8 +95,10 @@ async def test_pause_leader(tmp_path: Path, settings: ChaosSettings) -> None:
             cluster.resume(old)
             info = await cluster.wait_role(old, "follower", timeout=10.0)
             await trio.sleep(settings.phase_seconds)
-        print(f"leader {old} paused; new leader {new} after {elected:.2f}s; old leader "
-              f"resumed as {info['data_role']} of leader {info['data_leader_id']}")
+        print(
+            f"leader {old} paused; new leader {new} after {elected:.2f}s; old leader "
+            f"resumed as {info['data_role']} of leader {info['data_leader_id']}"
+        )
         assert new != old
         assert elected < 3.0
         assert ok_writes_after(workload, paused_at + elected) > 0

@@ -32,8 +32,10 @@ async def test_random_mix(tmp_path: Path, settings: ChaosSettings) -> None:
             healed_at = trio.current_time()
             leader = await cluster.wait_leader(timeout=20.0)
             await trio.sleep(2.0)
-        print(f"seed {settings.seed}, {settings.clients} clients, {settings.mix_seconds:g}s; "
-              f"faults {nemesis.counts}; leader {leader} after the heal\n{nemesis.describe()}")
+        print(
+            f"seed {settings.seed}, {settings.clients} clients, {settings.mix_seconds:g}s; "
+            f"faults {nemesis.counts}; leader {leader} after the heal\n{nemesis.describe()}"
+        )
         assert sum(nemesis.counts.values()) >= 1
         assert ok_writes_after(workload, healed_at) > 0, "no write succeeded after the heal"
         assert all(n.alive for n in cluster.nodes.values()), cluster.states()

@@ -128,12 +128,32 @@ def newest_leveldb_log(data_dir: Path) -> Path:
     return max(logs, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-@pytest.mark.parametrize("damage", ["truncate", "corrupt"])
+#: Product bug (see docs/chaos.md, "Bugs found"): LevelDB drops the damaged tail records on
+#: open (paranoid_checks off), the node restarts with a log shorter than the leader's
+#: match index for it, and Progress.maybe_decr_to never moves `next` below match + 1, so
+#: the follower rejects every Append forever and never catches up (nor refuses to start).
+LOST_TAIL_BUG = pytest.mark.xfail(
+    strict=True,
+    raises=TimeoutError,
+    reason="a follower that lost acknowledged log entries is stuck forever: the leader "
+    "never probes below its match index (raft/progress.py maybe_decr_to)",
+)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "none",
+        pytest.param("truncate", marks=LOST_TAIL_BUG),
+        pytest.param("corrupt", marks=LOST_TAIL_BUG),
+    ],
+)
 async def test_torn_last_write(tmp_path: Path, settings: ChaosSettings, damage: str) -> None:
-    """14. SIGKILL a follower under load, then cut (truncate) or overwrite (corrupt) the
-    tail of its newest LevelDB log file: on restart it either serves and catches up with
-    no wrong data (history and final reads through it), or refuses to start with a clear
-    error (exit status != 0 and a message naming the store) - never wrong data."""
+    """14. SIGKILL a follower under load (none), then also cut (truncate) or overwrite
+    (corrupt) the last 300 bytes of its newest LevelDB log file: on restart it either
+    serves and catches up with no wrong data (history and final reads through it), or
+    refuses to start with a clear error (exit status != 0 and a message naming the
+    store) - never wrong data."""
     async with open_cluster(tmp_path) as cluster:
         leader = await cluster.wait_leader()
         victim = next(i for i in cluster.ids if i != leader)
@@ -147,7 +167,7 @@ async def test_torn_last_write(tmp_path: Path, settings: ChaosSettings, damage: 
             with open(path, "r+b") as f:
                 if damage == "truncate":
                     f.truncate(size - cut)
-                else:
+                elif damage == "corrupt":
                     f.seek(size - cut)
                     f.write(os.urandom(cut))
             cluster.node(victim).launch()
@@ -160,8 +180,10 @@ async def test_torn_last_write(tmp_path: Path, settings: ChaosSettings, damage: 
                         pass
             await trio.sleep(settings.phase_seconds)
         node = cluster.node(victim)
-        print(f"{damage}: {cut} of {size} bytes of {path.name}; node {victim} "
-              f"{'serves' if node.alive else f'exited with {node.returncode}'}")
+        print(
+            f"{damage}: {cut} of {size} bytes of {path.name}; node {victim} "
+            f"{'serves' if node.alive else f'exited with {node.returncode}'}"
+        )
         if node.alive:
             leader = await cluster.wait_leader()
             commit = int((await cluster.node(leader).info())["data_commit_index"])

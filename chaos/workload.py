@@ -154,7 +154,9 @@ class Workload:
                     kind, value = OpKind.DELETE, None
                 else:
                     kind, value = OpKind.READ, None
-                healthy = await self._operate(conn, node, client_id, kind, key, value)
+                healthy = await self._operate(
+                    conn, node=node, client_id=client_id, kind=kind, key=key, value=value
+                )
                 if not healthy:
                     await conn.aclose()
                     conn = None
@@ -175,6 +177,7 @@ class Workload:
     async def _operate(
         self,
         conn: RespClient,
+        *,
         node: int,
         client_id: int,
         kind: OpKind,
@@ -226,12 +229,15 @@ class Workload:
             self.unexpected_errors[f"GET replied {reply!r}"] += 1
             close(OpStatus.FAIL, None, repr(reply))
             return True
-        close(OpStatus.OK, reply if isinstance(reply, bytes) and kind is OpKind.READ else None, None)
+        observed = reply if isinstance(reply, bytes) and kind is OpKind.READ else None
+        close(OpStatus.OK, observed, None)
         return True
 
     # ---------------------------------------------------------------- results
 
-    async def final_reads(self, nodes: Sequence[int], timeout: float = 30.0) -> dict[bytes, bytes | None]:
+    async def final_reads(
+        self, nodes: Sequence[int], timeout: float = 30.0
+    ) -> dict[bytes, bytes | None]:
         """Read every key once (retrying on errors, bounded by `timeout`) and record each
         successful read in the history; returns key -> value."""
         values: dict[bytes, bytes | None] = {}
@@ -247,7 +253,14 @@ class Workload:
                         continue
                     async with conn:
                         before = len(self.records)
-                        await self._operate(conn, node, FINAL_READER, OpKind.READ, key, None)
+                        await self._operate(
+                            conn,
+                            node=node,
+                            client_id=FINAL_READER,
+                            kind=OpKind.READ,
+                            key=key,
+                            value=None,
+                        )
                     last = self.records[-1] if len(self.records) > before else None
                     if last is not None and last.op.status is OpStatus.OK:
                         values[key] = last.op.value

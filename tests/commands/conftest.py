@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from replicas import Client, Replicas
 
-from seshat_trio.commands.inprocess import Client, Replicas
 from seshat_trio.config import Config, NodeSection
 from seshat_trio.storage import Store
 

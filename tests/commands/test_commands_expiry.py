@@ -5,9 +5,9 @@ never judge a key's life with their own (here 30 s fast) clock."""
 from __future__ import annotations
 
 import pytest
+from replicas import Client, Replicas
 
 from seshat_trio.commands.expiry import purge_once
-from seshat_trio.commands.inprocess import Client, Replicas
 from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import ErrorReply as Err
 
@@ -137,7 +137,9 @@ async def test_follower_forwards_reads_of_keys_with_an_expiry(replicas: Replicas
     assert replicas.follower.forwarded == [[[b"GET", b"ttl"]], [[b"TTL", b"ttl"]]]
 
 
-async def test_a_key_set_again_survives_a_stale_purge(leader_client: Client, replicas: Replicas) -> None:
+async def test_a_key_set_again_survives_a_stale_purge(
+    leader_client: Client, replicas: Replicas
+) -> None:
     await leader_client.call("SET", "k", "v", "PX", "10")
     replicas.advance(20)
     due = replicas.leader.due_expiries(replicas.leader.clock_ms, 20)
@@ -148,7 +150,9 @@ async def test_a_key_set_again_survives_a_stale_purge(leader_client: Client, rep
     assert await leader_client.call("GET", "k") == b"new"
 
 
-async def test_active_expiry_purges_in_bounded_batches(leader_client: Client, replicas: Replicas) -> None:
+async def test_active_expiry_purges_in_bounded_batches(
+    leader_client: Client, replicas: Replicas
+) -> None:
     await leader_client.call("MSET", *(part for i in range(45) for part in (f"k{i}", "v")))
     for i in range(45):
         await leader_client.call("PEXPIRE", f"k{i}", 100 + i)

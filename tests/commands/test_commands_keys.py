@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from replicas import Client, Replicas
 
-from seshat_trio.commands.inprocess import Client, Replicas
 from seshat_trio.protocol import ErrorReply as Err
 
 SYNTAX = Err("ERR syntax error")

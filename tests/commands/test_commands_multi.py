@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from seshat_trio.commands.inprocess import Client, Replicas
+from replicas import Client, Replicas
+
 from seshat_trio.protocol import ErrorReply as Err
 
 EXECABORT = Err("EXECABORT Transaction discarded because of previous errors.")

@@ -4,8 +4,8 @@ on a follower (every test runs on both: see conftest.py)."""
 from __future__ import annotations
 
 import pytest
+from replicas import Client, Replicas
 
-from seshat_trio.commands.inprocess import Client, Replicas
 from seshat_trio.protocol import ErrorReply as Err
 
 NOT_INT = Err("ERR value is not an integer or out of range")

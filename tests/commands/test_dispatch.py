@@ -52,7 +52,7 @@ class FakeBackend:
         if not self.leading:
             raise NotLeaderError(2)
         self.events.append(f"submit {op.commands[0][0].decode()}")
-        done, box = trio.Event(), []
+        done, box = trio.Event(), list[tuple[Reply, ...]]()
         self.queued.append((op, done, box))
         fail = self.fail_next
         self.fail_next = False

@@ -61,6 +61,9 @@ async def test_in_process_node_serves_admin_endpoints(tmp_path: Path) -> None:
                 # The first write waits out the single-node election.
                 while await client.call("SET", "k", "v") != b"OK":
                     await trio.sleep(0.05)
+                # The system group elects on its own schedule: wait for it too.
+                while b"system_role:leader" not in await client.call("INFO", "raft"):
+                    await trio.sleep(0.05)
                 replies = await client.pipeline([("GET", "k"), ("SET", "k", "w"), ("NOPE",)])
                 assert replies[:2] == [b"v", b"OK"]
 

@@ -20,6 +20,9 @@ MOVED_DURING_READ = ErrorReply(
     "TRYAGAIN leadership moved while the request was forwarded; it was not applied"
 )
 PURGE = b"purge"
+# Keys one lazily proposed deletion carries at most (a KEYS over many expired keys must not
+# become one huge log entry); active expiry deletes the rest.
+MAX_LAZY_PURGE = 1000
 
 
 def operation(ctx: CommandContext, commands: tuple[tuple[bytes, ...], ...]) -> Operation:
@@ -52,5 +55,6 @@ async def run_read(ctx: CommandContext, argv: list[bytes]) -> Reply:
             return MOVED_DURING_READ
         return RawReplies(await backend.forward([argv], ctx.client.protocol), 1)
     if view.expired:
-        backend.propose_nowait(operation(ctx, ((PURGE, *dict.fromkeys(view.expired)),)))
+        keys = list(dict.fromkeys(view.expired))[:MAX_LAZY_PURGE]
+        backend.propose_nowait(operation(ctx, ((PURGE, *keys),)))
     return reply

@@ -58,6 +58,21 @@ def is_known(name: bytes) -> bool:
     return name in READS or name in WRITES
 
 
+def unapplied(
+    entries: Iterable[tuple[int, bytes | None]], applied_index: int
+) -> Iterator[tuple[int, bytes | None]]:
+    """The entries above `applied_index`, in order: those at or below it were applied before
+    (a replay after restart); a gap means the caller lost entries, so it is refused."""
+    last = applied_index
+    for index, data in entries:
+        if index <= last:
+            continue
+        if index != last + 1:
+            raise ValueError(f"apply gap: index {index} after applied index {last}")
+        last = index
+        yield index, data
+
+
 class KvStateMachine:
     def __init__(self, store: Store, group: int) -> None:
         self._store = store
@@ -92,16 +107,11 @@ class KvStateMachine:
 
     def apply(self, entries: Iterable[tuple[int, bytes | None]]) -> list[Applied]:
         """Apply `(index, operation bytes or None for a no-op)` pairs in order."""
-        results: list[Applied] = []
-        last = self.applied_index
-        for index, data in entries:
-            if index <= last:
-                continue
-            if index != last + 1:
-                raise ValueError(f"apply gap: index {index} after applied index {last}")
-            last = index
-            replies = () if data is None else self._apply_operation(decode_operation(data))
-            results.append(Applied(index, replies))
+        results = [
+            Applied(index, () if data is None else self._apply_operation(decode_operation(data)))
+            for index, data in unapplied(entries, self.applied_index)
+        ]
+        last = results[-1].index if results else self.applied_index
         if last != self.applied_index:
             batch = WriteBatch()
             cleared, written, delta = self._tx.flush_into(batch)

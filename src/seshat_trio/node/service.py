@@ -10,6 +10,7 @@ outcome, never as a failure.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import platform
@@ -83,10 +84,9 @@ class NodeService:
 
     def propose_nowait(self, op: Operation) -> None:
         """Propose `op` if this node leads; nobody waits for it (lazy expiry's deletions)."""
-        try:
+        # Not leading (or handing over): the next leader expires the keys itself.
+        with contextlib.suppress(NotLeader, ServiceError):
             self._data.propose(encode_operation(op))
-        except (NotLeader, ServiceError):
-            pass  # not leading (or handing over): the next leader expires the keys itself
 
     async def _with_deadline(self, pending: Awaitable[tuple[Reply, ...]]) -> tuple[Reply, ...]:
         with trio.move_on_after(self._timeout_s):

@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from seshat_trio.errors import ServiceError
-from seshat_trio.kv.state_machine import Applied
+from seshat_trio.kv.state_machine import Applied, unapplied
 from seshat_trio.node.raft_driver import RaftGroupDriver
 from seshat_trio.raft import NotLeader, Role
 from seshat_trio.storage import SYSTEM_GROUP, Store, WriteBatch
@@ -161,11 +161,7 @@ class SystemStateMachine:
         results: list[Applied] = []
         last = self.applied_index
         layout = self.layout
-        for index, data in entries:
-            if index <= last:
-                continue
-            if index != last + 1:
-                raise ValueError(f"apply gap: index {index} after applied index {last}")
+        for index, data in unapplied(entries, self.applied_index):
             last = index
             if data is None:
                 results.append(Applied(index, ()))

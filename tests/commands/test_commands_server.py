@@ -1,0 +1,178 @@
+"""Server, connection and introspection commands: TIME, SAVE family, DEBUG, FUNCTION, COMMAND
+metadata for every command, CONFIG GET/SET, CLIENT LIST/INFO/KILL, RESET."""
+
+from __future__ import annotations
+
+import attrs
+from replicas import Client, Replicas
+
+from seshat_trio.commands.context import ClientState
+from seshat_trio.commands.table import COMMANDS
+from seshat_trio.protocol import ErrorReply as Err
+
+# Redis 7.0's COMMAND INFO: arity, first key, last key, step.
+REDIS_TABLE = {
+    "get": (2, 1, 1, 1), "set": (-3, 1, 1, 1), "setnx": (3, 1, 1, 1), "setex": (4, 1, 1, 1),
+    "psetex": (4, 1, 1, 1), "getset": (3, 1, 1, 1), "getdel": (2, 1, 1, 1),
+    "getex": (-2, 1, 1, 1), "mget": (-2, 1, -1, 1), "mset": (-3, 1, -1, 2),
+    "msetnx": (-3, 1, -1, 2), "append": (3, 1, 1, 1), "strlen": (2, 1, 1, 1),
+    "getrange": (4, 1, 1, 1), "substr": (4, 1, 1, 1), "setrange": (4, 1, 1, 1),
+    "incr": (2, 1, 1, 1), "decr": (2, 1, 1, 1), "incrby": (3, 1, 1, 1), "decrby": (3, 1, 1, 1),
+    "incrbyfloat": (3, 1, 1, 1), "del": (-2, 1, -1, 1), "unlink": (-2, 1, -1, 1),
+    "exists": (-2, 1, -1, 1), "touch": (-2, 1, -1, 1), "type": (2, 1, 1, 1),
+    "rename": (3, 1, 2, 1), "renamenx": (3, 1, 2, 1), "copy": (-3, 1, 2, 1),
+    "keys": (2, 0, 0, 0), "scan": (-2, 0, 0, 0), "randomkey": (1, 0, 0, 0),
+    "dbsize": (1, 0, 0, 0), "flushdb": (-1, 0, 0, 0), "flushall": (-1, 0, 0, 0),
+    "expire": (-3, 1, 1, 1), "pexpire": (-3, 1, 1, 1), "expireat": (-3, 1, 1, 1),
+    "pexpireat": (-3, 1, 1, 1), "ttl": (2, 1, 1, 1), "pttl": (2, 1, 1, 1),
+    "expiretime": (2, 1, 1, 1), "pexpiretime": (2, 1, 1, 1), "persist": (2, 1, 1, 1),
+    "multi": (1, 0, 0, 0), "exec": (1, 0, 0, 0), "discard": (1, 0, 0, 0),
+    "watch": (-2, 1, -1, 1), "unwatch": (1, 0, 0, 0), "time": (1, 0, 0, 0),
+    "echo": (2, 0, 0, 0), "ping": (-1, 0, 0, 0), "lastsave": (1, 0, 0, 0),
+    "save": (1, 0, 0, 0), "bgsave": (-1, 0, 0, 0), "debug": (-2, 0, 0, 0),
+    "command": (-1, 0, 0, 0), "config": (-2, 0, 0, 0), "client": (-2, 0, 0, 0),
+    "reset": (1, 0, 0, 0), "function": (-2, 0, 0, 0), "info": (-1, 0, 0, 0),
+    "select": (2, 0, 0, 0), "quit": (-1, 0, 0, 0), "hello": (-1, 0, 0, 0),
+}  # fmt: skip
+WRITE_COMMANDS = {
+    "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mset", "msetnx",
+    "append", "setrange", "incr", "decr", "incrby", "decrby", "incrbyfloat", "del", "unlink",
+    "rename", "renamenx", "copy", "flushdb", "flushall", "expire", "pexpire", "expireat",
+    "pexpireat", "persist",
+}  # fmt: skip
+
+
+async def test_command_info_matches_redis_for_every_command(leader_client: Client) -> None:
+    assert set(COMMANDS) == {name.encode() for name in REDIS_TABLE}
+    assert await leader_client.call("COMMAND", "COUNT") == len(REDIS_TABLE)
+    listed = await leader_client.call("COMMAND", "LIST")
+    assert isinstance(listed, list) and sorted(listed) == sorted(n.encode() for n in REDIS_TABLE)
+    rows = await leader_client.call("COMMAND", "INFO", *REDIS_TABLE)
+    assert isinstance(rows, list)
+    for name, row in zip(REDIS_TABLE, rows, strict=True):
+        arity, first, last, step = REDIS_TABLE[name]
+        assert row[:2] == [name.encode(), arity] and row[3:6] == [first, last, step], name
+        assert (b"write" in row[2]) == (name in WRITE_COMMANDS), name
+        if name in WRITE_COMMANDS or name in ("get", "mget", "ttl", "keys", "scan"):
+            assert (b"readonly" in row[2]) != (b"write" in row[2]), name
+    docs = await leader_client.call("COMMAND", "DOCS", "getex")
+    assert isinstance(docs, list) and docs[0] == b"getex"
+
+
+async def test_time_echo_and_saves(client: Client, replicas: Replicas) -> None:
+    now = client.backend.clock_ms
+    assert await client.call("TIME") == [str(now // 1000).encode(), str(now % 1000 * 1000).encode()]
+    assert await client.call("ECHO", "hello") == b"hello"
+    before = await client.call("LASTSAVE")
+    assert await client.call("SAVE") == b"OK"
+    assert await client.call("BGSAVE") == b"Background saving started"
+    assert await client.call("BGSAVE", "SCHEDULE") == b"Background saving started"
+    assert await client.call("BGSAVE", "NOW") == Err("ERR syntax error")
+    assert client.backend.saves == 3
+    assert await client.call("LASTSAVE") == before + 3  # type: ignore[operator]
+
+
+async def test_debug_and_function(leader_client: Client) -> None:
+    assert await leader_client.pipeline(
+        [
+            ("DEBUG", "SLEEP", "0"),
+            ("DEBUG", "SLEEP", "x"),
+            ("DEBUG", "RELOAD"),
+            ("FUNCTION", "FLUSH"),
+            ("FUNCTION", "FLUSH", "SYNC"),
+            ("FUNCTION", "FLUSH", "LATER"),
+            ("FUNCTION", "LIST"),
+        ]
+    ) == [
+        b"OK",
+        Err("ERR value is not a valid float"),
+        Err("ERR unknown subcommand 'RELOAD'. Try DEBUG HELP."),
+        b"OK",
+        b"OK",
+        Err("ERR syntax error"),
+        [],
+    ]
+
+
+async def test_config_get_and_set(leader_client: Client) -> None:
+    assert await leader_client.call("CONFIG", "GET", "maxclients") == [b"maxclients", b"10000"]
+    reply = await leader_client.call("CONFIG", "GET", "a[p]pend*")
+    assert reply == [b"appendonly", b"yes", b"appendfsync", b"always"]
+    assert await leader_client.pipeline(
+        [
+            ("CONFIG", "SET", "save", ""),
+            ("CONFIG", "SET", "maxclients", "10000", "appendonly", "yes"),
+            ("CONFIG", "SET", "maxclients", "5"),
+            ("CONFIG", "SET", "nosuch", "1"),
+            ("CONFIG", "SET", "save"),
+        ]
+    ) == [
+        b"OK",
+        b"OK",
+        Err(
+            "ERR CONFIG SET failed (possibly related to argument 'maxclients') - "
+            "can't set immutable config"
+        ),
+        Err("ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"),
+        Err("ERR wrong number of arguments for 'config|set' command"),
+    ]
+
+
+@attrs.define
+class FakeRegistry:
+    states: list[ClientState]
+    killed: list[int] = attrs.Factory(list)
+
+    def clients(self) -> list[ClientState]:
+        return self.states
+
+    def kill(self, client_id: int) -> bool:
+        self.killed.append(client_id)
+        return True
+
+
+async def test_client_list_info_and_kill(leader_client: Client) -> None:
+    me = leader_client.ctx.client
+    other = ClientState(id=me.id + 1000, addr="10.0.0.9:4000", name=b"worker")
+    registry = FakeRegistry([me, other])
+    leader_client.ctx.registry = registry
+    listing = await leader_client.call("CLIENT", "LIST")
+    assert isinstance(listing, bytes)
+    lines = listing.decode().splitlines()
+    assert len(lines) == 2 and f"id={me.id} " in lines[0] and "name=worker" in lines[1]
+    assert "cmd=client" in lines[0] and "multi=-1" in lines[0]
+    only = await leader_client.call("CLIENT", "LIST", "ID", other.id)
+    assert isinstance(only, bytes) and only.count(b"\n") == 1 and b"name=worker" in only
+    info = await leader_client.call("CLIENT", "INFO")
+    assert isinstance(info, bytes) and info.startswith(f"id={me.id} ".encode())
+    assert await leader_client.pipeline(
+        [
+            ("CLIENT", "KILL", "1.2.3.4:5"),
+            ("CLIENT", "KILL", "ID", str(other.id)),
+            ("CLIENT", "KILL", "ID", "0"),
+            ("CLIENT", "KILL", "ADDR", "10.0.0.9:4000", "SKIPME", "no"),
+            ("CLIENT", "KILL", "TYPE", "pubsub"),
+            ("CLIENT", "KILL", "BOGUS", "1"),
+            ("CLIENT", "KILL", "10.0.0.9:4000"),
+        ]
+    ) == [
+        Err("ERR No such client"),
+        1,
+        Err("ERR client-id should be greater than 0"),
+        1,
+        0,
+        Err("ERR syntax error"),
+        b"OK",
+    ]
+    assert registry.killed == [other.id] * 3
+    assert not me.closing
+    assert await leader_client.call("CLIENT", "KILL", "ID", str(me.id), "SKIPME", "no") == 1
+    assert me.closing  # closed after this reply
+
+
+async def test_reset_clears_connection_state(leader_client: Client) -> None:
+    ctx = leader_client.ctx
+    await leader_client.call("CLIENT", "SETNAME", "n")
+    await leader_client.call("WATCH", "k")
+    assert await leader_client.call("RESET") == b"RESET"
+    assert ctx.client.name == b"" and ctx.client.watched == {} and ctx.client.queued is None

@@ -1,0 +1,69 @@
+"""Redis-exact argument parsing, float formatting and glob patterns."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from seshat_trio.kv.glob import matches
+from seshat_trio.kv.parsing import add_decimals, format_decimal, parse_decimal, parse_int
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (b"0", 0), (b"-1", -1), (b"123", 123), (b"9223372036854775807", 2**63 - 1),
+        (b"-9223372036854775808", -(2**63)), (b"9223372036854775808", None), (b"+1", None),
+        (b"01", None), (b"-0", None), (b" 1", None), (b"1 ", None), (b"", None), (b"1.0", None),
+        (b"1e3", None), (b"0x10", None), (b"1_000", None),
+    ],
+)  # fmt: skip
+def test_integers_parse_like_string2ll(text: bytes, value: int | None) -> None:
+    assert parse_int(text) == value
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_every_64_bit_integer_round_trips(value: int) -> None:
+    assert parse_int(str(value).encode()) == value
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "result"),
+    [
+        (b"10.50", b"0.1", b"10.6"), (b"5.0e3", b"2.0e2", b"5200"), (b"0", b"3.0e3", b"3000"),
+        (b"0.1", b"0.2", b"0.3"), (b"1", b"-1", b"0"), (b"-0.5", b"0", b"-0.5"),
+        (b"1", b"1e-18", b"1"), (b"1", b"1e-17", b"1.00000000000000001"),
+        (b".5", b"+1.", b"1.5"), (b"1E2", b"0", b"100"),
+    ],
+)  # fmt: skip
+def test_float_results_print_like_redis(a: bytes, b: bytes, result: bytes) -> None:
+    x, y = parse_decimal(a), parse_decimal(b)
+    assert x is not None and y is not None
+    assert format_decimal(add_decimals(x, y)) == result
+
+
+@pytest.mark.parametrize("text", [b"abc", b" 1", b"1 ", b"1_0", b"", b"nan", b"0x1p3", b"1e"])
+def test_invalid_floats_are_refused(text: bytes) -> None:
+    assert parse_decimal(text) is None
+
+
+def test_infinity_parses_so_incrbyfloat_can_name_it() -> None:
+    assert parse_decimal(b"-inf") == Decimal("-Infinity")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "key", "result"),
+    [
+        (b"*", b"anything", True), (b"h?llo", b"hello", True), (b"h?llo", b"hllo", False),
+        (b"h*llo", b"hllo", True), (b"h[ae]llo", b"hallo", True), (b"h[ae]llo", b"hillo", False),
+        (b"h[^e]llo", b"hello", False), (b"h[^e]llo", b"hallo", True),
+        (b"h[a-b]llo", b"hbllo", True), (b"h[b-a]llo", b"hallo", True),
+        (b"a\\*b", b"a*b", True), (b"a\\*b", b"axb", False), (b"[", b"x", False),
+        (b"x.y", b"xzy", False), (b"line\n*", b"line\nnext\nmore", True), (b"[]", b"a", False),
+    ],
+)  # fmt: skip
+def test_glob_patterns_follow_redis(pattern: bytes, key: bytes, result: bool) -> None:
+    assert matches(pattern, key) is result
