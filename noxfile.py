@@ -18,9 +18,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff on everything, mypy --strict on src/."""
+    """ruff on everything, mypy --strict on src/ and bench/."""
     session.install("-e", ".[dev]")
-    session.run("ruff", "check", "src", "tests", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "bench", "chaos", "noxfile.py")
     session.run("mypy")
 
 

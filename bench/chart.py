@@ -46,7 +46,7 @@ def draw(run: Run, path: Path) -> bool:
     ax_lat.legend(loc="lower right", fontsize=7)
     kind = "quick run" if run.options.quick else f"~{run.options.duration_s:g} s per cell"
     fig.suptitle(f"seshat-trio benchmark, {run.started} ({kind})")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))  # leave room for the title
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,6 +1,7 @@
 """The command line: `python -m bench [--quick] [--only set,get] [--duration S] ...`.
 
-Runs the matrix in a temp dir (removed afterwards, also on Ctrl-C or errors), then writes
+Runs the matrix in a temp dir (removed afterwards, also on Ctrl-C, SIGTERM or errors; or in
+`--workdir`, kept for its node logs), then writes
 bench/results/<timestamp>.json, docs/benchmarks.md and a PNG chart beside each when
 matplotlib is installed.
 """
@@ -10,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO, TypeVar
@@ -107,6 +109,12 @@ def parser() -> argparse.ArgumentParser:
         help="markdown page to (over)write; its chart goes beside it as .png",
     )
     ap.add_argument("--note", default="", help="a remark printed at the top of the page")
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="keep node data and logs under DIR (default: a temp dir, removed)",
+    )
     return ap  # fmt: skip
 
 
@@ -136,7 +144,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def execute(options: RunOptions, note: str, out: TextIO) -> tuple[Run, bool]:
+@contextmanager
+def _workdir(keep: Path | None) -> Iterator[Path]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="seshat-bench-") as temp:
+        yield Path(temp)
+
+
+def execute(
+    options: RunOptions, note: str, out: TextIO, keep: Path | None = None
+) -> tuple[Run, bool]:
     """Run the matrix; returns the run and whether it finished (False: interrupted)."""
     started = _now()
     facts = machine.facts(REPO)
@@ -148,10 +168,10 @@ def execute(options: RunOptions, note: str, out: TextIO) -> tuple[Run, bool]:
     progress.say(f"{len(cells)} cells, about {options.duration_s:g} s each (plus probes)")
     finished = False
     try:
-        with tempfile.TemporaryDirectory(prefix="seshat-bench-") as workdir:
-            finished = trio.run(run_until_signalled, cells, options, Path(workdir), progress)
+        with _workdir(keep) as workdir:
+            finished = trio.run(run_until_signalled, cells, options, workdir, progress)
     except* KeyboardInterrupt:
-        progress.say("interrupted: every process stopped, temp dir removed")
+        progress.say("interrupted: every process stopped")
     if not finished:
         note = " ".join(filter(None, [note, "Interrupted: only some cells ran."]))
     run = Run(
@@ -189,7 +209,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except ValueError as exc:
         print(f"python -m bench: {exc}", file=sys.stderr)
         return 2
-    run, finished = execute(options, args.note, out)
+    run, finished = execute(options, args.note, out, args.workdir)
     write_outputs(run, args.results_dir, args.markdown if finished else None, out)
     measured = sum(result.status == OK for result in run.results)
     print(f"{measured} of {len(run.results)} cells measured", file=out)

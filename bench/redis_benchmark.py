@@ -96,16 +96,18 @@ def _is_header(line: str) -> bool:
 
 
 def _parse_row(fields: Sequence[str]) -> Row | None:
+    """A result row, or None for anything else. rps may be "inf" (a run shorter than
+    redis-benchmark's millisecond clock); latencies must be finite ("-nan": no sample)."""
     if len(fields) != len(_HEADER):
         return None
     try:
-        numbers = [float(field) for field in fields[1:]]
+        rps, *latencies = (float(field) for field in fields[1:])
     except ValueError:
         return None
-    if not all(math.isfinite(n) for n in numbers):
+    if math.isnan(rps) or rps < 0 or not all(math.isfinite(n) for n in latencies):
         return None
-    latency = dict(zip(_LATENCY_COLUMNS.values(), numbers[1:], strict=True))
-    return Row(test=fields[0].strip(), rps=numbers[0], latency_ms=latency)
+    latency = dict(zip(_LATENCY_COLUMNS.values(), latencies, strict=True))
+    return Row(test=fields[0].strip(), rps=rps, latency_ms=latency)
 
 
 def row_for(rows: Sequence[Row], command: str) -> Row:
@@ -119,17 +121,19 @@ def row_for(rows: Sequence[Row], command: str) -> Row:
 def requests_for(rps: float, duration_s: float, clients: int, pipeline: int) -> int:
     """How many requests make a run of about `duration_s` at `rps` (at least a few rounds)."""
     floor = max(100, clients * pipeline * 4)
-    if rps <= 0:
+    if rps <= 0 or math.isinf(rps):
         return floor
     return max(floor, math.ceil(rps * duration_s * SIZE_MARGIN))
 
 
 def next_probe_size(requests: int, rps: float) -> int | None:
     """The size of the next probe round, or None if `requests` already lasted long enough."""
-    seconds = requests / rps if rps > 0 else math.inf
+    if rps <= 0:
+        return None
+    seconds = requests / rps  # 0 when rps is inf: too short to time at all
     if seconds >= MIN_PROBE_S:
         return None
-    factor = min(10, math.ceil(MIN_PROBE_S / seconds) + 1)
+    factor = 10 if seconds == 0 else min(10, math.ceil(MIN_PROBE_S / seconds) + 1)
     return requests * factor
 
 

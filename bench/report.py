@@ -132,7 +132,7 @@ def _ratios_section(run: Run) -> list[str]:
         for target in ("single", "leader"):
             ours = run.find(target, cell.tool, cell.command, cell.clients, cell.pipeline)
             if ours is not None and ours.ok:
-                row += [f"{ours.rps:,.0f}", f"{ours.rps / redis.rps:.2f}"]
+                row += [f"{ours.rps:,.0f}", f"{ours.rps / redis.rps:.2g}"]
             else:
                 row += ["", ""]
         rows.append(row)

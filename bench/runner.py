@@ -9,6 +9,7 @@ run goes on with the next system. One progress line per cell, with an ETA.
 
 from __future__ import annotations
 
+import math
 import shutil
 import signal
 import time
@@ -159,6 +160,9 @@ async def _redis_benchmark(cell: Cell, port: int, options: RunOptions) -> CellRe
         outcome, row = await measure(total)
     except (redis_benchmark.OutputError, trio.TooSlowError, OSError) as exc:
         return CellResult(cell, ERROR, note=f"{type(exc).__name__}: {exc}")
+    if math.isinf(row.rps):
+        note = f"{total} requests took under redis-benchmark's 1 ms clock: rps is inf"
+        return CellResult(cell, ERROR, argv=outcome.argv, note=note)
     return CellResult(
         cell,
         OK,

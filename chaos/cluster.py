@@ -215,6 +215,9 @@ async def open_cluster(
         nodes[i].data_dir = path
     mesh = RelayMesh({i: n.internal_port for i, n in nodes.items()})
     cluster = ChaosCluster(nodes, mesh)
+    # The test body's own failure, re-raised after the relay nursery closed, so the report
+    # shows the assertion itself rather than an ExceptionGroup around it.
+    body_error: Exception | None = None
     try:
         async with trio.open_nursery() as nursery:
             await mesh.start(nursery)
@@ -231,8 +234,12 @@ async def open_cluster(
                 await cluster.wait_leader(timeout=30.0)
             try:
                 yield cluster
+            except Exception as exc:
+                body_error = exc
             finally:
                 nursery.cancel_scope.cancel()
+        if body_error is not None:
+            raise body_error
     finally:
         # Continue (resume) before killing is unnecessary: SIGKILL ends a stopped process.
         cluster.kill_all()

@@ -132,25 +132,32 @@ def newest_leveldb_log(data_dir: Path) -> Path:
 #: open (paranoid_checks off), the node restarts with a log shorter than the leader's
 #: match index for it, and Progress.maybe_decr_to never moves `next` below match + 1, so
 #: the follower rejects every Append forever and never catches up (nor refuses to start).
-LOST_TAIL_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="a follower that lost acknowledged log entries is stuck forever: the leader "
-    "never probes below its match index (raft/progress.py maybe_decr_to)",
+LOST_TAIL_BUG = (
+    "a follower that lost acknowledged log entries is stuck forever: the leader never "
+    "probes below its match index (raft/progress.py maybe_decr_to)"
 )
+#: Damaging the last 300 bytes hits the bug only when they hold log entries the follower
+#: had acknowledged (the WAL interleaves them with unsynced apply batches, whose loss is
+#: harmless): not strict, it fails when the bug is hit and passes otherwise.
+MAYBE_BUG = pytest.mark.xfail(strict=False, reason=LOST_TAIL_BUG)
+#: Cutting 4 KiB always loses acknowledged entries: the deterministic reproduction.
+BUG = pytest.mark.xfail(strict=True, reason=LOST_TAIL_BUG)
 
 
 @pytest.mark.parametrize(
-    "damage",
+    ("damage", "length"),
     [
-        "none",
-        pytest.param("truncate", marks=LOST_TAIL_BUG),
-        pytest.param("corrupt", marks=LOST_TAIL_BUG),
+        ("none", 0),
+        pytest.param("truncate", 300, marks=MAYBE_BUG),
+        pytest.param("corrupt", 300, marks=MAYBE_BUG),
+        pytest.param("truncate", 4096, marks=BUG),
     ],
 )
-async def test_torn_last_write(tmp_path: Path, settings: ChaosSettings, damage: str) -> None:
+async def test_torn_last_write(
+    tmp_path: Path, settings: ChaosSettings, damage: str, length: int
+) -> None:
     """14. SIGKILL a follower under load (none), then also cut (truncate) or overwrite
-    (corrupt) the last 300 bytes of its newest LevelDB log file: on restart it either
+    (corrupt) the last `length` bytes of its newest LevelDB log file: on restart it either
     serves and catches up with no wrong data (history and final reads through it), or
     refuses to start with a clear error (exit status != 0 and a message naming the
     store) - never wrong data."""
@@ -163,7 +170,7 @@ async def test_torn_last_write(tmp_path: Path, settings: ChaosSettings, damage: 
             cluster.kill(victim)
             path = newest_leveldb_log(cluster.node(victim).data_dir)
             size = path.stat().st_size
-            cut = min(size // 2, 300)
+            cut = min(size // 2, length)
             with open(path, "r+b") as f:
                 if damage == "truncate":
                     f.truncate(size - cut)

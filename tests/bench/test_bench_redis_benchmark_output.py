@@ -53,6 +53,15 @@ def test_non_finite_rows_are_dropped():
     assert [row.test for row in parse_csv(text)] == ["GET", "INCR", "MSET (10 keys)"]
 
 
+def test_infinite_rate_of_a_sub_millisecond_run_is_kept_for_the_probe():
+    # Captured: redis-benchmark -t set -c 1 -P 16 -n 208 --csv against redis-server 7.
+    header = sample("seshat_set_get.csv.out").splitlines()[0]
+    (row,) = parse_csv(header + '\n"SET","inf","0.030","0.024","0.031","0.055","0.055","0.055"\n')
+    assert row.rps == float("inf")
+    assert redis_benchmark.next_probe_size(208, row.rps) == 2080
+    assert redis_benchmark.requests_for(row.rps, 10, 1, 16) == 100
+
+
 @pytest.mark.parametrize(
     ("name", "message"),
     [

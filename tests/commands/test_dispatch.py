@@ -341,3 +341,17 @@ async def test_a_write_refused_outright_is_answered_not_raised() -> None:
         ErrorReply("TRYAGAIN a leadership transfer is in progress; retry"),
         SimpleString("PONG"),
     ]
+
+
+async def test_reads_of_one_client_read_share_one_barrier_until_a_write() -> None:
+    backend = FakeBackend()
+    ctx = make_ctx(backend)
+    await run(ctx, [b"GET", b"a"], [b"EXISTS", b"a"], [b"GET", b"b"])
+    assert backend.events.count("barrier") == 1
+    backend.events.clear()
+    await run(ctx, [b"GET", b"a"], [b"SET", b"a", b"1"], [b"GET", b"a"], [b"GET", b"b"])
+    assert backend.events.count("barrier") == 2
+    # The next client read is a new set of invocations: it needs its own barrier.
+    backend.events.clear()
+    await run(ctx, [b"GET", b"a"])
+    assert backend.events.count("barrier") == 1

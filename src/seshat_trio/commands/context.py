@@ -129,3 +129,15 @@ class CommandContext:
     config: Config
     # None: a context with no listener behind it (a forwarded request): only `client`.
     registry: ClientRegistry | None = None
+    # Whether a read barrier already covers the reads still to run in this client read.
+    barrier_fresh: bool = False
+
+    async def read_barrier(self) -> None:
+        """Make reads linearizable, sharing one barrier across a pipeline's reads.
+
+        Every command of one client read was invoked before the first barrier started, so
+        that barrier covers them all; the dispatcher clears `barrier_fresh` at each new
+        client read and after each write (a follower may not have applied it yet)."""
+        if not self.barrier_fresh:
+            await self.backend.read_barrier()
+            self.barrier_fresh = True

@@ -46,7 +46,7 @@ async def run_read(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if error is not None:
         return error
     backend = ctx.backend
-    await backend.read_barrier()
+    await ctx.read_barrier()
     view = ReadView(backend, backend.now_ms(), may_judge_expiry=backend.is_leader())
     try:
         reply = command.execute(view, args)

@@ -72,6 +72,7 @@ class _Pipeline:
         self.replies.append(reply)
 
     async def write(self, argv: list[bytes], spec: CommandSpec) -> None:
+        self.ctx.barrier_fresh = False  # reads after this write need a barrier of their own
         assert spec.build is not None
         if not self._forward_run:
             built = spec.build(self.ctx, argv)
@@ -138,6 +139,7 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
     A forwarded run of writes comes back as one `RawReplies` entry. Stops after a command
     that closes the connection (QUIT).
     """
+    ctx.barrier_fresh = False  # a new client read: its commands were invoked just now
     pipeline = _Pipeline(ctx)
     client = ctx.client
     for argv in commands:

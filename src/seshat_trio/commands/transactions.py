@@ -71,7 +71,7 @@ async def discard(ctx: CommandContext, argv: list[bytes]) -> Reply:
 async def watch(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if ctx.client.queued is not None:
         return ErrorReply("ERR WATCH inside MULTI is not allowed")
-    await ctx.backend.read_barrier()
+    await ctx.read_barrier()
     for key in argv[1:]:
         if key not in ctx.client.watched:  # watching again keeps the first observation
             ctx.client.watched[key] = fingerprint(ctx.backend.get(key))
