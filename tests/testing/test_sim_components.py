@@ -114,7 +114,7 @@ def test_state_machines_must_agree() -> None:
         is_leader=True,
         commit=1,
         term_at=lambda i: 1,
-        voters=frozenset({1}),
+        configs=[frozenset({1})],
         durable=durable,
     )
     inv.on_applied(1, 1, frozenset({(b"k", b"v")}))
@@ -136,7 +136,7 @@ def test_commit_without_a_durable_quorum_is_caught() -> None:
             is_leader=True,
             commit=1,
             term_at=lambda i: 1,
-            voters=voters,
+            configs=[voters],
             durable=durable,
         )
 

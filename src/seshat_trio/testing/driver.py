@@ -359,7 +359,9 @@ class SimNode:
             if pending is not None:
                 pending.done(OpStatus.FAIL, None)
         self._serve_reads()
+        voters_before = core.membership.voters
         core.advance(ready)
+        self._observe_commit(voters_before)
         self.inflight = None
         if core.removed and (self.pending_writes or self.pending_reads):
             self._drop_clients("removed from the group")
@@ -387,7 +389,9 @@ class SimNode:
             assert prev is not None, f"node {self.id} appended at {first} after a gap"
             self.host.invariants.on_entries_written(self.id, ready.entries, prev)
 
-    def _observe_commit(self) -> None:
+    def _observe_commit(self, voters_before: frozenset[int] | None = None) -> None:
+        """Report a moved commit index; `voters_before` is the voter set before an
+        `advance()` that may have applied a CONFIG entry and moved the commit."""
         core = self.core
         if core is None or core.commit == self.last_commit:
             return
@@ -398,7 +402,7 @@ class SimNode:
             is_leader=core.role is Role.LEADER,
             commit=core.commit,
             term_at=core.log_term,
-            voters=core.membership.voters,
+            configs=[v for v in (core.membership.voters, voters_before) if v is not None],
             durable=self.host.durable_logs(),
         )
 

@@ -26,7 +26,7 @@ Violations raise `InvariantViolation` naming the invariant.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -124,10 +124,17 @@ class Invariants:
         is_leader: bool,
         commit: int,
         term_at: TermAt,
-        voters: frozenset[int],
+        configs: Sequence[frozenset[int]],
         durable: Mapping[int, MemoryLogStorage],
     ) -> None:
-        """Node `node` (now in `term`) has commit index `commit`; `term_at` reads its log."""
+        """Node `node` (now in `term`) has commit index `commit`; `term_at` reads its log.
+
+        `configs` are the voter sets the commit may have been counted with: the
+        current one, plus the previous one when the leader applied a CONFIG entry
+        in the same `advance()` that moved its commit (membership takes effect
+        when applied, and single-server changes keep old and new quorums
+        overlapping, so either is a valid quorum for that commit).
+        """
         for index in range(self.max_commit + 1, commit + 1):
             entry_term = term_at(index)
             if entry_term is not None:
@@ -143,18 +150,23 @@ class Invariants:
                     f"term {want}",
                 )
         self.max_commit = max(self.max_commit, commit)
-        if is_leader and voters:
+        if is_leader and configs:
             entry_term = term_at(commit)
-            holders = [
-                peer
-                for peer in sorted(voters)
-                if peer in durable and _durably_holds(durable[peer], commit, entry_term)
-            ]
-            if 2 * len(holders) <= len(voters):
+            tallies = []
+            for voters in configs:
+                holders = [
+                    peer
+                    for peer in sorted(voters)
+                    if peer in durable and _durably_holds(durable[peer], commit, entry_term)
+                ]
+                if 2 * len(holders) > len(voters):
+                    break
+                tallies.append(f"{holders} of {sorted(voters)}")
+            else:
                 raise InvariantViolation(
                     "committed durability",
                     f"leader {node} committed index {commit} (term {entry_term}) but only "
-                    f"{holders} of voters {sorted(voters)} hold it durably",
+                    f"{' / '.join(tallies)} voters hold it durably",
                 )
 
     # --- state machine ---------------------------------------------------------
