@@ -80,7 +80,8 @@ class Nemesis:
         if fault == "kill-leader":
             victim = await self._leader_or_random()
         if fault in ("kill", "kill-leader"):
-            self.note(f"kill node {victim} for {hold:.1f}s")
+            role = "leader " if fault == "kill-leader" else ""
+            self.note(f"kill {role}node {victim} for {hold:.1f}s")
             cluster.kill(victim)
             await trio.sleep(hold)
             self.note(f"restart node {victim}")

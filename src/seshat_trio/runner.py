@@ -18,7 +18,7 @@ import trio
 
 from seshat_trio.admin import AdminEndpoints, AdminServer
 from seshat_trio.commands.expiry import run_active_expiry
-from seshat_trio.config import Address, Config
+from seshat_trio.config import Address, Config, ReadMode
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
 from seshat_trio.node.metrics import NodeCollector, node_registry
@@ -92,6 +92,9 @@ def raft_config(config: Config, group: int) -> RaftConfig:
         election_ticks_max=raft.election_timeout_max_ms // raft.heartbeat_ms,
         max_msg_bytes=raft.max_append_bytes,
         max_inflight_msgs=raft.max_inflight,
+        # Lease reads skip the heartbeat round; they rely on check-quorum (on by default)
+        # and on clocks drifting less than one heartbeat per election timeout.
+        lease_reads=config.cluster.read_mode is ReadMode.LEASE,
     )
 
 

@@ -182,3 +182,31 @@ def test_command_line_batch(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "seed 5: ok" in out and "seed 6: ok" in out
     assert "2 schedule(s), 0 failed" in out
+
+
+def test_commit_may_count_the_config_before_an_advance() -> None:
+    inv = Invariants()
+    old, new = frozenset({1, 2, 3}), frozenset({1, 2, 3, 4})
+    durable = {i: MemoryLogStorage(Membership(old)) for i in new}
+    for i in (1, 2):
+        durable[i].append([Entry(1, 1, EntryKind.NOOP)])
+    # {1, 2} is a majority of the old voters only: fine if the old config counted.
+    inv.on_commit(
+        1,
+        term=1,
+        is_leader=True,
+        commit=1,
+        term_at=lambda i: 1,
+        configs=[new, old],
+        durable=durable,
+    )
+    with pytest.raises(InvariantViolation, match=r"\[1, 2\] of \[1, 2, 3, 4\]"):
+        Invariants().on_commit(
+            1,
+            term=1,
+            is_leader=True,
+            commit=1,
+            term_at=lambda i: 1,
+            configs=[new],
+            durable=durable,
+        )

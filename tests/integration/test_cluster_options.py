@@ -1,4 +1,4 @@
-"""`cluster.redirect = moved`: followers name the leader instead of forwarding."""
+"""Cluster options: `redirect = moved` and `read_mode = lease`."""
 
 from __future__ import annotations
 
@@ -27,3 +27,16 @@ def test_followers_answer_moved_with_the_leader_client_address(
     assert follower.client().get("k") == b"v"
     info = follower.raft_info()
     assert info["data_leader_addr"] == f"127.0.0.1:{leader.port}"
+
+
+def test_lease_reads_see_every_acknowledged_write_on_every_node(
+    make_cluster: ClusterFactory,
+) -> None:
+    cluster = make_cluster("--read-mode", "lease")
+    leader = cluster.leader()
+    members = [leader, *cluster.followers(leader)]
+    for round_ in range(20):
+        writer = members[round_ % 3]
+        assert writer.client().set("lease-key", f"v{round_}") is True
+        # Acknowledged, so every node's next read must see it (no stale lease read).
+        assert [m.client().get("lease-key") for m in members] == [f"v{round_}".encode()] * 3
