@@ -74,11 +74,6 @@ class ChaosCluster:
         if wait:
             await node.wait_serving()
 
-    async def restart(self, node_id: int, env: Mapping[str, str] | None = None) -> None:
-        """SIGKILL (if running) and start again at the same addresses and data dir."""
-        self.kill(node_id)
-        await self.start_node(node_id, env)
-
     def kill(self, node_id: int) -> None:
         self.nodes[node_id].kill()
         self.paused.discard(node_id)
@@ -178,12 +173,6 @@ class ChaosCluster:
 
     def rss_kb(self) -> dict[int, int | None]:
         return {i: n.rss_kb() for i, n in sorted(self.nodes.items())}
-
-    def log_report(self, lines: int = 40) -> str:
-        return "\n".join(
-            f"==== node {i} ({n.log_path}) rc={n.returncode}\n{n.log_tail(lines)}"
-            for i, n in sorted(self.nodes.items())
-        )
 
 
 @asynccontextmanager

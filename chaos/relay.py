@@ -181,9 +181,3 @@ class RelayMesh:
     def heal(self) -> None:
         for link in self.links.values():
             link.heal()
-
-    def blocked_links(self) -> list[tuple[int, int]]:
-        return sorted(key for key, link in self.links.items() if link.blocked)
-
-    def total_forwarded(self) -> int:
-        return sum(link.stats.forwarded_bytes for link in self.links.values())

@@ -59,7 +59,11 @@ async def test_minority_partition(tmp_path: Path, settings: ChaosSettings) -> No
             cluster.mesh.heal()
             await trio.sleep(settings.phase_seconds)
         during = cut_off_ops(cut, minority, parted_at, healed_at)
-        print(f"minority {minority}: {len(during)} ops during the partition")
+        cut_links = [cluster.mesh.links[(minority, m)].stats for m in majority]
+        print(f"minority {minority}: {len(during)} ops during the partition; links {cut_links}")
+        # The fault really hit: each cut link had a live connection to drop or refused a
+        # redial (the minority node keeps redialling its peers).
+        assert all(s.dropped + s.refused > 0 for s in cut_links), cut_links
         assert len(during) >= 3
         assert_nothing_succeeded(during)
         assert ok_writes_after(main, parted_at, majority) > 10

@@ -99,7 +99,7 @@ class Cluster:
         node = self.nodes.get(msg.dst)
         if node is None or not node.up or not self.network.connected(msg.src, msg.dst):
             return
-        if node.paused_until > self.now:  # it waits in the socket buffer
+        if node.is_paused:  # it waits in the socket buffer
             self.schedule(node.paused_until - self.now, lambda: self._deliver(msg))
             return
         self._trace.append((self.now, msg.dst, msg))

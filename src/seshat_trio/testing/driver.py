@@ -247,9 +247,15 @@ class SimNode:
         self.paused_until = max(self.paused_until, self.host.now + duration)
         self.host.trace(self.id, f"paused until {self.paused_until:.3f}")
 
+    @property
+    def is_paused(self) -> bool:
+        # The tolerance absorbs float rounding of the resume event's time, which
+        # could otherwise re-defer the same action forever.
+        return self.host.now < self.paused_until - 1e-9
+
     def _paused(self, action: Callable[[], None]) -> bool:
         """If paused, run `action` again on resume and say so."""
-        if self.host.now >= self.paused_until:
+        if not self.is_paused:
             return False
         self.host.schedule(self.paused_until - self.host.now, action)
         return True
