@@ -128,29 +128,16 @@ def newest_leveldb_log(data_dir: Path) -> Path:
     return max(logs, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-#: Product bug (see docs/chaos.md, "Bugs found"): LevelDB drops the damaged tail records on
-#: open (paranoid_checks off), the node restarts with a log shorter than the leader's
-#: match index for it, and Progress.maybe_decr_to never moves `next` below match + 1, so
-#: the follower rejects every Append forever and never catches up (nor refuses to start).
-LOST_TAIL_BUG = (
-    "a follower that lost acknowledged log entries is stuck forever: the leader never "
-    "probes below its match index (raft/progress.py maybe_decr_to)"
-)
-#: Damaging the last 300 bytes hits the bug only when they hold log entries the follower
-#: had acknowledged (the WAL interleaves them with unsynced apply batches, whose loss is
-#: harmless): not strict, it fails when the bug is hit and passes otherwise.
-MAYBE_BUG = pytest.mark.xfail(strict=False, reason=LOST_TAIL_BUG)
-#: Cutting 4 KiB always loses acknowledged entries: the deterministic reproduction.
-BUG = pytest.mark.xfail(strict=True, reason=LOST_TAIL_BUG)
-
-
 @pytest.mark.parametrize(
     ("damage", "length"),
     [
         ("none", 0),
-        pytest.param("truncate", 300, marks=MAYBE_BUG),
-        pytest.param("corrupt", 300, marks=MAYBE_BUG),
-        pytest.param("truncate", 4096, marks=BUG),
+        # 300 bytes may or may not hold entries the follower acknowledged (the WAL also
+        # holds unsynced apply batches); cutting 4 KiB always loses acknowledged entries,
+        # which the leader must detect and re-replicate (raft/replication.py on_reject).
+        ("truncate", 300),
+        ("corrupt", 300),
+        ("truncate", 4096),
     ],
 )
 async def test_torn_last_write(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import attrs
 
-from seshat_trio.raft import Append, AppendResp, Message, ProgressState, Role
+from seshat_trio.raft import Append, AppendResp, MemoryLogStorage, Message, ProgressState, Role
 
 
 def drop_entries_from(index: int) -> Callable[[Message], Message | None]:
@@ -195,3 +195,32 @@ def test_single_node_commits_only_after_persisting(make_cluster):
     core.advance(rd)
     assert core.commit == 2
     assert core.role is Role.LEADER
+
+
+def test_follower_that_lost_acknowledged_entries_is_re_replicated(make_cluster):
+    """A follower's disk drops synced entries it had acknowledged (a torn WAL): the leader
+    must notice (its conflict hint falls below `match`) and re-replicate, not probe at
+    `match` forever."""
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    for i in range(20):
+        c.propose(1, b"w%d" % i)
+    c.stabilize()
+    victim = c.nodes[3]
+    acked = victim.storage.last_index()
+    assert c.core(1).progress(3).match == acked
+    c.crash(3)
+    # Rebuild node 3's storage as a disk that lost its last 10 entries would leave it.
+    kept = victim.storage.entries(victim.storage.first_index(), acked - 9, None)
+    damaged = MemoryLogStorage(victim.storage.snapshot_meta().membership)
+    damaged.append(kept)
+    hard = victim.storage.hard_state()
+    damaged.set_hard_state(attrs.evolve(hard, commit=min(hard.commit, kept[-1].index)))
+    victim.storage = damaged
+    c.restart(3)
+    c.propose(1, b"after")
+    c.stabilize()
+    assert c.core(1).follower_regressions == 1
+    assert damaged.last_index() == c.nodes[1].storage.last_index() == acked + 1
+    assert c.core(1).progress(3).match == acked + 1
+    assert c.nodes[3].state == c.nodes[1].state

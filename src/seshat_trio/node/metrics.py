@@ -171,6 +171,11 @@ class NodeCollector(Collector):
                 ("proposals_failed", "Queued commands refused before reaching the log."),
                 ("snapshot_send_failures", "Snapshot transfers to a follower that failed."),
                 ("compactions", "Log compactions (snapshots taken locally)."),
+                (
+                    "follower_regressions",
+                    "Followers whose log lost entries they had acknowledged (storage lost "
+                    "synced writes); re-replicated by the leader.",
+                ),
             )
         }
         send = HistogramMetricFamily(

@@ -464,6 +464,19 @@ class RaftGroupDriver:
         for index, (_, pending) in zip(indexes, batch, strict=True):
             self._proposals.track(term, index, pending)
 
+    def _note_follower_regressions(self) -> None:
+        regressions = self._core.follower_regressions
+        if regressions > self.counters.follower_regressions:
+            self.counters.follower_regressions = regressions
+            log.warning(
+                "follower_lost_acknowledged_entries",
+                node_id=self.node_id,
+                group=self._group,
+                term=self._core.term,
+                total=regressions,
+                detail="a follower's log ends below entries it acknowledged; re-replicating",
+            )
+
     async def _handle_ready(self, ready: Ready) -> None:
         self._readys += 1
         if ready.soft_state is not None:
@@ -475,6 +488,7 @@ class RaftGroupDriver:
         for msg in ready.persisted_messages:
             self._send(msg)
         self._apply(ready.committed_entries)
+        self._note_follower_regressions()
         for state in ready.read_states:
             waiter = self._reads.pop(state.request_id, None)
             if waiter is not None:

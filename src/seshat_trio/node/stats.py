@@ -121,6 +121,7 @@ class RaftCounters:
     proposals_failed: int = 0  # queued commands refused before reaching the log
     snapshot_send_failures: int = 0
     compactions: int = 0
+    follower_regressions: int = 0  # followers found to have lost acknowledged entries
     snapshot_send_seconds: Histogram = attrs.Factory(lambda: Histogram(SNAPSHOT_BUCKETS))
     snapshot_install_seconds: Histogram = attrs.Factory(lambda: Histogram(SNAPSHOT_BUCKETS))
 

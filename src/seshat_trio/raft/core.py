@@ -119,6 +119,9 @@ class RaftCore:
         self._ticks = 0
         self._votes: dict[int, bool] = {}
         self._repl: Replicator | None = None  # exists exactly while this node leads
+        # Times a follower was found to have lost entries it acknowledged (its storage
+        # dropped synced writes): re-replicated, but worth an operator's attention.
+        self.follower_regressions = 0
         self._transferee: int | None = None
         self._transfer_elapsed = 0
         self._pending_conf_index = 0
@@ -603,6 +606,7 @@ class RaftCore:
             membership=self._membership,
             send=self._send,
             delivered=self._snapshot_delivered,
+            regressed=self._follower_regressed,
             self_durable=self._stable_last_index(),
         )
         self._repl = repl
@@ -610,6 +614,9 @@ class RaftCore:
         # Entries of earlier terms may hide an unapplied config change; be conservative.
         self._pending_conf_index = last
         self._append_as_leader(repl, [Entry(self._term, last + 1, EntryKind.NOOP)])
+
+    def _follower_regressed(self, peer: int) -> None:
+        self.follower_regressions += 1
 
     def _snapshot_delivered(self, delivered: SnapshotDelivered) -> None:
         self._delivered.append(delivered)

@@ -89,6 +89,15 @@ class Progress:
         self.pending_snapshot = 0
         self.inflights.reset()
 
+    def regress_to(self, last_index: int) -> None:
+        """The peer's log now ends at or below `last_index`, under entries it acknowledged:
+        its storage lost them. Nothing it holds is proven to match any more, so `match`
+        drops to 0 and probing restarts after `last_index`; the next ack restores it."""
+        self._reset(ProgressState.PROBE)
+        self.match = 0
+        self.snapshot_offered = 0
+        self.next = last_index + 1
+
     def maybe_update(self, index: int) -> bool:
         """An ack for `index` arrived; False if it tells nothing new."""
         updated = index > self.match

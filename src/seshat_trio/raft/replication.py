@@ -38,6 +38,7 @@ class Replicator:
         membership: Membership,
         send: Callable[[Message], None],
         delivered: Callable[[SnapshotDelivered], None],
+        regressed: Callable[[int], None],
         self_durable: int,
     ) -> None:
         self._cfg = config
@@ -45,6 +46,7 @@ class Replicator:
         self._term = term
         self._send = send
         self._delivered = delivered
+        self._regressed = regressed
         self._voters = membership.voters
         self._progress: dict[int, Progress] = {}
         self.set_membership(membership)
@@ -173,6 +175,16 @@ class Replicator:
     def on_reject(self, msg: AppendResp) -> None:
         pr = self._progress.get(msg.src)
         if pr is None:
+            return
+        if msg.hint_index < pr.match:
+            # Entries up to `match` agree with our log and terms only grow along a log, so
+            # an intact follower's conflict hint never falls below `match`: this follower
+            # lost entries it acknowledged (its disk dropped synced writes). Re-replicate
+            # instead of probing at `match` forever. Lowering match is always safe (commit
+            # never moves back); a reordered stale rejection only costs a re-probe.
+            self._regressed(msg.src)
+            pr.regress_to(msg.hint_index)
+            self.send_append(msg.src)
             return
         next_probe = msg.hint_index
         if msg.hint_term > 0:
