@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import trio
+import trio.testing
 
 from seshat_trio.storage import GroupCommitter, StorageError, Store, StoredValue, WriteBatch
 
@@ -53,11 +54,12 @@ async def test_failed_round_fails_every_waiter_and_committer_goes_on(tmp_path: P
 
     try:
         async with trio.open_nursery() as nursery:
+            for batch in (put(b"a"), put(b"bad"), put(b"c")):
+                nursery.start_soon(commit, batch)
+            # All queued before the committer starts: they share its first round.
+            await trio.testing.wait_all_tasks_blocked()
             nursery.start_soon(committer.run)
-            async with trio.open_nursery() as writers:
-                # All queued before run() takes a round: they share one round.
-                for batch in (put(b"a"), put(b"bad"), put(b"c")):
-                    writers.start_soon(commit, batch)
+            await trio.testing.wait_all_tasks_blocked()  # that round is with the writer
             await committer.commit(put(b"later"))
             nursery.cancel_scope.cancel()
     finally:
