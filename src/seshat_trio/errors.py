@@ -18,6 +18,14 @@ class ServiceError(Exception):
 class OutcomeUnknownError(ServiceError):
     """The write may or may not have been applied; it is never reported as failed."""
 
+    @classmethod
+    def deadline_passed(cls, timeout_s: float) -> OutcomeUnknownError:
+        """The request deadline (`limits.request_timeout_ms`) passed while waiting."""
+        return cls(
+            f"TIMEOUT the request was not confirmed within {timeout_s:g} s; a write in it may "
+            "or may not have been applied"
+        )
+
 
 class NotLeaderError(ServiceError):
     """This node cannot propose; the write was not proposed here (route it to the leader)."""

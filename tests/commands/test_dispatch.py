@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import pytest
 import trio
 
 from seshat_trio.commands.context import ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.commands.table import COMMANDS
-from seshat_trio.config import Config, NodeSection
+from seshat_trio.config import Config, LimitsSection, NodeSection
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import (
@@ -191,6 +192,25 @@ async def test_unknown_outcome_is_reported_not_hidden() -> None:
     backend.fail_next = True
     replies = await run(make_ctx(backend), [b"SET", b"a", b"1"], [b"SET", b"b", b"2"])
     assert replies == [ErrorReply("TIMEOUT outcome unknown"), SimpleString("OK")]
+
+
+async def test_writes_of_one_read_share_one_deadline_and_late_ones_are_unknown(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Submitted writes that are not confirmed by the request deadline are answered as
+    unknown outcomes (never as failures), all at that one deadline."""
+    backend = FakeBackend()
+    config = Config(node=NodeSection(id=1), limits=LimitsSection(request_timeout_ms=2_000))
+    ctx = CommandContext(ClientState(id=7, addr="127.0.0.1:5555"), backend, config)
+    started = trio.current_time()
+    replies = await execute(ctx, [[b"SET", b"a", b"1"], [b"SET", b"b", b"2"]])
+    late = ErrorReply(
+        "TIMEOUT the request was not confirmed within 2 s; a write in it may or may not "
+        "have been applied"
+    )
+    assert replies == [late, late]
+    assert trio.current_time() - started == pytest.approx(2.0)
+    assert backend.events == ["submit set", "submit set"]
 
 
 async def test_set_with_unsupported_option_is_a_syntax_error() -> None:

@@ -56,7 +56,8 @@ class Backend(Protocol):
     """The node service as commands see it (implemented in seshat_trio.node)."""
 
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
-        """Start replicating `op` now (so pipelined writes batch); await the replies later.
+        """Start replicating `op` now (so pipelined writes batch); await the replies later,
+        under a deadline of the caller's (the wait itself has none).
 
         Raises NotLeaderError when this node cannot propose (the caller forwards)."""
         ...

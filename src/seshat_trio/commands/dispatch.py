@@ -18,7 +18,9 @@ then one write (commands/transactions.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
+
+import trio
 
 from seshat_trio.commands import (  # noqa: F401  (registration)
     clients,
@@ -30,7 +32,7 @@ from seshat_trio.commands import (  # noqa: F401  (registration)
 )
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import CommandSpec, lookup, unknown_command, wrong_arity
-from seshat_trio.errors import NotLeaderError, ServiceError
+from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply
 
 # Tries to propose locally while leadership settles on this node before forwarding.
@@ -112,14 +114,28 @@ class _Pipeline:
         await self._settle_forwarded()
 
     async def _settle_submitted(self) -> None:
-        for index, result in self._submitted:
-            try:
-                outcome = await result
-            except ServiceError as exc:
-                self.replies[index] = ErrorReply(exc.message)
-            else:
-                self.replies[index] = outcome[0] if len(outcome) == 1 else list(outcome)
-        self._submitted.clear()
+        if not self._submitted:
+            return
+        submitted, self._submitted = self._submitted, []
+        # One deadline for the writes of this read: a cancel scope per write would cost as
+        # much as the rest of a pipelined SET's handling.
+        timeout_s = self.ctx.config.limits.request_timeout_ms / 1000
+        settled = 0
+        with trio.move_on_after(timeout_s):
+            for index, result in submitted:
+                try:
+                    outcome = await result
+                except ServiceError as exc:
+                    self.replies[index] = ErrorReply(exc.message)
+                else:
+                    self.replies[index] = outcome[0] if len(outcome) == 1 else list(outcome)
+                settled += 1
+        if settled < len(submitted):
+            late = ErrorReply(OutcomeUnknownError.deadline_passed(timeout_s).message)
+            for index, result in submitted[settled:]:
+                self.replies[index] = late
+                if isinstance(result, Coroutine):
+                    result.close()  # never awaited now; closing it keeps that quiet
 
     async def _settle_forwarded(self) -> None:
         if not self._forward_run:

@@ -22,6 +22,7 @@ log = get_logger(__name__)
 
 INTERVAL_S = 0.1
 BATCH = 20
+PURGE_TIMEOUT_S = 5.0
 
 
 async def purge_once(backend: Backend, batch: int = BATCH) -> int:
@@ -32,12 +33,17 @@ async def purge_once(backend: Backend, batch: int = BATCH) -> int:
     keys = backend.due_expiries(now, batch)
     if not keys:
         return 0
-    try:
-        await backend.submit(Operation(now, ((PURGE, *keys),)))
-    except ServiceError as exc:  # leadership moved, or the outcome is unknown: next cycle
-        log.debug("active_expiry_failed", error=exc.message)
-        return 0
-    return len(keys)
+    # A leader cut off from its quorum may never learn the fate of the proposal: give up
+    # after a while and let the next cycle (or the next leader) try again.
+    with trio.move_on_after(PURGE_TIMEOUT_S):
+        try:
+            await backend.submit(Operation(now, ((PURGE, *keys),)))
+        except ServiceError as exc:  # leadership moved, or the outcome is unknown
+            log.debug("active_expiry_failed", error=exc.message)
+            return 0
+        return len(keys)
+    log.debug("active_expiry_failed", error="the purge was not confirmed in time")
+    return 0
 
 
 async def run_active_expiry(

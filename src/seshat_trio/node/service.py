@@ -39,10 +39,6 @@ from seshat_trio.transport import (
 )
 
 REDIS_VERSION = "7.0.0"
-UNKNOWN_OUTCOME = (
-    "TIMEOUT the request was not confirmed within {timeout:g} s; a write in it may or may "
-    "not have been applied"
-)
 NO_LEADER = (
     "NOLEADER no leader was reachable within {timeout:g} s (this node may be cut off from a "
     "quorum); the write was not applied"
@@ -75,12 +71,12 @@ class NodeService:
 
     # -- writes --------------------------------------------------------------------------
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
-        """Propose `op` now; raises NotLeaderError when this node does not lead."""
+        """Propose `op` now; raises NotLeaderError when this node does not lead. The caller
+        bounds the wait (one deadline per client read, not one cancel scope per write)."""
         try:
-            pending = self._data.propose(encode_operation(op))
+            return self._data.propose(encode_operation(op))
         except NotLeader as exc:
             raise NotLeaderError(exc.leader_id) from None
-        return self._with_deadline(pending)
 
     def propose_nowait(self, op: Operation) -> None:
         """Propose `op` if this node leads; nobody waits for it (lazy expiry's deletions)."""
@@ -88,14 +84,12 @@ class NodeService:
         with contextlib.suppress(NotLeader, ServiceError):
             self._data.propose(encode_operation(op))
 
-    async def _with_deadline(self, pending: Awaitable[tuple[Reply, ...]]) -> tuple[Reply, ...]:
-        with trio.move_on_after(self._timeout_s):
-            return await pending
-        raise OutcomeUnknownError(UNKNOWN_OUTCOME.format(timeout=self._timeout_s))
-
     async def leader_is_local(self) -> bool:
         """Wait (up to the request timeout) until the data group has a leader; True when it
         is this node. Raises NOLEADER when none emerges: nothing was proposed."""
+        leader = self._data.leader_id
+        if leader is not None:  # the common case, on every forwarded write: no cancel scope
+            return leader == self._config.node.id
         with trio.move_on_after(self._timeout_s):
             while self._data.leader_id is None:
                 await self._data.wait_changed()
@@ -140,7 +134,7 @@ class NodeService:
                         f"ERR the leader could not execute the request: {exc}"
                     ) from None
                 return reply.payload
-        raise OutcomeUnknownError(UNKNOWN_OUTCOME.format(timeout=self._timeout_s))
+        raise OutcomeUnknownError.deadline_passed(self._timeout_s)
 
     # -- reads ---------------------------------------------------------------------------
     async def read_barrier(self) -> None:

@@ -57,9 +57,11 @@ class Connection:
         self.stats = stats
         self.parser = RequestParser(limits)
         self._stopping = False
-        # Set only while waiting for a new request: shutdown cancels that wait, never a
-        # request already read, which is always executed and answered.
-        self._receive_scope: trio.CancelScope | None = None
+        # One scope for the connection's life (a scope per read costs as much as a small
+        # command). Shutdown cancels it only while waiting for a new request, never while a
+        # request already read is executed and answered.
+        self._scope = trio.CancelScope()
+        self._receiving = False
 
     @property
     def client(self) -> ClientState:
@@ -68,19 +70,27 @@ class Connection:
     def stop(self) -> None:
         """Close after the request in progress (if any) is answered."""
         self._stopping = True
-        if self._receive_scope is not None:
-            self._receive_scope.cancel()
+        if self._receiving:
+            self._scope.cancel()
 
     async def serve(self) -> None:
         try:
-            while not self._stopping and not self.client.closing:
-                with trio.CancelScope() as scope:
-                    self._receive_scope = scope
+            with self._scope:
+                while not self._stopping and not self.client.closing:
+                    self._receiving = True
                     data = await self.stream.receive_some(RECEIVE_BYTES)
-                self._receive_scope = None
-                if scope.cancelled_caught or not data:
-                    return
-                await self._handle(data)
+                    self._receiving = False
+                    if not data:
+                        return
+                    if self._scope.cancel_called:
+                        # stop() came after the data arrived but before this task resumed:
+                        # the request was read, so it is still executed and answered.
+                        timeout_s = self.ctx.config.limits.request_timeout_ms / 1000
+                        with trio.CancelScope(shield=True) as shielded:
+                            shielded.deadline = trio.current_time() + timeout_s
+                            await self._handle(data)
+                        return
+                    await self._handle(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
         finally:
