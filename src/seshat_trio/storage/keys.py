@@ -9,6 +9,7 @@ group (system_* keyspaces); groups >= 1 are data groups (data_* keyspaces).
 
 from __future__ import annotations
 
+import functools
 import struct
 
 SYSTEM_GROUP = 0
@@ -56,6 +57,7 @@ def group_prefix(tag: bytes, group: int) -> bytes:
     return tag + _U64.pack(group)
 
 
+@functools.cache
 def log_prefix(group: int) -> bytes:
     return group_prefix(SYSTEM_RAFT_LOG if group == SYSTEM_GROUP else DATA_RAFT_LOG, group)
 
@@ -87,6 +89,9 @@ def values_prefix(group: int) -> bytes:
     return group_prefix(DATA_KV, group)
 
 
+# Cached: built for every value read and written; a node has a handful of groups and each
+# one's generations change only on FLUSHALL or a snapshot install.
+@functools.lru_cache(maxsize=256)
 def generation_prefix(group: int, generation: int) -> bytes:
     return values_prefix(group) + u64(generation)
 
