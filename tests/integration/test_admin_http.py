@@ -37,8 +37,15 @@ def samples(body: bytes, family: str, suffix: str = "") -> dict[tuple[tuple[str,
 
 
 def wait_healthy(node: NodeProcess) -> None:
-    """The fixture waits for PING only; the first election may still be running."""
+    """The fixture waits for PING only; the first elections (of the data group, which
+    /health reports, and of the system group) may still be running."""
     wait_for("/health answers 200", lambda: get(node, "/health")[0] == 200, timeout=10)
+
+    def system_group_leads() -> bool:
+        role = samples(get(node, "/metrics")[1], "seshat_raft_role")
+        return role.get((("group", "0"), ("role", "leader"))) == 1
+
+    wait_for("the system group elects this node", system_group_leads, timeout=10)
 
 
 def test_health_ready_and_metrics_after_traffic(node: NodeProcess) -> None:
