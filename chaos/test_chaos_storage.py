@@ -15,7 +15,7 @@ from chaos.diskfull import SmallFilesystem
 from chaos.settings import ChaosSettings
 from chaos.workload import Workload
 
-SNAPSHOT_ENTRIES = 500
+SNAPSHOT_ENTRIES = 100
 
 
 def ports_of(cluster: ChaosCluster) -> dict[int, int]:
@@ -40,7 +40,7 @@ def rss_summary(samples: list[tuple[float, dict[int, int | None]]], node: int) -
 
 
 async def test_compaction_and_snapshot_install(tmp_path: Path, settings: ChaosSettings) -> None:
-    """10. With --snapshot-entries 500, write many entries while a follower is down: the
+    """10. With --snapshot-entries 100, write many entries while a follower is down: the
     log is compacted (first_log_index moves), the follower gets a snapshot when it returns,
     and no node's RSS keeps growing (last-third peak <= first-third peak + 40 MiB)."""
     extra = ("--snapshot-entries", str(SNAPSHOT_ENTRIES))

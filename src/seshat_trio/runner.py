@@ -19,6 +19,7 @@ import trio
 from seshat_trio.admin import AdminEndpoints, AdminServer
 from seshat_trio.commands.expiry import run_active_expiry
 from seshat_trio.config import Address, Config, ReadMode
+from seshat_trio.kv.operations import encode_batch
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
 from seshat_trio.node.metrics import NodeCollector, node_registry
@@ -154,6 +155,9 @@ async def serve_node(
                 initial_membership=founders,
                 settings=driver_settings(config),
                 rng=rng,
+                # Writes of many clients share one data entry; the system group's rare
+                # proposals each keep their own.
+                merge=encode_batch if group == DATA_GROUP else None,
             )
         system, data = drivers[SYSTEM_GROUP], drivers[DATA_GROUP]
         service = NodeService(

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from seshat_trio.kv.operations import Operation, encode_operation
+from seshat_trio.kv.operations import Operation, encode_batch, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
-from seshat_trio.protocol import SimpleString
+from seshat_trio.protocol import ErrorReply, SimpleString
 from seshat_trio.storage import Store, StoredValue, WriteBatch
 
 GROUP = 1
@@ -94,3 +94,25 @@ def test_expired_value_is_absent_at_apply_time(store: Store) -> None:
     (result,) = sm.apply([(1, op((b"del", b"old"), time_ms=1000))])
     assert result.replies == (0,)
     assert sm.key_count == 0
+
+
+def test_batch_entry_applies_like_its_operations_one_by_one(tmp_path: Path) -> None:
+    """A leader's merged entry: same data and replies as one entry per operation, with
+    `split` saying which replies belong to which operation (an EXEC op has one)."""
+    operations = [
+        Operation(1000, ((b"set", b"n", b"1"),)),
+        Operation(1000, ((b"exec",), (b"incr", b"n"), (b"set", b"s", b"x"))),
+        Operation(1000, ((b"incr", b"s"),)),  # an error reply, nothing undone
+        Operation(1000, ((b"mset", b"a", b"1", b"b", b"2"), (b"get", b"a"))),
+    ]
+    with Store.open(tmp_path / "one") as one, Store.open(tmp_path / "batched") as batched:
+        singles = KvStateMachine(one, GROUP).apply(
+            (i + 1, encode_operation(o)) for i, o in enumerate(operations)
+        )
+        merged = KvStateMachine(batched, GROUP)
+        (entry,) = merged.apply([(1, encode_batch([encode_operation(o) for o in operations]))])
+        assert entry.split == tuple(len(r.replies) for r in singles) == (1, 1, 1, 2)
+        assert entry.replies == tuple(reply for r in singles for reply in r.replies)
+        assert isinstance(entry.replies[2], ErrorReply)
+        assert list(one.iter_values(GROUP)) == list(batched.iter_values(GROUP))
+        assert merged.applied_index == 1 and merged.key_count == 4

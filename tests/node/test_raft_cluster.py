@@ -20,7 +20,7 @@ import trio
 import trio.testing
 
 from seshat_trio.errors import OutcomeUnknownError, ServiceError
-from seshat_trio.kv.operations import Operation, encode_operation
+from seshat_trio.kv.operations import Operation, encode_batch, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.node.pending import PendingReply
 from seshat_trio.node.raft_driver import (
@@ -36,7 +36,7 @@ from seshat_trio.node.system_state import (
     bootstrap_system_group,
     single_shard_layout,
 )
-from seshat_trio.protocol import SimpleString
+from seshat_trio.protocol import ErrorReply, SimpleString
 from seshat_trio.raft import (
     Membership,
     NotLeader,
@@ -105,6 +105,7 @@ class Node:
     network: Network
     settings: DriverSettings
     system: bool = False
+    merge: Callable[[list[bytes]], bytes] | None = None
     store: Store = attrs.field(init=False)
     machine: StateMachine = attrs.field(init=False)
     driver: RaftGroupDriver = attrs.field(init=False)
@@ -127,6 +128,7 @@ class Node:
             settings=self.settings,
             rng=random.Random(self.node_id * 7919),
             offload=inline,
+            merge=self.merge,
         )
         self.network.drivers[self.node_id] = self.driver
         self.scope = trio.CancelScope()
@@ -155,10 +157,18 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, tmp_path: Path, settings: DriverSettings, *, system: bool = False) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        settings: DriverSettings,
+        *,
+        system: bool = False,
+        merge: Callable[[list[bytes]], bytes] | None = None,
+    ) -> None:
         self.network = Network()
         self.nodes = {
-            i: Node(i, tmp_path / f"node{i}", self.network, settings, system) for i in IDS
+            i: Node(i, tmp_path / f"node{i}", self.network, settings, system, merge)
+            for i in IDS
         }
 
     def __iter__(self) -> Iterator[Node]:
@@ -381,10 +391,13 @@ async def test_restart_replays_to_the_same_state(
             nursery.cancel_scope.cancel()
 
 
+@pytest.mark.parametrize("merge", [None, encode_batch], ids=["entry-per-write", "merged"])
 async def test_pending_proposals_end_committed_or_failed_when_leadership_is_lost(
-    tmp_path: Path, clock: trio.testing.MockClock
+    tmp_path: Path,
+    clock: trio.testing.MockClock,
+    merge: Callable[[list[bytes]], bytes] | None,
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
+    cluster = Cluster(tmp_path, FAST, merge=merge)
     outcomes: dict[bytes, str] = {}
 
     async def track(key: bytes, pending: PendingReply) -> None:
@@ -416,6 +429,36 @@ async def test_pending_proposals_end_committed_or_failed_when_leadership_is_lost
             for node in cluster:
                 keys = {k for k, _ in node.data()}
                 assert keys == {b"base"} | {b"won%d" % i for i in range(5)}
+            await cluster.stop()
+            nursery.cancel_scope.cancel()
+
+
+async def test_merged_proposals_share_entries_and_each_gets_its_own_reply(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    settings = attrs.evolve(FAST, max_merged_entry_bytes=600)
+    cluster = Cluster(tmp_path, settings, merge=encode_batch)
+    incr = encode_operation(Operation(time_ms=1_000, commands=((b"incr", b"n"),)))
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            leader = await cluster.leader()
+            await write(leader, b"base", b"0")
+            before = leader.driver.status().last_index
+            # Proposed in one go, so one pass of the Raft loop takes them all.
+            pendings = [leader.driver.propose(incr) for _ in range(40)]
+            pendings.append(leader.driver.propose(set_op(b"n", b"not a number")))
+            pendings.append(leader.driver.propose(incr))
+            replies = [await pending for pending in pendings]
+            assert replies[:40] == [(i,) for i in range(1, 41)]
+            assert replies[40] == (SimpleString("OK"),)
+            assert isinstance(replies[41][0], ErrorReply)
+            # 42 writes of ~30 bytes in entries of at most 600 bytes: a handful, not 42.
+            used = leader.driver.status().last_index - before
+            assert 2 <= used <= 4
+            await cluster.wait_applied(leader.driver.applied_index)
+            assert all(node.data() == leader.data() for node in cluster)
+            assert dict(leader.data())[b"n"] == b"not a number"
             await cluster.stop()
             nursery.cancel_scope.cancel()
 

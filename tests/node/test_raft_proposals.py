@@ -62,3 +62,25 @@ async def test_stop_reports_unknown() -> None:
     tracker.stop("stopping")
     with pytest.raises(OutcomeUnknownError):
         await pending
+
+
+async def test_batch_entry_splits_replies_and_shares_its_fate() -> None:
+    tracker = ProposalTracker()
+    first, exec_, last = PendingReply(), PendingReply(), PendingReply()
+    tracker.track(2, 5, first, exec_, last)
+    tracker.applied(5, 2, ("OK", [1, 2], 3, 4), (1, 1, 2))
+    assert await first == ("OK",)
+    assert await exec_ == ([1, 2],)
+    assert await last == (3, 4)
+    doomed = [PendingReply(), PendingReply()]
+    tracker.track(2, 6, *doomed)
+    tracker.applied(6, 3, ())
+    assert [await outcome(p) for p in doomed] == ["failed", "failed"]
+
+
+async def test_batch_replies_that_do_not_match_are_unknown_never_wrong() -> None:
+    tracker = ProposalTracker()
+    pendings = [PendingReply(), PendingReply()]
+    tracker.track(2, 5, *pendings)
+    tracker.applied(5, 2, ("OK",))  # one operation's replies for a two-write entry
+    assert [await outcome(p) for p in pendings] == ["unknown", "unknown"]

@@ -25,7 +25,7 @@ import attrs
 
 from seshat_trio.kv import expire, keyspace, multi, pure, strings  # noqa: F401  (registration)
 from seshat_trio.kv.expiry_index import ExpiryIndex
-from seshat_trio.kv.operations import Operation, decode_operation
+from seshat_trio.kv.operations import Operation, decode_entry
 from seshat_trio.kv.registry import READS, WRITES
 from seshat_trio.kv.transaction import Transaction
 from seshat_trio.logs import get_logger
@@ -48,10 +48,13 @@ INTERNAL_ERROR = ErrorReply("ERR internal error while applying the command; it h
 class Applied:
     """The outcome of one entry: its index and its replies (empty for a no-op).
 
-    One reply per command, except for an EXEC operation: one reply, the EXEC array."""
+    One reply per command, except for an EXEC operation: one reply, the EXEC array. An entry
+    with a batch of operations has their replies in order; `split` then says how many
+    replies belong to each operation (None: the entry was one operation)."""
 
     index: int
     replies: tuple[Reply, ...]
+    split: tuple[int, ...] | None = None
 
 
 def is_known(name: bytes) -> bool:
@@ -108,7 +111,7 @@ class KvStateMachine:
     def apply(self, entries: Iterable[tuple[int, bytes | None]]) -> list[Applied]:
         """Apply `(index, operation bytes or None for a no-op)` pairs in order."""
         results = [
-            Applied(index, () if data is None else self._apply_operation(decode_operation(data)))
+            Applied(index, ()) if data is None else self._apply_entry(index, data)
             for index, data in unapplied(entries, self.applied_index)
         ]
         last = results[-1].index if results else self.applied_index
@@ -125,6 +128,17 @@ class KvStateMachine:
             for key, value in written.items():
                 self.expiries.set(key, 0 if value is None else value.expires_at_ms)
         return results
+
+    def _apply_entry(self, index: int, data: bytes) -> Applied:
+        operations = decode_entry(data)
+        if len(operations) == 1:
+            return Applied(index, self._apply_operation(operations[0]))
+        per_operation = [self._apply_operation(op) for op in operations]
+        return Applied(
+            index,
+            tuple(reply for replies in per_operation for reply in replies),
+            tuple(len(replies) for replies in per_operation),
+        )
 
     def _apply_operation(self, op: Operation) -> tuple[Reply, ...]:
         tx = self._tx

@@ -12,7 +12,9 @@ senders are spawned per follower. Per Ready the loop:
    unsynced write otherwise (a commit-only hard state); a snapshot install writes the
    batch together with the state-machine flip in one synced write;
 3. sends `persisted_messages`, applies `committed_entries` through the state machine,
-   resolves proposals and read states, then `core.advance(ready)`;
+   resolves proposals and read states, then `core.advance(ready)`; on the leader, the
+   committed entries that earlier Readys made durable apply, and read states resolve,
+   before step 2 (see `_handle_ready`);
 4. compacts when the applied log grew past `snapshot_entries` / `snapshot_bytes`: a synced
    write makes applied data durable first, then `core.compact(...)`.
 
@@ -25,9 +27,10 @@ Rules this module lives by:
 - A storage failure while persisting a Ready is fatal for the group (Raft cannot un-send a
   Ready); `run()` raises and every waiter learns its fate (see `raft_proposals`).
 - On restart the core gets `applied = min(state machine applied, durable commit)`: entries
-  the state machine already holds are re-delivered and skipped by index (the applied
+  the state machine already holds are re-delivered and skipped by index. The applied
   index can be ahead of the durable commit after a snapshot install whose data was newer
-  than its meta; LevelDB keeps writes in order, so otherwise applied <= durable commit).
+  than its meta, and on a leader that crashed after applying entries early (their
+  commit-only hard state is written lazily); it never passes the durable end of the log.
 """
 
 from __future__ import annotations
@@ -87,6 +90,8 @@ READ_FAILURES = {
     ReadFailure.TRANSFERRING: "TRYAGAIN a leadership transfer is in progress; retry",
 }
 STOPPED = "the node stopped before the request completed"
+# What a merged entry adds per proposal (a length prefix), counted against the size bound.
+BATCH_FRAMING_BYTES = 4
 # Chunks queued for the receiver task; more are dropped (the sender times out and retries).
 CHUNK_INBOX = 64
 
@@ -128,6 +133,9 @@ class DriverSettings:
     snapshot_window: int = 4  # unacknowledged chunks per stream
     snapshot_ack_timeout: float = 10.0
     max_proposals_per_pass: int = 4096
+    # With a `merge` function, the proposals of one pass share log entries of up to this
+    # many bytes (a bigger single proposal keeps an entry of its own).
+    max_merged_entry_bytes: int = 256 << 10
 
 
 @attrs.frozen(slots=True)
@@ -163,6 +171,23 @@ class _ReadWaiter:
     failure: str | None = None
 
 
+def _split_durable(ready: Ready) -> tuple[tuple[Entry, ...], tuple[Entry, ...]]:
+    """`ready.committed_entries` split into those already durable in this node's log (written
+    by earlier Readys) and those that need this Ready's writes first: a follower may learn
+    that an entry is committed from the Append that brings it, and a snapshot replaces the
+    log."""
+    committed = ready.committed_entries
+    if ready.snapshot is not None or not committed:
+        return (), committed
+    if not ready.entries:
+        return committed, ()
+    first_unstable = ready.entries[0].index
+    cut = 0
+    while cut < len(committed) and committed[cut].index < first_unstable:
+        cut += 1
+    return committed[:cut], committed[cut:]
+
+
 class RaftGroupDriver:
     def __init__(
         self,
@@ -176,11 +201,14 @@ class RaftGroupDriver:
         settings: DriverSettings,
         rng: random.Random,
         offload: Offload = run_in_thread,
+        merge: Callable[[list[bytes]], bytes] | None = None,
     ) -> None:
         """Load the group's state from `store` and build its core (a restart is the same).
 
         `initial_membership`: the bootstrap voters for a brand-new cluster member, empty for
-        a node that joins later; ignored once the group has persisted state."""
+        a node that joins later; ignored once the group has persisted state. `merge`, when
+        given, packs several proposals into one entry that the state machine understands
+        (its `Applied.split` says which replies belong to which proposal)."""
         self._group = raft_config.group
         self._store = store
         self._committer = committer
@@ -188,6 +216,7 @@ class RaftGroupDriver:
         self._transport = transport
         self._settings = settings
         self._offload = offload
+        self._merge = merge
         self._log_store = RaftLogStore(store, self._group, initial_membership)
         snapshot = self._log_store.snapshot_meta()
         if machine.applied_index < snapshot.index:
@@ -447,8 +476,9 @@ class RaftGroupDriver:
         batch, self._queued = self._queued[:limit], self._queued[limit:]
         if self._queued:
             self._wake()
+        entries = self._entries_for(batch)
         try:
-            indexes = self._core.propose([command for command, _ in batch])
+            indexes = self._core.propose([data for data, _ in entries])
         except NotLeader as exc:
             self.counters.proposals_failed += len(batch)
             for _, pending in batch:
@@ -461,8 +491,30 @@ class RaftGroupDriver:
             return
         self.counters.proposals += len(batch)
         term = self._core.term
-        for index, (_, pending) in zip(indexes, batch, strict=True):
-            self._proposals.track(term, index, pending)
+        for index, (_, pendings) in zip(indexes, entries, strict=True):
+            self._proposals.track(term, index, *pendings)
+
+    def _entries_for(
+        self, batch: list[tuple[bytes, PendingReply]]
+    ) -> list[tuple[bytes, list[PendingReply]]]:
+        """The log entries for one pass of proposals: merged runs up to the size bound."""
+        if self._merge is None or len(batch) == 1:
+            return [(command, [pending]) for command, pending in batch]
+        limit = self._settings.max_merged_entry_bytes
+        runs: list[tuple[list[bytes], list[PendingReply]]] = []
+        size = 0
+        for command, pending in batch:
+            framed = len(command) + BATCH_FRAMING_BYTES
+            if not runs or size + framed > limit:
+                runs.append(([], []))
+                size = 0
+            runs[-1][0].append(command)
+            runs[-1][1].append(pending)
+            size += framed
+        return [
+            (commands[0] if len(commands) == 1 else self._merge(commands), pendings)
+            for commands, pendings in runs
+        ]
 
     def _note_follower_regressions(self) -> None:
         regressions = self._core.follower_regressions
@@ -483,22 +535,26 @@ class RaftGroupDriver:
             self._on_soft_state(ready.soft_state)
         for msg in ready.messages:
             self._send(msg)
+        # On the leader, committed entries that earlier Readys already made durable here
+        # apply (and their clients get replies) before this Ready's fsync, so a write waits
+        # for one fsync round, not two; their unsynced apply write reaches LevelDB before
+        # the synced log write, so it never queues behind that fsync on the event loop.
+        # A follower persists (and acknowledges) first: its acknowledgement is on the
+        # critical path of every write, its apply is not.
+        durable, rest = (
+            _split_durable(ready)
+            if self._core.role is Role.LEADER
+            else ((), ready.committed_entries)
+        )
+        self._apply(durable)
+        self._release_apply_waiters()
+        self._resolve_reads(ready)
         await self._persist(ready)
         self._log_store.persisted(ready)
         for msg in ready.persisted_messages:
             self._send(msg)
-        self._apply(ready.committed_entries)
+        self._apply(rest)
         self._note_follower_regressions()
-        for state in ready.read_states:
-            waiter = self._reads.pop(state.request_id, None)
-            if waiter is not None:
-                waiter.index = state.index
-                waiter.done.set()
-        for failed in ready.failed_reads:
-            waiter = self._reads.pop(failed.request_id, None)
-            if waiter is not None:
-                waiter.failure = READ_FAILURES[failed.reason]
-                waiter.done.set()
         for result in ready.transfer_results:
             self._log.info(
                 "raft_transfer",
@@ -511,6 +567,19 @@ class RaftGroupDriver:
         await self._maybe_compact()
         self._changed.set()
         self._changed = trio.Event()
+
+    def _resolve_reads(self, ready: Ready) -> None:
+        """Read states depend on no write of their Ready: they are released before its fsync."""
+        for state in ready.read_states:
+            waiter = self._reads.pop(state.request_id, None)
+            if waiter is not None:
+                waiter.index = state.index
+                waiter.done.set()
+        for failed in ready.failed_reads:
+            waiter = self._reads.pop(failed.request_id, None)
+            if waiter is not None:
+                waiter.failure = READ_FAILURES[failed.reason]
+                waiter.done.set()
 
     def _on_soft_state(self, soft: SoftState) -> None:
         previous, self._soft = self._soft, soft
@@ -604,9 +673,13 @@ class RaftGroupDriver:
             (entry.index, entry.data if entry.kind is EntryKind.NORMAL else None)
             for entry in entries
         )
-        replies = {applied.index: applied.replies for applied in results}
+        by_index = {applied.index: applied for applied in results}
         for entry in entries:
-            self._proposals.applied(entry.index, entry.term, replies.get(entry.index))
+            applied = by_index.get(entry.index)
+            if applied is None:
+                self._proposals.applied(entry.index, entry.term, None)
+            else:
+                self._proposals.applied(entry.index, entry.term, applied.replies, applied.split)
 
     def _release_apply_waiters(self) -> None:
         applied = self._machine.applied_index

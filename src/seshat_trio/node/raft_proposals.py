@@ -26,6 +26,10 @@ from seshat_trio.errors import OutcomeUnknownError, ServiceError
 from seshat_trio.node.pending import PendingReply
 from seshat_trio.protocol import Reply
 
+MISMATCH = (
+    "TIMEOUT the write applied, but its entry's replies do not match its writes; "
+    "its outcome is unknown"
+)
 OVERWRITTEN = (
     "ERR the write was not committed: a new leader replaced it in the log; it was not applied"
 )
@@ -33,8 +37,24 @@ OVERWRITTEN = (
 
 @attrs.frozen(slots=True)
 class _Proposal:
+    """The writes in one log entry: one, or a batch merged by the driver (in entry order)."""
+
     term: int
-    pending: PendingReply
+    pendings: tuple[PendingReply, ...]
+
+    def fail(self, error: ServiceError) -> None:
+        for pending in self.pendings:
+            pending.fail(error)
+
+    def resolve(self, replies: tuple[Reply, ...], split: tuple[int, ...] | None) -> None:
+        counts = (len(replies),) if split is None else split
+        if len(counts) != len(self.pendings) or sum(counts) != len(replies):
+            self.fail(OutcomeUnknownError(MISMATCH))
+            return
+        start = 0
+        for pending, count in zip(self.pendings, counts, strict=True):
+            pending.resolve(replies[start : start + count])
+            start += count
 
 
 class ProposalTracker:
@@ -46,25 +66,32 @@ class ProposalTracker:
     def __len__(self) -> int:
         return len(self._by_index)
 
-    def track(self, term: int, index: int, pending: PendingReply) -> None:
-        self._by_index[index] = _Proposal(term, pending)
+    def track(self, term: int, index: int, *pendings: PendingReply) -> None:
+        """The writes of the entry proposed at (term, index), in the order they apply."""
+        self._by_index[index] = _Proposal(term, pendings)
 
-    def applied(self, index: int, term: int, replies: tuple[Reply, ...] | None) -> None:
+    def applied(
+        self,
+        index: int,
+        term: int,
+        replies: tuple[Reply, ...] | None,
+        split: tuple[int, ...] | None = None,
+    ) -> None:
         """The entry (term, index) applied; `replies` is None if the state machine skipped it
-        (its effects came with a snapshot)."""
+        (its effects came with a snapshot); `split` is `Applied.split`."""
         proposal = self._by_index.pop(index, None)
         if proposal is not None:
             if proposal.term != term:
-                proposal.pending.fail(ServiceError(OVERWRITTEN))
+                proposal.fail(ServiceError(OVERWRITTEN))
             elif replies is None:
-                proposal.pending.fail(
+                proposal.fail(
                     OutcomeUnknownError(
                         "TIMEOUT the write committed but its reply was lost to a snapshot "
                         "install; its outcome is unknown"
                     )
                 )
             else:
-                proposal.pending.resolve(replies)
+                proposal.resolve(replies, split)
         if term > self._applied_term:
             self._applied_term = term
             self._fail_where(lambda p_index, p_term: p_index > index and p_term < term)
@@ -75,9 +102,9 @@ class ProposalTracker:
                 continue
             del self._by_index[p_index]
             if proposal.term > term:
-                proposal.pending.fail(ServiceError(OVERWRITTEN))
+                proposal.fail(ServiceError(OVERWRITTEN))
             else:
-                proposal.pending.fail(
+                proposal.fail(
                     OutcomeUnknownError(
                         "TIMEOUT a snapshot replaced the log before the write's outcome was "
                         "known; its outcome is unknown"
@@ -89,10 +116,10 @@ class ProposalTracker:
         for p_index, proposal in list(self._by_index.items()):
             if doomed(p_index, proposal.term):
                 del self._by_index[p_index]
-                proposal.pending.fail(ServiceError(OVERWRITTEN))
+                proposal.fail(ServiceError(OVERWRITTEN))
 
     def stop(self, reason: str) -> None:
         """The driver stops: every write still waiting may or may not commit."""
         for proposal in self._by_index.values():
-            proposal.pending.fail(OutcomeUnknownError(f"TIMEOUT {reason}; its outcome is unknown"))
+            proposal.fail(OutcomeUnknownError(f"TIMEOUT {reason}; its outcome is unknown"))
         self._by_index.clear()

@@ -2,7 +2,9 @@
 
 Order for the driver: send `messages` at once; make `snapshot`, `entries`, `hard_state` and
 `compact` durable; then send `persisted_messages`; apply `committed_entries`; serve
-`read_states` once applied reaches their index; finally `core.advance(ready)`.
+`read_states` once applied reaches their index; finally `core.advance(ready)`. Committed
+entries already durable before this Ready (below `entries[0].index`, no `snapshot`) and the
+read states may be handled before the writes: they depend on none of them.
 """
 
 from __future__ import annotations
