@@ -17,6 +17,7 @@ import time
 import trio
 
 from seshat_trio.admin import AdminEndpoints, AdminServer
+from seshat_trio.commands.context import ClientIds
 from seshat_trio.commands.expiry import run_active_expiry
 from seshat_trio.config import Address, Config, ReadMode
 from seshat_trio.kv.operations import encode_batch
@@ -169,8 +170,9 @@ async def serve_node(
             stats=stats,
             client_address_of=transport.client_address,
         )
-        executor = ForwardedExecutor(config, service)
-        listener = RespListener(config, service, stats)
+        client_ids = ClientIds()
+        executor = ForwardedExecutor(config, service, client_ids)
+        listener = RespListener(config, service, stats, client_ids)
         collector = NodeCollector(
             node_id=config.node.id,
             stats=stats,

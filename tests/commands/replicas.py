@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Iterator, Sequence
 
 import hiredis
 
-from seshat_trio.commands.context import ClientState, CommandContext, next_client_id
+from seshat_trio.commands.context import ClientIds, ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.config import Config
 from seshat_trio.errors import NotLeaderError
@@ -24,6 +24,7 @@ from seshat_trio.protocol import ErrorReply, Reply, encode_replies
 from seshat_trio.storage import Store, StoredValue
 
 GROUP = 1
+CLIENT_IDS = ClientIds()
 T0 = 1_700_000_000_000
 
 
@@ -61,7 +62,7 @@ class NodeBackend:
     async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
         self.forwarded.append([list(c) for c in commands])
         leader = self.replicas.leader
-        client = ClientState(id=next_client_id(), addr="node-2", protocol=protocol, forwarded=True)
+        client = ClientState(id=CLIENT_IDS.take(), addr="node-2", protocol=protocol, forwarded=True)
         ctx = CommandContext(client, leader, self.replicas.config)
         replies = await execute(ctx, [list(c) for c in commands])
         return encode_replies(replies, protocol)
@@ -120,7 +121,7 @@ class Client:
     def __init__(self, backend: NodeBackend, config: Config) -> None:
         self.backend = backend
         self.ctx = CommandContext(
-            ClientState(id=next_client_id(), addr="127.0.0.1:1"), backend, config
+            ClientState(id=CLIENT_IDS.take(), addr="127.0.0.1:1"), backend, config
         )
         self._reader = hiredis.Reader()
 

@@ -18,11 +18,16 @@ from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import Reply
 from seshat_trio.storage import StoredValue
 
-_client_ids = itertools.count(1)
 
+class ClientIds:
+    """A node's client id sequence (CLIENT ID, CLIENT LIST): one per node, shared by its RESP
+    listener and its forwarded-request executor so that ids never repeat on the node."""
 
-def next_client_id() -> int:
-    return next(_client_ids)
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+
+    def take(self) -> int:
+        return next(self._ids)
 
 
 @attrs.define(slots=True)

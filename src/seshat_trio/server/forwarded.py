@@ -7,7 +7,7 @@ its writes are proposed here or fail (TRYAGAIN) but never travel on to a third n
 
 from __future__ import annotations
 
-from seshat_trio.commands.context import Backend, ClientState, CommandContext, next_client_id
+from seshat_trio.commands.context import Backend, ClientIds, ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.config import Config
 from seshat_trio.protocol import encode_replies
@@ -17,13 +17,17 @@ from seshat_trio.transport import ForwardReply, ForwardRequest
 class ForwardedExecutor:
     """The transport's `on_forward` handler."""
 
-    def __init__(self, config: Config, backend: Backend) -> None:
+    def __init__(self, config: Config, backend: Backend, client_ids: ClientIds) -> None:
         self._config = config
         self._backend = backend
+        self._client_ids = client_ids
 
     async def __call__(self, src: int, request: ForwardRequest) -> ForwardReply:
         client = ClientState(
-            id=next_client_id(), addr=f"node-{src}", protocol=request.protocol, forwarded=True
+            id=self._client_ids.take(),
+            addr=f"node-{src}",
+            protocol=request.protocol,
+            forwarded=True,
         )
         ctx = CommandContext(client, self._backend, self._config)
         replies = await execute(ctx, [list(command) for command in request.commands])

@@ -11,7 +11,7 @@ import os
 
 import trio
 
-from seshat_trio.commands.context import Backend, ClientState, CommandContext, next_client_id
+from seshat_trio.commands.context import Backend, ClientIds, ClientState, CommandContext
 from seshat_trio.config import Config
 from seshat_trio.logs import get_logger
 from seshat_trio.node.stats import NodeStats
@@ -26,10 +26,13 @@ ACCEPT_BACKOFF_S = 0.1
 
 
 class RespListener:
-    def __init__(self, config: Config, backend: Backend, stats: NodeStats) -> None:
+    def __init__(
+        self, config: Config, backend: Backend, stats: NodeStats, client_ids: ClientIds
+    ) -> None:
         self._config = config
         self._backend = backend
         self._stats = stats
+        self._client_ids = client_ids
         limits = config.limits
         self._parser_limits = ParserLimits(
             max_bulk_len=limits.max_bulk_len,
@@ -109,7 +112,7 @@ class RespListener:
         except OSError:
             await stream.aclose()  # the client is already gone
             return
-        client = ClientState(id=next_client_id(), addr=f"{host}:{port}")
+        client = ClientState(id=self._client_ids.take(), addr=f"{host}:{port}")
         ctx = CommandContext(client, self._backend, self._config, registry=self)
         conn = Connection(stream, ctx, self._parser_limits, stats)
         stats.connected_clients += 1
