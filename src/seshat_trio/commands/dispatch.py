@@ -119,7 +119,7 @@ class _Pipeline:
         submitted, self._submitted = self._submitted, []
         # One deadline for the writes of this read: a cancel scope per write would cost as
         # much as the rest of a pipelined SET's handling.
-        timeout_s = self.ctx.config.limits.request_timeout_ms / 1000
+        timeout_s = self.ctx.config.limits.request_timeout_s
         settled = 0
         with trio.move_on_after(timeout_s):
             for index, result in submitted:

@@ -181,6 +181,10 @@ class LimitsSection:
         default=65_536, metadata=doc("longest inline (telnet-style) command")
     )
 
+    @property
+    def request_timeout_s(self) -> float:
+        return self.request_timeout_ms / 1000
+
 
 @attrs.frozen
 class Config:

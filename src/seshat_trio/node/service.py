@@ -64,7 +64,7 @@ class NodeService:
         self._transport = transport
         self.stats = stats
         self._client_address_of = client_address_of
-        self._timeout_s = config.limits.request_timeout_ms / 1000
+        self._timeout_s = config.limits.request_timeout_s
         self._request_ids = itertools.count(1)
         # LASTSAVE before any SAVE: the start time, as Redis reports after loading.
         self._last_save = int(time.time())

@@ -85,9 +85,9 @@ class Connection:
                     if self._scope.cancel_called:
                         # stop() came after the data arrived but before this task resumed:
                         # the request was read, so it is still executed and answered.
-                        timeout_s = self.ctx.config.limits.request_timeout_ms / 1000
-                        with trio.CancelScope(shield=True) as shielded:
-                            shielded.deadline = trio.current_time() + timeout_s
+                        timeout_s = self.ctx.config.limits.request_timeout_s
+                        deadline = trio.current_time() + timeout_s
+                        with trio.CancelScope(shield=True, deadline=deadline):
                             await self._handle(data)
                         return
                     await self._handle(data)
