@@ -260,6 +260,41 @@ async def test_read_barrier_on_follower_sees_acknowledged_write(
             nursery.cancel_scope.cancel()
 
 
+async def test_concurrent_reads_share_one_read_index_request(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    cluster = Cluster(tmp_path, FAST)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            leader = await cluster.leader()
+            follower = next(n for n in cluster if n is not leader)
+            for node in (leader, follower):
+                await write(leader, b"k", b"v" + bytes([node.node_id]))
+                before = node.driver._next_read_id
+                seen: list[bytes] = []
+
+                async def read(node: Node = node, seen: list[bytes] = seen) -> None:
+                    await node.driver.read_barrier()
+                    value = node.kv.get(b"k")
+                    assert value is not None
+                    seen.append(value.data)
+
+                # Started together, the reads join one request; the driver's Ready loop may
+                # run once among them (it may already be scheduled), which starts a second.
+                async with trio.open_nursery() as reads:
+                    for _ in range(20):
+                        reads.start_soon(read)
+                assert seen == [b"v" + bytes([node.node_id])] * 20
+                used = node.driver._next_read_id - before
+                assert 1 <= used <= 2
+                # A read after that Ready took the request asks again.
+                await node.driver.read_barrier()
+                assert node.driver._next_read_id == before + used + 1
+            await cluster.stop()
+            nursery.cancel_scope.cancel()
+
+
 async def test_read_barrier_without_leader_fails_clearly(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:

@@ -24,7 +24,7 @@ class StopWhileReceiving:
         self.sent: list[bytes] = []
         self.reads = 0
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self) -> bytes:
         self.reads += 1
         if self.reads > 1:
             await trio.sleep_forever()
@@ -44,7 +44,7 @@ class StopWhileReceiving:
 async def test_stop_after_a_request_arrived_still_answers_it() -> None:
     stream = StopWhileReceiving()
     connection = Connection(
-        stream,  # type: ignore[arg-type]
+        stream,
         make_ctx(),
         ParserLimits(),
         NodeStats(started_at=time.monotonic()),

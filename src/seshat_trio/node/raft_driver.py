@@ -231,6 +231,8 @@ class RaftGroupDriver:
         self._queued: list[tuple[bytes, PendingReply]] = []
         self._reads: dict[int, _ReadWaiter] = {}
         self._next_read_id = 1
+        # The read request the core has not yet taken into a Ready: later reads join it.
+        self._open_read: _ReadWaiter | None = None
         self._apply_waiters: list[tuple[int, trio.Event]] = []
         self._senders: dict[int, SnapshotSender] = {}
         self._receiver = SnapshotReceiver(machine, offload)
@@ -374,14 +376,21 @@ class RaftGroupDriver:
         the call (ReadIndex; works on followers through the leader). Raises ServiceError
         when the read cannot be confirmed; one internal retry when a leader is known."""
         for attempt in range(2):
-            waiter = _ReadWaiter()
-            request_id = self._next_read_id
-            self._next_read_id += 1
             if not self._running:
                 raise ServiceError(f"TRYAGAIN {STOPPED}")
-            self._reads[request_id] = waiter
-            self._core.read_index(request_id)
-            self._wake()
+            # Reads share one request until the next Ready: the core fixes a request's read
+            # index no earlier than that Ready (a heartbeat round or a forwarded request),
+            # or, with a lease, at the first read; in both cases no write is acknowledged
+            # before that Ready, so every read that joined began before any write the index
+            # leaves out was acknowledged.
+            waiter = self._open_read
+            if waiter is None:
+                waiter = self._open_read = _ReadWaiter()
+                request_id = self._next_read_id
+                self._next_read_id += 1
+                self._reads[request_id] = waiter
+                self._core.read_index(request_id)
+                self._wake()
             await waiter.done.wait()
             if waiter.index is not None:
                 await self._wait_applied(waiter.index)
@@ -430,6 +439,7 @@ class RaftGroupDriver:
             waiter.failure = f"TRYAGAIN {STOPPED}"
             waiter.done.set()
         self._reads.clear()
+        self._open_read = None
         for _, event in self._apply_waiters:
             event.set()
         self._apply_waiters = []
@@ -465,6 +475,7 @@ class RaftGroupDriver:
             self._wakeup = trio.Event()
             self._flush_proposals()
             if self._core.has_ready():
+                self._open_read = None
                 await self._handle_ready(self._core.ready())
             else:
                 await self._wakeup.wait()

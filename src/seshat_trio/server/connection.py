@@ -8,6 +8,7 @@ closed, as Redis does; it never affects other connections.
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 import trio
 
@@ -26,8 +27,15 @@ from seshat_trio.protocol import (
 
 log = get_logger(__name__)
 
-# Larger buffers cost an mmap/munmap per receive (measured: 256 KiB halves round trips).
-RECEIVE_BYTES = 65536
+
+class ClientStream(Protocol):
+    """What a connection needs of its client's byte stream (server/socket_io.py)."""
+
+    async def receive_some(self) -> bytes: ...
+
+    async def send_all(self, data: bytes) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 # Raw command name (any case) -> metrics label; one dict hit instead of lower() + lookup.
@@ -50,7 +58,7 @@ def command_label(name: bytes) -> str:
 
 class Connection:
     def __init__(
-        self, stream: trio.SocketStream, ctx: CommandContext, limits: ParserLimits, stats: NodeStats
+        self, stream: ClientStream, ctx: CommandContext, limits: ParserLimits, stats: NodeStats
     ) -> None:
         self.stream = stream
         self.ctx = ctx
@@ -78,7 +86,7 @@ class Connection:
             with self._scope:
                 while not self._stopping and not self.client.closing:
                     self._receiving = True
-                    data = await self.stream.receive_some(RECEIVE_BYTES)
+                    data = await self.stream.receive_some()
                     self._receiving = False
                     if not data:
                         return

@@ -17,6 +17,7 @@ from seshat_trio.logs import get_logger
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import ParserLimits
 from seshat_trio.server.connection import Connection
+from seshat_trio.server.socket_io import ClientSocket
 
 log = get_logger(__name__)
 
@@ -107,14 +108,15 @@ class RespListener:
             finally:
                 await stream.aclose()
             return
+        sock = ClientSocket(stream)
         try:
-            host, port = stream.socket.getpeername()[:2]
+            host, port = sock.getpeername()
         except OSError:
-            await stream.aclose()  # the client is already gone
+            await sock.aclose()  # the client is already gone
             return
         client = ClientState(id=self._client_ids.take(), addr=f"{host}:{port}")
         ctx = CommandContext(client, self._backend, self._config, registry=self)
-        conn = Connection(stream, ctx, self._parser_limits, stats)
+        conn = Connection(sock, ctx, self._parser_limits, stats)
         stats.connected_clients += 1
         self._connections.add(conn)
         try:
