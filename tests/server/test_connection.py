@@ -24,7 +24,7 @@ class StopWhileReceiving:
         self.sent: list[bytes] = []
         self.reads = 0
 
-    async def receive_some(self) -> bytes:
+    async def receive_some(self, max_bytes: int) -> bytes:
         self.reads += 1
         if self.reads > 1:
             await trio.sleep_forever()

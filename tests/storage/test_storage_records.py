@@ -31,6 +31,25 @@ def test_stored_value_round_trip(kind: int, data: bytes, expires: int) -> None:
     assert records.decode_stored_value(records.encode_stored_value(value)) == value
 
 
+@given(u16, st.binary(max_size=300), u64)
+def test_version_1_stored_values_are_still_read(kind: int, data: bytes, expires: int) -> None:
+    v1 = records._schema.StoredValue.new_message(
+        version=1, kind=kind, data=data, expiresAtMs=expires
+    ).to_bytes_packed()
+    assert v1[0] != 0  # what tells the two formats apart
+    assert records.decode_stored_value(v1) == StoredValue(kind, data, expires)
+
+
+def test_stored_value_format_2_layout_and_refusals() -> None:
+    encoded = records.encode_stored_value(StoredValue(kind=1, data=b"abc", expires_at_ms=5))
+    assert encoded == b"\x00\x02\x00\x01" + (5).to_bytes(8, "big") + b"abc"
+    newer = b"\x00\x03" + encoded[2:]
+    with pytest.raises(StorageError, match=r"version 3.*1 or 2"):
+        records.decode_stored_value(newer)
+    with pytest.raises(StorageError, match="too short"):
+        records.decode_stored_value(encoded[:11])
+
+
 def test_hard_state_snapshot_meta_and_counter_round_trip() -> None:
     state = HardState(term=7, vote=3, commit=99)
     assert records.decode_hard_state(records.encode_hard_state(state)) == state
@@ -56,6 +75,10 @@ def test_garbage_is_refused() -> None:
 def test_out_of_range_field_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="cannot encode"):
         records.encode_stored_value(StoredValue(kind=2**16, data=b"", expires_at_ms=0))
+    with pytest.raises(ValueError, match="cannot encode"):
+        records.encode_stored_value(StoredValue(kind=0, data=b"", expires_at_ms=2**64))
+    with pytest.raises(ValueError, match="cannot encode"):
+        records.encode_hard_state(HardState(term=2**64, vote=0, commit=0))
 
 
 @given(st.lists(u64.filter(lambda i: i > 0), min_size=2, max_size=20, unique=True))

@@ -104,8 +104,25 @@ class NodeService:
         request = ForwardRequest(
             next(self._request_ids), protocol, tuple(tuple(c) for c in commands)
         )
-        with trio.move_on_after(self._timeout_s):
+        deadline = trio.current_time() + self._timeout_s
+        leader = self._data.leader_id
+        not_sent = False
+        if (
+            leader is not None
+            and leader != self._config.node.id
+            and self._config.cluster.redirect is Redirect.FORWARD
+        ):
+            # The common case, with no cancel scope of its own: the transport bounds the
+            # wait for the reply by the same timeout.
+            payload = await self._forward_to(leader, request, self._timeout_s)
+            if payload is not None:
+                return payload
+            not_sent = True
+        with trio.move_on_at(deadline):
             while True:
+                if not_sent:
+                    await self._data.wait_changed()  # wait for news, then retry
+                    not_sent = False
                 if await self.leader_is_local():
                     # Leadership moved here after the writes were refused locally; none of
                     # them was proposed, so a plain retry is safe.
@@ -119,22 +136,31 @@ class NodeService:
                     address = self._client_address_of(leader)
                     if address is not None:
                         raise ServiceError(f"MOVED 0 {address}")
-                try:
-                    reply = await self._transport.forward(leader, request, self._timeout_s)
-                except PeerUnavailable as exc:
-                    if exc.maybe_delivered:
-                        raise OutcomeUnknownError(
-                            f"TIMEOUT the connection to the leader (node {leader}) broke after "
-                            "the request was sent; a write in it may or may not have been applied"
-                        ) from None
-                    await self._data.wait_changed()  # not sent: wait for news, then retry
-                    continue
-                except ForwardFailed as exc:
-                    raise ServiceError(
-                        f"ERR the leader could not execute the request: {exc}"
-                    ) from None
-                return reply.payload
+                remaining = deadline - trio.current_time()
+                payload = await self._forward_to(leader, request, remaining)
+                if payload is not None:
+                    return payload
+                not_sent = True
         raise OutcomeUnknownError.deadline_passed(self._timeout_s)
+
+    async def _forward_to(
+        self, leader: int, request: ForwardRequest, timeout: float
+    ) -> bytes | None:
+        """The leader's encoded replies; None when the request was certainly not sent."""
+        try:
+            reply = await self._transport.forward(leader, request, timeout)
+        except PeerUnavailable as exc:
+            if exc.maybe_delivered:
+                raise OutcomeUnknownError(
+                    f"TIMEOUT the connection to the leader (node {leader}) broke after "
+                    "the request was sent; a write in it may or may not have been applied"
+                ) from None
+            return None
+        except trio.TooSlowError:
+            raise OutcomeUnknownError.deadline_passed(self._timeout_s) from None
+        except ForwardFailed as exc:
+            raise ServiceError(f"ERR the leader could not execute the request: {exc}") from None
+        return reply.payload
 
     # -- reads ---------------------------------------------------------------------------
     async def read_barrier(self) -> None:

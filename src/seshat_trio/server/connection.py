@@ -8,7 +8,6 @@ closed, as Redis does; it never affects other connections.
 from __future__ import annotations
 
 import time
-from typing import Protocol
 
 import trio
 
@@ -17,6 +16,7 @@ from seshat_trio.commands.dispatch import execute
 from seshat_trio.commands.table import lookup
 from seshat_trio.logs import get_logger
 from seshat_trio.node.stats import NodeStats
+from seshat_trio.plain_socket import RECEIVE_BYTES, ByteStream
 from seshat_trio.protocol import (
     ErrorReply,
     ParserLimits,
@@ -26,16 +26,6 @@ from seshat_trio.protocol import (
 )
 
 log = get_logger(__name__)
-
-
-class ClientStream(Protocol):
-    """What a connection needs of its client's byte stream (server/socket_io.py)."""
-
-    async def receive_some(self) -> bytes: ...
-
-    async def send_all(self, data: bytes) -> None: ...
-
-    async def aclose(self) -> None: ...
 
 
 # Raw command name (any case) -> metrics label; one dict hit instead of lower() + lookup.
@@ -58,7 +48,7 @@ def command_label(name: bytes) -> str:
 
 class Connection:
     def __init__(
-        self, stream: ClientStream, ctx: CommandContext, limits: ParserLimits, stats: NodeStats
+        self, stream: ByteStream, ctx: CommandContext, limits: ParserLimits, stats: NodeStats
     ) -> None:
         self.stream = stream
         self.ctx = ctx
@@ -86,7 +76,7 @@ class Connection:
             with self._scope:
                 while not self._stopping and not self.client.closing:
                     self._receiving = True
-                    data = await self.stream.receive_some()
+                    data = await self.stream.receive_some(RECEIVE_BYTES)
                     self._receiving = False
                     if not data:
                         return

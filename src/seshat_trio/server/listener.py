@@ -15,9 +15,9 @@ from seshat_trio.commands.context import Backend, ClientIds, ClientState, Comman
 from seshat_trio.config import Config
 from seshat_trio.logs import get_logger
 from seshat_trio.node.stats import NodeStats
+from seshat_trio.plain_socket import PlainSocketStream
 from seshat_trio.protocol import ParserLimits
 from seshat_trio.server.connection import Connection
-from seshat_trio.server.socket_io import ClientSocket
 
 log = get_logger(__name__)
 
@@ -108,7 +108,7 @@ class RespListener:
             finally:
                 await stream.aclose()
             return
-        sock = ClientSocket(stream)
+        sock = PlainSocketStream(stream)
         try:
             host, port = sock.getpeername()
         except OSError:

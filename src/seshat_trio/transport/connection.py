@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from seshat_trio.plain_socket import ByteStream, PlainSocketStream
 from seshat_trio.transport import codec
 from seshat_trio.transport.errors import PeerClosed, TransportError
 from seshat_trio.transport.framing import FrameDecoder, encode_frame
@@ -33,7 +34,7 @@ def frame_of(msg: WireMessage) -> bytes:
     return encode_frame(codec.encode(msg))
 
 
-def tune_socket(stream: trio.SocketStream, user_timeout: float) -> None:
+def tune_socket(stream: PlainSocketStream, user_timeout: float) -> None:
     """Notice a dead peer within `user_timeout` even while only sending (Linux only)."""
     option = getattr(socket, "TCP_USER_TIMEOUT", None)
     if option is not None:
@@ -41,7 +42,7 @@ def tune_socket(stream: trio.SocketStream, user_timeout: float) -> None:
 
 
 class FramedStream:
-    def __init__(self, stream: trio.abc.Stream, max_frame_bytes: int) -> None:
+    def __init__(self, stream: ByteStream, max_frame_bytes: int) -> None:
         self.stream = stream
         self._decoder = FrameDecoder(max_frame_bytes)
 
@@ -81,7 +82,7 @@ class Mailbox:
         return self.outbox.pop_batch(self._max_batch_bytes)
 
     async def pump(
-        self, stream: trio.abc.Stream, on_batch: Callable[[list[QueuedFrame]], None]
+        self, stream: ByteStream, on_batch: Callable[[list[QueuedFrame]], None]
     ) -> None:
         """Send batches forever; `on_batch` sees each batch just before it is written."""
         while True:

@@ -11,6 +11,7 @@ been written).
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import attrs
@@ -18,6 +19,7 @@ import trio
 
 from seshat_trio.config.model import Address
 from seshat_trio.logs import EventLogger
+from seshat_trio.plain_socket import PlainSocketStream
 from seshat_trio.transport.backoff import Backoff
 from seshat_trio.transport.connection import (
     CONNECTION_FAILURES,
@@ -166,9 +168,10 @@ class PeerLink:
             return HandshakeError(f"connect to {self.address} timed out")
         except OSError as exc:
             return exc
-        async with stream:
-            tune_socket(stream, self._limits.tcp_user_timeout)
-            framed = FramedStream(stream, self._limits.max_frame_bytes)
+        plain = PlainSocketStream(stream)
+        async with contextlib.aclosing(plain):
+            tune_socket(plain, self._limits.tcp_user_timeout)
+            framed = FramedStream(plain, self._limits.max_frame_bytes)
             try:
                 await self._handshake(framed)
             except CONNECTION_FAILURES as exc:
@@ -180,7 +183,7 @@ class PeerLink:
             try:
                 return await run_both(
                     lambda: self._receive_loop(framed),
-                    lambda: self.mailbox.pump(stream, self._mark_written),
+                    lambda: self.mailbox.pump(plain, self._mark_written),
                 )
             finally:
                 self._connected = False

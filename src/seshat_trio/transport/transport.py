@@ -19,6 +19,7 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -26,6 +27,7 @@ import trio
 
 from seshat_trio.config.model import Address
 from seshat_trio.logs import get_logger
+from seshat_trio.plain_socket import PlainSocketStream
 from seshat_trio.raft.messages import Heartbeat, HeartbeatResp
 from seshat_trio.transport.connection import (
     CONNECTION_FAILURES,
@@ -166,10 +168,11 @@ class Transport:
         log = self._log.bind(direction="inbound", remote=remote)
         sender: int | None = None
         scope = trio.CancelScope()
-        async with stream:
+        plain = PlainSocketStream(stream)
+        async with contextlib.aclosing(plain):
             with scope:
-                tune_socket(stream, self._limits.tcp_user_timeout)
-                framed = FramedStream(stream, self._limits.max_frame_bytes)
+                tune_socket(plain, self._limits.tcp_user_timeout)
+                framed = FramedStream(plain, self._limits.max_frame_bytes)
                 try:
                     sender = await self._accept_hello(framed)
                 except CONNECTION_FAILURES as exc:
@@ -191,7 +194,7 @@ class Transport:
                     async with trio.open_nursery() as handlers:
                         ended = await run_both(
                             lambda: self._receive_loop(framed, sender, mailbox, handlers),
-                            lambda: mailbox.pump(stream, _ignore_batch),
+                            lambda: mailbox.pump(plain, _ignore_batch),
                         )
                         handlers.cancel_scope.cancel()
                     log.warning(

@@ -1,4 +1,4 @@
-"""ClientSocket: the front end's socket I/O over real loopback TCP."""
+"""PlainSocketStream over real loopback TCP."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ import pytest
 import trio
 import trio.testing
 
-from seshat_trio.server.socket_io import ClientSocket
+from seshat_trio.plain_socket import PlainSocketStream
 
 
 @asynccontextmanager
-async def connected() -> AsyncIterator[tuple[ClientSocket, trio.SocketStream]]:
-    """A ClientSocket (server side) and the client's ordinary Trio stream."""
+async def connected() -> AsyncIterator[tuple[PlainSocketStream, trio.SocketStream]]:
+    """A PlainSocketStream (server side) and the client's ordinary Trio stream."""
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     port = listeners[0].socket.getsockname()[1]
     client = await trio.open_tcp_stream("127.0.0.1", port)
-    server = ClientSocket(await listeners[0].accept())
+    server = PlainSocketStream(await listeners[0].accept())
     try:
         yield server, client
     finally:
@@ -45,7 +45,7 @@ async def test_round_trip_and_peer_name() -> None:
             host, port = server.getpeername()
             assert host == "127.0.0.1" and port == client.socket.getsockname()[1]
             await client.send_all(b"*1\r\n$4\r\nPING\r\n")
-            assert await server.receive_some() == b"*1\r\n$4\r\nPING\r\n"
+            assert await server.receive_some(65536) == b"*1\r\n$4\r\nPING\r\n"
             await server.send_all(b"+PONG\r\n")
             assert await receive_exactly(client, 7) == b"+PONG\r\n"
 
@@ -69,18 +69,18 @@ async def test_end_of_stream_reads_empty() -> None:
         async with connected() as (server, client):
             await client.send_all(b"last")
             await client.send_eof()
-            assert await server.receive_some() == b"last"
-            assert await server.receive_some() == b""
+            assert await server.receive_some(65536) == b"last"
+            assert await server.receive_some(65536) == b""
 
 
 async def test_a_cancelled_receive_loses_nothing() -> None:
     with trio.fail_after(10):
         async with connected() as (server, client):
             with trio.move_on_after(0.05) as scope:
-                await server.receive_some()
+                await server.receive_some(65536)
             assert scope.cancelled_caught
             await client.send_all(b"after")
-            assert await server.receive_some() == b"after"
+            assert await server.receive_some(65536) == b"after"
 
 
 async def test_closing_wakes_a_waiting_receiver() -> None:
@@ -90,7 +90,7 @@ async def test_closing_wakes_a_waiting_receiver() -> None:
 
             async def wait_for_data() -> None:
                 try:
-                    await server.receive_some()
+                    await server.receive_some(65536)
                 except trio.ClosedResourceError as exc:
                     outcome.append(exc)
 
@@ -108,4 +108,4 @@ async def test_a_reset_connection_is_a_broken_resource() -> None:
             client.socket.close()
             await trio.sleep(0.05)
             with pytest.raises(trio.BrokenResourceError):
-                await server.receive_some()
+                await server.receive_some(65536)

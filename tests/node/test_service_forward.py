@@ -1,0 +1,135 @@
+"""NodeService.forward: how a follower's forwarded request ends, for each transport outcome."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+import pytest
+import trio
+import trio.testing
+
+from seshat_trio.config import ClusterSection, Config, LimitsSection, NodeSection, Redirect
+from seshat_trio.errors import OutcomeUnknownError, ServiceError
+from seshat_trio.node.service import NodeService
+from seshat_trio.node.stats import NodeStats
+from seshat_trio.transport import ForwardFailed, ForwardReply, ForwardRequest, PeerUnavailable
+
+TIMEOUT_MS = 2_000
+
+
+class FakeData:
+    """The data group as the service sees it: a leader id that may change."""
+
+    def __init__(self, leader_id: int | None) -> None:
+        self.leader_id = leader_id
+        self._changed = trio.Event()
+
+    def elect(self, leader_id: int | None) -> None:
+        self.leader_id = leader_id
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_changed(self) -> None:
+        await self._changed.wait()
+
+
+class FakeTransport:
+    """Answers each forward with the next of `outcomes` (a reply payload or an exception)."""
+
+    def __init__(self, *outcomes: bytes | BaseException) -> None:
+        self.outcomes = list(outcomes)
+        self.calls: list[tuple[int, float]] = []
+
+    async def forward(self, to: int, request: ForwardRequest, timeout: float) -> ForwardReply:
+        self.calls.append((to, timeout))
+        await trio.lowlevel.checkpoint()
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return ForwardReply(request.request_id, outcome)
+
+
+def make_service(
+    data: FakeData, transport: FakeTransport, redirect: Redirect = Redirect.FORWARD
+) -> NodeService:
+    config = Config(
+        node=NodeSection(id=1),
+        cluster=ClusterSection(redirect=redirect),
+        limits=LimitsSection(request_timeout_ms=TIMEOUT_MS),
+    )
+    return NodeService(
+        config=config,
+        data=cast(Any, data),
+        machine=cast(Any, None),
+        system=cast(Any, None),
+        transport=cast(Any, transport),
+        stats=NodeStats(started_at=time.monotonic()),
+        client_address_of=lambda node: f"127.0.0.1:{6378 + node}",
+    )
+
+
+SET = [(b"SET", b"k", b"v")]
+
+
+async def test_a_known_leader_answers_directly() -> None:
+    transport = FakeTransport(b"+OK\r\n")
+    service = make_service(FakeData(leader_id=2), transport)
+    assert await service.forward(SET, 2) == b"+OK\r\n"
+    assert transport.calls == [(2, TIMEOUT_MS / 1000)]
+
+
+async def test_not_sent_waits_for_a_leader_change_then_retries() -> None:
+    data = FakeData(leader_id=2)
+    not_connected = PeerUnavailable(2, "not connected", maybe_delivered=False)
+    transport = FakeTransport(not_connected, b"+OK\r\n")
+    service = make_service(data, transport)
+    result: list[bytes] = []
+    async with trio.open_nursery() as nursery:
+
+        async def run() -> None:
+            result.append(await service.forward(SET, 2))
+
+        nursery.start_soon(run)
+        await trio.testing.wait_all_tasks_blocked()
+        assert result == []  # waiting for news about the leader
+        data.elect(3)
+    assert result == [b"+OK\r\n"]
+    assert [to for to, _ in transport.calls] == [2, 3]
+    assert transport.calls[1][1] <= TIMEOUT_MS / 1000  # the retry gets what is left
+
+
+@pytest.mark.parametrize(
+    ("failure", "error", "text"),
+    [
+        (PeerUnavailable(2, "broke", maybe_delivered=True), OutcomeUnknownError, "TIMEOUT"),
+        (trio.TooSlowError(), OutcomeUnknownError, "TIMEOUT"),
+        (ForwardFailed(2, "overloaded"), ServiceError, "ERR the leader could not execute"),
+    ],
+)
+async def test_transport_failures_become_clear_errors(
+    failure: BaseException, error: type[ServiceError], text: str
+) -> None:
+    service = make_service(FakeData(leader_id=2), FakeTransport(failure))
+    with pytest.raises(error) as info:
+        await service.forward(SET, 2)
+    assert info.value.message.startswith(text)
+
+
+async def test_no_leader_within_the_deadline_is_an_error_never_a_hang(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    service = make_service(FakeData(leader_id=None), FakeTransport())
+    started = trio.current_time()
+    with trio.fail_after(10), pytest.raises(ServiceError) as info:
+        await service.forward(SET, 2)
+    assert trio.current_time() - started == pytest.approx(TIMEOUT_MS / 1000)
+    assert info.value.message.startswith(("NOLEADER", "TIMEOUT"))
+
+
+async def test_moved_redirect_names_the_leader() -> None:
+    transport = FakeTransport()
+    service = make_service(FakeData(leader_id=2), transport, Redirect.MOVED)
+    with pytest.raises(ServiceError, match=r"MOVED 0 127\.0\.0\.1:6380"):
+        await service.forward(SET, 2)
+    assert transport.calls == []
