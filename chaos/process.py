@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import trio
 
 from seshat_trio.client import RedisReplyError, RespClient
+from seshat_trio.cluster_launcher import member_argv
 
 #: Flags every chaos node gets: short request deadlines so a cut-off node answers
 #: NOLEADER/TIMEOUT within seconds instead of the default 30 s.
@@ -50,19 +50,18 @@ class NodeProcess:
         self.starts = 0
 
     def argv(self) -> list[str]:
-        # The same command line on every start: --bootstrap only acts on an empty data dir.
         return [
-            sys.executable, "-m", "seshat_trio", "serve",
-            "--node-id", str(self.node_id),
-            "--bootstrap",
-            "--initial-members", self.members,
-            "--data-dir", str(self.data_dir),
-            "--client-addr", f"127.0.0.1:{self.client_port}",
-            "--internal-addr", f"127.0.0.1:{self.internal_port}",
-            "--http-addr", f"127.0.0.1:{self.http_port}",
+            *member_argv(
+                self.node_id,
+                self.members,
+                self.data_dir,
+                client_addr=f"127.0.0.1:{self.client_port}",
+                internal_addr=f"127.0.0.1:{self.internal_port}",
+                http_addr=f"127.0.0.1:{self.http_port}",
+            ),
             *COMMON_FLAGS,
             *self.extra,
-        ]  # fmt: skip
+        ]
 
     def launch(self, env: Mapping[str, str] | None = None) -> None:
         """Start the process (not waiting for it to serve); `env` adds variables."""

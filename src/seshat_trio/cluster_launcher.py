@@ -74,18 +74,39 @@ class ClusterPlan:
 ChildArgv = Callable[[ClusterPlan, int], Sequence[str]]
 
 
-def serve_argv(plan: ClusterPlan, node_id: int) -> list[str]:
-    """The command line of node `node_id`: `python -m seshat_trio serve ...`."""
+def member_argv(
+    node_id: int,
+    members: str,
+    data_dir: Path,
+    *,
+    client_addr: Address | str,
+    internal_addr: Address | str,
+    http_addr: Address | str,
+) -> list[str]:
+    """`python -m seshat_trio serve ...` for a member of a bootstrapped cluster. The same
+    command line serves every start: --bootstrap only acts on an empty data dir."""
     return [
         sys.executable, "-m", "seshat_trio", "serve",
         "--node-id", str(node_id),
         "--bootstrap",
-        "--initial-members", ",".join(str(member) for member in plan.members()),
-        "--data-dir", str(plan.data_dir(node_id)),
-        "--client-addr", str(plan.address(plan.client_port, node_id)),
-        "--internal-addr", str(plan.address(plan.internal_port, node_id)),
-        "--http-addr", str(plan.address(plan.http_port, node_id)),
+        "--initial-members", members,
+        "--data-dir", str(data_dir),
+        "--client-addr", str(client_addr),
+        "--internal-addr", str(internal_addr),
+        "--http-addr", str(http_addr),
     ]  # fmt: skip
+
+
+def serve_argv(plan: ClusterPlan, node_id: int) -> list[str]:
+    """The command line of node `node_id` of `plan`."""
+    return member_argv(
+        node_id,
+        ",".join(str(member) for member in plan.members()),
+        plan.data_dir(node_id),
+        client_addr=plan.address(plan.client_port, node_id),
+        internal_addr=plan.address(plan.internal_port, node_id),
+        http_addr=plan.address(plan.http_port, node_id),
+    )
 
 
 def describe_exit(code: int) -> str:

@@ -20,6 +20,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from seshat_trio.cluster_launcher import member_argv
+
 LOG_TAIL_LINES = 200
 T = TypeVar("T")
 
@@ -135,18 +137,17 @@ class MemberProcess(NodeProcess):
         self.internal_port = internal_port
 
     def argv(self) -> list[str]:
-        # The same command line on every start: --bootstrap only acts on an empty data dir.
         return [
-            sys.executable, "-m", "seshat_trio", "serve",
-            "--node-id", str(self.node_id),
-            "--bootstrap",
-            "--initial-members", self.members,
-            "--data-dir", str(self.data_dir),
-            "--client-addr", f"127.0.0.1:{self.port}",
-            "--internal-addr", f"127.0.0.1:{self.internal_port}",
-            "--http-addr", f"127.0.0.1:{self.http_port}",
+            *member_argv(
+                self.node_id,
+                self.members,
+                self.data_dir,
+                client_addr=f"127.0.0.1:{self.port}",
+                internal_addr=f"127.0.0.1:{self.internal_port}",
+                http_addr=f"127.0.0.1:{self.http_port}",
+            ),
             *self.extra,
-        ]  # fmt: skip
+        ]
 
     def client(self) -> redis.Redis:
         # Short timeouts: a hung request must fail the test, not stall the module. No

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -200,6 +201,18 @@ class Cluster:
                 await node.crash()
 
 
+@asynccontextmanager
+async def running(cluster: Cluster, timeout: float) -> AsyncIterator[trio.Nursery]:
+    """Run `cluster` in a nursery of its own (yielded, to restart nodes in), failing after
+    `timeout` seconds; on exit every node is stopped and the cluster's tasks cancelled."""
+    with trio.fail_after(timeout):
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            yield nursery
+            await cluster.stop()
+            nursery.cancel_scope.cancel()
+
+
 def set_op(key: bytes, value: bytes) -> bytes:
     return encode_operation(Operation(time_ms=1_000, commands=((b"set", key, value),)))
 
@@ -215,129 +228,109 @@ async def test_leader_replicates_to_all_and_followers_refuse_writes(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     cluster = Cluster(tmp_path, FAST)
-    with trio.fail_after(30):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            leader = await cluster.leader()
-            pendings = [leader.driver.propose(set_op(b"k%d" % i, b"v%d" % i)) for i in range(40)]
-            for pending in pendings:
-                assert await pending == (SimpleString("OK"),)
-            await cluster.wait_applied(leader.driver.applied_index)
-            expected = [(b"k%d" % i, b"v%d" % i) for i in range(40)]
-            for node in cluster:
-                assert sorted(node.data()) == sorted(expected)
-            follower = next(n for n in cluster if n is not leader)
-            with pytest.raises(NotLeader) as info:
-                follower.driver.propose(set_op(b"x", b"y"))
-            assert info.value.leader_id == leader.node_id
-            status = leader.driver.status()
-            assert status.role is Role.LEADER and status.leader_id == leader.node_id
-            assert set(status.peers) == set(IDS) - {leader.node_id}
-            assert all(p.match == status.last_index for p in status.peers.values())
-            await cluster.stop()
-            nursery.cancel_scope.cancel()
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        pendings = [leader.driver.propose(set_op(b"k%d" % i, b"v%d" % i)) for i in range(40)]
+        for pending in pendings:
+            assert await pending == (SimpleString("OK"),)
+        await cluster.wait_applied(leader.driver.applied_index)
+        expected = [(b"k%d" % i, b"v%d" % i) for i in range(40)]
+        for node in cluster:
+            assert sorted(node.data()) == sorted(expected)
+        follower = next(n for n in cluster if n is not leader)
+        with pytest.raises(NotLeader) as info:
+            follower.driver.propose(set_op(b"x", b"y"))
+        assert info.value.leader_id == leader.node_id
+        status = leader.driver.status()
+        assert status.role is Role.LEADER and status.leader_id == leader.node_id
+        assert set(status.peers) == set(IDS) - {leader.node_id}
+        assert all(p.match == status.last_index for p in status.peers.values())
 
 
 async def test_read_barrier_on_follower_sees_acknowledged_write(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     cluster = Cluster(tmp_path, FAST)
-    with trio.fail_after(30):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            leader = await cluster.leader()
-            follower = next(n for n in cluster if n is not leader)
-            # Hold the follower's traffic back so it cannot have applied the write by luck.
-            cluster.network.isolated.add(follower.node_id)
-            await write(leader, b"k", b"fresh")
-            assert follower.kv.get(b"k") is None
-            cluster.network.isolated.clear()
-            await follower.driver.read_barrier()
-            value = follower.kv.get(b"k")
-            assert value is not None and value.data == b"fresh"
-            await leader.driver.read_barrier()  # on the leader too
-            await cluster.stop()
-            nursery.cancel_scope.cancel()
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        follower = next(n for n in cluster if n is not leader)
+        # Hold the follower's traffic back so it cannot have applied the write by luck.
+        cluster.network.isolated.add(follower.node_id)
+        await write(leader, b"k", b"fresh")
+        assert follower.kv.get(b"k") is None
+        cluster.network.isolated.clear()
+        await follower.driver.read_barrier()
+        value = follower.kv.get(b"k")
+        assert value is not None and value.data == b"fresh"
+        await leader.driver.read_barrier()  # on the leader too
 
 
 async def test_concurrent_reads_share_one_read_index_request(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     cluster = Cluster(tmp_path, FAST)
-    with trio.fail_after(30):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            leader = await cluster.leader()
-            follower = next(n for n in cluster if n is not leader)
-            for node in (leader, follower):
-                await write(leader, b"k", b"v" + bytes([node.node_id]))
-                before = node.driver._next_read_id
-                seen: list[bytes] = []
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        follower = next(n for n in cluster if n is not leader)
+        for node in (leader, follower):
+            await write(leader, b"k", b"v" + bytes([node.node_id]))
+            before = node.driver._next_read_id
+            seen: list[bytes] = []
 
-                async def read(node: Node = node, seen: list[bytes] = seen) -> None:
-                    await node.driver.read_barrier()
-                    value = node.kv.get(b"k")
-                    assert value is not None
-                    seen.append(value.data)
-
-                # Started together, the reads join one request; the driver's Ready loop may
-                # run once among them (it may already be scheduled), which starts a second.
-                async with trio.open_nursery() as reads:
-                    for _ in range(20):
-                        reads.start_soon(read)
-                assert seen == [b"v" + bytes([node.node_id])] * 20
-                used = node.driver._next_read_id - before
-                assert 1 <= used <= 2
-                # A read after that Ready took the request asks again.
+            async def read(node: Node = node, seen: list[bytes] = seen) -> None:
                 await node.driver.read_barrier()
-                assert node.driver._next_read_id == before + used + 1
-            await cluster.stop()
-            nursery.cancel_scope.cancel()
+                value = node.kv.get(b"k")
+                assert value is not None
+                seen.append(value.data)
+
+            # Started together, the reads join one request; the driver's Ready loop may
+            # run once among them (it may already be scheduled), which starts a second.
+            async with trio.open_nursery() as reads:
+                for _ in range(20):
+                    reads.start_soon(read)
+            assert seen == [b"v" + bytes([node.node_id])] * 20
+            used = node.driver._next_read_id - before
+            assert 1 <= used <= 2
+            # A read after that Ready took the request asks again.
+            await node.driver.read_barrier()
+            assert node.driver._next_read_id == before + used + 1
 
 
 async def test_read_barrier_without_leader_fails_clearly(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     cluster = Cluster(tmp_path, FAST)
-    with trio.fail_after(30):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            leader = await cluster.leader()
-            follower = next(n for n in cluster if n is not leader)
-            cluster.network.isolated.add(follower.node_id)
-            # The isolated follower still believes in the leader: the forwarded read times
-            # out, the retry too (then no leader is known any more).
-            with pytest.raises(ServiceError) as info:
-                await follower.driver.read_barrier()
-            assert info.value.message.split()[0] in {"TIMEOUT", "NOLEADER", "TRYAGAIN"}
-            await cluster.stop()
-            nursery.cancel_scope.cancel()
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        follower = next(n for n in cluster if n is not leader)
+        cluster.network.isolated.add(follower.node_id)
+        # The isolated follower still believes in the leader: the forwarded read times
+        # out, the retry too (then no leader is known any more).
+        with pytest.raises(ServiceError) as info:
+            await follower.driver.read_barrier()
+        assert info.value.message.split()[0] in {"TIMEOUT", "NOLEADER", "TRYAGAIN"}
 
 
 async def test_leader_crash_new_leader_then_old_node_catches_up(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     cluster = Cluster(tmp_path, FAST)
-    with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            old = await cluster.leader()
-            for i in range(10):
-                await write(old, b"a%d" % i, b"1")
-            await old.crash()
-            others = set(IDS) - {old.node_id}
-            new = await cluster.leader(others)
-            assert new is not old
-            for i in range(10):
-                last = await write(new, b"b%d" % i, b"2")
-            await old.start(nursery)
-            await cluster.wait_applied(last)
-            reference = new.data()
-            assert len(reference) == 20
-            for node in cluster:
-                assert node.data() == reference
-            await cluster.stop()
-            nursery.cancel_scope.cancel()
+    async with running(cluster, 60) as nursery:
+        old = await cluster.leader()
+        for i in range(10):
+            await write(old, b"a%d" % i, b"1")
+        await old.crash()
+        others = set(IDS) - {old.node_id}
+        new = await cluster.leader(others)
+        assert new is not old
+        for i in range(10):
+            last = await write(new, b"b%d" % i, b"2")
+        await old.start(nursery)
+        await cluster.wait_applied(last)
+        reference = new.data()
+        assert len(reference) == 20
+        for node in cluster:
+            assert node.data() == reference
 
 
 async def test_partitioned_follower_catches_up_by_chunked_snapshot(
@@ -345,56 +338,52 @@ async def test_partitioned_follower_catches_up_by_chunked_snapshot(
 ) -> None:
     settings = attrs.evolve(FAST, snapshot_entries=50, snapshot_chunk_bytes=256, snapshot_window=2)
     cluster = Cluster(tmp_path, settings)
-    with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            leader = await cluster.leader()
-            lagging = next(n for n in cluster if n is not leader)
-            await write(leader, b"before", b"x")
-            await cluster.wait_applied(leader.driver.applied_index)
-            cluster.network.isolated.add(lagging.node_id)
-            for i in range(200):
-                last = await write(leader, b"key%03d" % i, b"value-%d" % i * 3)
-            assert leader.driver.status().snapshot_index > 100  # the leader compacted
-            assert lagging.driver.applied_index < 10
-            # The first stream loses a chunk: the follower refuses the next one, the leader
-            # reports the failure to its core and a later offer streams it again.
-            lost: list[SnapshotChunk] = []
+    async with running(cluster, 60):
+        leader = await cluster.leader()
+        lagging = next(n for n in cluster if n is not leader)
+        await write(leader, b"before", b"x")
+        await cluster.wait_applied(leader.driver.applied_index)
+        cluster.network.isolated.add(lagging.node_id)
+        for i in range(200):
+            last = await write(leader, b"key%03d" % i, b"value-%d" % i * 3)
+        assert leader.driver.status().snapshot_index > 100  # the leader compacted
+        assert lagging.driver.applied_index < 10
+        # The first stream loses a chunk: the follower refuses the next one, the leader
+        # reports the failure to its core and a later offer streams it again.
+        lost: list[SnapshotChunk] = []
 
-            def lose_one(msg: PeerMessage) -> bool:
-                if isinstance(msg, SnapshotChunk) and msg.offset > 0 and not lost:
-                    lost.append(msg)
-                    return True
-                return False
+        def lose_one(msg: PeerMessage) -> bool:
+            if isinstance(msg, SnapshotChunk) and msg.offset > 0 and not lost:
+                lost.append(msg)
+                return True
+            return False
 
-            cluster.network.drop = lose_one
-            cluster.network.isolated.clear()
-            await cluster.wait_applied(last)
-            assert lost
-            offsets = [
-                m.offset
-                for m in cluster.network.sent
-                if isinstance(m, SnapshotChunk) and m.dst == lagging.node_id
-            ]
-            assert offsets.count(0) >= 2  # streamed twice
-            chunks = [
-                m
-                for m in cluster.network.sent
-                if isinstance(m, SnapshotChunk) and m.dst == lagging.node_id
-            ]
-            assert len(chunks) > 3  # it came as a stream of chunks, not entries
-            status = lagging.driver.status()
-            assert status.snapshot_index > 100
-            reference = leader.data()
-            assert len(reference) == 201
-            for node in cluster:
-                assert node.data() == reference
-            # It keeps replicating normally afterwards.
-            last = await write(leader, b"after", b"y")
-            await cluster.wait_applied(last)
-            assert lagging.kv.get(b"after") is not None
-            await cluster.stop()
-            nursery.cancel_scope.cancel()
+        cluster.network.drop = lose_one
+        cluster.network.isolated.clear()
+        await cluster.wait_applied(last)
+        assert lost
+        offsets = [
+            m.offset
+            for m in cluster.network.sent
+            if isinstance(m, SnapshotChunk) and m.dst == lagging.node_id
+        ]
+        assert offsets.count(0) >= 2  # streamed twice
+        chunks = [
+            m
+            for m in cluster.network.sent
+            if isinstance(m, SnapshotChunk) and m.dst == lagging.node_id
+        ]
+        assert len(chunks) > 3  # it came as a stream of chunks, not entries
+        status = lagging.driver.status()
+        assert status.snapshot_index > 100
+        reference = leader.data()
+        assert len(reference) == 201
+        for node in cluster:
+            assert node.data() == reference
+        # It keeps replicating normally afterwards.
+        last = await write(leader, b"after", b"y")
+        await cluster.wait_applied(last)
+        assert lagging.kv.get(b"after") is not None
 
 
 async def test_restart_replays_to_the_same_state(
@@ -402,28 +391,24 @@ async def test_restart_replays_to_the_same_state(
 ) -> None:
     settings = attrs.evolve(FAST, snapshot_entries=25)
     cluster = Cluster(tmp_path, settings)
-    with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            leader = await cluster.leader()
-            for i in range(60):
-                last = await write(leader, b"k%d" % (i % 17), b"%d" % i)
-            await cluster.wait_applied(last)
-            before = {n.node_id: (n.driver.applied_index, n.data()) for n in cluster}
-            await cluster.stop()
-            for node in cluster:
-                await node.start(nursery)
-                # Nothing is lost or applied twice: the state machine resumes where it was.
-                assert (node.driver.applied_index, node.data()) == before[node.node_id]
-                assert node.driver.status().commit >= node.driver.status().snapshot_index
-            leader = await cluster.leader()
-            last = await write(leader, b"k0", b"new")
-            await cluster.wait_applied(last)
-            for node in cluster:
-                value = node.kv.get(b"k0")
-                assert value is not None and value.data == b"new"
-            await cluster.stop()
-            nursery.cancel_scope.cancel()
+    async with running(cluster, 60) as nursery:
+        leader = await cluster.leader()
+        for i in range(60):
+            last = await write(leader, b"k%d" % (i % 17), b"%d" % i)
+        await cluster.wait_applied(last)
+        before = {n.node_id: (n.driver.applied_index, n.data()) for n in cluster}
+        await cluster.stop()
+        for node in cluster:
+            await node.start(nursery)
+            # Nothing is lost or applied twice: the state machine resumes where it was.
+            assert (node.driver.applied_index, node.data()) == before[node.node_id]
+            assert node.driver.status().commit >= node.driver.status().snapshot_index
+        leader = await cluster.leader()
+        last = await write(leader, b"k0", b"new")
+        await cluster.wait_applied(last)
+        for node in cluster:
+            value = node.kv.get(b"k0")
+            assert value is not None and value.data == b"new"
 
 
 @pytest.mark.parametrize("merge", [None, encode_batch], ids=["entry-per-write", "merged"])
@@ -444,28 +429,24 @@ async def test_pending_proposals_end_committed_or_failed_when_leadership_is_lost
         except ServiceError:
             outcomes[key] = "failed"
 
-    with trio.fail_after(60):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            old = await cluster.leader()
-            await write(old, b"base", b"0")
-            cluster.network.isolated.add(old.node_id)
-            async with trio.open_nursery() as waiters:
-                for i in range(5):
-                    key = b"lost%d" % i
-                    waiters.start_soon(track, key, old.driver.propose(set_op(key, b"x")))
-                new = await cluster.leader(set(IDS) - {old.node_id})
-                for i in range(5):
-                    await write(new, b"won%d" % i, b"y")
-                cluster.network.isolated.clear()
-            # Every pending write ended; those of the deposed leader were overwritten.
-            assert outcomes == {b"lost%d" % i: "failed" for i in range(5)}
-            await cluster.wait_applied(new.driver.applied_index)
-            for node in cluster:
-                keys = {k for k, _ in node.data()}
-                assert keys == {b"base"} | {b"won%d" % i for i in range(5)}
-            await cluster.stop()
-            nursery.cancel_scope.cancel()
+    async with running(cluster, 60):
+        old = await cluster.leader()
+        await write(old, b"base", b"0")
+        cluster.network.isolated.add(old.node_id)
+        async with trio.open_nursery() as waiters:
+            for i in range(5):
+                key = b"lost%d" % i
+                waiters.start_soon(track, key, old.driver.propose(set_op(key, b"x")))
+            new = await cluster.leader(set(IDS) - {old.node_id})
+            for i in range(5):
+                await write(new, b"won%d" % i, b"y")
+            cluster.network.isolated.clear()
+        # Every pending write ended; those of the deposed leader were overwritten.
+        assert outcomes == {b"lost%d" % i: "failed" for i in range(5)}
+        await cluster.wait_applied(new.driver.applied_index)
+        for node in cluster:
+            keys = {k for k, _ in node.data()}
+            assert keys == {b"base"} | {b"won%d" % i for i in range(5)}
 
 
 async def test_merged_proposals_share_entries_and_each_gets_its_own_reply(
@@ -474,46 +455,38 @@ async def test_merged_proposals_share_entries_and_each_gets_its_own_reply(
     settings = attrs.evolve(FAST, max_merged_entry_bytes=600)
     cluster = Cluster(tmp_path, settings, merge=encode_batch)
     incr = encode_operation(Operation(time_ms=1_000, commands=((b"incr", b"n"),)))
-    with trio.fail_after(30):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            leader = await cluster.leader()
-            await write(leader, b"base", b"0")
-            before = leader.driver.status().last_index
-            # Proposed in one go, so one pass of the Raft loop takes them all.
-            pendings = [leader.driver.propose(incr) for _ in range(40)]
-            pendings.append(leader.driver.propose(set_op(b"n", b"not a number")))
-            pendings.append(leader.driver.propose(incr))
-            replies = [await pending for pending in pendings]
-            assert replies[:40] == [(i,) for i in range(1, 41)]
-            assert replies[40] == (SimpleString("OK"),)
-            assert isinstance(replies[41][0], ErrorReply)
-            # 42 writes of ~30 bytes in entries of at most 600 bytes: a handful, not 42.
-            used = leader.driver.status().last_index - before
-            assert 2 <= used <= 4
-            await cluster.wait_applied(leader.driver.applied_index)
-            assert all(node.data() == leader.data() for node in cluster)
-            assert dict(leader.data())[b"n"] == b"not a number"
-            await cluster.stop()
-            nursery.cancel_scope.cancel()
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        await write(leader, b"base", b"0")
+        before = leader.driver.status().last_index
+        # Proposed in one go, so one pass of the Raft loop takes them all.
+        pendings = [leader.driver.propose(incr) for _ in range(40)]
+        pendings.append(leader.driver.propose(set_op(b"n", b"not a number")))
+        pendings.append(leader.driver.propose(incr))
+        replies = [await pending for pending in pendings]
+        assert replies[:40] == [(i,) for i in range(1, 41)]
+        assert replies[40] == (SimpleString("OK"),)
+        assert isinstance(replies[41][0], ErrorReply)
+        # 42 writes of ~30 bytes in entries of at most 600 bytes: a handful, not 42.
+        used = leader.driver.status().last_index - before
+        assert 2 <= used <= 4
+        await cluster.wait_applied(leader.driver.applied_index)
+        assert all(node.data() == leader.data() for node in cluster)
+        assert dict(leader.data())[b"n"] == b"not a number"
 
 
 async def test_stopping_driver_reports_pending_writes_as_unknown(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     cluster = Cluster(tmp_path, FAST)
-    with trio.fail_after(30):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            leader = await cluster.leader()
-            cluster.network.isolated.add(leader.node_id)
-            pending = leader.driver.propose(set_op(b"k", b"v"))
-            await trio.sleep(0.005)
-            await leader.crash()
-            with pytest.raises(OutcomeUnknownError):
-                await pending
-            await cluster.stop()
-            nursery.cancel_scope.cancel()
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        cluster.network.isolated.add(leader.node_id)
+        pending = leader.driver.propose(set_op(b"k", b"v"))
+        await trio.sleep(0.005)
+        await leader.crash()
+        with pytest.raises(OutcomeUnknownError):
+            await pending
 
 
 async def test_system_group_bootstraps_layout_once(
@@ -523,26 +496,23 @@ async def test_system_group_bootstraps_layout_once(
     layout = single_shard_layout(
         NodeAddresses(i, f"127.0.0.1:{7000 + i}") for i in IDS
     )
-    with trio.fail_after(30):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            async with trio.open_nursery() as bootstraps:
-                for node in cluster:
-                    assert isinstance(node.machine, SystemStateMachine)
-                    bootstraps.start_soon(bootstrap_system_group, node.driver, node.machine, layout)
-            leader = await cluster.leader()
-            await cluster.wait_applied(leader.driver.applied_index)
+    async with running(cluster, 30):
+        async with trio.open_nursery() as bootstraps:
             for node in cluster:
                 assert isinstance(node.machine, SystemStateMachine)
-                assert node.machine.layout == layout
-                assert node.store.get_system(0, "members") == leader.store.get_system(0, "members")
-            await cluster.stop()
-            # Restart: the layout is read back from system_data.
-            for node in cluster:
-                node.store = Store.open(node.path)
-                assert SystemStateMachine(node.store).layout == layout
-                node.store.close()
-            nursery.cancel_scope.cancel()
+                bootstraps.start_soon(bootstrap_system_group, node.driver, node.machine, layout)
+        leader = await cluster.leader()
+        await cluster.wait_applied(leader.driver.applied_index)
+        for node in cluster:
+            assert isinstance(node.machine, SystemStateMachine)
+            assert node.machine.layout == layout
+            assert node.store.get_system(0, "members") == leader.store.get_system(0, "members")
+        await cluster.stop()
+        # Restart: the layout is read back from system_data.
+        for node in cluster:
+            node.store = Store.open(node.path)
+            assert SystemStateMachine(node.store).layout == layout
+            node.store.close()
 
 
 async def test_production_path_with_group_commit_and_threads(tmp_path: Path) -> None:
