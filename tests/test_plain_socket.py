@@ -109,3 +109,15 @@ async def test_a_reset_connection_is_a_broken_resource() -> None:
             await trio.sleep(0.05)
             with pytest.raises(trio.BrokenResourceError):
                 await server.receive_some(65536)
+
+
+async def test_a_cancelled_scope_stops_reads_even_while_data_is_waiting() -> None:
+    with trio.fail_after(10):
+        async with connected() as (server, client):
+            await client.send_all(b"waiting")
+            await trio.sleep(0.05)  # the bytes are in the server's socket buffer
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await server.receive_some(65536)
+            assert scope.cancelled_caught
+            assert await server.receive_some(65536) == b"waiting"  # nothing was lost

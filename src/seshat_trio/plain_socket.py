@@ -8,11 +8,14 @@ request costs one: the task parks in `wait_readable` until the peer sends, then 
 answers without yielding again. Fairness is kept by yielding when a read found data
 waiting without parking (a pipelining client must not starve the others).
 
-One task may receive while another sends (a peer link's receive loop and its pump).
+One task may receive while another sends (a peer link's receive loop and its pump); at
+most one task sends (there is no conflict detector). After `aclose`, calls raise
+`trio.BrokenResourceError` (EBADF) rather than `ClosedResourceError`; both end a connection.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Protocol
 
@@ -41,7 +44,12 @@ class PlainSocketStream:
 
     def __init__(self, stream: trio.SocketStream) -> None:
         # The file descriptor moves to a plain socket object; the Trio socket is left closed.
-        self._sock = socket.socket(fileno=stream.socket.detach())
+        fd = stream.socket.detach()
+        try:
+            self._sock = socket.socket(fileno=fd)
+        except OSError:
+            os.close(fd)
+            raise
         self._sock.setblocking(False)
 
     def setsockopt(self, level: int, option: int, value: int) -> None:
@@ -54,6 +62,9 @@ class PlainSocketStream:
     async def receive_some(self, max_bytes: int = RECEIVE_BYTES) -> bytes:
         """The next bytes from the peer; b"" at end of stream."""
         sock = self._sock
+        # A cancellation point even when data is waiting (deadlines such as a handshake's
+        # must fire while a peer keeps sending); it yields only if cancelled.
+        await trio.lowlevel.checkpoint_if_cancelled()
         try:
             data = sock.recv(max_bytes)
         except BlockingIOError:

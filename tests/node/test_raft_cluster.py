@@ -70,9 +70,12 @@ class InlineCommitter:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.gate: trio.Event | None = None  # set: commits wait for it (a stalled disk)
 
     async def commit(self, batch: WriteBatch) -> None:
         await trio.lowlevel.checkpoint()
+        if self.gate is not None:
+            await self.gate.wait()
         self.store.write(batch, sync=False)
 
 
@@ -110,6 +113,7 @@ class Node:
     store: Store = attrs.field(init=False)
     machine: StateMachine = attrs.field(init=False)
     driver: RaftGroupDriver = attrs.field(init=False)
+    committer: InlineCommitter = attrs.field(init=False)
     scope: trio.CancelScope = attrs.field(init=False)
     stopped: trio.Event = attrs.field(init=False)
 
@@ -119,10 +123,11 @@ class Node:
         self.machine = (
             SystemStateMachine(self.store) if self.system else KvStateMachine(self.store, GROUP)
         )
+        self.committer = InlineCommitter(self.store)
         self.driver = RaftGroupDriver(
             raft_config=RaftConfig(group=group, node_id=self.node_id),
             store=self.store,
-            committer=InlineCommitter(self.store),
+            committer=self.committer,
             machine=self.machine,
             transport=self.network,
             initial_membership=MEMBERSHIP,
@@ -294,6 +299,29 @@ async def test_concurrent_reads_share_one_read_index_request(
             # A read after that Ready took the request asks again.
             await node.driver.read_barrier()
             assert node.driver._next_read_id == before + used + 1
+
+
+async def test_a_tick_closes_the_shared_read_request(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    # While the Ready loop waits on a stalled disk, ticks go on: a read after a tick must not
+    # join a request opened before it (a lease checked then may have expired since).
+    cluster = Cluster(tmp_path, FAST)
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        await write(leader, b"k", b"v")
+        gate = leader.committer.gate = trio.Event()
+        async with trio.open_nursery() as tasks:
+            tasks.start_soon(write, leader, b"k", b"stalled")
+            await trio.testing.wait_all_tasks_blocked()  # the Ready loop waits on the disk
+            before = leader.driver._next_read_id
+            tasks.start_soon(leader.driver.read_barrier)
+            await trio.sleep(FAST.tick_seconds * 1.5)
+            tasks.start_soon(leader.driver.read_barrier)
+            await trio.testing.wait_all_tasks_blocked()
+            assert leader.driver._next_read_id == before + 2
+            leader.committer.gate = None
+            gate.set()
 
 
 async def test_read_barrier_without_leader_fails_clearly(

@@ -296,3 +296,23 @@ def test_log_matches_model(
         assert store.log_size_bytes(1) == expected_size
     with Store.open(path) as store:
         assert (store.first_log_index(1), store.last_log_index(1)) == (first, last)
+
+
+def test_format_1_store_with_capnp_values_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with Store.open(path) as store:
+        batch = WriteBatch()
+        batch.put_value(1, b"new", value(b"v2"))
+        store.write(batch, sync=True)
+    # Make it look like a store an older build wrote: format 1, a version 1 (capnp) value.
+    db = plyvel.DB(str(path))
+    db.put(keys.META_FORMAT_KEY, records.encode_store_meta(1))
+    old = records._schema.StoredValue.new_message(version=1, kind=0, data=b"v1", expiresAtMs=7)
+    db.put(keys.value_key(1, 0, b"old"), old.to_bytes_packed())
+    db.close()
+    with Store.open(path) as store:
+        assert store.get_value(1, b"old") == StoredValue(kind=0, data=b"v1", expires_at_ms=7)
+        assert store.get_value(1, b"new") == value(b"v2")
+    db = plyvel.DB(str(path))
+    assert records.decode_store_meta(db.get(keys.META_FORMAT_KEY)) == FORMAT_VERSION == 2
+    db.close()

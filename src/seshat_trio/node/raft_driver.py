@@ -378,11 +378,11 @@ class RaftGroupDriver:
         for attempt in range(2):
             if not self._running:
                 raise ServiceError(f"TRYAGAIN {STOPPED}")
-            # Reads share one request until the next Ready: the core fixes a request's read
-            # index no earlier than that Ready (a heartbeat round or a forwarded request),
-            # or, with a lease, at the first read; in both cases no write is acknowledged
-            # before that Ready, so every read that joined began before any write the index
-            # leaves out was acknowledged.
+            # Reads share one request until the next Ready or tick (see docs/raft.md,
+            # "ReadIndex"): no write is acknowledged in between (that happens only while a
+            # Ready is handled), the confirmation round or forwarded request leaves only in
+            # the next Ready, after every read that joined, and a lease index is fixed at a
+            # tick whose lease check holds for every joiner alike.
             waiter = self._open_read
             if waiter is None:
                 waiter = self._open_read = _ReadWaiter()
@@ -450,6 +450,9 @@ class RaftGroupDriver:
         while True:
             await trio.sleep(self._settings.tick_seconds)
             self._core.tick()
+            # A tick may start a round for the open request or end a lease: later reads
+            # open a request of their own.
+            self._open_read = None
             self._wake()
 
     async def _receive_chunks(self) -> None:

@@ -136,7 +136,8 @@ class NodeService:
                     address = self._client_address_of(leader)
                     if address is not None:
                         raise ServiceError(f"MOVED 0 {address}")
-                remaining = deadline - trio.current_time()
+                # Never negative: news may wake this task just before the deadline fires.
+                remaining = max(0.0, deadline - trio.current_time())
                 payload = await self._forward_to(leader, request, remaining)
                 if payload is not None:
                     return payload

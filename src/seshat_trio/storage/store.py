@@ -38,7 +38,10 @@ from seshat_trio.storage.records import (
 from seshat_trio.storage.snapshot import ValueInstaller, ValueSnapshot
 from seshat_trio.storage.translate import LogState, Translation
 
-FORMAT_VERSION = 1
+# Format 2: values may be StoredValue record version 2 (records.py), which builds of format
+# 1 cannot read, so they refuse the store at open instead of failing at its first value. A
+# format 1 store is upgraded in place when opened (a synced write of the meta record).
+FORMAT_VERSION = 2
 # Garbage (old value generations) is deleted in unsynced batches of this many keys.
 _PURGE_BATCH_KEYS = 10_000
 
@@ -380,3 +383,8 @@ def _check_format(db: Any, path: Path) -> None:
                 f"store {path} has format version {version}, newer than the supported format "
                 f"version {FORMAT_VERSION}: upgrade seshat-trio to open it"
             )
+        if version < FORMAT_VERSION:
+            try:
+                db.put(keys.META_FORMAT_KEY, encode_store_meta(FORMAT_VERSION), sync=True)
+            except DB_ERRORS as exc:
+                raise translate(exc, "upgrade", path) from exc
