@@ -38,6 +38,9 @@ struct SnapshotMeta {
 }
 
 # A user value. kind 0 = string; expiresAtMs 0 = no expiry.
+# This capnp form is record version 1, still read. Since version 2 values are written as
+# a fixed header instead (storage/records.py, VALUE_VERSION; docs/storage.md), with the
+# same fields in the same types.
 struct StoredValue {
   version @0 :UInt16;
   kind @1 :UInt16;
