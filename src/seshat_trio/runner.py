@@ -39,7 +39,14 @@ from seshat_trio.node.system_state import (
 from seshat_trio.raft import Membership, RaftConfig
 from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.server.listener import RespListener
-from seshat_trio.storage import SYSTEM_GROUP, GroupCommitter, StorageError, Store, WriteBatch
+from seshat_trio.storage import (
+    SYSTEM_GROUP,
+    GroupCommitter,
+    StorageError,
+    Store,
+    StoreOptions,
+    WriteBatch,
+)
 from seshat_trio.transport import ForwardReply, ForwardRequest, PeerMessage, Transport
 
 log = get_logger(__name__)
@@ -116,7 +123,11 @@ async def serve_node(
     """Run until SIGINT/SIGTERM (or cancellation); reports the client port when serving."""
     config.node.data_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random()
-    with Store.open(config.node.data_dir / "db") as store:
+    options = StoreOptions(
+        block_cache_bytes=config.storage.block_cache_bytes,
+        value_cache_bytes=config.storage.value_cache_bytes,
+    )
+    with Store.open(config.node.data_dir / "db", options) as store:
         stats = NodeStats(started_at=time.monotonic())
         committer = GroupCommitter(store, on_round=stats.observe_commit_round)
         kv = KvStateMachine(store, DATA_GROUP)
@@ -179,6 +190,7 @@ async def serve_node(
             groups=[system, data],
             peers=transport,
             committer=committer,
+            value_cache=store.value_cache,
         )
         admin = AdminServer(
             AdminEndpoints(data=data, peers=transport, registry=node_registry(collector))

@@ -181,6 +181,23 @@ def test_value_limit_within_bulk_limit(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("storage.block_cache_bytes", "0", "must be > 0, got 0"),
+        ("storage.value_cache_bytes", "-1", "must be >= 0, got -1"),
+    ],
+)
+def test_cache_sizes(tmp_path: Path, key: str, value: str, message: str) -> None:
+    flag = "--" + key.split(".")[1].replace("_", "-")
+    assert problems_of(tmp_path, {key: value}) == [f"{key}: {message} (from {flag})"]
+
+
+def test_value_cache_may_be_off(tmp_path: Path) -> None:
+    overrides = {"node.id": "1", "node.data_dir": str(tmp_path), "storage.value_cache_bytes": "0"}
+    assert load_config(None, env={}, overrides=overrides).storage.value_cache_bytes == 0
+
+
 def test_unknown_sections_and_keys(tmp_path: Path) -> None:
     toml = "[raft]\nheartbeet_ms = 3\nbogus = 1\n[limitz]\nx = 1\n[zzz]\n"
     path = tmp_path / "seshat.toml"

@@ -18,6 +18,8 @@ from seshat_trio.node.stats import NodeStats, RaftCounters
 from seshat_trio.protocol import ErrorReply, RawReplies, SimpleString
 from seshat_trio.raft import ProgressState, Role
 from seshat_trio.storage.group_commit import CommitStats
+from seshat_trio.storage.records import StoredValue
+from seshat_trio.storage.value_cache import ValueCache
 from seshat_trio.transport.peers import PeerState
 
 FOLLOWER = GroupStatus(
@@ -138,12 +140,17 @@ def make_endpoints(
     data = FakeGroup(status)
     system = FakeGroup(attrs.evolve(status, group=0))
     transport = FakeTransport({2: True, 3: True} if connected is None else connected)
+    cache = ValueCache(1 << 20)
+    cache.put(b"k", StoredValue(kind=0, data=b"v", expires_at_ms=0))
+    cache.get(b"k")
+    cache.get(b"absent")
     collector = NodeCollector(
         node_id=1,
         stats=stats,
         groups=[system, data],
         peers=transport,
         committer=FakeCommitter(CommitStats(rounds=7, batches=9)),
+        value_cache=cache,
         clock=lambda: 42.0,
     )
     return (
@@ -239,6 +246,11 @@ def test_metrics_families_and_labels_parse() -> None:
     assert value(fsync, "seshat_fsync_duration_seconds_bucket", le="0.005") == 1
     batch = families["seshat_group_commit_batch_size"]
     assert value(batch, "seshat_group_commit_batch_size_sum") == 3
+    hits = families["seshat_value_cache_hits"]
+    assert value(hits, "seshat_value_cache_hits_total") == 1
+    misses = families["seshat_value_cache_misses"]
+    assert value(misses, "seshat_value_cache_misses_total") == 1
+    assert value(families["seshat_value_cache_bytes"], "seshat_value_cache_bytes") > 0
 
 
 def test_follower_exports_no_replication_lag() -> None:

@@ -173,8 +173,7 @@ class Cluster:
     ) -> None:
         self.network = Network()
         self.nodes = {
-            i: Node(i, tmp_path / f"node{i}", self.network, settings, system, merge)
-            for i in IDS
+            i: Node(i, tmp_path / f"node{i}", self.network, settings, system, merge) for i in IDS
         }
 
     def __iter__(self) -> Iterator[Node]:
@@ -521,9 +520,7 @@ async def test_system_group_bootstraps_layout_once(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     cluster = Cluster(tmp_path, FAST, system=True)
-    layout = single_shard_layout(
-        NodeAddresses(i, f"127.0.0.1:{7000 + i}") for i in IDS
-    )
+    layout = single_shard_layout(NodeAddresses(i, f"127.0.0.1:{7000 + i}") for i in IDS)
     async with running(cluster, 30):
         async with trio.open_nursery() as bootstraps:
             for node in cluster:

@@ -61,8 +61,10 @@ async def test_hello_announces_each_node_client_address(net) -> None:
         one.transport.update_peers({2: two.address})
         two.transport.update_peers({1: one.address})
         await net.wait_until(
-            lambda: one.transport.client_address(2) is not None
-            and two.transport.client_address(1) is not None
+            lambda: (
+                one.transport.client_address(2) is not None
+                and two.transport.client_address(1) is not None
+            )
         )
         assert one.transport.client_address(2) == "127.0.0.1:6380"
         assert two.transport.client_address(1) == "127.0.0.1:6379"

@@ -18,6 +18,7 @@ from seshat_trio.config.model import (
     RaftSection,
     ReadMode,
     Redirect,
+    StorageSection,
 )
 from seshat_trio.config.parse import parse_members
 from seshat_trio.config.settings import Setting, all_settings
@@ -37,6 +38,7 @@ __all__ = [
     "ReadMode",
     "Redirect",
     "Setting",
+    "StorageSection",
     "all_settings",
     "load_config",
     "parse_members",

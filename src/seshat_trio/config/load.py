@@ -16,6 +16,7 @@ from seshat_trio.config.model import (
     LimitsSection,
     NodeSection,
     RaftSection,
+    StorageSection,
 )
 from seshat_trio.config.parse import structure
 from seshat_trio.config.settings import by_dotted
@@ -26,6 +27,7 @@ from seshat_trio.config.validate import (
     check_limits,
     check_node,
     check_raft,
+    check_storage,
 )
 
 T = TypeVar("T")
@@ -63,6 +65,7 @@ def load_config(
     cluster = section("cluster", ClusterSection)
     raft = section("raft", RaftSection)
     limits = section("limits", LimitsSection)
+    storage = section("storage", StorageSection)
     if node is not None:
         problems.extend(check_node(node))
     if cluster is not None:
@@ -71,12 +74,21 @@ def load_config(
         problems.extend(check_raft(raft))
     if limits is not None:
         problems.extend(check_limits(limits))
-    if node is None or cluster is None or raft is None or limits is None or problems:
+    if storage is not None:
+        problems.extend(check_storage(storage))
+    if (
+        node is None
+        or cluster is None
+        or raft is None
+        or limits is None
+        or storage is None
+        or problems
+    ):
         raise ConfigError([_describe(p, merged) for p in problems])
     data_dir_problem = check_data_dir(node.data_dir)
     if data_dir_problem is not None:
         raise ConfigError([_describe(data_dir_problem, merged)])
-    return Config(node=node, cluster=cluster, raft=raft, limits=limits)
+    return Config(node=node, cluster=cluster, raft=raft, limits=limits, storage=storage)
 
 
 def _describe(problem: Problem, merged: Values) -> str:

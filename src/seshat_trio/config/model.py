@@ -187,6 +187,17 @@ class LimitsSection:
 
 
 @attrs.frozen
+class StorageSection:
+    block_cache_bytes: int = attrs.field(
+        default=33_554_432, metadata=doc("LevelDB block cache (uncompressed table blocks)")
+    )
+    value_cache_bytes: int = attrs.field(
+        default=67_108_864,
+        metadata=doc("decoded values kept in memory for reads and applies; 0 turns it off"),
+    )
+
+
+@attrs.frozen
 class Config:
     """A complete, validated node configuration (see docs/configuration.md)."""
 
@@ -194,3 +205,4 @@ class Config:
     cluster: ClusterSection = ClusterSection()
     raft: RaftSection = RaftSection()
     limits: LimitsSection = LimitsSection()
+    storage: StorageSection = StorageSection()

@@ -19,6 +19,7 @@ from seshat_trio.config.model import (
     LimitsSection,
     NodeSection,
     RaftSection,
+    StorageSection,
 )
 
 PROBE_NAME = ".seshat-write-probe"
@@ -119,3 +120,10 @@ def check_data_dir(path: Path) -> Problem | None:
     except OSError as exc:
         return Problem(key, f"{path} is not writable: {exc.strerror or exc}")
     return None
+
+
+def check_storage(storage: StorageSection) -> Iterator[Problem]:
+    if storage.block_cache_bytes <= 0:
+        yield Problem("storage.block_cache_bytes", f"must be > 0, got {storage.block_cache_bytes}")
+    if storage.value_cache_bytes < 0:
+        yield Problem("storage.value_cache_bytes", f"must be >= 0, got {storage.value_cache_bytes}")

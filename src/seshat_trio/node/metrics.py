@@ -28,6 +28,7 @@ from seshat_trio.node.raft_driver import GroupStatus
 from seshat_trio.node.stats import Histogram, NodeStats, RaftCounters
 from seshat_trio.raft import Role
 from seshat_trio.storage.group_commit import CommitStats
+from seshat_trio.storage.value_cache import ValueCache
 from seshat_trio.transport.peers import PeerState
 
 __all__ = ["CONTENT_TYPE_LATEST", "NodeCollector", "node_registry", "render"]
@@ -68,6 +69,7 @@ class NodeCollector(Collector):
         groups: Sequence[GroupSource],
         peers: PeerSource,
         committer: CommitSource,
+        value_cache: ValueCache,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._node_id = node_id
@@ -75,6 +77,7 @@ class NodeCollector(Collector):
         self._groups = groups
         self._peers = peers
         self._committer = committer
+        self._value_cache = value_cache
         self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
@@ -260,6 +263,16 @@ class NodeCollector(Collector):
         )
         _add_histogram(batches, [], self._stats.commit_batches)
         yield from (fsync, batches)
+        cache = self._value_cache
+        yield CounterMetricFamily(
+            _n("value_cache_hits"), "Value reads answered by the value cache.", cache.hits
+        )
+        yield CounterMetricFamily(
+            _n("value_cache_misses"), "Value reads that went to LevelDB.", cache.misses
+        )
+        yield GaugeMetricFamily(
+            _n("value_cache_bytes"), "Estimated memory held by the value cache.", cache.size_bytes
+        )
 
 
 def _n(name: str) -> str:

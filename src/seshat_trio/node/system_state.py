@@ -98,9 +98,7 @@ def _load(data: bytes, what: str) -> dict[str, Any]:
 
 def _members_from(items: Any, what: str) -> tuple[NodeAddresses, ...]:
     try:
-        return tuple(
-            NodeAddresses(int(i["node_id"]), str(i["raft_addr"])) for i in items
-        )
+        return tuple(NodeAddresses(int(i["node_id"]), str(i["raft_addr"])) for i in items)
     except (KeyError, TypeError, ValueError) as exc:
         raise SystemStateError(f"{what} has a malformed member list: {exc!r}") from exc
 

@@ -16,7 +16,7 @@ from seshat_trio.storage.records import (
     StoredValue,
 )
 from seshat_trio.storage.snapshot import ValueInstaller, ValueSnapshot, decode_chunk, encode_chunk
-from seshat_trio.storage.store import FORMAT_VERSION, Store
+from seshat_trio.storage.store import FORMAT_VERSION, Store, StoreOptions
 
 __all__ = [
     "FORMAT_VERSION",
@@ -29,6 +29,7 @@ __all__ = [
     "SnapshotMeta",
     "StorageError",
     "Store",
+    "StoreOptions",
     "StoredValue",
     "ValueInstaller",
     "ValueSnapshot",

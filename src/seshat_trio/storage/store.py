@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+import attrs
 import plyvel
 
 from seshat_trio.storage import keys
@@ -37,6 +38,7 @@ from seshat_trio.storage.records import (
 )
 from seshat_trio.storage.snapshot import ValueInstaller, ValueSnapshot
 from seshat_trio.storage.translate import LogState, Translation
+from seshat_trio.storage.value_cache import MISSING, ValueCache
 
 # Format 2: values may be StoredValue record version 2 (records.py), which builds of format
 # 1 cannot read, so they refuse the store at open instead of failing at its first value. A
@@ -48,10 +50,31 @@ _PURGE_BATCH_KEYS = 10_000
 T = TypeVar("T")
 
 
-def _open_db(path: Path) -> Any:
+# LevelDB tuning, measured on the apply path (docs/performance.md, round 3): every L0 table
+# overlaps the value keys (log entries and values share one LevelDB), so without Bloom filters
+# a lookup probes each of them; a larger memtable keeps recent values out of the tables.
+_BLOOM_BITS_PER_KEY = 10
+_WRITE_BUFFER_BYTES = 32 << 20
+
+
+@attrs.frozen
+class StoreOptions:
+    """Memory the store may use for caching (config section [storage])."""
+
+    block_cache_bytes: int = 32 << 20
+    value_cache_bytes: int = 64 << 20
+
+
+def _open_db(path: Path, options: StoreOptions) -> Any:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return plyvel.DB(str(path), create_if_missing=True)
+        return plyvel.DB(
+            str(path),
+            create_if_missing=True,
+            bloom_filter_bits=_BLOOM_BITS_PER_KEY,
+            write_buffer_size=_WRITE_BUFFER_BYTES,
+            lru_cache_size=options.block_cache_bytes,
+        )
     except DB_ERRORS as exc:
         raise translate(exc, "open", path) from exc
 
@@ -59,9 +82,11 @@ def _open_db(path: Path) -> Any:
 class Store:
     """A node's storage. Use `Store.open(path)`; close it (or use it as a context manager)."""
 
-    def __init__(self, path: Path, db: Any) -> None:
+    def __init__(self, path: Path, db: Any, options: StoreOptions = StoreOptions()) -> None:
         self.path = path
         self._db = db
+        self._options = options
+        self.value_cache = ValueCache(options.value_cache_bytes)
         self._lock = threading.RLock()
         self._logs: dict[int, LogState] = {}
         self._generations: dict[int, int] = {}
@@ -69,12 +94,12 @@ class Store:
         self._needs_reopen = False
 
     @classmethod
-    def open(cls, path: Path) -> Store:
+    def open(cls, path: Path, options: StoreOptions = StoreOptions()) -> Store:
         """Open (creating if missing) the store at `path`; refuses newer store formats."""
-        db = _open_db(path)
+        db = _open_db(path, options)
         try:
             _check_format(db, path)
-            store = cls(path, db)
+            store = cls(path, db, options)
             store._purge_all_stale()
         except BaseException:
             db.close()
@@ -126,23 +151,29 @@ class Store:
                 self._guard("prepare write", lambda: translation.add_all(batch))
             try:
                 with self._db.write_batch(sync=sync) as wb:
-                    for key, value in translation.ops:
-                        if value is None:
+                    for key, raw in translation.ops:
+                        if raw is None:
                             wb.delete(key)
                         else:
-                            wb.put(key, value)
+                            wb.put(key, raw)
             except DB_ERRORS as exc:
                 self._needs_reopen = True
                 raise translate(exc, "write", self.path) from exc
             translation.publish(self._logs, self._generations)
+            if translation.regenerated:
+                self.value_cache.clear()
+            for key, written in translation.values:
+                self.value_cache.put(key, written)
         for group in translation.regenerated:
             self._purge_stale(group)
 
     def _reopen(self) -> None:
         self._db.close()
-        self._db = _open_db(self.path)
+        self._db = _open_db(self.path, self._options)
         self._logs.clear()
         self._generations.clear()
+        # A write reported as failed may still be in LevelDB's log and replayed by the open.
+        self.value_cache.clear()
         self._needs_reopen = False
 
     # --- log -----------------------------------------------------------------------------
@@ -247,8 +278,16 @@ class Store:
         return generation
 
     def get_value(self, group: int, key: bytes) -> StoredValue | None:
-        raw = self._get(keys.value_key(group, self._generation(group), key))
-        return None if raw is None else decode_stored_value(raw)
+        full_key = keys.value_key(group, self._generation(group), key)
+        cache = self.value_cache
+        cached = cache.get(full_key)
+        if cached is not MISSING:
+            return cached
+        epoch = cache.epoch
+        raw = self._get(full_key)
+        value = None if raw is None else decode_stored_value(raw)
+        cache.fill(full_key, value, epoch)
+        return value
 
     def iter_values(
         self, group: int, start: bytes = b"", stop: bytes | None = None

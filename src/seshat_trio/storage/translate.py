@@ -31,6 +31,7 @@ from seshat_trio.storage.batch import (
 )
 from seshat_trio.storage.errors import StorageError
 from seshat_trio.storage.records import (
+    StoredValue,
     encode_counter,
     encode_hard_state,
     encode_log_record,
@@ -85,6 +86,8 @@ class Translation:
         self._logs: dict[int, _LogView] = {}
         self._generations: dict[int, int] = {}
         self.ops: list[tuple[bytes, bytes | None]] = []  # (key, value or None = delete)
+        # Values written, by LevelDB key (None: deleted), for the store's value cache.
+        self.values: list[tuple[bytes, StoredValue | None]] = []
         # Groups whose value generation changed: their old generations become garbage.
         self.regenerated: set[int] = set()
 
@@ -134,10 +137,13 @@ class Translation:
             case PutSnapshotMeta(group, meta):
                 self._put(keys.state_key(group, keys.SNAPSHOT_META), encode_snapshot_meta(meta))
             case PutValue(group, key, value):
-                generation = self._generation(group)
-                self._put(keys.value_key(group, generation, key), encode_stored_value(value))
+                full_key = keys.value_key(group, self._generation(group), key)
+                self._put(full_key, encode_stored_value(value))
+                self.values.append((full_key, value))
             case DeleteValue(group, key):
-                self._delete(keys.value_key(group, self._generation(group), key))
+                full_key = keys.value_key(group, self._generation(group), key)
+                self._delete(full_key)
+                self.values.append((full_key, None))
             case ClearValues(group):
                 if group in self._installing:
                     raise StorageError(

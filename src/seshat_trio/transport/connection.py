@@ -81,9 +81,7 @@ class Mailbox:
             self._wakeup = trio.Event()
         return self.outbox.pop_batch(self._max_batch_bytes)
 
-    async def pump(
-        self, stream: ByteStream, on_batch: Callable[[list[QueuedFrame]], None]
-    ) -> None:
+    async def pump(self, stream: ByteStream, on_batch: Callable[[list[QueuedFrame]], None]) -> None:
         """Send batches forever; `on_batch` sees each batch just before it is written."""
         while True:
             batch = await self.next_batch()

@@ -1,0 +1,102 @@
+"""ValueCache: decoded values by LevelDB key, bounded in bytes, in front of the store's reads.
+
+Every write command reads the key's current value while it is applied (for its reply, its
+options, the key count), on all three nodes, and a LevelDB lookup plus decoding costs several
+microseconds there. The cache holds what was recently written or read, including "absent".
+
+Coherence, given the store's threading (store.py): entries are keyed by the full LevelDB key,
+which holds the value generation, so a FLUSHALL or a snapshot install makes old entries
+unreachable (and `clear` frees them). Published writes `put`, which replaces; a read `fill`s
+only where no entry is, so a read that raced a write never hides the write's value. A `clear`
+(after a generation flip or a reopen) bumps the epoch, and a fill that overlapped it is undone.
+
+Eviction is first-in, first-out over insertion order (a write re-inserts its key at the end):
+a dict keeps that order for free, and a true LRU would cost a move on every hit.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from seshat_trio.storage.records import StoredValue
+
+# Rough per-entry cost beyond key and data bytes: the dict slot, the StoredValue and the
+# headers of two bytes objects. Only the order of magnitude matters for the budget.
+ENTRY_OVERHEAD = 200
+
+
+class Missing(enum.Enum):
+    MISSING = enum.auto()
+
+
+MISSING = Missing.MISSING
+
+
+def entry_size(key: bytes, value: StoredValue | None) -> int:
+    return len(key) + (0 if value is None else len(value.data)) + ENTRY_OVERHEAD
+
+
+class ValueCache:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: dict[bytes, StoredValue | None] = {}
+        self._bytes = 0
+        self._epoch = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    def get(self, key: bytes) -> StoredValue | Missing | None:
+        value = self._entries.get(key, MISSING)
+        if value is MISSING:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    def put(self, key: bytes, value: StoredValue | None) -> None:
+        """A written value (None: deleted); replaces any entry."""
+        old = self._entries.pop(key, MISSING)
+        if old is not MISSING:
+            self._bytes -= entry_size(key, old)
+        self._insert(key, value)
+
+    def fill(self, key: bytes, value: StoredValue | None, epoch: int) -> None:
+        """A value read from LevelDB when the epoch was `epoch`; never replaces an entry."""
+        if key in self._entries:
+            return
+        self._insert(key, value)
+        if self._epoch != epoch:
+            # A clear overlapped the read: what was read may predate what LevelDB holds now.
+            dropped = self._entries.pop(key, MISSING)
+            if dropped is not MISSING:
+                self._bytes -= entry_size(key, dropped)
+
+    def clear(self) -> None:
+        self._epoch += 1
+        self._entries.clear()
+        self._bytes = 0
+
+    def _insert(self, key: bytes, value: StoredValue | None) -> None:
+        size = entry_size(key, value)
+        if size > self.max_bytes:
+            return
+        self._entries[key] = value
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            try:
+                oldest = next(iter(self._entries))
+                self._bytes -= entry_size(oldest, self._entries.pop(oldest))
+            except (StopIteration, RuntimeError, KeyError):
+                # Another thread cleared or changed the dict under us (see the module doc).
+                break

@@ -1,0 +1,210 @@
+"""The value cache: bounded, never stale across writes, deletes, FLUSHALL, installs, reopens."""
+
+from pathlib import Path
+
+import plyvel
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from seshat_trio.storage import (
+    StorageError,
+    Store,
+    StoredValue,
+    StoreOptions,
+    WriteBatch,
+    encode_chunk,
+)
+from seshat_trio.storage.records import encode_stored_value
+from seshat_trio.storage.value_cache import ENTRY_OVERHEAD, MISSING, ValueCache
+
+
+def value(data: bytes, expires_at_ms: int = 0) -> StoredValue:
+    return StoredValue(kind=0, data=data, expires_at_ms=expires_at_ms)
+
+
+def put(store: Store, key: bytes, data: bytes) -> None:
+    batch = WriteBatch()
+    batch.put_value(1, key, value(data))
+    store.write(batch)
+
+
+# --- ValueCache on its own ------------------------------------------------------------------
+
+
+def test_put_replaces_and_fill_does_not() -> None:
+    cache = ValueCache(10_000)
+    assert cache.get(b"k") is MISSING
+    cache.fill(b"k", value(b"read"), cache.epoch)
+    assert cache.get(b"k") == value(b"read")
+    cache.put(b"k", value(b"written"))
+    # A read that began before the write must not bring the old value back.
+    cache.fill(b"k", value(b"read"), cache.epoch)
+    assert cache.get(b"k") == value(b"written")
+    cache.put(b"k", None)
+    assert cache.get(b"k") is None
+    assert (cache.hits, cache.misses) == (3, 1)
+
+
+def test_a_fill_that_overlaps_a_clear_is_dropped() -> None:
+    cache = ValueCache(10_000)
+    epoch = cache.epoch  # a read starts...
+    cache.clear()  # ...a reopen or generation flip happens meanwhile...
+    cache.fill(b"k", value(b"stale?"), epoch)  # ...and the read finishes
+    assert cache.get(b"k") is MISSING
+    assert cache.size_bytes == 0
+    cache.fill(b"k", value(b"fresh"), cache.epoch)
+    assert cache.get(b"k") == value(b"fresh")
+
+
+def test_bounded_in_bytes_evicting_oldest_first() -> None:
+    entry = ENTRY_OVERHEAD + 2 + 10
+    cache = ValueCache(3 * entry)
+    for key in (b"k1", b"k2", b"k3"):
+        cache.put(key, value(b"x" * 10))
+    cache.put(b"k1", value(b"y" * 10))  # rewritten: now the newest
+    cache.put(b"k4", value(b"x" * 10))
+    assert cache.get(b"k2") is MISSING
+    assert [cache.get(k) for k in (b"k1", b"k3", b"k4")] == [
+        value(b"y" * 10),
+        value(b"x" * 10),
+        value(b"x" * 10),
+    ]
+    assert len(cache) == 3
+    assert cache.size_bytes == 3 * entry
+    cache.put(b"big", value(b"z" * 4 * entry))  # larger than the whole cache: not kept
+    assert cache.get(b"big") is MISSING
+    assert len(cache) == 3
+
+
+def test_zero_bytes_turns_it_off() -> None:
+    cache = ValueCache(0)
+    cache.put(b"k", value(b"v"))
+    cache.fill(b"j", None, cache.epoch)
+    assert (cache.get(b"k"), cache.get(b"j"), len(cache)) == (MISSING, MISSING, 0)
+
+
+# --- through the store ----------------------------------------------------------------------
+
+
+def test_reads_are_served_from_the_cache(store: Store) -> None:
+    put(store, b"k", b"v")
+    hits = store.value_cache.hits
+    assert store.get_value(1, b"k") == value(b"v")
+    assert store.get_value(1, b"absent") is None
+    assert store.get_value(1, b"absent") is None
+    assert store.value_cache.hits == hits + 2
+
+
+def test_flush_and_delete_are_seen(store: Store) -> None:
+    put(store, b"k", b"v")
+    put(store, b"gone", b"v")
+    assert store.get_value(1, b"k") == value(b"v")
+    batch = WriteBatch()
+    batch.delete_value(1, b"gone")
+    store.write(batch)
+    assert store.get_value(1, b"gone") is None
+    batch = WriteBatch()
+    batch.clear_values(1)
+    store.write(batch)
+    assert store.get_value(1, b"k") is None
+    put(store, b"k", b"after")
+    assert store.get_value(1, b"k") == value(b"after")
+
+
+def test_snapshot_install_is_seen(store: Store) -> None:
+    put(store, b"old-only", b"v")
+    put(store, b"both", b"old")
+    assert store.get_value(1, b"both") == value(b"old")
+    assert store.get_value(1, b"new-only") is None
+    with store.begin_install(1) as installer:
+        installer.add_chunk(
+            encode_chunk(
+                [
+                    (b"both", encode_stored_value(value(b"new"))),
+                    (b"new-only", encode_stored_value(value(b"n"))),
+                ]
+            )
+        )
+        installer.finish()
+    assert store.get_value(1, b"both") == value(b"new")
+    assert store.get_value(1, b"new-only") == value(b"n")
+    assert store.get_value(1, b"old-only") is None
+
+
+def test_a_failed_write_leaves_no_trace_and_a_reopen_empties_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(store, b"k", b"v")
+    assert store.get_value(1, b"k") == value(b"v")
+
+    class FullDisk:
+        """The real LevelDB, except that every write fails as on a full disk."""
+
+        def __init__(self, db: object) -> None:
+            self._db = db
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._db, name)
+
+        def write_batch(self, **kwargs: object) -> object:
+            raise plyvel.IOError("IO error: No space left on device")
+
+    monkeypatch.setattr(store, "_db", FullDisk(store._db))
+    with pytest.raises(StorageError, match="disk full"):
+        put(store, b"k", b"lost")
+    assert store.get_value(1, b"k") == value(b"v")
+    put(store, b"other", b"x")  # reopens LevelDB first, which empties the cache
+    assert store.get_value(1, b"k") == value(b"v")
+    assert store.value_cache.epoch >= 1
+
+
+def test_options_reach_the_store(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "db", StoreOptions(value_cache_bytes=0)) as store:
+        put(store, b"k", b"v")
+        assert store.get_value(1, b"k") == value(b"v")
+        assert len(store.value_cache) == 0
+
+
+# --- a model check: a tiny cache (constant eviction) reads exactly what no cache reads -------
+
+value_op = st.one_of(
+    st.tuples(st.just("put"), st.integers(0, 9), st.binary(max_size=40)),
+    st.tuples(st.just("delete"), st.integers(0, 9), st.just(b"")),
+    st.tuples(st.just("clear"), st.just(0), st.just(b"")),
+    st.tuples(st.just("get"), st.integers(0, 9), st.just(b"")),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.lists(value_op, min_size=1, max_size=5), min_size=1, max_size=12))
+def test_cached_reads_match_the_model(
+    tmp_path_factory: pytest.TempPathFactory, writes: list[list[tuple[str, int, bytes]]]
+) -> None:
+    path = tmp_path_factory.mktemp("cache") / "db"
+    model: dict[bytes, StoredValue] = {}
+    with Store.open(path, StoreOptions(value_cache_bytes=3 * (ENTRY_OVERHEAD + 50))) as store:
+        for ops in writes:
+            batch = WriteBatch()
+            staged = dict(model)
+            for name, n, data in ops:
+                key = b"key%d" % n
+                if name == "put":
+                    batch.put_value(1, key, value(data))
+                    staged[key] = value(data)
+                elif name == "delete":
+                    batch.delete_value(1, key)
+                    staged.pop(key, None)
+                elif name == "clear":
+                    batch.clear_values(1)
+                    staged.clear()
+                else:
+                    assert store.get_value(1, key) == model.get(key)
+            store.write(batch)
+            model = staged
+            for n in range(10):
+                key = b"key%d" % n
+                assert store.get_value(1, key) == model.get(key)
+        assert store.value_cache.size_bytes <= store.value_cache.max_bytes
