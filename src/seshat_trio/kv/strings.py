@@ -88,6 +88,8 @@ class SetArgs:
 
 
 def parse_set(args: Args) -> SetArgs | ErrorReply:
+    if len(args) == 2:  # the common case, applied on every node: no options to parse
+        return SetArgs(args[0], args[1])
     flags = {"nx": False, "xx": False, "get": False, "keepttl": False}
     expiry: Expiry | None = None
     i = 2

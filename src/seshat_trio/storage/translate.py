@@ -123,7 +123,12 @@ class Translation:
             self.add(op)
 
     def add(self, op: Operation) -> None:
+        # Cases are tried in order: the most frequent operations come first.
         match op:
+            case PutValue(group, key, value):
+                full_key = keys.value_key(group, self._generation(group), key)
+                self._put(full_key, encode_stored_value(value))
+                self.values.append((full_key, value))
             case AppendLog(group, records):
                 self._append(group, records)
             case TruncateLogFrom(group, index):
@@ -136,10 +141,6 @@ class Translation:
                 self._put(keys.state_key(group, keys.APPLIED), encode_counter(index))
             case PutSnapshotMeta(group, meta):
                 self._put(keys.state_key(group, keys.SNAPSHOT_META), encode_snapshot_meta(meta))
-            case PutValue(group, key, value):
-                full_key = keys.value_key(group, self._generation(group), key)
-                self._put(full_key, encode_stored_value(value))
-                self.values.append((full_key, value))
             case DeleteValue(group, key):
                 full_key = keys.value_key(group, self._generation(group), key)
                 self._delete(full_key)
