@@ -10,6 +10,7 @@ requests in progress, flush, close the store.
 
 from __future__ import annotations
 
+import gc
 import random
 import signal
 import time
@@ -59,6 +60,10 @@ HANDOVER_SECONDS = 2.0
 def run_node(config: Config) -> int:
     """Run a node in the foreground; returns the process exit code."""
     failures: list[BaseException] = []
+    # Modules, classes and start-up state live as long as the process. Out of the cyclic
+    # collector's view, they no longer lengthen every full collection (by ~20 ms here: a
+    # latency spike each node otherwise pays every few seconds under load).
+    gc.freeze()
     try:
         trio.run(serve_node, config)
     except* StorageError as group:

@@ -18,7 +18,6 @@ from seshat_trio.node.stats import NodeStats, RaftCounters
 from seshat_trio.protocol import ErrorReply, RawReplies, SimpleString
 from seshat_trio.raft import ProgressState, Role
 from seshat_trio.storage.group_commit import CommitStats
-from seshat_trio.storage.records import StoredValue
 from seshat_trio.storage.value_cache import ValueCache
 from seshat_trio.transport.peers import PeerState
 
@@ -141,7 +140,7 @@ def make_endpoints(
     system = FakeGroup(attrs.evolve(status, group=0))
     transport = FakeTransport({2: True, 3: True} if connected is None else connected)
     cache = ValueCache(1 << 20)
-    cache.put(b"k", StoredValue(kind=0, data=b"v", expires_at_ms=0))
+    cache.put(b"k", b"record")
     cache.get(b"k")
     cache.get(b"absent")
     collector = NodeCollector(

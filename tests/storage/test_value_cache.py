@@ -1,5 +1,6 @@
 """The value cache: bounded, never stale across writes, deletes, FLUSHALL, installs, reopens."""
 
+import gc
 from pathlib import Path
 
 import plyvel
@@ -35,12 +36,12 @@ def put(store: Store, key: bytes, data: bytes) -> None:
 def test_put_replaces_and_fill_does_not() -> None:
     cache = ValueCache(10_000)
     assert cache.get(b"k") is MISSING
-    cache.fill(b"k", value(b"read"), cache.epoch)
-    assert cache.get(b"k") == value(b"read")
-    cache.put(b"k", value(b"written"))
+    cache.fill(b"k", b"read", cache.epoch)
+    assert cache.get(b"k") == b"read"
+    cache.put(b"k", b"written")
     # A read that began before the write must not bring the old value back.
-    cache.fill(b"k", value(b"read"), cache.epoch)
-    assert cache.get(b"k") == value(b"written")
+    cache.fill(b"k", b"read", cache.epoch)
+    assert cache.get(b"k") == b"written"
     cache.put(b"k", None)
     assert cache.get(b"k") is None
     assert (cache.hits, cache.misses) == (3, 1)
@@ -50,38 +51,41 @@ def test_a_fill_that_overlaps_a_clear_is_dropped() -> None:
     cache = ValueCache(10_000)
     epoch = cache.epoch  # a read starts...
     cache.clear()  # ...a reopen or generation flip happens meanwhile...
-    cache.fill(b"k", value(b"stale?"), epoch)  # ...and the read finishes
+    cache.fill(b"k", b"stale?", epoch)  # ...and the read finishes
     assert cache.get(b"k") is MISSING
     assert cache.size_bytes == 0
-    cache.fill(b"k", value(b"fresh"), cache.epoch)
-    assert cache.get(b"k") == value(b"fresh")
+    cache.fill(b"k", b"fresh", cache.epoch)
+    assert cache.get(b"k") == b"fresh"
 
 
 def test_bounded_in_bytes_evicting_oldest_first() -> None:
     entry = ENTRY_OVERHEAD + 2 + 10
     cache = ValueCache(3 * entry)
     for key in (b"k1", b"k2", b"k3"):
-        cache.put(key, value(b"x" * 10))
-    cache.put(b"k1", value(b"y" * 10))  # rewritten: now the newest
-    cache.put(b"k4", value(b"x" * 10))
+        cache.put(key, b"x" * 10)
+    cache.put(b"k1", b"y" * 10)  # rewritten: now the newest
+    cache.put(b"k4", b"x" * 10)
     assert cache.get(b"k2") is MISSING
-    assert [cache.get(k) for k in (b"k1", b"k3", b"k4")] == [
-        value(b"y" * 10),
-        value(b"x" * 10),
-        value(b"x" * 10),
-    ]
+    assert [cache.get(k) for k in (b"k1", b"k3", b"k4")] == [b"y" * 10, b"x" * 10, b"x" * 10]
     assert len(cache) == 3
     assert cache.size_bytes == 3 * entry
-    cache.put(b"big", value(b"z" * 4 * entry))  # larger than the whole cache: not kept
+    cache.put(b"big", b"z" * 4 * entry)  # larger than the whole cache: not kept
     assert cache.get(b"big") is MISSING
     assert len(cache) == 3
 
 
 def test_zero_bytes_turns_it_off() -> None:
     cache = ValueCache(0)
-    cache.put(b"k", value(b"v"))
+    cache.put(b"k", b"v")
     cache.fill(b"j", None, cache.epoch)
     assert (cache.get(b"k"), cache.get(b"j"), len(cache)) == (MISSING, MISSING, 0)
+
+
+def test_entries_are_not_tracked_by_the_garbage_collector(store: Store) -> None:
+    put(store, b"k", b"v")
+    store.get_value(1, b"other")
+    assert len(store.value_cache) == 2
+    assert not any(gc.is_tracked(record) for record in store.value_cache._entries.values())
 
 
 # --- through the store ----------------------------------------------------------------------

@@ -280,14 +280,12 @@ class Store:
     def get_value(self, group: int, key: bytes) -> StoredValue | None:
         full_key = keys.value_key(group, self._generation(group), key)
         cache = self.value_cache
-        cached = cache.get(full_key)
-        if cached is not MISSING:
-            return cached
-        epoch = cache.epoch
-        raw = self._get(full_key)
-        value = None if raw is None else decode_stored_value(raw)
-        cache.fill(full_key, value, epoch)
-        return value
+        raw = cache.get(full_key)
+        if raw is MISSING:
+            epoch = cache.epoch
+            raw = self._get(full_key)
+            cache.fill(full_key, raw, epoch)
+        return None if raw is None else decode_stored_value(raw)
 
     def iter_values(
         self, group: int, start: bytes = b"", stop: bytes | None = None

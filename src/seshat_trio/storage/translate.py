@@ -31,7 +31,6 @@ from seshat_trio.storage.batch import (
 )
 from seshat_trio.storage.errors import StorageError
 from seshat_trio.storage.records import (
-    StoredValue,
     encode_counter,
     encode_hard_state,
     encode_log_record,
@@ -86,8 +85,8 @@ class Translation:
         self._logs: dict[int, _LogView] = {}
         self._generations: dict[int, int] = {}
         self.ops: list[tuple[bytes, bytes | None]] = []  # (key, value or None = delete)
-        # Values written, by LevelDB key (None: deleted), for the store's value cache.
-        self.values: list[tuple[bytes, StoredValue | None]] = []
+        # Value records written, by LevelDB key (None: deleted), for the store's value cache.
+        self.values: list[tuple[bytes, bytes | None]] = []
         # Groups whose value generation changed: their old generations become garbage.
         self.regenerated: set[int] = set()
 
@@ -127,8 +126,9 @@ class Translation:
         match op:
             case PutValue(group, key, value):
                 full_key = keys.value_key(group, self._generation(group), key)
-                self._put(full_key, encode_stored_value(value))
-                self.values.append((full_key, value))
+                record = encode_stored_value(value)
+                self._put(full_key, record)
+                self.values.append((full_key, record))
             case AppendLog(group, records):
                 self._append(group, records)
             case TruncateLogFrom(group, index):

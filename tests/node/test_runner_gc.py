@@ -1,0 +1,23 @@
+"""The node runner takes its start-up objects out of the cyclic garbage collector's view."""
+
+import gc
+
+import pytest
+import trio
+
+from seshat_trio import runner
+from seshat_trio.config import Config, NodeSection
+
+
+def test_run_node_freezes_what_exists_before_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    frozen_when_serving: list[int] = []
+
+    def fake_run(fn: object, config: Config) -> None:
+        frozen_when_serving.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(trio, "run", fake_run)
+    try:
+        assert runner.run_node(Config(node=NodeSection(id=1))) == 0
+    finally:
+        gc.unfreeze()
+    assert frozen_when_serving and frozen_when_serving[0] > 0
