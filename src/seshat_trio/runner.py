@@ -60,7 +60,7 @@ HANDOVER_SECONDS = 2.0
 def run_node(config: Config) -> int:
     """Run a node in the foreground; returns the process exit code."""
     failures: list[BaseException] = []
-    # Modules, classes and start-up state live as long as the process. Out of the cyclic
+    # Modules, classes and configuration live as long as the process. Out of the cyclic
     # collector's view, they no longer lengthen every full collection (by ~20 ms here: a
     # latency spike each node otherwise pays every few seconds under load).
     gc.freeze()

@@ -36,11 +36,11 @@ def put(store: Store, key: bytes, data: bytes) -> None:
 def test_put_replaces_and_fill_does_not() -> None:
     cache = ValueCache(10_000)
     assert cache.get(b"k") is MISSING
-    cache.fill(b"k", b"read", cache.epoch)
+    cache.fill(b"k", b"read", cache.version)
     assert cache.get(b"k") == b"read"
     cache.put(b"k", b"written")
     # A read that began before the write must not bring the old value back.
-    cache.fill(b"k", b"read", cache.epoch)
+    cache.fill(b"k", b"read", cache.version)
     assert cache.get(b"k") == b"written"
     cache.put(b"k", None)
     assert cache.get(b"k") is None
@@ -49,13 +49,26 @@ def test_put_replaces_and_fill_does_not() -> None:
 
 def test_a_fill_that_overlaps_a_clear_is_dropped() -> None:
     cache = ValueCache(10_000)
-    epoch = cache.epoch  # a read starts...
+    version = cache.version  # a read starts...
     cache.clear()  # ...a reopen or generation flip happens meanwhile...
-    cache.fill(b"k", b"stale?", epoch)  # ...and the read finishes
+    cache.fill(b"k", b"stale?", version)  # ...and the read finishes
     assert cache.get(b"k") is MISSING
     assert cache.size_bytes == 0
-    cache.fill(b"k", b"fresh", cache.epoch)
+    cache.fill(b"k", b"fresh", cache.version)
     assert cache.get(b"k") == b"fresh"
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_a_fill_that_overlaps_any_write_is_dropped(kept: bool) -> None:
+    # A write on another thread lands between a read's LevelDB lookup and its fill. Whether
+    # or not the cache kept the written record (too large, or evicted at once), the value
+    # the read found must not be cached.
+    cache = ValueCache(ENTRY_OVERHEAD + 100)
+    cache.fill(b"k", b"old", cache.version)
+    version = cache.version  # a read misses on another key and looks it up...
+    cache.put(b"j", b"new" if kept else b"n" * 200)  # ...a write of that key lands...
+    cache.fill(b"j", b"old", version)  # ...and the read finishes
+    assert cache.get(b"j") == (b"new" if kept else MISSING)
 
 
 def test_bounded_in_bytes_evicting_oldest_first() -> None:
@@ -77,7 +90,7 @@ def test_bounded_in_bytes_evicting_oldest_first() -> None:
 def test_zero_bytes_turns_it_off() -> None:
     cache = ValueCache(0)
     cache.put(b"k", b"v")
-    cache.fill(b"j", None, cache.epoch)
+    cache.fill(b"j", None, cache.version)
     assert (cache.get(b"k"), cache.get(b"j"), len(cache)) == (MISSING, MISSING, 0)
 
 
@@ -160,7 +173,7 @@ def test_a_failed_write_leaves_no_trace_and_a_reopen_empties_it(
     assert store.get_value(1, b"k") == value(b"v")
     put(store, b"other", b"x")  # reopens LevelDB first, which empties the cache
     assert store.get_value(1, b"k") == value(b"v")
-    assert store.value_cache.epoch >= 1
+    assert store.value_cache.version >= 1
 
 
 def test_options_reach_the_store(tmp_path: Path) -> None:

@@ -193,7 +193,7 @@ class StorageSection:
     )
     value_cache_bytes: int = attrs.field(
         default=67_108_864,
-        metadata=doc("decoded values kept in memory for reads and applies; 0 turns it off"),
+        metadata=doc("value records kept in memory for reads and applies; 0 turns it off"),
     )
 
 

@@ -156,7 +156,7 @@ class KvStateMachine:
             if op.commands and op.commands[0][0] == multi.EXEC:
                 replies: tuple[Reply, ...] = (multi.apply_exec(tx, op.commands, self._run),)
             else:
-                replies = tuple(map(self._run, op.commands))
+                replies = tuple(self._run(command) for command in op.commands)
         except StorageError:
             raise
         except Exception:

@@ -1,8 +1,9 @@
 """Store: one LevelDB per node, typed reads and atomic batch writes (see docs/storage.md).
 
 Threading: `write` may run in a worker thread (group commit) while the event loop reads.
-Writes, cache loads and install bookkeeping hold one lock; plain reads go straight to
-LevelDB, which is thread-safe. Caches (per-group log bounds and size, value generation) only
+Writes, cache loads and install bookkeeping hold one lock; plain reads go to the value
+cache (value_cache.py, which says why it needs no lock) and then to LevelDB, which is
+thread-safe. Caches (per-group log bounds and size, value generation) only
 move after a write succeeded, so a failed write changes nothing. After a failed write the
 store reopens LevelDB before the next write: LevelDB may refuse every write after an I/O
 error until reopened, and reopening replays its log, so the store recovers once the
@@ -168,11 +169,14 @@ class Store:
             self._purge_stale(group)
 
     def _reopen(self) -> None:
+        # A write reported as failed may still be in LevelDB's log and replayed by the open:
+        # no cached value may outlive the old handle (nor be served while none is open), and
+        # a read of the old handle must not fill the cache after the new one is open.
+        self.value_cache.clear()
         self._db.close()
         self._db = _open_db(self.path, self._options)
         self._logs.clear()
         self._generations.clear()
-        # A write reported as failed may still be in LevelDB's log and replayed by the open.
         self.value_cache.clear()
         self._needs_reopen = False
 
@@ -282,9 +286,9 @@ class Store:
         cache = self.value_cache
         raw = cache.get(full_key)
         if raw is MISSING:
-            epoch = cache.epoch
+            version = cache.version
             raw = self._get(full_key)
-            cache.fill(full_key, raw, epoch)
+            cache.fill(full_key, raw, version)
         return None if raw is None else decode_stored_value(raw)
 
     def iter_values(

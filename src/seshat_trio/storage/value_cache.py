@@ -6,21 +6,26 @@ microseconds there. The cache holds what was recently written or read, including
 
 Coherence, given the store's threading (store.py): entries are keyed by the full LevelDB key,
 which holds the value generation, so a FLUSHALL or a snapshot install makes old entries
-unreachable (and `clear` frees them). Published writes `put`, which replaces; a read `fill`s
-only where no entry is, so a read that raced a write never hides the write's value. A `clear`
-(after a generation flip or a reopen) bumps the epoch, and a fill that overlapped it is undone.
+unreachable (and `clear` frees them). Published writes `put`, which replaces. Every `put` and
+`clear` bumps the version; a read captures it before its LevelDB lookup and `fill`s only if
+it is unchanged after (and only an empty slot), so a read that raced a write on another
+thread never hides the write's value, even one the cache did not keep (too large, or
+evicted at once). On one thread nothing runs between a read's lookup and its fill, so no
+fill is lost to the check.
 
 Entries are the encoded records, not `StoredValue` objects: bytes are not tracked by Python's
 cyclic garbage collector, whereas 200k cached objects made each full collection ~30 ms longer
 (a latency spike on every node); decoding a hit costs ~0.6 us.
 
-Eviction is first-in, first-out over insertion order (a write re-inserts its key at the end):
-a dict keeps that order for free, and a true LRU would cost a move on every hit.
+Eviction is first-in, first-out over insertion order (a write re-inserts its key at the end).
+An OrderedDict, because a dict deleted from the front leaves holes that `next(iter(...))`
+walks past: eviction from a full dict cost O(size) per insert.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 
 # Rough per-entry cost beyond the key and record bytes: the dict slot and the headers of
 # two bytes objects. Only the order of magnitude matters for the budget.
@@ -41,9 +46,9 @@ def entry_size(key: bytes, record: bytes | None) -> int:
 class ValueCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: dict[bytes, bytes | None] = {}
+        self._entries: OrderedDict[bytes, bytes | None] = OrderedDict()
         self._bytes = 0
-        self._epoch = 0
+        self._version = 0
         self.hits = 0
         self.misses = 0
 
@@ -55,8 +60,9 @@ class ValueCache:
         return self._bytes
 
     @property
-    def epoch(self) -> int:
-        return self._epoch
+    def version(self) -> int:
+        """Changes with every put and clear; a read captures it before its LevelDB lookup."""
+        return self._version
 
     def get(self, key: bytes) -> bytes | Missing | None:
         record = self._entries.get(key, MISSING)
@@ -68,26 +74,28 @@ class ValueCache:
 
     def put(self, key: bytes, record: bytes | None) -> None:
         """A written record (None: deleted); replaces any entry."""
+        self._version += 1
+        self._discard(key)
+        self._insert(key, record)
+
+    def fill(self, key: bytes, record: bytes | None, version: int) -> None:
+        """A record read from LevelDB when the version was `version`; never replaces an entry."""
+        if self._version != version or key in self._entries:
+            return
+        self._insert(key, record)
+        if self._version != version:
+            # A put or clear slipped in between the check and the insert (another thread).
+            self._discard(key)
+
+    def clear(self) -> None:
+        self._version += 1
+        self._entries.clear()
+        self._bytes = 0
+
+    def _discard(self, key: bytes) -> None:
         old = self._entries.pop(key, MISSING)
         if old is not MISSING:
             self._bytes -= entry_size(key, old)
-        self._insert(key, record)
-
-    def fill(self, key: bytes, record: bytes | None, epoch: int) -> None:
-        """A record read from LevelDB when the epoch was `epoch`; never replaces an entry."""
-        if key in self._entries:
-            return
-        self._insert(key, record)
-        if self._epoch != epoch:
-            # A clear overlapped the read: what was read may predate what LevelDB holds now.
-            dropped = self._entries.pop(key, MISSING)
-            if dropped is not MISSING:
-                self._bytes -= entry_size(key, dropped)
-
-    def clear(self) -> None:
-        self._epoch += 1
-        self._entries.clear()
-        self._bytes = 0
 
     def _insert(self, key: bytes, record: bytes | None) -> None:
         size = entry_size(key, record)
@@ -97,8 +105,7 @@ class ValueCache:
         self._bytes += size
         while self._bytes > self.max_bytes:
             try:
-                oldest = next(iter(self._entries))
-                self._bytes -= entry_size(oldest, self._entries.pop(oldest))
-            except (StopIteration, RuntimeError, KeyError):
-                # Another thread cleared or changed the dict under us (see the module doc).
+                oldest, evicted = self._entries.popitem(last=False)
+            except KeyError:  # another thread cleared it under us (see the module doc)
                 break
+            self._bytes -= entry_size(oldest, evicted)
