@@ -59,6 +59,9 @@ class NodeBackend:
     def is_leader(self) -> bool:
         return self.leading
 
+    def leader_is_remote(self) -> bool:
+        return not self.leading
+
     async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
         self.forwarded.append([list(c) for c in commands])
         leader = self.replicas.leader

@@ -35,6 +35,8 @@ class FakeBackend:
         self.leading = True
         # What leader_is_local answers after a refused submit (a leader was found).
         self.leader_found_locally = False
+        # Another node is known to lead (the follower's fast path straight to forwarding).
+        self.remote_leader_known = False
         self.forwarded: list[list[list[bytes]]] = []
 
     async def leader_is_local(self) -> bool:
@@ -80,6 +82,9 @@ class FakeBackend:
 
     def is_leader(self) -> bool:
         return self.leading
+
+    def leader_is_remote(self) -> bool:
+        return self.remote_leader_known
 
     def propose_nowait(self, op: Operation) -> None:
         self.events.append("propose_nowait")
@@ -290,9 +295,13 @@ async def test_info_formats_sections() -> None:
     assert "# Cluster\r\ncluster_enabled:0\r\n" in reply.text
 
 
-async def test_follower_forwards_each_run_of_writes_as_one_request_in_order() -> None:
+@pytest.mark.parametrize("leader_known", [False, True], ids=["leader-unknown", "leader-known"])
+async def test_follower_forwards_each_run_of_writes_as_one_request_in_order(
+    leader_known: bool,
+) -> None:
     backend = FakeBackend()
     backend.leading = False
+    backend.remote_leader_known = leader_known
     backend.data[b"r"] = b"local"
     replies = await run(
         make_ctx(backend),
@@ -316,6 +325,27 @@ async def test_follower_forwards_each_run_of_writes_as_one_request_in_order() ->
     )
     # Each forwarded run finished before the read after it started.
     assert backend.events.index("forward 2") < backend.events.index("barrier")
+    # With the leader known elsewhere, writes go straight to the forward run: nothing is
+    # built, proposed or waited for here.
+    assert ("wait leader" in backend.events) is not leader_known
+
+
+async def test_local_writes_settle_before_a_run_is_forwarded_to_a_known_leader() -> None:
+    backend = FakeBackend()
+    submit = backend.submit
+
+    def submit_then_lose_leadership(op: Operation):  # type: ignore[no-untyped-def]
+        waiter = submit(op)
+        backend.leading, backend.remote_leader_known = False, True
+        return waiter
+
+    backend.submit = submit_then_lose_leadership  # type: ignore[method-assign]
+    # The error reply after the run makes it leave before the end of the read.
+    replies = await run(
+        make_ctx(backend), [b"SET", b"a", b"1"], [b"SET", b"b", b"2"], [b"SET", b"k" * 300, b"v"]
+    )
+    assert replies[:2] == [SimpleString("OK"), RawReplies(b"+FWD b\r\n", 1)]
+    assert backend.events == ["submit set", "apply set", "forward 1"]
 
 
 async def test_a_forwarded_request_is_never_forwarded_again() -> None:

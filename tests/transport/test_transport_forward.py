@@ -100,6 +100,31 @@ async def test_forward_timeout_raises_too_slow_and_late_reply_is_ignored(net) ->
         assert await nodes[1].transport.forward(2, _request(1), timeout=5) == ForwardReply(1, b"r1")
 
 
+async def test_each_forward_times_out_at_its_own_deadline(net) -> None:
+    # A later forward with a shorter timeout must not wait for an earlier one's deadline.
+    async def never_answers(sender: int, request: ForwardRequest) -> ForwardReply:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    with trio.fail_after(10):
+        nodes = await net.start_cluster([1, 2], on_forward=never_answers)
+        await net.wait_until(lambda: nodes[1].transport.peer_states()[2].connected)
+        elapsed: dict[int, float] = {}
+
+        async def call(rid: int, timeout: float) -> None:
+            start = trio.current_time()
+            with pytest.raises(trio.TooSlowError):
+                await nodes[1].transport.forward(2, _request(rid), timeout=timeout)
+            elapsed[rid] = trio.current_time() - start
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call, 1, 1.5)
+            await trio.sleep(0.05)
+            nursery.start_soon(call, 2, 0.2)
+        assert 0.2 <= elapsed[2] < 1.0
+        assert elapsed[1] >= 1.5
+
+
 async def test_handler_error_becomes_forward_failed(net) -> None:
     async def broken(sender: int, request: ForwardRequest) -> ForwardReply:
         raise RuntimeError("state machine exploded")

@@ -79,6 +79,11 @@ class Backend(Protocol):
         """True when this node currently leads the data group (no waiting)."""
         ...
 
+    def leader_is_remote(self) -> bool:
+        """True when another node is known to lead: a write here would only be refused and
+        forwarded, so the caller forwards it at once (no waiting)."""
+        ...
+
     async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
         """Have the leader execute `commands`; returns their RESP-encoded replies."""
         ...

@@ -75,39 +75,49 @@ class _Pipeline:
 
     async def write(self, argv: list[bytes], spec: CommandSpec) -> None:
         self.ctx.barrier_fresh = False  # reads after this write need a barrier of their own
-        assert spec.build is not None
         if not self._forward_run:
-            built = spec.build(self.ctx, argv)
-            if isinstance(built, ErrorReply):
-                self.replies.append(built)
-                return
-            for _ in range(LOCAL_ATTEMPTS):
-                try:
-                    submitted = self.ctx.backend.submit(built)
-                except NotLeaderError:
-                    if self.ctx.client.forwarded:
-                        self.replies.append(MOVED_WHILE_FORWARDED)
-                        return
-                except ServiceError as exc:  # refused outright (e.g. transfer in progress)
-                    self.replies.append(ErrorReply(exc.message))
+            if self.ctx.client.forwarded or not self.ctx.backend.leader_is_remote():
+                if await self._handled_here(argv, spec):
                     return
-                else:
-                    self._submitted.append((len(self.replies), submitted))
-                    self.replies.append(None)
-                    return
-                # Not proposed: wait for a leader (earlier writes first, to keep order);
-                # if it turns out to be this node, propose here after all.
+            else:
+                # A follower's common case: building and proposing would only be refused.
                 await self._settle_submitted()
-                try:
-                    local = await self.ctx.backend.leader_is_local()
-                except ServiceError as exc:
-                    self.replies.append(ErrorReply(exc.message))
-                    return
-                if not local:
-                    break
             self._forward_slot = len(self.replies)
             self.replies.append(None)
         self._forward_run.append(argv)
+
+    async def _handled_here(self, argv: list[bytes], spec: CommandSpec) -> bool:
+        """Propose the write (or answer its error) here; False when it must be forwarded."""
+        assert spec.build is not None
+        built = spec.build(self.ctx, argv)
+        if isinstance(built, ErrorReply):
+            self.replies.append(built)
+            return True
+        for _ in range(LOCAL_ATTEMPTS):
+            try:
+                submitted = self.ctx.backend.submit(built)
+            except NotLeaderError:
+                if self.ctx.client.forwarded:
+                    self.replies.append(MOVED_WHILE_FORWARDED)
+                    return True
+            except ServiceError as exc:  # refused outright (e.g. transfer in progress)
+                self.replies.append(ErrorReply(exc.message))
+                return True
+            else:
+                self._submitted.append((len(self.replies), submitted))
+                self.replies.append(None)
+                return True
+            # Not proposed: wait for a leader (earlier writes first, to keep order);
+            # if it turns out to be this node, propose here after all.
+            await self._settle_submitted()
+            try:
+                local = await self.ctx.backend.leader_is_local()
+            except ServiceError as exc:
+                self.replies.append(ErrorReply(exc.message))
+                return True
+            if not local:
+                return False
+        return False
 
     async def settle(self) -> None:
         await self._settle_submitted()

@@ -99,6 +99,10 @@ class NodeService:
     def is_leader(self) -> bool:
         return self._data.role is Role.LEADER
 
+    def leader_is_remote(self) -> bool:
+        leader = self._data.leader_id
+        return leader is not None and leader != self._config.node.id
+
     async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
         """Have the leader execute `commands`; returns their RESP-encoded replies."""
         request = ForwardRequest(

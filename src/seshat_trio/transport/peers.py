@@ -12,6 +12,7 @@ been written).
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 
 import attrs
@@ -63,17 +64,21 @@ class PeerState:
     client_addr: str | None  # the peer's RESP address, once its Hello arrived
 
 
+_Outcome = ForwardReply | TransportError | trio.TooSlowError
+
+
 class _Pending:
-    """One forward waiting for its reply."""
+    """One forward waiting for its reply until `deadline` (trio time)."""
 
-    __slots__ = ("done", "outcome", "written")
+    __slots__ = ("deadline", "done", "outcome", "written")
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
         self.done = trio.Event()
-        self.outcome: ForwardReply | TransportError | None = None
+        self.outcome: _Outcome | None = None
         self.written = False
 
-    def finish(self, outcome: ForwardReply | TransportError) -> None:
+    def finish(self, outcome: _Outcome) -> None:
         if self.outcome is None:
             self.outcome = outcome
             self.done.set()
@@ -103,6 +108,8 @@ class PeerLink:
             limits.max_queue_frames, limits.max_queue_bytes, limits.max_batch_bytes
         )
         self._pending: dict[int, _Pending] = {}
+        # The sleep of `_expire_overdue`, which ends at the earliest pending deadline.
+        self._expiry_sleep: trio.CancelScope | None = None
         self._connected = False
         self._connects = 0
         self._scope = trio.CancelScope()
@@ -128,15 +135,17 @@ class PeerLink:
 
     async def run(self) -> None:
         with self._scope:
-            while True:
-                reason = await self._connect_once()
-                self._log.info(
-                    "peer_connection_closed",
-                    remote=str(self.address),
-                    reason=_reason(reason),
-                    detail=str(reason),
-                )
-                await trio.sleep(self._backoff.next_delay())
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._expire_overdue)
+                while True:
+                    reason = await self._connect_once()
+                    self._log.info(
+                        "peer_connection_closed",
+                        remote=str(self.address),
+                        reason=_reason(reason),
+                        detail=str(reason),
+                    )
+                    await trio.sleep(self._backoff.next_delay())
 
     async def forward(self, request: ForwardRequest, timeout: float) -> ForwardReply:
         rid = request.request_id
@@ -144,13 +153,15 @@ class PeerLink:
             raise PeerUnavailable(self.peer_id, "not connected", maybe_delivered=False)
         if rid in self._pending:
             raise ValueError(f"forward request id {rid} is already in flight to {self.peer_id}")
-        pending = _Pending()
+        pending = _Pending(trio.current_time() + timeout)
         self._pending[rid] = pending
         try:
             if not self.mailbox.push(frame_of(request), Priority.RELIABLE, tag=rid):
                 raise PeerUnavailable(self.peer_id, "outbound queue full", maybe_delivered=False)
-            with trio.fail_after(timeout):
-                await pending.done.wait()
+            sleep = self._expiry_sleep
+            if sleep is not None and pending.deadline < sleep.deadline:
+                sleep.deadline = pending.deadline
+            await pending.done.wait()
         finally:
             if self._pending.get(rid) is pending:
                 del self._pending[rid]
@@ -159,6 +170,22 @@ class PeerLink:
             return pending.outcome
         assert pending.outcome is not None  # done is only set together with an outcome
         raise pending.outcome
+
+    async def _expire_overdue(self) -> None:
+        """Fail each forward whose deadline passed with trio.TooSlowError. One task per link
+        instead of a cancel scope per forward: a scope costs as much as the rest of
+        forwarding a SET, and every forward on a link has nearly the same timeout."""
+        while True:
+            now = trio.current_time()
+            earliest = math.inf
+            for pending in list(self._pending.values()):
+                if pending.deadline <= now:
+                    pending.finish(trio.TooSlowError())
+                else:
+                    earliest = min(earliest, pending.deadline)
+            with trio.CancelScope(deadline=earliest) as self._expiry_sleep:
+                await trio.sleep_forever()
+            self._expiry_sleep = None
 
     async def _connect_once(self) -> ConnectionEnd:
         try:
@@ -211,7 +238,7 @@ class PeerLink:
             else:
                 raise ProtocolViolation(f"{type(msg).__name__} on an outbound connection")
 
-    def _settle(self, request_id: int, outcome: ForwardReply | TransportError) -> None:
+    def _settle(self, request_id: int, outcome: _Outcome) -> None:
         pending = self._pending.get(request_id)
         if pending is None:  # the caller timed out and left; nobody wants this reply
             self._log.debug("forward_reply_unmatched", request_id=request_id)
