@@ -210,6 +210,7 @@ async def serve_node(
                 # Up before the RESP listener: /health answers (503) while the node starts.
                 http_port = await nursery.start(admin.run, config.node.http_addr)
                 nursery.start_soon(bootstrap_system_group, system, system_machine, layout)
+                await nursery.start(service.run)
                 nursery.start_soon(run_active_expiry, service)
                 port = await nursery.start(listener.run)
                 log.info("serving", client_port=port, http_port=http_port, voters=sorted(members))

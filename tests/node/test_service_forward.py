@@ -51,14 +51,17 @@ class FakeTransport:
 
 
 def make_service(
-    data: FakeData, transport: FakeTransport, redirect: Redirect = Redirect.FORWARD
+    nursery: trio.Nursery,
+    data: FakeData,
+    transport: FakeTransport,
+    redirect: Redirect = Redirect.FORWARD,
 ) -> NodeService:
     config = Config(
         node=NodeSection(id=1),
         cluster=ClusterSection(redirect=redirect),
         limits=LimitsSection(request_timeout_ms=TIMEOUT_MS),
     )
-    return NodeService(
+    service = NodeService(
         config=config,
         data=cast(Any, data),
         machine=cast(Any, None),
@@ -67,30 +70,33 @@ def make_service(
         stats=NodeStats(started_at=time.monotonic()),
         client_address_of=lambda node: f"127.0.0.1:{6378 + node}",
     )
+    nursery.start_soon(service.run)  # sends the forwards (merged per scheduler pass)
+    return service
 
 
 SET = [(b"SET", b"k", b"v")]
 
 
-async def test_a_known_leader_answers_directly() -> None:
+async def test_a_known_leader_answers_directly(nursery: trio.Nursery) -> None:
     transport = FakeTransport(b"+OK\r\n")
-    service = make_service(FakeData(leader_id=2), transport)
+    service = make_service(nursery, FakeData(leader_id=2), transport)
     assert await service.forward(SET, 2) == b"+OK\r\n"
-    assert transport.calls == [(2, TIMEOUT_MS / 1000)]
+    ((to, timeout),) = transport.calls
+    assert to == 2 and timeout == pytest.approx(TIMEOUT_MS / 1000, abs=0.1)
 
 
-async def test_not_sent_waits_for_a_leader_change_then_retries() -> None:
+async def test_not_sent_waits_for_a_leader_change_then_retries(nursery: trio.Nursery) -> None:
     data = FakeData(leader_id=2)
     not_connected = PeerUnavailable(2, "not connected", maybe_delivered=False)
     transport = FakeTransport(not_connected, b"+OK\r\n")
-    service = make_service(data, transport)
+    service = make_service(nursery, data, transport)
     result: list[bytes] = []
-    async with trio.open_nursery() as nursery:
+    async with trio.open_nursery() as calls:
 
         async def run() -> None:
             result.append(await service.forward(SET, 2))
 
-        nursery.start_soon(run)
+        calls.start_soon(run)
         await trio.testing.wait_all_tasks_blocked()
         assert result == []  # waiting for news about the leader
         data.elect(3)
@@ -108,18 +114,18 @@ async def test_not_sent_waits_for_a_leader_change_then_retries() -> None:
     ],
 )
 async def test_transport_failures_become_clear_errors(
-    failure: BaseException, error: type[ServiceError], text: str
+    failure: BaseException, error: type[ServiceError], text: str, nursery: trio.Nursery
 ) -> None:
-    service = make_service(FakeData(leader_id=2), FakeTransport(failure))
+    service = make_service(nursery, FakeData(leader_id=2), FakeTransport(failure))
     with pytest.raises(error) as info:
         await service.forward(SET, 2)
     assert info.value.message.startswith(text)
 
 
 async def test_no_leader_within_the_deadline_is_an_error_never_a_hang(
-    autojump_clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
-    service = make_service(FakeData(leader_id=None), FakeTransport())
+    service = make_service(nursery, FakeData(leader_id=None), FakeTransport())
     started = trio.current_time()
     with trio.fail_after(10), pytest.raises(ServiceError) as info:
         await service.forward(SET, 2)
@@ -127,9 +133,9 @@ async def test_no_leader_within_the_deadline_is_an_error_never_a_hang(
     assert info.value.message.startswith(("NOLEADER", "TIMEOUT"))
 
 
-async def test_moved_redirect_names_the_leader() -> None:
+async def test_moved_redirect_names_the_leader(nursery: trio.Nursery) -> None:
     transport = FakeTransport()
-    service = make_service(FakeData(leader_id=2), transport, Redirect.MOVED)
+    service = make_service(nursery, FakeData(leader_id=2), transport, Redirect.MOVED)
     with pytest.raises(ServiceError, match=r"MOVED 0 127\.0\.0\.1:6380"):
         await service.forward(SET, 2)
     assert transport.calls == []

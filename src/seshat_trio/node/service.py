@@ -25,6 +25,7 @@ from seshat_trio.config import Config, Redirect
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
+from seshat_trio.node.forward_batcher import ForwardBatcher
 from seshat_trio.node.raft_driver import GroupStatus, RaftGroupDriver
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import Reply
@@ -66,6 +67,7 @@ class NodeService:
         self._client_address_of = client_address_of
         self._timeout_s = config.limits.request_timeout_s
         self._request_ids = itertools.count(1)
+        self._batcher = ForwardBatcher(transport.forward, self._request_ids)
         # LASTSAVE before any SAVE: the start time, as Redis reports after loading.
         self._last_save = int(time.time())
 
@@ -96,6 +98,10 @@ class NodeService:
             return self._data.leader_id == self._config.node.id
         raise ServiceError(NO_LEADER.format(timeout=self._timeout_s))
 
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The service's own task: it sends forwarded requests (merged, see forward_batcher)."""
+        await self._batcher.run(task_status=task_status)
+
     def is_leader(self) -> bool:
         return self._data.role is Role.LEADER
 
@@ -105,9 +111,6 @@ class NodeService:
 
     async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
         """Have the leader execute `commands`; returns their RESP-encoded replies."""
-        request = ForwardRequest(
-            next(self._request_ids), protocol, tuple(tuple(c) for c in commands)
-        )
         deadline = trio.current_time() + self._timeout_s
         leader = self._data.leader_id
         not_sent = False
@@ -116,12 +119,16 @@ class NodeService:
             and leader != self._config.node.id
             and self._config.cluster.redirect is Redirect.FORWARD
         ):
-            # The common case, with no cancel scope of its own: the transport bounds the
-            # wait for the reply by the same timeout.
-            payload = await self._forward_to(leader, request, self._timeout_s)
+            # The common case, merged with the other connections' runs of this scheduler
+            # pass, and with no cancel scope of its own: the transport bounds the wait.
+            sent = self._batcher.forward(leader, commands, protocol, self._timeout_s)
+            payload = await self._settled(leader, sent)
             if payload is not None:
                 return payload
             not_sent = True
+        request = ForwardRequest(
+            next(self._request_ids), protocol, tuple(tuple(c) for c in commands)
+        )
         with trio.move_on_at(deadline):
             while True:
                 if not_sent:
@@ -142,18 +149,21 @@ class NodeService:
                         raise ServiceError(f"MOVED 0 {address}")
                 # Never negative: news may wake this task just before the deadline fires.
                 remaining = max(0.0, deadline - trio.current_time())
-                payload = await self._forward_to(leader, request, remaining)
+                payload = await self._settled(
+                    leader, self._forward_payload(leader, request, remaining)
+                )
                 if payload is not None:
                     return payload
                 not_sent = True
         raise OutcomeUnknownError.deadline_passed(self._timeout_s)
 
-    async def _forward_to(
-        self, leader: int, request: ForwardRequest, timeout: float
-    ) -> bytes | None:
+    async def _forward_payload(self, leader: int, request: ForwardRequest, timeout: float) -> bytes:
+        return (await self._transport.forward(leader, request, timeout)).payload
+
+    async def _settled(self, leader: int, sent: Awaitable[bytes]) -> bytes | None:
         """The leader's encoded replies; None when the request was certainly not sent."""
         try:
-            reply = await self._transport.forward(leader, request, timeout)
+            return await sent
         except PeerUnavailable as exc:
             if exc.maybe_delivered:
                 raise OutcomeUnknownError(
@@ -165,7 +175,6 @@ class NodeService:
             raise OutcomeUnknownError.deadline_passed(self._timeout_s) from None
         except ForwardFailed as exc:
             raise ServiceError(f"ERR the leader could not execute the request: {exc}") from None
-        return reply.payload
 
     # -- reads ---------------------------------------------------------------------------
     async def read_barrier(self) -> None:

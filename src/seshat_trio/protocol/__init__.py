@@ -21,6 +21,7 @@ from seshat_trio.protocol.replies import (
     SimpleString,
     Verbatim,
 )
+from seshat_trio.protocol.reply_split import split_replies
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -40,4 +41,5 @@ __all__ = [
     "encode_replies",
     "encode_reply",
     "split_inline",
+    "split_replies",
 ]

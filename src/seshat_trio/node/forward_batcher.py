@@ -1,0 +1,118 @@
+"""Merge the forwarded write runs of concurrent connections into one request per leader.
+
+Each client connection on a follower forwards its runs of writes to the leader. Sent one by
+one, every run is a request of its own on both nodes: an encode and a decode each way, and
+on the leader a task, a client context and a pipeline of its own. Runs forwarded within one
+pass of the scheduler go instead as ONE ForwardRequest, which the leader executes like one
+pipelined client (its writes share one proposal round); the reply is cut back per run by
+RESP reply boundaries (`protocol.split_replies`), so the leader needs nothing new.
+
+Executing the runs of different connections back to back keeps each connection's order: a
+forwarded run holds only writes, each complete in itself (a transaction travels as one
+EXEC), and a connection has at most one run in flight. A failure of the merged request is
+the failure of every run in it, exactly as it would have been for each alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+
+import attrs
+import trio
+
+from seshat_trio.errors import OutcomeUnknownError
+from seshat_trio.protocol import split_replies
+from seshat_trio.transport import ForwardReply, ForwardRequest
+
+Send = Callable[[int, ForwardRequest, float], Awaitable[ForwardReply]]
+Commands = Sequence[Sequence[bytes]]
+
+# Merged requests stop growing here (a single larger run still goes, alone): a frame stays
+# far below the transport's limit and one request's replies do not wait on a huge batch.
+MAX_BATCH_BYTES = 1 << 20
+
+
+@attrs.define(slots=True, eq=False)
+class _Run:
+    commands: Commands
+    deadline: float
+    size: int
+    done: trio.Event = attrs.field(factory=trio.Event)
+    payload: bytes = b""
+    error: Exception | None = None
+
+
+class ForwardBatcher:
+    def __init__(
+        self, send: Send, request_ids: Iterator[int], max_batch_bytes: int = MAX_BATCH_BYTES
+    ) -> None:
+        self._send = send
+        self._request_ids = request_ids
+        self._max_batch_bytes = max_batch_bytes
+        self._open: dict[tuple[int, int], list[_Run]] = {}
+        self._wakeup = trio.Event()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Send what was queued, once per scheduler pass, until cancelled."""
+        async with trio.open_nursery() as nursery:
+            task_status.started()
+            while True:
+                await self._wakeup.wait()
+                self._wakeup = trio.Event()
+                ready, self._open = self._open, {}
+                for (leader, protocol), runs in ready.items():
+                    for batch in self._batches(runs):
+                        nursery.start_soon(self._send_batch, leader, protocol, batch)
+
+    async def forward(
+        self, leader: int, commands: Commands, protocol: int, timeout: float
+    ) -> bytes:
+        """The leader's encoded replies to `commands`; raises what `send` raises."""
+        size = sum(len(arg) for command in commands for arg in command)
+        run = _Run(commands, trio.current_time() + timeout, size)
+        self._open.setdefault((leader, protocol), []).append(run)
+        self._wakeup.set()
+        await run.done.wait()
+        if run.error is not None:
+            raise run.error
+        return run.payload
+
+    def _batches(self, runs: list[_Run]) -> Iterator[list[_Run]]:
+        batch: list[_Run] = []
+        size = 0
+        for run in runs:
+            if batch and size + run.size > self._max_batch_bytes:
+                yield batch
+                batch, size = [], 0
+            batch.append(run)
+            size += run.size
+        if batch:
+            yield batch
+
+    async def _send_batch(self, leader: int, protocol: int, runs: list[_Run]) -> None:
+        request = ForwardRequest(
+            next(self._request_ids),
+            protocol,
+            tuple(tuple(command) for run in runs for command in run.commands),
+        )
+        timeout = max(0.0, min(run.deadline for run in runs) - trio.current_time())
+        try:
+            reply = await self._send(leader, request, timeout)
+            if len(runs) == 1:
+                payloads = [reply.payload]
+            else:
+                try:
+                    payloads = split_replies(reply.payload, [len(run.commands) for run in runs])
+                except ValueError as exc:
+                    raise OutcomeUnknownError(
+                        f"TIMEOUT the leader's reply could not be matched to the request "
+                        f"({exc}); a write in it may or may not have been applied"
+                    ) from None
+        except Exception as exc:  # each run's caller sees what its own request would raise
+            for run in runs:
+                run.error = exc
+                run.done.set()
+            return
+        for run, payload in zip(runs, payloads, strict=True):
+            run.payload = payload
+            run.done.set()
