@@ -39,6 +39,7 @@ class NodeBackend:
         self.saves = 0
         self.nowait: list[Operation] = []
         self.forwarded: list[list[list[bytes]]] = []
+        self.forwarded_alone: list[bool] = []  # per forward: kept out of merged requests
 
     async def _done(self, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
         return replies
@@ -62,8 +63,11 @@ class NodeBackend:
     def leader_is_remote(self) -> bool:
         return not self.leading
 
-    async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
+    async def forward(
+        self, commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False
+    ) -> bytes:
         self.forwarded.append([list(c) for c in commands])
+        self.forwarded_alone.append(alone)
         leader = self.replicas.leader
         client = ClientState(id=CLIENT_IDS.take(), addr="node-2", protocol=protocol, forwarded=True)
         ctx = CommandContext(client, leader, self.replicas.config)

@@ -127,6 +127,7 @@ async def test_follower_forwards_reads_of_keys_with_an_expiry(replicas: Replicas
     await follower.call("SET", "ttl", "v", "EX", "10")
     await follower.call("SET", "plain", "v")
     replicas.follower.forwarded.clear()
+    replicas.follower.forwarded_alone.clear()
     # The follower's clock is 30 s ahead: judged locally, "ttl" would look expired.
     assert await follower.pipeline([("GET", "ttl"), ("TTL", "ttl"), ("GET", "plain")]) == [
         b"v",
@@ -135,6 +136,8 @@ async def test_follower_forwards_reads_of_keys_with_an_expiry(replicas: Replicas
     ]
     assert replicas.leader.nowait == []
     assert replicas.follower.forwarded == [[[b"GET", b"ttl"]], [[b"TTL", b"ttl"]]]
+    # Reads are never merged with other connections' writes (their barrier would hold them).
+    assert replicas.follower.forwarded_alone == [True, True]
 
 
 async def test_a_key_set_again_survives_a_stale_purge(

@@ -45,7 +45,9 @@ class FakeBackend:
             self.leading = True
         return self.leader_found_locally
 
-    async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
+    async def forward(
+        self, commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False
+    ) -> bytes:
         run = [list(c) for c in commands]
         self.forwarded.append(run)
         self.events.append(f"forward {len(run)}")

@@ -4,13 +4,14 @@ caller gets exactly its own replies or its own copy of the failure."""
 from __future__ import annotations
 
 import itertools
+import traceback
 
 import pytest
 import trio
 import trio.testing
 
 from seshat_trio.errors import OutcomeUnknownError
-from seshat_trio.node.forward_batcher import ForwardBatcher
+from seshat_trio.node.forward_batcher import MAX_REPLY_BYTES, ForwardBatcher
 from seshat_trio.protocol import encode_replies
 from seshat_trio.transport import ForwardReply, ForwardRequest, PeerUnavailable
 
@@ -56,12 +57,23 @@ async def forward_all(
     return results
 
 
-@pytest.fixture
-async def leader_and_batcher(nursery: trio.Nursery) -> tuple[EchoLeader, ForwardBatcher]:
+async def start_batcher(
+    nursery: trio.Nursery, max_value_bytes: int = 1 << 16, max_batch_bytes: int = 1 << 20
+) -> tuple[EchoLeader, ForwardBatcher]:
     leader = EchoLeader()
-    batcher = ForwardBatcher(leader.send, itertools.count(1), max_batch_bytes=100)
+    batcher = ForwardBatcher(
+        leader.send,
+        itertools.count(1),
+        max_value_bytes=max_value_bytes,
+        max_batch_bytes=max_batch_bytes,
+    )
     await nursery.start(batcher.run)
     return leader, batcher
+
+
+@pytest.fixture
+async def leader_and_batcher(nursery: trio.Nursery) -> tuple[EchoLeader, ForwardBatcher]:
+    return await start_batcher(nursery)
 
 
 async def test_runs_of_one_pass_share_one_request_and_get_their_own_replies(
@@ -96,11 +108,9 @@ async def test_leaders_and_protocols_are_never_mixed(
     assert groups == [(2, 2, [b"a", b"d"]), (2, 3, [b"c"]), (3, 2, [b"b"])]
 
 
-async def test_merged_requests_stop_at_the_byte_budget(
-    leader_and_batcher: tuple[EchoLeader, ForwardBatcher],
-) -> None:
-    leader, batcher = leader_and_batcher
-    big = [[b"SET", b"k%d" % i, b"v" * 40] for i in range(4)]  # ~45 bytes each, budget 100
+async def test_merged_requests_stop_at_the_byte_budget(nursery: trio.Nursery) -> None:
+    leader, batcher = await start_batcher(nursery, max_batch_bytes=170)
+    big = [[b"SET", b"k%d" % i, b"v" * 20] for i in range(4)]  # 81 wire bytes each, budget 170
     results = await forward_all(batcher, [(2, [command], 2) for command in big])
     assert sorted(results) == sorted(b"+k%d\r\n" % i for i in range(4))  # type: ignore[type-var]
     assert sorted(len(request.commands) for _, request, _ in leader.requests) == [2, 2]
@@ -136,3 +146,75 @@ async def test_the_request_is_bounded_by_its_earliest_deadline(
         nursery.start_soon(batcher.forward, 2, set_run("b"), 2, 1.5)
     ((_, _, timeout),) = leader.requests
     assert timeout == pytest.approx(1.5)
+
+
+async def test_merged_requests_stop_at_the_command_cap(nursery: trio.Nursery) -> None:
+    # Replies may carry values: the cap is the reply budget over the largest value.
+    leader, batcher = await start_batcher(nursery, max_value_bytes=MAX_REPLY_BYTES // 4)
+    results = await forward_all(batcher, [(2, set_run(f"k{i}"), 2) for i in range(6)])
+    assert sorted(results) == sorted(b"+k%d\r\n" % i for i in range(6))  # type: ignore[type-var]
+    assert sorted(len(request.commands) for _, request, _ in leader.requests) == [2, 4]
+
+
+async def test_empty_arguments_are_not_free(nursery: trio.Nursery) -> None:
+    leader, batcher = await start_batcher(nursery, max_batch_bytes=60)
+    results = await forward_all(batcher, [(2, [[b"SET", b"", b""]], 2) for _ in range(2)])
+    assert results == [b"+\r\n", b"+\r\n"]
+    assert len(leader.requests) == 2  # 3 x 16 + 8 = 56 wire bytes each, budget 60
+
+
+async def test_each_caller_raises_the_failure_afresh(
+    leader_and_batcher: tuple[EchoLeader, ForwardBatcher],
+) -> None:
+    leader, batcher = leader_and_batcher
+    leader.fail_with = PeerUnavailable(2, "broke", maybe_delivered=True)
+    depths: list[int] = []
+
+    async def call(key: str) -> None:
+        try:
+            await batcher.forward(2, set_run(key), 2, 5)
+        except PeerUnavailable as exc:
+            depths.append(len(traceback.extract_tb(exc.__traceback__)))
+
+    async with trio.open_nursery() as nursery:
+        for key in "abcde":
+            nursery.start_soon(call, key)
+    assert len(leader.requests) == 1
+    assert len(set(depths)) == 1  # no caller's traceback carries the others' frames
+
+
+async def test_stopping_fails_queued_and_in_flight_runs_with_their_true_outcome() -> None:
+    sent = trio.Event()
+
+    async def hangs(to: int, request: ForwardRequest, timeout: float) -> ForwardReply:
+        sent.set()
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    batcher = ForwardBatcher(hangs, itertools.count(1), max_value_bytes=1 << 16)
+    outcomes: list[Exception] = []
+
+    async def call(key: str) -> None:
+        try:
+            await batcher.forward(2, set_run(key), 2, 5)
+        except Exception as exc:
+            outcomes.append(exc)
+
+    async with trio.open_nursery() as outer, trio.open_nursery() as inner:
+        await inner.start(batcher.run)
+        outer.start_soon(call, "in-flight")
+        await sent.wait()
+
+        async def queue_while_stopping() -> None:
+            inner.cancel_scope.cancel()  # the batcher stops at its next checkpoint...
+            await call("queued")  # ...after this run was queued (before any checkpoint)
+
+        outer.start_soon(queue_while_stopping)
+    in_flight = [o for o in outcomes if isinstance(o, OutcomeUnknownError)]
+    queued = [o for o in outcomes if isinstance(o, PeerUnavailable)]
+    assert len(in_flight) == 1 and in_flight[0].message.startswith("TIMEOUT")
+    assert len(queued) == 1 and not queued[0].maybe_delivered
+    # Stopped: nothing waits forever on a batcher that no longer runs.
+    with pytest.raises(PeerUnavailable) as info:
+        await batcher.forward(2, set_run("late"), 2, 5)
+    assert not info.value.maybe_delivered

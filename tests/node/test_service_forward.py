@@ -50,7 +50,7 @@ class FakeTransport:
         return ForwardReply(request.request_id, outcome)
 
 
-def make_service(
+async def make_service(
     nursery: trio.Nursery,
     data: FakeData,
     transport: FakeTransport,
@@ -70,7 +70,7 @@ def make_service(
         stats=NodeStats(started_at=time.monotonic()),
         client_address_of=lambda node: f"127.0.0.1:{6378 + node}",
     )
-    nursery.start_soon(service.run)  # sends the forwards (merged per scheduler pass)
+    await nursery.start(service.run)  # sends the forwards (merged per scheduler pass)
     return service
 
 
@@ -79,7 +79,7 @@ SET = [(b"SET", b"k", b"v")]
 
 async def test_a_known_leader_answers_directly(nursery: trio.Nursery) -> None:
     transport = FakeTransport(b"+OK\r\n")
-    service = make_service(nursery, FakeData(leader_id=2), transport)
+    service = await make_service(nursery, FakeData(leader_id=2), transport)
     assert await service.forward(SET, 2) == b"+OK\r\n"
     ((to, timeout),) = transport.calls
     assert to == 2 and timeout == pytest.approx(TIMEOUT_MS / 1000, abs=0.1)
@@ -89,7 +89,7 @@ async def test_not_sent_waits_for_a_leader_change_then_retries(nursery: trio.Nur
     data = FakeData(leader_id=2)
     not_connected = PeerUnavailable(2, "not connected", maybe_delivered=False)
     transport = FakeTransport(not_connected, b"+OK\r\n")
-    service = make_service(nursery, data, transport)
+    service = await make_service(nursery, data, transport)
     result: list[bytes] = []
     async with trio.open_nursery() as calls:
 
@@ -116,7 +116,7 @@ async def test_not_sent_waits_for_a_leader_change_then_retries(nursery: trio.Nur
 async def test_transport_failures_become_clear_errors(
     failure: BaseException, error: type[ServiceError], text: str, nursery: trio.Nursery
 ) -> None:
-    service = make_service(nursery, FakeData(leader_id=2), FakeTransport(failure))
+    service = await make_service(nursery, FakeData(leader_id=2), FakeTransport(failure))
     with pytest.raises(error) as info:
         await service.forward(SET, 2)
     assert info.value.message.startswith(text)
@@ -125,7 +125,7 @@ async def test_transport_failures_become_clear_errors(
 async def test_no_leader_within_the_deadline_is_an_error_never_a_hang(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
-    service = make_service(nursery, FakeData(leader_id=None), FakeTransport())
+    service = await make_service(nursery, FakeData(leader_id=None), FakeTransport())
     started = trio.current_time()
     with trio.fail_after(10), pytest.raises(ServiceError) as info:
         await service.forward(SET, 2)
@@ -135,7 +135,7 @@ async def test_no_leader_within_the_deadline_is_an_error_never_a_hang(
 
 async def test_moved_redirect_names_the_leader(nursery: trio.Nursery) -> None:
     transport = FakeTransport()
-    service = make_service(nursery, FakeData(leader_id=2), transport, Redirect.MOVED)
+    service = await make_service(nursery, FakeData(leader_id=2), transport, Redirect.MOVED)
     with pytest.raises(ServiceError, match=r"MOVED 0 127\.0\.0\.1:6380"):
         await service.forward(SET, 2)
     assert transport.calls == []

@@ -84,8 +84,11 @@ class Backend(Protocol):
         forwarded, so the caller forwards it at once (no waiting)."""
         ...
 
-    async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
-        """Have the leader execute `commands`; returns their RESP-encoded replies."""
+    async def forward(
+        self, commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False
+    ) -> bytes:
+        """Have the leader execute `commands`; returns their RESP-encoded replies. Runs of
+        writes may travel merged with other connections' runs; `alone` keeps a read apart."""
         ...
 
     async def read_barrier(self) -> None:

@@ -53,7 +53,7 @@ async def run_read(ctx: CommandContext, argv: list[bytes]) -> Reply:
     except MustAskLeader:
         if ctx.client.forwarded:
             return MOVED_DURING_READ
-        return RawReplies(await backend.forward([argv], ctx.client.protocol), 1)
+        return RawReplies(await backend.forward([argv], ctx.client.protocol, alone=True), 1)
     if view.expired:
         keys = list(dict.fromkeys(view.expired))[:MAX_LAZY_PURGE]
         backend.propose_nowait(operation(ctx, ((PURGE, *keys),)))

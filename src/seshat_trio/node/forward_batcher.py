@@ -9,8 +9,11 @@ RESP reply boundaries (`protocol.split_replies`), so the leader needs nothing ne
 
 Executing the runs of different connections back to back keeps each connection's order: a
 forwarded run holds only writes, each complete in itself (a transaction travels as one
-EXEC), and a connection has at most one run in flight. A failure of the merged request is
-the failure of every run in it, exactly as it would have been for each alone.
+EXEC), and a connection has at most one run in flight. Reads a follower must ask the leader
+about are not merged (`NodeService.forward(alone=True)`): on the leader a read waits for the
+writes before it, and the writes after it would wait for its barrier. A failure of the
+merged request is the failure of every run in it, as for the commands of one client's
+pipeline.
 """
 
 from __future__ import annotations
@@ -22,14 +25,22 @@ import trio
 
 from seshat_trio.errors import OutcomeUnknownError
 from seshat_trio.protocol import split_replies
-from seshat_trio.transport import ForwardReply, ForwardRequest
+from seshat_trio.transport import ForwardReply, ForwardRequest, PeerUnavailable
 
 Send = Callable[[int, ForwardRequest, float], Awaitable[ForwardReply]]
 Commands = Sequence[Sequence[bytes]]
 
-# Merged requests stop growing here (a single larger run still goes, alone): a frame stays
-# far below the transport's limit and one request's replies do not wait on a huge batch.
+# Merged requests stop growing at about this many frame bytes (a larger run still goes,
+# alone): far below the transport's frame limit (16 MiB), and no reply waits on a huge batch.
 MAX_BATCH_BYTES = 1 << 20
+# Wire bytes per argument and per command on top of the argument itself (length prefixes,
+# capnp framing), so that a run of many empty arguments is not counted as free.
+ARGUMENT_OVERHEAD = 16
+COMMAND_OVERHEAD = 8
+# The replies of one merged request stay within this many bytes: a write may return a value
+# (GETSET, SET ... GET, EXEC), so the commands of a batch are capped at this budget divided
+# by the largest value a command may carry.
+MAX_REPLY_BYTES = 4 << 20
 
 
 @attrs.define(slots=True, eq=False)
@@ -41,51 +52,77 @@ class _Run:
     payload: bytes = b""
     error: Exception | None = None
 
+    def fail(self, error: Exception) -> None:
+        self.error = error
+        self.done.set()
+
 
 class ForwardBatcher:
     def __init__(
-        self, send: Send, request_ids: Iterator[int], max_batch_bytes: int = MAX_BATCH_BYTES
+        self,
+        send: Send,
+        request_ids: Iterator[int],
+        *,
+        max_value_bytes: int,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
     ) -> None:
         self._send = send
         self._request_ids = request_ids
         self._max_batch_bytes = max_batch_bytes
+        self._max_batch_commands = max(1, MAX_REPLY_BYTES // max_value_bytes)
         self._open: dict[tuple[int, int], list[_Run]] = {}
         self._wakeup = trio.Event()
+        self._running = False
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Send what was queued, once per scheduler pass, until cancelled."""
-        async with trio.open_nursery() as nursery:
-            task_status.started()
-            while True:
-                await self._wakeup.wait()
-                self._wakeup = trio.Event()
-                ready, self._open = self._open, {}
-                for (leader, protocol), runs in ready.items():
-                    for batch in self._batches(runs):
-                        nursery.start_soon(self._send_batch, leader, protocol, batch)
+        self._running = True
+        try:
+            async with trio.open_nursery() as nursery:
+                task_status.started()
+                while True:
+                    await self._wakeup.wait()
+                    self._wakeup = trio.Event()
+                    ready, self._open = self._open, {}
+                    for (leader, protocol), runs in ready.items():
+                        for batch in self._batches(runs):
+                            nursery.start_soon(self._send_batch, leader, protocol, batch)
+        finally:
+            self._running = False
+            stranded, self._open = self._open, {}
+            for (leader, _), runs in stranded.items():
+                for run in runs:
+                    run.fail(PeerUnavailable(leader, "forwarding stopped", maybe_delivered=False))
 
     async def forward(
         self, leader: int, commands: Commands, protocol: int, timeout: float
     ) -> bytes:
         """The leader's encoded replies to `commands`; raises what `send` raises."""
-        size = sum(len(arg) for command in commands for arg in command)
-        run = _Run(commands, trio.current_time() + timeout, size)
+        if not self._running:
+            raise PeerUnavailable(leader, "forwarding is not running", maybe_delivered=False)
+        size = sum(len(arg) + ARGUMENT_OVERHEAD for command in commands for arg in command)
+        run = _Run(commands, trio.current_time() + timeout, size + COMMAND_OVERHEAD * len(commands))
         self._open.setdefault((leader, protocol), []).append(run)
         self._wakeup.set()
         await run.done.wait()
         if run.error is not None:
-            raise run.error
+            # Each caller raises it afresh: the instance is shared by the runs of a batch.
+            raise run.error.with_traceback(None)
         return run.payload
 
     def _batches(self, runs: list[_Run]) -> Iterator[list[_Run]]:
         batch: list[_Run] = []
-        size = 0
+        size = commands = 0
         for run in runs:
-            if batch and size + run.size > self._max_batch_bytes:
+            if batch and (
+                size + run.size > self._max_batch_bytes
+                or commands + len(run.commands) > self._max_batch_commands
+            ):
                 yield batch
-                batch, size = [], 0
+                batch, size, commands = [], 0, 0
             batch.append(run)
             size += run.size
+            commands += len(run.commands)
         if batch:
             yield batch
 
@@ -110,9 +147,18 @@ class ForwardBatcher:
                     ) from None
         except Exception as exc:  # each run's caller sees what its own request would raise
             for run in runs:
-                run.error = exc
-                run.done.set()
+                run.fail(exc)
             return
+        except BaseException:  # cancelled (the node stops) while the request was out
+            for run in runs:
+                run.fail(_STOPPED_IN_FLIGHT)
+            raise
         for run, payload in zip(runs, payloads, strict=True):
             run.payload = payload
             run.done.set()
+
+
+_STOPPED_IN_FLIGHT = OutcomeUnknownError(
+    "TIMEOUT forwarding stopped (the node is shutting down) after the request was sent; "
+    "a write in it may or may not have been applied"
+)

@@ -67,7 +67,9 @@ class NodeService:
         self._client_address_of = client_address_of
         self._timeout_s = config.limits.request_timeout_s
         self._request_ids = itertools.count(1)
-        self._batcher = ForwardBatcher(transport.forward, self._request_ids)
+        self._batcher = ForwardBatcher(
+            transport.forward, self._request_ids, max_value_bytes=config.limits.max_value_bytes
+        )
         # LASTSAVE before any SAVE: the start time, as Redis reports after loading.
         self._last_save = int(time.time())
 
@@ -109,9 +111,14 @@ class NodeService:
         leader = self._data.leader_id
         return leader is not None and leader != self._config.node.id
 
-    async def forward(self, commands: Sequence[Sequence[bytes]], protocol: int) -> bytes:
+    async def forward(
+        self, commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False
+    ) -> bytes:
         """Have the leader execute `commands`; returns their RESP-encoded replies."""
         deadline = trio.current_time() + self._timeout_s
+        request = ForwardRequest(
+            next(self._request_ids), protocol, tuple(tuple(c) for c in commands)
+        )
         leader = self._data.leader_id
         not_sent = False
         if (
@@ -119,16 +126,16 @@ class NodeService:
             and leader != self._config.node.id
             and self._config.cluster.redirect is Redirect.FORWARD
         ):
-            # The common case, merged with the other connections' runs of this scheduler
-            # pass, and with no cancel scope of its own: the transport bounds the wait.
-            sent = self._batcher.forward(leader, commands, protocol, self._timeout_s)
+            # The common case, with no cancel scope of its own (the transport bounds the
+            # wait); merged with the other connections' runs of this scheduler pass.
+            if alone:
+                sent = self._forward_payload(leader, request, self._timeout_s)
+            else:
+                sent = self._batcher.forward(leader, commands, protocol, self._timeout_s)
             payload = await self._settled(leader, sent)
             if payload is not None:
                 return payload
             not_sent = True
-        request = ForwardRequest(
-            next(self._request_ids), protocol, tuple(tuple(c) for c in commands)
-        )
         with trio.move_on_at(deadline):
             while True:
                 if not_sent:
