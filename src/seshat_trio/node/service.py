@@ -116,9 +116,6 @@ class NodeService:
     ) -> bytes:
         """Have the leader execute `commands`; returns their RESP-encoded replies."""
         deadline = trio.current_time() + self._timeout_s
-        request = ForwardRequest(
-            next(self._request_ids), protocol, tuple(tuple(c) for c in commands)
-        )
         leader = self._data.leader_id
         not_sent = False
         if (
@@ -129,13 +126,16 @@ class NodeService:
             # The common case, with no cancel scope of its own (the transport bounds the
             # wait); merged with the other connections' runs of this scheduler pass.
             if alone:
-                sent = self._forward_payload(leader, request, self._timeout_s)
+                sent = self._forward_payload(
+                    leader, self._request(commands, protocol), self._timeout_s
+                )
             else:
                 sent = self._batcher.forward(leader, commands, protocol, self._timeout_s)
             payload = await self._settled(leader, sent)
             if payload is not None:
                 return payload
             not_sent = True
+        request = self._request(commands, protocol)
         with trio.move_on_at(deadline):
             while True:
                 if not_sent:
@@ -163,6 +163,9 @@ class NodeService:
                     return payload
                 not_sent = True
         raise OutcomeUnknownError.deadline_passed(self._timeout_s)
+
+    def _request(self, commands: Sequence[Sequence[bytes]], protocol: int) -> ForwardRequest:
+        return ForwardRequest(next(self._request_ids), protocol, tuple(tuple(c) for c in commands))
 
     async def _forward_payload(self, leader: int, request: ForwardRequest, timeout: float) -> bytes:
         return (await self._transport.forward(leader, request, timeout)).payload
