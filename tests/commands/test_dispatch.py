@@ -11,6 +11,7 @@ from seshat_trio.commands.context import ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.commands.table import COMMANDS
 from seshat_trio.config import Config, LimitsSection, NodeSection
+from seshat_trio.config.model import FORWARD_REPLY_BUDGET
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import (
@@ -330,6 +331,22 @@ async def test_follower_forwards_each_run_of_writes_as_one_request_in_order(
     # With the leader known elsewhere, writes go straight to the forward run: nothing is
     # built, proposed or waited for here.
     assert ("wait leader" in backend.events) is not leader_known
+
+
+async def test_a_follower_forwards_at_most_max_forward_commands_per_request() -> None:
+    # Writes may return values: a long pipeline goes as several requests, one after another.
+    backend = FakeBackend()
+    backend.leading, backend.remote_leader_known = False, True
+    limits = LimitsSection(max_value_bytes=FORWARD_REPLY_BUDGET // 2)
+    ctx = CommandContext(
+        ClientState(id=7, addr="127.0.0.1:5555"),
+        backend,
+        Config(node=NodeSection(id=1), limits=limits),
+    )
+    assert limits.max_forward_commands == 2
+    replies = await run(ctx, *([b"SET", b"k%d" % i, b"v"] for i in range(5)))
+    assert [len(request) for request in backend.forwarded] == [2, 2, 1]
+    assert encode_replies(replies) == b"".join(b"+FWD k%d\r\n" % i for i in range(5))
 
 
 async def test_local_writes_settle_before_a_run_is_forwarded_to_a_known_leader() -> None:

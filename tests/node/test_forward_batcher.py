@@ -11,7 +11,7 @@ import trio
 import trio.testing
 
 from seshat_trio.errors import OutcomeUnknownError
-from seshat_trio.node.forward_batcher import MAX_REPLY_BYTES, ForwardBatcher
+from seshat_trio.node.forward_batcher import ForwardBatcher
 from seshat_trio.protocol import encode_replies
 from seshat_trio.transport import ForwardReply, ForwardRequest, PeerUnavailable
 
@@ -58,13 +58,13 @@ async def forward_all(
 
 
 async def start_batcher(
-    nursery: trio.Nursery, max_value_bytes: int = 1 << 16, max_batch_bytes: int = 1 << 20
+    nursery: trio.Nursery, max_batch_commands: int = 64, max_batch_bytes: int = 1 << 20
 ) -> tuple[EchoLeader, ForwardBatcher]:
     leader = EchoLeader()
     batcher = ForwardBatcher(
         leader.send,
         itertools.count(1),
-        max_value_bytes=max_value_bytes,
+        max_batch_commands=max_batch_commands,
         max_batch_bytes=max_batch_bytes,
     )
     await nursery.start(batcher.run)
@@ -149,8 +149,8 @@ async def test_the_request_is_bounded_by_its_earliest_deadline(
 
 
 async def test_merged_requests_stop_at_the_command_cap(nursery: trio.Nursery) -> None:
-    # Replies may carry values: the cap is the reply budget over the largest value.
-    leader, batcher = await start_batcher(nursery, max_value_bytes=MAX_REPLY_BYTES // 4)
+    # Replies may carry values: a batch holds at most LimitsSection.max_forward_commands.
+    leader, batcher = await start_batcher(nursery, max_batch_commands=4)
     results = await forward_all(batcher, [(2, set_run(f"k{i}"), 2) for i in range(6)])
     assert sorted(results) == sorted(b"+k%d\r\n" % i for i in range(6))  # type: ignore[type-var]
     assert sorted(len(request.commands) for _, request, _ in leader.requests) == [2, 4]
@@ -191,7 +191,7 @@ async def test_stopping_fails_queued_and_in_flight_runs_with_their_true_outcome(
         await trio.sleep_forever()
         raise AssertionError("unreachable")
 
-    batcher = ForwardBatcher(hangs, itertools.count(1), max_value_bytes=1 << 16)
+    batcher = ForwardBatcher(hangs, itertools.count(1), max_batch_commands=64)
     outcomes: list[Exception] = []
 
     async def call(key: str) -> None:

@@ -75,6 +75,10 @@ class _Pipeline:
 
     async def write(self, argv: list[bytes], spec: CommandSpec) -> None:
         self.ctx.barrier_fresh = False  # reads after this write need a barrier of their own
+        if len(self._forward_run) >= self.ctx.config.limits.max_forward_commands:
+            # A full run goes now and this write starts the next, after its reply: one
+            # request's replies (values, for some writes) stay far below the frame limit.
+            await self._settle_forwarded()
         if not self._forward_run:
             if self.ctx.client.forwarded or not self.ctx.backend.leader_is_remote():
                 if await self._handled_here(argv, spec):

@@ -161,6 +161,9 @@ class RaftSection:
     )
 
 
+FORWARD_REPLY_BUDGET = 4 << 20
+
+
 @attrs.frozen
 class LimitsSection:
     max_key_bytes: int = attrs.field(default=256, metadata=doc("longest key accepted"))
@@ -184,6 +187,13 @@ class LimitsSection:
     @property
     def request_timeout_s(self) -> float:
         return self.request_timeout_ms / 1000
+
+    @property
+    def max_forward_commands(self) -> int:
+        """Most commands in one forwarded request: writes may return a value (GETSET,
+        SET ... GET), so their replies, up to max_value_bytes each, stay within
+        FORWARD_REPLY_BUDGET, far below the node-to-node frame limit (16 MiB)."""
+        return max(1, FORWARD_REPLY_BUDGET // self.max_value_bytes)
 
 
 @attrs.frozen

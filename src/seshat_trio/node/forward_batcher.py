@@ -37,10 +37,6 @@ MAX_BATCH_BYTES = 1 << 20
 # capnp framing), so that a run of many empty arguments is not counted as free.
 ARGUMENT_OVERHEAD = 16
 COMMAND_OVERHEAD = 8
-# The replies of one merged request stay within this many bytes: a write may return a value
-# (GETSET, SET ... GET, EXEC), so the commands of a batch are capped at this budget divided
-# by the largest value a command may carry.
-MAX_REPLY_BYTES = 4 << 20
 
 
 @attrs.define(slots=True, eq=False)
@@ -63,13 +59,15 @@ class ForwardBatcher:
         send: Send,
         request_ids: Iterator[int],
         *,
-        max_value_bytes: int,
+        max_batch_commands: int,
         max_batch_bytes: int = MAX_BATCH_BYTES,
     ) -> None:
         self._send = send
         self._request_ids = request_ids
         self._max_batch_bytes = max_batch_bytes
-        self._max_batch_commands = max(1, MAX_REPLY_BYTES // max_value_bytes)
+        # Replies may carry values (`LimitsSection.max_forward_commands`); a single run is
+        # never longer (the dispatcher splits them), so every batch respects it.
+        self._max_batch_commands = max_batch_commands
         self._open: dict[tuple[int, int], list[_Run]] = {}
         self._wakeup = trio.Event()
         self._running = False

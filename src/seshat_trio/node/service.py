@@ -68,7 +68,9 @@ class NodeService:
         self._timeout_s = config.limits.request_timeout_s
         self._request_ids = itertools.count(1)
         self._batcher = ForwardBatcher(
-            transport.forward, self._request_ids, max_value_bytes=config.limits.max_value_bytes
+            transport.forward,
+            self._request_ids,
+            max_batch_commands=config.limits.max_forward_commands,
         )
         # LASTSAVE before any SAVE: the start time, as Redis reports after loading.
         self._last_save = int(time.time())
