@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 
@@ -248,6 +249,47 @@ def run_benchmark(member: MemberProcess) -> dict[str, float]:
 
 
 @pytest.mark.skipif(shutil.which("redis-benchmark") is None, reason="redis-benchmark not installed")
+def test_concurrent_clients_on_a_follower_each_get_their_own_replies(
+    shared_cluster: ClusterProcesses,
+) -> None:
+    # The follower merges the runs its connections forward in one pass into one request
+    # and cuts the leader's reply back per connection: no client may see another's values.
+    leader = shared_cluster.leader()
+    follower = shared_cluster.followers(leader)[0]
+    clients, rounds = 16, 40
+    failures: list[str] = []
+
+    def client_loop(i: int) -> None:
+        client = follower.client()
+        try:
+            for n in range(1, rounds + 1):
+                pipe = client.pipeline(transaction=False)
+                pipe.incr(f"own:{i}:count")
+                pipe.set(f"own:{i}:last", f"{i}:{n}", get=True)  # returns the previous value
+                pipe.append(f"own:{i}:log", f"{n},")
+                got = pipe.execute()
+                previous = None if n == 1 else f"{i}:{n - 1}".encode()
+                expected_log = sum(len(f"{k},") for k in range(1, n + 1))
+                if got != [n, previous, expected_log]:
+                    failures.append(f"client {i} round {n}: {got!r}")
+                    return
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+    reader = leader.client()
+    try:
+        assert [reader.get(f"own:{i}:count") for i in range(clients)] == [b"%d" % rounds] * clients
+    finally:
+        reader.close()
+
+
 def test_redis_benchmark_against_leader_and_follower(shared_cluster: ClusterProcesses) -> None:
     leader = shared_cluster.leader()
     follower = shared_cluster.followers(leader)[0]
