@@ -75,7 +75,10 @@ class _Pipeline:
 
     async def write(self, argv: list[bytes], spec: CommandSpec) -> None:
         self.ctx.barrier_fresh = False  # reads after this write need a barrier of their own
-        if len(self._forward_run) >= self.ctx.config.limits.max_forward_commands:
+        if (
+            self._forward_run
+            and len(self._forward_run) >= self.ctx.config.limits.max_forward_commands
+        ):
             # A full run goes now and this write starts the next, after its reply: one
             # request's replies (values, for some writes) stay far below the frame limit.
             await self._settle_forwarded()
