@@ -187,7 +187,9 @@ async def serve_node(
             client_address_of=transport.client_address,
         )
         client_ids = ClientIds()
-        executor = ForwardedExecutor(config, service, client_ids)
+        executor = ForwardedExecutor(
+            config, service, client_ids, transport.limits.max_forward_payload_bytes
+        )
         listener = RespListener(config, service, stats, client_ids)
         collector = NodeCollector(
             node_id=config.node.id,

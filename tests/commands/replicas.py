@@ -3,7 +3,8 @@
 `Replicas` holds a leader and a follower, each with its own real `KvStateMachine` over its
 own LevelDB store. A write proposed on the leader is applied on both at the next index (as
 a committed entry would be); the follower refuses writes and forwards, as the node service
-does, to the leader's command layer. Each node has its own clock, so a test can skew one.
+does, to the leader's `ForwardedExecutor`. Each node has its own clock, so a test can skew
+one.
 `Client.call` runs one command through `execute` and decodes the RESP bytes with hiredis,
 so forwarded replies and local ones are compared alike (errors come back as ErrorReply).
 """
@@ -21,7 +22,10 @@ from seshat_trio.errors import NotLeaderError
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.protocol import ErrorReply, Reply, encode_replies
+from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.storage import Store, StoredValue
+from seshat_trio.transport import ForwardRequest
+from seshat_trio.transport.limits import TransportLimits
 
 GROUP = 1
 CLIENT_IDS = ClientIds()
@@ -68,11 +72,12 @@ class NodeBackend:
     ) -> bytes:
         self.forwarded.append([list(c) for c in commands])
         self.forwarded_alone.append(alone)
-        leader = self.replicas.leader
-        client = ClientState(id=CLIENT_IDS.take(), addr="node-2", protocol=protocol, forwarded=True)
-        ctx = CommandContext(client, leader, self.replicas.config)
-        replies = await execute(ctx, [list(c) for c in commands])
-        return encode_replies(replies, protocol)
+        replicas = self.replicas
+        executor = ForwardedExecutor(
+            replicas.config, replicas.leader, CLIENT_IDS, replicas.max_forward_payload_bytes
+        )
+        request = ForwardRequest(0, protocol, tuple(tuple(c) for c in commands))
+        return (await executor(2, request)).payload
 
     async def read_barrier(self) -> None:
         pass
@@ -106,6 +111,7 @@ class Replicas:
     def __init__(self, stores: list[Store], config: Config) -> None:
         self.config = config
         self.index = 0
+        self.max_forward_payload_bytes = TransportLimits().max_forward_payload_bytes
         machines = [KvStateMachine(store, GROUP) for store in stores]
         self.nodes = [NodeBackend(self, m, leading=i == 0) for i, m in enumerate(machines)]
         self.leader, self.follower = self.nodes

@@ -170,3 +170,21 @@ async def test_a_malformed_forwarded_transaction_is_refused(replicas: Replicas) 
     forwarded.ctx.client.forwarded = True
     reply = await forwarded.call("EXEC", "garbage")
     assert isinstance(reply, Err) and reply.text.startswith("ERR malformed transaction")
+
+
+async def test_a_transaction_reply_too_large_for_the_link_says_it_ran(replicas: Replicas) -> None:
+    # The whole EXEC reply travels back in one frame: beyond the frame limit it is replaced
+    # by an error (the link would drop otherwise); the transaction still ran, exactly once.
+    replicas.max_forward_payload_bytes = 1_000
+    follower = Client(replicas.follower, replicas.config)
+    value = "v" * 600
+    replies = await follower.pipeline(
+        [("MULTI",), ("SET", "a", value), ("GET", "a"), ("GET", "a"), ("EXEC",), ("INCR", "n")]
+    )
+    assert replies[:4] == [b"OK", b"QUEUED", b"QUEUED", b"QUEUED"]
+    error = replies[4]
+    assert isinstance(error, Err)
+    assert error.text.startswith("ERR the reply (")
+    assert "the command ran on the leader" in error.text
+    assert replies[5] == 1  # the reply after it is intact: the split stayed aligned
+    assert await follower.call("STRLEN", "a") == 600

@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 
 import pytest
+import redis
 from harness import ClusterFactory, ClusterProcesses, MemberProcess, wait_for
 
 pytestmark = pytest.mark.integration
@@ -301,3 +302,24 @@ def test_redis_benchmark_against_leader_and_follower(shared_cluster: ClusterProc
         )
     value = follower.client().get("key:__rand_int__")
     assert value is not None and len(value) == 100
+
+
+def test_a_transaction_reply_above_the_frame_limit_through_a_follower(
+    shared_cluster: ClusterProcesses,
+) -> None:
+    # ~18 MiB of EXEC reply cannot come back in one node-to-node frame (16 MiB): the client
+    # learns that the transaction ran, and the follower's link to the leader survives.
+    leader = shared_cluster.leader()
+    follower = shared_cluster.followers(leader)[0]
+    client = follower.client()
+    try:
+        client.set("frame:big", b"x" * 60_000)
+        pipe = client.pipeline(transaction=True)
+        pipe.incr("frame:ran")
+        for _ in range(300):
+            pipe.get("frame:big")
+        with pytest.raises(redis.ResponseError, match="too large to return through a follower"):
+            pipe.execute()
+        assert client.incr("frame:ran") == 2  # the transaction ran once; forwarding still works
+    finally:
+        client.close()

@@ -187,3 +187,27 @@ async def test_too_many_inflight_forwards_are_answered_busy(net) -> None:
                 await nodes[1].transport.forward(2, _request(3), timeout=5)
             release.set()
         assert results == {1: ForwardReply(1, b"done"), 2: ForwardReply(2, b"done")}
+
+
+async def test_a_reply_above_the_frame_limit_fails_that_forward_and_keeps_the_link(net) -> None:
+    limits = TransportLimits(max_frame_bytes=4_096, max_queue_bytes=1 << 20)
+
+    async def echo_size(sender: int, request: ForwardRequest) -> ForwardReply:
+        size = int(request.commands[0][1])
+        return ForwardReply(request.request_id, b"x" * size)
+
+    def sized(rid: int, size: int) -> ForwardRequest:
+        return ForwardRequest(rid, 2, ((b"GET", b"%d" % size),))
+
+    with trio.fail_after(10):
+        nodes = await net.start_cluster([1, 2], on_forward=echo_size, limits=limits)
+        await net.wait_until(lambda: nodes[1].transport.peer_states()[2].connected)
+        fits = limits.max_forward_payload_bytes
+        assert (await nodes[1].transport.forward(2, sized(1, fits), timeout=5)).payload == (
+            b"x" * fits
+        )
+        with pytest.raises(ForwardFailed, match="exceeds the frame limit"):
+            await nodes[1].transport.forward(2, sized(2, 5_000), timeout=5)
+        # The link was not dropped by a frame its receiver would refuse.
+        assert (await nodes[1].transport.forward(2, sized(3, 10), timeout=5)).payload == b"x" * 10
+        assert nodes[1].transport.peer_states()[2].reconnects == 0

@@ -278,4 +278,6 @@ def test_limits_are_validated() -> None:
     with pytest.raises(ValueError, match="max_queue_frames"):
         TransportLimits(max_queue_frames=0)
     with pytest.raises(ValueError, match="max_frame_bytes must be <= max_queue_bytes"):
-        TransportLimits(max_frame_bytes=10, max_queue_bytes=5)
+        TransportLimits(max_frame_bytes=2_000, max_queue_bytes=1_500)
+    with pytest.raises(ValueError, match="max_frame_bytes must be > 1024"):
+        TransportLimits(max_frame_bytes=1_024)  # no room for a forwarded reply's envelope

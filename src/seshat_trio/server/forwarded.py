@@ -3,24 +3,58 @@
 A forwarded request runs through the same command layer as a local client's, on a client
 state that carries the original client's protocol version and is marked `forwarded`, so
 its writes are proposed here or fail (TRYAGAIN) but never travel on to a third node.
+
+Its replies travel back in one frame, which the follower refuses (and drops the link) above
+the node-to-node frame limit. A reply that would not fit (an EXEC of many large reads, a
+huge MGET) is replaced by an error saying the command ran, so the link and every other
+reply survive and the client learns what happened.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from seshat_trio.commands.context import Backend, ClientIds, ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.config import Config
-from seshat_trio.protocol import encode_replies
+from seshat_trio.protocol import ErrorReply, Reply, encode_replies
 from seshat_trio.transport import ForwardReply, ForwardRequest
+
+TOO_LARGE = (
+    "ERR the reply ({size} bytes) is too large to return through a follower (limit {limit} "
+    "bytes); the command ran on the leader (node {leader}): send it there, or ask for less"
+)
+
+
+def fit_payload(replies: Sequence[Reply], protocol: int, limit: int, leader: int) -> bytes:
+    """The encoded replies, with the largest ones replaced by errors until they fit `limit`.
+
+    Each command keeps exactly one reply, so the follower's split stays aligned."""
+    payload = encode_replies(replies, protocol)
+    if len(payload) <= limit:
+        return payload
+    encoded = [encode_replies((reply,), protocol) for reply in replies]
+    total = len(payload)
+    for i in sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True):
+        if total <= limit:
+            break
+        error = ErrorReply(TOO_LARGE.format(size=len(encoded[i]), limit=limit, leader=leader))
+        replacement = encode_replies((error,), protocol)
+        total += len(replacement) - len(encoded[i])
+        encoded[i] = replacement
+    return b"".join(encoded)
 
 
 class ForwardedExecutor:
-    """The transport's `on_forward` handler."""
+    """The transport's `on_forward` handler; replies stay within `max_payload_bytes`."""
 
-    def __init__(self, config: Config, backend: Backend, client_ids: ClientIds) -> None:
+    def __init__(
+        self, config: Config, backend: Backend, client_ids: ClientIds, max_payload_bytes: int
+    ) -> None:
         self._config = config
         self._backend = backend
         self._client_ids = client_ids
+        self._max_payload_bytes = max_payload_bytes
 
     async def __call__(self, src: int, request: ForwardRequest) -> ForwardReply:
         client = ClientState(
@@ -31,4 +65,7 @@ class ForwardedExecutor:
         )
         ctx = CommandContext(client, self._backend, self._config)
         replies = await execute(ctx, [list(command) for command in request.commands])
-        return ForwardReply(request.request_id, encode_replies(replies, request.protocol))
+        payload = fit_payload(
+            replies, request.protocol, self._max_payload_bytes, self._config.node.id
+        )
+        return ForwardReply(request.request_id, payload)

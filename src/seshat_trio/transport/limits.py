@@ -5,6 +5,10 @@ from __future__ import annotations
 import attrs
 
 _positive_int = attrs.validators.gt(0)
+
+# Room for the Envelope around a forwarded reply's payload (capnp framing, request id):
+# 64 bytes measured; the rest is headroom.
+FORWARD_ENVELOPE_BYTES = 1024
 _positive_float = attrs.validators.gt(0.0)
 
 
@@ -38,7 +42,14 @@ class TransportLimits:
     handshake_timeout: float = attrs.field(default=2.0, validator=_positive_float)
     tcp_user_timeout: float = attrs.field(default=5.0, validator=_positive_float)
 
+    @property
+    def max_forward_payload_bytes(self) -> int:
+        """The largest forwarded reply payload whose frame the requester accepts."""
+        return self.max_frame_bytes - FORWARD_ENVELOPE_BYTES
+
     def __attrs_post_init__(self) -> None:
+        if self.max_frame_bytes <= FORWARD_ENVELOPE_BYTES:
+            raise ValueError(f"TransportLimits.max_frame_bytes must be > {FORWARD_ENVELOPE_BYTES}")
         if self.max_frame_bytes > self.max_queue_bytes:
             raise ValueError("TransportLimits.max_frame_bytes must be <= max_queue_bytes")
         if self.backoff_initial > self.backoff_max:

@@ -38,6 +38,7 @@ from seshat_trio.transport.connection import (
     tune_socket,
 )
 from seshat_trio.transport.errors import HandshakeError, ProtocolViolation
+from seshat_trio.transport.framing import HEADER_BYTES as FRAME_HEADER_BYTES
 from seshat_trio.transport.handshake import check_hello
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
@@ -83,6 +84,10 @@ class Transport:
         self._nursery: trio.Nursery | None = None
         self.undeliverable = 0  # messages for nodes that are not (or no longer) peers
         self.update_peers(peers)
+
+    @property
+    def limits(self) -> TransportLimits:
+        return self._limits
 
     @property
     def listen_address(self) -> Address:
@@ -243,7 +248,21 @@ class Transport:
                 reply = ForwardError(request.request_id, f"{type(exc).__name__}: {exc}")
             finally:
                 inflight -= 1
-            mailbox.push(frame_of(reply), Priority.RELIABLE)
+            frame = frame_of(reply)
+            if len(frame) - FRAME_HEADER_BYTES > self._limits.max_frame_bytes:
+                # The requester would refuse the frame and drop the link, and every message
+                # on it: answer this request alone instead.
+                self._log.warning(
+                    "forward_reply_too_large", peer=sender, request_id=request.request_id
+                )
+                frame = frame_of(
+                    ForwardError(
+                        request.request_id,
+                        f"the reply ({len(frame)} bytes) exceeds the frame limit "
+                        f"({self._limits.max_frame_bytes} bytes)",
+                    )
+                )
+            mailbox.push(frame, Priority.RELIABLE)
 
         while True:
             msg = await framed.receive()
