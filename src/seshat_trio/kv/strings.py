@@ -121,7 +121,9 @@ def parse_set(args: Args) -> SetArgs | ErrorReply:
 
 
 def set_(view: WritableView, cmd: SetArgs) -> Reply:
-    current = view.get(cmd.key)
+    # A plain SET (the common case, applied on every node) does not depend on the old value.
+    needs_current = cmd.nx or cmd.xx or cmd.get or cmd.keepttl
+    current = view.get(cmd.key) if needs_current else None
     expires_at_ms = 0
     if cmd.expiry is not None:
         when = cmd.expiry.at(view.time_ms)
