@@ -5,11 +5,11 @@ from __future__ import annotations
 import attrs
 
 _positive_int = attrs.validators.gt(0)
+_positive_float = attrs.validators.gt(0.0)
 
 # Room for the Envelope around a forwarded reply's payload (capnp framing, request id):
 # 64 bytes measured; the rest is headroom.
 FORWARD_ENVELOPE_BYTES = 1024
-_positive_float = attrs.validators.gt(0.0)
 
 
 @attrs.frozen(slots=True, kw_only=True)
