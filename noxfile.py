@@ -32,7 +32,9 @@ def cluster(session: nox.Session) -> None:
     """
     session.install("-e", ".")
     args = session.posargs or ["--nodes", "3"]
-    session.run("seshat-trio", "cluster", *args)
+    # nox sends SIGTERM 0.3 s after Ctrl-C by default, which the launcher takes as "skip
+    # the grace period": let it stop the nodes itself (it SIGKILLs after 10 s).
+    session.run("seshat-trio", "cluster", *args, interrupt_timeout=15)
 
 
 @nox.session(python=PYTHON)
