@@ -13,10 +13,8 @@ by PID and SIGKILLs stragglers; it also SIGKILLs them if cancelled, e.g. by Ctrl
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -27,6 +25,7 @@ import trio
 
 from seshat_trio.client import RedisReplyError, RespClient
 from seshat_trio.cluster_launcher import ClusterLauncher, ClusterPlan
+from seshat_trio.testing.ports import free_port_block
 
 HOST = "127.0.0.1"
 LEADER_TIMEOUT_S = 60.0
@@ -34,26 +33,6 @@ READY_TIMEOUT_S = 30.0
 POLL_S = 0.1
 STOP_GRACE_S = 5.0
 REDIS_SERVER = "redis-server"
-_PORT_RANGE = (20_000, 60_000)
-
-
-def free_port_block(count: int, rng: random.Random | None = None, attempts: int = 200) -> int:
-    """The first of `count` consecutive ports on 127.0.0.1 that are free right now."""
-    rng = rng or random.Random()
-    for _ in range(attempts):
-        first = rng.randrange(_PORT_RANGE[0], _PORT_RANGE[1] - count)
-        if all(_port_free(port) for port in range(first, first + count)):
-            return first
-    raise OSError(f"no block of {count} free ports found in {attempts} attempts")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 def cluster_plan(nodes: int, base_dir: Path) -> ClusterPlan:

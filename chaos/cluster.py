@@ -8,8 +8,6 @@ every node it started by PID and cancels the relays.
 
 from __future__ import annotations
 
-import random
-import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,33 +16,7 @@ import trio
 
 from chaos.process import NodeProcess
 from chaos.relay import RelayMesh
-
-#: Node ports come from below Linux's default ephemeral range (32768-60999), so neither
-#: a relay's listener nor an outgoing connection can take a port of a node that is down.
-NODE_PORT_RANGE = (20000, 32000)
-
-
-def free_ports(count: int, rng: random.Random) -> list[int]:
-    """`count` distinct ports of NODE_PORT_RANGE that are free right now (each is bound
-    until all are found, so they differ from each other)."""
-    held: list[socket.socket] = []
-    try:
-        for _ in range(count * 50):  # bounded: a busy port is just skipped
-            if len(held) == count:
-                break
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.1", rng.randrange(*NODE_PORT_RANGE)))
-            except OSError:
-                s.close()
-                continue
-            held.append(s)
-        if len(held) < count:
-            raise RuntimeError(f"found only {len(held)} of {count} free ports")
-        return [int(s.getsockname()[1]) for s in held]
-    finally:
-        for s in held:
-            s.close()
+from seshat_trio.testing.ports import free_ports
 
 
 class ChaosCluster:
@@ -188,7 +160,7 @@ async def open_cluster(
     """A started cluster of `size` nodes under `base_dir`; `env[i]` adds environment
     variables for node i, `data_dirs[i]` overrides its data directory."""
     base_dir.mkdir(parents=True, exist_ok=True)
-    ports = iter(free_ports(3 * size, random.Random()))
+    ports = iter(free_ports(3 * size))
     nodes = {
         i: NodeProcess(
             i,

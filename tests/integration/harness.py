@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from seshat_trio.cluster_launcher import member_argv
+from seshat_trio.testing.ports import free_port
 
 LOG_TAIL_LINES = 200
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.05) -> T:

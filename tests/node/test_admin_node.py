@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import h11
@@ -14,12 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from seshat_trio.client import RespClient
 from seshat_trio.config import Address, Config, NodeSection
 from seshat_trio.runner import serve_node
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from seshat_trio.testing.ports import free_port
 
 
 async def http_get(port: int, path: str) -> tuple[int, bytes]:
