@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import trio
-from tests.commands.test_dispatch import make_ctx
+import trio.testing
+from tests.commands.test_dispatch import FakeBackend, make_ctx
 
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import ParserLimits
@@ -54,3 +55,92 @@ async def test_stop_after_a_request_arrived_still_answers_it() -> None:
         await connection.serve()
     assert stream.sent == [b"+PONG\r\n"]
     assert stream.reads == 1  # and then it closed instead of reading again
+
+
+class OneRead:
+    """Delivers `data` in one read, then EOF; records what the server sent. With
+    `block_send` it is a client that never reads: every send waits forever."""
+
+    def __init__(self, data: bytes, block_send: bool = False) -> None:
+        self.data = data
+        self.block_send = block_send
+        self.sent: list[bytes] = []
+        self.reads = 0
+
+    async def receive_some(self, max_bytes: int) -> bytes:
+        self.reads += 1
+        await trio.lowlevel.checkpoint()
+        return self.data if self.reads == 1 else b""
+
+    async def send_all(self, data: bytes) -> None:
+        if self.block_send:
+            await trio.sleep_forever()
+        await trio.lowlevel.checkpoint()
+        self.sent.append(data)
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+def _connection(stream: OneRead) -> Connection:
+    return Connection(stream, make_ctx(), ParserLimits(), NodeStats(started_at=time.monotonic()))
+
+
+async def _served(data: bytes) -> tuple[bytes, Connection]:
+    stream = OneRead(data)
+    connection = _connection(stream)
+    with trio.fail_after(5):
+        await connection.serve()
+    return b"".join(stream.sent), connection
+
+
+async def test_replies_before_hello_keep_the_old_protocol() -> None:
+    sent, _ = await _served(b"CLIENT GETNAME\r\nHELLO 3\r\nCLIENT GETNAME\r\n")
+    assert sent.startswith(b"$-1\r\n%")  # RESP2 null, then HELLO's RESP3 map
+    assert sent.endswith(b"_\r\n")  # RESP3 null after the switch
+
+
+async def test_the_hello_reply_takes_its_own_protocol_whatever_follows() -> None:
+    sent, _ = await _served(b"HELLO 3\r\nHELLO 2\r\nCLIENT GETNAME\r\n")
+    assert sent.startswith(b"%")  # HELLO 3 answers with a map
+    second = sent.index(b"*", 1)  # HELLO 2 answers with an array
+    assert sent[second:].endswith(b"$-1\r\n")
+
+
+async def test_nothing_is_read_after_quit() -> None:
+    sent, connection = await _served(b"QUIT\r\n*x\r\n")
+    assert sent == b"+OK\r\n"
+    assert connection.stats.protocol_errors == 0
+
+
+async def test_commands_processed_counts_commands_not_replies() -> None:
+    # On a follower the three SETs go to the leader as one request with one reply entry.
+    backend = FakeBackend()
+    backend.leading = False
+    backend.remote_leader_known = True
+    stream = OneRead(b"SET a 1\r\nSET b 2\r\nSET c 3\r\nQUIT\r\nPING\r\n")
+    connection = Connection(
+        stream, make_ctx(backend), ParserLimits(), NodeStats(started_at=time.monotonic())
+    )
+    with trio.fail_after(5):
+        await connection.serve()
+    assert b"".join(stream.sent) == b"+FWD a\r\n+FWD b\r\n+FWD c\r\n+OK\r\n"
+    assert connection.stats.total_commands_processed == 4  # the PING after QUIT never ran
+
+
+async def test_a_killed_client_that_does_not_read_is_closed() -> None:
+    stream = OneRead(PING, block_send=True)
+    connection = _connection(stream)
+    closed = trio.Event()
+
+    async def serve() -> None:
+        await connection.serve()
+        closed.set()
+
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve)
+            await trio.testing.wait_all_tasks_blocked()  # the reply is stuck in send_all
+            connection.kill()
+            await closed.wait()
+    assert connection.client.closing

@@ -82,10 +82,10 @@ class CommandStats:
 
     by_name: dict[str, CommandCounts] = attrs.Factory(dict)
 
-    def record(self, names: Sequence[str], replies: Iterable[Reply], seconds: float) -> None:
-        """Count one client read's commands; `seconds` from the read to its replies (they
-        are sent together, so that is each command's latency as the client sees it).
-        Commands without a reply (after QUIT) did not run and are not counted."""
+    def record(self, names: Sequence[str], replies: Iterable[Reply], seconds: float) -> int:
+        """Count one client read's commands and return how many ran; `seconds` from the
+        read to its replies (they are sent together, so that is each command's latency as
+        the client sees it). Commands without a reply (after QUIT) did not run."""
         # Every command of the read shares `seconds`: find its bucket once.
         bucket = bisect_left(LATENCY_BUCKETS, seconds)
         position = 0
@@ -96,7 +96,7 @@ class CommandStats:
                 outcomes = (not isinstance(reply, ErrorReply),)
             for ok in outcomes:
                 if position == len(names):
-                    return
+                    return position
                 counts = self.by_name.get(names[position])
                 if counts is None:
                     counts = self.by_name[names[position]] = CommandCounts()
@@ -108,6 +108,7 @@ class CommandStats:
                 latency.counts[bucket] += 1
                 latency.sum += seconds
                 position += 1
+        return position
 
 
 @attrs.define(slots=True)

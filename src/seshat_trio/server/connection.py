@@ -60,6 +60,8 @@ class Connection:
         # request already read is executed and answered.
         self._scope = trio.CancelScope()
         self._receiving = False
+        self._sending = False
+        self._killed = False
 
     @property
     def client(self) -> ClientState:
@@ -69,6 +71,16 @@ class Connection:
         """Close after the request in progress (if any) is answered."""
         self._stopping = True
         if self._receiving:
+            self._scope.cancel()
+
+    def kill(self) -> None:
+        """Close now (CLIENT KILL from another connection): replies not yet sent are
+        dropped, as Redis drops them, even to a client that stopped reading them."""
+        self._stopping = self._killed = True
+        self.client.closing = True
+        # A command being executed finishes (its writes are already proposed); only the
+        # waits on the client itself are cut short.
+        if self._receiving or self._sending:
             self._scope.cancel()
 
     async def serve(self) -> None:
@@ -103,17 +115,52 @@ class Connection:
                 commands.append(command)
         except ProtocolError as exc:
             error = exc
-        started = time.perf_counter()
-        replies = await execute(self.ctx, commands) if commands else []
-        stats = self.stats
-        stats.total_commands_processed += len(replies)
-        if commands:
-            names = [command_label(argv[0]) for argv in commands]
-            stats.commands.record(names, replies, time.perf_counter() - started)
-        if error is not None:
-            stats.protocol_errors += 1
+        payload = await self._run(commands) if commands else b""
+        if error is not None and not self.client.closing:  # nothing is read after QUIT
+            self.stats.protocol_errors += 1
             log.info("protocol_error", client=self.client.id, error=str(error))
-            replies.append(ErrorReply(f"ERR {error}"))
+            payload += encode_replies([ErrorReply(f"ERR {error}")])
             self.client.closing = True
-        if replies:
-            await self.stream.send_all(encode_replies(replies, self.client.protocol))
+        if payload and not self._killed:
+            self._sending = True
+            await self.stream.send_all(payload)
+            self._sending = False
+
+    async def _run(self, commands: list[list[bytes]]) -> bytes:
+        """Execute one read's commands; each reply is encoded in the protocol that was in
+        force when its command ran (HELLO and RESET switch it mid-pipeline)."""
+        started = time.perf_counter()
+        names = [command_label(argv[0]) for argv in commands]
+        if PROTOCOL_SWITCHES.isdisjoint(names):
+            replies = await execute(self.ctx, commands)
+            payload = encode_replies(replies, self.client.protocol)
+        else:
+            replies = []
+            chunks = []
+            for segment in _protocol_segments(commands, names):
+                segment_replies = await execute(self.ctx, segment)
+                replies += segment_replies
+                chunks.append(encode_replies(segment_replies, self.client.protocol))
+                if self.client.closing:
+                    break
+            payload = b"".join(chunks)
+        ran = self.stats.commands.record(names, replies, time.perf_counter() - started)
+        self.stats.total_commands_processed += ran
+        return payload
+
+
+#: Commands that can change the connection's protocol version.
+PROTOCOL_SWITCHES = frozenset(("hello", "reset"))
+
+
+def _protocol_segments(commands: list[list[bytes]], names: list[str]) -> list[list[list[bytes]]]:
+    """`commands` cut so that each protocol switch is a segment of its own: the replies
+    before it keep the old encoding, its own reply (and those after) take the new one."""
+    segments: list[list[list[bytes]]] = [[]]
+    for argv, name in zip(commands, names, strict=True):
+        if name in PROTOCOL_SWITCHES:
+            segments.append([argv])
+            segments.append([])
+        else:
+            segments[-1].append(argv)
+    return [segment for segment in segments if segment]

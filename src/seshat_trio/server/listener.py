@@ -93,8 +93,7 @@ class RespListener:
     def kill(self, client_id: int) -> bool:
         for conn in self._connections:
             if conn.client.id == client_id:
-                conn.client.closing = True
-                conn.stop()
+                conn.kill()
                 return True
         return False
 
