@@ -182,6 +182,38 @@ def test_value_limit_within_bulk_limit(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"limits.max_write_bytes": "8388608"},
+            "limits.max_write_bytes: must be at most 7340032 (a log record is decoded with an "
+            "8 MiB bound), got 8388608 (from --max-write-bytes)",
+        ),
+        (
+            {"limits.max_write_bytes": "1000"},
+            "limits.max_write_bytes: must be at least 65809 (a SET of a key of "
+            "limits.max_key_bytes and a value of limits.max_value_bytes), got 1000 "
+            "(from --max-write-bytes)",
+        ),
+        (
+            {"raft.max_append_bytes": "16777216"},
+            "raft.max_append_bytes: must be at most 8388608 (node-to-node frames are at most "
+            "16 MiB), got 16777216 (from --max-append-bytes)",
+        ),
+        (
+            {"raft.snapshot_chunk_bytes": "9000000"},
+            "raft.snapshot_chunk_bytes: must be at most 8388608 (node-to-node frames are at "
+            "most 16 MiB), got 9000000 (from --snapshot-chunk-bytes)",
+        ),
+    ],
+)
+def test_log_entries_and_messages_fit_their_bounds(
+    tmp_path: Path, overrides: dict[str, str], message: str
+) -> None:
+    assert problems_of(tmp_path, overrides) == [message]
+
+
+@pytest.mark.parametrize(
     ("key", "value", "message"),
     [
         ("storage.block_cache_bytes", "0", "must be > 0, got 0"),

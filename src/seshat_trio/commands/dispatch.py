@@ -32,7 +32,9 @@ from seshat_trio.commands import (  # noqa: F401  (registration)
 )
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import CommandSpec, lookup, unknown_command, wrong_arity
+from seshat_trio.config.model import FORWARD_REQUEST_BUDGET
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
+from seshat_trio.kv.operations import MAX_COMMAND_ARGS, command_bytes
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply
 
 # Tries to propose locally while leadership settles on this node before forwarding.
@@ -55,6 +57,18 @@ def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> E
         for arg in argv[1:]:
             if len(arg) > limits.max_value_bytes:
                 return ErrorReply(f"ERR value too large (max {limits.max_value_bytes} bytes)")
+        # The whole write becomes (part of) one log entry, which must stay decodable and
+        # fit a node-to-node frame: many values at the limit may not.
+        if len(argv) > MAX_COMMAND_ARGS:
+            return ErrorReply(
+                f"ERR too many arguments for a write ({len(argv)}; max {MAX_COMMAND_ARGS})"
+            )
+        size = command_bytes(argv)
+        if size > limits.max_write_bytes:
+            return ErrorReply(
+                f"ERR write too large ({size} bytes; max {limits.max_write_bytes} bytes): "
+                "split it into several commands"
+            )
     return None
 
 
@@ -67,6 +81,7 @@ class _Pipeline:
         self._submitted: list[tuple[int, Awaitable[tuple[Reply, ...]]]] = []
         self._forward_slot = -1
         self._forward_run: list[list[bytes]] = []
+        self._forward_bytes = 0
 
     async def add(self, reply: Reply) -> None:
         # An open forward run holds the replies of the writes before this one: close it.
@@ -75,12 +90,13 @@ class _Pipeline:
 
     async def write(self, argv: list[bytes], spec: CommandSpec) -> None:
         self.ctx.barrier_fresh = False  # reads after this write need a barrier of their own
-        if (
-            self._forward_run
-            and len(self._forward_run) >= self.ctx.config.limits.max_forward_commands
+        size = command_bytes(argv)
+        if self._forward_run and (
+            len(self._forward_run) >= self.ctx.config.limits.max_forward_commands
+            or self._forward_bytes + size > FORWARD_REQUEST_BUDGET
         ):
             # A full run goes now and this write starts the next, after its reply: one
-            # request's replies (values, for some writes) stay far below the frame limit.
+            # request, and its replies (values, for some writes), stay below the frame limit.
             await self._settle_forwarded()
         if not self._forward_run:
             if self.ctx.client.forwarded or not self.ctx.backend.leader_is_remote():
@@ -92,6 +108,7 @@ class _Pipeline:
             self._forward_slot = len(self.replies)
             self.replies.append(None)
         self._forward_run.append(argv)
+        self._forward_bytes += size
 
     async def _handled_here(self, argv: list[bytes], spec: CommandSpec) -> bool:
         """Propose the write (or answer its error) here; False when it must be forwarded."""
@@ -158,6 +175,7 @@ class _Pipeline:
         if not self._forward_run:
             return
         run, self._forward_run = self._forward_run, []
+        self._forward_bytes = 0
         try:
             payload = await self.ctx.backend.forward(run, self.ctx.client.protocol)
         except ServiceError as exc:

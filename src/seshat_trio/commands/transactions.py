@@ -18,6 +18,7 @@ from seshat_trio.commands.data import operation
 from seshat_trio.commands.table import CommandSpec, lookup, register, unknown_command, wrong_arity
 from seshat_trio.kv.multi import EXEC, exec_header, fingerprint
 from seshat_trio.kv.operations import (
+    MAX_OPERATION_COMMANDS,
     Operation,
     OperationDecodeError,
     decode_operation,
@@ -94,9 +95,21 @@ def take_transaction(ctx: CommandContext) -> bytes | ErrorReply:
     client.end_transaction()
     if failed:
         return EXECABORT
+    if len(queued) >= MAX_OPERATION_COMMANDS:  # the header takes one place
+        return ErrorReply(
+            f"EXECABORT Transaction discarded because of: too many commands ({len(queued)}; "
+            f"max {MAX_OPERATION_COMMANDS - 1})"
+        )
     header = exec_header(watched.items())
     commands = (header, *((argv[0].lower(), *argv[1:]) for argv in queued))
-    return encode_operation(Operation(0, commands))
+    encoded = encode_operation(Operation(0, commands))
+    limit = ctx.config.limits.max_write_bytes
+    if len(encoded) > limit:
+        return ErrorReply(
+            f"EXECABORT Transaction discarded because of: the transaction is too large "
+            f"({len(encoded)} bytes; max {limit} bytes)"
+        )
+    return encoded
 
 
 def build_exec(ctx: CommandContext, argv: list[bytes]) -> Operation | ErrorReply:

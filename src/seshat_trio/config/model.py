@@ -162,6 +162,10 @@ class RaftSection:
 
 
 FORWARD_REPLY_BUDGET = 4 << 20
+#: A follower's forwarded run of writes is cut before it would exceed this many encoded
+#: bytes; one write alone may exceed it up to max_write_bytes, and either way the request
+#: (with up to 16 bytes of Cap'n Proto framing per argument) fits the 16 MiB frame limit.
+FORWARD_REQUEST_BUDGET = 8 << 20
 
 
 @attrs.frozen
@@ -182,6 +186,10 @@ class LimitsSection:
     )
     max_inline_len: int = attrs.field(
         default=65_536, metadata=doc("longest inline (telnet-style) command")
+    )
+    max_write_bytes: int = attrs.field(
+        default=4_194_304,
+        metadata=doc("largest write command or MULTI/EXEC transaction, as stored in the log"),
     )
 
     @property

@@ -70,8 +70,32 @@ def _positive(section: RaftSection | LimitsSection, name: str) -> Iterator[Probl
             yield Problem(f"{name}.{field.name}", f"must be > 0, got {value}")
 
 
+#: Log records are decoded with an 8 MiB bound, and node-to-node frames are at most 16 MiB:
+#: a write, an AppendEntries batch (which may end with one write that overshoots it) and a
+#: snapshot chunk must each stay well inside them.
+MAX_WRITE_BYTES = 7 << 20
+MAX_APPEND_BYTES = 8 << 20
+MAX_SNAPSHOT_CHUNK_BYTES = 8 << 20
+LOG_RECORD_REASON = "a log record is decoded with an 8 MiB bound"
+FRAME_REASON = "node-to-node frames are at most 16 MiB"
+# SET, key, value: the command name and three length prefixes.
+SET_OVERHEAD_BYTES = 2 + 3 * 4 + 3
+
+
+def _at_most(
+    section: RaftSection | LimitsSection, name: str, field: str, ceiling: int, why: str
+) -> Iterator[Problem]:
+    value = getattr(section, field)
+    if value > ceiling:
+        yield Problem(f"{name}.{field}", f"must be at most {ceiling} ({why}), got {value}")
+
+
 def check_raft(raft: RaftSection) -> Iterator[Problem]:
     yield from _positive(raft, "raft")
+    yield from _at_most(raft, "raft", "max_append_bytes", MAX_APPEND_BYTES, FRAME_REASON)
+    yield from _at_most(
+        raft, "raft", "snapshot_chunk_bytes", MAX_SNAPSHOT_CHUNK_BYTES, FRAME_REASON
+    )
     # A follower must hear at least two heartbeats before it may start an election, or a
     # single delayed heartbeat deposes a healthy leader.
     floor = 2 * raft.heartbeat_ms
@@ -92,6 +116,14 @@ def check_raft(raft: RaftSection) -> Iterator[Problem]:
 
 def check_limits(limits: LimitsSection) -> Iterator[Problem]:
     yield from _positive(limits, "limits")
+    yield from _at_most(limits, "limits", "max_write_bytes", MAX_WRITE_BYTES, LOG_RECORD_REASON)
+    smallest = limits.max_key_bytes + limits.max_value_bytes + SET_OVERHEAD_BYTES
+    if limits.max_write_bytes < smallest:
+        yield Problem(
+            "limits.max_write_bytes",
+            f"must be at least {smallest} (a SET of a key of limits.max_key_bytes and a value "
+            f"of limits.max_value_bytes), got {limits.max_write_bytes}",
+        )
     if limits.max_value_bytes > limits.max_bulk_len:
         yield Problem(
             "limits.max_value_bytes",

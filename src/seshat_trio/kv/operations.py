@@ -47,6 +47,16 @@ _HEADER_V1 = struct.Struct(">BqH")
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 
+#: The encoding's u16 counts bound the arguments of a command and the commands of an
+#: operation; requests beyond them are refused before they are encoded.
+MAX_COMMAND_ARGS = 0xFFFF
+MAX_OPERATION_COMMANDS = 0xFFFF
+
+
+def command_bytes(argv: Sequence[bytes]) -> int:
+    """The bytes `argv` takes in an encoded operation."""
+    return _U16.size + _U32.size * len(argv) + sum(map(len, argv))
+
 
 class OperationDecodeError(ValueError):
     """Raised for bytes that are not a valid operation of a known version."""
