@@ -196,6 +196,11 @@ def test_value_limit_within_bulk_limit(tmp_path: Path) -> None:
             "(from --max-write-bytes)",
         ),
         (
+            {"limits.max_request_bytes": "1000000"},
+            "limits.max_request_bytes: must be at least limits.max_write_bytes (4194304), "
+            "got 1000000 (from --max-request-bytes)",
+        ),
+        (
             {"raft.max_append_bytes": "16777216"},
             "raft.max_append_bytes: must be at most 8388608 (node-to-node frames are at most "
             "16 MiB), got 16777216 (from --max-append-bytes)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 
@@ -176,10 +177,22 @@ def test_too_big_bulk_is_rejected_before_its_body(make_parser: Factory) -> None:
 
 
 def test_max_bulk_default_is_512_mib(make_parser: Factory) -> None:
-    parser = make_parser()
+    # The request bound (64 MiB by default) is raised so that only the bulk bound applies.
+    parser = make_parser(ParserLimits(max_request_bytes=1 << 30))
     parser.feed(b"*1\r\n$536870912\r\n")  # exactly the limit: waits for the body
     assert parser.next_command() is None
     assert parser.error is None
+
+
+def test_max_request_default_is_64_mib(make_parser: Factory) -> None:
+    parser = make_parser()
+    parser.feed(b"*2\r\n$67108864\r\n")  # exactly the limit: waits for the body
+    assert parser.next_command() is None
+    assert parser.error is None
+    parser = make_parser()
+    parser.feed(b"*2\r\n$1\r\na\r\n$67108864\r\n")
+    with pytest.raises(ProtocolError, match="request too large"):
+        parser.next_command()
 
 
 def test_max_multibulk_len_exactly_and_one_past(parse: Parse) -> None:
@@ -252,3 +265,43 @@ def test_long_pipeline_with_inline_commands_between(parse: Parse) -> None:
     assert error is None
     set_command = [b"SET", b"key", b"value"]
     assert commands == [set_command, [b"PING"]] * 50 + [set_command] * 50
+
+
+@pytest.mark.parametrize("use_hiredis", [True, False], ids=["hiredis", "pure"])
+def test_an_incomplete_request_declaring_too_much_is_refused_before_its_data(
+    use_hiredis: bool,
+) -> None:
+    parser = RequestParser(ParserLimits(max_request_bytes=1_000), use_hiredis=use_hiredis)
+    parser.feed(mb(b"SET", b"k", b"v" * 1_000))  # complete: already in memory, so parsed
+    assert parser.next_command() == [b"SET", b"k", b"v" * 1_000]
+    parser.feed(b"*4\r\n$3\r\nSET\r\n$600\r\n" + b"a" * 600 + b"\r\n$500\r\n")
+    with pytest.raises(ProtocolError, match=r"request too large \(max 1000 bytes"):
+        parser.next_command()  # 3 + 600 + 500 declared, before any of the 500 arrived
+
+
+@pytest.mark.parametrize("use_hiredis", [True, False], ids=["hiredis", "pure"])
+def test_a_request_at_the_limit_arriving_in_pieces_is_accepted(use_hiredis: bool) -> None:
+    parser = RequestParser(ParserLimits(max_request_bytes=1_000), use_hiredis=use_hiredis)
+    data = mb(b"SET", b"k", b"v" * 996)
+    for i in range(0, len(data), 7):
+        parser.feed(data[i : i + 7])
+    assert parser.next_command() == [b"SET", b"k", b"v" * 996]
+
+
+def test_the_parser_lets_go_of_a_big_buffer_once_it_is_consumed() -> None:
+    parser = RequestParser()
+    value = b"x" * (8 << 20)
+    data = mb(b"SET", b"k", value) * 2 + mb(b"PING")
+    for i in range(0, len(data), 65536):
+        parser.feed(data[i : i + 65536])
+        while parser.next_command() is not None:
+            pass
+    for _ in range(3):
+        parser.feed(mb(b"PING"))
+        assert parser.next_command() == [b"PING"]
+    held = [
+        len(ref)
+        for ref in gc.get_referents(*(getattr(parser, name) for name in ("_accel", "_buf")))
+        if isinstance(ref, bytes)
+    ]
+    assert max(held, default=0) < 1 << 16, held

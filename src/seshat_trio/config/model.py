@@ -187,6 +187,10 @@ class LimitsSection:
     max_inline_len: int = attrs.field(
         default=65_536, metadata=doc("longest inline (telnet-style) command")
     )
+    max_request_bytes: int = attrs.field(
+        default=67_108_864,
+        metadata=doc("largest request (its arguments together) a client may send"),
+    )
     max_write_bytes: int = attrs.field(
         default=4_194_304,
         metadata=doc("largest write command or MULTI/EXEC transaction, as stored in the log"),

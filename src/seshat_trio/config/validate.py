@@ -117,6 +117,12 @@ def check_raft(raft: RaftSection) -> Iterator[Problem]:
 def check_limits(limits: LimitsSection) -> Iterator[Problem]:
     yield from _positive(limits, "limits")
     yield from _at_most(limits, "limits", "max_write_bytes", MAX_WRITE_BYTES, LOG_RECORD_REASON)
+    if limits.max_request_bytes < limits.max_write_bytes:
+        yield Problem(
+            "limits.max_request_bytes",
+            f"must be at least limits.max_write_bytes ({limits.max_write_bytes}), "
+            f"got {limits.max_request_bytes}",
+        )
     smallest = limits.max_key_bytes + limits.max_value_bytes + SET_OVERHEAD_BYTES
     if limits.max_write_bytes < smallest:
         yield Problem(

@@ -78,6 +78,8 @@ class HiredisAccelerator:
 
     def feed(self, data: bytes, buf: bytes, start: int) -> None:
         """`data` was appended to the parser's input; it now occupies ``buf[start:]``."""
+        if buf is not self._blocked:
+            self._blocked = b""  # the parser moved to a new buffer: let the old one go
         reader = self._reader
         if reader is None:
             return

@@ -21,6 +21,10 @@ class ParserLimits:
     )
     # PROTO_INLINE_MAX_SIZE: the longest inline line and the longest `*`/`$` header line.
     max_inline_len: int = attrs.field(default=64 * 1024, validator=attrs.validators.ge(1))
+    # client-query-buffer-limit, per request: the arguments of one multibulk request. The
+    # declared lengths are checked while the request is incomplete, so a client cannot make
+    # a connection hold more than this (plus one read) before it is refused.
+    max_request_bytes: int = attrs.field(default=64 * 1024 * 1024, validator=attrs.validators.ge(1))
 
 
 DEFAULT_LIMITS = ParserLimits()

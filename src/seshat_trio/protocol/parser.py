@@ -38,6 +38,7 @@ TOO_BIG_MBULK_COUNT = "Protocol error: too big mbulk count string"
 INVALID_MULTIBULK_LENGTH = "Protocol error: invalid multibulk length"
 TOO_BIG_BULK_COUNT = "Protocol error: too big bulk count string"
 INVALID_BULK_LENGTH = "Protocol error: invalid bulk length"
+TOO_BIG_REQUEST = "Protocol error: request too large (max {} bytes of arguments)"
 
 _STAR = ord("*")
 _DOLLAR = ord("$")
@@ -316,6 +317,12 @@ class RequestParser:
                 return True
 
     def _save(self, args: list[bytes], remaining: int, bulk: int) -> None:
+        """Keep an incomplete request; refuse it if what it declared so far is too large.
+        Only incomplete requests are checked: a complete one is already in memory, and this
+        keeps the check off the per-argument path."""
+        limit = self.limits.max_request_bytes
+        if sum(map(len, args)) + max(bulk, 0) > limit:
+            raise ProtocolError(TOO_BIG_REQUEST.format(limit))
         self._args = args
         self._remaining = remaining
         self._bulk = bulk

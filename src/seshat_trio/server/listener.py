@@ -39,6 +39,7 @@ class RespListener:
             max_bulk_len=limits.max_bulk_len,
             max_multibulk_len=limits.max_multibulk_len,
             max_inline_len=limits.max_inline_len,
+            max_request_bytes=limits.max_request_bytes,
         )
         self._connections: set[Connection] = set()
         self._accept_scope = trio.CancelScope()
