@@ -7,6 +7,9 @@ from seshat_trio.commands.clients import BAD_NAME, valid_client_name
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import CommandSpec, register
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
+from seshat_trio.protocol.numbers import parse_ll
+
+WRONGPASS = ErrorReply("WRONGPASS invalid username-password pair or user is disabled.")
 
 OK = SimpleString("OK")
 PONG = SimpleString("PONG")
@@ -46,9 +49,8 @@ async def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
 async def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
     args = argv[1:]
     if args:
-        try:
-            version = int(args[0])
-        except ValueError:
+        version = parse_ll(args[0])  # strict, as Redis: no sign, spaces or underscores
+        if version is None:
             return ErrorReply("ERR Protocol version is not an integer or out of range")
         if version not in (2, 3):
             return ErrorReply("NOPROTO unsupported protocol version")
@@ -57,7 +59,10 @@ async def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
         while rest:
             option = rest[0].lower()
             if option == b"auth" and len(rest) >= 3:
-                # No ACLs: the default user is open, as in a Redis without requirepass.
+                # No ACLs: only the default user exists, and it takes any password, as in
+                # a Redis without requirepass.
+                if rest[1] != b"default":
+                    return WRONGPASS
                 rest = rest[3:]
             elif option == b"setname" and len(rest) >= 2:
                 name = rest[1]
