@@ -22,7 +22,7 @@ class ExpireArgs:
     key: bytes
     when: int
     relative: bool
-    condition: bytes | None  # nx, xx, gt, lt
+    conditions: frozenset[bytes]  # of nx, xx, gt, lt: every one must hold
 
 
 def _parse_expire(command: str, unit_ms: int, relative: bool) -> registry.Parser[ExpireArgs]:
@@ -42,8 +42,7 @@ def _parse_expire(command: str, unit_ms: int, relative: bool) -> registry.Parser
             return ErrorReply("ERR GT and LT options at the same time are not compatible")
         if unit_ms > 1 and not LLONG_MIN // unit_ms <= amount <= LLONG_MAX // unit_ms:
             return invalid_expire(command)
-        condition = flags.pop() if flags else None
-        return ExpireArgs(command, args[0], amount * unit_ms, relative, condition)
+        return ExpireArgs(command, args[0], amount * unit_ms, relative, frozenset(flags))
 
     return parse
 
@@ -64,7 +63,9 @@ def expire(view: WritableView, cmd: ExpireArgs) -> Reply:
         b"gt": ttl == 0 or when <= ttl,
         b"lt": ttl != 0 and when >= ttl,
     }
-    if cmd.condition is not None and refused[cmd.condition]:
+    # Redis checks every flag given (XX combines with GT or LT); a key without a TTL
+    # counts as an infinite one.
+    if any(refused[condition] for condition in cmd.conditions):
         return 0
     if when <= view.time_ms:
         view.delete(cmd.key)  # a time already passed deletes the key, as in Redis
@@ -80,10 +81,9 @@ def ttl(unit_ms: int, absolute: bool) -> registry.Runner[Args]:
             return -2
         if value.expires_at_ms == 0:
             return -1
-        if absolute:
-            return value.expires_at_ms // unit_ms
-        remaining = max(value.expires_at_ms - view.time_ms, 0)
-        return (remaining + unit_ms // 2) // unit_ms
+        # Redis rounds to the nearest unit, the absolute time (EXPIRETIME) too.
+        when = value.expires_at_ms if absolute else max(value.expires_at_ms - view.time_ms, 0)
+        return (when + unit_ms // 2) // unit_ms
 
     return run
 
