@@ -77,10 +77,6 @@ def test_install_refuses_bad_chunks_and_concurrent_installs(store: Store) -> Non
             installer.add_chunk(b"\x09")
         with pytest.raises(StorageError, match="already in progress"):
             store.begin_install(1)
-        clear = WriteBatch()
-        clear.clear_values(1)
-        with pytest.raises(StorageError, match="install is in progress"):
-            store.write(clear)
     assert len(dict(store.iter_values(1))) == 3
     # Over: a new install may start, and the old one cannot be used any more.
     with pytest.raises(StorageError, match="already over"):
@@ -95,3 +91,75 @@ def test_empty_snapshot_yields_no_chunks(store: Store) -> None:
         assert list(snap.chunks(100)) == []
         with pytest.raises(ValueError, match="positive"):
             list(snap.chunks(0))
+
+
+def staged_chunk(tag: bytes) -> bytes:
+    return encode_chunk([(b"s%d" % i, encode_stored_value(value(tag))) for i in range(3)])
+
+
+def clear_and_put(store: Store, key: bytes, data: bytes, applied: int) -> None:
+    """What applying a FLUSHALL followed by a SET writes."""
+    batch = WriteBatch()
+    batch.clear_values(1)
+    batch.put_value(1, key, value(data))
+    batch.put_applied(1, applied)
+    store.write(batch)
+
+
+def test_clear_during_install_applies_and_an_abort_keeps_it(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A follower applies committed entries it holds while a snapshot stream is staged: a
+    # FLUSHALL among them applies like any write (it used to raise StorageError, stopping
+    # the group), and the staged values stay invisible and intact.
+    fill(store, 1, 20, b"old")
+    with store.begin_install(1) as installer:
+        installer.add_chunk(staged_chunk(b"staged"))
+        clear_and_put(store, b"after", b"flush", 21)
+        assert dict(store.iter_values(1)) == {b"after": value(b"flush")}
+        assert store.get_value(1, b"k00000") is None
+        assert store.get_value(1, b"s0") is None  # the staged values stay invisible
+        clear_and_put(store, b"again", b"second flush", 22)  # a second one as well
+        assert dict(store.iter_values(1)) == {b"again": value(b"second flush")}
+        installer.add_chunk(staged_chunk(b"late"))  # chunks keep arriving
+        assert store.get_value(1, b"s0") is None
+    # Aborted (e.g. the core declined the snapshot): the flushes stay, nothing else is left.
+    assert dict(store.iter_values(1)) == {b"again": value(b"second flush")}
+    assert store.applied(1) == 22
+    assert len(list(store._db.iterator(prefix=keys.values_prefix(1)))) == 1
+    store.close()
+    with Store.open(store.path) as reopened:
+        assert dict(reopened.iter_values(1)) == {b"again": value(b"second flush")}
+
+
+def test_clear_during_install_then_finish_installs_the_staged_values(store: Store) -> None:
+    fill(store, 1, 20, b"old")
+    with store.begin_install(1) as installer:
+        installer.add_chunk(staged_chunk(b"staged"))
+        clear_and_put(store, b"after", b"flush", 21)
+        installer.add_chunk(staged_chunk(b"staged"))
+        done = WriteBatch()
+        done.put_applied(1, 30)
+        installer.finish(done)
+    # The install replaces the state, flush included (the snapshot covers it).
+    assert dict(store.iter_values(1)) == {b"s%d" % i: value(b"staged") for i in range(3)}
+    assert store.get_value(1, b"after") is None
+    assert store.applied(1) == 30
+    assert len(list(store._db.iterator(prefix=keys.values_prefix(1)))) == 3  # rest purged
+    # Later clears and installs work as usual.
+    clear_and_put(store, b"x", b"y", 31)
+    assert dict(store.iter_values(1)) == {b"x": value(b"y")}
+    assert len(list(store._db.iterator(prefix=keys.values_prefix(1)))) == 1
+
+
+def test_crash_after_clear_during_install_keeps_the_flush(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "db"
+    store = Store.open(path)
+    fill(store, 1, 20, b"old")
+    installer = store.begin_install(1)
+    installer.add_chunk(staged_chunk(b"staged"))
+    clear_and_put(store, b"after", b"flush", 21)
+    store.close()  # the process dies mid-install: nothing finishes or aborts
+    with Store.open(path) as reopened:
+        assert dict(reopened.iter_values(1)) == {b"after": value(b"flush")}
+        assert reopened.applied(1) == 21
+        # Open purged the old generation and the staged values.
+        assert len(list(reopened._db.iterator(prefix=keys.values_prefix(1)))) == 1

@@ -146,14 +146,30 @@ class Translation:
                 self._delete(full_key)
                 self.values.append((full_key, None))
             case ClearValues(group):
-                if group in self._installing:
-                    raise StorageError(
-                        f"cannot clear the values of group {group}: "
-                        "a snapshot install is in progress"
-                    )
-                self.set_generation(group, self._generation(group) + 1)
+                self._clear(group)
             case PutSystem(group, name, data):
                 self._put(keys.system_key(group, name), data)
+
+    def _clear(self, group: int) -> None:
+        """Empty the group's values by flipping it to a fresh generation (O(1) in the write).
+
+        A snapshot install may be staged meanwhile: a follower keeps applying committed
+        entries it holds while a stream is being received, and a FLUSHALL/FLUSHDB among them
+        must apply like any other write (the install, if it finishes, replaces the values
+        anyway; if it is aborted, the flush stays). The staging generation is the one after
+        the generation current when the install began, and nothing but this clear moves the
+        generation until the install ends, so during an install the clear skips a
+        generation: it never lands on the staged values. It is also not marked `regenerated`
+        then, because the store purges every generation but the current one after such a
+        write, which would delete the staged values; the generation it leaves behind is
+        purged when the install ends (finish and abort both purge) or at the next open.
+        """
+        current = self._generation(group)
+        if group not in self._installing:
+            self.set_generation(group, current + 1)
+            return
+        self._generations[group] = current + 2
+        self._put(keys.state_key(group, keys.VALUE_GENERATION), encode_counter(current + 2))
 
     def _append(self, group: int, records: tuple[Any, ...]) -> None:
         view = self._log(group)
