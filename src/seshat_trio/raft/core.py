@@ -484,7 +484,27 @@ class RaftCore:
             self._election_elapsed = 0
             self._campaign(pre=self._cfg.pre_vote, forced=False)
 
+    def _unapplied_membership(self) -> bool:
+        """Whether a committed CONFIG entry, or a snapshot (which carries a membership), is
+        not applied yet. Asked only when about to campaign (rare), so the entries are looked
+        up rather than tracked on every append."""
+        index, hi = self._log.applied + 1, self._log.committed + 1
+        if index < self._log.first_index():
+            return True  # a snapshot beyond the applied index awaits its apply
+        while index < hi:
+            batch = self._log.slice(index, hi, self._cfg.max_msg_bytes)
+            if any(entry.kind is EntryKind.CONFIG for entry in batch):
+                return True
+            index = batch[-1].index + 1
+        return False
+
     def _campaign(self, *, pre: bool, forced: bool) -> None:
+        # Membership takes effect at apply: with a committed change still unapplied, this
+        # node could campaign in a membership two changes old, whose majorities need not
+        # overlap the current one's (two leaders, two values at one index). etcd's hup()
+        # refuses for the same reasons; the timer retries once the apply has caught up.
+        if self._unapplied_membership():
+            return
         if pre:
             self._reset(self._term)
             self._role = Role.PRE_CANDIDATE

@@ -1,0 +1,79 @@
+"""A voter whose apply lags behind committed CONFIG entries must not campaign.
+
+Membership takes effect at apply. Node 3 below holds (and knows committed) two membership
+changes it has not applied, so it would campaign in {1,2,3} while the cluster already runs
+{1,2,4}: with 2's vote it would win while 1 still leads with 4, and the two leaders would
+commit different entries at the same index. Found in review; etcd's hup() has the same guard.
+"""
+
+from __future__ import annotations
+
+from seshat_trio.raft import ChangeKind, ConfigChange, Role
+
+
+def rounds(c, k):
+    """k rounds of: every node handles one Ready, then the wire is delivered."""
+    for _ in range(k):
+        for n in sorted(c.nodes):
+            c.process(n)
+        queue, c.queue = c.queue, []
+        for msg in queue:
+            c._deliver(msg)
+
+
+def test_a_node_behind_on_applying_a_config_change_does_not_campaign(make_cluster):
+    # One committed entry per Ready: a stand-in for a follower whose apply lags
+    # (4 MiB per Ready by default, vs. Appends that bring far more).
+    c = make_cluster([1, 2, 3], max_committed_bytes_per_ready=1)
+    c.elect(1)
+    c.add_node(4)
+    # 3 is away while a backlog builds and 4 joins as a voter: C2 = {1,2,3,4}.
+    c.isolate(3)
+    c.propose(1, *[b"f%d" % i for i in range(60)])
+    i2 = c.core(1).change_membership(ConfigChange(ChangeKind.ADD_VOTER, 4))
+    c.stabilize()
+    c.tick([1], times=2)
+    assert c.core(1).membership.voters == {1, 2, 3, 4} and c.core(1).applied >= i2
+    # 2 goes away, 3 comes back: it receives the whole log (and commit >= i2) at once but
+    # applies one entry per Ready.
+    c.heal()
+    c.isolate(2)
+    for _ in range(4):
+        c.core(1).tick()
+        rounds(c, 1)
+        if c.core(3).last_index >= i2:
+            break
+    rounds(c, 2)
+    assert c.core(3).last_index >= i2 and c.core(3).commit >= i2
+    assert c.core(3).applied < i2
+    # Leader removes 3: C3 = {1,2,4}; committed by 1, 3, 4 (a majority of C2).
+    i3 = c.core(1).change_membership(ConfigChange(ChangeKind.REMOVE, 3))
+    rounds(c, 4)
+    assert c.core(1).commit >= i3 and c.core(3).last_index >= i3
+    rounds(c, 2)
+    assert c.core(1).membership.voters == {1, 2, 4}
+    assert c.core(3).membership.voters == {1, 2, 3}, c.core(3).membership  # still C1
+    # Partition {1,4} | {2,3}. 1 keeps leading C3 with 4 (check-quorum is satisfied);
+    # 3 campaigns in C1 with 2's vote (2 has not heard from a leader for a while).
+    c.heal()
+    for a in (1, 4):
+        for b in (2, 3):
+            c.cut |= {(a, b), (b, a)}
+    for _ in range(40):
+        for n in (1, 2, 3, 4):
+            c.core(n).tick()
+        rounds(c, 1)
+        assert c.core(3).role is not Role.LEADER
+    assert c.core(1).role is Role.LEADER
+    # Writes on the majority side commit; nothing else was committed at their indexes.
+    c.core(1).propose([b"left"])
+    for _ in range(30):
+        for n in (1, 2, 3, 4):
+            c.core(n).tick()
+        rounds(c, 1)
+        assert c.core(3).role is not Role.LEADER
+    c.heal()
+    c.stabilize()
+    c1, c3 = c.core(1), c.core(3)
+    index = min(c1.commit, c3.commit)
+    assert c1.log_term(index) == c3.log_term(index)
