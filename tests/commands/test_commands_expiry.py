@@ -98,6 +98,28 @@ async def test_expire_errors(client: Client) -> None:
     ]
 
 
+async def test_expire_checks_its_options_before_its_number(client: Client) -> None:
+    # Redis 7.0.15 parses the options first: a bad option is named even after a bad number.
+    await client.call("SET", "k", "v")
+    assert await client.pipeline(
+        [
+            ("EXPIRE", "k", "abc", "BOGUS"),
+            ("PEXPIREAT", "k", "abc", "NX", "XX"),
+            ("EXPIRE", "k", "abc", "GT", "LT"),
+            ("EXPIRE", "k", str(2**63 - 1), "bogus"),
+            ("EXPIRE", "k", "abc", "NX"),
+            ("TTL", "k"),
+        ]
+    ) == [
+        Err("ERR Unsupported option BOGUS"),
+        Err("ERR NX and XX, GT or LT options at the same time are not compatible"),
+        Err("ERR GT and LT options at the same time are not compatible"),
+        Err("ERR Unsupported option bogus"),
+        NOT_INT,
+        -1,
+    ]
+
+
 async def test_expire_in_the_past_deletes_and_persist_clears(client: Client) -> None:
     await client.call("MSET", "a", "1", "b", "1")
     assert await client.call("EXPIRE", "a", "-1") == 1

@@ -7,6 +7,9 @@ from replicas import Client, Replicas
 from seshat_trio.protocol import ErrorReply as Err
 
 EXECABORT = Err("EXECABORT Transaction discarded because of previous errors.")
+EXEC_ARITY_ABORT = Err(
+    "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"
+)
 
 
 async def test_exec_applies_every_queued_command_in_one_entry(
@@ -91,10 +94,34 @@ async def test_transaction_controls(client: Client) -> None:
         b"QUEUED",
         b"OK",
         0,
-        Err("ERR wrong number of arguments for 'exec' command"),
+        EXEC_ARITY_ABORT,
         b"OK",
         [],
     ]
+
+
+async def test_a_wrong_arity_transaction_control_aborts_the_transaction(client: Client) -> None:
+    # Redis 7.0.15: the arity error is a queueing error for every command, controls included.
+    for control in [("DISCARD", "x"), ("WATCH",), ("MULTI", "x"), ("RESET", "x")]:
+        name = control[0].lower()
+        assert await client.pipeline(
+            [("MULTI",), ("SET", "a", "1"), control, ("EXEC",), ("EXISTS", "a")]
+        ) == [
+            b"OK",
+            b"QUEUED",
+            Err(f"ERR wrong number of arguments for '{name}' command"),
+            EXECABORT,
+            0,
+        ], control
+
+
+async def test_exec_with_arguments_inside_multi_discards_the_transaction(
+    client: Client,
+) -> None:
+    # Redis 7.0.15 aborts EXEC itself: the transaction is gone, the next EXEC has no MULTI.
+    assert await client.pipeline(
+        [("MULTI",), ("SET", "a", "1"), ("EXEC", "x"), ("EXEC",), ("EXISTS", "a")]
+    ) == [b"OK", b"QUEUED", EXEC_ARITY_ABORT, Err("ERR EXEC without MULTI"), 0]
 
 
 async def test_watch_aborts_exec_when_another_client_changed_the_key(
@@ -160,9 +187,7 @@ async def test_follower_forwards_the_whole_transaction_once(replicas: Replicas) 
 
 
 async def test_a_client_cannot_send_the_internal_exec_form(leader_client: Client) -> None:
-    assert await leader_client.call("EXEC", "payload") == Err(
-        "ERR wrong number of arguments for 'exec' command"
-    )
+    assert await leader_client.call("EXEC", "payload") == EXEC_ARITY_ABORT
 
 
 async def test_a_malformed_forwarded_transaction_is_refused(replicas: Replicas) -> None:

@@ -10,6 +10,7 @@ from seshat_trio.protocol import ErrorReply as Err
 
 NOT_INT = Err("ERR value is not an integer or out of range")
 SYNTAX = Err("ERR syntax error")
+NOT_FLOAT = Err("ERR value is not a valid float")
 
 CASES: dict[str, list[tuple[tuple[str | int, ...], object]]] = {
     "set_get": [
@@ -135,13 +136,41 @@ CASES: dict[str, list[tuple[tuple[str | int, ...], object]]] = {
         (("INCRBYFLOAT", "h", "3.0e3"), b"3000"),
         (("INCRBYFLOAT", "h", "abc"), Err("ERR value is not a valid float")),
         (("INCRBYFLOAT", "h", "inf"), Err("ERR increment would produce NaN or Infinity")),
-        (("INCRBYFLOAT", "h", "1e5000"), Err("ERR increment would produce NaN or Infinity")),
+        (("INCRBYFLOAT", "h", "1e5000"), NOT_FLOAT),
         (("SET", "s", "x"), b"OK"),
         (("INCRBYFLOAT", "s", "1"), Err("ERR value is not a valid float")),
         (("INCRBYFLOAT", "z", "0.1"), b"0.1"),
         (("INCRBYFLOAT", "z", "0.2"), b"0.3"),
         (("INCRBYFLOAT", "w", "-0.5"), b"-0.5"),
         (("GET", "h"), b"3000"),
+    ],
+    # Redis 7.0.15: strtold's ERANGE (overflow to infinity, underflow to zero) makes the
+    # argument or stored value invalid, and nothing is written; an exact zero is fine.
+    "incrbyfloat_out_of_range": [
+        (("SET", "f", "10.5"), b"OK"),
+        (("INCRBYFLOAT", "f", "1e-5000"), NOT_FLOAT),
+        (("INCRBYFLOAT", "f", "-1e-5000"), NOT_FLOAT),
+        (("INCRBYFLOAT", "f", "1e5000"), NOT_FLOAT),
+        (("INCRBYFLOAT", "f", "-1e5000"), NOT_FLOAT),
+        (("INCRBYFLOAT", "f", "1.8e-4951"), NOT_FLOAT),  # below half the least subnormal
+        (("INCRBYFLOAT", "f", "1.9e-4951"), b"10.5"),  # a subnormal: valid
+        (("INCRBYFLOAT", "f", "1.1897314953572317651e4932"), NOT_FLOAT),
+        (("INCRBYFLOAT", "f", "0"), b"10.5"),
+        (("INCRBYFLOAT", "f", "0.0"), b"10.5"),
+        (("INCRBYFLOAT", "f", "-0"), b"10.5"),
+        (("INCRBYFLOAT", "f", "0e-5000"), b"10.5"),
+        (("INCRBYFLOAT", "f", "0" * 5119), b"10.5"),
+        (("INCRBYFLOAT", "f", "0" * 5120), NOT_FLOAT),  # string2ld's buffer is 5120 bytes
+        (("GET", "f"), b"10.5"),
+        (("INCRBYFLOAT", "new", "1e-5000"), NOT_FLOAT),
+        (("EXISTS", "new"), 0),
+        (("SET", "tiny", "1e-5000"), b"OK"),
+        (("INCRBYFLOAT", "tiny", "1"), NOT_FLOAT),
+        (("SET", "huge", "1e5000"), b"OK"),
+        (("INCRBYFLOAT", "huge", "1"), NOT_FLOAT),
+        (("MGET", "tiny", "huge"), [b"1e-5000", b"1e5000"]),
+        (("SET", "zero", "0e-5000"), b"OK"),
+        (("INCRBYFLOAT", "zero", "1"), b"1"),
     ],
 }
 
@@ -173,6 +202,85 @@ async def test_set_keepttl_and_getex(client: Client, replicas: Replicas) -> None
     assert await client.call("EXISTS", "k") == 0  # an expiry in the past deletes the key
 
 
+async def test_getex_on_a_missing_key_is_nil_whatever_the_expiry(client: Client) -> None:
+    # Redis 7.0.15 looks the key up before it checks the expiry's number; the options'
+    # syntax is checked first.
+    assert await client.pipeline(
+        [
+            ("GETEX", "missing", "EX", "0"),
+            ("GETEX", "missing", "EX", "abc"),
+            ("GETEX", "missing", "PX", "-5"),
+            ("GETEX", "missing", "EX", str(2**63 - 1)),
+            ("GETEX", "missing", "PERSIST", "PERSIST"),
+            ("GETEX", "missing", "BOGUS"),
+            ("GETEX", "missing", "EX"),
+            ("GETEX", "missing", "PERSIST", "EX", "10"),
+            ("GETEX", "missing", "EX", "10", "PX", "10"),
+            ("EXISTS", "missing"),
+        ]
+    ) == [None, None, None, None, None, SYNTAX, SYNTAX, SYNTAX, SYNTAX, 0]
+
+
+async def test_getex_options_on_an_existing_key(client: Client) -> None:
+    assert await client.call("SET", "k", "v", "EX", "100") == b"OK"
+    assert await client.pipeline(
+        [
+            ("GETEX", "k", "EX", "abc"),
+            ("GETEX", "k", "EX", "0"),
+            ("GETEX", "k", "PX", str(2**63 - 1)),
+            ("TTL", "k"),
+            ("GETEX", "k", "EX", "10", "EX", "20"),  # the same option again: the last counts
+            ("TTL", "k"),
+            ("GETEX", "k", "PERSIST", "PERSIST"),
+            ("TTL", "k"),
+        ]
+    ) == [
+        NOT_INT,
+        Err("ERR invalid expire time in 'getex' command"),
+        Err("ERR invalid expire time in 'getex' command"),
+        100,
+        b"v",
+        20,
+        b"v",
+        -1,
+    ]
+
+
+async def test_set_checks_its_options_before_the_expiry_number(client: Client) -> None:
+    # Redis 7.0.15: a syntax error wins over a bad number; the same expiry option twice is
+    # accepted and the last one counts (only that one's number is checked).
+    assert await client.pipeline(
+        [
+            ("SET", "k", "v", "EX", "abc", "BOGUS"),
+            ("SET", "k", "v", "EX", "0", "BOGUS"),
+            ("SET", "k", "v", "EX", "abc", "PX", "10"),
+            ("EXISTS", "k"),
+            ("SET", "k", "v", "EX", "abc", "EX", "20"),
+            ("TTL", "k"),
+            ("SET", "k", "v", "KEEPTTL", "KEEPTTL", "NX", "NX"),
+            ("SET", "k", "w", "GET", "GET", "XX"),
+            ("TTL", "k"),
+        ]
+    ) == [SYNTAX, SYNTAX, SYNTAX, 0, b"OK", 20, None, b"v", -1]
+
+
+async def test_setex_names_itself_when_the_time_overflows_with_now(client: Client) -> None:
+    # In range on its own, beyond 64 bits once the current time is added.
+    assert await client.pipeline(
+        [
+            ("SETEX", "k", str(2**63 // 1000), "v"),
+            ("PSETEX", "k", str(2**63 - 1), "v"),
+            ("SET", "k", "v", "EX", str(2**63 // 1000)),
+            ("EXISTS", "k"),
+        ]
+    ) == [
+        Err("ERR invalid expire time in 'setex' command"),
+        Err("ERR invalid expire time in 'psetex' command"),
+        Err("ERR invalid expire time in 'set' command"),
+        0,
+    ]
+
+
 async def test_absolute_expiry_options(client: Client, replicas: Replicas) -> None:
     now = replicas.leader.clock_ms
     assert await client.call("SET", "a", "v", "PXAT", now + 1500) == b"OK"
@@ -189,9 +297,7 @@ async def test_append_and_incrbyfloat_growth_is_bounded(client: Client) -> None:
     assert await client.call("SET", "k", big) == b"OK"
     assert await client.call("APPEND", "k", "y") == Err("ERR value too large (max 65536 bytes)")
     assert await client.call("STRLEN", "k") == 65536
-    assert await client.call("INCRBYFLOAT", "f", "1e60000") == Err(
-        "ERR increment would produce NaN or Infinity"
-    )
+    assert await client.call("INCRBYFLOAT", "f", "1e60000") == NOT_FLOAT
 
 
 async def test_incr_keeps_the_ttl(client: Client) -> None:

@@ -50,6 +50,30 @@ def test_invalid_floats_are_refused(text: bytes) -> None:
     assert parse_decimal(text) is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"1e5000", b"-1e5000", b"1e-5000", b"-1e-5000", b"1e99999999999999",
+        b"1e-99999999999999", b"1.1897314953572317651e4932", b"1.8e-4951",
+        b"0" * 5120,
+    ],
+)  # fmt: skip
+def test_floats_strtold_refuses_with_erange_are_refused(text: bytes) -> None:
+    # Overflow to infinity or underflow to zero (Redis's string2ld), and string2ld's limit.
+    assert parse_decimal(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"0", b"0.0", b"-0", b"0e-5000", b"0e99999999999", b"1.9e-4951", b"1e-4950",
+        b"1.1897314953572317650e4932", b"0" * 5119,
+    ],
+)  # fmt: skip
+def test_zero_subnormals_and_the_largest_long_double_parse(text: bytes) -> None:
+    assert parse_decimal(text) is not None
+
+
 def test_infinity_parses_so_incrbyfloat_can_name_it() -> None:
     assert parse_decimal(b"-inf") == Decimal("-Infinity")
 

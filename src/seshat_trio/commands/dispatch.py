@@ -210,6 +210,10 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
             await pipeline.add(unknown_command(argv))
             continue
         if not spec.arity_ok(len(argv)):
+            # As in Redis an arity error is a queueing error even for a transaction control
+            # (DISCARD x, WATCH, MULTI x): the open transaction's EXEC answers EXECABORT.
+            if client.queued is not None:
+                client.queue_failed = True
             await pipeline.add(wrong_arity(spec.name))
             continue
         error = _limit_error(ctx, spec, argv)
@@ -242,4 +246,8 @@ async def _exec(pipeline: _Pipeline, spec: CommandSpec, argv: list[bytes]) -> No
     elif len(argv) == 2 and ctx.client.forwarded:
         await pipeline.write(argv, spec)  # a follower's transaction
     else:
-        await pipeline.add(wrong_arity(spec.name))
+        # Redis aborts EXEC itself on an arity error: the transaction (if any) is discarded
+        # and the error says why, inside MULTI or not.
+        ctx.client.end_transaction()
+        reason = wrong_arity(spec.name).text.removeprefix("ERR ")
+        await pipeline.add(ErrorReply(f"EXECABORT Transaction discarded because of: {reason}"))

@@ -27,9 +27,7 @@ class ExpireArgs:
 
 def _parse_expire(command: str, unit_ms: int, relative: bool) -> registry.Parser[ExpireArgs]:
     def parse(args: Args) -> ExpireArgs | ErrorReply:
-        amount = parse_int(args[1])
-        if amount is None:
-            return NOT_INTEGER
+        # As Redis: the options are checked before the number (EXPIRE k abc BOGUS names BOGUS).
         flags: set[bytes] = set()
         for arg in args[2:]:
             option = arg.lower()
@@ -40,6 +38,9 @@ def _parse_expire(command: str, unit_ms: int, relative: bool) -> registry.Parser
             return ErrorReply("ERR NX and XX, GT or LT options at the same time are not compatible")
         if {b"gt", b"lt"} <= flags:
             return ErrorReply("ERR GT and LT options at the same time are not compatible")
+        amount = parse_int(args[1])
+        if amount is None:
+            return NOT_INTEGER
         if unit_ms > 1 and not LLONG_MIN // unit_ms <= amount <= LLONG_MAX // unit_ms:
             return invalid_expire(command)
         return ExpireArgs(command, args[0], amount * unit_ms, relative, frozenset(flags))

@@ -85,13 +85,22 @@ class SetArgs:
     get: bool = False
     keepttl: bool = False
     expiry: Expiry | None = None
+    command: str = "set"  # named in an expiry error (SETEX, PSETEX)
+
+
+def _takes_expiry(option: bytes, taken: bytes | None) -> bool:
+    """Whether expiry `option` may come now: Redis refuses mixing EX, PX, EXAT and PXAT,
+    but the same one again is accepted and the last one counts."""
+    return is_expiry_option(option) and taken in (None, option)
 
 
 def parse_set(args: Args) -> SetArgs | ErrorReply:
     if len(args) == 2:  # the common case, applied on every node: no options to parse
         return SetArgs(args[0], args[1])
     flags = {"nx": False, "xx": False, "get": False, "keepttl": False}
-    expiry: Expiry | None = None
+    # As Redis: every option is checked for syntax first, the expiry's number only then.
+    expiry_option: bytes | None = None
+    expiry_arg = b""
     i = 2
     while i < len(args):
         option = args[i].lower()
@@ -101,23 +110,29 @@ def parse_set(args: Args) -> SetArgs | ErrorReply:
             flags["xx"] = True
         elif option == b"get":
             flags["get"] = True
-        elif option == b"keepttl" and expiry is None:
+        elif option == b"keepttl" and expiry_option is None:
             flags["keepttl"] = True
-        elif (
-            is_expiry_option(option)
-            and expiry is None
-            and not flags["keepttl"]
-            and i + 1 < len(args)
-        ):
-            parsed = parse_expiry(option, args[i + 1], "set")
-            if isinstance(parsed, ErrorReply):
-                return parsed
-            expiry = parsed
+        elif _takes_expiry(option, expiry_option) and not flags["keepttl"] and i + 1 < len(args):
+            expiry_option, expiry_arg = option, args[i + 1]
             i += 1
         else:
             return SYNTAX_ERROR
         i += 1
-    return SetArgs(args[0], args[1], expiry=expiry, **flags)
+    expiry: Expiry | None = None
+    if expiry_option is not None:
+        parsed = parse_expiry(expiry_option, expiry_arg, "set")
+        if isinstance(parsed, ErrorReply):
+            return parsed
+        expiry = parsed
+    return SetArgs(
+        args[0],
+        args[1],
+        nx=flags["nx"],
+        xx=flags["xx"],
+        get=flags["get"],
+        keepttl=flags["keepttl"],
+        expiry=expiry,
+    )
 
 
 def set_(view: WritableView, cmd: SetArgs) -> Reply:
@@ -128,7 +143,7 @@ def set_(view: WritableView, cmd: SetArgs) -> Reply:
     if cmd.expiry is not None:
         when = cmd.expiry.at(view.time_ms)
         if when is None:
-            return invalid_expire("set")
+            return invalid_expire(cmd.command)
         expires_at_ms = when
     elif cmd.keepttl and current is not None:
         expires_at_ms = current.expires_at_ms
@@ -154,7 +169,8 @@ def _parse_setex(command: str, unit_ms: int) -> registry.Parser[SetArgs]:
             return NOT_INTEGER
         if amount <= 0 or amount > LLONG_MAX // unit_ms:
             return invalid_expire(command)
-        return SetArgs(args[0], args[2], expiry=Expiry(amount, unit_ms, absolute=False))
+        expiry = Expiry(amount, unit_ms, absolute=False)
+        return SetArgs(args[0], args[2], expiry=expiry, command=command)
 
     return parse
 
@@ -176,36 +192,40 @@ def getdel(view: WritableView, args: Args) -> Reply:
 @attrs.frozen(slots=True)
 class GetexArgs:
     key: bytes
-    expiry: Expiry | None
+    expiry_option: bytes | None  # b"ex", b"px", b"exat" or b"pxat"; its number unparsed
+    expiry_arg: bytes
     persist: bool
 
 
 def parse_getex(args: Args) -> GetexArgs | ErrorReply:
-    expiry: Expiry | None = None
+    """The options' syntax only: Redis looks the key up before it checks the expiry's
+    number, so a missing key answers nil whatever that number is (see `getex`)."""
+    expiry_option: bytes | None = None
+    expiry_arg = b""
     persist = False
     i = 1
     while i < len(args):
         option = args[i].lower()
-        if option == b"persist" and expiry is None and not persist:
-            persist = True
-        elif is_expiry_option(option) and expiry is None and not persist and i + 1 < len(args):
-            parsed = parse_expiry(option, args[i + 1], "getex")
-            if isinstance(parsed, ErrorReply):
-                return parsed
-            expiry = parsed
+        if option == b"persist" and expiry_option is None:
+            persist = True  # PERSIST PERSIST is accepted, as in Redis
+        elif _takes_expiry(option, expiry_option) and not persist and i + 1 < len(args):
+            expiry_option, expiry_arg = option, args[i + 1]
             i += 1
         else:
             return SYNTAX_ERROR
         i += 1
-    return GetexArgs(args[0], expiry, persist)
+    return GetexArgs(args[0], expiry_option, expiry_arg, persist)
 
 
 def getex(view: WritableView, cmd: GetexArgs) -> Reply:
     current = view.get(cmd.key)
     if current is None:
         return None
-    if cmd.expiry is not None:
-        when = cmd.expiry.at(view.time_ms)
+    if cmd.expiry_option is not None:
+        expiry = parse_expiry(cmd.expiry_option, cmd.expiry_arg, "getex")
+        if isinstance(expiry, ErrorReply):
+            return expiry
+        when = expiry.at(view.time_ms)
         if when is None:
             return invalid_expire("getex")
         store(view, cmd.key, current.data, when)
