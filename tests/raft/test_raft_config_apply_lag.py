@@ -8,7 +8,23 @@ commit different entries at the same index. Found in review; etcd's hup() has th
 
 from __future__ import annotations
 
-from seshat_trio.raft import ChangeKind, ConfigChange, Role
+import random
+
+from seshat_trio.raft import (
+    ChangeKind,
+    ConfigChange,
+    Entry,
+    EntryKind,
+    HardState,
+    Membership,
+    MemoryLogStorage,
+    RaftConfig,
+    RaftCore,
+    Role,
+    TimeoutNow,
+    Vote,
+    encode_membership,
+)
 
 
 def rounds(c, k):
@@ -77,3 +93,29 @@ def test_a_node_behind_on_applying_a_config_change_does_not_campaign(make_cluste
     c1, c3 = c.core(1), c.core(3)
     index = min(c1.commit, c3.commit)
     assert c1.log_term(index) == c3.log_term(index)
+
+
+def test_timeout_now_waits_for_committed_config_changes_to_apply():
+    # Node 2 knows {1,2,3} was replaced by {1,2,4} (committed at 2) but has not applied it:
+    # a transfer's TimeoutNow must not make it campaign in {1,2,3} (etcd refuses it too).
+    storage = MemoryLogStorage(Membership(frozenset({1, 2, 3})))
+    new = Membership(frozenset({1, 2, 4}))
+    storage.append(
+        [Entry(1, 1, EntryKind.NOOP), Entry(1, 2, EntryKind.CONFIG, encode_membership(new))]
+    )
+    storage.set_hard_state(HardState(term=1, vote=1, commit=2))
+    core = RaftCore(RaftConfig(group=7, node_id=2), storage, random.Random(0))
+    timeout_now = TimeoutNow(group=7, src=1, dst=2, term=1)
+    core.step(timeout_now)
+    assert core.role is Role.FOLLOWER and core.term == 1
+    rd = core.ready()
+    assert [e.index for e in rd.committed_entries] == [1, 2]
+    assert not any(isinstance(m, Vote) for m in rd.messages + rd.persisted_messages)
+    core.advance(rd)
+    assert core.membership == new
+    # Applied: now it campaigns, in the current membership.
+    core.step(timeout_now)
+    rd = core.ready()
+    assert core.role is Role.CANDIDATE
+    votes = [m for m in rd.persisted_messages if isinstance(m, Vote)]
+    assert sorted(m.dst for m in votes) == [1, 4] and all(m.forced for m in votes)

@@ -19,6 +19,7 @@ from seshat_trio.raft import (
     ReadFailure,
     ReadIndexReq,
     Role,
+    TimeoutNow,
 )
 
 
@@ -135,3 +136,59 @@ def test_lease_read_waits_for_noop_commit(make_cluster):
     c.stabilize()
     assert c.nodes[lead].read_states == []
     assert not any(isinstance(m, ReadIndexReq) for m in c.sent)
+
+
+def test_delayed_timeout_now_cannot_outlive_the_lease(make_cluster):
+    # Found in review: the TimeoutNow of an aborted transfer arrives late; its target wins
+    # with forced votes (which bypass stickiness) and commits a write while the old leader,
+    # partitioned away, still served reads from a lease at the old commit index.
+    c, lead = leased_cluster(make_cluster)
+    target = min(n for n in c.nodes if n != lead)
+    held = []
+    c.transform = lambda m: (held.append(m), None)[1] if isinstance(m, TimeoutNow) else m
+    c.core(lead).transfer_leadership(target)
+    c.stabilize()
+    assert held
+    # The transfer times out while every heartbeat is acknowledged.
+    c.tick([lead], times=c.core(lead)._cfg.election_ticks_min)
+    assert c.core(lead).transferee is None and c.core(lead).role is Role.LEADER
+    c.transform = None
+    c.isolate(lead)
+    c.core(target).step(held[0])
+    c.stabilize()
+    assert c.core(target).role is Role.LEADER
+    [index] = c.propose(target, b"x")
+    assert c.core(target).commit >= index
+    old = c.core(lead)
+    assert old.role is Role.LEADER
+    old.read_index(99)
+    rd = old.ready()
+    old.advance(rd)
+    assert rd.read_states == ()  # no lease: it asks a quorum, which it cannot reach
+    assert any(isinstance(m, Heartbeat) for m in rd.messages)
+
+
+def test_lease_comes_back_two_election_timeouts_after_timeout_now(make_cluster):
+    c, lead = leased_cluster(make_cluster)
+    target = min(n for n in c.nodes if n != lead)
+    c.transform = lambda m: None if isinstance(m, TimeoutNow) else m
+    c.core(lead).transfer_leadership(target)
+    c.stabilize()
+    window = 2 * c.core(lead)._cfg.election_ticks_min
+    leader = c.core(lead)
+
+    def served_from_lease(request_id: int) -> bool:
+        leader.read_index(request_id)
+        rd = leader.ready()
+        leader.advance(rd)
+        c.queue.extend(rd.messages)
+        c.stabilize()  # a heartbeat round answers it if the lease did not
+        return bool(rd.read_states)
+
+    c.tick([lead], times=window - 1)
+    assert leader.role is Role.LEADER and leader.transferee is None
+    # Heartbeats sent within the window are acknowledged but give no lease.
+    assert not served_from_lease(1)
+    c.tick([lead])  # this round, sent once the window is over, does
+    assert served_from_lease(2)
+    assert [r.request_id for r in c.nodes[lead].read_states] == [1]

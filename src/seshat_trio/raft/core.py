@@ -798,6 +798,11 @@ class RaftCore:
         repl.broadcast_append()
 
     def _send_timeout_now(self, peer: int) -> None:
+        # The target may campaign with forced votes (bypassing stickiness) whenever this
+        # arrives, even after the transfer was given up and we still lead. A transfer ends
+        # within an election timeout of this send; allow one more for the message and the
+        # forced election before rounds may give a lease again.
+        self._leader_reads.drop_lease(self._ticks + 2 * self._cfg.election_ticks_min)
         self._send(TimeoutNow(group=self.group, src=self.node_id, dst=peer, term=self._term))
 
     def _on_ack(self, repl: Replicator, peer: int, index: int) -> None:

@@ -13,6 +13,9 @@ Leader rules:
   elected before t + election timeout (voters ignore votes for that long after hearing from
   a leader, check-quorum stickiness), so until t + `lease_ticks` (shorter than the election
   timeout by a drift margin) the leader may serve reads at its commit index directly.
+- A TimeoutNow breaks that argument: its target campaigns with forced votes, which bypass
+  stickiness, whenever the message arrives, even after the transfer was given up. Sending
+  one drops the lease, and rounds sent soon after never give one (see `drop_lease`).
 
 Follower rules: a read is forwarded to the known leader once (batched per Ready) and fails
 on leader change or after a deadline in ticks.
@@ -57,6 +60,7 @@ class LeaderReads:
     _round_id: int = 0
     _acks: dict[int, int] = attrs.field(factory=dict)  # voter -> highest context acked
     _sent_at: deque[tuple[int, int]] = attrs.field(factory=deque)  # (round id, tick sent)
+    _no_lease_before: int = 0  # rounds sent before this tick never give a lease
 
     def add(self, read: PendingRead) -> None:
         self.waiting.append(read)
@@ -71,12 +75,24 @@ class LeaderReads:
         if commit is not None and self.waiting:
             self._rounds.append(_Round(self._round_id, commit, self.waiting))
             self.waiting = []
-        if self.lease_ticks:
+        if self.lease_ticks and now >= self._no_lease_before:
             self._sent_at.append((self._round_id, now))
             # Rounds sent this long ago can no longer give a valid lease.
             while self._sent_at[0][1] + self.lease_ticks <= now:
                 self._sent_at.popleft()
         return self._round_id
+
+    def drop_lease(self, until: int) -> None:
+        """A TimeoutNow was sent: forget the lease, and let only rounds sent at tick `until`
+        or later give a new one.
+
+        Its target may win with forced votes from voters that acked our rounds a moment
+        earlier, so no round sent before that election is over proves anything. The
+        TimeoutNow and the forced election it starts are assumed to be over by `until` (or
+        never to happen); a round sent later and acked by a quorum then proves that no such
+        election was won (a voter that voted in it rejects our term)."""
+        self._sent_at.clear()
+        self._no_lease_before = max(self._no_lease_before, until)
 
     def ack(self, voter: int, context: int) -> None:
         if context > self._acks.get(voter, 0):
