@@ -88,3 +88,14 @@ async def test_a_follower_cuts_forwarded_runs_to_the_request_budget() -> None:
     runs = [len(forwarded) for forwarded in backend.forwarded]
     assert runs == [2, 2]  # two 3 MB writes per request: a third would pass the budget
     assert 2 * len(b"".join(big)) < FORWARD_REQUEST_BUDGET < 3 * len(b"".join(big))
+
+
+async def test_a_run_of_many_small_arguments_counts_their_framing() -> None:
+    # 60,001 one-byte arguments are ~0.3 MB as stored but ~1 MB in a ForwardRequest (each
+    # argument is a Cap'n Proto pointer plus a padded word): eight fit the budget, not ten.
+    backend = FakeBackend()
+    backend.leading = False
+    backend.remote_leader_known = True
+    many = [b"DEL", *(b"k" for _ in range(60_000))]
+    await run(make_ctx(backend), *([many] * 10))
+    assert [len(forwarded) for forwarded in backend.forwarded] == [8, 2]

@@ -72,6 +72,13 @@ def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> E
     return None
 
 
+def _forwarded_bytes(argv: list[bytes]) -> int:
+    """An upper bound on the bytes `argv` takes in a ForwardRequest frame: each argument is
+    a Cap'n Proto Data element (an 8-byte pointer and its bytes padded to a word), and the
+    command a list of them (a pointer and a tag)."""
+    return 16 + 16 * len(argv) + sum(map(len, argv))
+
+
 class _Pipeline:
     """The replies of one read, with writes still in flight locally or to the leader."""
 
@@ -90,7 +97,7 @@ class _Pipeline:
 
     async def write(self, argv: list[bytes], spec: CommandSpec) -> None:
         self.ctx.barrier_fresh = False  # reads after this write need a barrier of their own
-        size = command_bytes(argv)
+        size = _forwarded_bytes(argv)
         if self._forward_run and (
             len(self._forward_run) >= self.ctx.config.limits.max_forward_commands
             or self._forward_bytes + size > FORWARD_REQUEST_BUDGET

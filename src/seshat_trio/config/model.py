@@ -162,9 +162,9 @@ class RaftSection:
 
 
 FORWARD_REPLY_BUDGET = 4 << 20
-#: A follower's forwarded run of writes is cut before it would exceed this many encoded
-#: bytes; one write alone may exceed it up to max_write_bytes, and either way the request
-#: (with up to 16 bytes of Cap'n Proto framing per argument) fits the 16 MiB frame limit.
+#: A follower's forwarded run of writes is cut before its frame would exceed this many
+#: bytes; one write alone may exceed it (up to max_write_bytes plus its framing), and either
+#: way the request fits the 16 MiB frame limit.
 FORWARD_REQUEST_BUDGET = 8 << 20
 
 
