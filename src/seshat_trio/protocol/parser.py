@@ -57,6 +57,8 @@ class RequestParser:
     __slots__ = (
         "_accel",
         "_args",
+        "_args_bytes",
+        "_args_counted",
         "_buf",
         "_bulk",
         "_chunks",
@@ -94,6 +96,10 @@ class RequestParser:
         # A multibulk request in progress: arguments so far, arguments still to read, and
         # the length of the bulk whose body is awaited (-1 while its header is unread).
         self._args: list[bytes] | None = None
+        # The bytes of its first `_args_counted` arguments (kept as it grows: summing every
+        # argument at each read would be quadratic in a long request arriving slowly).
+        self._args_bytes = 0
+        self._args_counted = 0
         self._remaining = 0
         self._bulk = -1
         self._error: ProtocolError | None = None
@@ -320,8 +326,12 @@ class RequestParser:
         """Keep an incomplete request; refuse it if what it declared so far is too large.
         Only incomplete requests are checked: a complete one is already in memory, and this
         keeps the check off the per-argument path."""
+        if args is not self._args:  # a new request
+            self._args_bytes = self._args_counted = 0
+        self._args_bytes += sum(map(len, args[self._args_counted :]))
+        self._args_counted = len(args)
         limit = self.limits.max_request_bytes
-        if sum(map(len, args)) + max(bulk, 0) > limit:
+        if self._args_bytes + max(bulk, 0) > limit:
             raise ProtocolError(TOO_BIG_REQUEST.format(limit))
         self._args = args
         self._remaining = remaining
