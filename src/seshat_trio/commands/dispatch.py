@@ -97,7 +97,8 @@ class _Pipeline:
 
     async def write(self, argv: list[bytes], spec: CommandSpec) -> None:
         self.ctx.barrier_fresh = False  # reads after this write need a barrier of their own
-        size = _forwarded_bytes(argv)
+        # Only writes that join a forwarded run are sized: a leader's never are.
+        size = _forwarded_bytes(argv) if self._forward_run else 0
         if self._forward_run and (
             len(self._forward_run) >= self.ctx.config.limits.max_forward_commands
             or self._forward_bytes + size > FORWARD_REQUEST_BUDGET
@@ -114,6 +115,7 @@ class _Pipeline:
                 await self._settle_submitted()
             self._forward_slot = len(self.replies)
             self.replies.append(None)
+            size = _forwarded_bytes(argv)
         self._forward_run.append(argv)
         self._forward_bytes += size
 
