@@ -213,16 +213,20 @@ class Cluster:
                 receiver.core.step(done.offer)
         sender.core.report_snapshot(offer.dst, success=True)
 
+    def round(self) -> bool:
+        """Every node handles one Ready, then the wire is delivered; whether anything moved."""
+        moved = False
+        for node_id in sorted(self.nodes):
+            moved |= self.process(node_id)
+        queue, self.queue = self.queue, []
+        for msg in queue:
+            self._deliver(msg)
+        return moved or bool(queue)
+
     def stabilize(self, max_rounds: int = 200) -> None:
         """Process Readys and deliver messages until nothing moves."""
         for _ in range(max_rounds):
-            moved = False
-            for node_id in sorted(self.nodes):
-                moved |= self.process(node_id)
-            queue, self.queue = self.queue, []
-            for msg in queue:
-                self._deliver(msg)
-            if not moved and not queue:
+            if not self.round():
                 return
         raise AssertionError("cluster did not quiesce")
 

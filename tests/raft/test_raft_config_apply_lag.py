@@ -28,13 +28,8 @@ from seshat_trio.raft import (
 
 
 def rounds(c, k):
-    """k rounds of: every node handles one Ready, then the wire is delivered."""
     for _ in range(k):
-        for n in sorted(c.nodes):
-            c.process(n)
-        queue, c.queue = c.queue, []
-        for msg in queue:
-            c._deliver(msg)
+        c.round()
 
 
 def test_a_node_behind_on_applying_a_config_change_does_not_campaign(make_cluster):

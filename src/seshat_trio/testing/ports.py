@@ -59,13 +59,11 @@ def free_ports(count: int) -> list[int]:
     low, high = candidate_range()
     found: list[int] = []
     for _ in range(ATTEMPTS * count):
-        if len(found) == count:
-            return found
         port = rng.randrange(low, high)
         if port not in found and _port_free(port):
             found.append(port)
-    if len(found) == count:
-        return found
+            if len(found) == count:
+                return found
     raise OSError(f"found only {len(found)} of {count} free ports in {low}-{high - 1}")
 
 
