@@ -27,12 +27,12 @@ from seshat_trio.errors import ServiceError
 from seshat_trio.kv.state_machine import Applied, unapplied
 from seshat_trio.node.raft_driver import RaftGroupDriver
 from seshat_trio.raft import NotLeader, Role
+from seshat_trio.slots import SLOT_COUNT
 from seshat_trio.storage import SYSTEM_GROUP, Store, WriteBatch
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-SLOT_COUNT = 16384
 DATA_GROUP = 1
 _MEMBERS = "members"
 _SHARDS = "shards"
