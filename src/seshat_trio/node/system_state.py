@@ -24,9 +24,9 @@ from typing import Any
 import attrs
 
 from seshat_trio.errors import ServiceError
-from seshat_trio.kv.state_machine import Applied, unapplied
-from seshat_trio.node.raft_driver import RaftGroupDriver
 from seshat_trio.raft import NotLeader, Role
+from seshat_trio.replication.driver import RaftGroupDriver
+from seshat_trio.replication.machine import Applied, unapplied
 from seshat_trio.slots import SLOT_COUNT
 from seshat_trio.storage import SYSTEM_GROUP, Store, WriteBatch
 
@@ -134,7 +134,7 @@ def decode_operation(data: bytes) -> ClusterLayout:
 
 
 class SystemStateMachine:
-    """State machine of group 0 (fits `node.raft_machine.StateMachine`)."""
+    """State machine of group 0 (fits `replication.machine.StateMachine`)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
