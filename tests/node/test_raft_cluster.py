@@ -31,12 +31,7 @@ from seshat_trio.node.raft_driver import (
     run_in_thread,
 )
 from seshat_trio.node.raft_machine import StateMachine
-from seshat_trio.node.system_state import (
-    NodeAddresses,
-    SystemStateMachine,
-    bootstrap_system_group,
-    single_shard_layout,
-)
+from seshat_trio.node.system_bootstrap import bootstrap_system_group
 from seshat_trio.protocol import ErrorReply, SimpleString
 from seshat_trio.raft import (
     Membership,
@@ -46,6 +41,8 @@ from seshat_trio.raft import (
     SnapshotChunk,
 )
 from seshat_trio.storage import GroupCommitter, Store, WriteBatch
+from seshat_trio.system.layout import NodeAddresses, layout_of, single_shard_layout
+from seshat_trio.system.machine import SystemStateMachine
 
 T = TypeVar("T")
 GROUP = 1
@@ -530,13 +527,13 @@ async def test_system_group_bootstraps_layout_once(
         await cluster.wait_applied(leader.driver.applied_index)
         for node in cluster:
             assert isinstance(node.machine, SystemStateMachine)
-            assert node.machine.layout == layout
+            assert layout_of(node.machine.state) == layout
             assert node.store.get_system(0, "members") == leader.store.get_system(0, "members")
         await cluster.stop()
         # Restart: the layout is read back from system_data.
         for node in cluster:
             node.store = Store.open(node.path)
-            assert SystemStateMachine(node.store).layout == layout
+            assert layout_of(SystemStateMachine(node.store).state) == layout
             node.store.close()
 
 
