@@ -23,12 +23,7 @@ import trio.testing
 from seshat_trio.errors import OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation, encode_batch, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
-from seshat_trio.node.system_state import (
-    NodeAddresses,
-    SystemStateMachine,
-    bootstrap_system_group,
-    single_shard_layout,
-)
+from seshat_trio.node.system_bootstrap import bootstrap_system_group
 from seshat_trio.protocol import ErrorReply, SimpleString
 from seshat_trio.raft import (
     Membership,
@@ -46,6 +41,8 @@ from seshat_trio.replication.driver import (
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.pending import PendingReply
 from seshat_trio.storage import GroupCommitter, Store, WriteBatch
+from seshat_trio.system.layout import NodeAddresses, layout_of, single_shard_layout
+from seshat_trio.system.machine import SystemStateMachine
 
 T = TypeVar("T")
 GROUP = 1
@@ -530,13 +527,13 @@ async def test_system_group_bootstraps_layout_once(
         await cluster.wait_applied(leader.driver.applied_index)
         for node in cluster:
             assert isinstance(node.machine, SystemStateMachine)
-            assert node.machine.layout == layout
+            assert layout_of(node.machine.state) == layout
             assert node.store.get_system(0, "members") == leader.store.get_system(0, "members")
         await cluster.stop()
         # Restart: the layout is read back from system_data.
         for node in cluster:
             node.store = Store.open(node.path)
-            assert SystemStateMachine(node.store).layout == layout
+            assert layout_of(SystemStateMachine(node.store).state) == layout
             node.store.close()
 
 
