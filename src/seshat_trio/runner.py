@@ -25,12 +25,12 @@ from seshat_trio.kv.operations import encode_batch
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
 from seshat_trio.node.metrics import NodeCollector, node_registry
-from seshat_trio.node.raft_driver import DriverSettings, RaftGroupDriver
-from seshat_trio.node.raft_machine import StateMachine
 from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.node.system_bootstrap import bootstrap_system_group
 from seshat_trio.raft import Membership, RaftConfig
+from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
+from seshat_trio.replication.machine import StateMachine
 from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.server.listener import RespListener
 from seshat_trio.storage import (

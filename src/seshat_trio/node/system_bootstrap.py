@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from seshat_trio.errors import ServiceError
 from seshat_trio.logs import get_logger
-from seshat_trio.node.raft_driver import RaftGroupDriver
 from seshat_trio.raft import NotLeader, Role
+from seshat_trio.replication.driver import RaftGroupDriver
 from seshat_trio.storage import SYSTEM_GROUP
 from seshat_trio.system.layout import ClusterLayout, encode_bootstrap, layout_of
 from seshat_trio.system.machine import SystemStateMachine

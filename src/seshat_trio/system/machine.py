@@ -1,4 +1,4 @@
-"""The system group's state machine (fits `node.raft_machine.StateMachine`).
+"""The system group's state machine (fits `replication.machine.StateMachine`).
 
 Each section is one `system_data` record named after it, written next to the applied index
 in one batch per apply run, so state and index always agree (as in the KV machine). Node
@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
-from seshat_trio.kv.state_machine import Applied, unapplied
 from seshat_trio.logs import get_logger
 from seshat_trio.protocol import ErrorReply
+from seshat_trio.replication.machine import Applied, unapplied
 from seshat_trio.storage import SYSTEM_GROUP, Store, WriteBatch
 from seshat_trio.system import operations  # noqa: F401  (registration)
 from seshat_trio.system.registry import (
