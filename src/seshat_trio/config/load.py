@@ -24,6 +24,7 @@ from seshat_trio.config.sources import Values, read_env, read_file, read_overrid
 from seshat_trio.config.validate import (
     check_cluster,
     check_data_dir,
+    check_lease,
     check_limits,
     check_node,
     check_raft,
@@ -72,6 +73,8 @@ def load_config(
         problems.extend(check_cluster(cluster, node))
     if raft is not None:
         problems.extend(check_raft(raft))
+    if raft is not None and cluster is not None:
+        problems.extend(check_lease(cluster, raft))
     if limits is not None:
         problems.extend(check_limits(limits))
     if storage is not None:
