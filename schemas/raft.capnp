@@ -15,7 +15,7 @@
 
 @0xb7e4c2a9d3f15068;
 
-const protocolVersion :UInt16 = 1;
+const protocolVersion :UInt16 = 2;
 const helloMagic :UInt32 = 0x53455348;  # "SESH"
 
 struct Hello {
@@ -24,6 +24,12 @@ struct Hello {
   nodeId @2 :UInt64;           # the sender's node id (> 0)
   peerId @3 :UInt64;           # the node id the sender believes it is talking to
   clientAddr @4 :Text;         # the sender's RESP address "host:port" (MOVED, INFO raft)
+  nonce @5 :Data;              # 32 fresh random bytes (protocol 2)
+  proofs @6 :List(Data);       # dialler only: HMAC proofs of the cluster secret(s)
+}
+
+struct HelloAuth {
+  proof @0 :Data;              # the acceptor's HMAC proof under the secret it shares with the dialler
 }
 
 struct SnapshotMeta {
@@ -197,5 +203,6 @@ struct Envelope {
     forwardRequest @15 :ForwardRequest;
     forwardReply @16 :ForwardReply;
     forwardError @17 :ForwardError;
+    helloAuth @18 :HelloAuth;
   }
 }
