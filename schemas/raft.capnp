@@ -24,6 +24,7 @@ struct Hello {
   nodeId @2 :UInt64;           # the sender's node id (> 0)
   peerId @3 :UInt64;           # the node id the sender believes it is talking to
   clientAddr @4 :Text;         # the sender's RESP address "host:port" (MOVED, INFO raft)
+  features @5 :UInt64;         # optional messages the sender understands (bit 0: publish)
 }
 
 struct SnapshotMeta {
@@ -177,6 +178,18 @@ struct ForwardError {
   reason @1 :Text;             # why the receiver could not execute the request
 }
 
+struct Publish {
+  requestId @0 :UInt64;        # 0: no receiver count wanted; else answered by PublishCount
+  channel @1 :Data;
+  message @2 :Data;
+  shard @3 :Bool;              # a shard channel (SPUBLISH), not a global one
+}
+
+struct PublishCount {
+  requestId @0 :UInt64;        # the Publish it answers
+  receivers @1 :UInt64;        # subscribers on the answering node that received it
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -197,5 +210,7 @@ struct Envelope {
     forwardRequest @15 :ForwardRequest;
     forwardReply @16 :ForwardReply;
     forwardError @17 :ForwardError;
+    publish @18 :Publish;            # only to peers whose Hello has features bit 0
+    publishCount @19 :PublishCount;
   }
 }

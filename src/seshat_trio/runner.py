@@ -37,6 +37,7 @@ from seshat_trio.node.system_state import (
     bootstrap_system_group,
     single_shard_layout,
 )
+from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.raft import Membership, RaftConfig
 from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.server.listener import RespListener
@@ -49,6 +50,7 @@ from seshat_trio.storage import (
     WriteBatch,
 )
 from seshat_trio.transport import ForwardReply, ForwardRequest, PeerMessage, Transport
+from seshat_trio.tunables import Tunables
 
 log = get_logger(__name__)
 
@@ -187,10 +189,20 @@ async def serve_node(
             client_address_of=transport.client_address,
         )
         client_ids = ClientIds()
+        tunables = Tunables.from_config(config.redis)
+        pubsub = PubSubHub(wait_s=config.pubsub.publish_wait_ms / 1000, peers=transport)
+        transport.pubsub = pubsub
         executor = ForwardedExecutor(
-            config, service, client_ids, transport.limits.max_forward_payload_bytes
+            config,
+            service,
+            client_ids,
+            transport.limits.max_forward_payload_bytes,
+            pubsub=pubsub,
+            tunables=tunables,
         )
-        listener = RespListener(config, service, stats, client_ids)
+        listener = RespListener(
+            config, service, stats, client_ids, pubsub=pubsub, tunables=tunables
+        )
         collector = NodeCollector(
             node_id=config.node.id,
             stats=stats,

@@ -28,6 +28,8 @@ from seshat_trio.transport.messages import (
     ForwardReply,
     ForwardRequest,
     Hello,
+    Publish,
+    PublishCount,
     WireMessage,
 )
 
@@ -121,6 +123,8 @@ _KINDS: tuple[_Kind, ...] = tuple(
         ForwardRequest,
         ForwardReply,
         ForwardError,
+        Publish,
+        PublishCount,
     )
 )
 _BY_TYPE: dict[type, _Kind] = {kind.cls: kind for kind in _KINDS}

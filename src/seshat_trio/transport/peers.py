@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+from collections.abc import Callable
 
 import attrs
 import trio
@@ -45,6 +46,7 @@ from seshat_trio.transport.messages import (
     ForwardReply,
     ForwardRequest,
     Hello,
+    PublishCount,
 )
 from seshat_trio.transport.outbox import Priority, QueuedFrame
 
@@ -95,12 +97,15 @@ class PeerLink:
         rng: random.Random,
         log: EventLogger,
         client_addr: str = "",
+        on_publish_count: Callable[[int, PublishCount], None] | None = None,
     ) -> None:
         self.node_id = node_id
         self.peer_id = peer_id
         self.address = address
         self._client_addr = client_addr
         self.peer_client_addr: str | None = None  # from the peer's Hello
+        self.peer_features = 0  # from the peer's Hello: the optional messages it takes
+        self._on_publish_count = on_publish_count
         self._limits = limits
         self._backoff = Backoff(rng, limits.backoff_initial, limits.backoff_max)
         self._log = log.bind(peer=peer_id, direction="outbound")
@@ -113,6 +118,10 @@ class PeerLink:
         self._connected = False
         self._connects = 0
         self._scope = trio.CancelScope()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
 
     def state(self) -> PeerState:
         outbox = self.mailbox.outbox
@@ -227,6 +236,7 @@ class PeerLink:
             raise HandshakeError("no Hello from the peer in time") from None
         hello = check_hello(reply, expected_sender=self.peer_id, local_id=self.node_id)
         self.peer_client_addr = hello.client_addr or None
+        self.peer_features = hello.features
 
     async def _receive_loop(self, framed: FramedStream) -> None:
         while True:
@@ -235,6 +245,8 @@ class PeerLink:
                 self._settle(msg.request_id, msg)
             elif isinstance(msg, ForwardError):
                 self._settle(msg.request_id, ForwardFailed(self.peer_id, msg.reason))
+            elif isinstance(msg, PublishCount) and self._on_publish_count is not None:
+                self._on_publish_count(self.peer_id, msg)
             else:
                 raise ProtocolViolation(f"{type(msg).__name__} on an outbound connection")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 import trio
 
@@ -42,17 +43,32 @@ from seshat_trio.transport.framing import HEADER_BYTES as FRAME_HEADER_BYTES
 from seshat_trio.transport.handshake import check_hello
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
+    FEATURE_PUBSUB,
     ForwardError,
     ForwardReply,
     ForwardRequest,
     Hello,
     PeerMessage,
+    Publish,
+    PublishCount,
 )
 from seshat_trio.transport.outbox import Priority
 from seshat_trio.transport.peers import PeerLink, PeerState
 
 OnMessage = Callable[[PeerMessage], None]
 OnForward = Callable[[int, ForwardRequest], Awaitable[ForwardReply]]
+
+
+class PubSubHandler(Protocol):
+    """Receives pub/sub traffic (the node's pub/sub hub); both calls must not block."""
+
+    def published(self, sender: int, msg: Publish) -> int:
+        """Deliver `msg` to local subscribers; returns how many received it."""
+        ...
+
+    def counted(self, sender: int, msg: PublishCount) -> None:
+        """A peer's receiver count for one of our Publish messages."""
+        ...
 
 
 class Transport:
@@ -83,6 +99,7 @@ class Transport:
         self._inbound: dict[int, trio.CancelScope] = {}
         self._nursery: trio.Nursery | None = None
         self.undeliverable = 0  # messages for nodes that are not (or no longer) peers
+        self.pubsub: PubSubHandler | None = None  # bound after construction (runner)
         self.update_peers(peers)
 
     @property
@@ -130,6 +147,22 @@ class Transport:
         )
         link.mailbox.push(frame_of(msg), priority)
 
+    def publish(self, msg: Publish) -> list[int]:
+        """Queue `msg` for every connected peer that takes pub/sub messages; the peers it
+        was queued for. Never blocks: a full queue loses it (fire-and-forget)."""
+        frame: bytes | None = None
+        queued = []
+        for peer_id, link in self._links.items():
+            if link.connected and link.peer_features & FEATURE_PUBSUB:
+                frame = frame if frame is not None else frame_of(msg)
+                if link.mailbox.push(frame, Priority.PUBSUB):
+                    queued.append(peer_id)
+        return queued
+
+    def connected_peers(self) -> list[int]:
+        """Peers with a live outbound connection."""
+        return [peer_id for peer_id, link in self._links.items() if link.connected]
+
     async def forward(self, to: int, request: ForwardRequest, timeout: float) -> ForwardReply:
         """Execute `request` on node `to`; PeerUnavailable, ForwardFailed or trio.TooSlowError."""
         link = self._links.get(to)
@@ -155,10 +188,15 @@ class Transport:
                     rng=self._rng,
                     log=self._log,
                     client_addr=self._client_addr,
+                    on_publish_count=self._publish_counted,
                 )
                 self._links[peer_id] = link
                 if self._nursery is not None:
                     self._nursery.start_soon(link.run)
+
+    def _publish_counted(self, peer_id: int, msg: PublishCount) -> None:
+        if self.pubsub is not None:
+            self.pubsub.counted(peer_id, msg)
 
     def client_address(self, peer_id: int) -> str | None:
         """`peer_id`'s RESP address as its Hello announced it (None before a handshake)."""
@@ -273,7 +311,12 @@ class Transport:
                     continue
                 inflight += 1
                 handlers.start_soon(serve, msg)
-            elif isinstance(msg, Hello | ForwardReply | ForwardError):
+            elif isinstance(msg, Publish):
+                receivers = 0 if self.pubsub is None else self.pubsub.published(sender, msg)
+                if msg.request_id:
+                    count = PublishCount(msg.request_id, receivers)
+                    mailbox.push(frame_of(count), Priority.PUBSUB)
+            elif isinstance(msg, Hello | ForwardReply | ForwardError | PublishCount):
                 raise ProtocolViolation(f"{type(msg).__name__} on an inbound connection")
             elif msg.src != sender or msg.dst != self.node_id:
                 raise ProtocolViolation(
