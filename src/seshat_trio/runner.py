@@ -25,20 +25,13 @@ from seshat_trio.kv.operations import encode_batch
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
 from seshat_trio.node.metrics import NodeCollector, node_registry
-from seshat_trio.node.raft_driver import DriverSettings, RaftGroupDriver
-from seshat_trio.node.raft_machine import StateMachine
 from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
-from seshat_trio.node.system_state import (
-    DATA_GROUP,
-    ClusterLayout,
-    NodeAddresses,
-    SystemStateMachine,
-    bootstrap_system_group,
-    single_shard_layout,
-)
+from seshat_trio.node.system_bootstrap import bootstrap_system_group
 from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.raft import Membership, RaftConfig
+from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
+from seshat_trio.replication.machine import StateMachine
 from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.server.listener import RespListener
 from seshat_trio.storage import (
@@ -49,6 +42,14 @@ from seshat_trio.storage import (
     StoreOptions,
     WriteBatch,
 )
+from seshat_trio.system.layout import (
+    DATA_GROUP,
+    ClusterLayout,
+    NodeAddresses,
+    layout_of,
+    single_shard_layout,
+)
+from seshat_trio.system.machine import SystemStateMachine
 from seshat_trio.transport import ForwardReply, ForwardRequest, PeerMessage, Transport
 from seshat_trio.tunables import Tunables
 
@@ -139,7 +140,7 @@ async def serve_node(
         committer = GroupCommitter(store, on_round=stats.observe_commit_round)
         kv = KvStateMachine(store, DATA_GROUP)
         system_machine = SystemStateMachine(store)
-        members = member_addresses(config, system_machine.layout)
+        members = member_addresses(config, layout_of(system_machine.state))
         # A node with stored state ignores this; a brand-new one founds the cluster with it.
         founders = Membership(voters=frozenset(members))
         drivers: dict[int, RaftGroupDriver] = {}

@@ -13,10 +13,11 @@ from prometheus_client.samples import Sample
 from seshat_trio.admin import AdminEndpoints, Response, health, readiness
 from seshat_trio.config import Address
 from seshat_trio.node.metrics import NodeCollector, node_registry
-from seshat_trio.node.raft_driver import GroupStatus, PeerStatus
-from seshat_trio.node.stats import NodeStats, RaftCounters
+from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import ErrorReply, RawReplies, SimpleString
 from seshat_trio.raft import ProgressState, Role
+from seshat_trio.replication.driver import GroupStatus, PeerStatus
+from seshat_trio.replication.stats import RaftCounters
 from seshat_trio.storage.group_commit import CommitStats
 from seshat_trio.storage.value_cache import ValueCache
 from seshat_trio.transport.peers import PeerState

@@ -4,8 +4,9 @@ Nothing here runs on a hot path. Gauges (role, term, indexes, peer links, client
 read from the objects that already hold them (`RaftGroupDriver.status()`,
 `Transport.peer_states()`, `NodeStats`) when `/metrics` is scraped; counters and
 histograms that must be updated where events happen are plain integers kept in
-`node/stats.py` and only converted here. Each node gets its own `CollectorRegistry`
-(`node_registry`), never the process-global one, so several nodes can share a process.
+`node/stats.py` and `replication/stats.py` and only converted here. Each node gets its own
+`CollectorRegistry` (`node_registry`), never the process-global one, so several nodes can
+share a process.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from seshat_trio.node.raft_driver import GroupStatus
-from seshat_trio.node.stats import Histogram, NodeStats, RaftCounters
+from seshat_trio.histogram import Histogram
+from seshat_trio.node.stats import NodeStats
 from seshat_trio.raft import Role
+from seshat_trio.replication.driver import GroupStatus
+from seshat_trio.replication.stats import RaftCounters
 from seshat_trio.storage.group_commit import CommitStats
 from seshat_trio.storage.value_cache import ValueCache
 from seshat_trio.transport.peers import PeerState
