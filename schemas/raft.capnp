@@ -15,7 +15,7 @@
 
 @0xb7e4c2a9d3f15068;
 
-const protocolVersion :UInt16 = 1;
+const protocolVersion :UInt16 = 2;
 const helloMagic :UInt32 = 0x53455348;  # "SESH"
 
 struct Hello {
@@ -24,7 +24,13 @@ struct Hello {
   nodeId @2 :UInt64;           # the sender's node id (> 0)
   peerId @3 :UInt64;           # the node id the sender believes it is talking to
   clientAddr @4 :Text;         # the sender's RESP address "host:port" (MOVED, INFO raft)
-  features @5 :UInt64;         # optional messages the sender understands (bit 0: publish)
+  nonce @5 :Data;              # 32 fresh random bytes (protocol 2)
+  proofs @6 :List(Data);       # dialler only: HMAC proofs of the cluster secret(s)
+  features @7 :UInt64;         # optional messages the sender understands (bit 0: publish)
+}
+
+struct HelloAuth {
+  proof @0 :Data;              # the acceptor's HMAC proof under the secret it shares with the dialler
 }
 
 struct SnapshotMeta {
@@ -210,7 +216,8 @@ struct Envelope {
     forwardRequest @15 :ForwardRequest;
     forwardReply @16 :ForwardReply;
     forwardError @17 :ForwardError;
-    publish @18 :Publish;            # only to peers whose Hello has features bit 0
-    publishCount @19 :PublishCount;
+    helloAuth @18 :HelloAuth;
+    publish @19 :Publish;            # only to peers whose Hello has features bit 0
+    publishCount @20 :PublishCount;
   }
 }

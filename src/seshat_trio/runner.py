@@ -21,6 +21,7 @@ from seshat_trio.admin import AdminEndpoints, AdminServer
 from seshat_trio.commands.context import ClientIds
 from seshat_trio.commands.expiry import run_active_expiry
 from seshat_trio.config import Address, Config, ReadMode
+from seshat_trio.config.secret_file import read_secrets
 from seshat_trio.kv.operations import encode_batch
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
@@ -50,7 +51,13 @@ from seshat_trio.system.layout import (
     single_shard_layout,
 )
 from seshat_trio.system.machine import SystemStateMachine
-from seshat_trio.transport import ForwardReply, ForwardRequest, PeerMessage, Transport
+from seshat_trio.transport import (
+    ClusterSecrets,
+    ForwardReply,
+    ForwardRequest,
+    PeerMessage,
+    Transport,
+)
 from seshat_trio.tunables import Tunables
 
 log = get_logger(__name__)
@@ -97,6 +104,19 @@ def member_addresses(config: Config, layout: ClusterLayout | None) -> dict[int, 
     if layout is not None:
         return {m.node_id: Address.parse(m.raft_addr) for m in layout.members}
     return {config.node.id: config.node.internal_addr}
+
+
+def cluster_secrets(config: Config) -> ClusterSecrets:
+    """The secrets peers must prove (validated with the configuration)."""
+    path = config.cluster.secret_file
+    if path is None:
+        log.warning(
+            "peers_unauthenticated",
+            detail="no cluster.secret_file: any process that reaches the internal address "
+            "can act as a member (allowed on loopback only)",
+        )
+        return ClusterSecrets.none()
+    return ClusterSecrets(read_secrets(path))
 
 
 def raft_config(config: Config, group: int) -> RaftConfig:
@@ -163,6 +183,7 @@ async def serve_node(
             on_forward,
             rng=rng,
             client_addr=str(config.node.client_addr),
+            secrets=cluster_secrets(config),
         )
         machines: dict[int, StateMachine] = {SYSTEM_GROUP: system_machine, DATA_GROUP: kv}
         for group, machine in machines.items():

@@ -155,6 +155,10 @@ def sample(setting: Setting, tmp_path: Path) -> tuple[str, object]:
         return "1", 1
     if setting.dotted == "node.data_dir":
         return str(tmp_path / "elsewhere"), tmp_path / "elsewhere"
+    if setting.dotted == "cluster.secret_file":
+        secret = tmp_path / "cluster.secret"
+        secret.write_text("s" * 32 + "\n")
+        return str(secret), secret
     if setting.dotted == "node.internal_addr":
         # Must match this node's entry in the member list the base config provides.
         return "127.0.0.1:7379", Address("127.0.0.1", 7379)
@@ -231,4 +235,4 @@ def test_registry_names_are_unique_and_derived() -> None:
     assert by_name["raft.heartbeat_ms"].env == "SESHAT_RAFT_HEARTBEAT_MS"
     assert by_name["raft.heartbeat_ms"].flag == "--heartbeat-ms"
     assert by_name["cluster.initial_members"].env == "SESHAT_CLUSTER_INITIAL_MEMBERS"
-    assert len(settings) == 33
+    assert len(settings) == 34

@@ -33,6 +33,7 @@ from seshat_trio.transport import (
     ForwardReply,
     ForwardRequest,
     Hello,
+    HelloAuth,
     Publish,
     PublishCount,
     decode,
@@ -65,8 +66,15 @@ commands = st.lists(st.lists(st.binary(max_size=20), max_size=4).map(tuple), max
 
 STRATEGIES = {
     Hello: st.builds(
-        Hello, node_id=ids, peer_id=ids, protocol_version=st.integers(0, 65535), features=u64
+        Hello,
+        node_id=ids,
+        peer_id=ids,
+        protocol_version=st.integers(0, 65535),
+        nonce=st.binary(max_size=40),
+        proofs=st.lists(st.binary(max_size=40), max_size=3).map(tuple),
+        features=u64,
     ),
+    HelloAuth: st.builds(HelloAuth, st.binary(max_size=40)),
     PreVote: st.builds(PreVote, **header, last_log_index=u64, last_log_term=u64),
     PreVoteResp: st.builds(PreVoteResp, **header, granted=st.booleans()),
     Vote: st.builds(Vote, **header, last_log_index=u64, last_log_term=u64, forced=st.booleans()),

@@ -25,6 +25,7 @@ from seshat_trio.config.settings import by_dotted
 from seshat_trio.config.sources import Values, read_env, read_file, read_overrides
 from seshat_trio.config.validate import (
     check_cluster,
+    check_cluster_secret,
     check_data_dir,
     check_limits,
     check_node,
@@ -76,6 +77,7 @@ def load_config(
         problems.extend(check_node(node))
     if cluster is not None:
         problems.extend(check_cluster(cluster, node))
+        problems.extend(check_cluster_secret(cluster, node))
     if raft is not None:
         problems.extend(check_raft(raft))
     if limits is not None:

@@ -132,6 +132,14 @@ class ClusterSection:
         default=ReadMode.READINDEX,
         metadata=doc("linearizable reads by ReadIndex (a heartbeat round) or by leader lease"),
     )
+    secret_file: Path | None = attrs.field(
+        default=None,
+        metadata=doc(
+            "file holding the cluster secret that peers prove to each other (one per line, "
+            "current first; two during a rotation); required unless internal_addr is loopback",
+            "--cluster-secret-file",
+        ),
+    )
 
 
 @attrs.frozen

@@ -59,6 +59,8 @@ class Setting:
         """The default as a user would write it."""
         if self.required:
             return "(required)"
+        if self.default is None:
+            return "(none)"
         if isinstance(self.default, attrs.Factory):  # type: ignore[arg-type]
             # The only computed default: the data directory, named after the node id.
             return "data/node-{id}"
@@ -76,6 +78,7 @@ _TYPE_TEXT: dict[object, str] = {
     str: "text",
     bool: "boolean",
     Path: "path",
+    Path | None: "path",
     Address: "host:port",
     tuple[Member, ...]: "members",
 }

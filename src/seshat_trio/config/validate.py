@@ -5,6 +5,7 @@ with a configuration at once. `check_data_dir` creates the directory as its proo
 loader runs it only for an otherwise valid configuration.
 """
 
+import ipaddress
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from seshat_trio.config.model import (
     RedisSection,
     StorageSection,
 )
+from seshat_trio.config.secret_file import read_secrets
 from seshat_trio.output_limits import OutputLimitError, parse_output_limits
 from seshat_trio.pubsub.notify import parse_flags
 
@@ -65,6 +67,34 @@ def check_cluster(cluster: ClusterSection, node: NodeSection | None) -> Iterator
                 f"{node.internal_addr} differs from this node's address in {key} "
                 f"({member.address})",
             )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` ("localhost" or a loopback address)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_cluster_secret(cluster: ClusterSection, node: NodeSection | None) -> Iterator[Problem]:
+    """The secret file must be readable and valid; without one, peers are not authenticated,
+    which is refused on any internal address other than loopback."""
+    key = "cluster.secret_file"
+    if cluster.secret_file is not None:
+        try:
+            read_secrets(cluster.secret_file)
+        except ValueError as exc:
+            yield Problem(key, str(exc))
+    elif node is not None and not is_loopback(node.internal_addr.host):
+        yield Problem(
+            key,
+            f"required when node.internal_addr ({node.internal_addr}) is not a loopback "
+            "address: without a cluster secret anyone who reaches that port can act as a "
+            "member (see docs/security.md)",
+        )
 
 
 def _positive(section: RaftSection | LimitsSection, name: str) -> Iterator[Problem]:

@@ -1,19 +1,24 @@
 """Node-to-node transport: Cap'n Proto envelopes in length-prefixed frames over Trio TCP.
 
-Module map: framing (length prefix, sans-IO), blobs (inner framings of entry and command
-batches), codec (message <-> Envelope bytes, table-driven), messages (Hello, forwarding),
-handshake (Hello checks), outbox (bounded per-peer queue, sans-IO), backoff (reconnect
+Module map: framing (length prefix and frame tags, sans-IO), blobs (inner framings of entry
+and command batches), codec (message <-> Envelope bytes, table-driven), messages (Hello,
+forwarding), auth (cluster secrets, proofs, frame MACs, sans-IO), handshake (the
+authenticated exchange of both ends), outbox (bounded per-peer queue, sans-IO), backoff (reconnect
 delays), connection (framed stream + batched sender), peers (outbound link per peer),
 transport (`Transport`: listener, inbound connections, public API), limits, errors.
 Wire specification: docs/protocol.md; schema: schemas/raft.capnp.
 """
 
+from seshat_trio.transport.auth import ClusterSecrets
 from seshat_trio.transport.codec import MESSAGE_TYPES, decode, encode
 from seshat_trio.transport.errors import (
+    AuthenticationError,
     CodecError,
+    ForgedFrame,
     ForwardFailed,
     FrameError,
     HandshakeError,
+    NotMember,
     PeerClosed,
     PeerUnavailable,
     ProtocolViolation,
@@ -28,6 +33,7 @@ from seshat_trio.transport.messages import (
     ForwardReply,
     ForwardRequest,
     Hello,
+    HelloAuth,
     PeerMessage,
     Publish,
     PublishCount,
@@ -40,7 +46,10 @@ __all__ = [
     "FEATURE_PUBSUB",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
+    "AuthenticationError",
+    "ClusterSecrets",
     "CodecError",
+    "ForgedFrame",
     "ForwardError",
     "ForwardFailed",
     "ForwardReply",
@@ -49,6 +58,8 @@ __all__ = [
     "FrameError",
     "HandshakeError",
     "Hello",
+    "HelloAuth",
+    "NotMember",
     "PeerClosed",
     "PeerMessage",
     "PeerState",
