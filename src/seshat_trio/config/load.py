@@ -27,6 +27,7 @@ from seshat_trio.config.validate import (
     check_cluster,
     check_cluster_secret,
     check_data_dir,
+    check_lease,
     check_limits,
     check_node,
     check_pubsub,
@@ -80,6 +81,8 @@ def load_config(
         problems.extend(check_cluster_secret(cluster, node))
     if raft is not None:
         problems.extend(check_raft(raft))
+    if raft is not None and cluster is not None:
+        problems.extend(check_lease(cluster, raft))
     if limits is not None:
         problems.extend(check_limits(limits))
     if storage is not None:

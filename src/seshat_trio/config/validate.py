@@ -21,12 +21,14 @@ from seshat_trio.config.model import (
     NodeSection,
     PubSubSection,
     RaftSection,
+    ReadMode,
     RedisSection,
     StorageSection,
 )
 from seshat_trio.config.secret_file import read_secrets
 from seshat_trio.output_limits import OutputLimitError, parse_output_limits
 from seshat_trio.pubsub.notify import parse_flags
+from seshat_trio.raft.config import RaftConfig
 
 PROBE_NAME = ".seshat-write-probe"
 
@@ -145,6 +147,21 @@ def check_raft(raft: RaftSection) -> Iterator[Problem]:
             "raft.election_timeout_max_ms",
             f"must be greater than raft.election_timeout_min_ms "
             f"({raft.election_timeout_min_ms}), got {raft.election_timeout_max_ms}",
+        )
+
+
+def check_lease(cluster: ClusterSection, raft: RaftSection) -> Iterator[Problem]:
+    """Lease reads need an election timeout that leaves a lease of at least one heartbeat
+    after the margins for late ticks and clock drift (docs/raft.md, "Lease reads")."""
+    if cluster.read_mode is not ReadMode.LEASE or raft.heartbeat_ms <= 0:
+        return
+    ticks = raft.election_timeout_min_ms // raft.heartbeat_ms
+    if ticks < 2 or RaftConfig(group=1, node_id=1, election_ticks_min=ticks).lease_ticks < 1:
+        yield Problem(
+            "raft.election_timeout_min_ms",
+            f"is too short for cluster.read_mode = lease: {raft.election_timeout_min_ms} ms "
+            f"({ticks} heartbeats) leaves no lease; use at least "
+            f"{3 * raft.heartbeat_ms} ms or read_mode = readindex",
         )
 
 

@@ -181,6 +181,11 @@ class NodeCollector(Collector):
                 ("snapshot_send_failures", "Snapshot transfers to a follower that failed."),
                 ("compactions", "Log compactions (snapshots taken locally)."),
                 (
+                    "lease_voids",
+                    "Lease reads: times a gap in ticks (a stopped or stalled process) voided "
+                    "the read lease.",
+                ),
+                (
                     "follower_regressions",
                     "Followers whose log lost entries they had acknowledged (storage lost "
                     "synced writes); re-replicated by the leader.",
