@@ -29,6 +29,7 @@ from seshat_trio.node.metrics import NodeCollector, node_registry
 from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.node.system_bootstrap import bootstrap_system_group
+from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.raft import Membership, RaftConfig
 from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
@@ -57,6 +58,7 @@ from seshat_trio.transport import (
     PeerMessage,
     Transport,
 )
+from seshat_trio.tunables import Tunables
 
 log = get_logger(__name__)
 
@@ -209,10 +211,20 @@ async def serve_node(
             client_address_of=transport.client_address,
         )
         client_ids = ClientIds()
+        tunables = Tunables.from_config(config.redis)
+        pubsub = PubSubHub(wait_s=config.pubsub.publish_wait_ms / 1000, peers=transport)
+        transport.pubsub = pubsub
         executor = ForwardedExecutor(
-            config, service, client_ids, transport.limits.max_forward_payload_bytes
+            config,
+            service,
+            client_ids,
+            transport.limits.max_forward_payload_bytes,
+            pubsub=pubsub,
+            tunables=tunables,
         )
-        listener = RespListener(config, service, stats, client_ids)
+        listener = RespListener(
+            config, service, stats, client_ids, pubsub=pubsub, tunables=tunables
+        )
         collector = NodeCollector(
             node_id=config.node.id,
             stats=stats,

@@ -19,11 +19,15 @@ from seshat_trio.config.model import (
     ClusterSection,
     LimitsSection,
     NodeSection,
+    PubSubSection,
     RaftSection,
     ReadMode,
+    RedisSection,
     StorageSection,
 )
 from seshat_trio.config.secret_file import read_secrets
+from seshat_trio.output_limits import OutputLimitError, parse_output_limits
+from seshat_trio.pubsub.notify import parse_flags
 from seshat_trio.raft.config import RaftConfig
 
 PROBE_NAME = ".seshat-write-probe"
@@ -212,3 +216,19 @@ def check_storage(storage: StorageSection) -> Iterator[Problem]:
         yield Problem("storage.block_cache_bytes", f"must be > 0, got {storage.block_cache_bytes}")
     if storage.value_cache_bytes < 0:
         yield Problem("storage.value_cache_bytes", f"must be >= 0, got {storage.value_cache_bytes}")
+
+
+def check_redis(redis: RedisSection) -> Iterator[Problem]:
+    try:
+        parse_output_limits(redis.client_output_buffer_limit)
+    except OutputLimitError as exc:
+        yield Problem("redis.client_output_buffer_limit", str(exc))
+    try:
+        parse_flags(redis.notify_keyspace_events)
+    except ValueError as exc:
+        yield Problem("redis.notify_keyspace_events", str(exc))
+
+
+def check_pubsub(pubsub: PubSubSection) -> Iterator[Problem]:
+    if pubsub.publish_wait_ms < 0:
+        yield Problem("pubsub.publish_wait_ms", f"must be >= 0, got {pubsub.publish_wait_ms}")
