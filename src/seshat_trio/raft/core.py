@@ -217,7 +217,7 @@ class RaftCore:
 
     def step(self, msg: Message) -> None:
         if isinstance(msg, (SnapshotChunk, SnapshotChunkAck)):
-            raise TypeError("snapshot chunks are driver-level; step the reassembled offer")
+            raise TypeError("snapshot chunks are driver-level; step the received offer")
         if msg.group != self._cfg.group:
             raise ValueError(f"message for group {msg.group} stepped into group {self.group}")
         if msg.dst != self.node_id:
