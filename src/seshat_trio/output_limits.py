@@ -57,7 +57,8 @@ class OutputLimits:
                 raise OutputLimitError(
                     "Invalid client class specified in buffer limit configuration."
                 )
-            hard, soft, seconds = _size(words[i + 1]), _size(words[i + 2]), _seconds(words[i + 3])
+            hard, soft = memtoull(words[i + 1]), memtoull(words[i + 2])
+            seconds = _seconds(words[i + 3])
             if hard is None or soft is None or seconds is None:
                 raise OutputLimitError(
                     "Error in hard, soft or soft_seconds setting in buffer limit configuration."
@@ -78,7 +79,7 @@ def parse_output_limits(text: str, base: OutputLimits | None = None) -> OutputLi
     return (base or OutputLimits()).updated(text)
 
 
-def _size(word: str) -> int | None:
+def memtoull(word: str) -> int | None:
     """Redis's memtoull: digits, then an optional unit; no sign."""
     match = _SIZE.fullmatch(word)
     if match is None:

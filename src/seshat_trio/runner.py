@@ -17,11 +17,11 @@ import time
 
 import trio
 
-from seshat_trio.admin import AdminEndpoints, AdminServer
+from seshat_trio.admin import AdminEndpoints, AdminServer, HttpLimits
 from seshat_trio.commands.context import ClientIds
 from seshat_trio.commands.expiry import run_active_expiry
 from seshat_trio.config import Address, Config, ReadMode
-from seshat_trio.config.secret_file import read_secrets
+from seshat_trio.config.secret_file import read_secrets, read_token
 from seshat_trio.kv.operations import encode_batch
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
@@ -117,6 +117,11 @@ def cluster_secrets(config: Config) -> ClusterSecrets:
         )
         return ClusterSecrets.none()
     return ClusterSecrets(read_secrets(path))
+
+
+def metrics_token(config: Config) -> bytes | None:
+    path = config.node.metrics_token_file
+    return None if path is None else read_token(path)
 
 
 def raft_config(config: Config, group: int) -> RaftConfig:
@@ -234,7 +239,17 @@ async def serve_node(
             value_cache=store.value_cache,
         )
         admin = AdminServer(
-            AdminEndpoints(data=data, peers=transport, registry=node_registry(collector))
+            AdminEndpoints(
+                data=data,
+                peers=transport,
+                registry=node_registry(collector),
+                metrics_token=metrics_token(config),
+            ),
+            HttpLimits(
+                header_timeout=config.node.http_header_timeout_ms / 1000,
+                max_connections=config.node.http_max_connections,
+            ),
+            on_limit=stats.hit,
         )
         layout = single_shard_layout(NodeAddresses(i, str(a)) for i, a in sorted(members.items()))
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

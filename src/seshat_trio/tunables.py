@@ -14,6 +14,14 @@ from collections.abc import Callable
 import attrs
 
 from seshat_trio.config.model import RedisSection
+from seshat_trio.memory_settings import (
+    DEFAULT_CLIENTS_CAP,
+    ClientsCap,
+    parse_clients_cap,
+    parse_memory,
+    parse_policy,
+    parse_timeout,
+)
 from seshat_trio.output_limits import OutputLimits, parse_output_limits
 from seshat_trio.pubsub.notify import format_flags, parse_flags
 
@@ -22,13 +30,26 @@ from seshat_trio.pubsub.notify import format_flags, parse_flags
 class Tunables:
     output_limits: OutputLimits = attrs.field(factory=OutputLimits)
     notify_flags: int = 0
+    timeout: int = 0  # seconds a client may stay idle (0: forever)
+    maxmemory: int = 0  # accounted bytes above which writes get -OOM (0: no limit)
+    maxmemory_policy: str = "noeviction"
+    maxmemory_clients: ClientsCap = DEFAULT_CLIENTS_CAP
 
     @classmethod
     def from_config(cls, section: RedisSection) -> Tunables:
         return cls(
             output_limits=parse_output_limits(section.client_output_buffer_limit),
             notify_flags=parse_flags(section.notify_keyspace_events),
+            timeout=parse_timeout(section.timeout),
+            maxmemory=parse_memory(section.maxmemory),
+            maxmemory_policy=parse_policy(section.maxmemory_policy),
+            maxmemory_clients=parse_clients_cap(section.maxmemory_clients),
         )
+
+    @property
+    def clients_input_cap(self) -> int:
+        """maxmemory-clients in bytes (0: no cap)."""
+        return self.maxmemory_clients.bytes_for(self.maxmemory)
 
     def get(self) -> dict[str, str]:
         """Every tunable, formatted as CONFIG GET reports it."""
@@ -68,7 +89,27 @@ def _set_notify_flags(tunables: Tunables, value: str) -> None:
     tunables.notify_flags = parse_flags(value)
 
 
+def _set_timeout(tunables: Tunables, value: str) -> None:
+    tunables.timeout = parse_timeout(value)
+
+
+def _set_maxmemory(tunables: Tunables, value: str) -> None:
+    tunables.maxmemory = parse_memory(value)
+
+
+def _set_policy(tunables: Tunables, value: str) -> None:
+    tunables.maxmemory_policy = parse_policy(value)
+
+
+def _set_clients_cap(tunables: Tunables, value: str) -> None:
+    tunables.maxmemory_clients = parse_clients_cap(value)
+
+
 PARAMETERS: dict[str, Parameter] = {
     "client-output-buffer-limit": Parameter(lambda t: str(t.output_limits), _set_output_limits),
     "notify-keyspace-events": Parameter(lambda t: format_flags(t.notify_flags), _set_notify_flags),
+    "timeout": Parameter(lambda t: str(t.timeout), _set_timeout),
+    "maxmemory": Parameter(lambda t: str(t.maxmemory), _set_maxmemory),
+    "maxmemory-policy": Parameter(lambda t: t.maxmemory_policy, _set_policy),
+    "maxmemory-clients": Parameter(lambda t: str(t.maxmemory_clients), _set_clients_cap),
 }

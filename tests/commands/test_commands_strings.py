@@ -101,8 +101,8 @@ CASES: dict[str, list[tuple[tuple[str | int, ...], object]]] = {
             ("SETRANGE", "h", str(512 * 1024 * 1024), "x"),
             Err("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
         ),
-        (("SETRANGE", "h", "65536", "x"), Err("ERR value too large (max 65536 bytes)")),
-        (("SETRANGE", "h", "65535", "x"), 65536),
+        (("SETRANGE", "h", "4194304", "x"), Err("ERR value too large (max 4194304 bytes)")),
+        (("SETRANGE", "h", "4194303", "x"), 4194304),
     ],
     "incr_decr": [
         (("INCR", "n"), 1),
@@ -293,10 +293,10 @@ async def test_absolute_expiry_options(client: Client, replicas: Replicas) -> No
 
 
 async def test_append_and_incrbyfloat_growth_is_bounded(client: Client) -> None:
-    big = "x" * 65536
+    big = "x" * 4194304
     assert await client.call("SET", "k", big) == b"OK"
-    assert await client.call("APPEND", "k", "y") == Err("ERR value too large (max 65536 bytes)")
-    assert await client.call("STRLEN", "k") == 65536
+    assert await client.call("APPEND", "k", "y") == Err("ERR value too large (max 4194304 bytes)")
+    assert await client.call("STRLEN", "k") == 4194304
     assert await client.call("INCRBYFLOAT", "f", "1e60000") == NOT_FLOAT
 
 

@@ -11,7 +11,6 @@ from seshat_trio.commands.context import ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.commands.table import COMMANDS
 from seshat_trio.config import Config, LimitsSection, NodeSection
-from seshat_trio.config.model import FORWARD_REPLY_BUDGET
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import (
@@ -22,6 +21,7 @@ from seshat_trio.protocol import (
     Verbatim,
     encode_replies,
 )
+from seshat_trio.reply_budget import FORWARD_REPLY_BUDGET
 from seshat_trio.storage import StoredValue
 
 
@@ -162,7 +162,7 @@ async def test_wrong_arity_names_the_command() -> None:
 
 async def test_key_and_value_limits_are_inclusive() -> None:
     ok_key, big_key = b"k" * 256, b"k" * 257
-    ok_val, big_val = b"v" * 65536, b"v" * 65537
+    ok_val, big_val = b"v" * 4194304, b"v" * 4194305
     replies = await run(
         make_ctx(),
         [b"SET", ok_key, ok_val],
@@ -174,7 +174,7 @@ async def test_key_and_value_limits_are_inclusive() -> None:
     assert replies == [
         SimpleString("OK"),
         ErrorReply("ERR key too large (max 256 bytes)"),
-        ErrorReply("ERR value too large (max 65536 bytes)"),
+        ErrorReply("ERR value too large (max 4194304 bytes)"),
         ErrorReply("ERR key too large (max 256 bytes)"),
         ok_val,
     ]
@@ -333,8 +333,17 @@ async def test_follower_forwards_each_run_of_writes_as_one_request_in_order(
     assert ("wait leader" in backend.events) is not leader_known
 
 
-async def test_a_follower_forwards_at_most_max_forward_commands_per_request() -> None:
-    # Writes may return values: a long pipeline goes as several requests, one after another.
+@pytest.mark.parametrize(
+    ("command", "extra", "requests"),
+    [(b"GETSET", [], [2, 2, 1]), (b"SET", [b"GET"], [2, 2, 1]), (b"SET", [], [5])],
+    ids=["getset", "set-get", "set"],
+)
+async def test_a_follower_forwards_writes_within_the_reply_budget(
+    command: bytes, extra: list[bytes], requests: list[int]
+) -> None:
+    # Writes that answer a stored value reserve max_value_bytes of the reply budget, so a
+    # long pipeline of them goes as several requests, one after another; writes that
+    # answer a status do not count against it.
     backend = FakeBackend()
     backend.leading, backend.remote_leader_known = False, True
     limits = LimitsSection(max_value_bytes=FORWARD_REPLY_BUDGET // 2)
@@ -343,9 +352,8 @@ async def test_a_follower_forwards_at_most_max_forward_commands_per_request() ->
         backend,
         Config(node=NodeSection(id=1), limits=limits),
     )
-    assert limits.max_forward_commands == 2
-    replies = await run(ctx, *([b"SET", b"k%d" % i, b"v"] for i in range(5)))
-    assert [len(request) for request in backend.forwarded] == [2, 2, 1]
+    replies = await run(ctx, *([command, b"k%d" % i, b"v", *extra] for i in range(5)))
+    assert [len(request) for request in backend.forwarded] == requests
     assert encode_replies(replies) == b"".join(b"+FWD k%d\r\n" % i for i in range(5))
 
 

@@ -47,9 +47,16 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert raft.snapshot_chunk_bytes == 1_048_576
     assert (limits.max_key_bytes, limits.max_value_bytes, limits.max_clients) == (
         256,
-        65536,
+        4_194_304,
         10_000,
     )
+    assert (limits.max_request_bytes, limits.max_write_bytes) == (4_259_840, 4_259_840)
+    assert limits.request_read_timeout_ms == 60_000
+    redis = config.redis
+    assert (redis.timeout, redis.maxmemory, redis.maxmemory_policy) == ("0", "0", "noeviction")
+    assert redis.maxmemory_clients == "256mb"
+    assert (node.http_max_connections, node.http_header_timeout_ms) == (32, 2_000)
+    assert node.metrics_token_file is None and cluster.secret_file is None
     assert limits.request_timeout_ms == 30_000
     assert (limits.max_bulk_len, limits.max_multibulk_len, limits.max_inline_len) == (
         536_870_912,
@@ -159,6 +166,21 @@ def sample(setting: Setting, tmp_path: Path) -> tuple[str, object]:
         secret = tmp_path / "cluster.secret"
         secret.write_text("s" * 32 + "\n")
         return str(secret), secret
+    if setting.dotted == "node.metrics_token_file":
+        token = tmp_path / "metrics.token"
+        token.write_text("t" * 24 + "\n")
+        return str(token), token
+    if setting.dotted == "limits.max_write_bytes":  # max_request_bytes must stay above it
+        assert isinstance(setting.default, int)
+        return str(setting.default - 1), setting.default - 1
+    redis_samples = {
+        "redis.timeout": "300",
+        "redis.maxmemory": "1gb",
+        "redis.maxmemory_policy": "noeviction",
+        "redis.maxmemory_clients": "10%",
+    }
+    if setting.dotted in redis_samples:
+        return redis_samples[setting.dotted], redis_samples[setting.dotted]
     if setting.dotted == "node.internal_addr":
         # Must match this node's entry in the member list the base config provides.
         return "127.0.0.1:7379", Address("127.0.0.1", 7379)
@@ -235,4 +257,4 @@ def test_registry_names_are_unique_and_derived() -> None:
     assert by_name["raft.heartbeat_ms"].env == "SESHAT_RAFT_HEARTBEAT_MS"
     assert by_name["raft.heartbeat_ms"].flag == "--heartbeat-ms"
     assert by_name["cluster.initial_members"].env == "SESHAT_CLUSTER_INITIAL_MEMBERS"
-    assert len(settings) == 34
+    assert len(settings) == 42

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from seshat_trio.config import ConfigError, Setting, all_settings, load_config
+from seshat_trio.config.validate import ZERO_MEANS_OFF
 
 
 def problems_of(
@@ -163,7 +164,9 @@ def test_bad_addresses(tmp_path: Path, value: str, message: str) -> None:
     ]
 
 
-POSITIVE = [s for s in all_settings() if s.section in ("raft", "limits")]
+POSITIVE = [
+    s for s in all_settings() if s.section in ("raft", "limits") and s.key not in ZERO_MEANS_OFF
+]
 
 
 @pytest.mark.parametrize("setting", POSITIVE, ids=lambda s: s.dotted)
@@ -171,6 +174,44 @@ POSITIVE = [s for s in all_settings() if s.section in ("raft", "limits")]
 def test_numbers_must_be_positive(tmp_path: Path, setting: Setting, value: str) -> None:
     problems = problems_of(tmp_path, env={setting.env: value})
     assert f"{setting.dotted}: must be > 0, got {value} (from {setting.env})" in problems
+
+
+@pytest.mark.parametrize("key", sorted(ZERO_MEANS_OFF))
+def test_limits_that_zero_turns_off(tmp_path: Path, key: str) -> None:
+    overrides = {"node.id": "1", "node.data_dir": str(tmp_path), f"limits.{key}": "0"}
+    assert getattr(load_config(env={}, overrides=overrides).limits, key) == 0
+    assert f"limits.{key}: must be >= 0 (0: off), got -1" in problems_of(
+        tmp_path, {f"limits.{key}": "-1"}
+    )[0]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("timeout", "soon", "argument couldn't be parsed into an integer"),
+        ("maxmemory", "lots", "argument must be a memory value"),
+        ("maxmemory_clients", "200%", "argument must be a memory or percent value"),
+        ("maxmemory_policy", "allkeys-lru", "must be one of the following: noeviction"),
+    ],
+)
+def test_redis_memory_settings_in_redis_syntax(
+    tmp_path: Path, key: str, value: str, reason: str
+) -> None:
+    [problem] = problems_of(tmp_path, {f"redis.{key}": value})
+    assert problem.startswith(f"redis.{key}: ") and reason in problem
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read"), ("short\n", "at least 16 printable"), ("two words-" * 3, "one word")],
+    ids=["missing", "short", "spaces"],
+)
+def test_metrics_token_file(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "metrics.token"
+    if content is not None:
+        path.write_text(content)
+    [problem] = problems_of(tmp_path, {"node.metrics_token_file": str(path)})
+    assert problem.startswith("node.metrics_token_file: ") and message in problem
 
 
 def test_value_limit_within_bulk_limit(tmp_path: Path) -> None:
@@ -185,19 +226,19 @@ def test_value_limit_within_bulk_limit(tmp_path: Path) -> None:
     ("overrides", "message"),
     [
         (
-            {"limits.max_write_bytes": "8388608"},
+            {"limits.max_write_bytes": "8388608", "limits.max_request_bytes": "8388608"},
             "limits.max_write_bytes: must be at most 7340032 (a log record is decoded with an "
             "8 MiB bound), got 8388608 (from --max-write-bytes)",
         ),
         (
             {"limits.max_write_bytes": "1000"},
-            "limits.max_write_bytes: must be at least 65809 (a SET of a key of "
+            "limits.max_write_bytes: must be at least 4194577 (a SET of a key of "
             "limits.max_key_bytes and a value of limits.max_value_bytes), got 1000 "
             "(from --max-write-bytes)",
         ),
         (
             {"limits.max_request_bytes": "1000000"},
-            "limits.max_request_bytes: must be at least limits.max_write_bytes (4194304), "
+            "limits.max_request_bytes: must be at least limits.max_write_bytes (4259840), "
             "got 1000000 (from --max-request-bytes)",
         ),
         (

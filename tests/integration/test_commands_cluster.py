@@ -145,7 +145,7 @@ CASES: dict[str, list[tuple[tuple[object, ...], object]]] = {
         (("GETDEL", "{t}s"), b"x"),
         (("SETNX", "{t}s", "y"), 1),
         (("SETRANGE", "{t}s", "-1", "x"), err("offset is out of range")),
-        (("SETRANGE", "{t}s", "70000", "x"), err("value too large (max 65536 bytes)")),
+        (("SETRANGE", "{t}s", "4194304", "x"), err("value too large (max 4194304 bytes)")),
     ],
     "keys": [
         (("MSET", "{t}k1", "1", "{t}k2", "2", "{t}x", "3"), b"OK"),

@@ -135,7 +135,9 @@ def test_ready_allows_a_small_apply_lag_only() -> None:
 
 # -- routing -------------------------------------------------------------------------------
 def make_endpoints(
-    status: GroupStatus = FOLLOWER, connected: dict[int, bool] | None = None
+    status: GroupStatus = FOLLOWER,
+    connected: dict[int, bool] | None = None,
+    metrics_token: bytes | None = None,
 ) -> tuple[AdminEndpoints, NodeStats, FakeGroup]:
     stats = NodeStats(started_at=0.0)
     data = FakeGroup(status)
@@ -155,7 +157,12 @@ def make_endpoints(
         clock=lambda: 42.0,
     )
     return (
-        AdminEndpoints(data=data, peers=transport, registry=node_registry(collector)),
+        AdminEndpoints(
+            data=data,
+            peers=transport,
+            registry=node_registry(collector),
+            metrics_token=metrics_token,
+        ),
         stats,
         data,
     )
@@ -269,3 +276,17 @@ def test_forwarded_replies_are_counted_per_command_by_outcome() -> None:
     assert counts == {"set": (1, 1), "incr": (1, 0)}  # quit had no reply: it did not run
     assert stats.commands.by_name["set"].latency.count == 2
     assert stats.commands.by_name["set"].latency.sum == pytest.approx(0.02)
+
+
+def test_metrics_may_require_a_bearer_token() -> None:
+    endpoints, _, _ = make_endpoints(metrics_token=b"s3cret-token-0123")
+    refused = endpoints("GET", "/metrics")
+    assert refused.status == 401
+    assert dict(refused.headers)["www-authenticate"] == 'Bearer realm="seshat-trio"'
+    assert endpoints("GET", "/metrics", authorization="Bearer wrong").status == 401
+    assert endpoints("GET", "/metrics", authorization="s3cret-token-0123").status == 401
+    granted = endpoints("GET", "/metrics", authorization="Bearer s3cret-token-0123")
+    assert granted.status == 200 and b"seshat_node_info" in granted.body
+    # Health checks never need it.
+    assert endpoints("GET", "/health").status == 200
+    assert endpoints("GET", "/ready").status == 200

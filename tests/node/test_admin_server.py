@@ -14,8 +14,8 @@ from seshat_trio.config import Address
 LIMITS = HttpLimits(max_request_bytes=1024, read_timeout=5.0, write_timeout=5.0)
 
 
-def echo(method: str, path: str) -> Response:
-    return Response.json(200, {"method": method, "path": path})
+def echo(method: str, path: str, *, authorization: str = "") -> Response:
+    return Response.json(200, {"method": method, "path": path, "auth": authorization})
 
 
 async def read_response(
@@ -63,7 +63,7 @@ async def test_get_is_dispatched_with_path_without_query(autojump_clock: trio.ab
     status, headers, body = await request(server, b"GET /health?x=1 HTTP/1.1\r\nHost: a\r\n\r\n")
     assert status == 200
     assert headers["content-type"] == "application/json"
-    assert json.loads(body) == {"method": "GET", "path": "/health"}
+    assert json.loads(body) == {"method": "GET", "path": "/health", "auth": ""}
 
 
 async def test_keep_alive_serves_several_requests_then_closes_on_eof(
@@ -109,12 +109,23 @@ async def test_oversized_body_gets_413(autojump_clock: trio.abc.Clock) -> None:
     assert headers["connection"] == "close"
 
 
-async def test_slow_client_gets_408_after_read_timeout(autojump_clock: trio.abc.Clock) -> None:
-    server = AdminServer(echo, LIMITS)
+async def test_slow_head_gets_408_after_header_timeout(autojump_clock: trio.abc.Clock) -> None:
+    hits: list[str] = []
+    server = AdminServer(echo, LIMITS, on_limit=hits.append)
     started = trio.current_time()
     status, headers, _ = await request(server, b"GET /health HTTP/1.1\r\nHo")
     assert status == 408
     assert headers["connection"] == "close"
+    assert LIMITS.header_timeout <= trio.current_time() - started < LIMITS.read_timeout
+    assert hits == ["http_request_timeout"]
+
+
+async def test_slow_body_gets_408_after_read_timeout(autojump_clock: trio.abc.Clock) -> None:
+    server = AdminServer(echo, LIMITS)
+    started = trio.current_time()
+    raw = b"GET /health HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc"
+    status, _, _ = await request(server, raw)
+    assert status == 408
     assert trio.current_time() - started >= LIMITS.read_timeout
 
 
@@ -123,7 +134,7 @@ async def test_idle_connection_is_closed_silently(autojump_clock: trio.abc.Clock
     client_stream, server_stream = trio.testing.memory_stream_pair()
     started = trio.current_time()
     await server.serve_stream(server_stream)
-    assert trio.current_time() - started >= LIMITS.read_timeout
+    assert trio.current_time() - started >= LIMITS.header_timeout
     assert await client_stream.receive_some(100) == b""  # closed, nothing sent
 
 
@@ -131,7 +142,7 @@ async def test_client_that_never_reads_is_dropped_after_write_timeout(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     big = Response(200, b"z" * 100_000, "text/plain")
-    server = AdminServer(lambda method, path: big, LIMITS)
+    server = AdminServer(lambda method, path, authorization="": big, LIMITS)
     client_stream, server_stream = trio.testing.lockstep_stream_pair()
     started = trio.current_time()
     async with trio.open_nursery() as nursery:
@@ -144,7 +155,7 @@ async def test_client_that_never_reads_is_dropped_after_write_timeout(
 async def test_handler_bug_answers_500_and_connection_survives(
     autojump_clock: trio.abc.Clock,
 ) -> None:
-    def broken(method: str, path: str) -> Response:
+    def broken(method: str, path: str, *, authorization: str = "") -> Response:
         raise RuntimeError("bug")
 
     status, headers, body = await request(
@@ -170,16 +181,65 @@ async def test_listener_on_loopback_serves_real_sockets() -> None:
         nursery.cancel_scope.cancel()
 
 
-async def test_connections_over_the_limit_are_closed_at_accept() -> None:
-    server = AdminServer(echo, HttpLimits(max_connections=1))
+async def _get(port: int, path: str = "/health") -> tuple[int, bytes]:
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    client = h11.Connection(h11.CLIENT)
+    data = client.send(h11.Request(method="GET", target=path, headers=[("host", "t")]))
+    await stream.send_all((data or b"") + (client.send(h11.EndOfMessage()) or b""))
+    status, _, body = await read_response(stream, client)
+    await stream.aclose()
+    return status, body
+
+
+async def _closed(stream: trio.abc.Stream) -> bool:
+    with trio.fail_after(5):
+        try:
+            while await stream.receive_some(100):
+                pass
+        except trio.BrokenResourceError:
+            pass
+    return True
+
+
+async def test_slow_connections_at_the_cap_make_room_for_health_checks() -> None:
+    """The issue's attack: every slot held by a connection trickling a request head."""
+    hits: list[str] = []
+    limits = HttpLimits(max_connections=4, header_timeout=30.0, read_timeout=60.0)
+    server = AdminServer(echo, limits, on_limit=hits.append)
     async with trio.open_nursery() as nursery:
         port = await nursery.start(server.run, Address("127.0.0.1", 0))
-        first = await trio.open_tcp_stream("127.0.0.1", port)
-        while server.open_connections < 1:
+        slow = []
+        for _ in range(4):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            await stream.send_all(b"GET /health HTTP/1.1\r\nX-Slow: ")
+            slow.append(stream)
+        while server.open_connections < 4:
             await trio.sleep(0.001)
+        with trio.fail_after(2):  # at once, though every slot was taken
+            for _ in range(8):
+                status, body = await _get(port)
+                assert status == 200 and json.loads(body)["path"] == "/health"
+        # One trickler made room; each health check then left its slot free for the next.
+        assert hits == ["http_slow_connection_evicted"]
+        assert await _closed(slow[0])  # the oldest trickler went first
+        assert server.open_connections <= 4
+        for stream in slow:
+            await stream.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_newcomer_is_closed_only_when_no_connection_waits() -> None:
+    hits: list[str] = []
+    limits = HttpLimits(max_connections=1, write_timeout=30.0)
+    big = Response(200, b"z" * (32 << 20), "text/plain")
+    server = AdminServer(lambda method, path, authorization="": big, limits, on_limit=hits.append)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(server.run, Address("127.0.0.1", 0))
+        busy = await trio.open_tcp_stream("127.0.0.1", port)
+        await busy.send_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")  # and never read
+        await trio.sleep(0.2)  # its response fills the socket buffers: busy, not waiting
         second = await trio.open_tcp_stream("127.0.0.1", port)
-        assert await second.receive_some(100) == b""  # closed without an answer
-        assert server.open_connections == 1
-        await first.aclose()
-        await second.aclose()
+        assert await _closed(second)
+        assert hits == ["http_max_connections"]
+        await busy.aclose()
         nursery.cancel_scope.cancel()

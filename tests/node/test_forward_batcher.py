@@ -13,6 +13,7 @@ import trio.testing
 from seshat_trio.errors import OutcomeUnknownError
 from seshat_trio.node.forward_batcher import ForwardBatcher
 from seshat_trio.protocol import encode_replies
+from seshat_trio.reply_budget import FORWARD_REPLY_BUDGET
 from seshat_trio.transport import ForwardReply, ForwardRequest, PeerUnavailable
 
 
@@ -58,13 +59,13 @@ async def forward_all(
 
 
 async def start_batcher(
-    nursery: trio.Nursery, max_batch_commands: int = 64, max_batch_bytes: int = 1 << 20
+    nursery: trio.Nursery, max_value_bytes: int = 1 << 16, max_batch_bytes: int = 1 << 20
 ) -> tuple[EchoLeader, ForwardBatcher]:
     leader = EchoLeader()
     batcher = ForwardBatcher(
         leader.send,
         itertools.count(1),
-        max_batch_commands=max_batch_commands,
+        max_value_bytes=max_value_bytes,
         max_batch_bytes=max_batch_bytes,
     )
     await nursery.start(batcher.run)
@@ -148,12 +149,21 @@ async def test_the_request_is_bounded_by_its_earliest_deadline(
     assert timeout == pytest.approx(1.5)
 
 
-async def test_merged_requests_stop_at_the_command_cap(nursery: trio.Nursery) -> None:
-    # Replies may carry values: a batch holds at most LimitsSection.max_forward_commands.
-    leader, batcher = await start_batcher(nursery, max_batch_commands=4)
-    results = await forward_all(batcher, [(2, set_run(f"k{i}"), 2) for i in range(6)])
+async def test_merged_requests_stop_at_the_reply_budget(nursery: trio.Nursery) -> None:
+    # GETSET answers a stored value, up to max_value_bytes: four fit the reply budget.
+    leader, batcher = await start_batcher(nursery, max_value_bytes=FORWARD_REPLY_BUDGET // 4)
+    getsets = [(2, [[b"GETSET", b"k%d" % i, b"v"]], 2) for i in range(6)]
+    results = await forward_all(batcher, getsets)
     assert sorted(results) == sorted(b"+k%d\r\n" % i for i in range(6))  # type: ignore[type-var]
     assert sorted(len(request.commands) for _, request, _ in leader.requests) == [2, 4]
+
+
+async def test_writes_answering_a_status_merge_whatever_max_value_bytes(
+    nursery: trio.Nursery,
+) -> None:
+    leader, batcher = await start_batcher(nursery, max_value_bytes=FORWARD_REPLY_BUDGET)
+    await forward_all(batcher, [(2, set_run(f"k{i}"), 2) for i in range(50)])
+    assert [len(request.commands) for _, request, _ in leader.requests] == [50]
 
 
 async def test_empty_arguments_are_not_free(nursery: trio.Nursery) -> None:
@@ -191,7 +201,7 @@ async def test_stopping_fails_queued_and_in_flight_runs_with_their_true_outcome(
         await trio.sleep_forever()
         raise AssertionError("unreachable")
 
-    batcher = ForwardBatcher(hangs, itertools.count(1), max_batch_commands=64)
+    batcher = ForwardBatcher(hangs, itertools.count(1), max_value_bytes=1 << 16)
     outcomes: list[Exception] = []
 
     async def call(key: str) -> None:

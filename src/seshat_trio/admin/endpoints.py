@@ -1,7 +1,13 @@
-"""Routes of the admin listener: GET /metrics, /health and /ready of one node."""
+"""Routes of the admin listener: GET /metrics, /health and /ready of one node.
+
+`/metrics` requires `Authorization: Bearer <token>` when a token is configured
+(node.metrics_token_file); `/health` and `/ready` never do (load balancers and
+orchestrators probe them), and say nothing a scraper could not see anyway.
+"""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -34,8 +40,10 @@ class AdminEndpoints:
         peers: PeerSource,
         registry: CollectorRegistry,
         ready_max_lag: int = READY_MAX_LAG,
+        metrics_token: bytes | None = None,
     ) -> None:
         self._data = data
+        self._metrics_auth = None if metrics_token is None else b"Bearer " + metrics_token
         self._peers = peers
         self._registry = registry
         self._ready_max_lag = ready_max_lag
@@ -45,7 +53,7 @@ class AdminEndpoints:
             "/ready": self.ready,
         }
 
-    def __call__(self, method: str, path: str) -> Response:
+    def __call__(self, method: str, path: str, *, authorization: str = "") -> Response:
         route = self._routes.get(path)
         if route is None:
             return Response.error(404, f"no such endpoint: {path}")
@@ -53,7 +61,19 @@ class AdminEndpoints:
             return Response.json(
                 405, {"status": "error", "reason": f"{method} not allowed"}, (("allow", "GET"),)
             )
+        if path == "/metrics" and not self._authorized(authorization):
+            return Response.json(
+                401,
+                {"status": "error", "reason": "/metrics needs Authorization: Bearer <token>"},
+                (("www-authenticate", 'Bearer realm="seshat-trio"'),),
+            )
         return route()
+
+    def _authorized(self, authorization: str) -> bool:
+        if self._metrics_auth is None:
+            return True
+        given = authorization.strip().encode("latin-1", "replace")
+        return hmac.compare_digest(given, self._metrics_auth)
 
     def metrics(self) -> Response:
         return Response(200, render(self._registry), CONTENT_TYPE_LATEST)

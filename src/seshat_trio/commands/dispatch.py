@@ -35,9 +35,11 @@ from seshat_trio.commands.table import CommandSpec, lookup, unknown_command, wro
 from seshat_trio.config.model import FORWARD_REQUEST_BUDGET
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import MAX_COMMAND_ARGS, command_bytes
+from seshat_trio.memory_gauge import USED_MEMORY
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply
 from seshat_trio.pubsub import commands as pubsub_commands  # noqa: F401  (registration)
 from seshat_trio.pubsub.client import refusal as subscribed_mode_refusal
+from seshat_trio.reply_budget import FORWARD_REPLY_BUDGET, reply_reserve
 
 # Tries to propose locally while leadership settles on this node before forwarding.
 LOCAL_ATTEMPTS = 3
@@ -46,8 +48,17 @@ MOVED_WHILE_FORWARDED = ErrorReply(
 )
 
 
+OOM = ErrorReply("OOM command not allowed when used memory > 'maxmemory'.")
+
+
 def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> ErrorReply | None:
     limits = ctx.config.limits
+    maxmemory = ctx.tunables.maxmemory
+    # As Redis: over maxmemory (noeviction), commands that may grow the data are refused
+    # here, before anything is proposed; reads, deletions and expirations still run.
+    if maxmemory and "denyoom" in spec.flags and USED_MEMORY.used_bytes() > maxmemory:
+        USED_MEMORY.refused += 1
+        return OOM
     if spec.first_key > 0:
         last = len(argv) - 1 if spec.last_key < 0 else spec.last_key
         for pos in range(spec.first_key, last + 1, spec.step):
@@ -91,6 +102,7 @@ class _Pipeline:
         self._forward_slot = -1
         self._forward_run: list[list[bytes]] = []
         self._forward_bytes = 0
+        self._forward_replies = 0  # reply bytes the run's writes may bring back
 
     async def add(self, reply: Reply) -> None:
         # An open forward run holds the replies of the writes before this one: close it.
@@ -100,9 +112,12 @@ class _Pipeline:
     async def write(self, argv: list[bytes], spec: CommandSpec) -> None:
         self.ctx.barrier_fresh = False  # reads after this write need a barrier of their own
         # Only writes that join a forwarded run are sized: a leader's never are.
-        size = _forwarded_bytes(argv) if self._forward_run else 0
+        size = replies = 0
+        if self._forward_run:
+            size = _forwarded_bytes(argv)
+            replies = reply_reserve(spec.name, argv, self.ctx.config.limits.max_value_bytes)
         if self._forward_run and (
-            len(self._forward_run) >= self.ctx.config.limits.max_forward_commands
+            self._forward_replies + replies > FORWARD_REPLY_BUDGET
             or self._forward_bytes + size > FORWARD_REQUEST_BUDGET
         ):
             # A full run goes now and this write starts the next, after its reply: one
@@ -118,8 +133,10 @@ class _Pipeline:
             self._forward_slot = len(self.replies)
             self.replies.append(None)
             size = _forwarded_bytes(argv)
+            replies = reply_reserve(spec.name, argv, self.ctx.config.limits.max_value_bytes)
         self._forward_run.append(argv)
         self._forward_bytes += size
+        self._forward_replies += replies
 
     async def _handled_here(self, argv: list[bytes], spec: CommandSpec) -> bool:
         """Propose the write (or answer its error) here; False when it must be forwarded."""
@@ -186,7 +203,7 @@ class _Pipeline:
         if not self._forward_run:
             return
         run, self._forward_run = self._forward_run, []
-        self._forward_bytes = 0
+        self._forward_bytes = self._forward_replies = 0
         try:
             payload = await self.ctx.backend.forward(run, self.ctx.client.protocol)
         except ServiceError as exc:

@@ -5,10 +5,19 @@ from __future__ import annotations
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import COMMANDS, CommandSpec, lookup, register, wrong_arity
 from seshat_trio.glob import compile_glob
+from seshat_trio.memory_gauge import USED_MEMORY
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString, Verbatim
 from seshat_trio.tunables import PARAMETERS, TunableError
 
-DEFAULT_INFO_SECTIONS = ("server", "clients", "persistence", "keyspace", "cluster", "raft")
+DEFAULT_INFO_SECTIONS = (
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "keyspace",
+    "cluster",
+    "raft",
+)
 
 
 def command_info(spec: CommandSpec) -> Reply:
@@ -69,7 +78,6 @@ def config_parameters(ctx: CommandContext) -> dict[str, str]:
         "appendfsync": "always",
         "databases": "1",
         "maxclients": str(limits.max_clients),
-        "timeout": "0",
         "port": str(ctx.config.node.client_addr.port),
         "bind": ctx.config.node.client_addr.host,
         "proto-max-bulk-len": str(limits.max_bulk_len),
@@ -127,8 +135,32 @@ async def config(ctx: CommandContext, argv: list[bytes]) -> Reply:
     )
 
 
+def memory_fields(ctx: CommandContext) -> list[tuple[str, str]]:
+    """INFO memory: what maxmemory is compared with (docs/security.md), in Redis's names."""
+    used = USED_MEMORY.used_bytes()
+    tunables = ctx.tunables
+    return [
+        ("used_memory", str(used)),
+        ("used_memory_human", _human(used)),
+        ("used_memory_rss", str(used)),
+        ("maxmemory", str(tunables.maxmemory)),
+        ("maxmemory_human", _human(tunables.maxmemory)),
+        ("maxmemory_policy", tunables.maxmemory_policy),
+        ("maxmemory_clients", str(tunables.maxmemory_clients)),
+    ]
+
+
+def _human(size: int) -> str:
+    """Redis's bytesToHuman: 1.50M, 12.00K, 300B."""
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.2f}{unit}"
+    return f"{size}B"
+
+
 async def info(ctx: CommandContext, argv: list[bytes]) -> Reply:
     sections = ctx.backend.info_sections()
+    sections["memory"] = memory_fields(ctx)
     if ctx.pubsub is not None:
         sections.setdefault("stats", []).extend(ctx.pubsub.info_fields())
     wanted = [a.decode(errors="replace").lower() for a in argv[1:]]

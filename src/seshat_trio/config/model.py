@@ -109,6 +109,20 @@ class NodeSection:
     http_addr: Address = attrs.field(
         default=Address("127.0.0.1", 8080), metadata=doc("HTTP status and metrics listen address")
     )
+    http_max_connections: int = attrs.field(
+        default=32,
+        metadata=doc(
+            "admin HTTP connections at once; at the cap the one waiting longest for its "
+            "request head is closed"
+        ),
+    )
+    http_header_timeout_ms: int = attrs.field(
+        default=2_000, metadata=doc("an admin HTTP request head must arrive within this")
+    )
+    metrics_token_file: Path | None = attrs.field(
+        default=None,
+        metadata=doc("file holding the bearer token /metrics requires (none: no token)"),
+    )
     log_level: LogLevel = attrs.field(default=LogLevel.INFO, metadata=doc("lowest level logged"))
     log_format: LogFormat = attrs.field(
         default=LogFormat.KV, metadata=doc("log line format: key=value (logfmt) or one JSON object")
@@ -169,7 +183,6 @@ class RaftSection:
     )
 
 
-FORWARD_REPLY_BUDGET = 4 << 20
 #: A follower's forwarded run of writes is cut before its frame would exceed this many
 #: bytes; one write alone may exceed it (up to max_write_bytes plus its framing), and either
 #: way the request fits the 16 MiB frame limit.
@@ -180,7 +193,7 @@ FORWARD_REQUEST_BUDGET = 8 << 20
 class LimitsSection:
     max_key_bytes: int = attrs.field(default=256, metadata=doc("longest key accepted"))
     max_value_bytes: int = attrs.field(
-        default=65_536, metadata=doc("longest value accepted by a write")
+        default=4_194_304, metadata=doc("longest value accepted by a write")
     )
     max_clients: int = attrs.field(default=10_000, metadata=doc("simultaneous client connections"))
     request_timeout_ms: int = attrs.field(
@@ -196,24 +209,21 @@ class LimitsSection:
         default=65_536, metadata=doc("longest inline (telnet-style) command")
     )
     max_request_bytes: int = attrs.field(
-        default=67_108_864,
+        default=4_259_840,
         metadata=doc("largest request (its arguments together) a client may send"),
     )
     max_write_bytes: int = attrs.field(
-        default=4_194_304,
+        default=4_259_840,
         metadata=doc("largest write command or MULTI/EXEC transaction, as stored in the log"),
+    )
+    request_read_timeout_ms: int = attrs.field(
+        default=60_000,
+        metadata=doc("a request whose first bytes arrived must arrive whole by then (0: never)"),
     )
 
     @property
     def request_timeout_s(self) -> float:
         return self.request_timeout_ms / 1000
-
-    @property
-    def max_forward_commands(self) -> int:
-        """Most commands in one forwarded request: writes may return a value (GETSET,
-        SET ... GET), so their replies, up to max_value_bytes each, stay within
-        FORWARD_REPLY_BUDGET, far below the node-to-node frame limit (16 MiB)."""
-        return max(1, FORWARD_REPLY_BUDGET // self.max_value_bytes)
 
 
 @attrs.frozen
@@ -241,6 +251,23 @@ class RedisSection:
     )
     notify_keyspace_events: str = attrs.field(
         default="", metadata=doc("keyspace notification classes, as redis.conf (e.g. KEA)")
+    )
+    timeout: str = attrs.field(
+        default="0", metadata=doc("close a client idle for this many seconds (0: never)")
+    )
+    maxmemory: str = attrs.field(
+        default="0",
+        metadata=doc("accounted memory above which writes get -OOM (0: no limit), e.g. 2gb"),
+    )
+    maxmemory_policy: str = attrs.field(
+        default="noeviction", metadata=doc("what happens at maxmemory: only noeviction")
+    )
+    maxmemory_clients: str = attrs.field(
+        default="256mb",
+        metadata=doc(
+            "input all clients may buffer together, or a percentage of maxmemory; over it "
+            "the largest are closed (0: no cap)"
+        ),
     )
 
 

@@ -8,7 +8,7 @@ loader runs it only for an otherwise valid configuration.
 import ipaddress
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -25,7 +25,13 @@ from seshat_trio.config.model import (
     RedisSection,
     StorageSection,
 )
-from seshat_trio.config.secret_file import read_secrets
+from seshat_trio.config.secret_file import read_secrets, read_token
+from seshat_trio.memory_settings import (
+    parse_clients_cap,
+    parse_memory,
+    parse_policy,
+    parse_timeout,
+)
 from seshat_trio.output_limits import OutputLimitError, parse_output_limits
 from seshat_trio.pubsub.notify import parse_flags
 from seshat_trio.raft.config import RaftConfig
@@ -36,6 +42,14 @@ PROBE_NAME = ".seshat-write-probe"
 def check_node(node: NodeSection) -> Iterator[Problem]:
     if node.id <= 0:
         yield Problem("node.id", f"must be > 0, got {node.id}")
+    for key in ("http_max_connections", "http_header_timeout_ms"):
+        if (value := getattr(node, key)) <= 0:
+            yield Problem(f"node.{key}", f"must be > 0, got {value}")
+    if node.metrics_token_file is not None:
+        try:
+            read_token(node.metrics_token_file)
+        except ValueError as exc:
+            yield Problem("node.metrics_token_file", str(exc))
 
 
 def check_cluster(cluster: ClusterSection, node: NodeSection | None) -> Iterator[Problem]:
@@ -99,10 +113,19 @@ def check_cluster_secret(cluster: ClusterSection, node: NodeSection | None) -> I
         )
 
 
+#: Limits where 0 turns the limit off.
+ZERO_MEANS_OFF = frozenset({"request_read_timeout_ms"})
+
+
 def _positive(section: RaftSection | LimitsSection, name: str) -> Iterator[Problem]:
     for field in attrs.fields(type(section)):
         value = getattr(section, field.name)
-        if value <= 0:
+        if not isinstance(value, int):
+            continue
+        if field.name in ZERO_MEANS_OFF:
+            if value < 0:
+                yield Problem(f"{name}.{field.name}", f"must be >= 0 (0: off), got {value}")
+        elif value <= 0:
             yield Problem(f"{name}.{field.name}", f"must be > 0, got {value}")
 
 
@@ -219,6 +242,11 @@ def check_storage(storage: StorageSection) -> Iterator[Problem]:
 
 
 def check_redis(redis: RedisSection) -> Iterator[Problem]:
+    for key, parse in _MEMORY_SETTINGS.items():
+        try:
+            parse(getattr(redis, key))
+        except ValueError as exc:
+            yield Problem(f"redis.{key}", str(exc))
     try:
         parse_output_limits(redis.client_output_buffer_limit)
     except OutputLimitError as exc:
@@ -227,6 +255,14 @@ def check_redis(redis: RedisSection) -> Iterator[Problem]:
         parse_flags(redis.notify_keyspace_events)
     except ValueError as exc:
         yield Problem("redis.notify_keyspace_events", str(exc))
+
+
+_MEMORY_SETTINGS: dict[str, Callable[[str], object]] = {
+    "timeout": parse_timeout,
+    "maxmemory": parse_memory,
+    "maxmemory_policy": parse_policy,
+    "maxmemory_clients": parse_clients_cap,
+}
 
 
 def check_pubsub(pubsub: PubSubSection) -> Iterator[Problem]:

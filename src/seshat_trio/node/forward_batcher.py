@@ -25,6 +25,7 @@ import trio
 
 from seshat_trio.errors import OutcomeUnknownError
 from seshat_trio.protocol import split_replies
+from seshat_trio.reply_budget import FORWARD_REPLY_BUDGET, reply_reserve
 from seshat_trio.transport import ForwardReply, ForwardRequest, PeerUnavailable
 
 Send = Callable[[int, ForwardRequest, float], Awaitable[ForwardReply]]
@@ -44,6 +45,7 @@ class _Run:
     commands: Commands
     deadline: float
     size: int
+    replies: int  # reply bytes its writes may bring back (reply_budget)
     done: trio.Event = attrs.field(factory=trio.Event)
     payload: bytes = b""
     error: Exception | None = None
@@ -59,15 +61,15 @@ class ForwardBatcher:
         send: Send,
         request_ids: Iterator[int],
         *,
-        max_batch_commands: int,
+        max_value_bytes: int,
         max_batch_bytes: int = MAX_BATCH_BYTES,
     ) -> None:
         self._send = send
         self._request_ids = request_ids
         self._max_batch_bytes = max_batch_bytes
-        # Replies may carry values (`LimitsSection.max_forward_commands`); a single run is
-        # never longer (the dispatcher splits them), so every batch respects it.
-        self._max_batch_commands = max_batch_commands
+        # Replies may carry values (reply_budget); a single run never reserves more than
+        # FORWARD_REPLY_BUDGET beyond its first write (the dispatcher splits them).
+        self._max_value_bytes = max_value_bytes
         self._open: dict[tuple[int, int], list[_Run]] = {}
         self._wakeup = trio.Event()
         self._running = False
@@ -99,7 +101,12 @@ class ForwardBatcher:
         if not self._running:
             raise PeerUnavailable(leader, "forwarding is not running", maybe_delivered=False)
         size = sum(len(arg) + ARGUMENT_OVERHEAD for command in commands for arg in command)
-        run = _Run(commands, trio.current_time() + timeout, size + COMMAND_OVERHEAD * len(commands))
+        replies = sum(
+            reply_reserve(command[0].decode("latin-1").lower(), command, self._max_value_bytes)
+            for command in commands
+        )
+        size += COMMAND_OVERHEAD * len(commands)
+        run = _Run(commands, trio.current_time() + timeout, size, replies)
         self._open.setdefault((leader, protocol), []).append(run)
         self._wakeup.set()
         await run.done.wait()
@@ -110,17 +117,17 @@ class ForwardBatcher:
 
     def _batches(self, runs: list[_Run]) -> Iterator[list[_Run]]:
         batch: list[_Run] = []
-        size = commands = 0
+        size = replies = 0
         for run in runs:
             if batch and (
                 size + run.size > self._max_batch_bytes
-                or commands + len(run.commands) > self._max_batch_commands
+                or replies + run.replies > FORWARD_REPLY_BUDGET
             ):
                 yield batch
-                batch, size, commands = [], 0, 0
+                batch, size, replies = [], 0, 0
             batch.append(run)
             size += run.size
-            commands += len(run.commands)
+            replies += run.replies
         if batch:
             yield batch
 

@@ -26,6 +26,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from seshat_trio.histogram import Histogram
+from seshat_trio.memory_gauge import USED_MEMORY
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.raft import Role
 from seshat_trio.replication.driver import GroupStatus
@@ -114,6 +115,29 @@ class NodeCollector(Collector):
             _n("connections_rejected"),
             "Client connections refused because max_clients was reached.",
             stats.rejected_connections,
+        )
+        yield GaugeMetricFamily(
+            _n("clients_input_bytes"),
+            "Input all clients buffer now (requests still arriving), against maxmemory-clients.",
+            stats.clients_input_bytes,
+        )
+        hits = CounterMetricFamily(
+            _n("limit_hits"),
+            "Resource limits reached, by limit: maxmemory_clients, timeout, "
+            "request_read_timeout, max_request_bytes (clients closed), maxmemory (writes "
+            "refused), http_* (admin connections).",
+            labels=["limit"],
+        )
+        counted = dict(stats.limit_hits)
+        if USED_MEMORY.refused:
+            counted["maxmemory"] = USED_MEMORY.refused
+        for limit, count in sorted(counted.items()):
+            hits.add_metric([limit], count)
+        yield hits
+        yield GaugeMetricFamily(
+            _n("used_memory_bytes"),
+            "The node process's resident memory, what maxmemory is compared with.",
+            USED_MEMORY.used_bytes(),
         )
         yield CounterMetricFamily(
             _n("protocol_errors"),

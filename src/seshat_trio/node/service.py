@@ -70,7 +70,7 @@ class NodeService:
         self._batcher = ForwardBatcher(
             transport.forward,
             self._request_ids,
-            max_batch_commands=config.limits.max_forward_commands,
+            max_value_bytes=config.limits.max_value_bytes,
         )
         # LASTSAVE before any SAVE: the start time, as Redis reports after loading.
         self._last_save = int(time.time())

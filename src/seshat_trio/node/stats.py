@@ -7,6 +7,7 @@ objects. `node/metrics.py` turns these into Prometheus families only when scrape
 
 from __future__ import annotations
 
+import collections
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -91,9 +92,16 @@ class NodeStats:
     rejected_connections: int = 0
     protocol_errors: int = 0
     output_limit_disconnections: int = 0  # clients cut off by client-output-buffer-limit
+    clients_input_bytes: int = 0  # input all clients hold now (server/client_limits.py)
+    # Each resource limit reached, by name (maxmemory_clients, timeout, maxmemory, ...).
+    limit_hits: collections.Counter[str] = attrs.Factory(collections.Counter)
     commands: CommandStats = attrs.Factory(CommandStats)
     fsync_seconds: Histogram = attrs.Factory(lambda: Histogram(FSYNC_BUCKETS))
     commit_batches: Histogram = attrs.Factory(lambda: Histogram(BATCH_BUCKETS))
+
+    def hit(self, limit: str) -> None:
+        """Count one hit of the named limit (the admin port's `on_limit` hook too)."""
+        self.limit_hits[limit] += 1
 
     def observe_commit_round(self, batches: int, seconds: float) -> None:
         """The group committer's hook: one synced write of `batches` batches took `seconds`."""

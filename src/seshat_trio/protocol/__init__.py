@@ -6,7 +6,7 @@ them. `RequestParser` reads RESP2 multibulk and inline requests exactly as Redis
 """
 
 from seshat_trio.protocol.encoder import encode_replies, encode_reply
-from seshat_trio.protocol.errors import ProtocolError, RespError
+from seshat_trio.protocol.errors import ProtocolError, RequestTooLarge, RespError
 from seshat_trio.protocol.inline import split_inline
 from seshat_trio.protocol.limits import DEFAULT_LIMITS, ParserLimits
 from seshat_trio.protocol.parser import RequestParser
@@ -35,6 +35,7 @@ __all__ = [
     "RawReplies",
     "Reply",
     "RequestParser",
+    "RequestTooLarge",
     "RespError",
     "SimpleString",
     "Verbatim",

@@ -18,3 +18,7 @@ class ProtocolError(RespError):
     ``"Protocol error: invalid multibulk length"``. A parser that raised it stays failed:
     every later `feed` or `next_command` raises the same error again.
     """
+
+
+class RequestTooLarge(ProtocolError):
+    """A request declared more argument bytes than limits.max_request_bytes allows."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 
 from seshat_trio.protocol.accel import HiredisAccelerator
-from seshat_trio.protocol.errors import ProtocolError
+from seshat_trio.protocol.errors import ProtocolError, RequestTooLarge
 from seshat_trio.protocol.inline import split_inline
 from seshat_trio.protocol.limits import DEFAULT_LIMITS, ParserLimits
 from seshat_trio.protocol.numbers import SMALL_INTS, parse_ll
@@ -118,6 +118,15 @@ class RequestParser:
         return self._error
 
     @property
+    def buffered_bytes(self) -> int:
+        """Input held for requests still arriving (Redis's query buffer): unparsed bytes
+        plus the arguments already read of an incomplete request."""
+        held = len(self._buf) - self._pos + self._chunks_len
+        if self._args is not None:
+            held += self._args_bytes
+        return held
+
+    @property
     def uses_hiredis(self) -> bool:
         """Whether the hiredis fast path is on (it needs ``max_inline_len`` >= 21)."""
         return self._accel is not None
@@ -175,6 +184,13 @@ class RequestParser:
         if self._error is not None:
             raise self._error
         return None
+
+    def close(self) -> None:
+        """Let go of everything buffered (the connection is closing): a connection object
+        may outlive its task until the cyclic collector reaches it, and must not keep a
+        request's megabytes alive meanwhile."""
+        self._fail(ProtocolError("the connection is closed"))
+        self._ready.clear()
 
     def _fail(self, error: ProtocolError) -> None:
         self._error = error
@@ -332,7 +348,7 @@ class RequestParser:
         self._args_counted = len(args)
         limit = self.limits.max_request_bytes
         if self._args_bytes + max(bulk, 0) > limit:
-            raise ProtocolError(TOO_BIG_REQUEST.format(limit))
+            raise RequestTooLarge(TOO_BIG_REQUEST.format(limit))
         self._args = args
         self._remaining = remaining
         self._bulk = bulk

@@ -4,7 +4,9 @@ The connection owns no logic beyond moving bytes: the RESP codec parses, the com
 executes. A protocol error is answered with Redis's error text and then the connection is
 closed, as Redis does; it never affects other connections. Replies and pub/sub messages
 leave through the connection's output (server/output.py), which enforces
-client-output-buffer-limit.
+client-output-buffer-limit. What it holds of requests still arriving is reported to the
+node's client limits (server/client_limits.py: maxmemory-clients, timeout, the request
+read deadline).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from seshat_trio.protocol import (
     ParserLimits,
     ProtocolError,
     RequestParser,
+    RequestTooLarge,
     encode_replies,
 )
 from seshat_trio.pubsub.client import ClientPubSub, client_class
+from seshat_trio.server.client_limits import ClientLimits
 from seshat_trio.server.output import ClientOutput
 
 log = get_logger(__name__)
@@ -52,12 +56,23 @@ def command_label(name: bytes) -> str:
 
 class Connection:
     def __init__(
-        self, stream: ByteStream, ctx: CommandContext, limits: ParserLimits, stats: NodeStats
+        self,
+        stream: ByteStream,
+        ctx: CommandContext,
+        limits: ParserLimits,
+        stats: NodeStats,
+        client_limits: ClientLimits | None = None,
     ) -> None:
         self.stream = stream
         self.ctx = ctx
         self.stats = stats
         self.parser = RequestParser(limits)
+        self._client_limits = client_limits
+        # Tracked by the client limits: input held, when the request still arriving
+        # began (trio time), and whether a request is being executed.
+        self.input_bytes = 0
+        self.partial_since: float | None = None
+        self.busy = False
         self._stopping = False
         # One scope for the connection's life (a scope per read costs as much as a small
         # command). Shutdown cancels it only while waiting for a new request, never while a
@@ -113,6 +128,9 @@ class Connection:
                     await self._serve_requests()
                     writers.cancel_scope.cancel()  # pushes still queued go with the client
         finally:
+            self.parser.close()
+            if self._client_limits is not None:
+                self._client_limits.forget(self)
             if self.client.pubsub is not None:
                 self.client.pubsub.unsubscribe_all()
             self.output.close()
@@ -126,6 +144,7 @@ class Connection:
                 self._receiving = False
                 if not data:
                     return
+                self.client.last_active = time.monotonic()
                 if self._scope.cancel_called:
                     # stop() came after the data arrived but before this task resumed:
                     # the request was read, so it is still executed and answered.
@@ -147,13 +166,20 @@ class Connection:
                 commands.append(command)
         except ProtocolError as exc:
             error = exc
-        payload = await self._run(commands) if commands else b""
+        self._track_input(bool(commands))
+        self.busy = True
+        try:
+            payload = await self._run(commands) if commands else b""
+        finally:
+            self.busy = False
         # Pub/sub messages placed among this read's replies were counted against the
         # output limit until now.
         pubsub = self.client.pubsub
         reserved = pubsub.take_reserved() if pubsub is not None else 0
         if error is not None and not self.client.closing:  # nothing is read after QUIT
             self.stats.protocol_errors += 1
+            if isinstance(error, RequestTooLarge):
+                self.stats.hit("max_request_bytes")
             log.info("protocol_error", client=self.client.id, error=str(error))
             payload += encode_replies([ErrorReply(f"ERR {error}")])
             self.client.closing = True
@@ -161,6 +187,17 @@ class Connection:
             self._sending = True
             await self.output.send(payload, reserved)
             self._sending = False
+
+    def _track_input(self, completed: bool) -> None:
+        """Report the input held now; a request still arriving after this read began in it
+        unless no request completed (then it is the same one as before)."""
+        held = self.parser.buffered_bytes
+        if not held:
+            self.partial_since = None
+        elif completed or self.partial_since is None:
+            self.partial_since = trio.current_time()
+        if self._client_limits is not None and held != self.input_bytes and not self._killed:
+            self._client_limits.note_input(self, held)
 
     async def _run(self, commands: list[list[bytes]]) -> bytes:
         """Execute one read's commands; each reply is encoded in the protocol that was in

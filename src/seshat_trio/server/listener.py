@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -18,6 +19,7 @@ from seshat_trio.node.stats import NodeStats
 from seshat_trio.plain_socket import PlainSocketStream
 from seshat_trio.protocol import ParserLimits
 from seshat_trio.pubsub.hub import PubSubHub
+from seshat_trio.server.client_limits import ClientLimits
 from seshat_trio.server.connection import Connection
 from seshat_trio.tunables import Tunables
 
@@ -53,6 +55,9 @@ class RespListener:
             max_request_bytes=limits.max_request_bytes,
         )
         self._connections: set[Connection] = set()
+        self._client_limits = ClientLimits(
+            self._tunables, limits.request_read_timeout_ms / 1000, stats, self._connections
+        )
         self._accept_scope = trio.CancelScope()
         self._drained = trio.Event()
 
@@ -65,6 +70,8 @@ class RespListener:
         # Connections live in their own nursery, outside the accept loop's cancel scope, so
         # that stopping the accept loop does not cancel requests in progress.
         async with trio.open_nursery() as connections:
+            limits_scope = trio.CancelScope()
+            connections.start_soon(_run_in, limits_scope, self._client_limits.run)
             task_status.started(port)
             with self._accept_scope:
                 async with trio.open_nursery() as accepting:
@@ -75,6 +82,7 @@ class RespListener:
                 await listener.aclose()
             for conn in list(self._connections):
                 conn.stop()
+            limits_scope.cancel()
         self._drained.set()
 
     async def _accept_loop(self, listener: trio.SocketListener, connections: trio.Nursery) -> None:
@@ -134,7 +142,7 @@ class RespListener:
             pubsub=self._pubsub,
             tunables=self._tunables,
         )
-        conn = Connection(sock, ctx, self._parser_limits, stats)
+        conn = Connection(sock, ctx, self._parser_limits, stats, self._client_limits)
         stats.connected_clients += 1
         self._connections.add(conn)
         try:
@@ -146,3 +154,8 @@ class RespListener:
         finally:
             self._connections.discard(conn)
             stats.connected_clients -= 1
+
+
+async def _run_in(scope: trio.CancelScope, task: Callable[[], Awaitable[None]]) -> None:
+    with scope:
+        await task()
