@@ -33,6 +33,7 @@ REDIS_TABLE = {
     "command": (-1, 0, 0, 0), "config": (-2, 0, 0, 0), "client": (-2, 0, 0, 0),
     "reset": (1, 0, 0, 0), "function": (-2, 0, 0, 0), "info": (-1, 0, 0, 0),
     "select": (2, 0, 0, 0), "quit": (-1, 0, 0, 0), "hello": (-1, 0, 0, 0),
+    "auth": (-2, 0, 0, 0), "acl": (-2, 0, 0, 0),
 }  # fmt: skip
 WRITE_COMMANDS = {
     "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mset", "msetnx",

@@ -8,6 +8,7 @@ from seshat_trio.config.errors import ConfigError, Problem
 from seshat_trio.config.load import load_config
 from seshat_trio.config.model import (
     Address,
+    AuthSection,
     ClusterSection,
     Config,
     LimitsSection,
@@ -19,12 +20,15 @@ from seshat_trio.config.model import (
     ReadMode,
     Redirect,
     StorageSection,
+    TlsAuthClients,
+    TlsSection,
 )
 from seshat_trio.config.parse import parse_members
 from seshat_trio.config.settings import Setting, all_settings
 
 __all__ = [
     "Address",
+    "AuthSection",
     "ClusterSection",
     "Config",
     "ConfigError",
@@ -39,6 +43,8 @@ __all__ = [
     "Redirect",
     "Setting",
     "StorageSection",
+    "TlsAuthClients",
+    "TlsSection",
     "all_settings",
     "load_config",
     "parse_members",

@@ -64,6 +64,8 @@ class Setting:
             return "data/node-{id}"
         if isinstance(self.default, bool):
             return str(self.default).lower()
+        if self.default is None or self.default == "":
+            return "(none)"
         if isinstance(self.default, tuple):
             return ",".join(str(item) for item in self.default) or "(none)"
         return str(self.default)
@@ -72,7 +74,9 @@ class Setting:
 _TYPE_TEXT: dict[object, str] = {
     int: "integer",
     bool: "boolean",
+    str: "string",
     Path: "path",
+    Path | None: "path",
     Address: "host:port",
     tuple[Member, ...]: "members",
 }
