@@ -63,6 +63,7 @@ class FakeGroup:
 class FakeTransport:
     def __init__(self, connected: dict[int, bool]) -> None:
         self.connected = connected
+        self.refused = {"NotMember": 3}
 
     def peer_states(self) -> dict[int, PeerState]:
         return {
@@ -239,6 +240,8 @@ def test_metrics_families_and_labels_parse() -> None:
     connected = families["seshat_peer_connected"]
     assert value(connected, "seshat_peer_connected", peer="2") == 1
     assert value(families["seshat_peer_queue_bytes"], "seshat_peer_queue_bytes", peer="3") == 51
+    refused = families["seshat_peer_connections_refused"]
+    assert value(refused, "seshat_peer_connections_refused_total", reason="NotMember") == 3
     rounds = families["seshat_group_commit_rounds"]
     assert value(rounds, "seshat_group_commit_rounds_total") == 7
     fsync = families["seshat_fsync_duration_seconds"]

@@ -42,7 +42,7 @@ CATEGORIES = (
 _ORDER = {name: i for i, name in enumerate(CATEGORIES)}
 
 #: Command group (COMMAND DOCS) -> the category of the same commands; server and cluster
-#: commands have none.
+#: commands have none, and @pubsub comes from the `pubsub` flag (PUBSUB HELP has neither).
 GROUP_CATEGORIES = {
     "keyspace": "keyspace",
     "generic": "keyspace",
@@ -55,7 +55,6 @@ GROUP_CATEGORIES = {
     "bitmap": "bitmap",
     "hyperloglog": "hyperloglog",
     "geo": "geo",
-    "pubsub": "pubsub",
     "connection": "connection",
     "transactions": "transaction",
     "scripting": "scripting",

@@ -112,6 +112,8 @@ class CompiledSelector:
     def key_denied(self, argv: Sequence[bytes], keys: KeyRefs) -> int | None:
         """The position of the first key this selector does not grant, if any."""
         for pos, flags in keys:
+            if "not_key" in flags:  # a shard channel: checked as a channel
+                continue
             read = "access" in flags
             write = not WRITE_ACCESS.isdisjoint(flags)
             key = argv[pos]

@@ -9,6 +9,7 @@ from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import CommandSpec, register
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
 from seshat_trio.protocol.numbers import parse_ll
+from seshat_trio.pubsub.client import in_subscribed_mode
 
 NOAUTH_HELLO = ErrorReply(
     "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
@@ -22,6 +23,8 @@ REDIS_VERSION = "7.0.0"
 
 
 async def ping(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if in_subscribed_mode(ctx.client):  # RESP2 with subscriptions: a pub/sub-shaped reply
+        return [b"pong", argv[1] if len(argv) > 1 else b""]
     return PONG if len(argv) == 1 else argv[1]
 
 
@@ -49,6 +52,8 @@ async def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.client.protocol = 2
     ctx.client.end_transaction()  # discards MULTI and forgets WATCHed keys
     ctx.client.auth.reset()  # back to the default user
+    if ctx.client.pubsub is not None:
+        ctx.client.pubsub.unsubscribe_all()
     return SimpleString("RESET")
 
 

@@ -16,7 +16,9 @@ from seshat_trio.config.model import (
     Config,
     LimitsSection,
     NodeSection,
+    PubSubSection,
     RaftSection,
+    RedisSection,
     StorageSection,
     TlsSection,
 )
@@ -26,10 +28,14 @@ from seshat_trio.config.sources import Values, read_env, read_file, read_overrid
 from seshat_trio.config.validate import (
     check_auth,
     check_cluster,
+    check_cluster_secret,
     check_data_dir,
+    check_lease,
     check_limits,
     check_node,
+    check_pubsub,
     check_raft,
+    check_redis,
     check_storage,
     check_tls,
 )
@@ -70,18 +76,27 @@ def load_config(
     raft = section("raft", RaftSection)
     limits = section("limits", LimitsSection)
     storage = section("storage", StorageSection)
+    redis = section("redis", RedisSection)
+    pubsub = section("pubsub", PubSubSection)
     auth = section("auth", AuthSection)
     tls = section("tls", TlsSection)
     if node is not None:
         problems.extend(check_node(node))
     if cluster is not None:
         problems.extend(check_cluster(cluster, node))
+        problems.extend(check_cluster_secret(cluster, node))
     if raft is not None:
         problems.extend(check_raft(raft))
+    if raft is not None and cluster is not None:
+        problems.extend(check_lease(cluster, raft))
     if limits is not None:
         problems.extend(check_limits(limits))
     if storage is not None:
         problems.extend(check_storage(storage))
+    if redis is not None:
+        problems.extend(check_redis(redis))
+    if pubsub is not None:
+        problems.extend(check_pubsub(pubsub))
     if auth is not None:
         problems.extend(check_auth(auth))
     if tls is not None:
@@ -92,6 +107,8 @@ def load_config(
         or raft is None
         or limits is None
         or storage is None
+        or redis is None
+        or pubsub is None
         or auth is None
         or tls is None
         or problems
@@ -101,7 +118,15 @@ def load_config(
     if data_dir_problem is not None:
         raise ConfigError([_describe(data_dir_problem, merged)])
     return Config(
-        node=node, cluster=cluster, raft=raft, limits=limits, storage=storage, auth=auth, tls=tls
+        node=node,
+        cluster=cluster,
+        raft=raft,
+        limits=limits,
+        storage=storage,
+        redis=redis,
+        pubsub=pubsub,
+        auth=auth,
+        tls=tls,
     )
 
 

@@ -49,9 +49,12 @@ class GroupSource(Protocol):
 
 
 class PeerSource(Protocol):
-    """The transport's outbound links."""
+    """The transport's outbound links, and the peer connections it refused."""
 
     def peer_states(self) -> Mapping[int, PeerState]: ...
+
+    @property
+    def refused(self) -> Mapping[str, int]: ...
 
 
 class CommitSource(Protocol):
@@ -178,6 +181,11 @@ class NodeCollector(Collector):
                 ("snapshot_send_failures", "Snapshot transfers to a follower that failed."),
                 ("compactions", "Log compactions (snapshots taken locally)."),
                 (
+                    "lease_voids",
+                    "Lease reads: times a gap in ticks (a stopped or stalled process) voided "
+                    "the read lease.",
+                ),
+                (
                     "follower_regressions",
                     "Followers whose log lost entries they had acknowledged (storage lost "
                     "synced writes); re-replicated by the leader.",
@@ -244,6 +252,16 @@ class NodeCollector(Collector):
             dropped.add_metric(label, state.dropped)
             reconnects.add_metric(label, state.reconnects)
         yield from (connected, queued, dropped, reconnects)
+        refused = CounterMetricFamily(
+            _n("peer_connections_refused"),
+            "Peer connections refused or closed for security: NotMember, AuthenticationError "
+            "(no valid proof of the cluster secret), ForgedFrame (a frame failed its MAC), "
+            "HandshakeError, TooManyHandshakes.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self._peers.refused.items()):
+            refused.add_metric([reason], count)
+        yield refused
 
     def _storage(self) -> Iterator[Metric]:
         commit = self._committer.stats

@@ -301,6 +301,10 @@ class NodeService:
                 ("total_commands_processed", str(self.stats.total_commands_processed)),
                 ("rejected_connections", str(self.stats.rejected_connections)),
                 ("protocol_errors", str(self.stats.protocol_errors)),
+                (
+                    "client_output_buffer_limit_disconnections",
+                    str(self.stats.output_limit_disconnections),
+                ),
             ],
             "replication": [
                 ("role", "master" if data.leader_id == node.id else "slave"),

@@ -215,7 +215,16 @@ class RaftGroupDriver:
         self._core = RaftCore(attrs.evolve(raft_config, applied=applied), self._log_store, rng)
         self._proposals = ProposalTracker()
         self._queued: list[tuple[bytes, PendingReply]] = []
-        self._reads = ReadBarriers(self._core, lambda: machine.applied_index, self._wake, STOPPED)
+        self._reads = ReadBarriers(
+            self._core, lambda: machine.applied_index, self._wake, STOPPED, self._check_clock
+        )
+        # Lease reads count time in ticks: a tick (or a read, or a peer message) this long
+        # after the last tick means the ticks stopped keeping time (docs/raft.md, "Lease
+        # reads"). 0: no lease to protect.
+        self._max_tick_gap_s = (
+            settings.tick_seconds * raft_config.lease_tick_gap if raft_config.lease_reads else 0.0
+        )
+        self._last_tick_at = 0.0
         self._senders: dict[int, SnapshotSender] = {}
         self._receiver = SnapshotReceiver(machine, offload)
         self._chunks_in, self._chunks_out = trio.open_memory_channel[SnapshotChunk](CHUNK_INBOX)
@@ -306,6 +315,7 @@ class RaftGroupDriver:
             if sender is not None:
                 sender.on_ack(msg)
             return
+        self._check_clock()  # before a follower's ReadIndexReq is answered from the lease
         try:
             self._core.step(msg)
         except ValueError as exc:
@@ -391,9 +401,23 @@ class RaftGroupDriver:
         self._receiver.abort_all()
         self._changed.set()
 
+    def _check_clock(self) -> None:
+        """Void the lease if the last tick is more than the allowed gap old: the process was
+        stopped (SIGSTOP) or its event loop stalled, and the core's tick count fell behind
+        real time. Called before every tick, peer message and read."""
+        if self._max_tick_gap_s and trio.current_time() - self._last_tick_at > self._max_tick_gap_s:
+            self._core.void_lease()
+            self.counters.lease_voids += 1
+            # A request opened before the gap may hold a lease index: later reads must not
+            # join it.
+            self._reads.close_round()
+
     async def _ticker(self) -> None:
+        self._last_tick_at = trio.current_time()
         while True:
             await trio.sleep(self._settings.tick_seconds)
+            self._check_clock()
+            self._last_tick_at = trio.current_time()
             self._core.tick()
             # A tick may start a round for the open request or end a lease: later reads
             # open a request of their own.

@@ -7,7 +7,8 @@ Reads share one request until the driver's next Ready or tick (see docs/raft.md,
 "ReadIndex"): no write is acknowledged in between (that happens only while a Ready is
 handled), the confirmation round or forwarded request leaves only in the next Ready, after
 every read that joined, and a lease index is fixed at a tick whose lease check holds for
-every joiner alike. The driver calls `close_round()` at each tick and Ready for that.
+every joiner alike. The driver calls `close_round()` at each tick and Ready for that, and
+when its ticks stopped keeping time (then it also voids the lease, before any read joins).
 """
 
 from __future__ import annotations
@@ -40,9 +41,17 @@ class ReadBarriers:
     """The read requests and applied waiters of one driver (its core and state machine)."""
 
     def __init__(
-        self, core: RaftCore, applied: Callable[[], int], wake: Callable[[], None], stopped: str
+        self,
+        core: RaftCore,
+        applied: Callable[[], int],
+        wake: Callable[[], None],
+        stopped: str,
+        check_clock: Callable[[], None] = lambda: None,
     ) -> None:
         self._core = core
+        # Called as each read is served, before it may join a request or take a lease index:
+        # the driver voids a lease that its ticks no longer vouch for (docs/raft.md).
+        self._check_clock = check_clock
         self._applied = applied
         self._wake = wake
         self._stopped = stopped
@@ -64,6 +73,7 @@ class ReadBarriers:
         for attempt in range(2):
             if not self.accepting:
                 raise ServiceError(f"TRYAGAIN {self._stopped}")
+            self._check_clock()
             waiter = self._open
             if waiter is None:
                 waiter = self._open = _ReadWaiter()

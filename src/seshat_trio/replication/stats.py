@@ -25,5 +25,6 @@ class RaftCounters:
     snapshot_send_failures: int = 0
     compactions: int = 0
     follower_regressions: int = 0  # followers found to have lost acknowledged entries
+    lease_voids: int = 0  # lease reads only: gaps in ticks (a stopped process) voided the lease
     snapshot_send_seconds: Histogram = attrs.Factory(lambda: Histogram(SNAPSHOT_BUCKETS))
     snapshot_install_seconds: Histogram = attrs.Factory(lambda: Histogram(SNAPSHOT_BUCKETS))

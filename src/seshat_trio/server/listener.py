@@ -22,9 +22,11 @@ from seshat_trio.logs import get_logger
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.plain_socket import ByteStream, PlainSocketStream
 from seshat_trio.protocol import ParserLimits
+from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.server import protected_mode
 from seshat_trio.server.connection import Connection
 from seshat_trio.server.tls import TlsContext, accept_tls
+from seshat_trio.tunables import Tunables
 
 log = get_logger(__name__)
 
@@ -35,9 +37,18 @@ ACCEPT_BACKOFF_S = 0.1
 
 class RespListener:
     def __init__(
-        self, config: Config, backend: Backend, stats: NodeStats, client_ids: ClientIds
+        self,
+        config: Config,
+        backend: Backend,
+        stats: NodeStats,
+        client_ids: ClientIds,
+        *,
+        pubsub: PubSubHub | None = None,
+        tunables: Tunables | None = None,
     ) -> None:
         self._config = config
+        self._pubsub = pubsub
+        self._tunables = tunables or Tunables.from_config(config.redis)
         self._backend = backend
         self._stats = stats
         self._client_ids = client_ids
@@ -155,7 +166,14 @@ class RespListener:
         client = ClientState(
             id=self._client_ids.take(), addr=f"{host}:{port}", auth=users.session()
         )
-        ctx = CommandContext(client, self._backend, self._config, registry=self)
+        ctx = CommandContext(
+            client,
+            self._backend,
+            self._config,
+            registry=self,
+            pubsub=self._pubsub,
+            tunables=self._tunables,
+        )
         conn = Connection(sock, ctx, self._parser_limits, stats)
         client.auth.on_revoked = conn.kill  # ACL DELUSER of its user closes it
         stats.connected_clients += 1
