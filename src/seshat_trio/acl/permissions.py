@@ -36,7 +36,7 @@ from seshat_trio.acl.rules import (
     User,
     command_rule_parts,
 )
-from seshat_trio.kv.glob import matches
+from seshat_trio.glob import stringmatch
 
 WRITE_ACCESS = frozenset(("insert", "update", "delete"))
 
@@ -118,7 +118,7 @@ class CompiledSelector:
             write = not WRITE_ACCESS.isdisjoint(flags)
             key = argv[pos]
             if not any(
-                (p.read or not read) and (p.write or not write) and matches(p.pattern, key)
+                (p.read or not read) and (p.write or not write) and stringmatch(p.pattern, key)
                 for p in self.keys
             ):
                 return pos
@@ -131,7 +131,7 @@ class CompiledSelector:
                 # A subscription pattern must be one the user holds, literally.
                 granted = name in self.channels
             else:
-                granted = any(matches(pattern, name) for pattern in self.channels)
+                granted = any(stringmatch(pattern, name) for pattern in self.channels)
             if not granted:
                 return pos
         return None
