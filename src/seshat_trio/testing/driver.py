@@ -41,6 +41,7 @@ from seshat_trio.raft import (
     Ready,
     Role,
     SnapshotMeta,
+    decode_membership,
 )
 from seshat_trio.raft.messages import (
     Message,
@@ -108,6 +109,17 @@ def _write(storage: MemoryLogStorage, ready: Ready) -> None:
         storage.set_hard_state(ready.hard_state)
     if ready.compact is not None:
         storage.compact(ready.compact)
+
+
+def _config_before(storage: MemoryLogStorage, index: int) -> tuple[int, int | None, Membership]:
+    """The last configuration in `storage` before `index`: (index, term or None when it is
+    the snapshot's, membership)."""
+    meta = storage.snapshot_meta()
+    for i in range(index - 1, meta.index, -1):
+        (entry,) = storage.entries(i, i + 1, None)
+        if entry.kind is EntryKind.CONFIG:
+            return i, entry.term, decode_membership(entry.data)
+    return meta.index, None, meta.membership
 
 
 def _clone(durable: MemoryLogStorage) -> MemoryLogStorage:
@@ -340,6 +352,12 @@ class SimNode:
         self._catch_up_ticks()
         for ready, data in self.unsynced:
             _write(self.durable, ready)
+            for entry in ready.entries:
+                if entry.kind is EntryKind.CONFIG:
+                    previous, _, _ = _config_before(self.durable, entry.index)
+                    self.host.invariants.on_config_durable(
+                        self.id, entry.index, previous, self.durable.hard_state().commit
+                    )
             if ready.snapshot is not None and data is not None:
                 self.snapshot_files[ready.snapshot.index] = data
                 self.durable_app = KvApp.restore(data)
@@ -389,11 +407,23 @@ class SimNode:
         )
 
     def _check_written(self, ready: Ready) -> None:
-        if ready.entries:
-            first = ready.entries[0].index
-            prev = term_or_none(self.storage, first - 1)
-            assert prev is not None, f"node {self.id} appended at {first} after a gap"
-            self.host.invariants.on_entries_written(self.id, ready.entries, prev)
+        if not ready.entries:
+            return
+        first = ready.entries[0].index
+        prev = term_or_none(self.storage, first - 1)
+        assert prev is not None, f"node {self.id} appended at {first} after a gap"
+        self.host.invariants.on_entries_written(self.id, ready.entries, prev)
+        core = self.core
+        if core is None or core.role is not Role.LEADER:
+            return
+        for entry in ready.entries:
+            if entry.kind is EntryKind.CONFIG and entry.term == core.term:
+                self.host.invariants.on_config_proposed(
+                    self.id,
+                    entry,
+                    decode_membership(entry.data),
+                    _config_before(self.storage, entry.index),
+                )
 
     def _observe_commit(self, voters_before: frozenset[int] | None = None) -> None:
         """Report a moved commit index; `voters_before` is the voter set before an
