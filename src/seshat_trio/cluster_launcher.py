@@ -2,7 +2,8 @@
 
 Node i (1-based) listens on base port + i - 1 for each of client, internal and HTTP
 traffic, keeps its data in `<base-dir>/node-i/` and writes stdout and stderr to
-`<base-dir>/node-i.log`. Every node is started with `--bootstrap` and the same member list.
+`<base-dir>/node-i.log`. Every node is started with `--bootstrap`, the same member list and
+the same cluster secret (`<base-dir>/cluster.secret`, made on first use, mode 0600).
 
 Stopping (Ctrl-C, SIGTERM or SIGHUP) sends SIGTERM to each node by PID, waits up to
 `grace` seconds, then SIGKILLs stragglers; a second signal skips the wait. Nodes run in
@@ -12,6 +13,7 @@ The exit code is 0 only if every node ran until asked and then stopped cleanly.
 """
 
 import itertools
+import os
 import signal
 import subprocess
 import sys
@@ -70,6 +72,20 @@ class ClusterPlan:
     def log_path(self, node_id: int) -> Path:
         return self.base_dir / f"node-{node_id}.log"
 
+    @property
+    def secret_path(self) -> Path:
+        return self.base_dir / "cluster.secret"
+
+    def ensure_secret(self) -> None:
+        """Make the cluster secret file unless it exists (readable by this user only)."""
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        with os.fdopen(fd, "w") as secret:
+            secret.write(os.urandom(32).hex() + "\n")
+
 
 ChildArgv = Callable[[ClusterPlan, int], Sequence[str]]
 
@@ -82,9 +98,11 @@ def member_argv(
     client_addr: Address | str,
     internal_addr: Address | str,
     http_addr: Address | str,
+    secret_file: Path | None = None,
 ) -> list[str]:
     """`python -m seshat_trio serve ...` for a member of a bootstrapped cluster. The same
     command line serves every start: --bootstrap only acts on an empty data dir."""
+    secret = [] if secret_file is None else ["--cluster-secret-file", str(secret_file)]
     return [
         sys.executable, "-m", "seshat_trio", "serve",
         "--node-id", str(node_id),
@@ -94,6 +112,7 @@ def member_argv(
         "--client-addr", str(client_addr),
         "--internal-addr", str(internal_addr),
         "--http-addr", str(http_addr),
+        *secret,
     ]  # fmt: skip
 
 
@@ -106,6 +125,7 @@ def serve_argv(plan: ClusterPlan, node_id: int) -> list[str]:
         client_addr=plan.address(plan.client_port, node_id),
         internal_addr=plan.address(plan.internal_port, node_id),
         http_addr=plan.address(plan.http_port, node_id),
+        secret_file=plan.secret_path,
     )
 
 
@@ -152,7 +172,7 @@ class ClusterLauncher:
         self, *, task_status: trio.TaskStatus[list[int]] = trio.TASK_STATUS_IGNORED
     ) -> int:
         """Start every node, report their PIDs, run until `stop()`; returns the exit code."""
-        self._plan.base_dir.mkdir(parents=True, exist_ok=True)
+        self._plan.ensure_secret()
         try:
             async with trio.open_nursery() as nursery:
                 for node_id in range(1, self._plan.nodes + 1):

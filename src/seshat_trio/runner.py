@@ -21,23 +21,18 @@ from seshat_trio.admin import AdminEndpoints, AdminServer
 from seshat_trio.commands.context import ClientIds
 from seshat_trio.commands.expiry import run_active_expiry
 from seshat_trio.config import Address, Config, ReadMode
+from seshat_trio.config.secret_file import read_secrets
 from seshat_trio.kv.operations import encode_batch
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
 from seshat_trio.node.metrics import NodeCollector, node_registry
-from seshat_trio.node.raft_driver import DriverSettings, RaftGroupDriver
-from seshat_trio.node.raft_machine import StateMachine
 from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
-from seshat_trio.node.system_state import (
-    DATA_GROUP,
-    ClusterLayout,
-    NodeAddresses,
-    SystemStateMachine,
-    bootstrap_system_group,
-    single_shard_layout,
-)
+from seshat_trio.node.system_bootstrap import bootstrap_system_group
+from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.raft import Membership, RaftConfig
+from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
+from seshat_trio.replication.machine import StateMachine
 from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.server.listener import RespListener
 from seshat_trio.storage import (
@@ -48,7 +43,22 @@ from seshat_trio.storage import (
     StoreOptions,
     WriteBatch,
 )
-from seshat_trio.transport import ForwardReply, ForwardRequest, PeerMessage, Transport
+from seshat_trio.system.layout import (
+    DATA_GROUP,
+    ClusterLayout,
+    NodeAddresses,
+    layout_of,
+    single_shard_layout,
+)
+from seshat_trio.system.machine import SystemStateMachine
+from seshat_trio.transport import (
+    ClusterSecrets,
+    ForwardReply,
+    ForwardRequest,
+    PeerMessage,
+    Transport,
+)
+from seshat_trio.tunables import Tunables
 
 log = get_logger(__name__)
 
@@ -96,6 +106,19 @@ def member_addresses(config: Config, layout: ClusterLayout | None) -> dict[int, 
     return {config.node.id: config.node.internal_addr}
 
 
+def cluster_secrets(config: Config) -> ClusterSecrets:
+    """The secrets peers must prove (validated with the configuration)."""
+    path = config.cluster.secret_file
+    if path is None:
+        log.warning(
+            "peers_unauthenticated",
+            detail="no cluster.secret_file: any process that reaches the internal address "
+            "can act as a member (allowed on loopback only)",
+        )
+        return ClusterSecrets.none()
+    return ClusterSecrets(read_secrets(path))
+
+
 def raft_config(config: Config, group: int) -> RaftConfig:
     raft = config.raft
     return RaftConfig(
@@ -137,7 +160,7 @@ async def serve_node(
         committer = GroupCommitter(store, on_round=stats.observe_commit_round)
         kv = KvStateMachine(store, DATA_GROUP)
         system_machine = SystemStateMachine(store)
-        members = member_addresses(config, system_machine.layout)
+        members = member_addresses(config, layout_of(system_machine.state))
         # A node with stored state ignores this; a brand-new one founds the cluster with it.
         founders = Membership(voters=frozenset(members))
         drivers: dict[int, RaftGroupDriver] = {}
@@ -160,6 +183,7 @@ async def serve_node(
             on_forward,
             rng=rng,
             client_addr=str(config.node.client_addr),
+            secrets=cluster_secrets(config),
         )
         machines: dict[int, StateMachine] = {SYSTEM_GROUP: system_machine, DATA_GROUP: kv}
         for group, machine in machines.items():
@@ -187,10 +211,20 @@ async def serve_node(
             client_address_of=transport.client_address,
         )
         client_ids = ClientIds()
+        tunables = Tunables.from_config(config.redis)
+        pubsub = PubSubHub(wait_s=config.pubsub.publish_wait_ms / 1000, peers=transport)
+        transport.pubsub = pubsub
         executor = ForwardedExecutor(
-            config, service, client_ids, transport.limits.max_forward_payload_bytes
+            config,
+            service,
+            client_ids,
+            transport.limits.max_forward_payload_bytes,
+            pubsub=pubsub,
+            tunables=tunables,
         )
-        listener = RespListener(config, service, stats, client_ids)
+        listener = RespListener(
+            config, service, stats, client_ids, pubsub=pubsub, tunables=tunables
+        )
         collector = NodeCollector(
             node_id=config.node.id,
             stats=stats,

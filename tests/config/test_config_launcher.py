@@ -84,6 +84,8 @@ def test_plan_layout(tmp_path: Path) -> None:
 
 def test_serve_argv_is_a_valid_bootstrap_config(tmp_path: Path) -> None:
     plan = ClusterPlan(3, tmp_path)
+    plan.ensure_secret()
+    assert plan.secret_path.stat().st_mode & 0o777 == 0o600
     for node_id in (1, 2, 3):
         argv = serve_argv(plan, node_id)
         assert argv[:4] == [sys.executable, "-m", "seshat_trio", "serve"]
@@ -94,6 +96,7 @@ def test_serve_argv_is_a_valid_bootstrap_config(tmp_path: Path) -> None:
         assert config.node.client_addr == Address("127.0.0.1", 6378 + node_id)
         assert config.node.http_addr == Address("127.0.0.1", 8079 + node_id)
         assert config.node.data_dir == tmp_path / f"node-{node_id}"
+        assert config.cluster.secret_file == plan.secret_path
 
 
 async def test_start_and_stop(tmp_path: Path) -> None:

@@ -155,6 +155,10 @@ def sample(setting: Setting, tmp_path: Path) -> tuple[str, object]:
         return "1", 1
     if setting.dotted == "node.data_dir":
         return str(tmp_path / "elsewhere"), tmp_path / "elsewhere"
+    if setting.dotted == "cluster.secret_file":
+        secret = tmp_path / "cluster.secret"
+        secret.write_text("s" * 32 + "\n")
+        return str(secret), secret
     if setting.dotted == "node.internal_addr":
         # Must match this node's entry in the member list the base config provides.
         return "127.0.0.1:7379", Address("127.0.0.1", 7379)
@@ -168,6 +172,10 @@ def sample(setting: Setting, tmp_path: Path) -> tuple[str, object]:
     if isinstance(setting.type, type) and issubclass(setting.type, Enum):
         last = list(setting.type)[-1]
         return str(last.value).upper(), last
+    if setting.dotted == "redis.client_output_buffer_limit":
+        return "pubsub 1mb 512kb 10", "pubsub 1mb 512kb 10"
+    if setting.dotted == "redis.notify_keyspace_events":
+        return "KEA", "KEA"
     assert setting.type_text == "members"
     return "1=127.0.0.1:7379,2=127.0.0.1:7380", (
         Member(1, Address("127.0.0.1", 7379)),
@@ -227,4 +235,4 @@ def test_registry_names_are_unique_and_derived() -> None:
     assert by_name["raft.heartbeat_ms"].env == "SESHAT_RAFT_HEARTBEAT_MS"
     assert by_name["raft.heartbeat_ms"].flag == "--heartbeat-ms"
     assert by_name["cluster.initial_members"].env == "SESHAT_CLUSTER_INITIAL_MEMBERS"
-    assert len(settings) == 30
+    assert len(settings) == 34

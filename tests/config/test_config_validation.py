@@ -322,3 +322,51 @@ def test_every_problem_reported_at_once(tmp_path: Path) -> None:
         "cluster.initial_members: required when cluster.bootstrap is true",
         "limits.max_clients: must be > 0, got 0 (from SESHAT_LIMITS_MAX_CLIENTS)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read {path}: No such file or directory"),
+        ("\n  \n", "{path} holds no secret"),
+        ("short\n", "{path}: secret 1 has 5 bytes; at least 32 are needed"),
+        ("a" * 32 + "\n" + "b" * 32 + "\n" + "c" * 32, "{path} holds 3 secrets; at most 2"),
+    ],
+    ids=["missing", "empty", "short", "three"],
+)
+def test_cluster_secret_file_must_hold_one_or_two_long_secrets(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "cluster.secret"
+    if content is not None:
+        path.write_text(content)
+    [problem] = problems_of(tmp_path, {"cluster.secret_file": str(path)})
+    assert problem.startswith("cluster.secret_file: " + message.format(path=path))
+    assert problem.endswith("(from --cluster-secret-file)")
+
+
+def test_a_rotating_secret_file_is_valid(tmp_path: Path) -> None:
+    path = tmp_path / "cluster.secret"
+    path.write_text(f"  {'n' * 32}  \n\n{'o' * 40}\n")
+    config = load_config(
+        env={},
+        overrides={
+            "node.id": "1",
+            "node.data_dir": str(tmp_path / "data"),
+            "cluster.secret_file": str(path),
+        },
+    )
+    assert config.cluster.secret_file == path
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "[::]", "node1.example"])
+def test_a_non_loopback_internal_address_needs_a_cluster_secret(tmp_path: Path, host: str) -> None:
+    [problem] = problems_of(tmp_path, {"node.internal_addr": f"{host}:7379"})
+    assert problem.startswith("cluster.secret_file: required when node.internal_addr")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "[::1]", "localhost"])
+def test_loopback_needs_no_cluster_secret(tmp_path: Path, host: str) -> None:
+    overrides = {"node.id": "1", "node.data_dir": str(tmp_path)}
+    overrides["node.internal_addr"] = f"{host}:7379"
+    assert load_config(env={}, overrides=overrides).cluster.secret_file is None

@@ -13,10 +13,11 @@ from prometheus_client.samples import Sample
 from seshat_trio.admin import AdminEndpoints, Response, health, readiness
 from seshat_trio.config import Address
 from seshat_trio.node.metrics import NodeCollector, node_registry
-from seshat_trio.node.raft_driver import GroupStatus, PeerStatus
-from seshat_trio.node.stats import NodeStats, RaftCounters
+from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import ErrorReply, RawReplies, SimpleString
 from seshat_trio.raft import ProgressState, Role
+from seshat_trio.replication.driver import GroupStatus, PeerStatus
+from seshat_trio.replication.stats import RaftCounters
 from seshat_trio.storage.group_commit import CommitStats
 from seshat_trio.storage.value_cache import ValueCache
 from seshat_trio.transport.peers import PeerState
@@ -62,6 +63,7 @@ class FakeGroup:
 class FakeTransport:
     def __init__(self, connected: dict[int, bool]) -> None:
         self.connected = connected
+        self.refused = {"NotMember": 3}
 
     def peer_states(self) -> dict[int, PeerState]:
         return {
@@ -238,6 +240,8 @@ def test_metrics_families_and_labels_parse() -> None:
     connected = families["seshat_peer_connected"]
     assert value(connected, "seshat_peer_connected", peer="2") == 1
     assert value(families["seshat_peer_queue_bytes"], "seshat_peer_queue_bytes", peer="3") == 51
+    refused = families["seshat_peer_connections_refused"]
+    assert value(refused, "seshat_peer_connections_refused_total", reason="NotMember") == 3
     rounds = families["seshat_group_commit_rounds"]
     assert value(rounds, "seshat_group_commit_rounds_total") == 7
     fsync = families["seshat_fsync_duration_seconds"]

@@ -1,5 +1,6 @@
 """Lease-based reads (RaftConfig.lease_reads): served without a heartbeat round while a
-quorum acknowledged a heartbeat sent less than election_ticks_min - 1 ticks ago."""
+quorum acknowledged a heartbeat sent less than `lease_ticks` ticks ago, and no gap in the
+driver's ticks voided the lease since."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def test_follower_read_answered_from_lease(make_cluster):
 def test_expired_lease_falls_back_to_heartbeat_round(make_cluster):
     c, lead = leased_cluster(make_cluster)
     c.transform = lambda m: None if isinstance(m, HeartbeatResp) else m
-    lease = c.core(lead)._cfg.election_ticks_min - 1
+    lease = c.core(lead)._cfg.lease_ticks
     c.tick([lead], times=lease)
     leader = c.core(lead)
     assert leader.role is Role.LEADER
@@ -82,11 +83,11 @@ def test_expired_lease_falls_back_to_heartbeat_round(make_cluster):
 def test_partitioned_old_leader_cannot_serve_after_lease(make_cluster):
     c, lead = leased_cluster(make_cluster)
     c.isolate(lead)
-    lease = c.core(lead)._cfg.election_ticks_min - 1
+    lease = c.core(lead)._cfg.lease_ticks
     c.tick([lead], times=lease)
     assert c.core(lead).role is Role.LEADER
     c.core(lead).read_index(3)
-    c.tick([lead], times=lease + 2)  # check-quorum deposes it meanwhile
+    c.tick([lead], times=2 * c.core(lead)._cfg.election_ticks_min)  # check-quorum deposes it
     assert c.core(lead).role is Role.FOLLOWER
     assert c.nodes[lead].read_states == []
     assert [(f.request_id, f.reason) for f in c.nodes[lead].failed_reads] == [
@@ -192,3 +193,53 @@ def test_lease_comes_back_two_election_timeouts_after_timeout_now(make_cluster):
     c.tick([lead])  # this round, sent once the window is over, does
     assert served_from_lease(2)
     assert [r.request_id for r in c.nodes[lead].read_states] == [1]
+
+
+def test_a_gap_in_ticks_voids_the_lease_until_a_fresh_round(make_cluster):
+    c, lead = leased_cluster(make_cluster)
+    leader = c.core(lead)
+    leader.void_lease()  # the driver saw its ticks stop (SIGSTOP, a stalled loop)
+    leader.read_index(1)
+    rd = leader.ready()
+    leader.advance(rd)
+    assert rd.read_states == ()  # rounds sent before the gap prove nothing about now
+    assert any(isinstance(m, Heartbeat) for m in rd.messages)
+    c.queue.extend(rd.messages)
+    c.stabilize()  # that round, sent after the gap and acknowledged, answers the read...
+    assert [r.request_id for r in c.nodes[lead].read_states] == [1]
+    leader.read_index(2)
+    rd = leader.ready()
+    leader.advance(rd)
+    assert [r.request_id for r in rd.read_states] == [2]  # ... and gives a new lease
+    assert rd.messages == ()
+
+
+@pytest.mark.parametrize(
+    ("election_ticks_min", "gap", "drift", "lease"),
+    [
+        (5, 1.5, 0.01, 2),
+        (10, 1.5, 0.01, 5),
+        (10, 1.0, 0.0, 8),
+        (20, 2.0, 0.05, 8),
+        (3, 1.5, 0.0, 1),
+    ],
+)
+def test_lease_length_allows_for_late_ticks_and_clock_drift(election_ticks_min, gap, drift, lease):
+    cfg = RaftConfig(
+        group=1,
+        node_id=1,
+        election_ticks_min=election_ticks_min,
+        election_ticks_max=2 * election_ticks_min,
+        lease_tick_gap=gap,
+        lease_clock_drift=drift,
+    )
+    assert cfg.lease_ticks == lease
+    # Strictly inside the voters' stickiness window, whatever the margins.
+    assert lease * gap * (1 + drift) ** 2 < election_ticks_min - 1
+
+
+def test_lease_reads_refuse_an_election_timeout_that_leaves_no_lease():
+    with pytest.raises(ValueError, match="too short for lease reads"):
+        RaftConfig(group=1, node_id=1, election_ticks_min=2, lease_reads=True)
+    with pytest.raises(ValueError, match="lease_tick_gap"):
+        RaftConfig(group=1, node_id=1, lease_tick_gap=0.5)

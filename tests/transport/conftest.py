@@ -12,6 +12,7 @@ import trio
 
 from seshat_trio.config.model import Address
 from seshat_trio.transport import (
+    ClusterSecrets,
     ForwardReply,
     ForwardRequest,
     PeerMessage,
@@ -54,6 +55,7 @@ class Net:
         on_forward: Callable[[int, ForwardRequest], Awaitable[ForwardReply]] = echo_forward,
         limits: TransportLimits = FAST,
         client_addr: str = "",
+        secrets: ClusterSecrets = ClusterSecrets.none(),  # noqa: B008 (frozen)
     ) -> Node:
         received: list[PeerMessage] = []
         transport = Transport(
@@ -65,6 +67,7 @@ class Net:
             limits=limits,
             rng=random.Random(node_id),
             client_addr=client_addr,
+            secrets=secrets,
         )
         scope = trio.CancelScope()
 

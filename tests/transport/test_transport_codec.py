@@ -33,6 +33,9 @@ from seshat_trio.transport import (
     ForwardReply,
     ForwardRequest,
     Hello,
+    HelloAuth,
+    Publish,
+    PublishCount,
     decode,
     encode,
 )
@@ -62,7 +65,16 @@ header = {"group": u64, "src": ids, "dst": ids, "term": u64}
 commands = st.lists(st.lists(st.binary(max_size=20), max_size=4).map(tuple), max_size=4).map(tuple)
 
 STRATEGIES = {
-    Hello: st.builds(Hello, node_id=ids, peer_id=ids, protocol_version=st.integers(0, 65535)),
+    Hello: st.builds(
+        Hello,
+        node_id=ids,
+        peer_id=ids,
+        protocol_version=st.integers(0, 65535),
+        nonce=st.binary(max_size=40),
+        proofs=st.lists(st.binary(max_size=40), max_size=3).map(tuple),
+        features=u64,
+    ),
+    HelloAuth: st.builds(HelloAuth, st.binary(max_size=40)),
     PreVote: st.builds(PreVote, **header, last_log_index=u64, last_log_term=u64),
     PreVoteResp: st.builds(PreVoteResp, **header, granted=st.booleans()),
     Vote: st.builds(Vote, **header, last_log_index=u64, last_log_term=u64, forced=st.booleans()),
@@ -93,6 +105,10 @@ STRATEGIES = {
     ForwardRequest: st.builds(ForwardRequest, u64, st.integers(0, 255), commands),
     ForwardReply: st.builds(ForwardReply, u64, st.binary(max_size=200)),
     ForwardError: st.builds(ForwardError, u64, st.text(max_size=40)),
+    Publish: st.builds(
+        Publish, u64, st.binary(max_size=40), st.binary(max_size=200), st.booleans()
+    ),
+    PublishCount: st.builds(PublishCount, u64, u64),
 }
 
 

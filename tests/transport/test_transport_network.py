@@ -12,8 +12,17 @@ import trio
 
 from seshat_trio.config.model import Address
 from seshat_trio.raft import Append, Entry, EntryKind, Heartbeat, VoteResp
-from seshat_trio.transport import Hello, TransportLimits, encode, encode_frame
+from seshat_trio.transport import (
+    ClusterSecrets,
+    Hello,
+    TransportLimits,
+    encode,
+    encode_frame,
+    handshake,
+)
 from seshat_trio.transport.connection import FramedStream
+
+NONCE = b"n" * 32
 
 
 def _heartbeat(src: int, dst: int, context: int = 0) -> Heartbeat:
@@ -119,16 +128,23 @@ async def test_messages_queued_while_disconnected_are_delivered(net) -> None:
         one = await net.start_node(1, peers={2: Address("127.0.0.1", port)})
         one.transport.send(_heartbeat(1, 2, context=5))
         await trio.sleep(0.05)  # a few failed dials
-        two = await net.start_node(2, listen=Address("127.0.0.1", port))
+        two = await net.start_node(2, listen=Address("127.0.0.1", port), peers={1: one.address})
         await net.wait_until(lambda: two.received)
         assert [m.context for m in two.received] == [5]  # type: ignore[union-attr]
 
 
 async def _raw_peer(node_address: Address, sender: int, receiver: int) -> FramedStream:
+    """A hand-driven peer that completed the handshake (its frames must carry tags)."""
     stream = await trio.open_tcp_stream(node_address.host, node_address.port)
     framed = FramedStream(stream, 1 << 20)
-    await framed.send(Hello(node_id=sender, peer_id=receiver))
-    assert await framed.receive() == Hello(node_id=receiver, peer_id=sender)
+    await handshake.dial(
+        framed,
+        local_id=sender,
+        peer_id=receiver,
+        client_addr="",
+        secrets=ClusterSecrets.none(),
+        limits=TransportLimits(),
+    )
     return framed
 
 
@@ -152,28 +168,34 @@ def _closed_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("payload", "reason"),
+    ("payload", "tagged", "reason"),
     [
-        (encode_frame(b"\x01" * 24), "CodecError"),
-        (struct.pack(">I", (1 << 20) + 1), "FrameError"),
-        (encode_frame(encode(_heartbeat(9, 1))), "ProtocolViolation"),  # src is not the sender
+        (encode_frame(b"\x01" * 24), True, "CodecError"),
+        (struct.pack(">I", (1 << 20) + 1), False, "FrameError"),
+        (encode_frame(encode(_heartbeat(9, 1))), True, "ProtocolViolation"),  # src: not sender
+        (encode_frame(encode(_heartbeat(3, 1))), False, "ForgedFrame"),  # no MAC tag
     ],
-    ids=["garbage", "oversized", "spoofed-src"],
+    ids=["garbage", "oversized", "spoofed-src", "untagged"],
 )
 async def test_bad_frame_closes_only_that_connection(
-    net, caplog: pytest.LogCaptureFixture, payload: bytes, reason: str
+    net, caplog: pytest.LogCaptureFixture, payload: bytes, tagged: bool, reason: str
 ) -> None:
     caplog.set_level(logging.INFO, logger="seshat_trio.transport")
     limits = TransportLimits(max_frame_bytes=1 << 20, backoff_initial=0.01, backoff_max=0.2)
     with trio.fail_after(10):
         nodes = await net.start_cluster([1, 2], limits=limits)
+        nowhere = Address("127.0.0.1", 1)  # 3 and 4 are members that nobody dials
+        nodes[1].transport.update_peers({2: nodes[2].address, 3: nowhere, 4: nowhere})
         raw = await _raw_peer(nodes[1].address, sender=3, receiver=1)
         good = await _raw_peer(nodes[1].address, sender=4, receiver=1)
-        await raw.stream.send_all(payload)
+        if tagged:
+            await raw.send_frames([payload])
+        else:
+            await raw.stream.send_all(payload + b"\0" * 16)
         await _assert_closed_by_peer(raw.stream)
         assert reason in _closed_reasons(caplog)
         # The node still serves its other connections, old and new.
-        await good.stream.send_all(encode_frame(encode(_heartbeat(4, 1, context=44))))
+        await good.send_frames([encode_frame(encode(_heartbeat(4, 1, context=44)))])
         nodes[2].transport.send(_heartbeat(2, 1, context=22))
         await net.wait_until(lambda: len(nodes[1].received) == 2)
         assert sorted(m.context for m in nodes[1].received) == [22, 44]  # type: ignore[union-attr]
@@ -182,12 +204,13 @@ async def test_bad_frame_closes_only_that_connection(
 @pytest.mark.parametrize(
     "hello",
     [
-        Hello(node_id=3, peer_id=2),  # meant for another node
-        Hello(node_id=3, peer_id=1, protocol_version=99),
-        Hello(node_id=3, peer_id=1, magic=1),
+        Hello(node_id=3, peer_id=2, nonce=NONCE),  # meant for another node
+        Hello(node_id=3, peer_id=1, protocol_version=99, nonce=NONCE),
+        Hello(node_id=3, peer_id=1, magic=1, nonce=NONCE),
+        Hello(node_id=3, peer_id=1),  # no nonce
         _heartbeat(3, 1),  # no Hello at all
     ],
-    ids=["wrong-node", "version", "magic", "no-hello"],
+    ids=["wrong-node", "version", "magic", "no-nonce", "no-hello"],
 )
 async def test_bad_handshake_is_refused(
     net, caplog: pytest.LogCaptureFixture, hello: object
@@ -232,8 +255,14 @@ async def test_backpressure_drops_heartbeats_and_counts(net) -> None:
 
         async def never_reads(stream: trio.SocketStream) -> None:
             framed = FramedStream(stream, 1 << 20)
-            await framed.receive()
-            await framed.send(Hello(node_id=2, peer_id=1))
+            await handshake.accept(
+                framed,
+                local_id=2,
+                client_addr="",
+                secrets=ClusterSecrets.none(),
+                is_member=lambda _node: True,
+                limits=TransportLimits(),
+            )
             stalled.set()
             await trio.sleep_forever()
 

@@ -10,7 +10,7 @@ from prometheus_client.registry import CollectorRegistry
 from seshat_trio.admin.health import READY_MAX_LAG, Verdict, health, readiness
 from seshat_trio.admin.http import Response
 from seshat_trio.node.metrics import CONTENT_TYPE_LATEST, render
-from seshat_trio.node.raft_driver import GroupStatus
+from seshat_trio.replication.driver import GroupStatus
 from seshat_trio.transport.peers import PeerState
 
 

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 
 import attrs
 
-from seshat_trio.node.raft_driver import GroupStatus
 from seshat_trio.raft import Role
+from seshat_trio.replication.driver import GroupStatus
 
 # Committed entries a ready node may still have to apply (a few group-commit rounds).
 READY_MAX_LAG = 100

@@ -8,6 +8,7 @@ from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import CommandSpec, register
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
 from seshat_trio.protocol.numbers import parse_ll
+from seshat_trio.pubsub.client import in_subscribed_mode
 
 WRONGPASS = ErrorReply("WRONGPASS invalid username-password pair or user is disabled.")
 
@@ -17,6 +18,8 @@ REDIS_VERSION = "7.0.0"
 
 
 async def ping(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if in_subscribed_mode(ctx.client):  # RESP2 with subscriptions: a pub/sub-shaped reply
+        return [b"pong", argv[1] if len(argv) > 1 else b""]
     return PONG if len(argv) == 1 else argv[1]
 
 
@@ -43,6 +46,8 @@ async def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.client.name = b""
     ctx.client.protocol = 2
     ctx.client.end_transaction()  # discards MULTI and forgets WATCHed keys
+    if ctx.client.pubsub is not None:
+        ctx.client.pubsub.unsubscribe_all()
     return SimpleString("RESET")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Awaitable, Iterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -17,6 +17,11 @@ from seshat_trio.config import Config
 from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import Reply
 from seshat_trio.storage import StoredValue
+from seshat_trio.tunables import Tunables
+
+if TYPE_CHECKING:
+    from seshat_trio.pubsub.client import ClientPubSub
+    from seshat_trio.pubsub.hub import PubSubHub
 
 
 class ClientIds:
@@ -50,6 +55,8 @@ class ClientState:
     connected_at: float = attrs.field(factory=time.monotonic)
     last_active: float = attrs.field(factory=time.monotonic)
     last_command: str = "NULL"
+    # Subscriptions (pubsub/client.py); None where no connection can receive messages.
+    pubsub: ClientPubSub | None = None
 
     def end_transaction(self) -> None:
         self.queued = None
@@ -145,6 +152,9 @@ class CommandContext:
     registry: ClientRegistry | None = None
     # Whether a read barrier already covers the reads still to run in this client read.
     barrier_fresh: bool = False
+    # The node's pub/sub (None in contexts without one) and its CONFIG SET-able settings.
+    pubsub: PubSubHub | None = None
+    tunables: Tunables = attrs.field(factory=Tunables)
 
     async def read_barrier(self) -> None:
         """Make reads linearizable, sharing one barrier across a pipeline's reads.

@@ -36,6 +36,8 @@ from seshat_trio.config.model import FORWARD_REQUEST_BUDGET
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import MAX_COMMAND_ARGS, command_bytes
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply
+from seshat_trio.pubsub import commands as pubsub_commands  # noqa: F401  (registration)
+from seshat_trio.pubsub.client import refusal as subscribed_mode_refusal
 
 # Tries to propose locally while leadership settles on this node before forwarding.
 LOCAL_ATTEMPTS = 3
@@ -202,6 +204,8 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
     ctx.barrier_fresh = False  # a new client read: its commands were invoked just now
     pipeline = _Pipeline(ctx)
     client = ctx.client
+    if client.pubsub is not None:  # messages arriving meanwhile go among these replies
+        client.pubsub.inline = pipeline.replies
     for argv in commands:
         spec = lookup(argv[0])
         client.last_active = time.monotonic()
@@ -225,6 +229,11 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
                 client.queue_failed = True
             await pipeline.add(wrong_arity(spec.name))
             continue
+        if client.pubsub is not None:
+            refused = subscribed_mode_refusal(client, spec.name, spec.is_container, argv)
+            if refused is not None:
+                await pipeline.add(refused)
+                continue
         error = _limit_error(ctx, spec, argv)
         if error is not None:
             await pipeline.add(error)
@@ -241,6 +250,8 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
             if ctx.client.closing:
                 break
     await pipeline.settle()
+    if client.pubsub is not None:
+        client.pubsub.inline = None
     return pipeline.replies
 
 

@@ -6,6 +6,7 @@ from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import COMMANDS, CommandSpec, lookup, register, wrong_arity
 from seshat_trio.kv.glob import matches
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString, Verbatim
+from seshat_trio.tunables import PARAMETERS, TunableError
 
 DEFAULT_INFO_SECTIONS = ("server", "clients", "persistence", "keyspace", "cluster", "raft")
 
@@ -73,28 +74,37 @@ def config_parameters(ctx: CommandContext) -> dict[str, str]:
         "bind": ctx.config.node.client_addr.host,
         "proto-max-bulk-len": str(limits.max_bulk_len),
         "dir": str(ctx.config.node.data_dir),
-    }
+    } | ctx.tunables.get()
 
 
 def config_set(ctx: CommandContext, args: list[bytes]) -> Reply:
-    """Every setting here is fixed for the life of the process (the configuration is one
-    frozen object shared by every layer), so CONFIG SET only accepts a parameter's current
-    value; any change answers Redis's error for an immutable parameter."""
+    """The tunables (seshat_trio/tunables.py) change at once, all or none of them; every
+    other setting is fixed for the life of the process (the configuration is one frozen
+    object shared by every layer), so CONFIG SET only accepts its current value."""
     if not args or len(args) % 2:
         return wrong_arity("config|set")
     params = config_parameters(ctx)
+    changes: dict[str, str] = {}
     for i in range(0, len(args), 2):
         name = args[i].decode(errors="replace").lower()
+        value = args[i + 1].decode(errors="replace")
         if name not in params:
             return ErrorReply(
                 f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
             )
-        if args[i + 1].decode(errors="replace") != params[name]:
-            return ErrorReply(
-                f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
-                "can't set immutable config"
-            )
+        if name in PARAMETERS:
+            changes[name] = value
+        elif value != params[name]:
+            return _set_failed(name, "can't set immutable config")
+    try:
+        ctx.tunables.set_all(changes)
+    except TunableError as exc:
+        return _set_failed(exc.name, exc.reason)
     return SimpleString("OK")
+
+
+def _set_failed(name: str, reason: str) -> ErrorReply:
+    return ErrorReply(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
 
 
 async def config(ctx: CommandContext, argv: list[bytes]) -> Reply:
@@ -118,6 +128,8 @@ async def config(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 async def info(ctx: CommandContext, argv: list[bytes]) -> Reply:
     sections = ctx.backend.info_sections()
+    if ctx.pubsub is not None:
+        sections.setdefault("stats", []).extend(ctx.pubsub.info_fields())
     wanted = [a.decode(errors="replace").lower() for a in argv[1:]]
     if not wanted or "default" in wanted:
         wanted = [s for s in DEFAULT_INFO_SECTIONS if s in sections]

@@ -40,6 +40,12 @@ class CommandSpec:
     def is_write(self) -> bool:
         return self.build is not None
 
+    @property
+    def is_container(self) -> bool:
+        """A command with subcommands (CLIENT, CONFIG, PUBSUB, ...): Redis names it
+        `name|subcommand` in errors."""
+        return self.summary.startswith("A container for")
+
     def arity_ok(self, argc: int) -> bool:
         return argc == self.arity if self.arity >= 0 else argc >= -self.arity
 

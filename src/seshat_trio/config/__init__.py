@@ -15,9 +15,11 @@ from seshat_trio.config.model import (
     LogLevel,
     Member,
     NodeSection,
+    PubSubSection,
     RaftSection,
     ReadMode,
     Redirect,
+    RedisSection,
     StorageSection,
 )
 from seshat_trio.config.parse import parse_members
@@ -34,9 +36,11 @@ __all__ = [
     "Member",
     "NodeSection",
     "Problem",
+    "PubSubSection",
     "RaftSection",
     "ReadMode",
     "Redirect",
+    "RedisSection",
     "Setting",
     "StorageSection",
     "all_settings",

@@ -15,7 +15,9 @@ from seshat_trio.config.model import (
     Config,
     LimitsSection,
     NodeSection,
+    PubSubSection,
     RaftSection,
+    RedisSection,
     StorageSection,
 )
 from seshat_trio.config.parse import structure
@@ -23,10 +25,14 @@ from seshat_trio.config.settings import by_dotted
 from seshat_trio.config.sources import Values, read_env, read_file, read_overrides
 from seshat_trio.config.validate import (
     check_cluster,
+    check_cluster_secret,
     check_data_dir,
+    check_lease,
     check_limits,
     check_node,
+    check_pubsub,
     check_raft,
+    check_redis,
     check_storage,
 )
 
@@ -66,29 +72,48 @@ def load_config(
     raft = section("raft", RaftSection)
     limits = section("limits", LimitsSection)
     storage = section("storage", StorageSection)
+    redis = section("redis", RedisSection)
+    pubsub = section("pubsub", PubSubSection)
     if node is not None:
         problems.extend(check_node(node))
     if cluster is not None:
         problems.extend(check_cluster(cluster, node))
+        problems.extend(check_cluster_secret(cluster, node))
     if raft is not None:
         problems.extend(check_raft(raft))
+    if raft is not None and cluster is not None:
+        problems.extend(check_lease(cluster, raft))
     if limits is not None:
         problems.extend(check_limits(limits))
     if storage is not None:
         problems.extend(check_storage(storage))
+    if redis is not None:
+        problems.extend(check_redis(redis))
+    if pubsub is not None:
+        problems.extend(check_pubsub(pubsub))
     if (
         node is None
         or cluster is None
         or raft is None
         or limits is None
         or storage is None
+        or redis is None
+        or pubsub is None
         or problems
     ):
         raise ConfigError([_describe(p, merged) for p in problems])
     data_dir_problem = check_data_dir(node.data_dir)
     if data_dir_problem is not None:
         raise ConfigError([_describe(data_dir_problem, merged)])
-    return Config(node=node, cluster=cluster, raft=raft, limits=limits, storage=storage)
+    return Config(
+        node=node,
+        cluster=cluster,
+        raft=raft,
+        limits=limits,
+        storage=storage,
+        redis=redis,
+        pubsub=pubsub,
+    )
 
 
 def _describe(problem: Problem, merged: Values) -> str:

@@ -132,6 +132,14 @@ class ClusterSection:
         default=ReadMode.READINDEX,
         metadata=doc("linearizable reads by ReadIndex (a heartbeat round) or by leader lease"),
     )
+    secret_file: Path | None = attrs.field(
+        default=None,
+        metadata=doc(
+            "file holding the cluster secret that peers prove to each other (one per line, "
+            "current first; two during a rotation); required unless internal_addr is loopback",
+            "--cluster-secret-file",
+        ),
+    )
 
 
 @attrs.frozen
@@ -220,6 +228,34 @@ class StorageSection:
 
 
 @attrs.frozen
+class RedisSection:
+    """Settings under their redis.conf names (dashes become underscores), in Redis's
+    syntax; CONFIG GET and CONFIG SET read and change them while the node runs."""
+
+    client_output_buffer_limit: str = attrs.field(
+        default="normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        metadata=doc(
+            "per client class: hard limit, soft limit and soft seconds of unread output, as "
+            "redis.conf (a client over it is disconnected)"
+        ),
+    )
+    notify_keyspace_events: str = attrs.field(
+        default="", metadata=doc("keyspace notification classes, as redis.conf (e.g. KEA)")
+    )
+
+
+@attrs.frozen
+class PubSubSection:
+    publish_wait_ms: int = attrs.field(
+        default=100,
+        metadata=doc(
+            "how long PUBLISH waits for the other nodes' receiver counts (0: count this "
+            "node's receivers only)"
+        ),
+    )
+
+
+@attrs.frozen
 class Config:
     """A complete, validated node configuration (see docs/configuration.md)."""
 
@@ -228,3 +264,5 @@ class Config:
     raft: RaftSection = RaftSection()
     limits: LimitsSection = LimitsSection()
     storage: StorageSection = StorageSection()
+    redis: RedisSection = RedisSection()
+    pubsub: PubSubSection = PubSubSection()

@@ -59,6 +59,8 @@ class Setting:
         """The default as a user would write it."""
         if self.required:
             return "(required)"
+        if self.default is None:
+            return "(none)"
         if isinstance(self.default, attrs.Factory):  # type: ignore[arg-type]
             # The only computed default: the data directory, named after the node id.
             return "data/node-{id}"
@@ -66,13 +68,17 @@ class Setting:
             return str(self.default).lower()
         if isinstance(self.default, tuple):
             return ",".join(str(item) for item in self.default) or "(none)"
+        if self.default == "":
+            return "(empty)"
         return str(self.default)
 
 
 _TYPE_TEXT: dict[object, str] = {
     int: "integer",
+    str: "text",
     bool: "boolean",
     Path: "path",
+    Path | None: "path",
     Address: "host:port",
     tuple[Member, ...]: "members",
 }

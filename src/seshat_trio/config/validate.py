@@ -5,6 +5,7 @@ with a configuration at once. `check_data_dir` creates the directory as its proo
 loader runs it only for an otherwise valid configuration.
 """
 
+import ipaddress
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -18,9 +19,16 @@ from seshat_trio.config.model import (
     ClusterSection,
     LimitsSection,
     NodeSection,
+    PubSubSection,
     RaftSection,
+    ReadMode,
+    RedisSection,
     StorageSection,
 )
+from seshat_trio.config.secret_file import read_secrets
+from seshat_trio.output_limits import OutputLimitError, parse_output_limits
+from seshat_trio.pubsub.notify import parse_flags
+from seshat_trio.raft.config import RaftConfig
 
 PROBE_NAME = ".seshat-write-probe"
 
@@ -61,6 +69,34 @@ def check_cluster(cluster: ClusterSection, node: NodeSection | None) -> Iterator
                 f"{node.internal_addr} differs from this node's address in {key} "
                 f"({member.address})",
             )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` ("localhost" or a loopback address)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_cluster_secret(cluster: ClusterSection, node: NodeSection | None) -> Iterator[Problem]:
+    """The secret file must be readable and valid; without one, peers are not authenticated,
+    which is refused on any internal address other than loopback."""
+    key = "cluster.secret_file"
+    if cluster.secret_file is not None:
+        try:
+            read_secrets(cluster.secret_file)
+        except ValueError as exc:
+            yield Problem(key, str(exc))
+    elif node is not None and not is_loopback(node.internal_addr.host):
+        yield Problem(
+            key,
+            f"required when node.internal_addr ({node.internal_addr}) is not a loopback "
+            "address: without a cluster secret anyone who reaches that port can act as a "
+            "member (see docs/security.md)",
+        )
 
 
 def _positive(section: RaftSection | LimitsSection, name: str) -> Iterator[Problem]:
@@ -111,6 +147,21 @@ def check_raft(raft: RaftSection) -> Iterator[Problem]:
             "raft.election_timeout_max_ms",
             f"must be greater than raft.election_timeout_min_ms "
             f"({raft.election_timeout_min_ms}), got {raft.election_timeout_max_ms}",
+        )
+
+
+def check_lease(cluster: ClusterSection, raft: RaftSection) -> Iterator[Problem]:
+    """Lease reads need an election timeout that leaves a lease of at least one heartbeat
+    after the margins for late ticks and clock drift (docs/raft.md, "Lease reads")."""
+    if cluster.read_mode is not ReadMode.LEASE or raft.heartbeat_ms <= 0:
+        return
+    ticks = raft.election_timeout_min_ms // raft.heartbeat_ms
+    if ticks < 2 or RaftConfig(group=1, node_id=1, election_ticks_min=ticks).lease_ticks < 1:
+        yield Problem(
+            "raft.election_timeout_min_ms",
+            f"is too short for cluster.read_mode = lease: {raft.election_timeout_min_ms} ms "
+            f"({ticks} heartbeats) leaves no lease; use at least "
+            f"{3 * raft.heartbeat_ms} ms or read_mode = readindex",
         )
 
 
@@ -165,3 +216,19 @@ def check_storage(storage: StorageSection) -> Iterator[Problem]:
         yield Problem("storage.block_cache_bytes", f"must be > 0, got {storage.block_cache_bytes}")
     if storage.value_cache_bytes < 0:
         yield Problem("storage.value_cache_bytes", f"must be >= 0, got {storage.value_cache_bytes}")
+
+
+def check_redis(redis: RedisSection) -> Iterator[Problem]:
+    try:
+        parse_output_limits(redis.client_output_buffer_limit)
+    except OutputLimitError as exc:
+        yield Problem("redis.client_output_buffer_limit", str(exc))
+    try:
+        parse_flags(redis.notify_keyspace_events)
+    except ValueError as exc:
+        yield Problem("redis.notify_keyspace_events", str(exc))
+
+
+def check_pubsub(pubsub: PubSubSection) -> Iterator[Problem]:
+    if pubsub.publish_wait_ms < 0:
+        yield Problem("pubsub.publish_wait_ms", f"must be >= 0, got {pubsub.publish_wait_ms}")

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-import attrs
-
 from seshat_trio.kv import expire, keyspace, multi, pure, strings  # noqa: F401  (registration)
 from seshat_trio.kv.expiry_index import ExpiryIndex
 from seshat_trio.kv.operations import Operation, decode_entry
@@ -30,6 +28,7 @@ from seshat_trio.kv.registry import READS, WRITES
 from seshat_trio.kv.transaction import Transaction
 from seshat_trio.logs import get_logger
 from seshat_trio.protocol import ErrorReply, Reply
+from seshat_trio.replication.machine import Applied, unapplied
 from seshat_trio.storage import (
     StorageError,
     Store,
@@ -44,36 +43,8 @@ log = get_logger(__name__)
 INTERNAL_ERROR = ErrorReply("ERR internal error while applying the command; it had no effect")
 
 
-@attrs.frozen(slots=True)
-class Applied:
-    """The outcome of one entry: its index and its replies (empty for a no-op).
-
-    One reply per command, except for an EXEC operation: one reply, the EXEC array. An entry
-    with a batch of operations has their replies in order; `split` then says how many
-    replies belong to each operation (None: the entry was one operation)."""
-
-    index: int
-    replies: tuple[Reply, ...]
-    split: tuple[int, ...] | None = None
-
-
 def is_known(name: bytes) -> bool:
     return name in READS or name in WRITES
-
-
-def unapplied(
-    entries: Iterable[tuple[int, bytes | None]], applied_index: int
-) -> Iterator[tuple[int, bytes | None]]:
-    """The entries above `applied_index`, in order: those at or below it were applied before
-    (a replay after restart); a gap means the caller lost entries, so it is refused."""
-    last = applied_index
-    for index, data in entries:
-        if index <= last:
-            continue
-        if index != last + 1:
-            raise ValueError(f"apply gap: index {index} after applied index {last}")
-        last = index
-        yield index, data
 
 
 class KvStateMachine:

@@ -4,8 +4,9 @@ Nothing here runs on a hot path. Gauges (role, term, indexes, peer links, client
 read from the objects that already hold them (`RaftGroupDriver.status()`,
 `Transport.peer_states()`, `NodeStats`) when `/metrics` is scraped; counters and
 histograms that must be updated where events happen are plain integers kept in
-`node/stats.py` and only converted here. Each node gets its own `CollectorRegistry`
-(`node_registry`), never the process-global one, so several nodes can share a process.
+`node/stats.py` and `replication/stats.py` and only converted here. Each node gets its own
+`CollectorRegistry` (`node_registry`), never the process-global one, so several nodes can
+share a process.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from seshat_trio.node.raft_driver import GroupStatus
-from seshat_trio.node.stats import Histogram, NodeStats, RaftCounters
+from seshat_trio.histogram import Histogram
+from seshat_trio.node.stats import NodeStats
 from seshat_trio.raft import Role
+from seshat_trio.replication.driver import GroupStatus
+from seshat_trio.replication.stats import RaftCounters
 from seshat_trio.storage.group_commit import CommitStats
 from seshat_trio.storage.value_cache import ValueCache
 from seshat_trio.transport.peers import PeerState
@@ -46,9 +49,12 @@ class GroupSource(Protocol):
 
 
 class PeerSource(Protocol):
-    """The transport's outbound links."""
+    """The transport's outbound links, and the peer connections it refused."""
 
     def peer_states(self) -> Mapping[int, PeerState]: ...
+
+    @property
+    def refused(self) -> Mapping[str, int]: ...
 
 
 class CommitSource(Protocol):
@@ -175,6 +181,11 @@ class NodeCollector(Collector):
                 ("snapshot_send_failures", "Snapshot transfers to a follower that failed."),
                 ("compactions", "Log compactions (snapshots taken locally)."),
                 (
+                    "lease_voids",
+                    "Lease reads: times a gap in ticks (a stopped or stalled process) voided "
+                    "the read lease.",
+                ),
+                (
                     "follower_regressions",
                     "Followers whose log lost entries they had acknowledged (storage lost "
                     "synced writes); re-replicated by the leader.",
@@ -241,6 +252,16 @@ class NodeCollector(Collector):
             dropped.add_metric(label, state.dropped)
             reconnects.add_metric(label, state.reconnects)
         yield from (connected, queued, dropped, reconnects)
+        refused = CounterMetricFamily(
+            _n("peer_connections_refused"),
+            "Peer connections refused or closed for security: NotMember, AuthenticationError "
+            "(no valid proof of the cluster secret), ForgedFrame (a frame failed its MAC), "
+            "HandshakeError, TooManyHandshakes.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self._peers.refused.items()):
+            refused.add_metric([reason], count)
+        yield refused
 
     def _storage(self) -> Iterator[Metric]:
         commit = self._committer.stats

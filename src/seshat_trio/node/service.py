@@ -26,10 +26,10 @@ from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.node.forward_batcher import ForwardBatcher
-from seshat_trio.node.raft_driver import GroupStatus, RaftGroupDriver
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import Reply
 from seshat_trio.raft import NotLeader, Role
+from seshat_trio.replication.driver import GroupStatus, RaftGroupDriver
 from seshat_trio.storage import StoredValue
 from seshat_trio.transport import (
     ForwardFailed,
@@ -261,6 +261,10 @@ class NodeService:
                 ("total_commands_processed", str(self.stats.total_commands_processed)),
                 ("rejected_connections", str(self.stats.rejected_connections)),
                 ("protocol_errors", str(self.stats.protocol_errors)),
+                (
+                    "client_output_buffer_limit_disconnections",
+                    str(self.stats.output_limit_disconnections),
+                ),
             ],
             "replication": [
                 ("role", "master" if data.leader_id == node.id else "slave"),

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import attrs
 import hiredis
 
+from seshat_trio.histogram import Histogram
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply
 
 # Seconds; a command's latency spans sub-millisecond reads to multi-second retries.
@@ -20,40 +21,10 @@ LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
     2.5, 5.0, 10.0,
 )  # fmt: skip
-# Seconds per synced write (fsync) and per snapshot transfer/install.
+# Seconds per synced write (fsync).
 FSYNC_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-SNAPSHOT_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 # Batches merged into one group-commit round.
 BATCH_BUCKETS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0)
-
-
-class Histogram:
-    """Bucket counts for `value <= bound` (plus +Inf) and a running sum, not cumulative:
-    one `bisect` and two increments per observation."""
-
-    __slots__ = ("bounds", "counts", "sum")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
-        self.sum = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.sum += value
-
-    @property
-    def count(self) -> int:
-        return sum(self.counts)
-
-    def cumulative(self) -> list[tuple[float, int]]:
-        """(upper bound, observations <= bound) pairs, ending with (inf, count)."""
-        out: list[tuple[float, int]] = []
-        total = 0
-        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
-            total += count
-            out.append((bound, total))
-        return out
 
 
 def _raw_outcomes(raw: RawReplies) -> Iterator[bool]:
@@ -112,22 +83,6 @@ class CommandStats:
 
 
 @attrs.define(slots=True)
-class RaftCounters:
-    """Events of one Raft group on this node since the process started."""
-
-    pre_votes: int = 0  # pre-vote campaigns started
-    elections: int = 0  # elections this node ran (it campaigned for a new term)
-    leader_changes: int = 0  # a leader became known that differs from the previous one
-    proposals: int = 0  # commands handed to the core (appended to the leader's log)
-    proposals_failed: int = 0  # queued commands refused before reaching the log
-    snapshot_send_failures: int = 0
-    compactions: int = 0
-    follower_regressions: int = 0  # followers found to have lost acknowledged entries
-    snapshot_send_seconds: Histogram = attrs.Factory(lambda: Histogram(SNAPSHOT_BUCKETS))
-    snapshot_install_seconds: Histogram = attrs.Factory(lambda: Histogram(SNAPSHOT_BUCKETS))
-
-
-@attrs.define(slots=True)
 class NodeStats:
     started_at: float
     connected_clients: int = 0
@@ -135,6 +90,7 @@ class NodeStats:
     total_commands_processed: int = 0
     rejected_connections: int = 0
     protocol_errors: int = 0
+    output_limit_disconnections: int = 0  # clients cut off by client-output-buffer-limit
     commands: CommandStats = attrs.Factory(CommandStats)
     fsync_seconds: Histogram = attrs.Factory(lambda: Histogram(FSYNC_BUCKETS))
     commit_batches: Histogram = attrs.Factory(lambda: Histogram(BATCH_BUCKETS))

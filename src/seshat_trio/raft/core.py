@@ -333,6 +333,14 @@ class RaftCore:
         else:
             self._failed_reads.append(FailedRead(request_id, ReadFailure.NO_LEADER))
 
+    def void_lease(self) -> None:
+        """The driver's ticks stopped keeping time (a tick, or a read, came more than
+        `lease_tick_gap` tick periods after the previous tick: the process was paused or
+        its event loop stalled). Counted in ticks, the lease would outlive real time, so it
+        ends here; a heartbeat round sent from now on and acknowledged by a quorum gives a
+        new one. Harmless without lease reads or leadership."""
+        self._leader_reads.void_lease()
+
     def transfer_leadership(self, to: int) -> None:
         repl = self._repl
         if repl is None:
@@ -952,8 +960,8 @@ class RaftCore:
             )
 
     def _new_leader_reads(self) -> LeaderReads:
-        # One tick shorter than the election timeout: the margin for tick-rate drift.
-        lease = self._cfg.election_ticks_min - 1 if self._cfg.lease_reads else 0
+        # Shorter than the election timeout by the margins for late ticks and clock drift.
+        lease = self._cfg.lease_ticks if self._cfg.lease_reads else 0
         return LeaderReads(self.node_id, lease_ticks=lease)
 
     def _heartbeat_round(self, repl: Replicator) -> None:

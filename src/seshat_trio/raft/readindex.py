@@ -12,7 +12,11 @@ Leader rules:
 - Lease (optional): if a quorum confirmed a round sent at tick t, no other leader can be
   elected before t + election timeout (voters ignore votes for that long after hearing from
   a leader, check-quorum stickiness), so until t + `lease_ticks` (shorter than the election
-  timeout by a drift margin) the leader may serve reads at its commit index directly.
+  timeout by the margins for late ticks and clock drift, `RaftConfig.lease_ticks`) the
+  leader may serve reads at its commit index directly.
+- Ticks measure time only while they keep coming: after a gap (the process was stopped,
+  the event loop stalled) the driver calls `void_lease`, and only rounds sent afterwards
+  can give a lease again.
 - A TimeoutNow breaks that argument: its target campaigns with forced votes, which bypass
   stickiness, whenever the message arrives, even after the transfer was given up. Sending
   one drops the lease, and rounds sent soon after never give one (see `drop_lease`).
@@ -93,6 +97,10 @@ class LeaderReads:
         election was won (a voter that voted in it rejects our term)."""
         self._sent_at.clear()
         self._no_lease_before = max(self._no_lease_before, until)
+
+    def void_lease(self) -> None:
+        """Ticks stopped keeping time: no round sent so far proves anything about now."""
+        self._sent_at.clear()
 
     def ack(self, voter: int, context: int) -> None:
         if context > self._acks.get(voter, 0):

@@ -17,7 +17,9 @@ from seshat_trio.logs import get_logger
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.plain_socket import PlainSocketStream
 from seshat_trio.protocol import ParserLimits
+from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.server.connection import Connection
+from seshat_trio.tunables import Tunables
 
 log = get_logger(__name__)
 
@@ -28,9 +30,18 @@ ACCEPT_BACKOFF_S = 0.1
 
 class RespListener:
     def __init__(
-        self, config: Config, backend: Backend, stats: NodeStats, client_ids: ClientIds
+        self,
+        config: Config,
+        backend: Backend,
+        stats: NodeStats,
+        client_ids: ClientIds,
+        *,
+        pubsub: PubSubHub | None = None,
+        tunables: Tunables | None = None,
     ) -> None:
         self._config = config
+        self._pubsub = pubsub
+        self._tunables = tunables or Tunables.from_config(config.redis)
         self._backend = backend
         self._stats = stats
         self._client_ids = client_ids
@@ -115,7 +126,14 @@ class RespListener:
             await sock.aclose()  # the client is already gone
             return
         client = ClientState(id=self._client_ids.take(), addr=f"{host}:{port}")
-        ctx = CommandContext(client, self._backend, self._config, registry=self)
+        ctx = CommandContext(
+            client,
+            self._backend,
+            self._config,
+            registry=self,
+            pubsub=self._pubsub,
+            tunables=self._tunables,
+        )
         conn = Connection(sock, ctx, self._parser_limits, stats)
         stats.connected_clients += 1
         self._connections.add(conn)

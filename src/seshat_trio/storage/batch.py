@@ -79,6 +79,12 @@ class PutSystem:
     data: bytes
 
 
+@attrs.frozen(slots=True)
+class DeleteSystem:
+    group: int
+    name: str
+
+
 Operation = (
     AppendLog
     | TruncateLogFrom
@@ -90,6 +96,7 @@ Operation = (
     | DeleteValue
     | ClearValues
     | PutSystem
+    | DeleteSystem
 )
 
 
@@ -180,3 +187,7 @@ class WriteBatch:
     def put_system(self, group: int, name: str, data: bytes) -> None:
         keys.system_key(group, name)  # validates group and name
         self._ops.append(PutSystem(group, name, bytes(data)))
+
+    def delete_system(self, group: int, name: str) -> None:
+        keys.system_key(group, name)  # validates group and name
+        self._ops.append(DeleteSystem(group, name))

@@ -264,6 +264,18 @@ class Store:
     def get_system(self, group: int, name: str) -> bytes | None:
         return self._get(keys.system_key(group, name))
 
+    def system_records(self, group: int) -> dict[str, bytes]:
+        """Every system record of `group`, by name."""
+        prefix = keys.group_prefix(keys.SYSTEM_DATA, group)
+
+        def scan() -> dict[str, bytes]:
+            return {
+                key[len(prefix) :].decode("utf-8"): value
+                for key, value in self._db.iterator(prefix=prefix)
+            }
+
+        return self._guard("read", scan)
+
     # --- values --------------------------------------------------------------------------
 
     def _load_generation(self, group: int, db: Any = None) -> int:

@@ -19,6 +19,7 @@ from seshat_trio.storage import keys
 from seshat_trio.storage.batch import (
     AppendLog,
     ClearValues,
+    DeleteSystem,
     DeleteValue,
     Operation,
     PutApplied,
@@ -149,6 +150,8 @@ class Translation:
                 self._clear(group)
             case PutSystem(group, name, data):
                 self._put(keys.system_key(group, name), data)
+            case DeleteSystem(group, name):
+                self._delete(keys.system_key(group, name))
 
     def _clear(self, group: int) -> None:
         """Empty the group's values by flipping it to a fresh generation (O(1) in the write).

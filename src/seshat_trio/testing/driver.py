@@ -94,9 +94,11 @@ class NodeParams:
     election_ticks_min: int = 5
     election_ticks_max: int = 10
     max_msg_bytes: int = 1 << 20
-    #: Leader lease reads; safe only while tick rates differ by less than one tick
-    #: per election timeout, so pair it with a small `clock_skew`.
+    #: Leader lease reads; their length allows for `clock_skew` as the clock drift
+    #: (keep it small: a large one leaves no lease) and for ticks up to `lease_tick_gap`
+    #: periods apart (a longer gap voids the lease).
     lease_reads: bool = False
+    lease_tick_gap: float = 1.5
 
 
 def _write(storage: MemoryLogStorage, ready: Ready) -> None:
@@ -216,6 +218,8 @@ class SimNode:
             election_ticks_max=p.election_ticks_max,
             max_msg_bytes=p.max_msg_bytes,
             lease_reads=p.lease_reads,
+            lease_tick_gap=p.lease_tick_gap,
+            lease_clock_drift=p.clock_skew if p.lease_reads else 0.0,
             applied=self.app.applied,
         )
         rng = random.Random(self.host.rng.getrandbits(64))
@@ -278,26 +282,27 @@ class SimNode:
         def tick() -> None:
             if self.incarnation != life or self.core is None or self._paused(tick):
                 return
-            self._catch_up_ticks()
+            self._check_clock()
+            self.last_tick_at = self.host.now
+            self.core.tick()
             self.pump()
             self._schedule_tick()
 
         self.host.schedule(self.last_tick_at + self.tick_period - self.host.now, tick)
 
-    def _catch_up_ticks(self) -> None:
-        """Tick once per tick period elapsed on this node's clock since the last tick.
+    def _check_clock(self) -> None:
+        """Void the lease if this node's ticks stopped keeping time.
 
-        A real driver derives ticks from its monotonic clock and, after a pause
-        (SIGSTOP, a GC stall), accounts for the missed time *before* it handles
-        anything else; otherwise a tick-based leader lease outlives real time.
+        As in the production driver (a `trio.sleep` loop), a node ticks once per tick
+        period and never catches up on the ticks it missed while paused (SIGSTOP, a
+        stalled event loop): counted in ticks, a lease would outlive real time. So before
+        it handles anything, a node whose last tick is more than `lease_tick_gap` periods
+        old voids its lease (`RaftCore.void_lease`, docs/raft.md "Lease reads").
         """
         core = self.core
-        if core is None:
-            return
-        # The epsilon absorbs float rounding of the scheduled tick time.
-        while self.host.now - self.last_tick_at >= self.tick_period - 1e-9:
-            self.last_tick_at += self.tick_period
-            core.tick()
+        gap = self.host.now - self.last_tick_at
+        if core is not None and gap > self.tick_period * self.params.lease_tick_gap:
+            core.void_lease()
 
     # --- the Ready pipeline ------------------------------------------------------
 
@@ -349,7 +354,7 @@ class SimNode:
             return
         if self._paused(lambda: self._fsynced(life)):
             return
-        self._catch_up_ticks()
+        self._check_clock()
         for ready, data in self.unsynced:
             _write(self.durable, ready)
             for entry in ready.entries:
@@ -519,7 +524,7 @@ class SimNode:
         """Propose `command` here; `done` gets OK, FAIL or INFO exactly once."""
         if self._paused(lambda: self.client_write(command, done)):
             return
-        self._catch_up_ticks()
+        self._check_clock()
         if self.core is None:
             done(OpStatus.FAIL)  # connection refused: nothing was proposed
             return
@@ -541,7 +546,7 @@ class SimNode:
             floor = self.host.invariants.max_commit
         if self._paused(lambda: self.client_read(key, done, floor)):
             return
-        self._catch_up_ticks()
+        self._check_clock()
         if self.core is None:
             done(OpStatus.FAIL, None)
             return
@@ -617,7 +622,7 @@ class SimNode:
         core = self.core
         if core is None:
             return
-        self._catch_up_ticks()
+        self._check_clock()
         if isinstance(msg, SnapshotChunk):
             self._receive_chunk(msg)
         elif isinstance(msg, SnapshotChunkAck):

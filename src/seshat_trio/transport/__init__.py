@@ -1,19 +1,24 @@
 """Node-to-node transport: Cap'n Proto envelopes in length-prefixed frames over Trio TCP.
 
-Module map: framing (length prefix, sans-IO), blobs (inner framings of entry and command
-batches), codec (message <-> Envelope bytes, table-driven), messages (Hello, forwarding),
-handshake (Hello checks), outbox (bounded per-peer queue, sans-IO), backoff (reconnect
+Module map: framing (length prefix and frame tags, sans-IO), blobs (inner framings of entry
+and command batches), codec (message <-> Envelope bytes, table-driven), messages (Hello,
+forwarding), auth (cluster secrets, proofs, frame MACs, sans-IO), handshake (the
+authenticated exchange of both ends), outbox (bounded per-peer queue, sans-IO), backoff (reconnect
 delays), connection (framed stream + batched sender), peers (outbound link per peer),
 transport (`Transport`: listener, inbound connections, public API), limits, errors.
 Wire specification: docs/protocol.md; schema: schemas/raft.capnp.
 """
 
+from seshat_trio.transport.auth import ClusterSecrets
 from seshat_trio.transport.codec import MESSAGE_TYPES, decode, encode
 from seshat_trio.transport.errors import (
+    AuthenticationError,
     CodecError,
+    ForgedFrame,
     ForwardFailed,
     FrameError,
     HandshakeError,
+    NotMember,
     PeerClosed,
     PeerUnavailable,
     ProtocolViolation,
@@ -22,21 +27,29 @@ from seshat_trio.transport.errors import (
 from seshat_trio.transport.framing import FrameDecoder, encode_frame
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
+    FEATURE_PUBSUB,
     PROTOCOL_VERSION,
     ForwardError,
     ForwardReply,
     ForwardRequest,
     Hello,
+    HelloAuth,
     PeerMessage,
+    Publish,
+    PublishCount,
     WireMessage,
 )
 from seshat_trio.transport.peers import PeerState
-from seshat_trio.transport.transport import Transport
+from seshat_trio.transport.transport import PubSubHandler, Transport
 
 __all__ = [
+    "FEATURE_PUBSUB",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
+    "AuthenticationError",
+    "ClusterSecrets",
     "CodecError",
+    "ForgedFrame",
     "ForwardError",
     "ForwardFailed",
     "ForwardReply",
@@ -45,11 +58,16 @@ __all__ = [
     "FrameError",
     "HandshakeError",
     "Hello",
+    "HelloAuth",
+    "NotMember",
     "PeerClosed",
     "PeerMessage",
     "PeerState",
     "PeerUnavailable",
     "ProtocolViolation",
+    "PubSubHandler",
+    "Publish",
+    "PublishCount",
     "Transport",
     "TransportError",
     "TransportLimits",

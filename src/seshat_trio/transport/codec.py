@@ -28,6 +28,9 @@ from seshat_trio.transport.messages import (
     ForwardReply,
     ForwardRequest,
     Hello,
+    HelloAuth,
+    Publish,
+    PublishCount,
     WireMessage,
 )
 
@@ -68,6 +71,7 @@ _CONVERTERS: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] 
     "commands": (pack_commands, unpack_commands),
     "meta": (_meta_to_wire, _meta_from_wire),
     "request_ids": (list, _ids_from_wire),
+    "proofs": (list, tuple),
 }
 
 
@@ -121,6 +125,9 @@ _KINDS: tuple[_Kind, ...] = tuple(
         ForwardRequest,
         ForwardReply,
         ForwardError,
+        HelloAuth,
+        Publish,
+        PublishCount,
     )
 )
 _BY_TYPE: dict[type, _Kind] = {kind.cls: kind for kind in _KINDS}

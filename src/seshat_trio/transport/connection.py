@@ -1,11 +1,12 @@
 """One framed TCP connection: decoded inbound messages, batched outbound frames.
 
-`FramedStream.receive()` reads until one whole frame is buffered and decodes it;
-`Mailbox` is an Outbox plus a wake-up for the single sender task of a connection, which
-writes everything queued (up to max_batch_bytes) with ONE send_all: one syscall and one
-scheduler pass per batch instead of per message. `run_both` runs a connection's receive
-and send loops and reports why the connection ended, so callers deal with one reason
-instead of an exception group.
+`FramedStream.receive()` reads until one whole frame is buffered and decodes it; once the
+handshake has `authenticate`d it, every frame sent carries its MAC tag and every frame
+received must carry a valid one. `Mailbox` is an Outbox plus a wake-up for the single sender
+task of a connection, which writes everything queued (up to max_batch_bytes) with ONE
+send_all: one syscall and one scheduler pass per batch instead of per message. `run_both`
+runs a connection's receive and send loops and reports why the connection ended, so callers
+deal with one reason instead of an exception group.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import trio
 
 from seshat_trio.plain_socket import ByteStream, PlainSocketStream
 from seshat_trio.transport import codec
+from seshat_trio.transport.auth import SessionKeys
 from seshat_trio.transport.errors import PeerClosed, TransportError
 from seshat_trio.transport.framing import FrameDecoder, encode_frame
 from seshat_trio.transport.messages import WireMessage
@@ -45,6 +47,12 @@ class FramedStream:
     def __init__(self, stream: ByteStream, max_frame_bytes: int) -> None:
         self.stream = stream
         self._decoder = FrameDecoder(max_frame_bytes)
+        self._keys: SessionKeys | None = None
+
+    def authenticate(self, keys: SessionKeys, max_frame_bytes: int) -> None:
+        """Tag every later frame in both directions; frames may now be `max_frame_bytes`."""
+        self._keys = keys
+        self._decoder.authenticate(keys.receive, max_frame_bytes)
 
     async def receive(self) -> WireMessage:
         """The next message; PeerClosed at end of stream, FrameError/CodecError on bad bytes."""
@@ -58,7 +66,14 @@ class FramedStream:
             self._decoder.feed(data)
 
     async def send(self, msg: WireMessage) -> None:
-        await self.stream.send_all(frame_of(msg))
+        await self.send_frames([frame_of(msg)])
+
+    async def send_frames(self, frames: list[bytes]) -> None:
+        """Write encoded frames (with their tags once authenticated) in one send_all."""
+        if self._keys is not None:
+            tag = self._keys.send.tag
+            frames = [part for frame in frames for part in (frame, tag(frame))]
+        await self.stream.send_all(b"".join(frames))
 
 
 class Mailbox:
@@ -81,12 +96,14 @@ class Mailbox:
             self._wakeup = trio.Event()
         return self.outbox.pop_batch(self._max_batch_bytes)
 
-    async def pump(self, stream: ByteStream, on_batch: Callable[[list[QueuedFrame]], None]) -> None:
+    async def pump(
+        self, framed: FramedStream, on_batch: Callable[[list[QueuedFrame]], None]
+    ) -> None:
         """Send batches forever; `on_batch` sees each batch just before it is written."""
         while True:
             batch = await self.next_batch()
             on_batch(batch)
-            await stream.send_all(b"".join(item.frame for item in batch))
+            await framed.send_frames([item.frame for item in batch])
 
 
 async def run_both(

@@ -24,6 +24,18 @@ class HandshakeError(TransportError):
     """The peer's Hello is missing, malformed or names the wrong node/protocol version."""
 
 
+class NotMember(HandshakeError):
+    """The peer's node id is not a current member: its connection is refused."""
+
+
+class AuthenticationError(TransportError):
+    """The peer did not prove the cluster secret (wrong, missing or rotated-out secret)."""
+
+
+class ForgedFrame(AuthenticationError):
+    """A frame after the handshake failed its MAC: forged, altered, replayed or reordered."""
+
+
 class ProtocolViolation(TransportError):
     """A well-formed message that is not allowed where it arrived (e.g. wrong `src`)."""
 

@@ -3,14 +3,18 @@
 Rules: no I/O; `FrameDecoder` accepts input split at any byte boundary and yields frames in
 order; a header announcing 0 bytes or more than `max_frame_bytes` raises FrameError before
 any of that frame's body is buffered, and the decoder then stays failed (the connection is
-to be closed: after a framing error the stream position is meaningless).
+to be closed: after a framing error the stream position is meaningless). Once `authenticate`
+is called (the handshake is done), every frame is followed by its MAC tag (auth.FrameMac),
+and a frame whose tag does not verify raises ForgedFrame (the decoder stays failed too).
 """
 
 from __future__ import annotations
 
+import hmac
 import struct
 
-from seshat_trio.transport.errors import FrameError
+from seshat_trio.transport.auth import TAG_BYTES, FrameMac
+from seshat_trio.transport.errors import ForgedFrame, FrameError, TransportError
 
 _HEADER = struct.Struct(">I")
 HEADER_BYTES = _HEADER.size
@@ -36,7 +40,18 @@ class FrameDecoder:
         self._max = max_frame_bytes
         self._buf = bytearray()
         self._pos = 0
-        self._error: FrameError | None = None
+        self._error: TransportError | None = None
+        self._mac: FrameMac | None = None
+        self._tag_bytes = 0
+
+    def authenticate(self, mac: FrameMac, max_frame_bytes: int) -> None:
+        """From the next frame on, expect each frame's tag after it (and a new size limit:
+        frames before authentication are held to a small one)."""
+        if not 0 < max_frame_bytes <= MAX_FRAME_BYTES_LIMIT:
+            raise ValueError(f"max_frame_bytes must be 1..{MAX_FRAME_BYTES_LIMIT}")
+        self._mac = mac
+        self._tag_bytes = TAG_BYTES
+        self._max = max_frame_bytes
 
     @property
     def buffered(self) -> int:
@@ -62,9 +77,16 @@ class FrameDecoder:
             )
             raise self._error
         end = self._pos + HEADER_BYTES + length
-        if len(self._buf) < end:
+        if len(self._buf) < end + self._tag_bytes:
             return None
         frame = bytes(self._buf[self._pos + HEADER_BYTES : end])
+        if self._mac is not None:
+            header = bytes(self._buf[self._pos : self._pos + HEADER_BYTES])
+            tag = bytes(self._buf[end : end + TAG_BYTES])
+            if not hmac.compare_digest(self._mac.tag(header, frame), tag):
+                self._error = ForgedFrame(f"frame of {length} bytes failed its MAC")
+                raise self._error
+            end += TAG_BYTES
         self._pos = end
         if self._pos == len(self._buf):
             self._buf.clear()

@@ -1,25 +1,157 @@
-"""Validation of a peer's Hello, shared by the dialling and the accepting side."""
+"""The authenticated handshake of a peer connection, both ends (docs/protocol.md section 3).
+
+    acceptor -> dialler   Hello(node_id=B, peer_id=0, nonce=Nb)
+    dialler  -> acceptor  Hello(node_id=A, peer_id=B, nonce=Na, proofs=[one per secret])
+    acceptor -> dialler   HelloAuth(proof under the secret the two share)
+
+Rules: the acceptor refuses a dialler whose id is not a current member (`is_member`, the
+transport's own peer set, which membership changes update live) before it looks at any
+proof, and a dialler that proves no secret it holds; the dialler refuses an acceptor that
+is not the node it dialled or does not prove the shared secret. Nothing but these frames
+is accepted before the end of the exchange, and frames before it are held to
+`handshake_frame_bytes`. Afterwards both sides tag every frame (`FramedStream.authenticate`).
+"""
 
 from __future__ import annotations
 
-from seshat_trio.transport.errors import HandshakeError
-from seshat_trio.transport.messages import HELLO_MAGIC, PROTOCOL_VERSION, Hello, WireMessage
+from collections.abc import Callable
+
+import attrs
+import trio
+
+from seshat_trio.transport.auth import (
+    NONCE_BYTES,
+    ClusterSecrets,
+    Role,
+    Transcript,
+    new_nonce,
+    session_keys,
+)
+from seshat_trio.transport.connection import FramedStream
+from seshat_trio.transport.errors import AuthenticationError, HandshakeError, NotMember
+from seshat_trio.transport.limits import TransportLimits
+from seshat_trio.transport.messages import (
+    HELLO_MAGIC,
+    PROTOCOL_VERSION,
+    Hello,
+    HelloAuth,
+    WireMessage,
+)
 
 
-def check_hello(msg: WireMessage, *, expected_sender: int | None, local_id: int) -> Hello:
-    """`msg` as a Hello addressed to `local_id` (from `expected_sender` when given)."""
+@attrs.frozen(slots=True)
+class Peer:
+    """The authenticated other end of a connection."""
+
+    node_id: int
+    client_addr: str
+    features: int = 0  # the optional messages it understands (Hello.features)
+
+
+def check_hello(msg: WireMessage, *, local_id: int, expected_sender: int | None) -> Hello:
+    """`msg` as a Hello from a valid peer: from a dialler (`expected_sender` None) it must
+    name this node; from an acceptor it must come from the node that was dialled."""
     if not isinstance(msg, Hello):
-        raise HandshakeError(f"expected Hello as the first frame, got {type(msg).__name__}")
+        raise HandshakeError(f"expected Hello, got {type(msg).__name__}")
     if msg.magic != HELLO_MAGIC:
         raise HandshakeError(f"bad Hello magic {msg.magic:#x}: not a seshat-trio peer")
     if msg.protocol_version != PROTOCOL_VERSION:
         raise HandshakeError(
             f"peer speaks protocol version {msg.protocol_version}, this node {PROTOCOL_VERSION}"
         )
-    if msg.peer_id != local_id:
+    if expected_sender is None and msg.peer_id != local_id:
         raise HandshakeError(f"peer believes it reached node {msg.peer_id}, this is {local_id}")
     if msg.node_id <= 0 or msg.node_id == local_id:
         raise HandshakeError(f"invalid peer node id {msg.node_id}")
+    if len(msg.nonce) != NONCE_BYTES:
+        raise HandshakeError(f"Hello nonce of {len(msg.nonce)} bytes, expected {NONCE_BYTES}")
     if expected_sender is not None and msg.node_id != expected_sender:
         raise HandshakeError(f"dialled node {expected_sender} but node {msg.node_id} answered")
     return msg
+
+
+async def accept(
+    framed: FramedStream,
+    *,
+    local_id: int,
+    client_addr: str,
+    secrets: ClusterSecrets,
+    is_member: Callable[[int], bool],
+    limits: TransportLimits,
+) -> Peer:
+    """Run the acceptor's side; the authenticated dialler, or a TransportError."""
+    nonce = new_nonce()
+    try:
+        with trio.fail_after(limits.handshake_timeout):
+            opening = Hello(node_id=local_id, peer_id=0, client_addr=client_addr, nonce=nonce)
+            await framed.send(opening)
+            hello = check_hello(await framed.receive(), local_id=local_id, expected_sender=None)
+            if not is_member(hello.node_id):
+                raise NotMember(f"node {hello.node_id} is not a member of this cluster")
+            transcript = Transcript(
+                version=PROTOCOL_VERSION,
+                dialler=hello.node_id,
+                acceptor=local_id,
+                dialler_nonce=hello.nonce,
+                acceptor_nonce=nonce,
+                dialler_addr=hello.client_addr,
+                acceptor_addr=client_addr,
+            )
+            secret = secrets.verify(Role.DIALLER, transcript, hello.proofs)
+            if secret is None:
+                raise AuthenticationError(
+                    f"node {hello.node_id} did not prove the cluster secret "
+                    "(a different or missing cluster.secret_file)"
+                )
+            await framed.send(HelloAuth(secrets.proof(secret, Role.ACCEPTOR, transcript)))
+    except trio.TooSlowError:
+        raise HandshakeError("handshake not completed in time") from None
+    framed.authenticate(session_keys(secret, transcript, Role.ACCEPTOR), limits.max_frame_bytes)
+    return Peer(hello.node_id, hello.client_addr, hello.features)
+
+
+async def dial(
+    framed: FramedStream,
+    *,
+    local_id: int,
+    peer_id: int,
+    client_addr: str,
+    secrets: ClusterSecrets,
+    limits: TransportLimits,
+) -> Peer:
+    """Run the dialler's side; the authenticated acceptor, or a TransportError."""
+    nonce = new_nonce()
+    try:
+        with trio.fail_after(limits.handshake_timeout):
+            hello = check_hello(await framed.receive(), local_id=local_id, expected_sender=peer_id)
+            transcript = Transcript(
+                version=PROTOCOL_VERSION,
+                dialler=local_id,
+                acceptor=peer_id,
+                dialler_nonce=nonce,
+                acceptor_nonce=hello.nonce,
+                dialler_addr=client_addr,
+                acceptor_addr=hello.client_addr,
+            )
+            await framed.send(
+                Hello(
+                    node_id=local_id,
+                    peer_id=peer_id,
+                    client_addr=client_addr,
+                    nonce=nonce,
+                    proofs=secrets.proofs(Role.DIALLER, transcript),
+                )
+            )
+            answer = await framed.receive()
+    except trio.TooSlowError:
+        raise HandshakeError("handshake not completed in time") from None
+    if not isinstance(answer, HelloAuth):
+        raise HandshakeError(f"expected HelloAuth, got {type(answer).__name__}")
+    secret = secrets.verify(Role.ACCEPTOR, transcript, (answer.proof,))
+    if secret is None:
+        raise AuthenticationError(
+            f"node {peer_id} did not prove the cluster secret "
+            "(a different or missing cluster.secret_file)"
+        )
+    framed.authenticate(session_keys(secret, transcript, Role.DIALLER), limits.max_frame_bytes)
+    return Peer(peer_id, hello.client_addr, hello.features)

@@ -26,7 +26,10 @@ class TransportLimits:
       answered with ForwardError at once.
     - backoff_initial / backoff_max: reconnect delay doubles from initial up to max (seconds,
       each jittered to [d/2, d)).
-    - connect_timeout / handshake_timeout: bound one dial and the Hello exchange.
+    - connect_timeout / handshake_timeout: bound one dial and the whole handshake.
+    - handshake_frame_bytes: largest frame accepted before the peer is authenticated.
+    - max_pending_handshakes: inbound connections still in their handshake at once; more
+      are closed at accept (an unauthenticated crowd cannot hold much of the node).
     - tcp_user_timeout: unacknowledged data older than this breaks the connection (Linux
       TCP_USER_TIMEOUT), so a dead peer is noticed even while we only send.
     """
@@ -41,6 +44,8 @@ class TransportLimits:
     connect_timeout: float = attrs.field(default=2.0, validator=_positive_float)
     handshake_timeout: float = attrs.field(default=2.0, validator=_positive_float)
     tcp_user_timeout: float = attrs.field(default=5.0, validator=_positive_float)
+    handshake_frame_bytes: int = attrs.field(default=4096, validator=_positive_int)
+    max_pending_handshakes: int = attrs.field(default=64, validator=_positive_int)
 
     @property
     def max_forward_payload_bytes(self) -> int:

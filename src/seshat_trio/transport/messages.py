@@ -1,8 +1,9 @@
 """Transport-level wire messages (attrs frozen, slotted) and the unions the codec speaks.
 
 Raft messages come from `seshat_trio.raft.messages`; this module adds the connection
-handshake (`Hello`) and client forwarding (`ForwardRequest` / `ForwardReply` /
-`ForwardError`). `WireMessage` is everything an `Envelope` frame can hold.
+handshake (`Hello`, `HelloAuth`; docs/protocol.md section 3) and client forwarding
+(`ForwardRequest` / `ForwardReply` / `ForwardError`). `WireMessage` is everything an
+`Envelope` frame can hold.
 """
 
 from __future__ import annotations
@@ -11,19 +12,26 @@ import attrs
 
 from seshat_trio.raft.messages import Message, SnapshotChunk, SnapshotChunkAck
 
-PROTOCOL_VERSION = 1
-"""Cluster-protocol version sent in Hello; peers must agree exactly."""
+PROTOCOL_VERSION = 2
+"""Cluster-protocol version sent in Hello; peers must agree exactly (2: authenticated)."""
 
 HELLO_MAGIC = 0x53455348
 """b"SESH" as a big-endian u32: tells a seshat-trio peer from anything else on the port."""
 
+FEATURE_PUBSUB = 1 << 0
+"""Hello.features: the sender understands Publish and PublishCount."""
+FEATURES = FEATURE_PUBSUB
+"""What this build understands beyond protocol version 1 (an older peer announces 0)."""
+
 
 @attrs.frozen(slots=True, kw_only=True)
 class Hello:
-    """First frame in each direction of every connection.
+    """First frame in each direction of every connection (the acceptor speaks first).
 
-    `node_id` is the sender; `peer_id` is the node the sender believes it is talking to, so
-    a misconfigured address is detected by the node that was reached by mistake.
+    `node_id` is the sender; `peer_id` is the node the dialler believes it is talking to,
+    so a misconfigured address is detected by the node that was reached by mistake (0 from
+    the acceptor, which does not know yet who called). `nonce` is the sender's fresh
+    contribution to the handshake; `proofs` (dialler only) prove the cluster secret.
     """
 
     node_id: int
@@ -32,6 +40,17 @@ class Hello:
     client_addr: str = ""
     protocol_version: int = PROTOCOL_VERSION
     magic: int = HELLO_MAGIC
+    nonce: bytes = b""
+    proofs: tuple[bytes, ...] = ()
+    # Optional messages the sender understands (FEATURE_* bits); peers send only those.
+    features: int = FEATURES
+
+
+@attrs.frozen(slots=True)
+class HelloAuth:
+    """The acceptor's proof of the cluster secret, the handshake's last frame."""
+
+    proof: bytes
 
 
 @attrs.frozen(slots=True)
@@ -62,8 +81,36 @@ class ForwardError:
     reason: str
 
 
+@attrs.frozen(slots=True)
+class Publish:
+    """A pub/sub message for the receiver's subscribers; fire-and-forget unless
+    `request_id` is non-zero, which asks for a PublishCount with the receivers."""
+
+    request_id: int
+    channel: bytes
+    message: bytes
+    shard: bool = False
+
+
+@attrs.frozen(slots=True)
+class PublishCount:
+    """How many of its subscribers the receiver of Publish `request_id` delivered it to."""
+
+    request_id: int
+    receivers: int
+
+
 PeerMessage = Message | SnapshotChunk | SnapshotChunkAck
 """What `Transport.send` carries and `on_message` receives."""
 
-WireMessage = PeerMessage | Hello | ForwardRequest | ForwardReply | ForwardError
+WireMessage = (
+    PeerMessage
+    | Hello
+    | HelloAuth
+    | ForwardRequest
+    | ForwardReply
+    | ForwardError
+    | Publish
+    | PublishCount
+)
 """Everything one Envelope frame can hold."""

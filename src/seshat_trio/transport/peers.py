@@ -1,12 +1,12 @@
 """The outbound side of one peer: dial, handshake, send queued frames, match forward replies.
 
 Rules: exactly one connection task per peer (`PeerLink.run`), redialling with jittered
-exponential backoff; the Hello exchange must complete (the peer proves it is `peer_id`)
-before anything else is written. Everything this node sends to the peer travels on this
-connection; the only traffic coming back on it is replies to our forwards. A forward is
-pending on the connection it was queued for: when that connection ends, every pending
-forward fails with PeerUnavailable at once (`maybe_delivered` tells whether its frame had
-been written).
+exponential backoff; the handshake must complete (the peer proves it is `peer_id` and holds
+the cluster secret, handshake.dial) before anything else is written. Everything this node
+sends to the peer travels on this connection; the only traffic coming back on it is replies
+to our forwards. A forward is pending on the connection it was queued for: when that
+connection ends, every pending forward fails with PeerUnavailable at once (`maybe_delivered`
+tells whether its frame had been written).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+from collections.abc import Callable
 
 import attrs
 import trio
@@ -21,6 +22,8 @@ import trio
 from seshat_trio.config.model import Address
 from seshat_trio.logs import EventLogger
 from seshat_trio.plain_socket import PlainSocketStream
+from seshat_trio.transport import handshake
+from seshat_trio.transport.auth import ClusterSecrets
 from seshat_trio.transport.backoff import Backoff
 from seshat_trio.transport.connection import (
     CONNECTION_FAILURES,
@@ -33,18 +36,16 @@ from seshat_trio.transport.connection import (
 )
 from seshat_trio.transport.errors import (
     ForwardFailed,
-    HandshakeError,
     PeerUnavailable,
     ProtocolViolation,
     TransportError,
 )
-from seshat_trio.transport.handshake import check_hello
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
     ForwardError,
     ForwardReply,
     ForwardRequest,
-    Hello,
+    PublishCount,
 )
 from seshat_trio.transport.outbox import Priority, QueuedFrame
 
@@ -95,12 +96,19 @@ class PeerLink:
         rng: random.Random,
         log: EventLogger,
         client_addr: str = "",
+        secrets: ClusterSecrets = ClusterSecrets.none(),  # noqa: B008 (frozen, shared safely)
+        on_closed: Callable[[BaseException], None] = lambda _exc: None,
+        on_publish_count: Callable[[int, PublishCount], None] | None = None,
     ) -> None:
         self.node_id = node_id
+        self._secrets = secrets
+        self._on_closed = on_closed  # sees why each connection attempt ended
         self.peer_id = peer_id
         self.address = address
         self._client_addr = client_addr
         self.peer_client_addr: str | None = None  # from the peer's Hello
+        self.peer_features = 0  # from the peer's Hello: the optional messages it takes
+        self._on_publish_count = on_publish_count
         self._limits = limits
         self._backoff = Backoff(rng, limits.backoff_initial, limits.backoff_max)
         self._log = log.bind(peer=peer_id, direction="outbound")
@@ -113,6 +121,10 @@ class PeerLink:
         self._connected = False
         self._connects = 0
         self._scope = trio.CancelScope()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
 
     def state(self) -> PeerState:
         outbox = self.mailbox.outbox
@@ -139,6 +151,7 @@ class PeerLink:
                 nursery.start_soon(self._expire_overdue)
                 while True:
                     reason = await self._connect_once()
+                    self._on_closed(reason)
                     self._log.info(
                         "peer_connection_closed",
                         remote=str(self.address),
@@ -192,17 +205,26 @@ class PeerLink:
             with trio.fail_after(self._limits.connect_timeout):
                 stream = await trio.open_tcp_stream(self.address.host, self.address.port)
         except trio.TooSlowError:
-            return HandshakeError(f"connect to {self.address} timed out")
+            return TimeoutError(f"connect to {self.address} timed out")
         except OSError as exc:
             return exc
         plain = PlainSocketStream(stream)
         async with contextlib.aclosing(plain):
             tune_socket(plain, self._limits.tcp_user_timeout)
-            framed = FramedStream(plain, self._limits.max_frame_bytes)
+            framed = FramedStream(plain, self._limits.handshake_frame_bytes)
             try:
-                await self._handshake(framed)
+                peer = await handshake.dial(
+                    framed,
+                    local_id=self.node_id,
+                    peer_id=self.peer_id,
+                    client_addr=self._client_addr,
+                    secrets=self._secrets,
+                    limits=self._limits,
+                )
             except CONNECTION_FAILURES as exc:
                 return exc
+            self.peer_client_addr = peer.client_addr or None
+            self.peer_features = peer.features
             self._connected = True
             self._connects += 1
             self._backoff.reset()
@@ -210,23 +232,11 @@ class PeerLink:
             try:
                 return await run_both(
                     lambda: self._receive_loop(framed),
-                    lambda: self.mailbox.pump(plain, self._mark_written),
+                    lambda: self.mailbox.pump(framed, self._mark_written),
                 )
             finally:
                 self._connected = False
                 self._fail_pending("connection lost")
-
-    async def _handshake(self, framed: FramedStream) -> None:
-        await framed.send(
-            Hello(node_id=self.node_id, peer_id=self.peer_id, client_addr=self._client_addr)
-        )
-        try:
-            with trio.fail_after(self._limits.handshake_timeout):
-                reply = await framed.receive()
-        except trio.TooSlowError:
-            raise HandshakeError("no Hello from the peer in time") from None
-        hello = check_hello(reply, expected_sender=self.peer_id, local_id=self.node_id)
-        self.peer_client_addr = hello.client_addr or None
 
     async def _receive_loop(self, framed: FramedStream) -> None:
         while True:
@@ -235,6 +245,8 @@ class PeerLink:
                 self._settle(msg.request_id, msg)
             elif isinstance(msg, ForwardError):
                 self._settle(msg.request_id, ForwardFailed(self.peer_id, msg.reason))
+            elif isinstance(msg, PublishCount) and self._on_publish_count is not None:
+                self._on_publish_count(self.peer_id, msg)
             else:
                 raise ProtocolViolation(f"{type(msg).__name__} on an outbound connection")
 

@@ -9,8 +9,12 @@ requests in, and only forward replies out.
 Rules:
 - `send` never blocks and never raises for a reachable-or-not peer: it encodes, then queues
   on the destination's bounded outbox (drops counted, heartbeats first).
-- Inbound connections are identified by their Hello; a newer connection from the same node
-  replaces the older one (which may be half-open after a peer crash).
+- Every connection is authenticated before any message is accepted (handshake.py): the
+  dialler must be a current peer (`update_peers` changes that live, and closes the
+  connections of nodes it drops) and both sides must prove the cluster secret; afterwards
+  each frame carries a MAC. A newer connection from the same node replaces the older one
+  (which may be half-open after a peer crash). Refusals and forged frames are logged as
+  warnings (`peer_refused`) and counted by reason (`refused`).
 - Bad bytes from a peer (framing, codec, handshake, protocol violations) close that one
   connection with a structured `peer_connection_closed` log line; nothing else is affected.
 - `on_message` runs in the receive task, in arrival order per connection; it must not block.
@@ -19,9 +23,12 @@ Rules:
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import functools
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 import trio
 
@@ -29,6 +36,8 @@ from seshat_trio.config.model import Address
 from seshat_trio.logs import get_logger
 from seshat_trio.plain_socket import PlainSocketStream
 from seshat_trio.raft.messages import Heartbeat, HeartbeatResp
+from seshat_trio.transport import handshake
+from seshat_trio.transport.auth import ClusterSecrets
 from seshat_trio.transport.connection import (
     CONNECTION_FAILURES,
     FramedStream,
@@ -37,22 +46,41 @@ from seshat_trio.transport.connection import (
     run_both,
     tune_socket,
 )
-from seshat_trio.transport.errors import HandshakeError, ProtocolViolation
+from seshat_trio.transport.errors import (
+    AuthenticationError,
+    HandshakeError,
+    ProtocolViolation,
+)
 from seshat_trio.transport.framing import HEADER_BYTES as FRAME_HEADER_BYTES
-from seshat_trio.transport.handshake import check_hello
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
+    FEATURE_PUBSUB,
     ForwardError,
     ForwardReply,
     ForwardRequest,
     Hello,
+    HelloAuth,
     PeerMessage,
+    Publish,
+    PublishCount,
 )
 from seshat_trio.transport.outbox import Priority
 from seshat_trio.transport.peers import PeerLink, PeerState
 
 OnMessage = Callable[[PeerMessage], None]
 OnForward = Callable[[int, ForwardRequest], Awaitable[ForwardReply]]
+
+
+class PubSubHandler(Protocol):
+    """Receives pub/sub traffic (the node's pub/sub hub); both calls must not block."""
+
+    def published(self, sender: int, msg: Publish) -> int:
+        """Deliver `msg` to local subscribers; returns how many received it."""
+        ...
+
+    def counted(self, sender: int, msg: PublishCount) -> None:
+        """A peer's receiver count for one of our Publish messages."""
+        ...
 
 
 class Transport:
@@ -67,6 +95,7 @@ class Transport:
         limits: TransportLimits = TransportLimits(),  # noqa: B008 (frozen, shared safely)
         rng: random.Random | None = None,
         client_addr: str = "",
+        secrets: ClusterSecrets = ClusterSecrets.none(),  # noqa: B008 (frozen, shared safely)
     ) -> None:
         if node_id <= 0:
             raise ValueError(f"node id must be > 0, got {node_id}")
@@ -76,13 +105,18 @@ class Transport:
         self._on_message = on_message
         self._on_forward = on_forward
         self._client_addr = client_addr
+        self._secrets = secrets
         self._limits = limits
         self._rng = rng if rng is not None else random.Random()
         self._log = get_logger(__name__).bind(local=node_id)
         self._links: dict[int, PeerLink] = {}
         self._inbound: dict[int, trio.CancelScope] = {}
+        self._handshaking = 0
         self._nursery: trio.Nursery | None = None
         self.undeliverable = 0  # messages for nodes that are not (or no longer) peers
+        # Connections refused or closed for security reasons, by error class name.
+        self.refused: collections.Counter[str] = collections.Counter()
+        self.pubsub: PubSubHandler | None = None  # bound after construction (runner)
         self.update_peers(peers)
 
     @property
@@ -130,6 +164,22 @@ class Transport:
         )
         link.mailbox.push(frame_of(msg), priority)
 
+    def publish(self, msg: Publish) -> list[int]:
+        """Queue `msg` for every connected peer that takes pub/sub messages; the peers it
+        was queued for. Never blocks: a full queue loses it (fire-and-forget)."""
+        frame: bytes | None = None
+        queued = []
+        for peer_id, link in self._links.items():
+            if link.connected and link.peer_features & FEATURE_PUBSUB:
+                frame = frame if frame is not None else frame_of(msg)
+                if link.mailbox.push(frame, Priority.PUBSUB):
+                    queued.append(peer_id)
+        return queued
+
+    def connected_peers(self) -> list[int]:
+        """Peers with a live outbound connection."""
+        return [peer_id for peer_id, link in self._links.items() if link.connected]
+
     async def forward(self, to: int, request: ForwardRequest, timeout: float) -> ForwardReply:
         """Execute `request` on node `to`; PeerUnavailable, ForwardFailed or trio.TooSlowError."""
         link = self._links.get(to)
@@ -137,14 +187,21 @@ class Transport:
             raise ValueError(f"node {to} is not a peer of node {self.node_id}")
         return await link.forward(request, timeout)
 
+    def is_peer(self, node_id: int) -> bool:
+        """Whether `node_id` is a current peer: the only nodes whose connections are accepted."""
+        return node_id in self._links
+
     def update_peers(self, peers: Mapping[int, Address]) -> None:
-        """Adopt a new peer set: new links are dialled, removed or re-addressed ones closed."""
+        """Adopt a new peer set: new links are dialled, removed or re-addressed ones closed
+        (and a removed node's inbound connection with them)."""
         if self.node_id in peers:
             raise ValueError(f"node {self.node_id} cannot be its own peer")
         for peer_id, link in list(self._links.items()):
             if peers.get(peer_id) != link.address:
                 link.close()
                 del self._links[peer_id]
+                if peer_id not in peers and (inbound := self._inbound.get(peer_id)) is not None:
+                    inbound.cancel()
         for peer_id, address in peers.items():
             if peer_id not in self._links:
                 link = PeerLink(
@@ -155,10 +212,19 @@ class Transport:
                     rng=self._rng,
                     log=self._log,
                     client_addr=self._client_addr,
+                    secrets=self._secrets,
+                    on_closed=functools.partial(
+                        self._note_failure, direction="outbound", remote=str(address), peer=peer_id
+                    ),
+                    on_publish_count=self._publish_counted,
                 )
                 self._links[peer_id] = link
                 if self._nursery is not None:
                     self._nursery.start_soon(link.run)
+
+    def _publish_counted(self, peer_id: int, msg: PublishCount) -> None:
+        if self.pubsub is not None:
+            self.pubsub.counted(peer_id, msg)
 
     def client_address(self, peer_id: int) -> str | None:
         """`peer_id`'s RESP address as its Hello announced it (None before a handshake)."""
@@ -168,23 +234,46 @@ class Transport:
     def peer_states(self) -> dict[int, PeerState]:
         return {peer_id: link.state() for peer_id, link in self._links.items()}
 
+    def _note_failure(self, exc: BaseException, **fields: object) -> None:
+        """Count and log a connection refused or closed for a security reason."""
+        if isinstance(exc, AuthenticationError | HandshakeError):
+            reason = type(exc).__name__
+            self.refused[reason] += 1
+            self._log.warning("peer_refused", reason=reason, detail=str(exc), **fields)
+
     async def _serve_inbound(self, stream: trio.SocketStream) -> None:
         remote = _remote(stream)
         log = self._log.bind(direction="inbound", remote=remote)
+        if self._handshaking >= self._limits.max_pending_handshakes:
+            self.refused["TooManyHandshakes"] += 1
+            await trio.aclose_forcefully(stream)
+            return
         sender: int | None = None
         scope = trio.CancelScope()
         plain = PlainSocketStream(stream)
         async with contextlib.aclosing(plain):
             with scope:
                 tune_socket(plain, self._limits.tcp_user_timeout)
-                framed = FramedStream(plain, self._limits.max_frame_bytes)
+                framed = FramedStream(plain, self._limits.handshake_frame_bytes)
+                self._handshaking += 1
                 try:
-                    sender = await self._accept_hello(framed)
+                    peer = await handshake.accept(
+                        framed,
+                        local_id=self.node_id,
+                        client_addr=self._client_addr,
+                        secrets=self._secrets,
+                        is_member=self.is_peer,
+                        limits=self._limits,
+                    )
                 except CONNECTION_FAILURES as exc:
+                    self._note_failure(exc, direction="inbound", remote=remote)
                     log.warning(
                         "peer_connection_closed", reason=type(exc).__name__, detail=str(exc)
                     )
                     return
+                finally:
+                    self._handshaking -= 1
+                sender = peer.node_id
                 if (older := self._inbound.get(sender)) is not None:
                     older.cancel()
                 self._inbound[sender] = scope
@@ -199,9 +288,10 @@ class Transport:
                     async with trio.open_nursery() as handlers:
                         ended = await run_both(
                             lambda: self._receive_loop(framed, sender, mailbox, handlers),
-                            lambda: mailbox.pump(plain, _ignore_batch),
+                            lambda: mailbox.pump(framed, _ignore_batch),
                         )
                         handlers.cancel_scope.cancel()
+                    self._note_failure(ended, direction="inbound", remote=remote, peer=sender)
                     log.warning(
                         "peer_connection_closed", reason=type(ended).__name__, detail=str(ended)
                     )
@@ -214,19 +304,6 @@ class Transport:
                     reason="replaced",
                     detail="newer connection from the same node",
                 )
-
-    async def _accept_hello(self, framed: FramedStream) -> int:
-        try:
-            with trio.fail_after(self._limits.handshake_timeout):
-                hello = check_hello(
-                    await framed.receive(), expected_sender=None, local_id=self.node_id
-                )
-        except trio.TooSlowError:
-            raise HandshakeError("no Hello in time") from None
-        await framed.send(
-            Hello(node_id=self.node_id, peer_id=hello.node_id, client_addr=self._client_addr)
-        )
-        return hello.node_id
 
     async def _receive_loop(
         self, framed: FramedStream, sender: int, mailbox: Mailbox, handlers: trio.Nursery
@@ -273,7 +350,12 @@ class Transport:
                     continue
                 inflight += 1
                 handlers.start_soon(serve, msg)
-            elif isinstance(msg, Hello | ForwardReply | ForwardError):
+            elif isinstance(msg, Publish):
+                receivers = 0 if self.pubsub is None else self.pubsub.published(sender, msg)
+                if msg.request_id:
+                    count = PublishCount(msg.request_id, receivers)
+                    mailbox.push(frame_of(count), Priority.PUBSUB)
+            elif isinstance(msg, Hello | HelloAuth | ForwardReply | ForwardError | PublishCount):
                 raise ProtocolViolation(f"{type(msg).__name__} on an inbound connection")
             elif msg.src != sender or msg.dst != self.node_id:
                 raise ProtocolViolation(

@@ -34,7 +34,6 @@ from typing import Protocol, TypeVar
 import attrs
 import trio
 
-from seshat_trio.node.raft_machine import SnapshotSink, SnapshotSource, StateMachine
 from seshat_trio.raft import (
     Snapshot,
     SnapshotChunk,
@@ -42,6 +41,7 @@ from seshat_trio.raft import (
     SnapshotMeta,
     iter_snapshot_chunks,
 )
+from seshat_trio.replication.machine import SnapshotSink, SnapshotSource, StateMachine
 from seshat_trio.storage import StorageError
 
 log = logging.getLogger(__name__)

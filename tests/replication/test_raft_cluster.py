@@ -23,20 +23,7 @@ import trio.testing
 from seshat_trio.errors import OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation, encode_batch, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
-from seshat_trio.node.pending import PendingReply
-from seshat_trio.node.raft_driver import (
-    DriverSettings,
-    PeerMessage,
-    RaftGroupDriver,
-    run_in_thread,
-)
-from seshat_trio.node.raft_machine import StateMachine
-from seshat_trio.node.system_state import (
-    NodeAddresses,
-    SystemStateMachine,
-    bootstrap_system_group,
-    single_shard_layout,
-)
+from seshat_trio.node.system_bootstrap import bootstrap_system_group
 from seshat_trio.protocol import ErrorReply, SimpleString
 from seshat_trio.raft import (
     Membership,
@@ -45,7 +32,17 @@ from seshat_trio.raft import (
     Role,
     SnapshotChunk,
 )
+from seshat_trio.replication.driver import (
+    DriverSettings,
+    PeerMessage,
+    RaftGroupDriver,
+    run_in_thread,
+)
+from seshat_trio.replication.machine import StateMachine
+from seshat_trio.replication.pending import PendingReply
 from seshat_trio.storage import GroupCommitter, Store, WriteBatch
+from seshat_trio.system.layout import NodeAddresses, layout_of, single_shard_layout
+from seshat_trio.system.machine import SystemStateMachine
 
 T = TypeVar("T")
 GROUP = 1
@@ -278,7 +275,7 @@ async def test_concurrent_reads_share_one_read_index_request(
         follower = next(n for n in cluster if n is not leader)
         for node in (leader, follower):
             await write(leader, b"k", b"v" + bytes([node.node_id]))
-            before = node.driver._next_read_id
+            before = node.driver._reads.requests
             seen: list[bytes] = []
 
             async def read(node: Node = node, seen: list[bytes] = seen) -> None:
@@ -293,11 +290,11 @@ async def test_concurrent_reads_share_one_read_index_request(
                 for _ in range(20):
                     reads.start_soon(read)
             assert seen == [b"v" + bytes([node.node_id])] * 20
-            used = node.driver._next_read_id - before
+            used = node.driver._reads.requests - before
             assert 1 <= used <= 2
             # A read after that Ready took the request asks again.
             await node.driver.read_barrier()
-            assert node.driver._next_read_id == before + used + 1
+            assert node.driver._reads.requests == before + used + 1
 
 
 async def test_a_tick_closes_the_shared_read_request(
@@ -313,12 +310,12 @@ async def test_a_tick_closes_the_shared_read_request(
         async with trio.open_nursery() as tasks:
             tasks.start_soon(write, leader, b"k", b"stalled")
             await trio.testing.wait_all_tasks_blocked()  # the Ready loop waits on the disk
-            before = leader.driver._next_read_id
+            before = leader.driver._reads.requests
             tasks.start_soon(leader.driver.read_barrier)
             await trio.sleep(FAST.tick_seconds * 1.5)
             tasks.start_soon(leader.driver.read_barrier)
             await trio.testing.wait_all_tasks_blocked()
-            assert leader.driver._next_read_id == before + 2
+            assert leader.driver._reads.requests == before + 2
             leader.committer.gate = None
             gate.set()
 
@@ -530,13 +527,13 @@ async def test_system_group_bootstraps_layout_once(
         await cluster.wait_applied(leader.driver.applied_index)
         for node in cluster:
             assert isinstance(node.machine, SystemStateMachine)
-            assert node.machine.layout == layout
+            assert layout_of(node.machine.state) == layout
             assert node.store.get_system(0, "members") == leader.store.get_system(0, "members")
         await cluster.stop()
         # Restart: the layout is read back from system_data.
         for node in cluster:
             node.store = Store.open(node.path)
-            assert SystemStateMachine(node.store).layout == layout
+            assert layout_of(SystemStateMachine(node.store).state) == layout
             node.store.close()
 
 

@@ -7,7 +7,7 @@ senders are spawned per follower. Per Ready the loop:
 
 1. sends `messages` at once (the leader replicates while its own fsync runs; a `Snapshot`
    offer starts a chunk stream instead);
-2. persists everything as ONE WriteBatch (`raft_storage.ready_batch`): through the group
+2. persists everything as ONE WriteBatch (`log_storage.ready_batch`): through the group
    committer when `must_sync` (shared fsync across groups, off the event loop), as an
    unsynced write otherwise (a commit-only hard state); a snapshot install writes the
    batch together with the state-machine flip in one synced write;
@@ -23,9 +23,9 @@ Rules this module lives by:
   queue, then wake the loop. Queued proposals go to the core in one `propose` call per pass.
 - Applied state only ever holds committed entries, so reads wait for the state machine's
   applied index (not the core's: after a snapshot install it may be ahead, see
-  `raft_snapshot`) to reach the read index.
+  `snapshot`) to reach the read index.
 - A storage failure while persisting a Ready is fatal for the group (Raft cannot un-send a
-  Ready); `run()` raises and every waiter learns its fate (see `raft_proposals`).
+  Ready); `run()` raises and every waiter learns its fate (see `proposals`).
 - On restart the core gets `applied = min(state machine applied, durable commit)`: entries
   the state machine already holds are re-delivered and skipped by index. The applied
   index can be ahead of the durable commit after a snapshot install whose data was newer
@@ -44,17 +44,6 @@ import trio
 
 from seshat_trio.errors import ServiceError
 from seshat_trio.logs import get_logger
-from seshat_trio.node.pending import PendingReply
-from seshat_trio.node.raft_machine import StateMachine
-from seshat_trio.node.raft_proposals import ProposalTracker
-from seshat_trio.node.raft_snapshot import (
-    Offload,
-    SnapshotReceiver,
-    SnapshotSender,
-    SnapshotStreamError,
-)
-from seshat_trio.node.raft_storage import RaftLogStore, ready_batch
-from seshat_trio.node.stats import RaftCounters
 from seshat_trio.raft import (
     Entry,
     EntryKind,
@@ -65,7 +54,6 @@ from seshat_trio.raft import (
     ProgressState,
     RaftConfig,
     RaftCore,
-    ReadFailure,
     Ready,
     Role,
     Snapshot,
@@ -74,6 +62,18 @@ from seshat_trio.raft import (
     SnapshotMeta,
     SoftState,
 )
+from seshat_trio.replication.log_storage import RaftLogStore, ready_batch
+from seshat_trio.replication.machine import StateMachine
+from seshat_trio.replication.pending import PendingReply
+from seshat_trio.replication.proposals import ProposalTracker
+from seshat_trio.replication.reads import ReadBarriers
+from seshat_trio.replication.snapshot import (
+    Offload,
+    SnapshotReceiver,
+    SnapshotSender,
+    SnapshotStreamError,
+)
+from seshat_trio.replication.stats import RaftCounters
 from seshat_trio.storage import StorageError, Store, WriteBatch
 
 log = get_logger(__name__)
@@ -82,13 +82,6 @@ T = TypeVar("T")
 
 PeerMessage = Message | SnapshotChunk | SnapshotChunkAck
 
-READ_FAILURES = {
-    ReadFailure.NO_LEADER: "NOLEADER no leader is known for this group; retry",
-    ReadFailure.NOT_LEADER: "TRYAGAIN the leader refused the read (leadership moved); retry",
-    ReadFailure.LEADERSHIP_LOST: "TRYAGAIN leadership changed while the read was pending; retry",
-    ReadFailure.TIMED_OUT: "TIMEOUT the leader did not confirm the read in time; retry",
-    ReadFailure.TRANSFERRING: "TRYAGAIN a leadership transfer is in progress; retry",
-}
 STOPPED = "the node stopped before the request completed"
 # What a merged entry adds per proposal (a length prefix), counted against the size bound.
 BATCH_FRAMING_BYTES = 4
@@ -164,13 +157,6 @@ class GroupStatus:
     peers: dict[int, PeerStatus]  # leader only: replication progress per peer
 
 
-@attrs.define(slots=True, eq=False)
-class _ReadWaiter:
-    done: trio.Event = attrs.field(factory=trio.Event)
-    index: int | None = None
-    failure: str | None = None
-
-
 def _split_durable(ready: Ready) -> tuple[tuple[Entry, ...], tuple[Entry, ...]]:
     """`ready.committed_entries` split into those already durable in this node's log (written
     by earlier Readys) and those that need this Ready's writes first: a follower may learn
@@ -229,11 +215,16 @@ class RaftGroupDriver:
         self._core = RaftCore(attrs.evolve(raft_config, applied=applied), self._log_store, rng)
         self._proposals = ProposalTracker()
         self._queued: list[tuple[bytes, PendingReply]] = []
-        self._reads: dict[int, _ReadWaiter] = {}
-        self._next_read_id = 1
-        # The read request the core has not yet taken into a Ready: later reads join it.
-        self._open_read: _ReadWaiter | None = None
-        self._apply_waiters: list[tuple[int, trio.Event]] = []
+        self._reads = ReadBarriers(
+            self._core, lambda: machine.applied_index, self._wake, STOPPED, self._check_clock
+        )
+        # Lease reads count time in ticks: a tick (or a read, or a peer message) this long
+        # after the last tick means the ticks stopped keeping time (docs/raft.md, "Lease
+        # reads"). 0: no lease to protect.
+        self._max_tick_gap_s = (
+            settings.tick_seconds * raft_config.lease_tick_gap if raft_config.lease_reads else 0.0
+        )
+        self._last_tick_at = 0.0
         self._senders: dict[int, SnapshotSender] = {}
         self._receiver = SnapshotReceiver(machine, offload)
         self._chunks_in, self._chunks_out = trio.open_memory_channel[SnapshotChunk](CHUNK_INBOX)
@@ -324,6 +315,7 @@ class RaftGroupDriver:
             if sender is not None:
                 sender.on_ack(msg)
             return
+        self._check_clock()  # before a follower's ReadIndexReq is answered from the lease
         try:
             self._core.step(msg)
         except ValueError as exc:
@@ -375,38 +367,7 @@ class RaftGroupDriver:
         """Return once this node's applied state reflects every write acknowledged before
         the call (ReadIndex; works on followers through the leader). Raises ServiceError
         when the read cannot be confirmed; one internal retry when a leader is known."""
-        for attempt in range(2):
-            if not self._running:
-                raise ServiceError(f"TRYAGAIN {STOPPED}")
-            # Reads share one request until the next Ready or tick (see docs/raft.md,
-            # "ReadIndex"): no write is acknowledged in between (that happens only while a
-            # Ready is handled), the confirmation round or forwarded request leaves only in
-            # the next Ready, after every read that joined, and a lease index is fixed at a
-            # tick whose lease check holds for every joiner alike.
-            waiter = self._open_read
-            if waiter is None:
-                waiter = self._open_read = _ReadWaiter()
-                request_id = self._next_read_id
-                self._next_read_id += 1
-                self._reads[request_id] = waiter
-                self._core.read_index(request_id)
-                self._wake()
-            await waiter.done.wait()
-            if waiter.index is not None:
-                await self._wait_applied(waiter.index)
-                return
-            if attempt == 0 and self._core.leader_id is not None and self._running:
-                continue
-            raise ServiceError(waiter.failure or READ_FAILURES[ReadFailure.NO_LEADER])
-
-    async def _wait_applied(self, index: int) -> None:
-        if self._machine.applied_index >= index:
-            return
-        event = trio.Event()
-        self._apply_waiters.append((index, event))
-        await event.wait()
-        if self._machine.applied_index < index:
-            raise ServiceError(f"TRYAGAIN {STOPPED}")
+        await self._reads.barrier()
 
     def _wake(self) -> None:
         self._wakeup.set()
@@ -417,6 +378,7 @@ class RaftGroupDriver:
         if self._running or self._stopped:
             raise RuntimeError("a RaftGroupDriver runs once")
         self._running = True
+        self._reads.accepting = True
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -435,24 +397,31 @@ class RaftGroupDriver:
         for _, pending in self._queued:
             pending.fail(ServiceError(f"TRYAGAIN {STOPPED}; the write was not applied"))
         self._queued = []
-        for waiter in self._reads.values():
-            waiter.failure = f"TRYAGAIN {STOPPED}"
-            waiter.done.set()
-        self._reads.clear()
-        self._open_read = None
-        for _, event in self._apply_waiters:
-            event.set()
-        self._apply_waiters = []
+        self._reads.stop()
         self._receiver.abort_all()
         self._changed.set()
 
+    def _check_clock(self) -> None:
+        """Void the lease if the last tick is more than the allowed gap old: the process was
+        stopped (SIGSTOP) or its event loop stalled, and the core's tick count fell behind
+        real time. Called before every tick, peer message and read."""
+        if self._max_tick_gap_s and trio.current_time() - self._last_tick_at > self._max_tick_gap_s:
+            self._core.void_lease()
+            self.counters.lease_voids += 1
+            # A request opened before the gap may hold a lease index: later reads must not
+            # join it.
+            self._reads.close_round()
+
     async def _ticker(self) -> None:
+        self._last_tick_at = trio.current_time()
         while True:
             await trio.sleep(self._settings.tick_seconds)
+            self._check_clock()
+            self._last_tick_at = trio.current_time()
             self._core.tick()
             # A tick may start a round for the open request or end a lease: later reads
             # open a request of their own.
-            self._open_read = None
+            self._reads.close_round()
             self._wake()
 
     async def _receive_chunks(self) -> None:
@@ -478,7 +447,7 @@ class RaftGroupDriver:
             self._wakeup = trio.Event()
             self._flush_proposals()
             if self._core.has_ready():
-                self._open_read = None
+                self._reads.close_round()
                 await self._handle_ready(self._core.ready())
             else:
                 await self._wakeup.wait()
@@ -561,8 +530,8 @@ class RaftGroupDriver:
             else ((), ready.committed_entries)
         )
         self._apply(durable)
-        self._release_apply_waiters()
-        self._resolve_reads(ready)
+        self._reads.release_applied()
+        self._reads.resolve(ready)
         await self._persist(ready)
         self._log_store.persisted(ready)
         for msg in ready.persisted_messages:
@@ -577,23 +546,10 @@ class RaftGroupDriver:
                 succeeded=result.succeeded,
             )
         self._core.advance(ready)
-        self._release_apply_waiters()
+        self._reads.release_applied()
         await self._maybe_compact()
         self._changed.set()
         self._changed = trio.Event()
-
-    def _resolve_reads(self, ready: Ready) -> None:
-        """Read states depend on no write of their Ready: they are released before its fsync."""
-        for state in ready.read_states:
-            waiter = self._reads.pop(state.request_id, None)
-            if waiter is not None:
-                waiter.index = state.index
-                waiter.done.set()
-        for failed in ready.failed_reads:
-            waiter = self._reads.pop(failed.request_id, None)
-            if waiter is not None:
-                waiter.failure = READ_FAILURES[failed.reason]
-                waiter.done.set()
 
     def _on_soft_state(self, soft: SoftState) -> None:
         previous, self._soft = self._soft, soft
@@ -694,16 +650,6 @@ class RaftGroupDriver:
                 self._proposals.applied(entry.index, entry.term, None)
             else:
                 self._proposals.applied(entry.index, entry.term, applied.replies, applied.split)
-
-    def _release_apply_waiters(self) -> None:
-        applied = self._machine.applied_index
-        still: list[tuple[int, trio.Event]] = []
-        for index, event in self._apply_waiters:
-            if index <= applied:
-                event.set()
-            else:
-                still.append((index, event))
-        self._apply_waiters = still
 
     async def _maybe_compact(self) -> None:
         core = self._core

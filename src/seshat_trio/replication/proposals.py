@@ -23,8 +23,8 @@ from collections.abc import Callable
 import attrs
 
 from seshat_trio.errors import OutcomeUnknownError, ServiceError
-from seshat_trio.node.pending import PendingReply
 from seshat_trio.protocol import Reply
+from seshat_trio.replication.pending import PendingReply
 
 MISMATCH = (
     "TIMEOUT the write applied, but its entry's replies do not match its writes; "

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from tests.node.test_raft_cluster import FAST, GROUP, Cluster, running, set_op, write
+from tests.replication.test_raft_cluster import FAST, GROUP, Cluster, running, set_op, write
 
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
-from seshat_trio.node.raft_snapshot import encode_header
 from seshat_trio.protocol import SimpleString
 from seshat_trio.raft import SnapshotChunk
+from seshat_trio.replication.snapshot import encode_header
 from seshat_trio.storage import Store, encode_chunk, keys
 from seshat_trio.storage.records import StoredValue, encode_stored_value
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from seshat_trio.node.raft_storage import RaftLogStore, ready_batch
 from seshat_trio.raft import (
     CompactedError,
     Entry,
@@ -17,6 +16,7 @@ from seshat_trio.raft import (
     SnapshotMeta,
     UnavailableError,
 )
+from seshat_trio.replication.log_storage import RaftLogStore, ready_batch
 from seshat_trio.storage import Store
 
 GROUP = 1

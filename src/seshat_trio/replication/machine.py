@@ -10,6 +10,9 @@ Both the data group's `KvStateMachine` and the system group's `SystemStateMachin
   for) and streamed in self-framed chunks; `begin_install` stages received chunks
   invisibly and `finish(batch)` makes them visible in one synced write together with the
   driver's Raft batch; `reload` then re-reads in-memory state from the store.
+
+`Applied` (one entry's replies) and `unapplied` (the idempotent-by-index filter) are the
+shared vocabulary of every state machine behind a driver.
 """
 
 from __future__ import annotations
@@ -17,8 +20,38 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from seshat_trio.kv.state_machine import Applied
+import attrs
+
+from seshat_trio.protocol import Reply
 from seshat_trio.storage import WriteBatch
+
+
+@attrs.frozen(slots=True)
+class Applied:
+    """The outcome of one entry: its index and its replies (empty for a no-op).
+
+    One reply per command, except for an EXEC operation: one reply, the EXEC array. An entry
+    with a batch of operations has their replies in order; `split` then says how many
+    replies belong to each operation (None: the entry was one operation)."""
+
+    index: int
+    replies: tuple[Reply, ...]
+    split: tuple[int, ...] | None = None
+
+
+def unapplied(
+    entries: Iterable[tuple[int, bytes | None]], applied_index: int
+) -> Iterator[tuple[int, bytes | None]]:
+    """The entries above `applied_index`, in order: those at or below it were applied before
+    (a replay after restart); a gap means the caller lost entries, so it is refused."""
+    last = applied_index
+    for index, data in entries:
+        if index <= last:
+            continue
+        if index != last + 1:
+            raise ValueError(f"apply gap: index {index} after applied index {last}")
+        last = index
+        yield index, data
 
 
 class SnapshotSource(Protocol):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from seshat_trio.errors import OutcomeUnknownError, ServiceError
-from seshat_trio.node.pending import PendingReply
-from seshat_trio.node.raft_proposals import ProposalTracker
+from seshat_trio.replication.pending import PendingReply
+from seshat_trio.replication.proposals import ProposalTracker
 
 
 async def outcome(pending: PendingReply) -> str:

@@ -1,0 +1,8 @@
+"""Every module that registers system-group operations, imported here so that a node
+knows them all before it applies its first entry (an unknown operation stops the apply).
+
+A feature that adds cluster state registers its operations in its own module and adds one
+import line below.
+"""
+
+from seshat_trio.system import layout  # noqa: F401  (registration)
