@@ -52,8 +52,9 @@ class Nemesis:
         self.rng = random.Random(cluster.rng.getrandbits(64))
         self.running = False
         self.injected: dict[str, int] = {}
+        # Its own stream, seeded apart: schedules without membership changes stay as they were.
         self.reconfig = Reconfigurer(
-            cluster, random.Random(self.rng.getrandbits(64)), self.params.reconfig
+            cluster, random.Random(f"seshat-reconfig-{cluster.seed}"), self.params.reconfig
         )
 
     def start(self) -> None:
