@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import COMMANDS, CommandSpec, lookup, register, wrong_arity
-from seshat_trio.kv.glob import matches
+from seshat_trio.glob import compile_glob
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString, Verbatim
 from seshat_trio.tunables import PARAMETERS, TunableError
 
@@ -115,7 +115,8 @@ async def config(ctx: CommandContext, argv: list[bytes]) -> Reply:
         params = config_parameters(ctx)
         found: dict[str, str] = {}
         for pattern in argv[2:]:
-            found.update((k, v) for k, v in params.items() if matches(pattern.lower(), k.encode()))
+            glob = compile_glob(pattern, nocase=True)
+            found.update((k, v) for k, v in params.items() if glob.match(k.encode()))
         return found
     if sub == b"set":
         return config_set(ctx, argv[2:])

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import attrs
 
+from seshat_trio.glob import compile_glob
 from seshat_trio.kv import registry
-from seshat_trio.kv.glob import matches
 from seshat_trio.kv.parsing import NOT_INTEGER, SYNTAX_ERROR, parse_int
 from seshat_trio.kv.registry import Args, args_as_is
 from seshat_trio.kv.values import OK
@@ -96,7 +96,10 @@ def copy(view: WritableView, cmd: CopyArgs) -> Reply:
 
 
 def keys(view: KeyView, args: Args) -> Reply:
-    return [key for key, _ in view.items() if matches(args[0], key)]
+    if args[0] == b"*":  # Redis's shortcut: every key, even the empty one
+        return [key for key, _ in view.items()]
+    glob = compile_glob(args[0])
+    return [key for key, _ in view.items() if glob.match(key)]
 
 
 @attrs.frozen(slots=True)
@@ -152,13 +155,15 @@ def make_cursor(key: bytes) -> bytes:
 def scan(view: KeyView, cmd: ScanArgs) -> Reply:
     found: list[bytes] = []
     examined = 0
+    # Redis's shortcut: `*` is every key, even the empty one.
+    glob = None if cmd.pattern == b"*" else compile_glob(cmd.pattern)
     for key, value in view.items(cmd.start):
         if examined == cmd.count:
             return [make_cursor(key), found]
         examined += 1
         if cmd.type_name is not None and TYPE_NAMES.get(value.kind) != cmd.type_name:
             continue
-        if matches(cmd.pattern, key):
+        if glob is None or glob.match(key):
             found.append(key)
     return [b"0", found]
 

@@ -230,7 +230,7 @@ class RaftCore:
 
     def step(self, msg: Message) -> None:
         if isinstance(msg, (SnapshotChunk, SnapshotChunkAck)):
-            raise TypeError("snapshot chunks are driver-level; step the reassembled offer")
+            raise TypeError("snapshot chunks are driver-level; step the received offer")
         if msg.group != self._cfg.group:
             raise ValueError(f"message for group {msg.group} stepped into group {self.group}")
         if msg.dst != self.node_id:
@@ -452,11 +452,17 @@ class RaftCore:
         if ready.snapshot is not None:
             self._log.stable_snap_to(ready.snapshot.index)
             self._log.applied = max(self._log.applied, ready.snapshot.index)
-        if ready.entries:
-            last = ready.entries[-1]
-            self._log.stable_to(last.index, last.term)
-            if self._repl is not None and self._log.match_term(last.index, last.term):
-                self._on_ack(self._repl, self.node_id, last.index)
+        # The written entries still in the log are durable. A conflicting Append stepped
+        # while they were being written may have replaced their tail: the prefix before it
+        # is durable all the same (marking nothing would hand it out again, even below a
+        # compaction the application made meanwhile).
+        written = next(
+            (e for e in reversed(ready.entries) if self._log.match_term(e.index, e.term)), None
+        )
+        if written is not None:
+            self._log.stable_to(written.index, written.term)
+            if self._repl is not None:
+                self._on_ack(self._repl, self.node_id, written.index)
         if ready.committed_entries:
             self._log.applied_to(ready.committed_entries[-1].index)
             for entry in ready.committed_entries:

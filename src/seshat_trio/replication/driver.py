@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol, TypeVar
 
 import attrs
@@ -226,7 +227,7 @@ class RaftGroupDriver:
         )
         self._last_tick_at = 0.0
         self._senders: dict[int, SnapshotSender] = {}
-        self._receiver = SnapshotReceiver(machine, offload)
+        self._receiver = SnapshotReceiver(machine.begin_install)
         self._chunks_in, self._chunks_out = trio.open_memory_channel[SnapshotChunk](CHUNK_INBOX)
         self._wakeup = trio.Event()
         self._changed = trio.Event()
@@ -426,13 +427,11 @@ class RaftGroupDriver:
 
     async def _receive_chunks(self) -> None:
         async for chunk in self._chunks_out:
-            ack, offer = await self._receiver.feed(chunk)
+            ack, offer = await self._offload(partial(self._receiver.feed, chunk))
             self._transport.send(ack)
             if offer is None:
                 continue
-            parked = self._receiver.parked
-            assert parked is not None
-            parked.stepped_after_ready = self._readys
+            parked = self._receiver.stepped(self._readys)
             self._log.info(
                 "snapshot_received",
                 term=offer.term,
@@ -586,14 +585,12 @@ class RaftGroupDriver:
     # -- persistence and snapshot install --------------------------------------------------
     async def _persist(self, ready: Ready) -> None:
         batch = ready_batch(self._group, ready)
-        parked = self._receiver.parked
         if ready.snapshot is not None:
             await self._install(ready.snapshot, batch)
             return
-        if parked is not None and parked.stepped_after_ready < self._readys:
-            # The core saw the offer before this Ready and did not take it.
-            self._log.info("snapshot_declined", term=self._core.term, index=parked.meta.index)
-            self._receiver.abort_all()
+        declined = self._receiver.drop_declined(self._readys)
+        if declined is not None:
+            self._log.info("snapshot_declined", term=self._core.term, index=declined.index)
         if not len(batch):
             return
         if ready.must_sync:
@@ -604,13 +601,7 @@ class RaftGroupDriver:
             self._store.write(batch, sync=False)
 
     async def _install(self, meta: SnapshotMeta, batch: WriteBatch) -> None:
-        parked = self._receiver.parked
-        if parked is None or parked.meta != meta:
-            raise RuntimeError(
-                f"group {self._group}: the core installs snapshot {meta.index} "
-                "that this driver did not receive"
-            )
-        self._receiver.parked = None
+        parked = self._receiver.claim(meta)
         started = trio.current_time()
         if parked.applied <= self._machine.applied_index:
             # Our own state already covers the snapshot (it is a committed prefix at least

@@ -49,7 +49,9 @@ from seshat_trio.raft.messages import (
     SnapshotChunk,
     SnapshotChunkAck,
 )
-from seshat_trio.raft.snapshot_transfer import SnapshotAssembler, iter_snapshot_chunks
+from seshat_trio.raft.snapshot_transfer import iter_snapshot_chunks
+from seshat_trio.replication.snapshot import SnapshotReceiver, encode_header
+from seshat_trio.storage import WriteBatch
 from seshat_trio.testing.history import OpStatus
 from seshat_trio.testing.invariants import Invariants, InvariantViolation, term_or_none
 from seshat_trio.testing.kvapp import Command, KvApp
@@ -137,6 +139,23 @@ def _clone(durable: MemoryLogStorage) -> MemoryLogStorage:
     return storage
 
 
+class _MemorySink:
+    """A `SnapshotSink` over memory: the received application snapshot, whole on `finish`."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self.data: bytes | None = None
+
+    def add_chunk(self, chunk: bytes) -> None:
+        self._parts.append(chunk)
+
+    def finish(self, batch: WriteBatch | None = None) -> None:
+        self.data = b"".join(self._parts)
+
+    def abort(self) -> None:
+        self._parts = []
+
+
 @attrs.frozen(slots=True)
 class _PendingRead:
     """A client read waiting for its read index, then for applied to reach it."""
@@ -194,8 +213,9 @@ class SimNode:
         self.pending_writes: dict[int, tuple[int, int, WriteDone]] = {}  # index -> term, op, cb
         self.pending_reads: dict[int, _PendingRead] = {}  # by request id
         self.ready_reads: list[tuple[int, int]] = []  # (read index, request id)
-        self.assembler = SnapshotAssembler()
-        self.received: dict[int, bytes] = {}  # assembled snapshot data by index
+        # The production receiver: it parks a received snapshot until a Ready installs it.
+        self.receiver = SnapshotReceiver(_MemorySink)
+        self.readys = 0  # Readys taken from this life's core
         self.streams: dict[int, _Stream] = {}  # by follower
         self.role = Role.FOLLOWER
         self.paused_until = 0.0
@@ -317,6 +337,7 @@ class SimNode:
         if core is None or self.inflight is not None or not core.has_ready():
             return
         ready = core.ready()
+        self.readys += 1
         data = self._snapshot_data(ready)
         self.inflight = (ready, data)
         if ready.soft_state is not None:
@@ -337,11 +358,21 @@ class SimNode:
             self._finish(ready, data)
 
     def _snapshot_data(self, ready: Ready) -> bytes | None:
-        """The assembled data of the snapshot `ready` installs, if it installs one."""
+        """The received data of the snapshot `ready` installs, if it installs one; a parked
+        snapshot that the core declined is dropped, as the production driver does."""
         meta = ready.snapshot
         if meta is None:
+            declined = self.receiver.drop_declined(self.readys)
+            if declined is not None:
+                self.host.trace(self.id, f"declined snapshot {declined.index}")
             return None
-        data = self.received.pop(meta.index, None)
+        try:
+            sink = self.receiver.claim(meta).sink
+        except RuntimeError as exc:
+            raise InvariantViolation("snapshot transfer", f"node {self.id}: {exc}") from exc
+        assert isinstance(sink, _MemorySink)
+        sink.finish()
+        data = sink.data
         if data is None or KvApp.restore(data).applied != meta.index:
             raise InvariantViolation(
                 "snapshot transfer",
@@ -581,7 +612,8 @@ class SimNode:
             core.report_snapshot(offer.dst, success=False)
             return
         size = self.params.snapshot_chunk_bytes
-        pieces = [data[i : i + size] for i in range(0, len(data), size)]
+        header = encode_header(KvApp.restore(data).applied)
+        pieces = [header, *(data[i : i + size] for i in range(0, len(data), size))]
         stream = _Stream(offer.meta.index, list(iter_snapshot_chunks(offer, pieces)))
         self.streams[offer.dst] = stream
         self.host.trace(self.id, f"streams snapshot {offer.meta.index} to {offer.dst}")
@@ -632,9 +664,9 @@ class SimNode:
         self.pump()
 
     def _receive_chunk(self, chunk: SnapshotChunk) -> None:
-        ack, assembled = self.assembler.feed(chunk)
+        ack, offer = self.receiver.feed(chunk)
         self.host.transmit(ack)
-        if assembled is not None:
-            self.received[assembled.offer.meta.index] = assembled.data
+        if offer is not None:
             assert self.core is not None
-            self.core.step(assembled.offer)
+            self.receiver.stepped(self.readys)
+            self.core.step(offer)
