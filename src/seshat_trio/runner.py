@@ -30,7 +30,8 @@ from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.node.system_bootstrap import bootstrap_system_group
 from seshat_trio.pubsub.hub import PubSubHub
-from seshat_trio.raft import Membership, RaftConfig
+from seshat_trio.pubsub.keyspace import KeyspaceNotifier
+from seshat_trio.raft import Membership, RaftConfig, Role
 from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.server.forwarded import ForwardedExecutor
@@ -213,6 +214,7 @@ async def serve_node(
         client_ids = ClientIds()
         tunables = Tunables.from_config(config.redis)
         pubsub = PubSubHub(wait_s=config.pubsub.publish_wait_ms / 1000, peers=transport)
+        kv.notifier = KeyspaceNotifier(tunables, pubsub, lambda: data.role is Role.LEADER)
         transport.pubsub = pubsub
         executor = ForwardedExecutor(
             config,
