@@ -520,6 +520,11 @@ class SimNode:
         # Proposals the snapshot covers may or may not be in it: outcome unknown.
         for index in [i for i in self.pending_writes if i <= meta.index]:
             self.pending_writes.pop(index)[2](OpStatus.INFO)
+        # Terms never decrease along a log: a later proposal of an older term than the
+        # snapshot's can never commit (as after applying an entry of that term).
+        doomed = [i for i, (t, _, _) in self.pending_writes.items() if t < meta.term]
+        for index in doomed:
+            self.pending_writes.pop(index)[2](OpStatus.FAIL)
         self.host.invariants.on_applied(self.id, self.app.applied, self.app.state())
         self._serve_reads()
 
