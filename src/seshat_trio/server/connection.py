@@ -167,6 +167,8 @@ class Connection:
         except ProtocolError as exc:
             error = exc
         self._track_input(bool(commands))
+        if self._killed:
+            return  # evicted by maxmemory-clients on this very read: run nothing of it
         self.busy = True
         try:
             payload = await self._run(commands) if commands else b""
