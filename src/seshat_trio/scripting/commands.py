@@ -25,7 +25,16 @@ from typing import cast
 
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.data import MOVED_DURING_READ, operation
-from seshat_trio.commands.table import CommandSpec, lookup, register, wrong_arity
+from seshat_trio.commands.table import (
+    READ_KEY,
+    WRITE_KEY,
+    CommandSpec,
+    KeyFlags,
+    lookup,
+    register,
+    subcommand,
+    wrong_arity,
+)
 from seshat_trio.errors import NotLeaderError, ServiceError
 from seshat_trio.kv import registry
 from seshat_trio.kv.operations import Operation
@@ -223,6 +232,18 @@ async def script(ctx: CommandContext, argv: list[bytes]) -> Reply:
     )
 
 
+def _script_keys(flags: KeyFlags) -> Callable[[list[bytes]], list[tuple[int, KeyFlags]]]:
+    """EVAL's keys: the `numkeys` arguments after it (none when it is not a number)."""
+
+    def keys(argv: list[bytes]) -> list[tuple[int, KeyFlags]]:
+        numkeys = parse_int(argv[2]) if len(argv) > 2 else None
+        if numkeys is None or numkeys < 0:
+            return []
+        return [(pos, flags) for pos in range(3, min(3 + numkeys, len(argv)))]
+
+    return keys
+
+
 registry.write("eval", parse_eval, apply_eval)
 registry.write("script-load", registry.args_as_is, apply_script_load)
 registry.write("script-flush", registry.args_as_is, apply_script_flush)
@@ -231,17 +252,27 @@ _EVAL = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 register(
     CommandSpec("eval", -3, frozenset(_EVAL.split()), 0, 0, 0, "scripting",
                 "Executes a server-side Lua script.", "2.6.0",
-                "Depends on the script that is executed.", build=build_eval),
+                "Depends on the script that is executed.", build=build_eval,
+                keys_proc=_script_keys(WRITE_KEY)),
     CommandSpec("evalsha", -3, frozenset(_EVAL.split()), 0, 0, 0, "scripting",
                 "Executes a server-side Lua script by SHA1 digest.", "2.6.0",
-                "Depends on the script that is executed.", build=build_eval),
+                "Depends on the script that is executed.", build=build_eval,
+                keys_proc=_script_keys(WRITE_KEY)),
     CommandSpec("eval_ro", -3, frozenset(("readonly " + _EVAL).split()), 0, 0, 0, "scripting",
                 "Executes a read-only server-side Lua script.", "7.0.0",
-                "Depends on the script that is executed.", run=eval_ro),
+                "Depends on the script that is executed.", run=eval_ro,
+                keys_proc=_script_keys(READ_KEY)),
     CommandSpec("evalsha_ro", -3, frozenset(("readonly " + _EVAL).split()), 0, 0, 0,
                 "scripting", "Executes a read-only server-side Lua script by SHA1 digest.",
-                "7.0.0", "Depends on the script that is executed.", run=eval_ro),
+                "7.0.0", "Depends on the script that is executed.", run=eval_ro,
+                keys_proc=_script_keys(READ_KEY)),
     CommandSpec("script", -2, frozenset(), 0, 0, 0, "scripting",
                 "A container for Lua scripts management commands.", "2.6.0",
-                "Depends on subcommand.", run=script),
+                "Depends on subcommand.", run=script, subcommands=(
+                    subcommand("load", 3, "noscript stale"),
+                    subcommand("exists", -3, "noscript"),
+                    subcommand("flush", -2, "noscript"),
+                    subcommand("kill", 2, "noscript allow_busy"),
+                    subcommand("help", 2, "loading stale"),
+                )),
 )  # fmt: skip
