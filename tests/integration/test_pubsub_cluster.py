@@ -240,3 +240,52 @@ def test_config_get_and_set_of_the_limits(cluster: ClusterProcesses, tmp_path: P
             "client-output-buffer-limit",
             "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         )
+
+
+def test_keyspace_notifications_are_raised_once_for_the_cluster(
+    cluster: ClusterProcesses,
+) -> None:
+    leader = cluster.leader()
+    followers = cluster.followers(leader)
+    for member in nodes(cluster):
+        with member.client() as r:
+            assert r.config_set("notify-keyspace-events", "KEA")
+    try:
+        with followers[0].client() as watcher, followers[1].client() as writer:
+            pubsub = watcher.pubsub()
+            pubsub.psubscribe("__key*__:*")
+            wait_for(
+                "the pattern is counted",
+                lambda: writer.publish("__keyspace@0__:probe", "x") == 1,
+                timeout=15,
+            )
+            drain(pubsub)
+            writer.set("ks:a", "1")  # a follower's write, applied on every node
+            writer.set("ks:b", "2", px=200)
+            writer.delete("ks:a")
+            seen = [(m["channel"], m["data"]) for m in iter_messages(pubsub, 7)]
+            assert seen == [
+                (b"__keyspace@0__:ks:a", b"set"),
+                (b"__keyevent@0__:set", b"ks:a"),
+                (b"__keyspace@0__:ks:b", b"set"),
+                (b"__keyevent@0__:set", b"ks:b"),
+                (b"__keyspace@0__:ks:b", b"expire"),
+                (b"__keyevent@0__:expire", b"ks:b"),
+                (b"__keyspace@0__:ks:a", b"del"),
+            ]
+            rest = [(m["channel"], m["data"]) for m in iter_messages(pubsub, 3)]
+            assert rest == [
+                (b"__keyevent@0__:del", b"ks:a"),
+                (b"__keyspace@0__:ks:b", b"expired"),  # the leader's active expiry
+                (b"__keyevent@0__:expired", b"ks:b"),
+            ]
+            assert pubsub.get_message(timeout=0.5) is None  # once, not once per node
+            pubsub.close()
+    finally:
+        for member in nodes(cluster):
+            with member.client() as r:
+                r.config_set("notify-keyspace-events", "")
+
+
+def iter_messages(pubsub: Any, count: int) -> list[dict[str, Any]]:
+    return [next_message(pubsub) for _ in range(count)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from seshat_trio.commands.context import ClientState, CommandContext
-from seshat_trio.commands.table import CommandSpec, register, wrong_arity
+from seshat_trio.commands.table import CommandSpec, register, subcommand, unknown_subcommand
 from seshat_trio.kv.parsing import parse_int
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
 from seshat_trio.pubsub.client import client_class
@@ -43,7 +43,8 @@ def describe(client: ClientState, now: float) -> str:
         f"idle={int(now - client.last_active)} flags={flags or 'N'} db=0 sub={sub} "
         f"psub={psub} ssub={ssub} "
         f"multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 "
-        f"omem=0 tot-mem=0 events=r cmd={client.last_command} user=default redir=-1 "
+        f"omem=0 tot-mem=0 events=r cmd={client.last_command} "
+        f"user={client.auth.username.decode(errors='replace')} redir=-1 "
         f"resp={client.protocol}"
     )
 
@@ -138,27 +139,32 @@ async def client(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return (describe(ctx.client, time.monotonic()) + "\n").encode()
     if sub == b"list":
         return client_list(ctx, argv)
-    if sub == b"kill" and n >= 3:
+    if sub == b"kill":
         return client_kill(ctx, argv)
-    if sub in (b"setname", b"getname", b"id", b"setinfo", b"info", b"kill"):
-        return wrong_arity(f"client|{sub.decode()}")
-    return ErrorReply(
-        f"ERR unknown subcommand '{argv[1].decode(errors='replace')}'. Try CLIENT HELP."
-    )
+    return unknown_subcommand(CLIENT, argv)  # dispatch checked name and arity
 
 
-register(
-    CommandSpec(
-        "client",
-        -2,
-        frozenset({"stale", "loading"}),
-        0,
-        0,
-        0,
-        "connection",
-        "A container for client connection commands.",
-        "2.4.0",
-        "Depends on subcommand.",
-        run=client,
+_SUB = "noscript loading stale"
+CLIENT = CommandSpec(
+    "client",
+    -2,
+    frozenset(),
+    0,
+    0,
+    0,
+    "connection",
+    "A container for client connection commands.",
+    "2.4.0",
+    "Depends on subcommand.",
+    run=client,
+    subcommands=(
+        subcommand("setname", 3, _SUB),
+        subcommand("getname", 2, _SUB),
+        subcommand("id", 2, _SUB),
+        subcommand("setinfo", 4, _SUB),
+        subcommand("info", 2, _SUB),
+        subcommand("list", -2, "admin " + _SUB),
+        subcommand("kill", -3, "admin " + _SUB),
     ),
 )
+register(CLIENT)

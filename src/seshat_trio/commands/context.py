@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from seshat_trio.acl.users import ClientAuth, UserDirectory
 from seshat_trio.config import Config
 from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import Reply
@@ -56,6 +57,9 @@ class ClientState:
     connected_at: float = attrs.field(factory=time.monotonic)
     last_active: float = attrs.field(factory=time.monotonic)
     last_command: str = "NULL"
+    # Its user and what it may run; trusted (unchecked) unless the listener gives it a
+    # session: a forwarded request was checked on the node its client talks to.
+    auth: ClientAuth = attrs.field(factory=ClientAuth.trusted)
     # Subscriptions (pubsub/client.py); None where no connection can receive messages.
     pubsub: ClientPubSub | None = None
 
@@ -155,6 +159,21 @@ class Backend(Protocol):
 
     def info_sections(self) -> dict[str, list[tuple[str, str]]]:
         """Node-level INFO fields by section name (server, clients, keyspace, ...)."""
+        ...
+
+    @property
+    def users(self) -> UserDirectory:
+        """This node's view of the cluster's ACL users (and its ACL LOG)."""
+        ...
+
+    async def change_system(self, op: bytes, command: Sequence[bytes], *, forwarded: bool) -> Reply:
+        """Apply `op` through the system group and return its reply: proposed here when
+        this node leads group 0, else `command` (which proposes the same operation) runs on
+        its leader. A `forwarded` command is never sent on again (TRYAGAIN)."""
+        ...
+
+    async def system_read_barrier(self) -> None:
+        """Return once this node applied everything group 0 committed before the call."""
         ...
 
 

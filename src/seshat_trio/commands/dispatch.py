@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Coroutine, Sequence
 import trio
 
 from seshat_trio.commands import (  # noqa: F401  (registration)
+    acl,
     clients,
     connection,
     introspection,
@@ -34,6 +35,7 @@ from seshat_trio.commands import (  # noqa: F401  (registration)
 )
 from seshat_trio.commands.context import CommandContext, GroupBackend
 from seshat_trio.commands.data import NO_GROUP
+from seshat_trio.commands.permissions import admission_error, exec_refusal
 from seshat_trio.commands.routing import (
     MAP_UNKNOWN,
     MapUnknown,
@@ -82,6 +84,16 @@ def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> E
                 "split it into several commands"
             )
     return None
+
+
+def _refusal(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> ErrorReply | None:
+    """Why `argv` may not run: its subcommand, authentication or permissions (checked
+    only for containers and restricted clients), then the size limits."""
+    if spec.subcommands or ctx.client.auth.restricted:
+        error = admission_error(ctx, spec, argv)
+        if error is not None:
+            return error
+    return _limit_error(ctx, spec, argv)
 
 
 def _forwarded_bytes(argv: list[bytes]) -> int:
@@ -231,11 +243,14 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
         if client.queued is not None and (spec is None or spec.name not in transactions.CONTROL):
             error = transactions.queue_error(spec, argv)
             if error is None and spec is not None:
-                error = _limit_error(ctx, spec, argv)
+                error = _refusal(ctx, spec, argv)
             await pipeline.add(transactions.queue(ctx, argv, error))
             continue
         if spec is not None and spec.name == "exec":
-            await _exec(pipeline, spec, argv)
+            if client.auth.restricted and (error := exec_refusal(ctx, spec, argv)):
+                await pipeline.add(error)
+            else:
+                await _exec(pipeline, spec, argv)
             continue
         if spec is None:
             await pipeline.add(unknown_command(argv))
@@ -247,12 +262,9 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
                 client.queue_failed = True
             await pipeline.add(wrong_arity(spec.name))
             continue
-        if client.pubsub is not None:
-            refused = subscribed_mode_refusal(client, spec.name, spec.is_container, argv)
-            if refused is not None:
-                await pipeline.add(refused)
-                continue
-        error = _limit_error(ctx, spec, argv)
+        error = _refusal(ctx, spec, argv)
+        if error is None and client.pubsub is not None:
+            error = subscribed_mode_refusal(client, spec.name, spec.is_container, argv)
         if error is not None:
             await pipeline.add(error)
             continue

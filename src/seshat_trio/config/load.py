@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from seshat_trio.config.errors import ConfigError, Problem
 from seshat_trio.config.model import (
+    AuthSection,
     ClusterSection,
     Config,
     LimitsSection,
@@ -19,11 +20,13 @@ from seshat_trio.config.model import (
     RaftSection,
     RedisSection,
     StorageSection,
+    TlsSection,
 )
 from seshat_trio.config.parse import structure
 from seshat_trio.config.settings import by_dotted
 from seshat_trio.config.sources import Values, read_env, read_file, read_overrides
 from seshat_trio.config.validate import (
+    check_auth,
     check_cluster,
     check_cluster_secret,
     check_data_dir,
@@ -34,6 +37,7 @@ from seshat_trio.config.validate import (
     check_raft,
     check_redis,
     check_storage,
+    check_tls,
 )
 
 T = TypeVar("T")
@@ -74,6 +78,8 @@ def load_config(
     storage = section("storage", StorageSection)
     redis = section("redis", RedisSection)
     pubsub = section("pubsub", PubSubSection)
+    auth = section("auth", AuthSection)
+    tls = section("tls", TlsSection)
     if node is not None:
         problems.extend(check_node(node))
     if cluster is not None:
@@ -91,6 +97,10 @@ def load_config(
         problems.extend(check_redis(redis))
     if pubsub is not None:
         problems.extend(check_pubsub(pubsub))
+    if auth is not None:
+        problems.extend(check_auth(auth))
+    if tls is not None:
+        problems.extend(check_tls(tls, node))
     if (
         node is None
         or cluster is None
@@ -99,6 +109,8 @@ def load_config(
         or storage is None
         or redis is None
         or pubsub is None
+        or auth is None
+        or tls is None
         or problems
     ):
         raise ConfigError([_describe(p, merged) for p in problems])
@@ -113,6 +125,8 @@ def load_config(
         storage=storage,
         redis=redis,
         pubsub=pubsub,
+        auth=auth,
+        tls=tls,
     )
 
 

@@ -49,6 +49,50 @@ class Forwarding:
             max_batch_commands=config.limits.max_forward_commands,
         )
 
+    def request(
+        self, commands: Sequence[Sequence[bytes]], protocol: int, group: int
+    ) -> ForwardRequest:
+        return ForwardRequest(
+            next(self.request_ids), protocol, tuple(tuple(c) for c in commands), group
+        )
+
+    async def send(self, leader: int, request: ForwardRequest, timeout: float) -> bytes:
+        return (await self.transport.forward(leader, request, timeout)).payload
+
+    async def settled(self, leader: int, sent: Awaitable[bytes], timeout_s: float) -> bytes | None:
+        """The leader's encoded replies; None when the request was certainly not sent."""
+        try:
+            return await sent
+        except PeerUnavailable as exc:
+            if exc.maybe_delivered:
+                raise OutcomeUnknownError(
+                    f"TIMEOUT the connection to the leader (node {leader}) broke after "
+                    "the request was sent; a write in it may or may not have been applied"
+                ) from None
+            return None
+        except trio.TooSlowError:
+            raise OutcomeUnknownError.deadline_passed(timeout_s) from None
+        except ForwardFailed as exc:
+            raise ServiceError(f"ERR the leader could not execute the request: {exc}") from None
+
+
+async def read_barrier(driver: RaftGroupDriver, timeout_s: float) -> None:
+    """ReadIndex through `driver`'s group, retried until `timeout_s`: a read has no side
+    effects, so riding out an election is always safe."""
+    failure = "no leader was elected"
+    with trio.move_on_after(timeout_s):
+        while True:
+            try:
+                await driver.read_barrier()
+            except ServiceError as exc:
+                failure = exc.message
+                await driver.wait_changed()
+            else:
+                return
+    raise ServiceError(
+        f"TIMEOUT the read could not be confirmed within {timeout_s:g} s ({failure})"
+    )
+
 
 class GroupService:
     """The command layer's `GroupBackend` for one data group this node replicates."""
@@ -114,14 +158,14 @@ class GroupService:
             # The common case, with no cancel scope of its own (the transport bounds the
             # wait); merged with the other connections' runs of this scheduler pass.
             if alone:
-                sent = self._forward_payload(
+                sent = self._forwarding.send(
                     leader, self._request(commands, protocol), self._timeout_s
                 )
             else:
                 sent = self._forwarding.batcher.forward(
                     leader, self.group, commands, protocol, self._timeout_s
                 )
-            payload = await self._settled(leader, sent)
+            payload = await self._forwarding.settled(leader, sent, self._timeout_s)
             if payload is not None:
                 return payload
             not_sent = True
@@ -146,8 +190,8 @@ class GroupService:
                         raise ServiceError(f"MOVED 0 {address}")
                 # Never negative: news may wake this task just before the deadline fires.
                 remaining = max(0.0, deadline - trio.current_time())
-                payload = await self._settled(
-                    leader, self._forward_payload(leader, request, remaining)
+                payload = await self._forwarding.settled(
+                    leader, self._forwarding.send(leader, request, remaining), self._timeout_s
                 )
                 if payload is not None:
                     return payload
@@ -155,49 +199,11 @@ class GroupService:
         raise OutcomeUnknownError.deadline_passed(self._timeout_s)
 
     def _request(self, commands: Sequence[Sequence[bytes]], protocol: int) -> ForwardRequest:
-        return ForwardRequest(
-            next(self._forwarding.request_ids),
-            protocol,
-            tuple(tuple(c) for c in commands),
-            self.group,
-        )
-
-    async def _forward_payload(self, leader: int, request: ForwardRequest, timeout: float) -> bytes:
-        return (await self._forwarding.transport.forward(leader, request, timeout)).payload
-
-    async def _settled(self, leader: int, sent: Awaitable[bytes]) -> bytes | None:
-        """The leader's encoded replies; None when the request was certainly not sent."""
-        try:
-            return await sent
-        except PeerUnavailable as exc:
-            if exc.maybe_delivered:
-                raise OutcomeUnknownError(
-                    f"TIMEOUT the connection to the leader (node {leader}) broke after "
-                    "the request was sent; a write in it may or may not have been applied"
-                ) from None
-            return None
-        except trio.TooSlowError:
-            raise OutcomeUnknownError.deadline_passed(self._timeout_s) from None
-        except ForwardFailed as exc:
-            raise ServiceError(f"ERR the leader could not execute the request: {exc}") from None
+        return self._forwarding.request(commands, protocol, self.group)
 
     # -- reads ---------------------------------------------------------------------------
     async def read_barrier(self) -> None:
-        """ReadIndex through the group, retried until the request deadline: a read has no
-        side effects, so riding out an election is always safe."""
-        failure = "no leader was elected"
-        with trio.move_on_after(self._timeout_s):
-            while True:
-                try:
-                    await self.driver.read_barrier()
-                except ServiceError as exc:
-                    failure = exc.message
-                    await self.driver.wait_changed()
-                else:
-                    return
-        raise ServiceError(
-            f"TIMEOUT the read could not be confirmed within {self._timeout_s:g} s ({failure})"
-        )
+        await read_barrier(self.driver, self._timeout_s)
 
     def get(self, key: bytes) -> StoredValue | None:
         return self.machine.get(key)

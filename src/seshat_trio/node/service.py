@@ -8,6 +8,7 @@ groups (merged per leader and group, see forward_batcher).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -17,14 +18,17 @@ from collections.abc import Sequence
 import trio
 
 from seshat_trio import __version__
+from seshat_trio.acl.users import UserDirectory
 from seshat_trio.config import Config
-from seshat_trio.node.group_service import Forwarding, GroupService
+from seshat_trio.errors import OutcomeUnknownError, ServiceError
+from seshat_trio.node.group_service import Forwarding, GroupService, read_barrier
 from seshat_trio.node.groups import GroupRouter
 from seshat_trio.node.stats import NodeStats
-from seshat_trio.raft import Role
+from seshat_trio.protocol import RawReplies, Reply
+from seshat_trio.raft import NotLeader, Role
 from seshat_trio.replication.driver import GroupStatus, RaftGroupDriver
 from seshat_trio.storage import Store, WriteBatch
-from seshat_trio.transport import PeerState
+from seshat_trio.transport import NO_DATA_GROUP, PeerState
 
 REDIS_VERSION = "7.0.0"
 
@@ -39,13 +43,16 @@ class NodeService:
         forwarding: Forwarding,
         store: Store,
         stats: NodeStats,
+        users: UserDirectory,
     ) -> None:
         self._config = config
+        self.users = users
         self.router = router
         self._system = system
         self._forwarding = forwarding
         self._store = store
         self.stats = stats
+        self._timeout_s = config.limits.request_timeout_s
         # LASTSAVE before any SAVE: the start time, as Redis reports after loading.
         self._last_save = int(time.time())
 
@@ -65,6 +72,41 @@ class NodeService:
 
     async def wait_for_map(self) -> None:
         await self.router.wait_for_map()
+
+    # -- the system group ----------------------------------------------------------------
+    async def change_system(self, op: bytes, command: Sequence[bytes], *, forwarded: bool) -> Reply:
+        """Propose `op` to group 0 here when this node leads it; otherwise have its leader
+        run `command` (which proposes the same operation there). Same outcome rules as a
+        write: TRYAGAIN when certainly not applied, an unknown outcome otherwise."""
+        system = self._system
+        forwarding = self._forwarding
+        deadline = trio.current_time() + self._timeout_s
+        with trio.move_on_at(deadline):
+            while True:
+                leader = system.leader_id
+                if leader == self._config.node.id:
+                    with contextlib.suppress(NotLeader):  # lost it just now: wait for news
+                        (reply,) = await system.propose(op)
+                        return reply
+                elif forwarded:
+                    raise ServiceError(
+                        "TRYAGAIN leadership of the system group moved while the request "
+                        "was forwarded; it was not applied"
+                    )
+                elif leader is not None:
+                    # Its replies (OK, a count, an error) read the same in RESP2 and RESP3.
+                    request = forwarding.request([command], 2, NO_DATA_GROUP)
+                    remaining = max(0.0, deadline - trio.current_time())
+                    payload = await forwarding.settled(
+                        leader, forwarding.send(leader, request, remaining), self._timeout_s
+                    )
+                    if payload is not None:
+                        return RawReplies(payload, 1)
+                await system.wait_changed()
+        raise OutcomeUnknownError.deadline_passed(self._timeout_s)
+
+    async def system_read_barrier(self) -> None:
+        await read_barrier(self._system, self._timeout_s)
 
     # -- node-wide -----------------------------------------------------------------------
     def save(self) -> None:

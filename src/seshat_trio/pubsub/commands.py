@@ -13,7 +13,16 @@ from collections import Counter
 from typing import Any
 
 from seshat_trio.commands.context import CommandContext
-from seshat_trio.commands.table import CommandSpec, register, wrong_arity
+from seshat_trio.commands.table import (
+    CommandSpec,
+    key_flags,
+    published_channel,
+    register,
+    subcommand,
+    subscribed_channels,
+    subscribed_patterns,
+    wrong_arity,
+)
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
 from seshat_trio.pubsub.client import ClientPubSub
 from seshat_trio.pubsub.registry import Kind
@@ -108,13 +117,15 @@ async def pubsub(ctx: CommandContext, argv: list[bytes]) -> Reply:
     )
 
 
+# Shard channels route like keys but are none (ACL checks them as channels).
+_NOT_KEY = (key_flags("not_key"),)
 _SUBSCRIBE = frozenset({"pubsub", "noscript", "loading", "stale"})
 _PUBLISH = frozenset({"pubsub", "loading", "stale", "fast"})
 register(
     CommandSpec("subscribe", -2, _SUBSCRIBE, 0, 0, 0, "pubsub",
                 "Listens for messages published to channels.", "2.0.0",
                 "O(N) where N is the number of channels to subscribe to.",
-                run=_subscriber(Kind.CHANNEL, leaving=False)),
+                run=_subscriber(Kind.CHANNEL, leaving=False), channels_proc=subscribed_channels),
     CommandSpec("unsubscribe", -1, _SUBSCRIBE, 0, 0, 0, "pubsub",
                 "Stops listening to messages posted to channels.", "2.0.0",
                 "O(N) where N is the number of clients already subscribed to a channel.",
@@ -122,7 +133,7 @@ register(
     CommandSpec("psubscribe", -2, _SUBSCRIBE, 0, 0, 0, "pubsub",
                 "Listens for messages published to channels that match one or more "
                 "patterns.", "2.0.0", "O(N) where N is the number of patterns to subscribe to.",
-                run=_subscriber(Kind.PATTERN, leaving=False)),
+                run=_subscriber(Kind.PATTERN, leaving=False), channels_proc=subscribed_patterns),
     CommandSpec("punsubscribe", -1, _SUBSCRIBE, 0, 0, 0, "pubsub",
                 "Stops listening to messages published to channels that match one or more "
                 "patterns.", "2.0.0",
@@ -131,21 +142,29 @@ register(
     CommandSpec("ssubscribe", -2, _SUBSCRIBE, 1, -1, 1, "pubsub",
                 "Listens for messages published to shard channels.", "7.0.0",
                 "O(N) where N is the number of shard channels to subscribe to.",
-                run=_subscriber(Kind.SHARD, leaving=False)),
+                run=_subscriber(Kind.SHARD, leaving=False), key_flags=_NOT_KEY,
+                channels_proc=subscribed_channels),
     CommandSpec("sunsubscribe", -1, _SUBSCRIBE, 1, -1, 1, "pubsub",
                 "Stops listening to messages posted to shard channels.", "7.0.0",
                 "O(N) where N is the number of clients already subscribed to a shard channel.",
-                run=_subscriber(Kind.SHARD, leaving=True)),
+                run=_subscriber(Kind.SHARD, leaving=True), key_flags=_NOT_KEY),
     CommandSpec("publish", 3, _PUBLISH, 0, 0, 0, "pubsub",
                 "Posts a message to a channel.", "2.0.0",
                 "O(N+M) where N is the number of clients subscribed to the receiving channel "
                 "and M is the total number of subscribed patterns (by any client).",
-                run=publish),
+                run=publish, channels_proc=published_channel),
     CommandSpec("spublish", 3, _PUBLISH, 1, 1, 1, "pubsub",
                 "Post a message to a shard channel", "7.0.0",
                 "O(N) where N is the number of clients subscribed to the receiving shard "
-                "channel.", run=spublish),
+                "channel.", run=spublish, key_flags=_NOT_KEY, channels_proc=published_channel),
     CommandSpec("pubsub", -2, frozenset(), 0, 0, 0, "pubsub",
                 "A container for Pub/Sub commands.", "2.8.0", "Depends on subcommand.",
-                run=pubsub),
+                run=pubsub, subcommands=(
+                    subcommand("channels", -2, "pubsub loading stale"),
+                    subcommand("numpat", 2, "pubsub loading stale"),
+                    subcommand("numsub", -2, "pubsub loading stale"),
+                    subcommand("shardchannels", -2, "pubsub loading stale"),
+                    subcommand("shardnumsub", -2, "pubsub loading stale"),
+                    subcommand("help", 2, "loading stale"),
+                )),
 )  # fmt: skip

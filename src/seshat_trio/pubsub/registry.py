@@ -13,7 +13,7 @@ import enum
 from collections.abc import Iterable
 from typing import Protocol
 
-from seshat_trio.kv.glob import matches
+from seshat_trio.glob import stringmatch
 
 
 class Kind(enum.Enum):
@@ -60,7 +60,7 @@ class Registry:
         if shard:
             return receivers
         for pattern, subscribers in list(self._tables[Kind.PATTERN].items()):
-            if matches(pattern, channel):
+            if stringmatch(pattern, channel):
                 frame = encode_push(b"pmessage", pattern, channel, message)
                 for subscriber in list(subscribers):
                     subscriber.deliver(frame)
@@ -72,7 +72,7 @@ class Registry:
         table = self._tables[kind]
         if pattern is None:
             return list(table)
-        return [name for name in table if matches(pattern, name)]
+        return [name for name in table if stringmatch(pattern, name)]
 
     def counts(self, kind: Kind, names: Iterable[bytes]) -> list[int]:
         table = self._tables[kind]
