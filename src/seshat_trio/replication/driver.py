@@ -46,9 +46,11 @@ import trio
 from seshat_trio.errors import ServiceError
 from seshat_trio.logs import get_logger
 from seshat_trio.raft import (
+    ConfigChange,
     Entry,
     EntryKind,
     LeadershipTransferInProgress,
+    MemberProgress,
     Membership,
     Message,
     NotLeader,
@@ -239,6 +241,7 @@ class RaftGroupDriver:
         self.counters = RaftCounters()
         core = self._core
         self._soft = SoftState(leader_id=core.leader_id, role=core.role, term=core.term)
+        self._membership_logged = core.membership
         self._log = log.bind(node_id=core.node_id, group=self._group)
         self._log.info(
             "raft_open",
@@ -369,6 +372,35 @@ class RaftGroupDriver:
         the call (ReadIndex; works on followers through the leader). Raises ServiceError
         when the read cannot be confirmed; one internal retry when a leader is known."""
         await self._reads.barrier()
+
+    # -- membership (docs/raft.md, "Membership") -------------------------------------------
+    @property
+    def membership(self) -> Membership:
+        """The membership in force here (applied)."""
+        return self._core.membership
+
+    @property
+    def removed(self) -> bool:
+        """This node applied its own removal from the group (it still answers the group)."""
+        return self._core.removed
+
+    def member_progress(self) -> tuple[MemberProgress, ...]:
+        """Every member's replication status (leader only; empty elsewhere)."""
+        return self._core.member_progress()
+
+    def change_membership(self, change: ConfigChange, *, force: bool = False) -> int:
+        """Propose `change` on this leader; the index of its CONFIG entry, whose effect shows
+        in `membership` once applied. Raises as `RaftCore.change_membership` does."""
+        if not self._running:
+            raise ServiceError(f"TRYAGAIN {STOPPED}")
+        index = self._core.change_membership(change, force=force)
+        self._wake()
+        return index
+
+    def transfer_leadership(self, to: int) -> None:
+        """Start handing leadership to voter `to` (leader only; NotLeader, ValueError)."""
+        self._core.transfer_leadership(to)
+        self._wake()
 
     def _wake(self) -> None:
         self._wakeup.set()
@@ -545,6 +577,14 @@ class RaftGroupDriver:
                 succeeded=result.succeeded,
             )
         self._core.advance(ready)
+        if self._core.membership != self._membership_logged:
+            self._membership_logged = self._core.membership
+            self._log.info(
+                "raft_membership",
+                voters=sorted(self._core.membership.voters),
+                learners=sorted(self._core.membership.learners),
+                removed=self._core.removed,
+            )
         self._reads.release_applied()
         await self._maybe_compact()
         self._changed.set()

@@ -41,6 +41,7 @@ from seshat_trio.raft import (
     Ready,
     Role,
     SnapshotMeta,
+    decode_membership,
 )
 from seshat_trio.raft.messages import (
     Message,
@@ -112,6 +113,17 @@ def _write(storage: MemoryLogStorage, ready: Ready) -> None:
         storage.set_hard_state(ready.hard_state)
     if ready.compact is not None:
         storage.compact(ready.compact)
+
+
+def _config_before(storage: MemoryLogStorage, index: int) -> tuple[int, int | None, Membership]:
+    """The last configuration in `storage` before `index`: (index, term or None when it is
+    the snapshot's, membership)."""
+    meta = storage.snapshot_meta()
+    for i in range(index - 1, meta.index, -1):
+        (entry,) = storage.entries(i, i + 1, None)
+        if entry.kind is EntryKind.CONFIG:
+            return i, entry.term, decode_membership(entry.data)
+    return meta.index, None, meta.membership
 
 
 def _clone(durable: MemoryLogStorage) -> MemoryLogStorage:
@@ -376,6 +388,12 @@ class SimNode:
         self._check_clock()
         for ready, data in self.unsynced:
             _write(self.durable, ready)
+            for entry in ready.entries:
+                if entry.kind is EntryKind.CONFIG:
+                    previous, _, _ = _config_before(self.durable, entry.index)
+                    self.host.invariants.on_config_durable(
+                        self.id, entry.index, previous, self.durable.hard_state().commit
+                    )
             if ready.snapshot is not None and data is not None:
                 self.snapshot_files[ready.snapshot.index] = data
                 self.durable_app = KvApp.restore(data)
@@ -425,11 +443,23 @@ class SimNode:
         )
 
     def _check_written(self, ready: Ready) -> None:
-        if ready.entries:
-            first = ready.entries[0].index
-            prev = term_or_none(self.storage, first - 1)
-            assert prev is not None, f"node {self.id} appended at {first} after a gap"
-            self.host.invariants.on_entries_written(self.id, ready.entries, prev)
+        if not ready.entries:
+            return
+        first = ready.entries[0].index
+        prev = term_or_none(self.storage, first - 1)
+        assert prev is not None, f"node {self.id} appended at {first} after a gap"
+        self.host.invariants.on_entries_written(self.id, ready.entries, prev)
+        core = self.core
+        if core is None or core.role is not Role.LEADER:
+            return
+        for entry in ready.entries:
+            if entry.kind is EntryKind.CONFIG and entry.term == core.term:
+                self.host.invariants.on_config_proposed(
+                    self.id,
+                    entry,
+                    decode_membership(entry.data),
+                    _config_before(self.storage, entry.index),
+                )
 
     def _observe_commit(self, voters_before: frozenset[int] | None = None) -> None:
         """Report a moved commit index; `voters_before` is the voter set before an
@@ -490,6 +520,11 @@ class SimNode:
         # Proposals the snapshot covers may or may not be in it: outcome unknown.
         for index in [i for i in self.pending_writes if i <= meta.index]:
             self.pending_writes.pop(index)[2](OpStatus.INFO)
+        # Terms never decrease along a log: a later proposal of an older term than the
+        # snapshot's can never commit (as after applying an entry of that term).
+        doomed = [i for i, (t, _, _) in self.pending_writes.items() if t < meta.term]
+        for index in doomed:
+            self.pending_writes.pop(index)[2](OpStatus.FAIL)
         self.host.invariants.on_applied(self.id, self.app.applied, self.app.state())
         self._serve_reads()
 
