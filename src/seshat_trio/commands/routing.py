@@ -33,8 +33,10 @@ MAP_UNKNOWN = MapUnknown()
 Routed = GroupBackend | ErrorReply | MapUnknown | None
 
 
-def command_keys(spec: CommandSpec, argv: Sequence[bytes]) -> Sequence[bytes]:
-    """The key arguments of `argv` by the table's key positions."""
+def command_keys(spec: CommandSpec, argv: list[bytes]) -> Sequence[bytes]:
+    """The key arguments of `argv` by the table's key positions (or its keys procedure)."""
+    if spec.keys_proc is not None:
+        return [argv[pos] for pos, _ in spec.keys_proc(argv)]
     if spec.first_key <= 0:
         return ()
     last = len(argv) + spec.last_key if spec.last_key < 0 else spec.last_key
@@ -63,7 +65,7 @@ def route_keys(ctx: CommandContext, keys: Iterable[bytes]) -> Routed:
     return found
 
 
-def transaction_keys(queued: Iterable[Sequence[bytes]], watched: Iterable[bytes]) -> list[bytes]:
+def transaction_keys(queued: Iterable[list[bytes]], watched: Iterable[bytes]) -> list[bytes]:
     """The keys of a transaction: those of its queued commands and the watched ones."""
     keys = list(watched)
     for argv in queued:
