@@ -160,9 +160,11 @@ async def open_cluster(
     env: Mapping[int, Mapping[str, str]] | None = None,
     data_dirs: Mapping[int, Path] | None = None,
     wait_leader: bool = True,
+    password: str | None = None,
 ) -> AsyncIterator[ChaosCluster]:
     """A started cluster of `size` nodes under `base_dir`; `env[i]` adds environment
-    variables for node i, `data_dirs[i]` overrides its data directory."""
+    variables for node i, `data_dirs[i]` overrides its data directory; `password` is the
+    default user's (given to the nodes in `extra` or `env`), for the harness's calls."""
     base_dir.mkdir(parents=True, exist_ok=True)
     ports = iter(free_ports(3 * size))
     nodes = {
@@ -178,6 +180,8 @@ async def open_cluster(
     }
     for i, path in (data_dirs or {}).items():
         nodes[i].data_dir = path
+    for node in nodes.values():
+        node.password = password
     mesh = RelayMesh({i: n.internal_port for i, n in nodes.items()})
     cluster = ChaosCluster(nodes, mesh)
     # The test body's own failure, re-raised after the relay nursery closed, so the report
