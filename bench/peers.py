@@ -35,6 +35,7 @@ import base64
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -80,6 +81,7 @@ class Measured:
     cpu_us_per_op: dict[str, float]  # process name -> CPU microseconds per operation
     argv: tuple[str, ...] = ()
     note: str = ""
+    client_us_per_op: float = 0.0  # the load generator's CPU (redis-benchmark or wrk)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -258,28 +260,41 @@ async def run_wrk(
 # -- the rounds -----------------------------------------------------------------------------
 
 
+def _children_cpu() -> float:
+    """CPU of this process's finished, reaped children: the load generator runs (the
+    servers under test are children too, but they do not exit during a cell)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 class CpuMeter:
     """CPU time of a system's processes over the measured part of a cell only (a
-    redis-benchmark cell is sized by probes first, which must not count)."""
+    redis-benchmark cell is sized by probes first, which must not count), and of the load
+    generator (to show it is not what limits a system)."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
         self._before: dict[str, float] = {}
+        self._client_before = 0.0
         self.used: dict[str, float] = {}
+        self.client = 0.0
 
     def start(self) -> None:
         self._before = {proc: cpu_seconds(pid) for proc, pid in self.pids.items()}
+        self._client_before = _children_cpu()
 
     def stop(self) -> None:
         self.used = {proc: cpu_seconds(pid) - self._before[proc] for proc, pid in self.pids.items()}
+        self.client = _children_cpu() - self._client_before
 
 
 async def _measured(system: str, name: str, meter: CpuMeter, run: Awaitable[Outcome]) -> Measured:
     rps, latency, requests, argv, note = await run
     per_op = {p: seconds * 1e6 / requests for p, seconds in meter.used.items()} if requests else {}
+    client = meter.client * 1e6 / requests if requests else 0.0
     return Measured(
         system, name, rps, latency.get("p50", 0.0), latency.get("p99", 0.0), requests, per_op,
-        tuple(argv), note,
+        tuple(argv), note, client,
     )  # fmt: skip
 
 
@@ -496,7 +511,7 @@ def process_rows(measured: Sequence[Measured]) -> list[list[str]]:
     for m in measured:
         if m.cpu_us_per_op:
             procs = ", ".join(f"{p} {us:,.0f}" for p, us in m.cpu_us_per_op.items())
-            rows.append([m.system, m.cell, procs])
+            rows.append([m.system, m.cell, procs, f"{m.client_us_per_op:,.0f}"])
     return rows
 
 
@@ -532,7 +547,10 @@ def render(
         lines += [f"### Round {i}", "", *_table(header, ratio_rows(measured)), ""]
     lines += ["### CPU per operation per process (us)", ""]
     rows = [[f"round {i}", *row] for i, m in enumerate(rounds, start=1) for row in process_rows(m)]
-    lines += [*_table(["round", "system", "cell", "per process"], rows), ""]
+    lines += [
+        *_table(["round", "system", "cell", "per server process", "load generator"], rows),
+        "",
+    ]
     lines += ["Exact commands:", ""]
     seen = set()
     for measured in rounds:

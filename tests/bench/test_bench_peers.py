@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,13 @@ def test_the_peers_section_is_replaced_in_place(
     text = page.read_text()
     assert text.count(report.PEERS_START) == 1 and "second" in text and "first" not in text
     assert text.startswith("# Benchmarks\n\nmatrix\n")
+
+
+def test_cpu_meter_counts_the_servers_and_the_finished_load_generator() -> None:
+    meter = peers.CpuMeter({"me": os.getpid()})
+    meter.start()
+    sum(range(2_000_000))  # the "server": this process
+    subprocess.run([sys.executable, "-c", "sum(range(3_000_000))"], check=True)
+    meter.stop()
+    assert meter.used["me"] > 0
+    assert meter.client > 0  # the child ran and was reaped within the window
