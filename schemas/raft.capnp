@@ -26,6 +26,7 @@ struct Hello {
   clientAddr @4 :Text;         # the sender's RESP address "host:port" (MOVED, INFO raft)
   nonce @5 :Data;              # 32 fresh random bytes (protocol 2)
   proofs @6 :List(Data);       # dialler only: HMAC proofs of the cluster secret(s)
+  features @7 :UInt64;         # optional messages the sender understands (bit 0: publish)
 }
 
 struct HelloAuth {
@@ -183,6 +184,18 @@ struct ForwardError {
   reason @1 :Text;             # why the receiver could not execute the request
 }
 
+struct Publish {
+  requestId @0 :UInt64;        # 0: no receiver count wanted; else answered by PublishCount
+  channel @1 :Data;
+  message @2 :Data;
+  shard @3 :Bool;              # a shard channel (SPUBLISH), not a global one
+}
+
+struct PublishCount {
+  requestId @0 :UInt64;        # the Publish it answers
+  receivers @1 :UInt64;        # subscribers on the answering node that received it
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -204,5 +217,7 @@ struct Envelope {
     forwardReply @16 :ForwardReply;
     forwardError @17 :ForwardError;
     helloAuth @18 :HelloAuth;
+    publish @19 :Publish;            # only to peers whose Hello has features bit 0
+    publishCount @20 :PublishCount;
   }
 }

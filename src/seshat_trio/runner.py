@@ -14,12 +14,19 @@ import gc
 import random
 import signal
 import time
+from collections.abc import Mapping
 
 import trio
 
+from seshat_trio.acl.replicated import SECTION as ACL_SECTION
+from seshat_trio.acl.replicated import encode_seed
+from seshat_trio.acl.rules import User
+from seshat_trio.acl.seed import SeedError
+from seshat_trio.acl.users import UserDirectory
 from seshat_trio.admin import AdminEndpoints, AdminServer
 from seshat_trio.commands.context import ClientIds
 from seshat_trio.commands.expiry import run_active_expiry
+from seshat_trio.commands.permissions import catalog
 from seshat_trio.config import Address, Config, ReadMode
 from seshat_trio.config.secret_file import read_secrets
 from seshat_trio.kv.operations import encode_batch
@@ -28,8 +35,11 @@ from seshat_trio.logs import get_logger
 from seshat_trio.node.metrics import NodeCollector, node_registry
 from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
-from seshat_trio.node.system_bootstrap import bootstrap_system_group
-from seshat_trio.raft import Membership, RaftConfig
+from seshat_trio.node.system_bootstrap import bootstrap_system_group, propose_until_applied
+from seshat_trio.node.users import UsersFollower, configured_users
+from seshat_trio.pubsub.hub import PubSubHub
+from seshat_trio.pubsub.keyspace import KeyspaceNotifier
+from seshat_trio.raft import Membership, RaftConfig, Role
 from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.server.forwarded import ForwardedExecutor
@@ -57,9 +67,12 @@ from seshat_trio.transport import (
     PeerMessage,
     Transport,
 )
+from seshat_trio.tunables import Tunables
 
 log = get_logger(__name__)
 
+# Exit code of a configuration the node cannot run with (as `seshat-trio serve` uses).
+CONFIG_ERROR_EXIT = 2
 # In-flight requests get this long to finish after a stop signal.
 DRAIN_SECONDS = 10.0
 HANDOVER_SECONDS = 2.0
@@ -72,6 +85,16 @@ def run_node(config: Config) -> int:
     # collector's view, they no longer lengthen every full collection (by ~20 ms here: a
     # latency spike each node otherwise pays every few seconds under load).
     gc.freeze()
+    try:
+        configured_users(config)  # an aclfile with errors stops the node here, clearly
+    except SeedError as exc:
+        problems = exc.problems
+    else:
+        problems = []
+    for problem in problems:
+        log.error("aclfile_error", error=problem)
+    if problems:
+        return CONFIG_ERROR_EXIT
     try:
         trio.run(serve_node, config)
     except* StorageError as group:
@@ -144,9 +167,14 @@ def driver_settings(config: Config) -> DriverSettings:
 
 
 async def serve_node(
-    config: Config, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    config: Config,
+    *,
+    seeds: Mapping[bytes, User] | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run until SIGINT/SIGTERM (or cancellation); reports the client port when serving."""
+    """Run until SIGINT/SIGTERM (or cancellation); reports the client port when serving.
+    `seeds`: the users a new cluster starts with (by default, from the configuration)."""
+    seeds = configured_users(config) if seeds is None else seeds
     config.node.data_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random()
     options = StoreOptions(
@@ -158,6 +186,8 @@ async def serve_node(
         committer = GroupCommitter(store, on_round=stats.observe_commit_round)
         kv = KvStateMachine(store, DATA_GROUP)
         system_machine = SystemStateMachine(store)
+        users = UserDirectory(catalog(), seeds)
+        system_machine.subscribe(UsersFollower(users, seeds))
         members = member_addresses(config, layout_of(system_machine.state))
         # A node with stored state ignores this; a brand-new one founds the cluster with it.
         founders = Membership(voters=frozenset(members))
@@ -207,12 +237,24 @@ async def serve_node(
             transport=transport,
             stats=stats,
             client_address_of=transport.client_address,
+            users=users,
         )
         client_ids = ClientIds()
+        tunables = Tunables.from_config(config.redis)
+        pubsub = PubSubHub(wait_s=config.pubsub.publish_wait_ms / 1000, peers=transport)
+        kv.notifier = KeyspaceNotifier(tunables, pubsub, lambda: data.role is Role.LEADER)
+        transport.pubsub = pubsub
         executor = ForwardedExecutor(
-            config, service, client_ids, transport.limits.max_forward_payload_bytes
+            config,
+            service,
+            client_ids,
+            transport.limits.max_forward_payload_bytes,
+            pubsub=pubsub,
+            tunables=tunables,
         )
-        listener = RespListener(config, service, stats, client_ids)
+        listener = RespListener(
+            config, service, stats, client_ids, pubsub=pubsub, tunables=tunables
+        )
         collector = NodeCollector(
             node_id=config.node.id,
             stats=stats,
@@ -234,6 +276,14 @@ async def serve_node(
                 # Up before the RESP listener: /health answers (503) while the node starts.
                 http_port = await nursery.start(admin.run, config.node.http_addr)
                 nursery.start_soon(bootstrap_system_group, system, system_machine, layout)
+                nursery.start_soon(
+                    propose_until_applied,
+                    system,
+                    system_machine,
+                    lambda state: state.section(ACL_SECTION) is not None,
+                    encode_seed(seeds),
+                    "acl_seed",
+                )
                 await nursery.start(service.run)
                 nursery.start_soon(run_active_expiry, service)
                 port = await nursery.start(listener.run)

@@ -4,7 +4,8 @@
 own LevelDB store. A write proposed on the leader is applied on both at the next index (as
 a committed entry would be); the follower refuses writes and forwards, as the node service
 does, to the leader's `ForwardedExecutor`. Each node has its own clock, so a test can skew
-one.
+one. The system group is one shared state: a change proposed on the leader (the follower
+forwards it there) is applied and every node's users follow it, as subscribers do.
 `Client.call` runs one command through `execute` and decodes the RESP bytes with hiredis,
 so forwarded replies and local ones are compared alike (errors come back as ErrorReply).
 """
@@ -15,15 +16,25 @@ from collections.abc import Awaitable, Iterator, Sequence
 
 import hiredis
 
+from seshat_trio.acl.replicated import encode_seed, users_of
+from seshat_trio.acl.rules import DEFAULT_USER
+from seshat_trio.acl.users import UserDirectory
 from seshat_trio.commands.context import ClientIds, ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
+from seshat_trio.commands.permissions import catalog
 from seshat_trio.config import Config
 from seshat_trio.errors import NotLeaderError
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
-from seshat_trio.protocol import ErrorReply, Reply, encode_replies
+from seshat_trio.protocol import ErrorReply, RawReplies, Reply, encode_replies
 from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.storage import Store, StoredValue
+from seshat_trio.system.registry import (
+    OperationRefused,
+    SystemState,
+    apply_operation,
+    decode_operation,
+)
 from seshat_trio.transport import ForwardRequest
 from seshat_trio.transport.limits import TransportLimits
 
@@ -44,6 +55,7 @@ class NodeBackend:
         self.nowait: list[Operation] = []
         self.forwarded: list[list[list[bytes]]] = []
         self.forwarded_alone: list[bool] = []  # per forward: kept out of merged requests
+        self.users = UserDirectory(catalog(), {DEFAULT_USER.name: DEFAULT_USER})
 
     async def _done(self, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
         return replies
@@ -106,6 +118,14 @@ class NodeBackend:
     def info_sections(self) -> dict[str, list[tuple[str, str]]]:
         return {"server": [("redis_version", "7.0.0")]}
 
+    async def change_system(self, op: bytes, command: Sequence[bytes], *, forwarded: bool) -> Reply:
+        if self.leading:
+            return self.replicas.apply_system(op)
+        return RawReplies(await self.forward([command], 2), 1)
+
+    async def system_read_barrier(self) -> None:
+        pass
+
 
 class Replicas:
     def __init__(self, stores: list[Store], config: Config) -> None:
@@ -115,6 +135,19 @@ class Replicas:
         machines = [KvStateMachine(store, GROUP) for store in stores]
         self.nodes = [NodeBackend(self, m, leading=i == 0) for i, m in enumerate(machines)]
         self.leader, self.follower = self.nodes
+        self.system = SystemState()
+        self.apply_system(encode_seed({DEFAULT_USER.name: DEFAULT_USER}))
+
+    def apply_system(self, op: bytes) -> Reply:
+        try:
+            self.system, _, reply = apply_operation(self.system, decode_operation(op))
+        except OperationRefused as exc:
+            return ErrorReply(str(exc))
+        users = users_of(self.system)
+        assert users is not None
+        for node in self.nodes:
+            node.users.replace(users)
+        return reply
 
     def replicate(self, op: Operation) -> tuple[Reply, ...]:
         self.index += 1
@@ -133,9 +166,8 @@ class Replicas:
 class Client:
     def __init__(self, backend: NodeBackend, config: Config) -> None:
         self.backend = backend
-        self.ctx = CommandContext(
-            ClientState(id=CLIENT_IDS.take(), addr="127.0.0.1:1"), backend, config
-        )
+        client = ClientState(id=CLIENT_IDS.take(), addr="127.0.0.1:1", auth=backend.users.session())
+        self.ctx = CommandContext(client, backend, config)
         self._reader = hiredis.Reader()
 
     async def call(self, *args: str | bytes | int) -> object:

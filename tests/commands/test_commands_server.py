@@ -33,6 +33,13 @@ REDIS_TABLE = {
     "command": (-1, 0, 0, 0), "config": (-2, 0, 0, 0), "client": (-2, 0, 0, 0),
     "reset": (1, 0, 0, 0), "function": (-2, 0, 0, 0), "info": (-1, 0, 0, 0),
     "select": (2, 0, 0, 0), "quit": (-1, 0, 0, 0), "hello": (-1, 0, 0, 0),
+    "subscribe": (-2, 0, 0, 0), "unsubscribe": (-1, 0, 0, 0), "psubscribe": (-2, 0, 0, 0),
+    "punsubscribe": (-1, 0, 0, 0), "ssubscribe": (-2, 1, -1, 1),
+    "sunsubscribe": (-1, 1, -1, 1), "publish": (3, 0, 0, 0), "spublish": (3, 1, 1, 1),
+    "pubsub": (-2, 0, 0, 0),
+    "eval": (-3, 0, 0, 0), "evalsha": (-3, 0, 0, 0), "eval_ro": (-3, 0, 0, 0),
+    "evalsha_ro": (-3, 0, 0, 0), "script": (-2, 0, 0, 0),
+    "auth": (-2, 0, 0, 0), "acl": (-2, 0, 0, 0),
 }  # fmt: skip
 WRITE_COMMANDS = {
     "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mset", "msetnx",

@@ -7,9 +7,12 @@ from collections.abc import Iterator, Sequence
 import pytest
 import trio
 
+from seshat_trio.acl.rules import DEFAULT_USER
+from seshat_trio.acl.users import UserDirectory
 from seshat_trio.commands.behind_writes import NOT_CONFIRMED
 from seshat_trio.commands.context import ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
+from seshat_trio.commands.permissions import catalog
 from seshat_trio.commands.table import COMMANDS
 from seshat_trio.config import Config, LimitsSection, NodeSection
 from seshat_trio.config.model import FORWARD_REPLY_BUDGET
@@ -40,6 +43,7 @@ class FakeBackend:
         # Another node is known to lead (the follower's fast path straight to forwarding).
         self.remote_leader_known = False
         self.forwarded: list[list[list[bytes]]] = []
+        self.users = UserDirectory(catalog(), {DEFAULT_USER.name: DEFAULT_USER})
 
     async def leader_is_local(self) -> bool:
         self.events.append("wait leader")
@@ -112,6 +116,9 @@ class FakeBackend:
 
     async def read_barrier(self) -> None:
         self.events.append("barrier")
+
+    async def system_read_barrier(self) -> None:
+        self.events.append("system barrier")
 
     def get(self, key: bytes) -> StoredValue | None:
         value = self.data.get(key)

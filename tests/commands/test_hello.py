@@ -1,4 +1,4 @@
-"""HELLO's arguments are checked as Redis 7 checks them (no ACLs: only `default` exists)."""
+"""HELLO's arguments are checked as Redis 7 checks them (the default user, nopass)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ async def test_the_version_must_be_a_plain_integer(version: bytes) -> None:
     assert ctx.client.protocol == 2
 
 
-async def test_auth_accepts_only_the_default_user() -> None:
+async def test_auth_accepts_only_a_known_user() -> None:
     ctx = make_ctx()
     refused, accepted = await run(
         ctx,

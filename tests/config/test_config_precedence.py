@@ -166,17 +166,35 @@ def sample(setting: Setting, tmp_path: Path) -> tuple[str, object]:
         assert isinstance(setting.default, int)
         return str(setting.default + 1), setting.default + 1
     if setting.type is bool:
-        return "true", True
+        return "false" if setting.default else "true", not setting.default
+    if setting.dotted == "auth.requirepass":
+        return "s3cret", "s3cret"
+    if setting.type_text == "path":
+        path = tmp_path / f"{setting.key}.pem"
+        path.write_text("")
+        return str(path), path
     if setting.type is Address:
         return "127.0.0.1:9999", Address("127.0.0.1", 9999)
     if isinstance(setting.type, type) and issubclass(setting.type, Enum):
         last = list(setting.type)[-1]
         return str(last.value).upper(), last
+    if setting.dotted == "redis.client_output_buffer_limit":
+        return "pubsub 1mb 512kb 10", "pubsub 1mb 512kb 10"
+    if setting.dotted == "redis.notify_keyspace_events":
+        return "KEA", "KEA"
     assert setting.type_text == "members"
     return "1=127.0.0.1:7379,2=127.0.0.1:7380", (
         Member(1, Address("127.0.0.1", 7379)),
         Member(2, Address("127.0.0.1", 7380)),
     )
+
+
+TLS_FILES = ("tls_cert_file", "tls_key_file", "tls_ca_cert_file")
+
+
+def _empty_file(path: Path) -> Path:
+    path.write_text("")
+    return path
 
 
 def value_of(config: Config, setting: Setting) -> object:
@@ -190,6 +208,8 @@ def test_every_setting_from_env_and_from_flag(setting: Setting, tmp_path: Path) 
         "node.id": "1",
         "node.data_dir": str(tmp_path / "base"),
         "cluster.initial_members": "1=127.0.0.1:7379",
+        # What a TLS port requires (checked only when tls.tls_port is set).
+        **{f"tls.{key}": str(_empty_file(tmp_path / f"base-{key}.pem")) for key in TLS_FILES},
     }
     from_env = load_config(
         env={setting.env: text}, overrides={k: v for k, v in base.items() if k != setting.dotted}
@@ -231,4 +251,4 @@ def test_registry_names_are_unique_and_derived() -> None:
     assert by_name["raft.heartbeat_ms"].env == "SESHAT_RAFT_HEARTBEAT_MS"
     assert by_name["raft.heartbeat_ms"].flag == "--heartbeat-ms"
     assert by_name["cluster.initial_members"].env == "SESHAT_CLUSTER_INITIAL_MEMBERS"
-    assert len(settings) == 31
+    assert len(settings) == 42

@@ -54,6 +54,8 @@ class NodeProcess:
         self.http_port = free_port()
         self.extra = extra or []
         self.proc: subprocess.Popen[bytes] | None = None
+        # The default user's password, for the harness's own clients (probes, INFO).
+        self.password: str | None = None
 
     def argv(self) -> list[str]:
         return [
@@ -100,7 +102,9 @@ class NodeProcess:
         raise TimeoutError(f"node did not answer PING within {timeout}s")
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=10, password=self.password
+        )
 
     def signal(self, signum: int) -> None:
         assert self.proc is not None
@@ -153,6 +157,7 @@ class MemberProcess(NodeProcess):
             socket_timeout=5,
             socket_connect_timeout=2,
             retry=Retry(NoBackoff(), retries=0),
+            password=self.password,
         )
 
     @property

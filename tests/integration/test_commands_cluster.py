@@ -191,7 +191,8 @@ CASES: dict[str, list[tuple[tuple[object, ...], object]]] = {
          err("CONFIG SET failed (possibly related to argument 'port') - "
              "can't set immutable config")),
         (("COMMAND", "INFO", "mset"),
-         [[b"mset", -3, [b"denyoom", b"write"], 1, -1, 2, [b"@string"], [], [], []]]),
+         [[b"mset", -3, [b"denyoom", b"write"], 1, -1, 2, [b"@write", b"@string", b"@slow"],
+           [], [], []]]),
     ],
 }  # fmt: skip
 

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seshat_trio.kv.glob import matches
 from seshat_trio.kv.parsing import add_decimals, format_decimal, parse_decimal, parse_int
 
 
@@ -76,18 +75,3 @@ def test_zero_subnormals_and_the_largest_long_double_parse(text: bytes) -> None:
 
 def test_infinity_parses_so_incrbyfloat_can_name_it() -> None:
     assert parse_decimal(b"-inf") == Decimal("-Infinity")
-
-
-@pytest.mark.parametrize(
-    ("pattern", "key", "result"),
-    [
-        (b"*", b"anything", True), (b"h?llo", b"hello", True), (b"h?llo", b"hllo", False),
-        (b"h*llo", b"hllo", True), (b"h[ae]llo", b"hallo", True), (b"h[ae]llo", b"hillo", False),
-        (b"h[^e]llo", b"hello", False), (b"h[^e]llo", b"hallo", True),
-        (b"h[a-b]llo", b"hbllo", True), (b"h[b-a]llo", b"hallo", True),
-        (b"a\\*b", b"a*b", True), (b"a\\*b", b"axb", False), (b"[", b"x", False),
-        (b"x.y", b"xzy", False), (b"line\n*", b"line\nnext\nmore", True), (b"[]", b"a", False),
-    ],
-)  # fmt: skip
-def test_glob_patterns_follow_redis(pattern: bytes, key: bytes, result: bool) -> None:
-    assert matches(pattern, key) is result

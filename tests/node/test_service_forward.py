@@ -69,6 +69,7 @@ async def make_service(
         transport=cast(Any, transport),
         stats=NodeStats(started_at=time.monotonic()),
         client_address_of=lambda node: f"127.0.0.1:{6378 + node}",
+        users=cast(Any, None),
     )
     await nursery.start(service.run)  # sends the forwards (merged per scheduler pass)
     return service

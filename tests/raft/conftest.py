@@ -30,10 +30,8 @@ from seshat_trio.raft import (
     Ready,
     Role,
     Snapshot,
-    SnapshotAssembler,
     SnapshotMeta,
     TransferResult,
-    iter_snapshot_chunks,
 )
 
 GROUP = 7
@@ -60,7 +58,6 @@ class Node:
         self.node_id = node_id
         self.storage = storage
         self.snapshots: dict[int, bytes] = {}  # snapshot index -> state data (app side)
-        self.assembler = SnapshotAssembler()
         self.received: dict[SnapshotMeta, bytes] = {}
         self.read_states: list[ReadState] = []
         self.failed_reads: list[FailedRead] = []
@@ -201,16 +198,11 @@ class Cluster:
         self.nodes[msg.dst].core.step(msg)
 
     def _stream_snapshot(self, offer: Snapshot) -> None:
-        """Play both drivers: the leader streams 3-byte chunks, the follower reassembles."""
+        """Play both drivers: the follower receives the snapshot whole (chunked streaming is
+        the drivers' job: tests/replication and the simulator cover it)."""
         sender, receiver = self.nodes[offer.src], self.nodes[offer.dst]
-        data = sender.snapshots[offer.meta.index]
-        pieces = [data[i : i + 3] for i in range(0, len(data), 3)]
-        for chunk in iter_snapshot_chunks(offer, pieces):
-            ack, done = receiver.assembler.feed(chunk)
-            assert ack.ok
-            if done is not None:
-                receiver.received[done.offer.meta] = done.data
-                receiver.core.step(done.offer)
+        receiver.received[offer.meta] = sender.snapshots[offer.meta.index]
+        receiver.core.step(offer)
         sender.core.report_snapshot(offer.dst, success=True)
 
     def round(self) -> bool:

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from seshat_trio.raft import (
+    Append,
     ChangeKind,
     ConfigChange,
     Entry,
@@ -130,3 +131,27 @@ def test_restart_with_applied_beyond_durable_commit():
     assert core.commit == 4 and core.applied == 4
     with pytest.raises(ValueError):
         RaftCore(RaftConfig(group=7, node_id=1, applied=5), storage, random.Random(0))
+
+
+def test_entries_written_while_a_conflicting_append_replaced_their_tail_stay_stable() -> None:
+    """A follower writes entries 1..3 (term 1); before it advances, a new leader's Append
+    replaces entry 3. Entries 1..2 are durable: the next Ready must not hand them out again
+    (the application may have compacted them meanwhile)."""
+    storage = MemoryLogStorage(initial_membership=Membership(frozenset({1, 2, 3})))
+    core = RaftCore(RaftConfig(group=1, node_id=2), storage, random.Random(1))
+    old = tuple(Entry(1, i, EntryKind.NORMAL, b"x%d" % i) for i in (1, 2, 3))
+    core.step(
+        Append(group=1, src=1, dst=2, term=1, prev_index=0, prev_term=0, entries=old, commit=0)
+    )
+    ready = core.ready()
+    assert [e.index for e in ready.entries] == [1, 2, 3]
+    new = (Entry(2, 3, EntryKind.NORMAL, b"y"),)
+    core.step(
+        Append(group=1, src=3, dst=2, term=2, prev_index=2, prev_term=1, entries=new, commit=2)
+    )
+    storage.append(ready.entries)
+    if ready.hard_state is not None:
+        storage.set_hard_state(ready.hard_state)
+    core.advance(ready)
+    following = core.ready()
+    assert following.entries == new

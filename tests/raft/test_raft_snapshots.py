@@ -17,7 +17,6 @@ from seshat_trio.raft import (
     RaftConfig,
     RaftCore,
     Snapshot,
-    SnapshotAssembler,
     SnapshotChunk,
     SnapshotDelivered,
     SnapshotMeta,
@@ -135,30 +134,18 @@ def _offer() -> Snapshot:
     )
 
 
-def test_chunks_reassemble_in_order():
+def test_chunks_number_the_pieces_in_order():
     chunks = list(iter_snapshot_chunks(_offer(), [b"abc", b"", b"defg"]))
-    assert [(ch.offset, ch.last) for ch in chunks] == [(0, False), (3, False), (3, True)]
-    asm = SnapshotAssembler()
-    results = [asm.feed(ch) for ch in chunks]
-    assert [ack.offset for ack, _ in results] == [3, 3, 7]
-    done = results[-1][1]
-    assert done is not None and done.data == b"abcdefg" and done.offer == _offer()
+    assert [(ch.offset, ch.data, ch.last) for ch in chunks] == [
+        (0, b"abc", False),
+        (3, b"", False),
+        (3, b"defg", True),
+    ]
 
 
 def test_empty_snapshot_is_one_last_chunk():
     (chunk,) = iter_snapshot_chunks(_offer(), [])
-    ack, done = SnapshotAssembler().feed(chunk)
-    assert chunk.last and ack.ok and done is not None and done.data == b""
-
-
-def test_chunk_gap_is_refused_and_restart_recovers():
-    chunks = list(iter_snapshot_chunks(_offer(), [b"ab", b"cd", b"ef"]))
-    asm = SnapshotAssembler()
-    asm.feed(chunks[0])
-    ack, done = asm.feed(chunks[2])  # chunk 1 lost
-    assert not ack.ok and done is None
-    results = [asm.feed(ch) for ch in chunks]
-    assert results[-1][1] is not None and results[-1][1].data == b"abcdef"
+    assert chunk.last and chunk.offset == 0 and chunk.data == b""
 
 
 def test_chunks_are_not_core_input(make_cluster):

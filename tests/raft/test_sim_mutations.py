@@ -6,10 +6,12 @@ and asserts that a handful of seeds expose it through the expected check.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 import pytest
 
-from seshat_trio.raft import RaftCore
+from seshat_trio.raft import ConfigChange, Entry, RaftCore
 from seshat_trio.raft.log import RaftLog
 from seshat_trio.testing.driver import ReadDone, SimNode
 from seshat_trio.testing.history import OpStatus
@@ -141,3 +143,64 @@ def test_lease_reads_after_a_pause_without_voiding_the_lease_are_stale(
         "read index freshness" in r.failure or r.failure.startswith("linearizability")
         for r in failed
     ), [r.failure for r in failed]
+
+
+def _membership_failures(seeds: range) -> list[SimResult]:
+    results = [run_simulation(SimConfig.for_membership_seed(seed, 1000)) for seed in seeds]
+    return [r for r in results if not r.ok]
+
+
+def test_unmodified_system_passes_membership_campaigns() -> None:
+    failures = _membership_failures(range(30))
+    assert not failures, failures[0].report(1000)
+
+
+def test_a_second_change_while_one_is_pending_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = RaftCore.change_membership
+
+    def no_pending_check(self: RaftCore, change: ConfigChange, *, force: bool = False) -> int:
+        self._pending_conf_index = 0  # planted: forget the unapplied change
+        return original(self, change, force=force)
+
+    monkeypatch.setattr(RaftCore, "change_membership", no_pending_check)
+    failures = _membership_failures(range(30))
+    assert failures, "concurrent membership changes went unnoticed"
+    assert all("membership change" in r.failure for r in failures), [r.failure for r in failures]
+
+
+def test_a_change_before_the_leader_committed_in_its_term_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = RaftCore.change_membership
+
+    def no_term_check(self: RaftCore, change: ConfigChange, *, force: bool = False) -> int:
+        self._committed_in_term = lambda: True  # type: ignore[method-assign]  # planted
+        try:
+            return original(self, change, force=force)
+        finally:
+            del self._committed_in_term
+
+    monkeypatch.setattr(RaftCore, "change_membership", no_term_check)
+    failures = _membership_failures(range(30))
+    assert failures, "a change before the leader's own-term commit went unnoticed"
+    assert all("before any entry of its term committed" in r.failure for r in failures), [
+        r.failure for r in failures
+    ]
+
+
+def test_a_config_entry_held_without_its_predecessors_commit_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Followers that take the commit index only from heartbeats can hold a configuration
+    without knowing the previous one committed (etcd#7625's "(Append)" invariant)."""
+    original = RaftLog.maybe_append
+
+    def ignore_commit(
+        self: RaftLog, prev_index: int, prev_term: int, commit: int, entries: Sequence[Entry]
+    ) -> int | None:
+        return original(self, prev_index, prev_term, self.committed, entries)  # planted
+
+    monkeypatch.setattr(RaftLog, "maybe_append", ignore_commit)
+    failures = _membership_failures(range(30))
+    assert failures, "a configuration held without its predecessor's commit went unnoticed"
+    assert all("membership change" in r.failure for r in failures), [r.failure for r in failures]

@@ -55,6 +55,18 @@ async def test_snapshot_jump_and_skipped_entries() -> None:
     assert await outcome(skipped) == "unknown"
 
 
+async def test_snapshot_of_a_newer_term_dooms_older_proposals_beyond_it() -> None:
+    """A deposed leader's write past the snapshot point, of an older term than the
+    snapshot's, can never commit; with no later entry to apply it would wait forever."""
+    tracker = ProposalTracker()
+    stale, current = PendingReply(), PendingReply()
+    tracker.track(1, 12, stale)
+    tracker.track(5, 13, current)
+    tracker.snapshot_installed(10, 5)
+    assert await outcome(stale) == "failed"
+    assert not current.done
+
+
 async def test_stop_reports_unknown() -> None:
     tracker = ProposalTracker()
     pending = PendingReply()

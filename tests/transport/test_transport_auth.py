@@ -55,9 +55,12 @@ def test_rotation_two_secrets_meet_one() -> None:
         # rotating dials other, and other dials rotating
         assert other.verify(dialler, transcript(), rotating.proofs(dialler, transcript())) == shared
         assert rotating.verify(dialler, transcript(), other.proofs(dialler, transcript())) == shared
-    assert ClusterSecrets((NEW,)).verify(
-        Role.DIALLER, transcript(), ClusterSecrets((OLD,)).proofs(Role.DIALLER, transcript())
-    ) is None
+    assert (
+        ClusterSecrets((NEW,)).verify(
+            Role.DIALLER, transcript(), ClusterSecrets((OLD,)).proofs(Role.DIALLER, transcript())
+        )
+        is None
+    )
 
 
 def test_secrets_are_bounded() -> None:
@@ -74,9 +77,7 @@ def test_session_keys_pair_up_and_differ_per_connection() -> None:
     assert dialler.send.tag(frame) == acceptor.receive.tag(frame)
     assert acceptor.send.tag(frame) == dialler.receive.tag(frame)
     other = session_keys(NEW, transcript(acceptor_nonce=new_nonce()), Role.ACCEPTOR)
-    assert session_keys(NEW, transcript(), Role.DIALLER).send.tag(frame) != other.receive.tag(
-        frame
-    )
+    assert session_keys(NEW, transcript(), Role.DIALLER).send.tag(frame) != other.receive.tag(frame)
 
 
 def _pair() -> tuple[object, FrameDecoder]:

@@ -34,6 +34,8 @@ from seshat_trio.transport import (
     ForwardRequest,
     Hello,
     HelloAuth,
+    Publish,
+    PublishCount,
     decode,
     encode,
 )
@@ -70,6 +72,7 @@ STRATEGIES = {
         protocol_version=st.integers(0, 65535),
         nonce=st.binary(max_size=40),
         proofs=st.lists(st.binary(max_size=40), max_size=3).map(tuple),
+        features=u64,
     ),
     HelloAuth: st.builds(HelloAuth, st.binary(max_size=40)),
     PreVote: st.builds(PreVote, **header, last_log_index=u64, last_log_term=u64),
@@ -102,6 +105,10 @@ STRATEGIES = {
     ForwardRequest: st.builds(ForwardRequest, u64, st.integers(0, 255), commands),
     ForwardReply: st.builds(ForwardReply, u64, st.binary(max_size=200)),
     ForwardError: st.builds(ForwardError, u64, st.text(max_size=40)),
+    Publish: st.builds(
+        Publish, u64, st.binary(max_size=40), st.binary(max_size=200), st.booleans()
+    ),
+    PublishCount: st.builds(PublishCount, u64, u64),
 }
 
 

@@ -28,6 +28,17 @@ def test_full_queue_drops_heartbeats_first_then_oldest_raft() -> None:
     assert _frames(box) == [b"a2", b"a3", b"a4"]
 
 
+def test_pubsub_frames_go_after_heartbeats_and_before_raft_frames() -> None:
+    box = Outbox(max_frames=3, max_bytes=1000)
+    assert box.push(b"p1", Priority.PUBSUB)
+    assert box.push(b"h1", HB)
+    assert box.push(b"a1", RAFT)
+    assert box.push(b"a2", RAFT)  # evicts h1
+    assert box.push(b"a3", RAFT)  # evicts p1: a message is worth less than Raft traffic
+    assert not box.push(b"p2", Priority.PUBSUB)  # never evicts Raft traffic itself
+    assert _frames(box) == [b"a1", b"a2", b"a3"]
+
+
 def test_reliable_frames_are_never_evicted_and_refused_when_no_room() -> None:
     box = Outbox(max_frames=2, max_bytes=1000)
     assert box.push(b"f1", REL, tag=1)

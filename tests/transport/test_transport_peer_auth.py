@@ -80,8 +80,10 @@ async def test_a_node_with_another_secret_is_refused_both_ways(net) -> None:
         one.transport.send(_heartbeat(1, 2))
         two.transport.send(_heartbeat(2, 1))
         await net.wait_until(
-            lambda: one.transport.refused["AuthenticationError"] >= 2
-            and two.transport.refused["AuthenticationError"] >= 2
+            lambda: (
+                one.transport.refused["AuthenticationError"] >= 2
+                and two.transport.refused["AuthenticationError"] >= 2
+            )
         )
         assert one.received == two.received == []
         assert not _connected(one, 2) and not _connected(two, 1)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 
 from seshat_trio.commands.context import ClientState, CommandContext
-from seshat_trio.commands.table import CommandSpec, register, wrong_arity
+from seshat_trio.commands.table import CommandSpec, register, subcommand, unknown_subcommand
 from seshat_trio.kv.parsing import parse_int
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
+from seshat_trio.pubsub.client import client_class
+from seshat_trio.pubsub.registry import Kind
 
 OK = SimpleString("OK")
 BAD_NAME = ErrorReply("ERR Client names cannot contain spaces, newlines or special characters.")
@@ -26,13 +28,23 @@ def valid_client_name(name: bytes) -> bool:
 def describe(client: ClientState, now: float) -> str:
     """One CLIENT LIST line, with Redis 7.0's fields (those without meaning here are 0)."""
     multi = -1 if client.queued is None else len(client.queued)
-    flags = "x" if client.queued is not None else "N"
+    pubsub = client.pubsub
+    flags = ("P" if client_class(client) == "pubsub" else "") + (
+        "x" if client.queued is not None else ""
+    )
+    sub, psub, ssub = (
+        (len(pubsub.names(Kind.CHANNEL)), len(pubsub.names(Kind.PATTERN)), pubsub.shard_count)
+        if pubsub is not None
+        else (0, 0, 0)
+    )
     return (
         f"id={client.id} addr={client.addr} laddr= fd=0 "
         f"name={client.name.decode(errors='replace')} age={int(now - client.connected_at)} "
-        f"idle={int(now - client.last_active)} flags={flags} db=0 sub=0 psub=0 ssub=0 "
+        f"idle={int(now - client.last_active)} flags={flags or 'N'} db=0 sub={sub} "
+        f"psub={psub} ssub={ssub} "
         f"multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 "
-        f"omem=0 tot-mem=0 events=r cmd={client.last_command} user=default redir=-1 "
+        f"omem=0 tot-mem=0 events=r cmd={client.last_command} "
+        f"user={client.auth.username.decode(errors='replace')} redir=-1 "
         f"resp={client.protocol}"
     )
 
@@ -48,8 +60,8 @@ def client_list(ctx: CommandContext, argv: list[bytes]) -> Reply:
         if option == b"type" and len(argv) == 4:
             if argv[3].lower() not in (b"normal", b"master", b"replica", b"pubsub"):
                 return ErrorReply(f"ERR Unknown client type '{argv[3].decode(errors='replace')}'")
-            if argv[3].lower() != b"normal":
-                clients = []
+            kind = argv[3].lower().decode()
+            clients = [c for c in clients if client_class(c) == kind]
         elif option == b"id" and len(argv) >= 4:
             ids = [parse_int(arg) for arg in argv[3:]]
             if any(i is None or i <= 0 for i in ids):
@@ -86,8 +98,7 @@ def client_kill(ctx: CommandContext, argv: list[bytes]) -> Reply:
             kind = value.lower()
             if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 return ErrorReply(f"ERR Unknown client type '{value.decode(errors='replace')}'")
-            if kind != b"normal":
-                chosen = []
+            chosen = [c for c in chosen if client_class(c) == kind.decode()]
         elif option == b"skipme":
             if value.lower() not in (b"yes", b"no"):
                 return ErrorReply("ERR syntax error")
@@ -128,27 +139,32 @@ async def client(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return (describe(ctx.client, time.monotonic()) + "\n").encode()
     if sub == b"list":
         return client_list(ctx, argv)
-    if sub == b"kill" and n >= 3:
+    if sub == b"kill":
         return client_kill(ctx, argv)
-    if sub in (b"setname", b"getname", b"id", b"setinfo", b"info", b"kill"):
-        return wrong_arity(f"client|{sub.decode()}")
-    return ErrorReply(
-        f"ERR unknown subcommand '{argv[1].decode(errors='replace')}'. Try CLIENT HELP."
-    )
+    return unknown_subcommand(CLIENT, argv)  # dispatch checked name and arity
 
 
-register(
-    CommandSpec(
-        "client",
-        -2,
-        frozenset({"stale", "loading"}),
-        0,
-        0,
-        0,
-        "connection",
-        "A container for client connection commands.",
-        "2.4.0",
-        "Depends on subcommand.",
-        run=client,
+_SUB = "noscript loading stale"
+CLIENT = CommandSpec(
+    "client",
+    -2,
+    frozenset(),
+    0,
+    0,
+    0,
+    "connection",
+    "A container for client connection commands.",
+    "2.4.0",
+    "Depends on subcommand.",
+    run=client,
+    subcommands=(
+        subcommand("setname", 3, _SUB),
+        subcommand("getname", 2, _SUB),
+        subcommand("id", 2, _SUB),
+        subcommand("setinfo", 4, _SUB),
+        subcommand("info", 2, _SUB),
+        subcommand("list", -2, "admin " + _SUB),
+        subcommand("kill", -3, "admin " + _SUB),
     ),
 )
+register(CLIENT)

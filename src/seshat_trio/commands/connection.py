@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from seshat_trio import __version__
+from seshat_trio.commands.acl import login
 from seshat_trio.commands.clients import BAD_NAME, valid_client_name
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.table import CommandSpec, register
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
 from seshat_trio.protocol.numbers import parse_ll
+from seshat_trio.pubsub.client import in_subscribed_mode
 
-WRONGPASS = ErrorReply("WRONGPASS invalid username-password pair or user is disabled.")
+NOAUTH_HELLO = ErrorReply(
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+    "HELLO AUTH <user> <pass> option can be used to authenticate the client and select the "
+    "RESP protocol version at the same time"
+)
 
 OK = SimpleString("OK")
 PONG = SimpleString("PONG")
@@ -17,6 +23,8 @@ REDIS_VERSION = "7.0.0"
 
 
 async def ping(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if in_subscribed_mode(ctx.client):  # RESP2 with subscriptions: a pub/sub-shaped reply
+        return [b"pong", argv[1] if len(argv) > 1 else b""]
     return PONG if len(argv) == 1 else argv[1]
 
 
@@ -43,6 +51,9 @@ async def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.client.name = b""
     ctx.client.protocol = 2
     ctx.client.end_transaction()  # discards MULTI and forgets WATCHed keys
+    ctx.client.auth.reset()  # back to the default user
+    if ctx.client.pubsub is not None:
+        ctx.client.pubsub.unsubscribe_all()
     return SimpleString("RESET")
 
 
@@ -56,13 +67,11 @@ async def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
             return ErrorReply("NOPROTO unsupported protocol version")
         rest = args[1:]
         name: bytes | None = None
+        credentials: tuple[bytes, bytes] | None = None
         while rest:
             option = rest[0].lower()
             if option == b"auth" and len(rest) >= 3:
-                # No ACLs: only the default user exists, and it takes any password, as in
-                # a Redis without requirepass.
-                if rest[1] != b"default":
-                    return WRONGPASS
+                credentials = (rest[1], rest[2])
                 rest = rest[3:]
             elif option == b"setname" and len(rest) >= 2:
                 name = rest[1]
@@ -71,11 +80,19 @@ async def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
                 return ErrorReply(
                     f"ERR Syntax error in HELLO option '{rest[0].decode(errors='replace')}'"
                 )
+        if credentials is not None:
+            failure = login(ctx, *credentials, command="hello")
+            if failure is not None:
+                return failure
+        if ctx.client.auth.auth_required:
+            return NOAUTH_HELLO
         if name is not None:
             if not valid_client_name(name):
                 return BAD_NAME
             ctx.client.name = name
         ctx.client.protocol = version
+    elif ctx.client.auth.auth_required:
+        return NOAUTH_HELLO
     reply: dict[str, Reply] = {
         "server": "redis",
         "version": REDIS_VERSION,

@@ -9,14 +9,20 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Awaitable, Iterator, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from seshat_trio.acl.users import ClientAuth, UserDirectory
 from seshat_trio.config import Config
 from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import Reply
 from seshat_trio.storage import StoredValue
+from seshat_trio.tunables import Tunables
+
+if TYPE_CHECKING:
+    from seshat_trio.pubsub.client import ClientPubSub
+    from seshat_trio.pubsub.hub import PubSubHub
 
 
 class ClientIds:
@@ -50,6 +56,11 @@ class ClientState:
     connected_at: float = attrs.field(factory=time.monotonic)
     last_active: float = attrs.field(factory=time.monotonic)
     last_command: str = "NULL"
+    # Its user and what it may run; trusted (unchecked) unless the listener gives it a
+    # session: a forwarded request was checked on the node its client talks to.
+    auth: ClientAuth = attrs.field(factory=ClientAuth.trusted)
+    # Subscriptions (pubsub/client.py); None where no connection can receive messages.
+    pubsub: ClientPubSub | None = None
 
     def end_transaction(self) -> None:
         self.queued = None
@@ -125,6 +136,21 @@ class Backend(Protocol):
         """Node-level INFO fields by section name (server, clients, keyspace, ...)."""
         ...
 
+    @property
+    def users(self) -> UserDirectory:
+        """This node's view of the cluster's ACL users (and its ACL LOG)."""
+        ...
+
+    async def change_system(self, op: bytes, command: Sequence[bytes], *, forwarded: bool) -> Reply:
+        """Apply `op` through the system group and return its reply: proposed here when
+        this node leads group 0, else `command` (which proposes the same operation) runs on
+        its leader. A `forwarded` command is never sent on again (TRYAGAIN)."""
+        ...
+
+    async def system_read_barrier(self) -> None:
+        """Return once this node applied everything group 0 committed before the call."""
+        ...
+
 
 class ClientRegistry(Protocol):
     """The connected clients of this node (the RESP listener implements it)."""
@@ -145,6 +171,9 @@ class CommandContext:
     registry: ClientRegistry | None = None
     # Whether a read barrier already covers the reads still to run in this client read.
     barrier_fresh: bool = False
+    # The node's pub/sub (None in contexts without one) and its CONFIG SET-able settings.
+    pubsub: PubSubHub | None = None
+    tunables: Tunables = attrs.field(factory=Tunables)
 
     async def read_barrier(self) -> None:
         """Make reads linearizable, sharing one barrier across a pipeline's reads.

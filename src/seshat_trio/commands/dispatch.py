@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Coroutine
 import trio
 
 from seshat_trio.commands import (  # noqa: F401  (registration)
+    acl,
     behind_writes,
     clients,
     connection,
@@ -34,11 +35,15 @@ from seshat_trio.commands import (  # noqa: F401  (registration)
     transactions,
 )
 from seshat_trio.commands.context import CommandContext
+from seshat_trio.commands.permissions import admission_error, exec_refusal
 from seshat_trio.commands.table import CommandSpec, lookup, unknown_command, wrong_arity
 from seshat_trio.config.model import FORWARD_REQUEST_BUDGET
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import MAX_COMMAND_ARGS, command_bytes
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply
+from seshat_trio.pubsub import commands as pubsub_commands  # noqa: F401  (registration)
+from seshat_trio.pubsub.client import refusal as subscribed_mode_refusal
+from seshat_trio.scripting import commands as scripting_commands  # noqa: F401  (registration)
 
 # Tries to propose locally while leadership settles on this node before forwarding.
 LOCAL_ATTEMPTS = 3
@@ -73,6 +78,16 @@ def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> E
                 "split it into several commands"
             )
     return None
+
+
+def _refusal(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> ErrorReply | None:
+    """Why `argv` may not run: its subcommand, authentication or permissions (checked
+    only for containers and restricted clients), then the size limits."""
+    if spec.subcommands or ctx.client.auth.restricted:
+        error = admission_error(ctx, spec, argv)
+        if error is not None:
+            return error
+    return _limit_error(ctx, spec, argv)
 
 
 def _forwarded_bytes(argv: list[bytes]) -> int:
@@ -246,6 +261,8 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
     ctx.barrier_fresh = False  # a new client read: its commands were invoked just now
     pipeline = _Pipeline(ctx)
     client = ctx.client
+    if client.pubsub is not None:  # messages arriving meanwhile go among these replies
+        client.pubsub.inline = pipeline.replies
     for argv in commands:
         spec = lookup(argv[0])
         client.last_active = time.monotonic()
@@ -253,11 +270,14 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
         if client.queued is not None and (spec is None or spec.name not in transactions.CONTROL):
             error = transactions.queue_error(spec, argv)
             if error is None and spec is not None:
-                error = _limit_error(ctx, spec, argv)
+                error = _refusal(ctx, spec, argv)
             await pipeline.add(transactions.queue(ctx, argv, error))
             continue
         if spec is not None and spec.name == "exec":
-            await _exec(pipeline, spec, argv)
+            if client.auth.restricted and (error := exec_refusal(ctx, spec, argv)):
+                await pipeline.add(error)
+            else:
+                await _exec(pipeline, spec, argv)
             continue
         if spec is None:
             await pipeline.add(unknown_command(argv))
@@ -269,7 +289,9 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
                 client.queue_failed = True
             await pipeline.add(wrong_arity(spec.name))
             continue
-        error = _limit_error(ctx, spec, argv)
+        error = _refusal(ctx, spec, argv)
+        if error is None and client.pubsub is not None:
+            error = subscribed_mode_refusal(client, spec.name, spec.is_container, argv)
         if error is not None:
             await pipeline.add(error)
         elif spec.build is not None:
@@ -287,6 +309,8 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
             if ctx.client.closing:
                 break
     await pipeline.settle()
+    if client.pubsub is not None:
+        client.pubsub.inline = None
     return pipeline.replies
 
 

@@ -2,28 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from seshat_trio.commands.context import CommandContext
-from seshat_trio.commands.table import COMMANDS, CommandSpec, lookup, register, wrong_arity
-from seshat_trio.kv.glob import matches
+from seshat_trio.commands.permissions import categories
+from seshat_trio.commands.table import (
+    COMMANDS,
+    CommandSpec,
+    lookup,
+    register,
+    subcommand,
+    wrong_arity,
+)
+from seshat_trio.glob import compile_glob
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString, Verbatim
+from seshat_trio.tunables import PARAMETERS, TunableError
 
 DEFAULT_INFO_SECTIONS = ("server", "clients", "persistence", "keyspace", "cluster", "raft")
 
 
+def _set(items: Iterable[str]) -> Reply:
+    # An insertion-ordered set: replies must not depend on the process's hash seed.
+    return dict.fromkeys(SimpleString(item) for item in items).keys()
+
+
 def command_info(spec: CommandSpec) -> Reply:
-    """The 10-element COMMAND INFO row of Redis 7."""
+    """The 10-element COMMAND INFO row of Redis 7 (key specifications and tips empty)."""
     return [
         spec.name.encode(),
         spec.arity,
-        # An insertion-ordered set: replies must not depend on the process's hash seed.
-        dict.fromkeys(SimpleString(flag) for flag in sorted(spec.flags)).keys(),
+        _set(sorted(spec.flags)),
         spec.first_key,
         spec.last_key,
         spec.step,
-        dict.fromkeys([SimpleString(f"@{spec.group}")]).keys(),
+        _set(f"@{category}" for category in categories(spec)),
         [],
         [],
-        [],
+        [
+            [
+                f"{spec.name}|{sub.name}".encode(),
+                sub.arity,
+                _set(sorted(sub.flags)),
+                0,
+                0,
+                0,
+                _set(f"@{category}" for category in categories(spec, sub)),
+                [],
+                [],
+                [],
+            ]
+            for sub in spec.subcommands
+        ],
     ]
 
 
@@ -51,11 +80,7 @@ async def command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"docs":
         wanted = COMMANDS.values() if not names else [lookup(n) for n in names]
         return {spec.name: command_docs(spec) for spec in wanted if spec is not None}
-    if sub in (b"count", b"list"):
-        return wrong_arity(f"command|{sub.decode()}")
-    return ErrorReply(
-        f"ERR unknown subcommand '{argv[1].decode(errors='replace')}'. Try COMMAND HELP."
-    )
+    return wrong_arity("command|list")  # COMMAND LIST FILTERBY is not supported
 
 
 def config_parameters(ctx: CommandContext) -> dict[str, str]:
@@ -73,51 +98,57 @@ def config_parameters(ctx: CommandContext) -> dict[str, str]:
         "bind": ctx.config.node.client_addr.host,
         "proto-max-bulk-len": str(limits.max_bulk_len),
         "dir": str(ctx.config.node.data_dir),
-    }
+    } | ctx.tunables.get()
 
 
 def config_set(ctx: CommandContext, args: list[bytes]) -> Reply:
-    """Every setting here is fixed for the life of the process (the configuration is one
-    frozen object shared by every layer), so CONFIG SET only accepts a parameter's current
-    value; any change answers Redis's error for an immutable parameter."""
+    """The tunables (seshat_trio/tunables.py) change at once, all or none of them; every
+    other setting is fixed for the life of the process (the configuration is one frozen
+    object shared by every layer), so CONFIG SET only accepts its current value."""
     if not args or len(args) % 2:
         return wrong_arity("config|set")
     params = config_parameters(ctx)
+    changes: dict[str, str] = {}
     for i in range(0, len(args), 2):
         name = args[i].decode(errors="replace").lower()
+        value = args[i + 1].decode(errors="replace")
         if name not in params:
             return ErrorReply(
                 f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
             )
-        if args[i + 1].decode(errors="replace") != params[name]:
-            return ErrorReply(
-                f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
-                "can't set immutable config"
-            )
+        if name in PARAMETERS:
+            changes[name] = value
+        elif value != params[name]:
+            return _set_failed(name, "can't set immutable config")
+    try:
+        ctx.tunables.set_all(changes)
+    except TunableError as exc:
+        return _set_failed(exc.name, exc.reason)
     return SimpleString("OK")
+
+
+def _set_failed(name: str, reason: str) -> ErrorReply:
+    return ErrorReply(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
 
 
 async def config(ctx: CommandContext, argv: list[bytes]) -> Reply:
     sub = argv[1].lower()
     if sub == b"get":
-        if len(argv) < 3:
-            return wrong_arity("config|get")
         params = config_parameters(ctx)
         found: dict[str, str] = {}
         for pattern in argv[2:]:
-            found.update((k, v) for k, v in params.items() if matches(pattern.lower(), k.encode()))
+            glob = compile_glob(pattern, nocase=True)
+            found.update((k, v) for k, v in params.items() if glob.match(k.encode()))
         return found
     if sub == b"set":
         return config_set(ctx, argv[2:])
-    if sub == b"resetstat" and len(argv) == 2:
-        return SimpleString("OK")
-    return ErrorReply(
-        f"ERR unknown subcommand '{argv[1].decode(errors='replace')}'. Try CONFIG HELP."
-    )
+    return SimpleString("OK")  # RESETSTAT (dispatch checked the subcommand)
 
 
 async def info(ctx: CommandContext, argv: list[bytes]) -> Reply:
     sections = ctx.backend.info_sections()
+    if ctx.pubsub is not None:
+        sections.setdefault("stats", []).extend(ctx.pubsub.info_fields())
     wanted = [a.decode(errors="replace").lower() for a in argv[1:]]
     if not wanted or "default" in wanted:
         wanted = [s for s in DEFAULT_INFO_SECTIONS if s in sections]
@@ -148,11 +179,18 @@ register(
         "2.8.13",
         "O(N) where N is the total number of Redis commands",
         run=command,
+        acl_categories=frozenset({"connection"}),
+        subcommands=(
+            subcommand("count", 2, "loading stale"),
+            subcommand("list", -2, "loading stale"),
+            subcommand("info", -2, "loading stale"),
+            subcommand("docs", -2, "loading stale"),
+        ),
     ),
     CommandSpec(
         "config",
         -2,
-        frozenset({"admin", "loading", "stale"}),
+        frozenset(),
         0,
         0,
         0,
@@ -161,6 +199,11 @@ register(
         "2.0.0",
         "Depends on subcommand.",
         run=config,
+        subcommands=(
+            subcommand("get", -3, "admin noscript loading stale"),
+            subcommand("set", -4, "admin noscript loading stale"),
+            subcommand("resetstat", 2, "admin noscript loading stale"),
+        ),
     ),
     CommandSpec(
         "info",
@@ -174,5 +217,6 @@ register(
         "1.0.0",
         "O(1)",
         run=info,
+        acl_categories=frozenset({"dangerous"}),
     ),
 )

@@ -11,7 +11,7 @@ import math
 import trio
 
 from seshat_trio.commands.context import CommandContext
-from seshat_trio.commands.table import CommandSpec, register
+from seshat_trio.commands.table import CommandSpec, register, subcommand
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
 
 OK = SimpleString("OK")
@@ -61,11 +61,9 @@ async def function(ctx: CommandContext, argv: list[bytes]) -> Reply:
         if len(argv) == 3 and argv[2].lower() not in (b"async", b"sync"):
             return ErrorReply("ERR syntax error")
         return OK  # no functions can exist here: there is nothing to flush
-    if sub == b"list" and len(argv) == 2:
-        return []
-    return ErrorReply(
-        f"ERR unknown subcommand '{argv[1].decode(errors='replace')}'. Try FUNCTION HELP."
-    )
+    if len(argv) == 2:
+        return []  # LIST: no functions can exist here
+    return ErrorReply("ERR syntax error")  # LIST LIBRARYNAME / WITHCODE
 
 
 register(
@@ -79,11 +77,12 @@ register(
                 "O(N) where N is the total number of keys in all databases", run=bgsave),
     CommandSpec("lastsave", 1, frozenset({"loading", "stale", "fast"}), 0, 0, 0, "server",
                 "Returns the Unix timestamp of the last successful save to disk.", "1.0.0",
-                "O(1)", run=lastsave),
+                "O(1)", run=lastsave, acl_categories=frozenset({"admin", "dangerous"})),
     CommandSpec("debug", -2, frozenset({"admin", "noscript", "loading", "stale"}), 0, 0, 0,
                 "server", "A container for debugging commands.", "1.0.0",
                 "Depends on subcommand.", run=debug),
     CommandSpec("function", -2, frozenset(), 0, 0, 0, "scripting",
                 "A container for function commands.", "7.0.0", "Depends on subcommand.",
-                run=function),
+                run=function, subcommands=(subcommand("flush", -2, "noscript write"),
+                                           subcommand("list", -2, "noscript"))),
 )  # fmt: skip

@@ -8,6 +8,7 @@ from seshat_trio.config.errors import ConfigError, Problem
 from seshat_trio.config.load import load_config
 from seshat_trio.config.model import (
     Address,
+    AuthSection,
     ClusterSection,
     Config,
     LimitsSection,
@@ -15,16 +16,21 @@ from seshat_trio.config.model import (
     LogLevel,
     Member,
     NodeSection,
+    PubSubSection,
     RaftSection,
     ReadMode,
     Redirect,
+    RedisSection,
     StorageSection,
+    TlsAuthClients,
+    TlsSection,
 )
 from seshat_trio.config.parse import parse_members
 from seshat_trio.config.settings import Setting, all_settings
 
 __all__ = [
     "Address",
+    "AuthSection",
     "ClusterSection",
     "Config",
     "ConfigError",
@@ -34,11 +40,15 @@ __all__ = [
     "Member",
     "NodeSection",
     "Problem",
+    "PubSubSection",
     "RaftSection",
     "ReadMode",
     "Redirect",
+    "RedisSection",
     "Setting",
     "StorageSection",
+    "TlsAuthClients",
+    "TlsSection",
     "all_settings",
     "load_config",
     "parse_members",

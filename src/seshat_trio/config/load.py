@@ -11,25 +11,33 @@ from typing import TypeVar
 
 from seshat_trio.config.errors import ConfigError, Problem
 from seshat_trio.config.model import (
+    AuthSection,
     ClusterSection,
     Config,
     LimitsSection,
     NodeSection,
+    PubSubSection,
     RaftSection,
+    RedisSection,
     StorageSection,
+    TlsSection,
 )
 from seshat_trio.config.parse import structure
 from seshat_trio.config.settings import by_dotted
 from seshat_trio.config.sources import Values, read_env, read_file, read_overrides
 from seshat_trio.config.validate import (
+    check_auth,
     check_cluster,
     check_cluster_secret,
     check_data_dir,
     check_lease,
     check_limits,
     check_node,
+    check_pubsub,
     check_raft,
+    check_redis,
     check_storage,
+    check_tls,
 )
 
 T = TypeVar("T")
@@ -68,6 +76,10 @@ def load_config(
     raft = section("raft", RaftSection)
     limits = section("limits", LimitsSection)
     storage = section("storage", StorageSection)
+    redis = section("redis", RedisSection)
+    pubsub = section("pubsub", PubSubSection)
+    auth = section("auth", AuthSection)
+    tls = section("tls", TlsSection)
     if node is not None:
         problems.extend(check_node(node))
     if cluster is not None:
@@ -81,19 +93,41 @@ def load_config(
         problems.extend(check_limits(limits))
     if storage is not None:
         problems.extend(check_storage(storage))
+    if redis is not None:
+        problems.extend(check_redis(redis))
+    if pubsub is not None:
+        problems.extend(check_pubsub(pubsub))
+    if auth is not None:
+        problems.extend(check_auth(auth))
+    if tls is not None:
+        problems.extend(check_tls(tls, node))
     if (
         node is None
         or cluster is None
         or raft is None
         or limits is None
         or storage is None
+        or redis is None
+        or pubsub is None
+        or auth is None
+        or tls is None
         or problems
     ):
         raise ConfigError([_describe(p, merged) for p in problems])
     data_dir_problem = check_data_dir(node.data_dir)
     if data_dir_problem is not None:
         raise ConfigError([_describe(data_dir_problem, merged)])
-    return Config(node=node, cluster=cluster, raft=raft, limits=limits, storage=storage)
+    return Config(
+        node=node,
+        cluster=cluster,
+        raft=raft,
+        limits=limits,
+        storage=storage,
+        redis=redis,
+        pubsub=pubsub,
+        auth=auth,
+        tls=tls,
+    )
 
 
 def _describe(problem: Problem, merged: Values) -> str:

@@ -49,6 +49,14 @@ class ReadMode(StrEnum):
     LEASE = "lease"
 
 
+class TlsAuthClients(StrEnum):
+    """Whether TLS clients must present a certificate signed by tls_ca_cert_file."""
+
+    YES = "yes"
+    NO = "no"
+    OPTIONAL = "optional"
+
+
 @attrs.frozen
 class Address:
     """A TCP endpoint; IPv6 hosts are written in brackets: `[::1]:7379`."""
@@ -228,6 +236,77 @@ class StorageSection:
 
 
 @attrs.frozen
+class RedisSection:
+    """Settings under their redis.conf names (dashes become underscores), in Redis's
+    syntax; CONFIG GET and CONFIG SET read and change them while the node runs."""
+
+    client_output_buffer_limit: str = attrs.field(
+        default="normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        metadata=doc(
+            "per client class: hard limit, soft limit and soft seconds of unread output, as "
+            "redis.conf (a client over it is disconnected)"
+        ),
+    )
+    notify_keyspace_events: str = attrs.field(
+        default="", metadata=doc("keyspace notification classes, as redis.conf (e.g. KEA)")
+    )
+
+
+@attrs.frozen
+class PubSubSection:
+    publish_wait_ms: int = attrs.field(
+        default=100,
+        metadata=doc(
+            "how long PUBLISH waits for the other nodes' receiver counts (0: count this "
+            "node's receivers only)"
+        ),
+    )
+
+
+@attrs.frozen
+class AuthSection:
+    requirepass: str = attrs.field(
+        default="",
+        repr=False,
+        metadata=doc(
+            "password of the default user of a new cluster; afterwards users are cluster "
+            "state (ACL SETUSER)"
+        ),
+    )
+    aclfile: Path | None = attrs.field(
+        default=None,
+        metadata=doc("users of a new cluster, in Redis's aclfile format (ACL LIST lines)"),
+    )
+    protected_mode: bool = attrs.field(
+        default=True,
+        metadata=doc(
+            "while the default user has no password, refuse clients not on the loopback interface"
+        ),
+    )
+
+
+@attrs.frozen
+class TlsSection:
+    tls_port: int = attrs.field(
+        default=0,
+        metadata=doc("TLS client port, on the host of node.client_addr; 0: no TLS listener"),
+    )
+    tls_cert_file: Path | None = attrs.field(
+        default=None, metadata=doc("the node's certificate chain (PEM), for tls_port")
+    )
+    tls_key_file: Path | None = attrs.field(
+        default=None, metadata=doc("the private key of tls_cert_file (PEM)")
+    )
+    tls_ca_cert_file: Path | None = attrs.field(
+        default=None, metadata=doc("CA certificates (PEM) that client certificates must chain to")
+    )
+    tls_auth_clients: TlsAuthClients = attrs.field(
+        default=TlsAuthClients.YES,
+        metadata=doc("require (yes), accept (optional) or ignore (no) client certificates"),
+    )
+
+
+@attrs.frozen
 class Config:
     """A complete, validated node configuration (see docs/configuration.md)."""
 
@@ -236,3 +315,7 @@ class Config:
     raft: RaftSection = RaftSection()
     limits: LimitsSection = LimitsSection()
     storage: StorageSection = StorageSection()
+    redis: RedisSection = RedisSection()
+    pubsub: PubSubSection = PubSubSection()
+    auth: AuthSection = AuthSection()
+    tls: TlsSection = TlsSection()

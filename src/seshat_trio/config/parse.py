@@ -44,6 +44,12 @@ def _bool(value: object, _: object) -> bool:
     raise ValueError(f"expected a boolean (true or false), got {value!r}")
 
 
+def _text(value: object, _: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"expected a string, got {value!r}")
+
+
 def _path(value: object, _: object) -> Path:
     if isinstance(value, str | Path) and str(value).strip():
         return Path(value).expanduser()
@@ -127,6 +133,7 @@ def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(detailed_validation=True)
     converter.register_structure_hook(int, _int)
     converter.register_structure_hook(bool, _bool)
+    converter.register_structure_hook(str, _text)
     converter.register_structure_hook(Path, _path)
     converter.register_structure_hook(Address, _address)
     converter.register_structure_hook_func(

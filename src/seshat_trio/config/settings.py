@@ -68,11 +68,14 @@ class Setting:
             return str(self.default).lower()
         if isinstance(self.default, tuple):
             return ",".join(str(item) for item in self.default) or "(none)"
+        if self.default == "":
+            return "(empty)"
         return str(self.default)
 
 
 _TYPE_TEXT: dict[object, str] = {
     int: "integer",
+    str: "text",
     bool: "boolean",
     Path: "path",
     Path | None: "path",

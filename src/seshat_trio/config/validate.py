@@ -15,15 +15,23 @@ import attrs
 
 from seshat_trio.config.errors import Problem
 from seshat_trio.config.model import (
+    MAX_PORT,
     Address,
+    AuthSection,
     ClusterSection,
     LimitsSection,
     NodeSection,
+    PubSubSection,
     RaftSection,
     ReadMode,
+    RedisSection,
     StorageSection,
+    TlsAuthClients,
+    TlsSection,
 )
 from seshat_trio.config.secret_file import read_secrets
+from seshat_trio.output_limits import OutputLimitError, parse_output_limits
+from seshat_trio.pubsub.notify import parse_flags
 from seshat_trio.raft.config import RaftConfig
 
 PROBE_NAME = ".seshat-write-probe"
@@ -212,3 +220,55 @@ def check_storage(storage: StorageSection) -> Iterator[Problem]:
         yield Problem("storage.block_cache_bytes", f"must be > 0, got {storage.block_cache_bytes}")
     if storage.value_cache_bytes < 0:
         yield Problem("storage.value_cache_bytes", f"must be >= 0, got {storage.value_cache_bytes}")
+
+
+def check_redis(redis: RedisSection) -> Iterator[Problem]:
+    try:
+        parse_output_limits(redis.client_output_buffer_limit)
+    except OutputLimitError as exc:
+        yield Problem("redis.client_output_buffer_limit", str(exc))
+    try:
+        parse_flags(redis.notify_keyspace_events)
+    except ValueError as exc:
+        yield Problem("redis.notify_keyspace_events", str(exc))
+
+
+def check_pubsub(pubsub: PubSubSection) -> Iterator[Problem]:
+    if pubsub.publish_wait_ms < 0:
+        yield Problem("pubsub.publish_wait_ms", f"must be >= 0, got {pubsub.publish_wait_ms}")
+
+
+def check_auth(auth: AuthSection) -> Iterator[Problem]:
+    if auth.requirepass and auth.aclfile is not None:
+        yield Problem(
+            "auth.requirepass",
+            "cannot be combined with auth.aclfile: give the default user its password in "
+            "the aclfile (user default on >password ~* &* +@all)",
+        )
+    if auth.aclfile is not None and not auth.aclfile.is_file():
+        yield Problem("auth.aclfile", f"{auth.aclfile} is not a readable file")
+
+
+def check_tls(tls: TlsSection, node: NodeSection | None) -> Iterator[Problem]:
+    if not 0 <= tls.tls_port <= MAX_PORT:
+        yield Problem(
+            "tls.tls_port", f"must be a port number (0 turns TLS off), got {tls.tls_port}"
+        )
+        return
+    if tls.tls_port == 0:
+        return
+    if node is not None and tls.tls_port == node.client_addr.port:
+        yield Problem("tls.tls_port", f"must differ from node.client_addr's port ({tls.tls_port})")
+    needed = [("tls_cert_file", tls.tls_cert_file), ("tls_key_file", tls.tls_key_file)]
+    if tls.tls_auth_clients is not TlsAuthClients.NO:
+        needed.append(("tls_ca_cert_file", tls.tls_ca_cert_file))
+    for key, path in needed:
+        if path is None:
+            why = (
+                f"tls_auth_clients is {tls.tls_auth_clients.value}"
+                if key == "tls_ca_cert_file"
+                else "tls.tls_port is set"
+            )
+            yield Problem(f"tls.{key}", f"required when {why}")
+        elif not path.is_file():
+            yield Problem(f"tls.{key}", f"{path} is not a readable file")

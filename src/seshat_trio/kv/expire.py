@@ -14,6 +14,7 @@ from seshat_trio.kv.registry import Args, args_as_is
 from seshat_trio.kv.values import invalid_expire
 from seshat_trio.kv.view import KeyView, WritableView
 from seshat_trio.protocol import ErrorReply, Reply
+from seshat_trio.pubsub.notify import GENERIC
 
 
 @attrs.frozen(slots=True)
@@ -70,8 +71,10 @@ def expire(view: WritableView, cmd: ExpireArgs) -> Reply:
         return 0
     if when <= view.time_ms:
         view.delete(cmd.key)  # a time already passed deletes the key, as in Redis
+        view.notify(GENERIC, b"del", cmd.key)
     else:
         view.put(cmd.key, attrs.evolve(current, expires_at_ms=when))
+        view.notify(GENERIC, b"expire", cmd.key)
     return 1
 
 
@@ -94,6 +97,7 @@ def persist(view: WritableView, args: Args) -> Reply:
     if value is None or value.expires_at_ms == 0:
         return 0
     view.put(args[0], attrs.evolve(value, expires_at_ms=0))
+    view.notify(GENERIC, b"persist", args[0])
     return 1
 
 

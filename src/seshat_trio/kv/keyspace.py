@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import attrs
 
+from seshat_trio.glob import compile_glob
 from seshat_trio.kv import registry
-from seshat_trio.kv.glob import matches
 from seshat_trio.kv.parsing import NOT_INTEGER, SYNTAX_ERROR, parse_int
 from seshat_trio.kv.registry import Args, args_as_is
 from seshat_trio.kv.values import OK
 from seshat_trio.kv.view import KeyView, WritableView, is_expired
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
+from seshat_trio.pubsub.notify import EXPIRED, GENERIC
 
 TYPE_NAMES = {0: b"string"}
 NO_SUCH_KEY = ErrorReply("ERR no such key")
@@ -25,7 +26,12 @@ _CURSOR_MARK = b"\x01"
 
 
 def delete(view: WritableView, args: Args) -> Reply:
-    return sum(1 for key in args if view.delete(key))
+    deleted = 0
+    for key in args:
+        if view.delete(key):
+            view.notify(GENERIC, b"del", key)
+            deleted += 1
+    return deleted
 
 
 def exists(view: KeyView, args: Args) -> Reply:
@@ -53,8 +59,11 @@ def rename(view: WritableView, parsed: tuple[bytes, bytes, bool]) -> Reply:
         return 0 if nx else OK
     if nx and view.get(dest) is not None:
         return 0
-    view.delete(source)
+    view.delete(dest)  # as Redis: the destination is replaced, so it is a new key
     view.put(dest, value)
+    view.delete(source)
+    view.notify(GENERIC, b"rename_from", source)
+    view.notify(GENERIC, b"rename_to", dest)
     return 1 if nx else OK
 
 
@@ -91,12 +100,17 @@ def copy(view: WritableView, cmd: CopyArgs) -> Reply:
     value = view.get(cmd.source)
     if value is None or (not cmd.replace and view.get(cmd.dest) is not None):
         return 0
+    view.delete(cmd.dest)  # as Redis: the destination is replaced, so it is a new key
     view.put(cmd.dest, value)
+    view.notify(GENERIC, b"copy_to", cmd.dest)
     return 1
 
 
 def keys(view: KeyView, args: Args) -> Reply:
-    return [key for key, _ in view.items() if matches(args[0], key)]
+    if args[0] == b"*":  # Redis's shortcut: every key, even the empty one
+        return [key for key, _ in view.items()]
+    glob = compile_glob(args[0])
+    return [key for key, _ in view.items() if glob.match(key)]
 
 
 @attrs.frozen(slots=True)
@@ -152,13 +166,15 @@ def make_cursor(key: bytes) -> bytes:
 def scan(view: KeyView, cmd: ScanArgs) -> Reply:
     found: list[bytes] = []
     examined = 0
+    # Redis's shortcut: `*` is every key, even the empty one.
+    glob = None if cmd.pattern == b"*" else compile_glob(cmd.pattern)
     for key, value in view.items(cmd.start):
         if examined == cmd.count:
             return [make_cursor(key), found]
         examined += 1
         if cmd.type_name is not None and TYPE_NAMES.get(value.kind) != cmd.type_name:
             continue
-        if matches(cmd.pattern, key):
+        if glob is None or glob.match(key):
             found.append(key)
     return [b"0", found]
 
@@ -196,6 +212,7 @@ def purge(view: WritableView, args: Args) -> Reply:
         value = view.raw(key)
         if value is not None and is_expired(value, view.time_ms):
             view.delete(key)
+            view.notify(EXPIRED, b"expired", key)
             purged += 1
     return purged
 

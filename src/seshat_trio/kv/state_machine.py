@@ -15,11 +15,16 @@ Rules for what an entry may do to the nodes:
 
 Besides the data, the machine keeps derived in-memory state, rebuilt from the store on
 load: the number of stored keys and the index of keys with an expiry.
+
+Keyspace notifications: the commands raise events through the view (`notify`); the
+machine hands those of each applied run to its `notifier` after the run is written, which
+publishes them where this node leads (they change nothing in the state).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from seshat_trio.kv import expire, keyspace, multi, pure, strings  # noqa: F401  (registration)
 from seshat_trio.kv.expiry_index import ExpiryIndex
@@ -43,6 +48,18 @@ log = get_logger(__name__)
 INTERNAL_ERROR = ErrorReply("ERR internal error while applying the command; it had no effect")
 
 
+class Notifier(Protocol):
+    """Where keyspace notifications go (pubsub/keyspace.py implements it)."""
+
+    def flags(self) -> int:
+        """The notification classes to raise now (0: none, e.g. on a follower)."""
+        ...
+
+    def emit(self, flags: int, events: list[tuple[bytes, bytes]]) -> None:
+        """Publish (event, key) pairs raised under `flags`, in order."""
+        ...
+
+
 def is_known(name: bytes) -> bool:
     return name in READS or name in WRITES
 
@@ -55,6 +72,7 @@ class KvStateMachine:
         self.applied_index = 0
         self.key_count = 0
         self.expiries = ExpiryIndex()
+        self.notifier: Notifier | None = None
         self.reload()
 
     def reload(self) -> None:
@@ -81,6 +99,9 @@ class KvStateMachine:
 
     def apply(self, entries: Iterable[tuple[int, bytes | None]]) -> list[Applied]:
         """Apply `(index, operation bytes or None for a no-op)` pairs in order."""
+        notifier = self.notifier
+        flags = self._tx.notify_flags = 0 if notifier is None else notifier.flags()
+        self._tx.events.clear()
         results = [
             Applied(index, ()) if data is None else self._apply_entry(index, data)
             for index, data in unapplied(entries, self.applied_index)
@@ -98,6 +119,9 @@ class KvStateMachine:
             self.key_count += delta
             for key, value in written.items():
                 self.expiries.set(key, 0 if value is None else value.expires_at_ms)
+        if notifier is not None and self._tx.events:
+            events, self._tx.events = self._tx.events, []
+            notifier.emit(flags, events)
         return results
 
     def _apply_entry(self, index: int, data: bytes) -> Applied:

@@ -2,7 +2,7 @@
 
 Every function here runs against a view (see kv/view.py); replies and errors are Redis
 7.0's. A write validates everything before it changes anything, so an error reply means
-the key is untouched.
+the key is untouched. Writes raise Redis 7.0's keyspace notifications (t_string.c).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from seshat_trio.kv.values import (
 )
 from seshat_trio.kv.view import KeyView, WritableView
 from seshat_trio.protocol import ErrorReply, Reply
+from seshat_trio.pubsub.notify import GENERIC, STRING
 
 
 def _data(view: KeyView, key: bytes) -> bytes | None:
@@ -151,6 +152,9 @@ def set_(view: WritableView, cmd: SetArgs) -> Reply:
     if (cmd.nx and current is not None) or (cmd.xx and current is None):
         return old if cmd.get else None
     store(view, cmd.key, cmd.value, expires_at_ms)
+    view.notify(STRING, b"set", cmd.key)
+    if cmd.expiry is not None:
+        view.notify(GENERIC, b"expire", cmd.key)
     return old if cmd.get else OK
 
 
@@ -178,6 +182,7 @@ def _parse_setex(command: str, unit_ms: int) -> registry.Parser[SetArgs]:
 def getset(view: WritableView, args: Args) -> Reply:
     old = _data(view, args[0])
     store(view, args[0], args[1])
+    view.notify(STRING, b"set", args[0])
     return old
 
 
@@ -185,6 +190,7 @@ def getdel(view: WritableView, args: Args) -> Reply:
     old = _data(view, args[0])
     if old is not None:
         view.delete(args[0])
+        view.notify(GENERIC, b"del", args[0])
     return old
 
 
@@ -229,8 +235,12 @@ def getex(view: WritableView, cmd: GetexArgs) -> Reply:
         if when is None:
             return invalid_expire("getex")
         store(view, cmd.key, current.data, when)
+        # An absolute time already passed deletes the key: Redis says so with "del".
+        passed = cmd.expiry_option in (b"exat", b"pxat") and when <= view.time_ms
+        view.notify(GENERIC, b"del" if passed else b"expire", cmd.key)
     elif cmd.persist and current.expires_at_ms:
         store(view, cmd.key, current.data)
+        view.notify(GENERIC, b"persist", cmd.key)
     return current.data
 
 
@@ -247,6 +257,7 @@ def _parse_pairs(command: str) -> registry.Parser[Args]:
 def mset(view: WritableView, args: Args) -> Reply:
     for i in range(0, len(args), 2):
         store(view, args[i], args[i + 1])
+        view.notify(STRING, b"set", args[i])
     return OK
 
 
@@ -266,6 +277,7 @@ def append(view: WritableView, args: Args) -> Reply:
     if error is not None:
         return error
     store(view, key, data + suffix, 0 if current is None else current.expires_at_ms)
+    view.notify(STRING, b"append", key)
     return len(data) + len(suffix)
 
 
@@ -293,6 +305,7 @@ def setrange(view: WritableView, parsed: tuple[bytes, int, bytes]) -> Reply:
     padded = data + bytes(max(0, offset - len(data)))
     result = padded[:offset] + patch + padded[end:]
     store(view, key, result, 0 if current is None else current.expires_at_ms)
+    view.notify(STRING, b"setrange", key)
     return len(result)
 
 
@@ -326,6 +339,7 @@ def incrby(view: WritableView, parsed: tuple[bytes, int]) -> Reply:
     if not LLONG_MIN <= result <= LLONG_MAX:
         return ErrorReply("ERR increment or decrement would overflow")
     store(view, key, b"%d" % result, 0 if current is None else current.expires_at_ms)
+    view.notify(STRING, b"incrby", key)
     return result
 
 
@@ -350,6 +364,7 @@ def incrbyfloat(view: WritableView, parsed: tuple[bytes, bytes]) -> Reply:
     if error is not None:
         return error
     store(view, key, text, 0 if current is None else current.expires_at_ms)
+    view.notify(STRING, b"incrbyfloat", key)
     return text
 
 

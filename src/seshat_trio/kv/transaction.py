@@ -8,6 +8,10 @@ a local clock.
 Each operation applies inside a savepoint: if a command fails unexpectedly, `rollback`
 undoes that operation's writes (and only those), so a bug surfaces as an error reply that
 every node computes identically instead of a half-applied entry.
+
+Keyspace notifications raised by the commands (`notify`) are collected in `events` when
+`notify_flags` wants their class (the state machine sets it: 0 except on the leader); a
+rollback drops those of the undone operation.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Iterator
 import attrs
 
 from seshat_trio.kv.view import is_expired
+from seshat_trio.pubsub.notify import NEW
 from seshat_trio.storage import Store, StoredValue, WriteBatch
 
 # Journal marker: the key was not in the overlay before the write.
@@ -43,6 +48,9 @@ class Transaction:
         self._journal: list[tuple[bytes, object] | _BeforeClear] | None = None
         self.time_ms = 0
         self.max_value_bytes = 0
+        self.notify_flags = 0
+        self.events: list[tuple[bytes, bytes]] = []  # (event, key)
+        self._events_mark = 0
 
     # -- reads ---------------------------------------------------------------------------
     def _from_store(self, key: bytes) -> StoredValue | None:
@@ -94,8 +102,14 @@ class Transaction:
             self._journal.append((key, self._overlay.get(key, _UNTOUCHED)))
 
     def put(self, key: bytes, value: StoredValue) -> None:
+        if self.notify_flags & NEW and self.get(key) is None:
+            self.events.append((b"new", key))  # Redis raises it where a key is added
         self._remember(key)
         self._overlay[key] = value
+
+    def notify(self, event_class: int, event: bytes, key: bytes) -> None:
+        if self.notify_flags & event_class:
+            self.events.append((event, key))
 
     def delete(self, key: bytes) -> bool:
         """Delete `key`; True if it existed (and was not expired)."""
@@ -115,11 +129,13 @@ class Transaction:
     # -- savepoints ----------------------------------------------------------------------
     def begin(self) -> None:
         self._journal = []
+        self._events_mark = len(self.events)
 
     def commit(self) -> None:
         self._journal = None
 
     def rollback(self) -> None:
+        del self.events[self._events_mark :]
         journal, self._journal = self._journal or [], None
         for entry in reversed(journal):
             if isinstance(entry, _BeforeClear):

@@ -86,6 +86,13 @@ class WritableView(KeyView, Protocol):
         """Remove every key (FLUSHDB)."""
         ...
 
+    def notify(self, event_class: int, event: bytes, key: bytes) -> None:
+        """Raise keyspace notification `event` about `key` (pubsub/notify.py has the
+        classes). Call it at apply, after the change, in Redis's order; the leader publishes
+        it if `notify-keyspace-events` wants its class (a new key's `new` is raised by
+        `put` itself)."""
+        ...
+
 
 class ReadView:
     """A read-only view of applied state at `time_ms` (see the module rule on expiry).

@@ -21,13 +21,14 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 import trio
 
 from seshat_trio import __version__
+from seshat_trio.acl.users import UserDirectory
 from seshat_trio.config import Config, Redirect
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.node.forward_batcher import ForwardBatcher
 from seshat_trio.node.stats import NodeStats
-from seshat_trio.protocol import Reply
+from seshat_trio.protocol import RawReplies, Reply
 from seshat_trio.raft import NotLeader, Role
 from seshat_trio.replication.driver import GroupStatus, RaftGroupDriver
 from seshat_trio.storage import StoredValue
@@ -57,8 +58,10 @@ class NodeService:
         transport: Transport,
         stats: NodeStats,
         client_address_of: Callable[[int], str | None],
+        users: UserDirectory,
     ) -> None:
         self._config = config
+        self.users = users
         self._data = data
         self._machine = machine
         self._system = system
@@ -188,18 +191,55 @@ class NodeService:
         except ForwardFailed as exc:
             raise ServiceError(f"ERR the leader could not execute the request: {exc}") from None
 
+    # -- the system group ----------------------------------------------------------------
+    async def change_system(self, op: bytes, command: Sequence[bytes], *, forwarded: bool) -> Reply:
+        """Propose `op` to group 0 here when this node leads it; otherwise have its leader
+        run `command` (which proposes the same operation there). Same outcome rules as a
+        write: TRYAGAIN when certainly not applied, an unknown outcome otherwise."""
+        system = self._system
+        deadline = trio.current_time() + self._timeout_s
+        with trio.move_on_at(deadline):
+            while True:
+                leader = system.leader_id
+                if leader == self._config.node.id:
+                    with contextlib.suppress(NotLeader):  # lost it just now: wait for news
+                        (reply,) = await system.propose(op)
+                        return reply
+                elif forwarded:
+                    raise ServiceError(
+                        "TRYAGAIN leadership of the system group moved while the request "
+                        "was forwarded; it was not applied"
+                    )
+                elif leader is not None:
+                    # Its replies (OK, a count, an error) read the same in RESP2 and RESP3.
+                    request = self._request([command], 2)
+                    remaining = max(0.0, deadline - trio.current_time())
+                    payload = await self._settled(
+                        leader, self._forward_payload(leader, request, remaining)
+                    )
+                    if payload is not None:
+                        return RawReplies(payload, 1)
+                await system.wait_changed()
+        raise OutcomeUnknownError.deadline_passed(self._timeout_s)
+
+    async def system_read_barrier(self) -> None:
+        await self._barrier(self._system)
+
     # -- reads ---------------------------------------------------------------------------
     async def read_barrier(self) -> None:
         """ReadIndex through the data group, retried until the request deadline: a read
         has no side effects, so riding out an election is always safe."""
+        await self._barrier(self._data)
+
+    async def _barrier(self, group: RaftGroupDriver) -> None:
         failure = "no leader was elected"
         with trio.move_on_after(self._timeout_s):
             while True:
                 try:
-                    await self._data.read_barrier()
+                    await group.read_barrier()
                 except ServiceError as exc:
                     failure = exc.message
-                    await self._data.wait_changed()
+                    await group.wait_changed()
                 else:
                     return
         raise ServiceError(
@@ -261,6 +301,10 @@ class NodeService:
                 ("total_commands_processed", str(self.stats.total_commands_processed)),
                 ("rejected_connections", str(self.stats.rejected_connections)),
                 ("protocol_errors", str(self.stats.protocol_errors)),
+                (
+                    "client_output_buffer_limit_disconnections",
+                    str(self.stats.output_limit_disconnections),
+                ),
             ],
             "replication": [
                 ("role", "master" if data.leader_id == node.id else "slave"),

@@ -90,6 +90,7 @@ class NodeStats:
     total_commands_processed: int = 0
     rejected_connections: int = 0
     protocol_errors: int = 0
+    output_limit_disconnections: int = 0  # clients cut off by client-output-buffer-limit
     commands: CommandStats = attrs.Factory(CommandStats)
     fsync_seconds: Histogram = attrs.Factory(lambda: Histogram(FSYNC_BUCKETS))
     commit_batches: Histogram = attrs.Factory(lambda: Histogram(BATCH_BUCKETS))

@@ -3,7 +3,7 @@
 Module map: model (value types), membership (configs + encoding), messages, storage
 (LogStorage protocol + in-memory), log (stable + unstable log), progress (per-peer
 replication state), replication (the leader's Replicator), quorum (majority arithmetic),
-readindex (read rounds), ready (driver batch), snapshot_transfer (chunking helpers for
+readindex (read rounds), ready (driver batch), snapshot_transfer (chunking helper for
 drivers), config, errors, core (RaftCore).
 """
 
@@ -13,6 +13,7 @@ from seshat_trio.raft.errors import (
     CompactedError,
     ConfigChangeRejected,
     LeadershipTransferInProgress,
+    LeavingGroup,
     NotLeader,
     RaftError,
     UnavailableError,
@@ -47,6 +48,7 @@ from seshat_trio.raft.model import (
     EntryKind,
     FailedRead,
     HardState,
+    MemberProgress,
     ReadFailure,
     ReadState,
     Role,
@@ -58,8 +60,6 @@ from seshat_trio.raft.model import (
 from seshat_trio.raft.progress import ProgressState
 from seshat_trio.raft.ready import Ready
 from seshat_trio.raft.snapshot_transfer import (
-    AssembledSnapshot,
-    SnapshotAssembler,
     iter_snapshot_chunks,
 )
 from seshat_trio.raft.storage import LogStorage, MemoryLogStorage
@@ -67,7 +67,6 @@ from seshat_trio.raft.storage import LogStorage, MemoryLogStorage
 __all__ = [
     "Append",
     "AppendResp",
-    "AssembledSnapshot",
     "ChangeKind",
     "CompactedError",
     "ConfigChange",
@@ -79,7 +78,9 @@ __all__ = [
     "Heartbeat",
     "HeartbeatResp",
     "LeadershipTransferInProgress",
+    "LeavingGroup",
     "LogStorage",
+    "MemberProgress",
     "Membership",
     "MemoryLogStorage",
     "Message",
@@ -97,7 +98,6 @@ __all__ = [
     "Ready",
     "Role",
     "Snapshot",
-    "SnapshotAssembler",
     "SnapshotChunk",
     "SnapshotChunkAck",
     "SnapshotDelivered",

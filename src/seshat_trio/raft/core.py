@@ -18,7 +18,10 @@ Rules this module lives by:
 - A leader commits by counting replicas only entries of its own term (Raft paper figure 8);
   it appends a NOOP at the start of every term to get there.
 - Membership takes effect when its CONFIG entry is applied (handed out and advanced); one
-  change may be pending at a time, and only after the leader committed in its term.
+  change may be pending at a time, and only after the leader committed in its term
+  (docs/raft.md gives the safety argument). Only a node holding a configuration with
+  itself votes; a removed node never campaigns but still answers; a leader whose log
+  holds its own removal takes no more entries.
 - With check-quorum, a node that heard from a leader within the minimum election timeout
   ignores (pre-)vote requests (leader stickiness) unless they are forced by TimeoutNow, and
   a leader that has not heard from a quorum within that timeout steps down.
@@ -27,16 +30,18 @@ Rules this module lives by:
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from seshat_trio.raft.config import RaftConfig
 from seshat_trio.raft.errors import (
     ConfigChangeRejected,
     LeadershipTransferInProgress,
+    LeavingGroup,
     NotLeader,
 )
 from seshat_trio.raft.log import RaftLog
 from seshat_trio.raft.membership import (
+    ChangeKind,
     ConfigChange,
     Membership,
     apply_change,
@@ -65,6 +70,7 @@ from seshat_trio.raft.model import (
     EntryKind,
     FailedRead,
     HardState,
+    MemberProgress,
     ReadFailure,
     ReadState,
     Role,
@@ -103,12 +109,14 @@ class RaftCore:
         self._log.committed = max(self._log.committed, config.applied)
         self._log.applied = max(snapshot.index, config.applied)
         # The log position that defined the membership: older CONFIG entries never apply.
-        self._membership_index, self._membership = self._replay_membership(snapshot)
+        self._membership_index, self._membership, was_member = self._replay_membership(snapshot)
         self._term = hard.term
         self._vote = hard.vote
         self._leader: int | None = None
         self._role = Role.FOLLOWER
-        self._removed = False
+        # Applied a membership without itself after one with it (a restart can tell only
+        # while the log since the snapshot still shows it was a member).
+        self._removed = was_member and self.node_id not in self._membership.members
         self._durable_term = hard.term
         self._prev_hard = hard
         self._prev_soft = SoftState(None, Role.FOLLOWER, hard.term)
@@ -125,6 +133,8 @@ class RaftCore:
         self._transferee: int | None = None
         self._transfer_elapsed = 0
         self._pending_conf_index = 0
+        # This leader's log holds its own removal: it takes no more entries (see _leave).
+        self._leaving = False
         self._leader_reads = self._new_leader_reads()
         self._forwarded = ForwardedReads()
 
@@ -138,18 +148,20 @@ class RaftCore:
         self._outstanding: Ready | None = None
         self._reset_timers()
 
-    def _replay_membership(self, snapshot: SnapshotMeta) -> tuple[int, Membership]:
+    def _replay_membership(self, snapshot: SnapshotMeta) -> tuple[int, Membership, bool]:
         """Membership as of `applied` (and the index defining it): the snapshot's, updated by
-        CONFIG entries after it."""
+        CONFIG entries after it; and whether any of them included this node."""
         defined_at, membership = snapshot.index, snapshot.membership
+        was_member = self.node_id in membership.members
         index = snapshot.index + 1
         while index <= self._log.applied:
             batch = self._log.slice(index, self._log.applied + 1, self._cfg.max_msg_bytes)
             for entry in batch:
                 if entry.kind is EntryKind.CONFIG:
                     defined_at, membership = entry.index, decode_membership(entry.data)
+                    was_member = was_member or self.node_id in membership.members
             index = batch[-1].index + 1
-        return defined_at, membership
+        return defined_at, membership, was_member
 
     # -- read-only view ------------------------------------------------------------------
     @property
@@ -194,6 +206,9 @@ class RaftCore:
 
     @property
     def removed(self) -> bool:
+        """This node applied a membership without itself: it never campaigns again, but it
+        still answers the group (a member that has not learned that the removal committed
+        counts in the previous membership and may need its vote to elect a leader)."""
         return self._removed
 
     def progress(self, peer: int) -> Progress | None:
@@ -205,8 +220,6 @@ class RaftCore:
 
     # -- inputs --------------------------------------------------------------------------
     def tick(self) -> None:
-        if self._removed:
-            return
         self._ticks += 1
         for request_id in self._forwarded.expire(self._ticks):
             self._failed_reads.append(FailedRead(request_id, ReadFailure.TIMED_OUT))
@@ -217,13 +230,11 @@ class RaftCore:
 
     def step(self, msg: Message) -> None:
         if isinstance(msg, (SnapshotChunk, SnapshotChunkAck)):
-            raise TypeError("snapshot chunks are driver-level; step the reassembled offer")
+            raise TypeError("snapshot chunks are driver-level; step the received offer")
         if msg.group != self._cfg.group:
             raise ValueError(f"message for group {msg.group} stepped into group {self.group}")
         if msg.dst != self.node_id:
             raise ValueError(f"message for node {msg.dst} stepped into node {self.node_id}")
-        if self._removed:
-            return
         if msg.term > self._term:
             if not self._accept_higher_term(msg):
                 return
@@ -253,26 +264,60 @@ class RaftCore:
         self._append_as_leader(repl, entries)
         return [entry.index for entry in entries]
 
-    def change_membership(self, change: ConfigChange) -> int:
+    def change_membership(self, change: ConfigChange, *, force: bool = False) -> int:
+        """Append a CONFIG entry for `change`; its index. Refused (ConfigChangeRejected,
+        nothing appended) while another change is unapplied, before this leader committed
+        in its term, for a learner not caught up, and -- unless `force` -- when the new
+        voters would not include a quorum that answered within an election timeout."""
         repl = self._check_leader()
         if self._pending_conf_index > self._log.applied:
             raise ConfigChangeRejected("another membership change is still pending")
         if not self._committed_in_term():
             raise ConfigChangeRejected("the leader has not committed an entry in its term yet")
         new = apply_change(self._membership, change)
-        peer = repl.progress(change.node_id)
-        if change.node_id in new.voters and change.node_id in self._membership.learners:
-            assert peer is not None
-            # Under constant load a streaming learner is always a little behind commit, so
-            # "caught up" means replicating and within `max_promote_lag` entries.
-            lag = self._log.committed - peer.match
-            if peer.state is not ProgressState.REPLICATE or lag > self._cfg.max_promote_lag:
-                raise ConfigChangeRejected(f"learner {change.node_id} is not caught up")
+        if change.kind is ChangeKind.PROMOTE and not self._promotable_learner(change.node_id):
+            raise ConfigChangeRejected(f"learner {change.node_id} is not caught up")
+        if new.voters != self._membership.voters and not force:
+            live = sorted(
+                v for v in new.voters if repl.live(v, self._ticks, self._cfg.election_ticks_min)
+            )
+            if len(live) < new.quorum():
+                raise ConfigChangeRejected(
+                    f"the voters would be {sorted(new.voters)} with only {live} live, fewer "
+                    f"than a quorum of {new.quorum()}: the group could not commit"
+                )
         index = self._log.last_index() + 1
         entry = Entry(self._term, index, EntryKind.CONFIG, encode_membership(new))
         self._append_as_leader(repl, [entry])
         self._pending_conf_index = index
+        self._leaving = self.node_id not in new.members
         return index
+
+    def member_progress(self) -> tuple[MemberProgress, ...]:
+        """Every member's replication status, by id; empty unless this node leads."""
+        repl = self._repl
+        if repl is None:
+            return ()
+        out = []
+        for node in sorted(self._membership.members | {self.node_id}):
+            pr = repl.progress(node)
+            if pr is None:
+                continue
+            heard = self._ticks if node == self.node_id else pr.last_heard
+            out.append(
+                MemberProgress(
+                    node_id=node,
+                    voter=node in self._membership.voters,
+                    match=pr.match,
+                    next=pr.next,
+                    state=pr.state,
+                    lag=max(0, self._log.committed - pr.match),
+                    heard_ticks_ago=None if heard is None else self._ticks - heard,
+                    snapshot_index=pr.pending_snapshot,
+                    promotable=self._promotable_learner(node),
+                )
+            )
+        return tuple(out)
 
     def read_index(self, request_id: int) -> None:
         if self._role is Role.LEADER:
@@ -407,11 +452,17 @@ class RaftCore:
         if ready.snapshot is not None:
             self._log.stable_snap_to(ready.snapshot.index)
             self._log.applied = max(self._log.applied, ready.snapshot.index)
-        if ready.entries:
-            last = ready.entries[-1]
-            self._log.stable_to(last.index, last.term)
-            if self._repl is not None and self._log.match_term(last.index, last.term):
-                self._on_ack(self._repl, self.node_id, last.index)
+        # The written entries still in the log are durable. A conflicting Append stepped
+        # while they were being written may have replaced their tail: the prefix before it
+        # is durable all the same (marking nothing would hand it out again, even below a
+        # compaction the application made meanwhile).
+        written = next(
+            (e for e in reversed(ready.entries) if self._log.match_term(e.index, e.term)), None
+        )
+        if written is not None:
+            self._log.stable_to(written.index, written.term)
+            if self._repl is not None:
+                self._on_ack(self._repl, self.node_id, written.index)
         if ready.committed_entries:
             self._log.applied_to(ready.committed_entries[-1].index)
             for entry in ready.committed_entries:
@@ -496,15 +547,32 @@ class RaftCore:
         """Whether a committed CONFIG entry, or a snapshot (which carries a membership), is
         not applied yet. Asked only when about to campaign (rare), so the entries are looked
         up rather than tracked on every append."""
-        index, hi = self._log.applied + 1, self._log.committed + 1
-        if index < self._log.first_index():
+        if self._log.applied + 1 < self._log.first_index():
             return True  # a snapshot beyond the applied index awaits its apply
+        return any(self._config_entries(self._log.applied + 1, self._log.committed + 1))
+
+    def _holds_own_configuration(self) -> bool:
+        """Does this node hold a configuration that includes it (applied, or in its log)?
+
+        One that does not -- a new node the entry adding it has not reached yet, or one
+        restarted on a blank disk -- may hold nothing the group committed, and its vote could
+        help elect a leader that lacks committed entries: it never votes. (A removed node
+        was a member and votes on.) Asked only on a vote request, and the log is scanned
+        only while the applied membership lacks us."""
+        if self.node_id in self._membership.members:
+            return True
+        return any(
+            self.node_id in decode_membership(entry.data).members
+            for entry in self._config_entries(self._log.applied + 1, self._log.last_index() + 1)
+        )
+
+    def _config_entries(self, lo: int, hi: int) -> Iterator[Entry]:
+        """The CONFIG entries in [lo, hi) of the log (from its first index, if lo is below)."""
+        index = max(lo, self._log.first_index())
         while index < hi:
             batch = self._log.slice(index, hi, self._cfg.max_msg_bytes)
-            if any(entry.kind is EntryKind.CONFIG for entry in batch):
-                return True
+            yield from (entry for entry in batch if entry.kind is EntryKind.CONFIG)
             index = batch[-1].index + 1
-        return False
 
     def _campaign(self, *, pre: bool, forced: bool) -> None:
         # Membership takes effect at apply: with a committed change still unapplied, this
@@ -568,7 +636,11 @@ class RaftCore:
             or (self._vote == 0 and self._leader is None)
             or (pre and msg.term > self._term)
         )
-        granted = can_vote and self._log.is_up_to_date(msg.last_log_index, msg.last_log_term)
+        granted = (
+            can_vote
+            and self._log.is_up_to_date(msg.last_log_index, msg.last_log_term)
+            and (self._removed or self._holds_own_configuration())
+        )
         if granted and not pre:
             self._election_elapsed = 0
             self._vote = msg.src
@@ -607,6 +679,7 @@ class RaftCore:
                     )
         self._set_leader(None)
         self._transferee = None
+        self._leaving = False
         self._repl = None
         self._votes = {}
         self._leader_reads = self._new_leader_reads()
@@ -641,6 +714,10 @@ class RaftCore:
         last = self._log.last_index()
         # Entries of earlier terms may hide an unapplied config change; be conservative.
         self._pending_conf_index = last
+        self._leaving = any(
+            self.node_id not in decode_membership(entry.data).members
+            for entry in self._config_entries(self._log.applied + 1, last + 1)
+        )
         self._append_as_leader(repl, [Entry(self._term, last + 1, EntryKind.NOOP)])
 
     def _follower_regressed(self, peer: int) -> None:
@@ -752,7 +829,7 @@ class RaftCore:
             self._ack(msg.src, meta.index)
         else:
             self._log.restore(meta)
-            self._membership_index, self._membership = meta.index, meta.membership
+            self._adopt_membership(meta.index, meta.membership)
             self._ack(msg.src, meta.index)
 
     def _reject_read_request(self, msg: ReadIndexReq) -> None:
@@ -775,7 +852,28 @@ class RaftCore:
             raise NotLeader(self._leader)
         if self._transferee is not None:
             raise LeadershipTransferInProgress(self._transferee)
+        if self._leaving:
+            # Once removed, this node never campaigns, and a member that has not learned
+            # the removal committed may need its vote; a log longer than the committed
+            # removal (and the NOOP committing it) would make it refuse every candidate.
+            raise LeavingGroup()
         return self._repl
+
+    def _promotable_learner(self, node: int) -> bool:
+        """Is learner `node` caught up enough to become a voter?
+
+        Under constant load a streaming learner is always a little behind commit, so
+        "caught up" means replicating, within `max_promote_lag` entries of commit, and
+        holding the configuration in force (which includes it): a promoted voter that
+        holds none would refuse to vote and could block elections."""
+        pr = self._repl.progress(node) if self._repl is not None else None
+        return (
+            node in self._membership.learners
+            and pr is not None
+            and pr.state is ProgressState.REPLICATE
+            and pr.match >= self._membership_index
+            and self._log.committed - pr.match <= self._cfg.max_promote_lag
+        )
 
     def _committed_in_term(self) -> bool:
         return self._log.term(self._log.committed) == self._term
@@ -821,7 +919,9 @@ class RaftCore:
     def _step_leader(self, repl: Replicator, msg: Message) -> None:
         if isinstance(msg, ReadIndexReq):
             lease_index = self._lease_read_index()
-            if self._transferee is not None:
+            # A non-member (removed without hearing of it) applies nothing any more: its
+            # read would wait forever for an index it never reaches.
+            if self._transferee is not None or msg.src not in self._membership.members:
                 self._reject_read_request(msg)
             elif lease_index is not None:
                 self._send_read_index_resp(msg.src, msg.request_ids, lease_index)
@@ -829,12 +929,13 @@ class RaftCore:
                 for request_id in msg.request_ids:
                     self._leader_reads.add(PendingRead(request_id, msg.src))
         elif isinstance(msg, AppendResp):
-            repl.mark_active(msg.src)
+            repl.heard_from(msg.src, self._ticks)
             if msg.success:
                 self._on_ack(repl, msg.src, msg.index)
             else:
                 repl.on_reject(msg)
         elif isinstance(msg, HeartbeatResp):
+            repl.heard_from(msg.src, self._ticks)
             repl.on_heartbeat_resp(msg.src)
             if msg.src in self._membership.voters:
                 self._leader_reads.ack(msg.src, msg.context)
@@ -918,11 +1019,7 @@ class RaftCore:
             # A snapshot restored since this entry was handed out already carries a newer
             # membership; going back to this one would be wrong.
             return
-        self._membership_index = index
-        was_member = self.node_id in self._membership.members
-        self._membership = new
-        if was_member and self.node_id not in new.members:
-            self._removed = True
+        self._adopt_membership(index, new)
         repl = self._repl
         if repl is None:
             return
@@ -935,6 +1032,13 @@ class RaftCore:
         # The quorum may have shrunk (commit can move) and new peers need their first probe.
         repl.maybe_commit()
         repl.broadcast_append()
+
+    def _adopt_membership(self, index: int, new: Membership) -> None:
+        """`new` (defined at `index`) is now in force; a member it leaves out is removed."""
+        was_member = self.node_id in self._membership.members
+        self._membership_index, self._membership = index, new
+        if was_member and self.node_id not in new.members:
+            self._removed = True
 
     def _hand_over_after_removal(self, repl: Replicator) -> None:
         """This leader applied its own removal: publish the commit, nudge a caught-up voter

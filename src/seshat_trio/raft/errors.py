@@ -23,6 +23,15 @@ class LeadershipTransferInProgress(RaftError):
         self.target = target
 
 
+class LeavingGroup(NotLeader):
+    """This leader's log holds its own removal: it takes no more entries and will hand
+    leadership over once the removal applies. Retry elsewhere shortly."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.args = ("this leader is being removed from the group",)
+
+
 class ConfigChangeRejected(RaftError):
     """A membership change was refused; `reason` says why. Nothing was appended."""
 

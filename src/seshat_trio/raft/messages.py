@@ -3,7 +3,7 @@
 Every message names its group, sender (`src`), receiver (`dst`) and the sender's `term`.
 `Message` is the union `RaftCore.step()` accepts. `SnapshotChunk` / `SnapshotChunkAck` travel
 between *drivers* only (see `snapshot_transfer`): the core emits a bare `Snapshot` offer and
-is told about an installed snapshot by stepping the reassembled offer.
+is told about a received snapshot by stepping its offer.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import enum
 import attrs
 
 from seshat_trio.raft.membership import Membership
+from seshat_trio.raft.progress import ProgressState
 
 # Fixed per-entry overhead counted towards byte budgets (term, index, kind, framing).
 ENTRY_OVERHEAD_BYTES = 24
@@ -107,3 +108,18 @@ class SnapshotDelivered:
 
     peer: int
     index: int
+
+
+@attrs.frozen(slots=True)
+class MemberProgress:
+    """One member's replication status as its leader sees it (`RaftCore.member_progress`)."""
+
+    node_id: int
+    voter: bool
+    match: int  # highest index known durable on the member (the leader: its own log)
+    next: int  # next index the leader sends it
+    state: ProgressState
+    lag: int  # entries behind the leader's commit index (0 when level or ahead)
+    heard_ticks_ago: int | None  # ticks since it last answered; None: not in this term
+    snapshot_index: int  # index of the snapshot being streamed to it (0: none)
+    promotable: bool  # a learner a PROMOTE would accept right now (always False for voters)

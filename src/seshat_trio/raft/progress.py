@@ -66,6 +66,8 @@ class Progress:
     snapshot_offered: int = 0
     # Heard from since the last check-quorum round; the leader itself always counts.
     recent_active: bool = True
+    # The leader's tick count when this peer last answered (None: not in this term).
+    last_heard: int | None = None
 
     def become_probe(self) -> None:
         if self.state is ProgressState.SNAPSHOT:

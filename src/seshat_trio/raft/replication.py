@@ -207,10 +207,19 @@ class Replicator:
         if pr.match < self._log.last_index():
             self.send_append(peer)
 
-    def mark_active(self, peer: int) -> None:
+    def heard_from(self, peer: int, tick: int) -> None:
+        """`peer` answered at the leader's tick `tick` (check-quorum and liveness)."""
         pr = self._progress.get(peer)
         if pr is not None:
             pr.recent_active = True
+            pr.last_heard = tick
+
+    def live(self, peer: int, now: int, within: int) -> bool:
+        """Did `peer` (or the leader itself) answer during the last `within` ticks?"""
+        if peer == self._cfg.node_id:
+            return True
+        pr = self._progress.get(peer)
+        return pr is not None and pr.last_heard is not None and now - pr.last_heard < within
 
     def report_snapshot(self, peer: int, success: bool) -> None:
         """The driver finished (or failed) streaming the snapshot to `peer`.

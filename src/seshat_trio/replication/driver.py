@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol, TypeVar
 
 import attrs
@@ -45,9 +46,11 @@ import trio
 from seshat_trio.errors import ServiceError
 from seshat_trio.logs import get_logger
 from seshat_trio.raft import (
+    ConfigChange,
     Entry,
     EntryKind,
     LeadershipTransferInProgress,
+    MemberProgress,
     Membership,
     Message,
     NotLeader,
@@ -227,7 +230,7 @@ class RaftGroupDriver:
         self._last_tick_at = 0.0
         self._gap_counted_at = -1.0  # the last tick after which a gap was counted
         self._senders: dict[int, SnapshotSender] = {}
-        self._receiver = SnapshotReceiver(machine, offload)
+        self._receiver = SnapshotReceiver(machine.begin_install)
         self._chunks_in, self._chunks_out = trio.open_memory_channel[SnapshotChunk](CHUNK_INBOX)
         self._wakeup = trio.Event()
         self._changed = trio.Event()
@@ -239,6 +242,7 @@ class RaftGroupDriver:
         self.counters = RaftCounters()
         core = self._core
         self._soft = SoftState(leader_id=core.leader_id, role=core.role, term=core.term)
+        self._membership_logged = core.membership
         self._log = log.bind(node_id=core.node_id, group=self._group)
         self._log.info(
             "raft_open",
@@ -370,6 +374,35 @@ class RaftGroupDriver:
         when the read cannot be confirmed; one internal retry when a leader is known."""
         await self._reads.barrier()
 
+    # -- membership (docs/raft.md, "Membership") -------------------------------------------
+    @property
+    def membership(self) -> Membership:
+        """The membership in force here (applied)."""
+        return self._core.membership
+
+    @property
+    def removed(self) -> bool:
+        """This node applied its own removal from the group (it still answers the group)."""
+        return self._core.removed
+
+    def member_progress(self) -> tuple[MemberProgress, ...]:
+        """Every member's replication status (leader only; empty elsewhere)."""
+        return self._core.member_progress()
+
+    def change_membership(self, change: ConfigChange, *, force: bool = False) -> int:
+        """Propose `change` on this leader; the index of its CONFIG entry, whose effect shows
+        in `membership` once applied. Raises as `RaftCore.change_membership` does."""
+        if not self._running:
+            raise ServiceError(f"TRYAGAIN {STOPPED}")
+        index = self._core.change_membership(change, force=force)
+        self._wake()
+        return index
+
+    def transfer_leadership(self, to: int) -> None:
+        """Start handing leadership to voter `to` (leader only; NotLeader, ValueError)."""
+        self._core.transfer_leadership(to)
+        self._wake()
+
     def _wake(self) -> None:
         self._wakeup.set()
 
@@ -430,13 +463,11 @@ class RaftGroupDriver:
 
     async def _receive_chunks(self) -> None:
         async for chunk in self._chunks_out:
-            ack, offer = await self._receiver.feed(chunk)
+            ack, offer = await self._offload(partial(self._receiver.feed, chunk))
             self._transport.send(ack)
             if offer is None:
                 continue
-            parked = self._receiver.parked
-            assert parked is not None
-            parked.stepped_after_ready = self._readys
+            parked = self._receiver.stepped(self._readys)
             self._log.info(
                 "snapshot_received",
                 term=offer.term,
@@ -550,6 +581,14 @@ class RaftGroupDriver:
                 succeeded=result.succeeded,
             )
         self._core.advance(ready)
+        if self._core.membership != self._membership_logged:
+            self._membership_logged = self._core.membership
+            self._log.info(
+                "raft_membership",
+                voters=sorted(self._core.membership.voters),
+                learners=sorted(self._core.membership.learners),
+                removed=self._core.removed,
+            )
         self._reads.release_applied()
         await self._maybe_compact()
         self._changed.set()
@@ -590,14 +629,12 @@ class RaftGroupDriver:
     # -- persistence and snapshot install --------------------------------------------------
     async def _persist(self, ready: Ready) -> None:
         batch = ready_batch(self._group, ready)
-        parked = self._receiver.parked
         if ready.snapshot is not None:
             await self._install(ready.snapshot, batch)
             return
-        if parked is not None and parked.stepped_after_ready < self._readys:
-            # The core saw the offer before this Ready and did not take it.
-            self._log.info("snapshot_declined", term=self._core.term, index=parked.meta.index)
-            self._receiver.abort_all()
+        declined = self._receiver.drop_declined(self._readys)
+        if declined is not None:
+            self._log.info("snapshot_declined", term=self._core.term, index=declined.index)
         if not len(batch):
             return
         if ready.must_sync:
@@ -608,13 +645,7 @@ class RaftGroupDriver:
             self._store.write(batch, sync=False)
 
     async def _install(self, meta: SnapshotMeta, batch: WriteBatch) -> None:
-        parked = self._receiver.parked
-        if parked is None or parked.meta != meta:
-            raise RuntimeError(
-                f"group {self._group}: the core installs snapshot {meta.index} "
-                "that this driver did not receive"
-            )
-        self._receiver.parked = None
+        parked = self._receiver.claim(meta)
         started = trio.current_time()
         if parked.applied <= self._machine.applied_index:
             # Our own state already covers the snapshot (it is a committed prefix at least

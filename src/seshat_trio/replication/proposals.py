@@ -9,7 +9,8 @@ at `index` has that same term. The tracker never guesses beyond what the log pro
   index > i: terms never decrease along a log, so no committed entry there has that term;
 - an installed snapshot (index S, term T) jumps over indexes <= S: a proposal there with a
   term > T cannot be in the log (terms before S are <= T), otherwise its outcome is unknown
-  (it may have committed; the reply is lost with the log);
+  (it may have committed; the reply is lost with the log); one after S of a term < T is
+  doomed like after applying an entry of term T;
 - an index the state machine skipped because a snapshot's data already covered it is
   committed when the terms match, but its reply is lost: outcome unknown, never "failed".
 Leadership loss alone proves nothing (a later leader may still commit the entry), so
@@ -110,7 +111,9 @@ class ProposalTracker:
                         "known; its outcome is unknown"
                     )
                 )
-        self._applied_term = max(self._applied_term, term)
+        if term > self._applied_term:
+            self._applied_term = term
+            self._fail_where(lambda p_index, p_term: p_index > index and p_term < term)
 
     def _fail_where(self, doomed: Callable[[int, int], bool]) -> None:
         for p_index, proposal in list(self._by_index.items()):

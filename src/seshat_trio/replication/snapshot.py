@@ -18,8 +18,9 @@ reports the outcome to its core (`report_snapshot`), which retries later with a 
 Receiver: chunks must arrive in order from one sender (offset 0 restarts the stream); each
 is staged durably but invisibly; after the last one the stream is *parked* and its offer is
 stepped into the core. The driver completes the install when its next Ready carries that
-snapshot, or aborts it when the Ready shows the core declined it. A half-received or parked
-snapshot is never visible: `finish` flips to it in one atomic write.
+snapshot (`claim`), or aborts it when a Ready shows the core declined it (`drop_declined`).
+A half-received or parked snapshot is never visible: `finish` flips to it in one atomic
+write. The simulator (`seshat_trio.testing`) runs this same receiver over in-memory sinks.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from seshat_trio.raft import (
     SnapshotMeta,
     iter_snapshot_chunks,
 )
-from seshat_trio.replication.machine import SnapshotSink, SnapshotSource, StateMachine
+from seshat_trio.replication.machine import SnapshotSink, SnapshotSource
 from seshat_trio.storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -162,27 +163,32 @@ class ParkedSnapshot:
     meta: SnapshotMeta
     applied: int
     sink: SnapshotSink
-    # Readys taken from the core before its offer was stepped: a later Ready without it
-    # means the core declined the offer.
-    stepped_after_ready: int
+    # Readys taken from the core before its offer was stepped (None: not stepped yet): a
+    # later Ready without the snapshot means the core declined the offer.
+    stepped_after_ready: int | None = None
 
 
 class SnapshotReceiver:
-    """The follower side for one group (see the module docstring)."""
+    """The follower side for one group (see the module docstring); production drivers and
+    the simulator share it.
 
-    def __init__(self, machine: StateMachine, offload: Offload) -> None:
-        self._machine = machine
-        self._offload = offload
+    Sans-IO apart from the sink's own storage work, which `feed` does inline: a driver
+    runs `feed` off its event loop. Only `feed` touches the stream being received, and it
+    only parks a snapshot; the other methods run between feeds or while one is parked."""
+
+    def __init__(self, begin_install: Callable[[], SnapshotSink]) -> None:
+        self._begin_install = begin_install
         self._inbound: _Inbound | None = None
         self.parked: ParkedSnapshot | None = None
 
-    async def feed(self, chunk: SnapshotChunk) -> tuple[SnapshotChunkAck, Snapshot | None]:
-        """Stage `chunk`; returns the ack to send and, after the last chunk, the offer."""
+    def feed(self, chunk: SnapshotChunk) -> tuple[SnapshotChunkAck, Snapshot | None]:
+        """Stage `chunk`; returns the ack to send and, after the last chunk, the offer to
+        step into the core (then call `stepped`)."""
         if self.parked is not None:
             # One install at a time: the sender fails and its core offers again later.
             return _ack(chunk, 0, ok=False), None
         try:
-            inbound = await self._take(chunk)
+            inbound = self._take(chunk)
         except (SnapshotStreamError, StorageError, ValueError) as exc:
             log.warning(
                 "snapshot_chunk_refused group=%d src=%d index=%d offset=%d reason=%r",
@@ -198,13 +204,41 @@ class SnapshotReceiver:
         if not chunk.last:
             return ack, None
         self._inbound = None
-        self.parked = ParkedSnapshot(inbound.meta, inbound.applied, inbound.sink, -1)
+        self.parked = ParkedSnapshot(inbound.meta, inbound.applied, inbound.sink)
         offer = Snapshot(
             group=chunk.group, src=chunk.src, dst=chunk.dst, term=chunk.term, meta=chunk.meta
         )
         return ack, offer
 
-    async def _take(self, chunk: SnapshotChunk) -> _Inbound:
+    def stepped(self, readys: int) -> ParkedSnapshot:
+        """The parked snapshot's offer reached the core after it handed out `readys` Readys."""
+        assert self.parked is not None
+        self.parked.stepped_after_ready = readys
+        return self.parked
+
+    def claim(self, meta: SnapshotMeta) -> ParkedSnapshot:
+        """The core's Ready installs `meta`: hand over the parked snapshot (the caller
+        finishes or aborts its sink). RuntimeError when this is not what was received."""
+        parked = self.parked
+        if parked is None or parked.meta != meta:
+            raise RuntimeError(
+                f"the core installs snapshot {meta.index} that this driver did not receive"
+            )
+        self.parked = None
+        return parked
+
+    def drop_declined(self, readys: int) -> SnapshotMeta | None:
+        """Ready number `readys` installs no snapshot: a parked one whose offer the core had
+        before that Ready was declined. It is dropped; its meta is returned."""
+        parked = self.parked
+        if parked is None or parked.stepped_after_ready is None:
+            return None
+        if parked.stepped_after_ready >= readys:
+            return None
+        self.abort_all()
+        return parked.meta
+
+    def _take(self, chunk: SnapshotChunk) -> _Inbound:
         """Start (offset 0: the header) or continue the stream with `chunk`."""
         if chunk.offset == 0:
             self.abort()
@@ -213,7 +247,7 @@ class SnapshotReceiver:
                 raise SnapshotStreamError(
                     f"snapshot data at {applied} is behind its index {chunk.meta.index}"
                 )
-            sink = await self._offload(self._machine.begin_install)
+            sink = self._begin_install()
             # The header is not state-machine data: it is counted, not staged.
             self._inbound = _Inbound(
                 chunk.meta, chunk.src, chunk.term, applied, sink, len(chunk.data)
@@ -228,7 +262,7 @@ class SnapshotReceiver:
             or inbound.received != chunk.offset
         ):
             raise SnapshotStreamError("chunk out of order: one was lost or the sender restarted")
-        await self._offload(lambda: inbound.sink.add_chunk(chunk.data))
+        inbound.sink.add_chunk(chunk.data)
         inbound.received += len(chunk.data)
         return inbound
 

@@ -2,7 +2,9 @@
 
 The connection owns no logic beyond moving bytes: the RESP codec parses, the command layer
 executes. A protocol error is answered with Redis's error text and then the connection is
-closed, as Redis does; it never affects other connections.
+closed, as Redis does; it never affects other connections. Replies and pub/sub messages
+leave through the connection's output (server/output.py), which enforces
+client-output-buffer-limit.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from seshat_trio.protocol import (
     RequestParser,
     encode_replies,
 )
+from seshat_trio.pubsub.client import ClientPubSub, client_class
+from seshat_trio.server.output import ClientOutput
 
 log = get_logger(__name__)
 
@@ -62,6 +66,14 @@ class Connection:
         self._receiving = False
         self._sending = False
         self._killed = False
+        client = ctx.client
+        self.output = ClientOutput(
+            stream,
+            lambda: ctx.tunables.output_limits.of(client_class(client)),
+            self._overflowed,
+        )
+        if ctx.pubsub is not None:
+            client.pubsub = ClientPubSub(client, ctx.pubsub.registry, self.output)
 
     @property
     def client(self) -> ClientState:
@@ -83,28 +95,48 @@ class Connection:
         if self._receiving or self._sending:
             self._scope.cancel()
 
+    def _overflowed(self) -> None:
+        self.stats.output_limit_disconnections += 1
+        log.warning(
+            "client_output_buffer_limit",
+            client=self.client.id,
+            addr=self.client.addr,
+            kind=client_class(self.client),
+        )
+        self.kill()
+
     async def serve(self) -> None:
         try:
             with self._scope:
-                while not self._stopping and not self.client.closing:
-                    self._receiving = True
-                    data = await self.stream.receive_some(RECEIVE_BYTES)
-                    self._receiving = False
-                    if not data:
-                        return
-                    if self._scope.cancel_called:
-                        # stop() came after the data arrived but before this task resumed:
-                        # the request was read, so it is still executed and answered.
-                        timeout_s = self.ctx.config.limits.request_timeout_s
-                        deadline = trio.current_time() + timeout_s
-                        with trio.CancelScope(shield=True, deadline=deadline):
-                            await self._handle(data)
-                        return
-                    await self._handle(data)
+                async with trio.open_nursery() as writers:
+                    self.output.attach(writers)
+                    await self._serve_requests()
+                    writers.cancel_scope.cancel()  # pushes still queued go with the client
+        finally:
+            if self.client.pubsub is not None:
+                self.client.pubsub.unsubscribe_all()
+            self.output.close()
+            await self.stream.aclose()
+
+    async def _serve_requests(self) -> None:
+        try:
+            while not self._stopping and not self.client.closing:
+                self._receiving = True
+                data = await self.stream.receive_some(RECEIVE_BYTES)
+                self._receiving = False
+                if not data:
+                    return
+                if self._scope.cancel_called:
+                    # stop() came after the data arrived but before this task resumed:
+                    # the request was read, so it is still executed and answered.
+                    timeout_s = self.ctx.config.limits.request_timeout_s
+                    deadline = trio.current_time() + timeout_s
+                    with trio.CancelScope(shield=True, deadline=deadline):
+                        await self._handle(data)
+                    return
+                await self._handle(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
-        finally:
-            await self.stream.aclose()
 
     async def _handle(self, data: bytes) -> None:
         self.parser.feed(data)
@@ -116,14 +148,18 @@ class Connection:
         except ProtocolError as exc:
             error = exc
         payload = await self._run(commands) if commands else b""
+        # Pub/sub messages placed among this read's replies were counted against the
+        # output limit until now.
+        pubsub = self.client.pubsub
+        reserved = pubsub.take_reserved() if pubsub is not None else 0
         if error is not None and not self.client.closing:  # nothing is read after QUIT
             self.stats.protocol_errors += 1
             log.info("protocol_error", client=self.client.id, error=str(error))
             payload += encode_replies([ErrorReply(f"ERR {error}")])
             self.client.closing = True
-        if payload and not self._killed:
+        if not self._killed:
             self._sending = True
-            await self.stream.send_all(payload)
+            await self.output.send(payload, reserved)
             self._sending = False
 
     async def _run(self, commands: list[list[bytes]]) -> bytes:

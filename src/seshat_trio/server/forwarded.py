@@ -18,7 +18,9 @@ from seshat_trio.commands.context import Backend, ClientIds, ClientState, Comman
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.config import Config
 from seshat_trio.protocol import ErrorReply, Reply, encode_replies
+from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.transport import ForwardReply, ForwardRequest
+from seshat_trio.tunables import Tunables
 
 TOO_LARGE = (
     "ERR the reply ({size} bytes) is too large to return through a follower (limit {limit} "
@@ -49,9 +51,18 @@ class ForwardedExecutor:
     """The transport's `on_forward` handler; replies stay within `max_payload_bytes`."""
 
     def __init__(
-        self, config: Config, backend: Backend, client_ids: ClientIds, max_payload_bytes: int
+        self,
+        config: Config,
+        backend: Backend,
+        client_ids: ClientIds,
+        max_payload_bytes: int,
+        *,
+        pubsub: PubSubHub | None = None,
+        tunables: Tunables | None = None,
     ) -> None:
         self._config = config
+        self._pubsub = pubsub
+        self._tunables = tunables or Tunables.from_config(config.redis)
         self._backend = backend
         self._client_ids = client_ids
         self._max_payload_bytes = max_payload_bytes
@@ -63,7 +74,10 @@ class ForwardedExecutor:
             protocol=request.protocol,
             forwarded=True,
         )
-        ctx = CommandContext(client, self._backend, self._config)
+        # A peer asking about this node's subscriptions (PUBSUB) needs its pub/sub.
+        ctx = CommandContext(
+            client, self._backend, self._config, pubsub=self._pubsub, tunables=self._tunables
+        )
         replies = await execute(ctx, [list(command) for command in request.commands])
         payload = fit_payload(
             replies, request.protocol, self._max_payload_bytes, self._config.node.id

@@ -1,23 +1,34 @@
 """The RESP listener: accepts clients and supervises one task per connection.
 
+It listens on the plain client port and, when `tls.tls_port` is set, on the TLS port too;
+both serve the same commands. Each connection gets its own authentication session (the
+default user until AUTH) from the node's users; protected mode may refuse it first.
+
 Shutdown (`stop`) is graceful: the listener stops accepting, idle connections are closed,
 and a connection that is executing a request finishes it and sends its replies first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from functools import partial
 
 import trio
 
 from seshat_trio.commands.context import Backend, ClientIds, ClientState, CommandContext
+from seshat_trio.commands.permissions import subscriptions_of
 from seshat_trio.config import Config
 from seshat_trio.logs import get_logger
 from seshat_trio.node.stats import NodeStats
-from seshat_trio.plain_socket import PlainSocketStream
+from seshat_trio.plain_socket import ByteStream, PlainSocketStream
 from seshat_trio.protocol import ParserLimits
+from seshat_trio.pubsub.hub import PubSubHub
+from seshat_trio.server import protected_mode
 from seshat_trio.server.connection import Connection
+from seshat_trio.server.tls import TlsContext, accept_tls
+from seshat_trio.tunables import Tunables
 
 log = get_logger(__name__)
 
@@ -28,9 +39,18 @@ ACCEPT_BACKOFF_S = 0.1
 
 class RespListener:
     def __init__(
-        self, config: Config, backend: Backend, stats: NodeStats, client_ids: ClientIds
+        self,
+        config: Config,
+        backend: Backend,
+        stats: NodeStats,
+        client_ids: ClientIds,
+        *,
+        pubsub: PubSubHub | None = None,
+        tunables: Tunables | None = None,
     ) -> None:
         self._config = config
+        self._pubsub = pubsub
+        self._tunables = tunables or Tunables.from_config(config.redis)
         self._backend = backend
         self._stats = stats
         self._client_ids = client_ids
@@ -42,15 +62,28 @@ class RespListener:
             max_request_bytes=limits.max_request_bytes,
         )
         self._connections: set[Connection] = set()
+        # Loaded here so that a bad certificate or key stops the node at start-up.
+        self._tls = TlsContext(config.tls) if config.tls.tls_port else None
         self._accept_scope = trio.CancelScope()
         self._drained = trio.Event()
 
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve until `stop`; reports the bound port through `task_status`."""
+        """Serve until `stop`; reports the bound (plain) port through `task_status`."""
         addr = self._config.node.client_addr
         listeners = await trio.open_tcp_listeners(addr.port, host=addr.host)
         port = int(listeners[0].socket.getsockname()[1])
         log.info("listening", client_addr=f"{addr.host}:{port}")
+        tls_listeners: list[trio.SocketListener] = []
+        if self._tls is not None:
+            tls_port = self._config.tls.tls_port
+            tls_listeners = await trio.open_tcp_listeners(tls_port, host=addr.host)
+            log.info("listening_tls", tls_addr=f"{addr.host}:{tls_port}")
+        if protected_mode.exposed(self._config.auth.protected_mode, self._backend.users, addr):
+            log.warning(
+                "protected_mode",
+                note="the default user has no password: only loopback clients are served "
+                "(set one with ACL SETUSER default on >password, or --no-protected-mode)",
+            )
         # Connections live in their own nursery, outside the accept loop's cancel scope, so
         # that stopping the accept loop does not cancel requests in progress.
         async with trio.open_nursery() as connections:
@@ -58,15 +91,19 @@ class RespListener:
             with self._accept_scope:
                 async with trio.open_nursery() as accepting:
                     for listener in listeners:
-                        accepting.start_soon(self._accept_loop, listener, connections)
+                        accepting.start_soon(self._accept_loop, listener, connections, False)
+                    for listener in tls_listeners:
+                        accepting.start_soon(self._accept_loop, listener, connections, True)
             # Accepting stopped: let busy connections answer, close the idle ones.
-            for listener in listeners:
+            for listener in listeners + tls_listeners:
                 await listener.aclose()
             for conn in list(self._connections):
                 conn.stop()
         self._drained.set()
 
-    async def _accept_loop(self, listener: trio.SocketListener, connections: trio.Nursery) -> None:
+    async def _accept_loop(
+        self, listener: trio.SocketListener, connections: trio.Nursery, tls: bool
+    ) -> None:
         while True:
             try:
                 stream = await listener.accept()
@@ -78,7 +115,7 @@ class RespListener:
                 log.warning("accept_failed", error=os.strerror(exc.errno or 0))
                 await trio.sleep(ACCEPT_BACKOFF_S)
                 continue
-            connections.start_soon(self._serve_client, stream)
+            connections.start_soon(self._serve_client, stream, tls)
 
     async def drained(self) -> None:
         """Return once `run` has stopped and every connection is closed."""
@@ -98,7 +135,7 @@ class RespListener:
                 return True
         return False
 
-    async def _serve_client(self, stream: trio.SocketStream) -> None:
+    async def _serve_client(self, stream: trio.SocketStream, tls: bool) -> None:
         stats = self._stats
         stats.total_connections_received += 1
         if stats.connected_clients >= self._config.limits.max_clients:
@@ -108,15 +145,41 @@ class RespListener:
             finally:
                 await stream.aclose()
             return
-        sock = PlainSocketStream(stream)
         try:
-            host, port = sock.getpeername()
+            host, port = stream.socket.getpeername()[:2]
         except OSError:
-            await sock.aclose()  # the client is already gone
+            await stream.aclose()  # the client is already gone
             return
-        client = ClientState(id=self._client_ids.take(), addr=f"{host}:{port}")
-        ctx = CommandContext(client, self._backend, self._config, registry=self)
+        sock: ByteStream | None
+        if tls:
+            assert self._tls is not None
+            sock = await accept_tls(stream, self._tls.current())
+            if sock is None:
+                return
+        else:
+            sock = PlainSocketStream(stream)
+        users = self._backend.users
+        if protected_mode.refused(self._config.auth.protected_mode, users, str(host)):
+            stats.rejected_connections += 1
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await sock.send_all(protected_mode.DENIED)
+            await sock.aclose()
+            return
+        client = ClientState(
+            id=self._client_ids.take(), addr=f"{host}:{port}", auth=users.session()
+        )
+        ctx = CommandContext(
+            client,
+            self._backend,
+            self._config,
+            registry=self,
+            pubsub=self._pubsub,
+            tunables=self._tunables,
+        )
         conn = Connection(sock, ctx, self._parser_limits, stats)
+        # Deleting its user, or taking away a channel it is subscribed to, closes it.
+        client.auth.on_revoked = conn.kill
+        client.auth.subscriptions = partial(subscriptions_of, client)
         stats.connected_clients += 1
         self._connections.add(conn)
         try:

@@ -5,4 +5,5 @@ A feature that adds cluster state registers its operations in its own module and
 import line below.
 """
 
+from seshat_trio.acl import replicated  # noqa: F401  (registration)
 from seshat_trio.system import layout  # noqa: F401  (registration)

@@ -41,6 +41,7 @@ from seshat_trio.raft import (
     Ready,
     Role,
     SnapshotMeta,
+    decode_membership,
 )
 from seshat_trio.raft.messages import (
     Message,
@@ -48,7 +49,9 @@ from seshat_trio.raft.messages import (
     SnapshotChunk,
     SnapshotChunkAck,
 )
-from seshat_trio.raft.snapshot_transfer import SnapshotAssembler, iter_snapshot_chunks
+from seshat_trio.raft.snapshot_transfer import iter_snapshot_chunks
+from seshat_trio.replication.snapshot import SnapshotReceiver, encode_header
+from seshat_trio.storage import WriteBatch
 from seshat_trio.testing.history import OpStatus
 from seshat_trio.testing.invariants import Invariants, InvariantViolation, term_or_none
 from seshat_trio.testing.kvapp import Command, KvApp
@@ -112,6 +115,17 @@ def _write(storage: MemoryLogStorage, ready: Ready) -> None:
         storage.compact(ready.compact)
 
 
+def _config_before(storage: MemoryLogStorage, index: int) -> tuple[int, int | None, Membership]:
+    """The last configuration in `storage` before `index`: (index, term or None when it is
+    the snapshot's, membership)."""
+    meta = storage.snapshot_meta()
+    for i in range(index - 1, meta.index, -1):
+        (entry,) = storage.entries(i, i + 1, None)
+        if entry.kind is EntryKind.CONFIG:
+            return i, entry.term, decode_membership(entry.data)
+    return meta.index, None, meta.membership
+
+
 def _clone(durable: MemoryLogStorage) -> MemoryLogStorage:
     """A fresh written-layer storage holding exactly what is durable."""
     meta = durable.snapshot_meta()
@@ -123,6 +137,23 @@ def _clone(durable: MemoryLogStorage) -> MemoryLogStorage:
         storage.append(durable.entries(first, last + 1, None))
     storage.set_hard_state(durable.hard_state())
     return storage
+
+
+class _MemorySink:
+    """A `SnapshotSink` over memory: the received application snapshot, whole on `finish`."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self.data: bytes | None = None
+
+    def add_chunk(self, chunk: bytes) -> None:
+        self._parts.append(chunk)
+
+    def finish(self, batch: WriteBatch | None = None) -> None:
+        self.data = b"".join(self._parts)
+
+    def abort(self) -> None:
+        self._parts = []
 
 
 @attrs.frozen(slots=True)
@@ -182,8 +213,9 @@ class SimNode:
         self.pending_writes: dict[int, tuple[int, int, WriteDone]] = {}  # index -> term, op, cb
         self.pending_reads: dict[int, _PendingRead] = {}  # by request id
         self.ready_reads: list[tuple[int, int]] = []  # (read index, request id)
-        self.assembler = SnapshotAssembler()
-        self.received: dict[int, bytes] = {}  # assembled snapshot data by index
+        # The production receiver: it parks a received snapshot until a Ready installs it.
+        self.receiver = SnapshotReceiver(_MemorySink)
+        self.readys = 0  # Readys taken from this life's core
         self.streams: dict[int, _Stream] = {}  # by follower
         self.role = Role.FOLLOWER
         self.paused_until = 0.0
@@ -305,6 +337,7 @@ class SimNode:
         if core is None or self.inflight is not None or not core.has_ready():
             return
         ready = core.ready()
+        self.readys += 1
         data = self._snapshot_data(ready)
         self.inflight = (ready, data)
         if ready.soft_state is not None:
@@ -325,11 +358,21 @@ class SimNode:
             self._finish(ready, data)
 
     def _snapshot_data(self, ready: Ready) -> bytes | None:
-        """The assembled data of the snapshot `ready` installs, if it installs one."""
+        """The received data of the snapshot `ready` installs, if it installs one; a parked
+        snapshot that the core declined is dropped, as the production driver does."""
         meta = ready.snapshot
         if meta is None:
+            declined = self.receiver.drop_declined(self.readys)
+            if declined is not None:
+                self.host.trace(self.id, f"declined snapshot {declined.index}")
             return None
-        data = self.received.pop(meta.index, None)
+        try:
+            sink = self.receiver.claim(meta).sink
+        except RuntimeError as exc:
+            raise InvariantViolation("snapshot transfer", f"node {self.id}: {exc}") from exc
+        assert isinstance(sink, _MemorySink)
+        sink.finish()
+        data = sink.data
         if data is None or KvApp.restore(data).applied != meta.index:
             raise InvariantViolation(
                 "snapshot transfer",
@@ -345,6 +388,12 @@ class SimNode:
         self._check_clock()
         for ready, data in self.unsynced:
             _write(self.durable, ready)
+            for entry in ready.entries:
+                if entry.kind is EntryKind.CONFIG:
+                    previous, _, _ = _config_before(self.durable, entry.index)
+                    self.host.invariants.on_config_durable(
+                        self.id, entry.index, previous, self.durable.hard_state().commit
+                    )
             if ready.snapshot is not None and data is not None:
                 self.snapshot_files[ready.snapshot.index] = data
                 self.durable_app = KvApp.restore(data)
@@ -394,11 +443,23 @@ class SimNode:
         )
 
     def _check_written(self, ready: Ready) -> None:
-        if ready.entries:
-            first = ready.entries[0].index
-            prev = term_or_none(self.storage, first - 1)
-            assert prev is not None, f"node {self.id} appended at {first} after a gap"
-            self.host.invariants.on_entries_written(self.id, ready.entries, prev)
+        if not ready.entries:
+            return
+        first = ready.entries[0].index
+        prev = term_or_none(self.storage, first - 1)
+        assert prev is not None, f"node {self.id} appended at {first} after a gap"
+        self.host.invariants.on_entries_written(self.id, ready.entries, prev)
+        core = self.core
+        if core is None or core.role is not Role.LEADER:
+            return
+        for entry in ready.entries:
+            if entry.kind is EntryKind.CONFIG and entry.term == core.term:
+                self.host.invariants.on_config_proposed(
+                    self.id,
+                    entry,
+                    decode_membership(entry.data),
+                    _config_before(self.storage, entry.index),
+                )
 
     def _observe_commit(self, voters_before: frozenset[int] | None = None) -> None:
         """Report a moved commit index; `voters_before` is the voter set before an
@@ -459,6 +520,11 @@ class SimNode:
         # Proposals the snapshot covers may or may not be in it: outcome unknown.
         for index in [i for i in self.pending_writes if i <= meta.index]:
             self.pending_writes.pop(index)[2](OpStatus.INFO)
+        # Terms never decrease along a log: a later proposal of an older term than the
+        # snapshot's can never commit (as after applying an entry of that term).
+        doomed = [i for i, (t, _, _) in self.pending_writes.items() if t < meta.term]
+        for index in doomed:
+            self.pending_writes.pop(index)[2](OpStatus.FAIL)
         self.host.invariants.on_applied(self.id, self.app.applied, self.app.state())
         self._serve_reads()
 
@@ -562,7 +628,8 @@ class SimNode:
             core.report_snapshot(offer.dst, success=False)
             return
         size = self.params.snapshot_chunk_bytes
-        pieces = [data[i : i + size] for i in range(0, len(data), size)]
+        header = encode_header(KvApp.restore(data).applied)
+        pieces = [header, *(data[i : i + size] for i in range(0, len(data), size))]
         stream = _Stream(offer.meta.index, list(iter_snapshot_chunks(offer, pieces)))
         self.streams[offer.dst] = stream
         self.host.trace(self.id, f"streams snapshot {offer.meta.index} to {offer.dst}")
@@ -613,9 +680,9 @@ class SimNode:
         self.pump()
 
     def _receive_chunk(self, chunk: SnapshotChunk) -> None:
-        ack, assembled = self.assembler.feed(chunk)
+        ack, offer = self.receiver.feed(chunk)
         self.host.transmit(ack)
-        if assembled is not None:
-            self.received[assembled.offer.meta.index] = assembled.data
+        if offer is not None:
             assert self.core is not None
-            self.core.step(assembled.offer)
+            self.receiver.stepped(self.readys)
+            self.core.step(offer)

@@ -19,7 +19,12 @@ this module keeps just enough global history to check, after every step:
 - read index freshness: a read's index is at least the highest index committed
   anywhere when the client asked (catches stale leases, deposed leaders);
 - the persistence contract: no message leaves a node claiming a term, a vote or
-  a log position that the node has not made durable.
+  a log position that the node has not made durable;
+- membership changes: a leader appends a CONFIG entry only after an entry of its
+  term committed and once the previous configuration in its log committed, and
+  consecutive configurations differ by one server (so their majorities overlap);
+  and no node durably holds a CONFIG entry without durably knowing that the one
+  before it committed (so a node never campaigns two configurations behind).
 
 Violations raise `InvariantViolation` naming the invariant.
 """
@@ -30,7 +35,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from seshat_trio.raft import CompactedError, Entry, MemoryLogStorage, Role, UnavailableError
+from seshat_trio.raft import (
+    CompactedError,
+    Entry,
+    Membership,
+    MemoryLogStorage,
+    Role,
+    UnavailableError,
+)
 from seshat_trio.raft.messages import AppendResp, Message, PreVote, PreVoteResp, Vote, VoteResp
 from seshat_trio.testing.kvapp import State
 
@@ -69,6 +81,7 @@ class Invariants:
         self.leaders: dict[int, int] = {}  # term -> node
         self._entries: dict[tuple[int, int], _EntryId] = {}
         self.committed: dict[int, int] = {}  # index -> term, for every index known committed
+        self.committed_terms: set[int] = set()  # terms with an entry known committed
         # index -> term of the first node that reported it committed: leaders of
         # *later* terms must hold it (a leader of an earlier term may be elected
         # after the commit in real time, with a shorter log, legitimately).
@@ -140,6 +153,7 @@ class Invariants:
             if entry_term is not None:
                 self.committed[index] = entry_term
                 self.commit_term[index] = term
+                self.committed_terms.add(entry_term)
         for index in range(max(1, commit - 16), commit + 1):
             entry_term = term_at(index)
             want = self.committed.get(index)
@@ -168,6 +182,54 @@ class Invariants:
                     f"leader {node} committed index {commit} (term {entry_term}) but only "
                     f"{' / '.join(tallies)} voters hold it durably",
                 )
+
+    # --- membership ------------------------------------------------------------
+
+    def on_config_proposed(
+        self,
+        node: int,
+        entry: Entry,
+        new: Membership,
+        previous: tuple[int, int | None, Membership],
+    ) -> None:
+        """Leader `node` appended CONFIG `entry` (resulting in `new`); `previous` is the
+        configuration before it in its log: (index, term or None if it is the snapshot's,
+        membership)."""
+        prev_index, prev_term, prev = previous
+        where = f"leader {node} appended a CONFIG entry at {entry.index} (term {entry.term})"
+        if entry.term not in self.committed_terms:
+            raise InvariantViolation(
+                "membership change", f"{where} before any entry of its term committed"
+            )
+        if prev_term is not None and self.committed.get(prev_index) != prev_term:
+            raise InvariantViolation(
+                "membership change",
+                f"{where} while the previous one at {prev_index} (term {prev_term}) was not "
+                "known committed",
+            )
+        if len(new.voters ^ prev.voters) > 1 or len(new.members ^ prev.members) > 1:
+            raise InvariantViolation(
+                "membership change",
+                f"{where} changing more than one server: {prev} -> {new}",
+            )
+
+    def on_config_durable(self, node: int, index: int, previous: int, commit: int) -> None:
+        """Node `node` made CONFIG entry `index` durable; the configuration before it in
+        its log is at `previous`, and its durable commit index is `commit`.
+
+        Membership takes effect when applied, and a node campaigns only once it applied
+        every configuration it knows committed. If it could hold a configuration without
+        durably knowing that the one before committed (the commit index is written lazily
+        and a crash can lose it), it could campaign in the configuration before that one,
+        two changes behind the group, whose majorities need not overlap the current ones
+        (etcd#7625: "(Append)").
+        """
+        if commit < previous:
+            raise InvariantViolation(
+                "membership change",
+                f"node {node} durably holds CONFIG entry {index} but its durable commit index "
+                f"{commit} is below the previous configuration at {previous}",
+            )
 
     # --- state machine ---------------------------------------------------------
 

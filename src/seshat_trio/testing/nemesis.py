@@ -5,8 +5,10 @@ Rules:
   is a pure function of the seed (and the cluster state it reacts to).
 - Faults are chosen from a weighted table (`FAULTS`); each entry is a small
   function of (nemesis) that may decline (return None) when it does not apply.
-- `heal()` undoes everything: network repaired, every crashed node restarted.
-  The liveness check runs after it.
+- `heal()` undoes everything: network repaired, every crashed member restarted
+  (and some removed nodes too). The liveness check runs after it.
+- Membership changes are multi-step plans (join, remove, replace) run by the
+  `Reconfigurer`; the "membership" fault starts one when none is running.
 """
 
 from __future__ import annotations
@@ -16,15 +18,10 @@ from collections.abc import Callable
 
 import attrs
 
-from seshat_trio.raft import (
-    ChangeKind,
-    ConfigChange,
-    ConfigChangeRejected,
-    LeadershipTransferInProgress,
-    NotLeader,
-)
+from seshat_trio.raft import LeadershipTransferInProgress, NotLeader
 from seshat_trio.testing.cluster import Cluster
 from seshat_trio.testing.network import NetworkFaults
+from seshat_trio.testing.reconfig import ReconfigParams, Reconfigurer
 
 
 @attrs.frozen(slots=True)
@@ -34,6 +31,7 @@ class NemesisParams:
     #: Crash at most this many nodes at once (None: a minority).
     max_down: int | None = None
     membership_changes: bool = False
+    reconfig: ReconfigParams = attrs.field(factory=ReconfigParams)
     max_drop: float = 0.3
     max_duplicate: float = 0.2
     #: (fault name, weight) pairs overriding `FAULTS` weights, for targeted campaigns.
@@ -54,13 +52,20 @@ class Nemesis:
         self.rng = random.Random(cluster.rng.getrandbits(64))
         self.running = False
         self.injected: dict[str, int] = {}
+        # Its own stream, seeded apart: schedules without membership changes stay as they were.
+        self.reconfig = Reconfigurer(
+            cluster, random.Random(f"seshat-reconfig-{cluster.seed}"), self.params.reconfig
+        )
 
     def start(self) -> None:
         self.running = True
         self._schedule_next()
+        if self.params.membership_changes and self.params.reconfig.back_to_back:
+            self.reconfig.run()
 
     def stop(self) -> None:
         self.running = False
+        self.reconfig.stop()
 
     def _schedule_next(self) -> None:
         p = self.params
@@ -85,8 +90,11 @@ class Nemesis:
         """Repair the network and restart every crashed node."""
         self.cluster.network.heal()
         self.cluster.network.faults = NetworkFaults()
+        self.reconfig.dead.clear()
         for node in self.cluster.nodes.values():
-            if not node.up and not node.removed:
+            # A removed node may come back too: it must neither disrupt the group nor be
+            # needed by it (whether it knows it was removed or not).
+            if not node.up and (not node.removed or self.rng.random() < 0.5):
                 node.start()
         self.cluster.trace(0, "nemesis: heal everything")
 
@@ -104,6 +112,8 @@ class Nemesis:
 
 def _split(n: Nemesis) -> str | None:
     members = n.members()
+    if len(members) < 2:
+        return None
     n.rng.shuffle(members)
     cut = n.rng.randint(1, len(members) - 1)
     n.cluster.network.heal()
@@ -121,6 +131,8 @@ def _isolate(n: Nemesis) -> str | None:
 
 
 def _one_way(n: Nemesis) -> str | None:
+    if len(n.members()) < 2:
+        return None
     src, dst = n.rng.sample(n.members(), 2)
     n.cluster.network.block_one_way(src, dst)
     return f"block {src} -> {dst}"
@@ -158,7 +170,7 @@ def _crash(n: Nemesis) -> str | None:
 
 
 def _restart(n: Nemesis) -> str | None:
-    down = [i for i in n.members() if not n.cluster.nodes[i].up]
+    down = [i for i in n.members() if not n.cluster.nodes[i].up and i not in n.reconfig.dead]
     if not down:
         return None
     target = n.rng.choice(down)
@@ -196,25 +208,7 @@ def _transfer(n: Nemesis) -> str | None:
 def _membership(n: Nemesis) -> str | None:
     if not n.params.membership_changes:
         return None
-    leader = n.cluster.leader()
-    if leader is None or leader.core is None:
-        return None
-    membership = leader.core.membership
-    learners = sorted(membership.learners)
-    if learners:
-        change = ConfigChange(ChangeKind.PROMOTE, learners[0])
-    elif len(membership.voters) > 3 and n.rng.random() < 0.5:
-        victim = n.rng.choice(sorted(membership.voters))
-        change = ConfigChange(ChangeKind.REMOVE, victim)
-    else:
-        joiner = n.cluster.add_node()
-        change = ConfigChange(ChangeKind.ADD_LEARNER, joiner.id)
-    try:
-        leader.core.change_membership(change)
-    except (NotLeader, LeadershipTransferInProgress, ConfigChangeRejected) as exc:
-        return f"membership {change.kind.value} {change.node_id} refused: {exc}"
-    leader.pump()
-    return f"membership {change.kind.value} {change.node_id}"
+    return n.reconfig.start_plan()
 
 
 #: (name, (weight, action)); an action returns a description, or None to decline.

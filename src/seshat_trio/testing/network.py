@@ -88,6 +88,10 @@ class Network:
                 self._blocked.add((node, other))
                 self._blocked.add((other, node))
 
+    def reconnect(self, node: int) -> None:
+        """Undo every block to or from `node`; other partitions stay."""
+        self._blocked = {link for link in self._blocked if node not in link}
+
     def block_one_way(self, src: int, dst: int) -> None:
         """Messages from `src` to `dst` are lost; the reverse direction still works."""
         self._blocked.add((src, dst))

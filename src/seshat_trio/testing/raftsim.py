@@ -34,6 +34,7 @@ from seshat_trio.testing.history import OpStatus
 from seshat_trio.testing.invariants import InvariantViolation
 from seshat_trio.testing.linearizability import check_linearizable
 from seshat_trio.testing.nemesis import Nemesis, NemesisParams
+from seshat_trio.testing.reconfig import ReconfigParams
 from seshat_trio.testing.workload import Workload, WorkloadParams
 
 DEFAULT_STEPS = 3000
@@ -87,6 +88,26 @@ class SimConfig:
             ),
         )
 
+    @classmethod
+    def for_membership_seed(cls, seed: int, steps: int = DEFAULT_STEPS) -> SimConfig:
+        """A membership campaign: plans (join, remove, replace) run back to back from a
+        group of 1, 3 or 5 voters, with faults striking inside every step."""
+        base = cls.for_seed(seed, steps)
+        rng = random.Random(f"seshat-sim-membership-{seed}")
+        return attrs.evolve(
+            base,
+            # The fault phase is what this campaign is about; keep the tail short.
+            post_heal_load_ms=150.0,
+            nodes=rng.choice([1, 3, 3, 5]),
+            nemesis=attrs.evolve(
+                base.nemesis,
+                interval_max_ms=rng.choice([30.0, 60.0, 150.0]),
+                membership_changes=True,
+                reconfig=ReconfigParams(back_to_back=rng.random() < 0.7),
+                weights=(("membership", rng.choice([4.0, 8.0, 16.0])),),
+            ),
+        )
+
 
 @attrs.frozen(slots=True)
 class SimResult:
@@ -101,6 +122,7 @@ class SimResult:
     commit: int
     crashes: int
     faults: dict[str, int]
+    plans: dict[str, int]  # membership plans completed, by name ("strikes": faults in them)
     recovery_ms: float  # simulated time from healing to a leader committing in its term
 
     def report(self, steps: int) -> str:
@@ -192,6 +214,7 @@ class Simulation:
             commit=cluster.invariants.max_commit,
             crashes=sum(node.restarts for node in cluster.nodes.values()),
             faults=dict(self.nemesis.injected),
+            plans={**self.nemesis.reconfig.completed, "strikes": self.nemesis.reconfig.strikes},
             recovery_ms=self.recovery_ms,
         )
 
@@ -244,6 +267,10 @@ def _unsettled(cluster: Cluster, workload: Workload) -> str:
             return f"node {node_id} applied {applied}, leader commit {core.commit}"
         if node.core.role is not Role.LEADER and node.core.leader_id != leader.id:
             return f"node {node_id} follows {node.core.leader_id}, not {leader.id}"
+    # Nobody else leads: not a deposed member, not a removed node that never heard of it.
+    for node in cluster.up_nodes():
+        if node is not leader and node.core is not None and node.core.role is Role.LEADER:
+            return f"node {node.id} also leads (term {node.core.term})"
     # A node removed while cut off never hears of it (nobody replicates to it any
     # more); its requests end by client timeout, so only members are held to this.
     for node in cluster.up_nodes():
@@ -267,6 +294,7 @@ class _Totals:
     elections: int = 0
     crashes: int = 0
     max_recovery_ms: float = 0.0
+    plans: dict[str, int] = attrs.field(factory=dict)
     ops: dict[OpStatus, int] = attrs.field(factory=lambda: dict.fromkeys(OpStatus, 0))
 
     def add(self, result: SimResult) -> None:
@@ -276,6 +304,8 @@ class _Totals:
         self.elections += result.leaders
         self.crashes += result.crashes
         self.max_recovery_ms = max(self.max_recovery_ms, result.recovery_ms)
+        for name, count in result.plans.items():
+            self.plans[name] = self.plans.get(name, 0) + count
         for status, count in result.ops.items():
             self.ops[status] += count
 
@@ -285,6 +315,7 @@ class _Totals:
             f"{self.schedules} schedule(s), {len(failed)} failed {failed[:20]}; "
             f"simulated {self.sim_ms / 1000:.1f}s in {self.events} events; "
             f"{self.elections} leaders elected, {self.crashes} crashes; client ops: {ops}; "
+            f"membership plans done {dict(sorted(self.plans.items()))}; "
             f"worst recovery after heal {self.max_recovery_ms:.0f}ms; wall {wall_s:.1f}s"
         )
 
@@ -300,12 +331,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per schedule")
     parser.add_argument("--keep-going", action="store_true", help="do not stop at a failure")
     parser.add_argument("--trace", type=int, default=300, help="events shown for a failure")
+    parser.add_argument(
+        "--membership", action="store_true", help="membership campaigns (for_membership_seed)"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     failed: list[int] = []
     totals = _Totals()
     for seed in range(args.start, args.start + args.seeds):
-        config = attrs.evolve(SimConfig.for_seed(seed, args.steps), trace_length=args.trace)
+        make = SimConfig.for_membership_seed if args.membership else SimConfig.for_seed
+        config = attrs.evolve(make(seed, args.steps), trace_length=args.trace)
         result = run_simulation(config)
         totals.add(result)
         if args.verbose:
@@ -313,7 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"seed {seed}: {'ok' if result.ok else 'FAIL'} sim={result.sim_ms:.0f}ms "
                 f"events={result.events} commit={result.commit} leaders={result.leaders} "
                 f"recovery={result.recovery_ms:.0f}ms "
-                f"ops={ {s.name: n for s, n in result.ops.items()} } faults={result.faults}"
+                f"ops={ {s.name: n for s, n in result.ops.items()} } faults={result.faults} "
+                f"plans={result.plans}"
             )
         if not result.ok:
             failed.append(seed)

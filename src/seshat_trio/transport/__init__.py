@@ -27,6 +27,7 @@ from seshat_trio.transport.errors import (
 from seshat_trio.transport.framing import FrameDecoder, encode_frame
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
+    FEATURE_PUBSUB,
     PROTOCOL_VERSION,
     ForwardError,
     ForwardReply,
@@ -34,12 +35,15 @@ from seshat_trio.transport.messages import (
     Hello,
     HelloAuth,
     PeerMessage,
+    Publish,
+    PublishCount,
     WireMessage,
 )
 from seshat_trio.transport.peers import PeerState
-from seshat_trio.transport.transport import Transport
+from seshat_trio.transport.transport import PubSubHandler, Transport
 
 __all__ = [
+    "FEATURE_PUBSUB",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
     "AuthenticationError",
@@ -61,6 +65,9 @@ __all__ = [
     "PeerState",
     "PeerUnavailable",
     "ProtocolViolation",
+    "PubSubHandler",
+    "Publish",
+    "PublishCount",
     "Transport",
     "TransportError",
     "TransportLimits",

@@ -29,6 +29,8 @@ from seshat_trio.transport.messages import (
     ForwardRequest,
     Hello,
     HelloAuth,
+    Publish,
+    PublishCount,
     WireMessage,
 )
 
@@ -124,6 +126,8 @@ _KINDS: tuple[_Kind, ...] = tuple(
         ForwardReply,
         ForwardError,
         HelloAuth,
+        Publish,
+        PublishCount,
     )
 )
 _BY_TYPE: dict[type, _Kind] = {kind.cls: kind for kind in _KINDS}

@@ -45,6 +45,7 @@ class Peer:
 
     node_id: int
     client_addr: str
+    features: int = 0  # the optional messages it understands (Hello.features)
 
 
 def check_hello(msg: WireMessage, *, local_id: int, expected_sender: int | None) -> Hello:
@@ -106,7 +107,7 @@ async def accept(
     except trio.TooSlowError:
         raise HandshakeError("handshake not completed in time") from None
     framed.authenticate(session_keys(secret, transcript, Role.ACCEPTOR), limits.max_frame_bytes)
-    return Peer(hello.node_id, hello.client_addr)
+    return Peer(hello.node_id, hello.client_addr, hello.features)
 
 
 async def dial(
@@ -153,4 +154,4 @@ async def dial(
             "(a different or missing cluster.secret_file)"
         )
     framed.authenticate(session_keys(secret, transcript, Role.DIALLER), limits.max_frame_bytes)
-    return Peer(peer_id, hello.client_addr)
+    return Peer(peer_id, hello.client_addr, hello.features)

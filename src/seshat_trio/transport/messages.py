@@ -18,6 +18,11 @@ PROTOCOL_VERSION = 2
 HELLO_MAGIC = 0x53455348
 """b"SESH" as a big-endian u32: tells a seshat-trio peer from anything else on the port."""
 
+FEATURE_PUBSUB = 1 << 0
+"""Hello.features: the sender understands Publish and PublishCount."""
+FEATURES = FEATURE_PUBSUB
+"""What this build understands beyond protocol version 1 (an older peer announces 0)."""
+
 
 @attrs.frozen(slots=True, kw_only=True)
 class Hello:
@@ -37,6 +42,8 @@ class Hello:
     magic: int = HELLO_MAGIC
     nonce: bytes = b""
     proofs: tuple[bytes, ...] = ()
+    # Optional messages the sender understands (FEATURE_* bits); peers send only those.
+    features: int = FEATURES
 
 
 @attrs.frozen(slots=True)
@@ -74,8 +81,36 @@ class ForwardError:
     reason: str
 
 
+@attrs.frozen(slots=True)
+class Publish:
+    """A pub/sub message for the receiver's subscribers; fire-and-forget unless
+    `request_id` is non-zero, which asks for a PublishCount with the receivers."""
+
+    request_id: int
+    channel: bytes
+    message: bytes
+    shard: bool = False
+
+
+@attrs.frozen(slots=True)
+class PublishCount:
+    """How many of its subscribers the receiver of Publish `request_id` delivered it to."""
+
+    request_id: int
+    receivers: int
+
+
 PeerMessage = Message | SnapshotChunk | SnapshotChunkAck
 """What `Transport.send` carries and `on_message` receives."""
 
-WireMessage = PeerMessage | Hello | HelloAuth | ForwardRequest | ForwardReply | ForwardError
+WireMessage = (
+    PeerMessage
+    | Hello
+    | HelloAuth
+    | ForwardRequest
+    | ForwardReply
+    | ForwardError
+    | Publish
+    | PublishCount
+)
 """Everything one Envelope frame can hold."""

@@ -2,8 +2,9 @@
 
 Rules: bounded by frame count and bytes; pushing never blocks. When a push would exceed a
 bound, victims are chosen by priority: HEARTBEAT frames first (oldest first, the incoming
-frame counting as the newest), then RAFT frames (oldest first: the freshest Raft traffic is
-the most useful), never RELIABLE frames (forwarding: a client waits on them). A RELIABLE
+frame counting as the newest), then PUBSUB frames (fire-and-forget messages), then RAFT
+frames (oldest first: the freshest Raft traffic is the most useful), never RELIABLE frames
+(forwarding: a client waits on them). A RELIABLE
 push that cannot make room is refused. Every dropped frame is counted.
 """
 
@@ -19,6 +20,7 @@ class Priority(enum.IntEnum):
     HEARTBEAT = 0  # Raft heartbeats: cheapest to lose, the next tick resends
     RAFT = 1  # other Raft messages: Raft tolerates loss, retries on its own
     RELIABLE = 2  # forwarding traffic: never evicted
+    PUBSUB = 3  # pub/sub messages and counts: fire-and-forget, lost before Raft traffic
 
 
 @attrs.define(slots=True)
@@ -97,7 +99,7 @@ class Outbox:
         return tags
 
     def _victim_priority(self, incoming: Priority) -> Priority | None:
-        for candidate in (Priority.HEARTBEAT, Priority.RAFT):
+        for candidate in (Priority.HEARTBEAT, Priority.PUBSUB, Priority.RAFT):
             if self._counts[candidate] or candidate is incoming:
                 return candidate
         return None

@@ -41,7 +41,12 @@ from seshat_trio.transport.errors import (
     TransportError,
 )
 from seshat_trio.transport.limits import TransportLimits
-from seshat_trio.transport.messages import ForwardError, ForwardReply, ForwardRequest
+from seshat_trio.transport.messages import (
+    ForwardError,
+    ForwardReply,
+    ForwardRequest,
+    PublishCount,
+)
 from seshat_trio.transport.outbox import Priority, QueuedFrame
 
 
@@ -93,6 +98,7 @@ class PeerLink:
         client_addr: str = "",
         secrets: ClusterSecrets = ClusterSecrets.none(),  # noqa: B008 (frozen, shared safely)
         on_closed: Callable[[BaseException], None] = lambda _exc: None,
+        on_publish_count: Callable[[int, PublishCount], None] | None = None,
     ) -> None:
         self.node_id = node_id
         self._secrets = secrets
@@ -101,6 +107,8 @@ class PeerLink:
         self.address = address
         self._client_addr = client_addr
         self.peer_client_addr: str | None = None  # from the peer's Hello
+        self.peer_features = 0  # from the peer's Hello: the optional messages it takes
+        self._on_publish_count = on_publish_count
         self._limits = limits
         self._backoff = Backoff(rng, limits.backoff_initial, limits.backoff_max)
         self._log = log.bind(peer=peer_id, direction="outbound")
@@ -113,6 +121,10 @@ class PeerLink:
         self._connected = False
         self._connects = 0
         self._scope = trio.CancelScope()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
 
     def state(self) -> PeerState:
         outbox = self.mailbox.outbox
@@ -212,6 +224,7 @@ class PeerLink:
             except CONNECTION_FAILURES as exc:
                 return exc
             self.peer_client_addr = peer.client_addr or None
+            self.peer_features = peer.features
             self._connected = True
             self._connects += 1
             self._backoff.reset()
@@ -232,6 +245,8 @@ class PeerLink:
                 self._settle(msg.request_id, msg)
             elif isinstance(msg, ForwardError):
                 self._settle(msg.request_id, ForwardFailed(self.peer_id, msg.reason))
+            elif isinstance(msg, PublishCount) and self._on_publish_count is not None:
+                self._on_publish_count(self.peer_id, msg)
             else:
                 raise ProtocolViolation(f"{type(msg).__name__} on an outbound connection")
 

@@ -28,6 +28,7 @@ import contextlib
 import functools
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 import trio
 
@@ -53,18 +54,33 @@ from seshat_trio.transport.errors import (
 from seshat_trio.transport.framing import HEADER_BYTES as FRAME_HEADER_BYTES
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
+    FEATURE_PUBSUB,
     ForwardError,
     ForwardReply,
     ForwardRequest,
     Hello,
     HelloAuth,
     PeerMessage,
+    Publish,
+    PublishCount,
 )
 from seshat_trio.transport.outbox import Priority
 from seshat_trio.transport.peers import PeerLink, PeerState
 
 OnMessage = Callable[[PeerMessage], None]
 OnForward = Callable[[int, ForwardRequest], Awaitable[ForwardReply]]
+
+
+class PubSubHandler(Protocol):
+    """Receives pub/sub traffic (the node's pub/sub hub); both calls must not block."""
+
+    def published(self, sender: int, msg: Publish) -> int:
+        """Deliver `msg` to local subscribers; returns how many received it."""
+        ...
+
+    def counted(self, sender: int, msg: PublishCount) -> None:
+        """A peer's receiver count for one of our Publish messages."""
+        ...
 
 
 class Transport:
@@ -100,6 +116,7 @@ class Transport:
         self.undeliverable = 0  # messages for nodes that are not (or no longer) peers
         # Connections refused or closed for security reasons, by error class name.
         self.refused: collections.Counter[str] = collections.Counter()
+        self.pubsub: PubSubHandler | None = None  # bound after construction (runner)
         self.update_peers(peers)
 
     @property
@@ -147,6 +164,22 @@ class Transport:
         )
         link.mailbox.push(frame_of(msg), priority)
 
+    def publish(self, msg: Publish) -> list[int]:
+        """Queue `msg` for every connected peer that takes pub/sub messages; the peers it
+        was queued for. Never blocks: a full queue loses it (fire-and-forget)."""
+        frame: bytes | None = None
+        queued = []
+        for peer_id, link in self._links.items():
+            if link.connected and link.peer_features & FEATURE_PUBSUB:
+                frame = frame if frame is not None else frame_of(msg)
+                if link.mailbox.push(frame, Priority.PUBSUB):
+                    queued.append(peer_id)
+        return queued
+
+    def connected_peers(self) -> list[int]:
+        """Peers with a live outbound connection."""
+        return [peer_id for peer_id, link in self._links.items() if link.connected]
+
     async def forward(self, to: int, request: ForwardRequest, timeout: float) -> ForwardReply:
         """Execute `request` on node `to`; PeerUnavailable, ForwardFailed or trio.TooSlowError."""
         link = self._links.get(to)
@@ -183,10 +216,15 @@ class Transport:
                     on_closed=functools.partial(
                         self._note_failure, direction="outbound", remote=str(address), peer=peer_id
                     ),
+                    on_publish_count=self._publish_counted,
                 )
                 self._links[peer_id] = link
                 if self._nursery is not None:
                     self._nursery.start_soon(link.run)
+
+    def _publish_counted(self, peer_id: int, msg: PublishCount) -> None:
+        if self.pubsub is not None:
+            self.pubsub.counted(peer_id, msg)
 
     def client_address(self, peer_id: int) -> str | None:
         """`peer_id`'s RESP address as its Hello announced it (None before a handshake)."""
@@ -312,7 +350,12 @@ class Transport:
                     continue
                 inflight += 1
                 handlers.start_soon(serve, msg)
-            elif isinstance(msg, Hello | HelloAuth | ForwardReply | ForwardError):
+            elif isinstance(msg, Publish):
+                receivers = 0 if self.pubsub is None else self.pubsub.published(sender, msg)
+                if msg.request_id:
+                    count = PublishCount(msg.request_id, receivers)
+                    mailbox.push(frame_of(count), Priority.PUBSUB)
+            elif isinstance(msg, Hello | HelloAuth | ForwardReply | ForwardError | PublishCount):
                 raise ProtocolViolation(f"{type(msg).__name__} on an inbound connection")
             elif msg.src != sender or msg.dst != self.node_id:
                 raise ProtocolViolation(

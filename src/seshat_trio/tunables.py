@@ -1,0 +1,74 @@
+"""The settings CONFIG SET may change while a node runs, under their Redis names.
+
+One `Tunables` per node, built from the `[redis]` section of its configuration; everything
+that obeys a tunable reads it here at the moment it decides (a connection checking its
+output buffer, the leader raising keyspace notifications), so CONFIG SET takes effect at
+once without restarting anything. Each parameter is a name, a getter that formats it as
+Redis does, and a setter that parses Redis's syntax (ValueError with Redis's reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from seshat_trio.config.model import RedisSection
+from seshat_trio.output_limits import OutputLimits, parse_output_limits
+from seshat_trio.pubsub.notify import format_flags, parse_flags
+
+
+@attrs.define(slots=True)
+class Tunables:
+    output_limits: OutputLimits = attrs.field(factory=OutputLimits)
+    notify_flags: int = 0
+
+    @classmethod
+    def from_config(cls, section: RedisSection) -> Tunables:
+        return cls(
+            output_limits=parse_output_limits(section.client_output_buffer_limit),
+            notify_flags=parse_flags(section.notify_keyspace_events),
+        )
+
+    def get(self) -> dict[str, str]:
+        """Every tunable, formatted as CONFIG GET reports it."""
+        return {name: param.get(self) for name, param in PARAMETERS.items()}
+
+    def set_all(self, changes: dict[str, str]) -> None:
+        """Change each named parameter (keys of PARAMETERS), all or none: TunableError
+        names the first value refused."""
+        changed = attrs.evolve(self)
+        for name, value in changes.items():
+            try:
+                PARAMETERS[name].set(changed, value)
+            except ValueError as exc:
+                raise TunableError(name, str(exc)) from None
+        for field in attrs.fields(Tunables):
+            setattr(self, field.name, getattr(changed, field.name))
+
+
+class TunableError(ValueError):
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+@attrs.frozen(slots=True)
+class Parameter:
+    get: Callable[[Tunables], str]
+    set: Callable[[Tunables, str], None]
+
+
+def _set_output_limits(tunables: Tunables, value: str) -> None:
+    tunables.output_limits = parse_output_limits(value, tunables.output_limits)
+
+
+def _set_notify_flags(tunables: Tunables, value: str) -> None:
+    tunables.notify_flags = parse_flags(value)
+
+
+PARAMETERS: dict[str, Parameter] = {
+    "client-output-buffer-limit": Parameter(lambda t: str(t.output_limits), _set_output_limits),
+    "notify-keyspace-events": Parameter(lambda t: format_flags(t.notify_flags), _set_notify_flags),
+}
