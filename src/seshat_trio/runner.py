@@ -39,6 +39,7 @@ from seshat_trio.node.system_bootstrap import bootstrap_system_group, propose_un
 from seshat_trio.node.users import UsersFollower, configured_users
 from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.pubsub.keyspace import KeyspaceNotifier
+from seshat_trio.pubsub.replicated import NotifyFollower
 from seshat_trio.raft import Membership, RaftConfig, Role
 from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
@@ -243,6 +244,7 @@ async def serve_node(
         tunables = Tunables.from_config(config.redis)
         pubsub = PubSubHub(wait_s=config.pubsub.publish_wait_ms / 1000, peers=transport)
         kv.notifier = KeyspaceNotifier(tunables, pubsub, lambda: data.role is Role.LEADER)
+        system_machine.subscribe(NotifyFollower(tunables))
         transport.pubsub = pubsub
         executor = ForwardedExecutor(
             config,
