@@ -262,6 +262,7 @@ async def serve_node(
             peers=transport,
             committer=committer,
             value_cache=store.value_cache,
+            acl_denials=users.log.denied,
         )
         admin = AdminServer(
             AdminEndpoints(data=data, peers=transport, registry=node_registry(collector))
