@@ -1,14 +1,19 @@
-"""How much reply a forwarded write may bring back, so forwarded requests stay small.
+"""How much reply a forwarded command may bring back, so forwarded requests stay small.
 
 A follower forwards runs of writes (and the reads behind them) to the leader as one
 request, and the leader's replies travel back in one frame (16 MiB at most). Most writes
-answer a status or a number; reads and some writes answer a stored value (GET, GETSET,
-GETDEL, SET ... GET, pops, EXEC of reads), which may be as large as limits.max_value_bytes.
-Each command therefore reserves a share of FORWARD_REPLY_BUDGET: SMALL_REPLY_BYTES for the
-writes listed below, max_value_bytes plus its framing for any other command (so a command
-not listed only costs batching, never a reply too large to return). Runs and merged
-requests stop growing before their reserves pass the budget; a single command always
-goes. The budget, half a frame, holds two of the largest values with everything else.
+answer a status or a number; reads and some writes answer stored values (GET, GETSET,
+SET ... GET, MGET, pops, EXEC of reads). Each command reserves a share of
+FORWARD_REPLY_BUDGET (half a frame): SMALL_REPLY_BYTES for the writes listed below, and
+for any other command what a value usually takes, TYPICAL_VALUE_BYTES (or max_value_bytes
+if smaller), plus framing. Runs and merged requests stop growing before their reserves
+pass the budget; a single command always goes.
+
+Reserving the largest possible value for every such command would cut pipelines to one
+or two commands per request once values may be 4 MiB (measured: a follower's mixed
+SET/GET pipeline slowed to a crawl). The rare request whose replies really exceed a frame
+is handled by the leader: it replaces its largest replies with an error saying the command
+ran there (server/forwarded.py), so each command still gets exactly one reply.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Sequence
 
 FORWARD_REPLY_BUDGET = 8 << 20
 SMALL_REPLY_BYTES = 64
+TYPICAL_VALUE_BYTES = 64 << 10
 
 #: Writes whose reply is a status, an integer, a float or an error, whatever the data.
 SMALL_REPLY_WRITES = frozenset(
@@ -37,4 +43,4 @@ def reply_reserve(name: str, argv: Sequence[bytes], max_value_bytes: int) -> int
         name == "set" and any(arg.lower() == b"get" for arg in argv[3:])
     ):
         return SMALL_REPLY_BYTES
-    return max_value_bytes + SMALL_REPLY_BYTES
+    return min(max_value_bytes, TYPICAL_VALUE_BYTES) + SMALL_REPLY_BYTES

@@ -26,7 +26,11 @@ from seshat_trio.protocol import (
     Verbatim,
     encode_replies,
 )
-from seshat_trio.reply_budget import FORWARD_REPLY_BUDGET, SMALL_REPLY_BYTES
+from seshat_trio.reply_budget import (
+    FORWARD_REPLY_BUDGET,
+    SMALL_REPLY_BYTES,
+    TYPICAL_VALUE_BYTES,
+)
 from seshat_trio.storage import StoredValue
 
 
@@ -386,29 +390,30 @@ async def test_follower_forwards_each_run_of_writes_as_one_request_in_order(
     assert ("wait leader" in backend.events) is not leader_known
 
 
+PER_RUN = FORWARD_REPLY_BUDGET // (TYPICAL_VALUE_BYTES + SMALL_REPLY_BYTES)
+
+
 @pytest.mark.parametrize(
     ("command", "extra", "requests"),
-    [(b"GETSET", [], [2, 2, 1]), (b"SET", [b"GET"], [2, 2, 1]), (b"SET", [], [5])],
+    [
+        (b"GETSET", [], [PER_RUN, PER_RUN, 300 - 2 * PER_RUN]),
+        (b"SET", [b"GET"], [PER_RUN, PER_RUN, 300 - 2 * PER_RUN]),
+        (b"SET", [], [300]),
+    ],
     ids=["getset", "set-get", "set"],
 )
 async def test_a_follower_forwards_writes_within_the_reply_budget(
     command: bytes, extra: list[bytes], requests: list[int]
 ) -> None:
-    # Writes that answer a stored value reserve max_value_bytes of the reply budget, so a
-    # long pipeline of them goes as several requests, one after another; writes that
-    # answer a status do not count against it.
+    # Writes that answer a stored value reserve what a value usually takes of the reply
+    # budget, so a long pipeline of them goes as several requests, one after another;
+    # writes that answer a status hardly count against it.
     backend = FakeBackend()
     backend.leading, backend.remote_leader_known = False, True
-    # Each value reply reserves max_value_bytes and its framing: exactly half the budget.
-    limits = LimitsSection(max_value_bytes=FORWARD_REPLY_BUDGET // 2 - SMALL_REPLY_BYTES)
-    ctx = CommandContext(
-        ClientState(id=7, addr="127.0.0.1:5555"),
-        backend,
-        Config(node=NodeSection(id=1), limits=limits),
-    )
-    replies = await run(ctx, *([command, b"k%d" % i, b"v", *extra] for i in range(5)))
+    ctx = make_ctx(backend)
+    replies = await run(ctx, *([command, b"k%d" % i, b"v", *extra] for i in range(300)))
     assert [len(request) for request in backend.forwarded] == requests
-    assert encode_replies(replies) == b"".join(b"+FWD k%d\r\n" % i for i in range(5))
+    assert encode_replies(replies) == b"".join(b"+FWD k%d\r\n" % i for i in range(300))
 
 
 async def test_local_writes_settle_before_a_run_is_forwarded_to_a_known_leader() -> None:

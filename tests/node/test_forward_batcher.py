@@ -13,7 +13,11 @@ import trio.testing
 from seshat_trio.errors import OutcomeUnknownError
 from seshat_trio.node.forward_batcher import ForwardBatcher
 from seshat_trio.protocol import encode_replies
-from seshat_trio.reply_budget import FORWARD_REPLY_BUDGET, SMALL_REPLY_BYTES
+from seshat_trio.reply_budget import (
+    FORWARD_REPLY_BUDGET,
+    SMALL_REPLY_BYTES,
+    TYPICAL_VALUE_BYTES,
+)
 from seshat_trio.transport import ForwardReply, ForwardRequest, PeerUnavailable
 
 
@@ -166,13 +170,13 @@ async def test_the_request_is_bounded_by_its_earliest_deadline(
 
 
 async def test_merged_requests_stop_at_the_reply_budget(nursery: trio.Nursery) -> None:
-    # GETSET answers a stored value, up to max_value_bytes: four fit the reply budget.
-    value_bytes = FORWARD_REPLY_BUDGET // 4 - SMALL_REPLY_BYTES  # plus framing: a quarter
-    leader, batcher = await start_batcher(nursery, max_value_bytes=value_bytes)
-    getsets = [(2, [[b"GETSET", b"k%d" % i, b"v"]], 2) for i in range(6)]
+    # GETSET answers a stored value: each reserves a typical value's room of the budget.
+    leader, batcher = await start_batcher(nursery, max_value_bytes=4 << 20)
+    per_batch = FORWARD_REPLY_BUDGET // (TYPICAL_VALUE_BYTES + SMALL_REPLY_BYTES)
+    getsets = [(2, [[b"GETSET", b"k%d" % i, b"v"]], 2) for i in range(per_batch + 3)]
     results = await forward_all(batcher, getsets)
-    assert sorted(results) == sorted(b"+k%d\r\n" % i for i in range(6))  # type: ignore[type-var]
-    assert sorted(len(request.commands) for _, request, _ in leader.requests) == [2, 4]
+    assert sorted(results) == sorted(b"+k%d\r\n" % i for i in range(per_batch + 3))  # type: ignore[type-var]
+    assert sorted(len(request.commands) for _, request, _ in leader.requests) == [3, per_batch]
 
 
 async def test_writes_answering_a_status_merge_whatever_max_value_bytes(
