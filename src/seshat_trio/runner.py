@@ -32,6 +32,11 @@ from seshat_trio.config.secret_file import read_secrets
 from seshat_trio.kv.operations import encode_batch
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
+from seshat_trio.membership.admin import MembershipAdmin
+from seshat_trio.membership.join import join_cluster, report_join_progress
+from seshat_trio.membership.peers import PeersFollower
+from seshat_trio.membership.reconciler import MembershipReconciler
+from seshat_trio.membership.state import member_ids, retired_of
 from seshat_trio.node.metrics import NodeCollector, node_registry
 from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
@@ -188,9 +193,15 @@ async def serve_node(
         system_machine = SystemStateMachine(store)
         users = UserDirectory(catalog(), seeds)
         system_machine.subscribe(UsersFollower(users, seeds))
-        members = member_addresses(config, layout_of(system_machine.state))
-        # A node with stored state ignores this; a brand-new one founds the cluster with it.
-        founders = Membership(voters=frozenset(members))
+        # Until it holds the cluster's layout, a node started with --join (re)joins.
+        joining = config.cluster.join if layout_of(system_machine.state) is None else None
+        if joining is not None:
+            members = await join_cluster(config, joining)
+            founders = Membership()  # it learns its groups' memberships from their leaders
+        else:
+            members = member_addresses(config, layout_of(system_machine.state))
+            # A node with stored state ignores this; a brand-new one founds the cluster.
+            founders = Membership(voters=frozenset(members))
         drivers: dict[int, RaftGroupDriver] = {}
 
         def on_message(msg: PeerMessage) -> None:
@@ -266,6 +277,25 @@ async def serve_node(
         admin = AdminServer(
             AdminEndpoints(data=data, peers=transport, registry=node_registry(collector))
         )
+        peers_follower = PeersFollower(config, transport, lambda: drivers)
+        system_machine.subscribe(peers_follower)
+        service.membership = MembershipAdmin(
+            node_id=config.node.id,
+            client_addr=str(config.node.client_addr),
+            machine=system_machine,
+            groups=lambda: drivers,
+            transport=transport,
+            tick_ms=config.raft.heartbeat_ms,
+        )
+        reconciler = MembershipReconciler(
+            groups=lambda: drivers,
+            wanted=lambda group: member_ids(system_machine.state),
+            retired=lambda: retired_of(system_machine.state),
+            live_ticks=config.raft.election_timeout_min_ms // config.raft.heartbeat_ms,
+            interval_s=config.raft.heartbeat_ms / 1000,
+            after_pass=peers_follower.refresh,
+        )
+        system_machine.subscribe(reconciler.on_system_state)
         layout = single_shard_layout(NodeAddresses(i, str(a)) for i, a in sorted(members.items()))
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
@@ -275,7 +305,11 @@ async def serve_node(
                     await nursery.start(driver.run)
                 # Up before the RESP listener: /health answers (503) while the node starts.
                 http_port = await nursery.start(admin.run, config.node.http_addr)
-                nursery.start_soon(bootstrap_system_group, system, system_machine, layout)
+                if joining is None:
+                    nursery.start_soon(bootstrap_system_group, system, system_machine, layout)
+                else:
+                    nursery.start_soon(report_join_progress, config, joining)
+                nursery.start_soon(reconciler.run)
                 nursery.start_soon(
                     propose_until_applied,
                     system,

@@ -38,6 +38,7 @@ REDIS_TABLE = {
     "sunsubscribe": (-1, 1, -1, 1), "publish": (3, 0, 0, 0), "spublish": (3, 1, 1, 1),
     "pubsub": (-2, 0, 0, 0),
     "auth": (-2, 0, 0, 0), "acl": (-2, 0, 0, 0),
+    "seshat.member": (-2, 0, 0, 0),
 }  # fmt: skip
 WRITE_COMMANDS = {
     "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mset", "msetnx",

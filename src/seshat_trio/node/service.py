@@ -26,6 +26,7 @@ from seshat_trio.config import Config, Redirect
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
+from seshat_trio.membership.admin import MembershipAdmin
 from seshat_trio.node.forward_batcher import ForwardBatcher
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import RawReplies, Reply
@@ -77,6 +78,8 @@ class NodeService:
         )
         # LASTSAVE before any SAVE: the start time, as Redis reports after loading.
         self._last_save = int(time.time())
+        # SESHAT.MEMBER's view of the cluster (the runner sets it).
+        self.membership: MembershipAdmin | None = None
 
     # -- writes --------------------------------------------------------------------------
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:

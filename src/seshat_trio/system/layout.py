@@ -94,9 +94,14 @@ def layout_of(state: SystemState) -> ClusterLayout | None:
     )
 
 
+def members_section(members: Iterable[NodeAddresses]) -> dict[str, Any]:
+    """The `members` section's value for `members`."""
+    return {"v": SECTION_VERSION, "items": [attrs.asdict(m) for m in members]}
+
+
 def _sections(layout: ClusterLayout) -> dict[str, Any]:
     return {
-        MEMBERS: {"v": SECTION_VERSION, "items": [attrs.asdict(m) for m in layout.members]},
+        MEMBERS: members_section(layout.members),
         SHARDS: {"v": SECTION_VERSION, "items": [attrs.asdict(s) for s in layout.shards]},
     }
 
