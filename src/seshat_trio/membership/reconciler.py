@@ -36,7 +36,9 @@ from seshat_trio.system.registry import SystemState
 
 log = get_logger(__name__)
 
-Wanted = Callable[[int], frozenset[int]]
+# The voters a group should have; None while the cluster's layout is unknown (a new
+# cluster before its bootstrap applied): then nothing is changed.
+Wanted = Callable[[int], frozenset[int] | None]
 
 
 class MembershipReconciler:
@@ -88,11 +90,14 @@ class MembershipReconciler:
             self._after_pass()
 
     def _step(self, group: int, driver: RaftGroupDriver) -> None:
+        wanted = self._wanted(group)
+        if not wanted:
+            return
         step = next_step(
             me=driver.node_id,
             membership=driver.membership,
             progress={p.node_id: p for p in driver.member_progress()},
-            wanted=self._wanted(group),
+            wanted=wanted,
             retired=self._retired(),
             live_ticks=self._live_ticks,
         )

@@ -70,10 +70,10 @@ def _retired(state: SystemState) -> dict[int, tuple[bool, str]]:
         raise MembershipSectionError(f"the {RETIRED} section is malformed: {exc!r}") from exc
 
 
-def member_ids(state: SystemState) -> frozenset[int]:
-    """The cluster's members (none before the bootstrap applied)."""
+def member_ids(state: SystemState) -> frozenset[int] | None:
+    """The cluster's members; None before the bootstrap applied (nobody knows them yet)."""
     layout = layout_of(state)
-    return frozenset() if layout is None else frozenset(m.node_id for m in layout.members)
+    return None if layout is None else frozenset(m.node_id for m in layout.members)
 
 
 def replication_factor_of(state: SystemState) -> int:
