@@ -63,7 +63,7 @@ def _span(lo: int, hi: int) -> int:
     if lo < 0:
         top = min(hi, -1)
         if top >= lo:
-            mask |= (((1 << (top + 257)) - 1) ^ ((1 << (lo + 256)) - 1))
+            mask |= ((1 << (top + 257)) - 1) ^ ((1 << (lo + 256)) - 1)
     return mask
 
 

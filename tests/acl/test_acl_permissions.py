@@ -9,6 +9,7 @@ from seshat_trio.acl.categories import derive
 from seshat_trio.acl.log import AclLog
 from seshat_trio.acl.permissions import Catalog, Denial, compile_user
 from seshat_trio.acl.rules import DEFAULT_USER, apply_rules, merge_selector_args, new_user
+from seshat_trio.acl.users import UserDirectory
 
 CATALOG = Catalog(
     categories={
@@ -168,3 +169,31 @@ def test_the_acl_log_groups_repeats_within_a_minute() -> None:
     assert len(log.entries()) == 3 and log.entries(1)[0].object == b"k2"
     log.reset()
     assert log.entries() == []
+
+
+def test_subscribers_losing_a_channel_are_disconnected() -> None:
+    user = apply_rules(new_user(b"u"), [b"on", b"nopass", b"+@all", b"&news.*", b"&alerts"])
+    directory = UserDirectory(CATALOG, {DEFAULT_USER.name: DEFAULT_USER, b"u": user})
+    closed: list[str] = []
+    sessions = {}
+    for name, subscribed in [
+        ("plain", []),
+        ("news", [(b"news.sport", False)]),
+        ("pattern", [(b"news.*", True)]),
+        ("alerts", [(b"alerts", False)]),
+    ]:
+        session = directory.session()
+        session.login(b"u")
+        session.on_revoked = lambda name=name: closed.append(name)  # type: ignore[misc]
+        session.subscriptions = lambda subscribed=subscribed: subscribed  # type: ignore[misc]
+        sessions[name] = session
+    # Another selector still grants news.*: only the alerts subscriber goes.
+    changed = apply_rules(user, [b"resetchannels", b"&news.*", b"(&other)"])
+    directory.replace({DEFAULT_USER.name: DEFAULT_USER, b"u": changed})
+    assert closed == ["alerts"]
+    # A change that leaves channels alone disconnects nobody.
+    directory.replace({DEFAULT_USER.name: DEFAULT_USER, b"u": apply_rules(changed, [b"-get"])})
+    assert closed == ["alerts"]
+    narrower = apply_rules(changed, [b"resetchannels", b"&news.sport"])
+    directory.replace({DEFAULT_USER.name: DEFAULT_USER, b"u": narrower})
+    assert sorted(closed) == ["alerts", "pattern"]

@@ -274,3 +274,38 @@ def test_certificates_rotate_without_a_restart(tmp_path: Path) -> None:
         after.close()
     finally:
         node.stop()
+
+
+def test_channel_permissions_on_every_node(secure_cluster: ClusterProcesses) -> None:
+    leader = secure_cluster.leader()
+    follower = secure_cluster.followers(leader)[0]
+    with leader.client() as admin:
+        assert admin.acl_setuser(
+            "listener", enabled=True, passwords=["+pw"], channels=["news.*"],
+            commands=["+@pubsub"],
+        )  # fmt: skip
+    wait_users_everywhere(secure_cluster, "listener")
+    with user_client(follower, "listener", "pw") as client:
+        with pytest.raises(redis.exceptions.NoPermissionError, match="channels"):
+            client.publish("sport", "x")
+        subscriber = client.pubsub()
+        subscriber.subscribe("news.today")
+        assert subscriber.get_message(timeout=5)["type"] == "subscribe"
+        with leader.client() as admin:
+            assert admin.publish("news.today", "hello") >= 1
+        message = wait_for("the message", lambda: subscriber.get_message(timeout=0.5), 10)
+        assert message["data"] == b"hello"
+        # Taking the channel away closes the subscriber's connection, as Redis does.
+        with leader.client() as admin:
+            assert admin.acl_setuser("listener", enabled=True, reset_channels=True)
+
+        def closed() -> bool:
+            with follower.client() as admin:
+                return not any(
+                    c["user"] == "listener" and c["sub"] != "0" for c in admin.client_list()
+                )
+
+        wait_for("the subscriber is disconnected", closed, 10)
+        with pytest.raises(redis.exceptions.NoPermissionError, match="channels"):
+            client.execute_command("SUBSCRIBE", "news.today")
+        subscriber.close()

@@ -36,6 +36,20 @@ def kill(proc: subprocess.Popen[str]) -> str:
     return out
 
 
+def read_acks(proc: subprocess.Popen[str], count: int) -> list[str]:
+    """The child's lines up to its `count`-th acknowledgement (fewer if it exits first)."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    acks = 0
+    while acks < count:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        acks += line.startswith("ack ")
+    return lines
+
+
 def wait_for_line(proc: subprocess.Popen[str], wanted: str, timeout: float = 10.0) -> None:
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
@@ -54,9 +68,12 @@ def test_sigkill_keeps_every_acknowledged_batch_whole(tmp_path: Path, seed: int)
     path = tmp_path / "db"
     proc = start("acks", path)
     try:
-        time.sleep(0.6 + random.Random(seed).random() * 0.9)
+        # Kill once the child has acknowledged enough to test something (on a loaded machine
+        # a fixed sleep may see none), at a point in its write loop that varies with the seed.
+        early = read_acks(proc, 20)
+        time.sleep(random.Random(seed).random() * 0.5)
     finally:
-        out = kill(proc)
+        out = "".join(early) + kill(proc)
     acked = {int(line.split()[1]) for line in out.splitlines() if line.startswith("ack ")}
     assert len(acked) > 20, "the child acknowledged too little to test anything"
     with Store.open(path) as store:

@@ -22,7 +22,7 @@ last argument among equals.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -126,15 +126,16 @@ class CompiledSelector:
 
     def channel_denied(self, argv: Sequence[bytes], channels: ChannelRefs) -> int | None:
         for pos, is_pattern in channels:
-            name = argv[pos]
-            if is_pattern:
-                # A subscription pattern must be one the user holds, literally.
-                granted = name in self.channels
-            else:
-                granted = any(stringmatch(pattern, name) for pattern in self.channels)
-            if not granted:
+            if not self.channel_granted(argv[pos], is_pattern):
                 return pos
         return None
+
+    def channel_granted(self, name: bytes, is_pattern: bool) -> bool:
+        if self.all_channels:
+            return True
+        if is_pattern:  # a subscription pattern must be one the user holds, literally
+            return name in self.channels
+        return any(stringmatch(pattern, name) for pattern in self.channels)
 
 
 def compile_selector(selector: Selector, catalog: Catalog) -> CompiledSelector:
@@ -232,6 +233,14 @@ class Permissions:
             ):
                 worst = denial
         return worst
+
+    def may_keep(self, subscriptions: Iterable[tuple[bytes, bool]]) -> bool:
+        """Whether subscriptions (channel or pattern, is_pattern) are all still granted by
+        some selector; Redis disconnects a subscriber whose user lost one."""
+        return all(
+            any(s.channel_granted(name, is_pattern) for s in self.selectors)
+            for name, is_pattern in subscriptions
+        )
 
 
 def compile_user(user: User, catalog: Catalog) -> Permissions:

@@ -4,7 +4,8 @@
 are known, the ones this node's configuration would seed), compiled against the command
 table, and the `ClientAuth` of every connection. When the users change it refreshes every
 session at once: a permission taken away applies to the very next command of every client,
-and the connections of a deleted user are closed, as Redis closes them.
+and the connections of a deleted user, or of a subscriber whose user lost a channel it is
+subscribed to, are closed, as Redis closes them.
 
 `ClientAuth.restricted` is the only thing dispatch reads for a client whose user may run
 anything: when it is False (the default user of an open node, or a request forwarded by a
@@ -14,7 +15,7 @@ peer, which was checked on the node its client talks to) nothing else is looked 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from seshat_trio.acl.log import AclLog
 from seshat_trio.acl.permissions import Catalog, Permissions, compile_user
@@ -32,6 +33,7 @@ class ClientAuth:
         "on_revoked",
         "permissions",
         "restricted",
+        "subscriptions",
         "username",
     )
 
@@ -42,8 +44,10 @@ class ClientAuth:
         self.auth_required = False
         self.restricted = False
         self.permissions: Permissions | None = None
-        # Called when the user is deleted: the listener closes the connection.
+        # Called when the user is deleted, or loses a channel its connection is subscribed
+        # to (`subscriptions`: channel or pattern, is_pattern): the listener closes it.
         self.on_revoked: Callable[[], None] | None = None
+        self.subscriptions: Callable[[], Iterable[tuple[bytes, bool]]] | None = None
 
     @classmethod
     def trusted(cls) -> ClientAuth:
@@ -113,9 +117,16 @@ class UserDirectory:
             for name, user in self._users.items()
         }
         for session in list(self._sessions):
+            before = session.permissions
             session.refresh()
-            if session.username not in self._users and session.on_revoked is not None:
-                session.on_revoked()
+            if session.on_revoked is None or session.permissions is before:
+                continue
+            if session.permissions is None or (
+                session.subscriptions is not None
+                and not session.permissions.may_keep(session.subscriptions())
+            ):
+                revoke, session.on_revoked = session.on_revoked, None  # once
+                revoke()
 
     def session(self) -> ClientAuth:
         """A new connection's authentication: the default user, authenticated if that user

@@ -19,7 +19,7 @@ import time
 from seshat_trio.acl.categories import derive
 from seshat_trio.acl.permissions import Catalog, Denial, Permissions
 from seshat_trio.commands.clients import describe
-from seshat_trio.commands.context import CommandContext
+from seshat_trio.commands.context import ClientState, CommandContext
 from seshat_trio.commands.table import (
     COMMANDS,
     CommandSpec,
@@ -29,6 +29,7 @@ from seshat_trio.commands.table import (
     wrong_arity,
 )
 from seshat_trio.protocol import ErrorReply
+from seshat_trio.pubsub.registry import Kind
 
 NOAUTH = ErrorReply("NOAUTH Authentication required.")
 
@@ -133,6 +134,14 @@ def exec_refusal(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> E
             ctx.client.end_transaction()
             return RULES_CHANGED
     return None
+
+
+def subscriptions_of(client: ClientState) -> list[tuple[bytes, bool]]:
+    """A connection's channels, patterns and shard channels (name, is_pattern): what a
+    change of its user's channel permissions is checked against."""
+    if client.pubsub is None:
+        return []
+    return [(name, kind is Kind.PATTERN) for kind in Kind for name in client.pubsub.names(kind)]
 
 
 def log_denial(

@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+from functools import partial
 
 import trio
 
 from seshat_trio.commands.context import Backend, ClientIds, ClientState, CommandContext
+from seshat_trio.commands.permissions import subscriptions_of
 from seshat_trio.config import Config
 from seshat_trio.logs import get_logger
 from seshat_trio.node.stats import NodeStats
@@ -175,7 +177,9 @@ class RespListener:
             tunables=self._tunables,
         )
         conn = Connection(sock, ctx, self._parser_limits, stats)
-        client.auth.on_revoked = conn.kill  # ACL DELUSER of its user closes it
+        # Deleting its user, or taking away a channel it is subscribed to, closes it.
+        client.auth.on_revoked = conn.kill
+        client.auth.subscriptions = partial(subscriptions_of, client)
         stats.connected_clients += 1
         self._connections.add(conn)
         try:
