@@ -46,6 +46,8 @@ class NodeProcess:
         self.extra = extra
         self.members = ""  # set by the cluster once the relays have ports
         self.env: dict[str, str] = {}  # extra environment (e.g. libfaketime)
+        # The default user's password, when the cluster has one (the harness's own calls).
+        self.password: str | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -121,8 +123,11 @@ class NodeProcess:
 
     async def call(self, *args: bytes | str | int, timeout: float = INFO_TIMEOUT) -> object:
         """One command on a fresh connection; raises on timeout or connection errors."""
+        credentials = None if self.password is None else ("default", self.password)
         with trio.fail_after(timeout):
-            async with await RespClient.connect("127.0.0.1", self.client_port) as client:
+            async with await RespClient.connect(
+                "127.0.0.1", self.client_port, credentials=credentials
+            ) as client:
                 reply: object = await client.call(*args)
                 return reply
 

@@ -19,7 +19,7 @@ from chaos.workload import Workload
 from seshat_trio.client import RespClient
 from seshat_trio.testing.ports import free_ports
 
-CHANGE_TIMEOUT = 45.0
+CHANGE_TIMEOUT = 60.0
 
 
 class Joiner(NodeProcess):

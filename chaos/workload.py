@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import attrs
@@ -38,6 +38,7 @@ NOT_APPLIED_PREFIXES = (
 #: Error codes of an unknown outcome.
 UNKNOWN_CODES = frozenset({"TIMEOUT"})
 CONNECT_TIMEOUT = 1.0
+Connector = Callable[[int], Awaitable[RespClient]]
 FINAL_READER = 100_000  # client id of the final reads
 
 
@@ -76,8 +77,11 @@ class Workload:
         delete_ratio: float = 0.05,
         first_client: int = 0,
         recorder: HistoryRecorder | None = None,
+        connect: Connector | None = None,
     ) -> None:
         self.ports = ports
+        # How a client connects to a node (a plain, anonymous connection by default).
+        self.connect = connect or (lambda node: RespClient.connect("127.0.0.1", ports[node]))
         self.clients = clients
         self.key_count = keys
         self.epoch = 0
@@ -170,8 +174,8 @@ class Workload:
     async def _connect(self, node: int) -> RespClient | None:
         try:
             with trio.fail_after(CONNECT_TIMEOUT):
-                return await RespClient.connect("127.0.0.1", self.ports[node])
-        except (OSError, trio.TooSlowError):
+                return await self.connect(node)
+        except (OSError, trio.TooSlowError, trio.BrokenResourceError, RedisReplyError):
             return None
 
     async def _operate(

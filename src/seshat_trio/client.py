@@ -1,10 +1,12 @@
 """A minimal Trio RESP client, used by the benchmark load generator, the chaos harness and
 tests. Replies are parsed by hiredis; Redis errors come back as `RedisReplyError` values
-(not raised) so pipelines keep their positions.
+(not raised) so pipelines keep their positions. It can speak TLS and log in (AUTH) as it
+connects.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,13 +27,31 @@ def encode_command(args: Sequence[bytes | str | int]) -> bytes:
 
 
 class RespClient:
-    def __init__(self, stream: trio.SocketStream) -> None:
+    def __init__(self, stream: trio.abc.Stream) -> None:
         self._stream = stream
         self._reader = hiredis.Reader(replyError=RedisReplyError)
 
     @classmethod
-    async def connect(cls, host: str, port: int) -> RespClient:
-        return cls(await trio.open_tcp_stream(host, port))
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        tls: ssl.SSLContext | None = None,
+        credentials: tuple[str, str] | None = None,
+    ) -> RespClient:
+        """A connection, over TLS with `tls`, authenticated as (user, password) with
+        `credentials`; raises the AUTH error as `RedisReplyError`."""
+        stream: trio.abc.Stream = await trio.open_tcp_stream(host, port)
+        if tls is not None:
+            stream = trio.SSLStream(stream, tls, server_hostname=host)
+        client = cls(stream)
+        if credentials is not None:
+            reply = await client.call("AUTH", *credentials)
+            if isinstance(reply, RedisReplyError):
+                await client.aclose()
+                raise reply
+        return client
 
     async def aclose(self) -> None:
         await self._stream.aclose()
@@ -53,7 +73,7 @@ class RespClient:
                 data = await self._stream.receive_some(65536)
                 if not data:
                     raise trio.BrokenResourceError("server closed the connection")
-                self._reader.feed(data)
+                self._reader.feed(data if isinstance(data, bytes) else bytes(data))
                 continue
             replies.append(reply)
         return replies

@@ -36,7 +36,9 @@ from seshat_trio.membership.admin import MembershipAdmin
 from seshat_trio.membership.join import join_cluster, report_join_progress
 from seshat_trio.membership.peers import PeersFollower
 from seshat_trio.membership.reconciler import MembershipReconciler
-from seshat_trio.membership.state import member_ids, retired_of
+from seshat_trio.membership.state import retired_of, wanted_voters
+from seshat_trio.node.group_service import Forwarding, GroupService
+from seshat_trio.node.groups import GroupRouter
 from seshat_trio.node.metrics import NodeCollector, node_registry
 from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
@@ -44,7 +46,7 @@ from seshat_trio.node.system_bootstrap import bootstrap_system_group, propose_un
 from seshat_trio.node.users import UsersFollower, configured_users
 from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.pubsub.keyspace import KeyspaceNotifier
-from seshat_trio.raft import Membership, RaftConfig, Role
+from seshat_trio.raft import Membership, RaftConfig
 from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.server.forwarded import ForwardedExecutor
@@ -57,13 +59,7 @@ from seshat_trio.storage import (
     StoreOptions,
     WriteBatch,
 )
-from seshat_trio.system.layout import (
-    DATA_GROUP,
-    ClusterLayout,
-    NodeAddresses,
-    layout_of,
-    single_shard_layout,
-)
+from seshat_trio.system.layout import ClusterLayout, NodeAddresses, initial_layout, layout_of
 from seshat_trio.system.machine import SystemStateMachine
 from seshat_trio.transport import (
     ClusterSecrets,
@@ -81,6 +77,8 @@ CONFIG_ERROR_EXIT = 2
 # In-flight requests get this long to finish after a stop signal.
 DRAIN_SECONDS = 10.0
 HANDOVER_SECONDS = 2.0
+# Data groups of a new cluster.
+DATA_GROUPS = 1
 
 
 def run_node(config: Config) -> int:
@@ -189,19 +187,20 @@ async def serve_node(
     with Store.open(config.node.data_dir / "db", options) as store:
         stats = NodeStats(started_at=time.monotonic())
         committer = GroupCommitter(store, on_round=stats.observe_commit_round)
-        kv = KvStateMachine(store, DATA_GROUP)
         system_machine = SystemStateMachine(store)
         users = UserDirectory(catalog(), seeds)
         system_machine.subscribe(UsersFollower(users, seeds))
-        # Until it holds the cluster's layout, a node started with --join (re)joins.
-        joining = config.cluster.join if layout_of(system_machine.state) is None else None
-        if joining is not None:
-            members = await join_cluster(config, joining)
-            founders = Membership()  # it learns its groups' memberships from their leaders
-        else:
-            members = member_addresses(config, layout_of(system_machine.state))
-            # A node with stored state ignores this; a brand-new one founds the cluster.
-            founders = Membership(voters=frozenset(members))
+        stored = layout_of(system_machine.state)
+        # Until it holds the cluster's layout, a node started with --join (re)joins: it
+        # learns its groups' memberships from their leaders (empty founders).
+        joining = config.cluster.join if stored is None else None
+        joined = None if joining is None else await join_cluster(config, joining)
+        members = joined.members if joined is not None else member_addresses(config, stored)
+        # A node with stored state uses its layout; a brand-new one founds the cluster with
+        # this one (the first leader of group 0 proposes it) and the same drivers.
+        layout = stored or initial_layout(
+            (NodeAddresses(i, str(a)) for i, a in sorted(members.items())), DATA_GROUPS
+        )
         drivers: dict[int, RaftGroupDriver] = {}
 
         def on_message(msg: PeerMessage) -> None:
@@ -224,36 +223,52 @@ async def serve_node(
             client_addr=str(config.node.client_addr),
             secrets=cluster_secrets(config),
         )
-        machines: dict[int, StateMachine] = {SYSTEM_GROUP: system_machine, DATA_GROUP: kv}
-        for group, machine in machines.items():
+
+        def driver_for(group: int, machine: StateMachine, founders: frozenset[int]) -> None:
             drivers[group] = RaftGroupDriver(
                 raft_config=raft_config(config, group),
                 store=store,
                 committer=committer,
                 machine=machine,
                 transport=transport,
-                initial_membership=founders,
+                initial_membership=Membership(voters=frozenset() if joined else founders),
                 settings=driver_settings(config),
                 rng=rng,
                 # Writes of many clients share one data entry; the system group's rare
                 # proposals each keep their own.
-                merge=encode_batch if group == DATA_GROUP else None,
+                merge=None if group == SYSTEM_GROUP else encode_batch,
             )
-        system, data = drivers[SYSTEM_GROUP], drivers[DATA_GROUP]
+
+        driver_for(SYSTEM_GROUP, system_machine, frozenset(members))
+        forwarding = Forwarding(config, transport, transport.client_address)
+        groups: dict[int, GroupService] = {}
+        placed = joined.groups if joined else layout.shards.groups_of(config.node.id)
+        for group in placed:
+            machine = KvStateMachine(store, group)
+            driver_for(group, machine, frozenset(layout.shards.replicas(group)))
+            groups[group] = GroupService(
+                config=config, driver=drivers[group], machine=machine, forwarding=forwarding
+            )
+        router = GroupRouter(groups, config.limits.request_timeout_s)
+        system_machine.subscribe(router.on_system_state)
+        system = drivers[SYSTEM_GROUP]
         service = NodeService(
             config=config,
-            data=data,
-            machine=kv,
+            router=router,
             system=system,
-            transport=transport,
+            forwarding=forwarding,
+            store=store,
             stats=stats,
-            client_address_of=transport.client_address,
             users=users,
         )
         client_ids = ClientIds()
         tunables = Tunables.from_config(config.redis)
         pubsub = PubSubHub(wait_s=config.pubsub.publish_wait_ms / 1000, peers=transport)
-        kv.notifier = KeyspaceNotifier(tunables, pubsub, lambda: data.role is Role.LEADER)
+        for service_of_group in groups.values():
+            # Each event is published once for the cluster, by its group's leader.
+            service_of_group.machine.notifier = KeyspaceNotifier(
+                tunables, pubsub, service_of_group.is_leader
+            )
         transport.pubsub = pubsub
         executor = ForwardedExecutor(
             config,
@@ -269,13 +284,17 @@ async def serve_node(
         collector = NodeCollector(
             node_id=config.node.id,
             stats=stats,
-            groups=[system, data],
+            groups=list(drivers.values()),
             peers=transport,
             committer=committer,
             value_cache=store.value_cache,
         )
         admin = AdminServer(
-            AdminEndpoints(data=data, peers=transport, registry=node_registry(collector))
+            AdminEndpoints(
+                groups=[group.driver for group in groups.values()],
+                peers=transport,
+                registry=node_registry(collector),
+            )
         )
         peers_follower = PeersFollower(config, transport, lambda: drivers)
         system_machine.subscribe(peers_follower)
@@ -289,14 +308,13 @@ async def serve_node(
         )
         reconciler = MembershipReconciler(
             groups=lambda: drivers,
-            wanted=lambda group: member_ids(system_machine.state),
+            wanted=lambda group: wanted_voters(system_machine.state, group),
             retired=lambda: retired_of(system_machine.state),
             live_ticks=config.raft.election_timeout_min_ms // config.raft.heartbeat_ms,
             interval_s=config.raft.heartbeat_ms / 1000,
             after_pass=peers_follower.refresh,
         )
         system_machine.subscribe(reconciler.on_system_state)
-        layout = single_shard_layout(NodeAddresses(i, str(a)) for i, a in sorted(members.items()))
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(committer.run)
@@ -327,8 +345,10 @@ async def serve_node(
                     log.info("stopping", signal=signal.Signals(signum).name)
                     break
                 listener.stop()
-                for driver in (data, system):
-                    await driver.hand_over_leadership(HANDOVER_SECONDS)
+                # Every group this node leads hands over at once (in one bounded wait).
+                async with trio.open_nursery() as handover:
+                    for driver in drivers.values():
+                        handover.start_soon(driver.hand_over_leadership, HANDOVER_SECONDS)
                 with trio.move_on_after(DRAIN_SECONDS):
                     await listener.drained()
                 nursery.cancel_scope.cancel()

@@ -117,3 +117,19 @@ def test_aclfile_errors_name_their_lines() -> None:
         "f.acl:4: Error in ACL SETUSER modifier '#xyz': The password hash must be exactly 64 "
         "characters and contain only lowercase hexadecimal characters",
     ]
+
+
+def test_a_change_before_the_seed_carries_the_proposers_seed() -> None:
+    seed = seed_users("pw", None, _no_check)
+    state, reply = apply(SystemState(), encode_setuser(b"alice", [b"on"], seed.values()))
+    assert reply == SimpleString("OK")
+    users = users_of(state)
+    assert users is not None and set(users) == {b"default", b"alice"}
+    assert users[b"default"].passwords == (hash_password(b"pw"),)  # the seed was not lost
+    # The seed proposal that follows finds users and changes nothing.
+    again, reply = apply(state, encode_seed(seed))
+    assert reply == 0 and again == state
+    # Once users exist, a seed carried by a change is ignored.
+    state, _ = apply(state, encode_setuser(b"bob", [b"on"], [DEFAULT_USER]))
+    users = users_of(state)
+    assert users is not None and users[b"default"].passwords == (hash_password(b"pw"),)

@@ -13,13 +13,14 @@ from seshat_trio.membership.state import (
     encode_replication_factor,
     replication_factor_of,
     retired_of,
+    wanted_voters,
 )
 from seshat_trio.protocol import Reply
 from seshat_trio.system.layout import (
     NodeAddresses,
     encode_bootstrap,
+    initial_layout,
     layout_of,
-    single_shard_layout,
 )
 from seshat_trio.system.registry import (
     OperationRefused,
@@ -35,7 +36,7 @@ def apply(state: SystemState, data: bytes) -> tuple[SystemState, Reply]:
 
 
 def founded(*ids: int) -> SystemState:
-    layout = single_shard_layout(NodeAddresses(i, f"127.0.0.1:{7000 + i}") for i in ids)
+    layout = initial_layout((NodeAddresses(i, f"127.0.0.1:{7000 + i}") for i in ids), 2)
     state, _ = apply(SystemState(), encode_bootstrap(layout))
     return state
 
@@ -104,3 +105,21 @@ def test_replication_factor_defaults_to_three_and_is_bounded() -> None:
     for bad in (0, 8):
         with pytest.raises(OperationRefused, match="replication factor"):
             apply(state, encode_replication_factor(bad))
+
+
+def replicas(state: SystemState) -> dict[int, tuple[int, ...]]:
+    layout = layout_of(state)
+    assert layout is not None
+    return {g: layout.shards.replicas(g) for g in layout.shards.group_ids}
+
+
+def test_the_shard_map_places_the_groups_over_the_members() -> None:
+    state = founded(1, 2)
+    version = layout_of(state).shards.version  # type: ignore[union-attr]
+    state, _ = apply(state, encode_member_add(3, Address("127.0.0.1", 7003)))
+    assert replicas(state) == {1: (1, 2, 3), 2: (1, 2, 3)}
+    assert layout_of(state).shards.version == version + 1  # type: ignore[union-attr]
+    state, _ = apply(state, encode_member_remove(1, force=False))
+    assert replicas(state) == {1: (2, 3), 2: (2, 3)}
+    assert wanted_voters(state, 0) == {2, 3} and wanted_voters(state, 2) == {2, 3}
+    assert wanted_voters(state, 9) is None and wanted_voters(SystemState(), 0) is None

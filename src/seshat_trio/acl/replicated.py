@@ -5,7 +5,8 @@ order and enforces the same rules (ACL SAVE and ACL LOAD have nothing left to do
 section is `{"v": 1, "users": [user, ...]}`, sorted by name (see `rules.user_to_json`).
 
 Operations (all deterministic; passwords travel only as SHA-256 digests):
-- `acl_setuser` (`user`, `rules`): applies the rules to the user, creating it if needed.
+- `acl_setuser` (`user`, `rules`, `seed`): applies the rules to the user, creating it if
+  needed.
   The proposer checked them against its command table; applying is purely syntactic, so
   nodes of every version agree. A rule that no longer applies (a password removed in the
   meantime) refuses the whole change. Reply OK.
@@ -13,6 +14,10 @@ Operations (all deterministic; passwords travel only as SHA-256 digests):
 - `acl_seed` (`users`): the users a cluster starts with (requirepass, aclfile); taken only
   while the section does not exist yet, so a re-proposal after a leader change, or another
   node's seed, changes nothing. Reply 1 when taken, 0 otherwise.
+
+A change proposed by a node that has not seen the cluster's users yet carries that node's
+seed (`seed`): if it is applied before any seed, it starts from those users, so the change
+never makes the seed a no-op and never has to be refused on a cluster still starting.
 """
 
 from __future__ import annotations
@@ -78,23 +83,45 @@ def _raw(value: Any, what: str) -> bytes:
     return value.encode("latin-1")
 
 
-def _current(state: SystemState) -> dict[bytes, User]:
+def _current(state: SystemState, op: Operation) -> dict[bytes, User]:
     try:
         users = users_of(state)
     except AclSectionError as exc:
         raise OperationRefused(f"ERR {exc}") from exc
-    if users is None:
+    if users is not None:
+        return users
+    seed = op.get("seed")
+    if seed is None:
         # A change before the seed would make the seed (requirepass, aclfile) a no-op.
         raise OperationRefused(NOT_SEEDED)
+    return _seed_users(seed)
+
+
+def _seed_users(items: Any) -> dict[bytes, User]:
+    if not isinstance(items, list):
+        raise OperationRefused("ERR malformed ACL seed: users is not a list")
+    try:
+        users = {user.name: user for user in map(user_from_json, items)}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise OperationRefused(f"ERR malformed ACL seed: {exc!r}") from exc
+    users.setdefault(DEFAULT_USER.name, DEFAULT_USER)
     return users
 
 
-def encode_setuser(name: bytes, rules: Iterable[bytes]) -> bytes:
-    return encode_operation("acl_setuser", user=_text(name), rules=[_text(r) for r in rules])
+def _seed_field(seed: Iterable[User] | None) -> dict[str, Any]:
+    return {} if seed is None else {"seed": section_of(seed)["users"]}
 
 
-def encode_deluser(names: Iterable[bytes]) -> bytes:
-    return encode_operation("acl_deluser", users=[_text(n) for n in names])
+def encode_setuser(
+    name: bytes, rules: Iterable[bytes], seed: Iterable[User] | None = None
+) -> bytes:
+    return encode_operation(
+        "acl_setuser", user=_text(name), rules=[_text(r) for r in rules], **_seed_field(seed)
+    )
+
+
+def encode_deluser(names: Iterable[bytes], seed: Iterable[User] | None = None) -> bytes:
+    return encode_operation("acl_deluser", users=[_text(n) for n in names], **_seed_field(seed))
 
 
 def encode_seed(users: Mapping[bytes, User]) -> bytes:
@@ -106,7 +133,7 @@ def _apply_setuser(state: SystemState, op: Operation) -> tuple[Changes, Reply]:
     rules = op.get("rules")
     if not isinstance(rules, list):
         raise OperationRefused("ERR malformed ACL operation: rules is not a list")
-    users = _current(state)
+    users = _current(state, op)
     try:
         users[name] = apply_rules(users.get(name, new_user(name)), [_raw(r, "rule") for r in rules])
     except AclRuleError as exc:
@@ -121,7 +148,7 @@ def _apply_deluser(state: SystemState, op: Operation) -> tuple[Changes, Reply]:
     wanted = [_raw(n, "user") for n in names]
     if DEFAULT_USER.name in wanted:
         raise OperationRefused(CANNOT_DELETE_DEFAULT)
-    users = _current(state)
+    users = _current(state, op)
     deleted = 0
     for name in dict.fromkeys(wanted):
         if users.pop(name, None) is not None:
@@ -132,16 +159,9 @@ def _apply_deluser(state: SystemState, op: Operation) -> tuple[Changes, Reply]:
 
 
 def _apply_seed(state: SystemState, op: Operation) -> tuple[Changes, Reply]:
-    items = op.get("users")
-    if not isinstance(items, list):
-        raise OperationRefused("ERR malformed ACL seed: users is not a list")
-    try:
-        users = {user.name: user for user in map(user_from_json, items)}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise OperationRefused(f"ERR malformed ACL seed: {exc!r}") from exc
+    users = _seed_users(op.get("users"))
     if state.section(SECTION) is not None:
         return {}, 0
-    users.setdefault(DEFAULT_USER.name, DEFAULT_USER)
     return {SECTION: section_of(users.values())}, 1
 
 

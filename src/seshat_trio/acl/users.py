@@ -91,6 +91,8 @@ class UserDirectory:
         self._permissions: dict[bytes, Permissions] = {}
         self._sessions: weakref.WeakSet[ClientAuth] = weakref.WeakSet()
         self.log = AclLog()
+        # Whether `users` are the cluster's yet (not only this node's configured seed).
+        self.from_cluster = False
         self.replace(users)
 
     @property
@@ -106,8 +108,10 @@ class UserDirectory:
     def permissions(self, name: bytes) -> Permissions | None:
         return self._permissions.get(name)
 
-    def replace(self, users: Mapping[bytes, User]) -> None:
-        """The users the cluster applied: enforce them on every connection now."""
+    def replace(self, users: Mapping[bytes, User], *, from_cluster: bool = False) -> None:
+        """New users (the cluster's, once it has applied some): enforce them on every
+        connection now."""
+        self.from_cluster |= from_cluster
         previous = self._users
         self._users = dict(users)
         self._permissions = {

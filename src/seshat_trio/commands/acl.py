@@ -153,9 +153,15 @@ async def setuser(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return ErrorReply(exc.message)
     hashed = [_hashed(rule) for rule in rules]
     command = [argv[0], argv[1], name, *hashed]
-    return await ctx.backend.change_system(
-        encode_setuser(name, hashed), command, forwarded=ctx.client.forwarded
-    )
+    op = encode_setuser(name, hashed, _seed(ctx))
+    return await ctx.backend.change_system(op, command, forwarded=ctx.client.forwarded)
+
+
+def _seed(ctx: CommandContext) -> list[User] | None:
+    """This node's seed, sent with a change while it has not seen the cluster's users (the
+    change may then be the first to apply, before any seed)."""
+    directory = ctx.backend.users
+    return None if directory.from_cluster else directory.users()
 
 
 def _hashed(rule: bytes) -> bytes:
@@ -172,7 +178,7 @@ async def deluser(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if DEFAULT_USER.name in names:
         return ErrorReply(CANNOT_DELETE_DEFAULT)
     return await ctx.backend.change_system(
-        encode_deluser(names), argv, forwarded=ctx.client.forwarded
+        encode_deluser(names, _seed(ctx)), argv, forwarded=ctx.client.forwarded
     )
 
 

@@ -1,7 +1,8 @@
 """SESHAT.MEMBER: the membership admin command (what `seshat-trio member` and joins send).
 
     SESHAT.MEMBER JOIN <id> <raft-host:port>   add a node (its --join does this); replies
-                                               the members, [[id, raft-address], ...]
+                                               [[[id, raft-address], ...], [group, ...]]:
+                                               the members, the data groups placed on it
     SESHAT.MEMBER REMOVE <id> [FORCE]          remove a node from the cluster and every group
     SESHAT.MEMBER LIST                         members, retired ids, groups, progress (text)
     SESHAT.MEMBER ADDRESS <id> <raft-host:port>  a member's new internal address
@@ -118,8 +119,12 @@ async def _join(ctx: CommandContext, admin: MembershipAdmin, argv: list[bytes]) 
         # An error, or the reply of the leader that ran the join (the members): as it is.
         return reply
     layout = layout_of(admin.state())
-    members = () if layout is None else layout.members
-    return [[m.node_id, m.raft_addr] for m in members]
+    if layout is None:
+        return ErrorReply("TRYAGAIN the cluster's layout is not known here yet")
+    return [
+        [[m.node_id, m.raft_addr] for m in layout.members],
+        list(layout.shards.groups_of(node_id)),
+    ]
 
 
 async def _remove(ctx: CommandContext, admin: MembershipAdmin, argv: list[bytes]) -> Reply:

@@ -2,8 +2,9 @@
 
 `join_cluster` sends `SESHAT.MEMBER JOIN <id> <internal address>` to `cluster.join` (any
 member's client address; AUTH first when this node's configuration has a requirepass) and
-returns the members the cluster replied with, so the transport knows whom to accept and
-dial before the system group's state arrives. A join is idempotent: a node restarted
+returns the members and the data groups placed on this node, as the cluster replied: the
+transport then knows whom to accept and dial, and the node which groups to run, before
+the system group's state arrives. A join is idempotent: a node restarted
 before it caught up may join again with the same id and address.
 
 `report_join_progress` then polls `SESHAT.MEMBER LIST` on the member it joined through and
@@ -42,8 +43,14 @@ async def call_member(via: Address, password: str, *args: str | int) -> object:
         return await client.call("SESHAT.MEMBER", *args)
 
 
-async def join_cluster(config: Config, via: Address) -> dict[int, Address]:
-    """Have the cluster add this node; the members it knows (this node included)."""
+@attrs.frozen(slots=True)
+class Joined:
+    members: dict[int, Address]  # this node included
+    groups: tuple[int, ...]  # the data groups placed on this node
+
+
+async def join_cluster(config: Config, via: Address) -> Joined:
+    """Have the cluster add this node."""
     node = config.node
     last = "no answer"
     for attempt in range(1, JOIN_ATTEMPTS + 1):
@@ -55,9 +62,10 @@ async def join_cluster(config: Config, via: Address) -> dict[int, Address]:
             last = f"cannot reach {via}: {exc}"
         else:
             if isinstance(reply, list):
-                members = {int(item[0]): Address.parse(item[1].decode()) for item in reply}
-                log.info("joined", via=str(via), members=sorted(members))
-                return members
+                members = {int(item[0]): Address.parse(item[1].decode()) for item in reply[0]}
+                groups = tuple(int(group) for group in reply[1])
+                log.info("joined", via=str(via), members=sorted(members), groups=groups)
+                return Joined(members, groups)
             last = str(reply)
             if not last.startswith(("TRYAGAIN", "TIMEOUT", "NOLEADER")):
                 raise JoinError(f"{via} refused to add node {node.id}: {last}")

@@ -26,7 +26,16 @@ from typing import Any
 
 from seshat_trio.config import Address
 from seshat_trio.protocol import Reply
-from seshat_trio.system.layout import MEMBERS, NodeAddresses, layout_of, members_section
+from seshat_trio.storage import SYSTEM_GROUP
+from seshat_trio.system.layout import (
+    MEMBERS,
+    SHARDS,
+    ClusterLayout,
+    NodeAddresses,
+    layout_of,
+    members_section,
+)
+from seshat_trio.system.placement import for_members
 from seshat_trio.system.registry import (
     Changes,
     Operation,
@@ -70,10 +79,17 @@ def _retired(state: SystemState) -> dict[int, tuple[bool, str]]:
         raise MembershipSectionError(f"the {RETIRED} section is malformed: {exc!r}") from exc
 
 
-def member_ids(state: SystemState) -> frozenset[int] | None:
-    """The cluster's members; None before the bootstrap applied (nobody knows them yet)."""
+def wanted_voters(state: SystemState, group: int) -> frozenset[int] | None:
+    """Who should vote in `group`: every member in the system group, the placement's
+    replicas in a data group; None when unknown (no layout yet, or no such group)."""
     layout = layout_of(state)
-    return None if layout is None else frozenset(m.node_id for m in layout.members)
+    if layout is None:
+        return None
+    if group == SYSTEM_GROUP:
+        return frozenset(m.node_id for m in layout.members)
+    if group not in layout.shards.group_ids:
+        return None
+    return frozenset(layout.shards.replicas(group))
 
 
 def replication_factor_of(state: SystemState) -> int:
@@ -113,11 +129,15 @@ def encode_replication_factor(factor: int) -> bytes:
 # -- applying ---------------------------------------------------------------------------
 
 
-def _members(state: SystemState) -> tuple[NodeAddresses, ...]:
+def _layout(state: SystemState) -> ClusterLayout:
     layout = layout_of(state)
     if layout is None:
         raise OperationRefused("TRYAGAIN the cluster is not bootstrapped yet")
-    return layout.members
+    return layout
+
+
+def _members(state: SystemState) -> tuple[NodeAddresses, ...]:
+    return _layout(state).members
 
 
 def _node_id(op: Operation) -> int:
@@ -134,8 +154,14 @@ def _address(op: Operation) -> str:
         raise OperationRefused(f"ERR invalid address {op.get('raft_addr')!r}: {exc}") from exc
 
 
-def _with_members(members: list[NodeAddresses]) -> Changes:
-    return {MEMBERS: members_section(sorted(members, key=lambda m: m.node_id))}
+def _with_members(state: SystemState, members: list[NodeAddresses]) -> Changes:
+    """The members section for `members`, and the shard map placed over them if it moved."""
+    changes: dict[str, Any] = {MEMBERS: members_section(sorted(members, key=lambda m: m.node_id))}
+    shards = _layout(state).shards
+    placed = for_members(shards, (m.node_id for m in members))
+    if placed != shards:
+        changes[SHARDS] = placed.to_json()
+    return changes
 
 
 def _apply_member_add(state: SystemState, op: Operation) -> tuple[Changes, Reply]:
@@ -156,7 +182,7 @@ def _apply_member_add(state: SystemState, op: Operation) -> tuple[Changes, Reply
             )
         if member.raft_addr == address:
             raise OperationRefused(f"ERR node {member.node_id} already uses address {address}")
-    return _with_members([*members, NodeAddresses(node_id, address)]), 1
+    return _with_members(state, [*members, NodeAddresses(node_id, address)]), 1
 
 
 def _apply_member_remove(state: SystemState, op: Operation) -> tuple[Changes, Reply]:
@@ -175,7 +201,7 @@ def _apply_member_remove(state: SystemState, op: Operation) -> tuple[Changes, Re
     items = [
         {"node_id": n, "force": f, "raft_addr": addr} for n, (f, addr) in sorted(retired.items())
     ]
-    return {**_with_members(remaining), RETIRED: {"v": SECTION_VERSION, "items": items}}, 1
+    return {**_with_members(state, remaining), RETIRED: {"v": SECTION_VERSION, "items": items}}, 1
 
 
 def _apply_member_address(state: SystemState, op: Operation) -> tuple[Changes, Reply]:
@@ -186,7 +212,7 @@ def _apply_member_address(state: SystemState, op: Operation) -> tuple[Changes, R
     if any(m.raft_addr == address and m.node_id != node_id for m in members):
         raise OperationRefused(f"ERR another member already uses address {address}")
     moved = [NodeAddresses(node_id, address) if m.node_id == node_id else m for m in members]
-    return ({}, 0) if moved == members else (_with_members(moved), 1)
+    return ({}, 0) if moved == members else (_with_members(state, moved), 1)
 
 
 def _apply_replication_factor(state: SystemState, op: Operation) -> tuple[Changes, Reply]:

@@ -47,7 +47,7 @@ class UsersFollower:
         users = users_of(state)
         if users is None:
             return
-        self._directory.replace(users)
+        self._directory.replace(users, from_cluster=True)
         seeds, self._seeds = self._seeds, None  # compared once, with the first users seen
         if seeds is not None and users != seeds:
             log.info(
