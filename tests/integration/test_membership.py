@@ -22,7 +22,7 @@ from harness import ClusterProcesses, MemberProcess, NodeProcess, log_tail, wait
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from seshat_trio.testing.ports import free_port
+from seshat_trio.testing.ports import free_port, free_ports
 
 
 class Joiner(NodeProcess):
@@ -33,6 +33,18 @@ class Joiner(NodeProcess):
         self.node_id = node_id
         self.internal_port = free_port()
         self.via = via
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start; once more with fresh client and HTTP ports if another process took one
+        meanwhile (other suites run on this machine: a free port can be gone by the time
+        the node binds it). The internal port stays: the cluster recorded it at the join."""
+        try:
+            super().start(timeout)
+        except RuntimeError as exc:
+            if "Address already in use" not in str(exc):
+                raise
+            self.port, self.http_port = free_ports(2)
+            super().start(timeout)
 
     def argv(self) -> list[str]:
         join = [] if self.via is None else ["--join", f"127.0.0.1:{self.via}"]
