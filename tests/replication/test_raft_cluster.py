@@ -40,6 +40,7 @@ from seshat_trio.replication.driver import (
 )
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.pending import PendingReply
+from seshat_trio.replication.ticker import Ticker
 from seshat_trio.storage import GroupCommitter, Store, WriteBatch
 from seshat_trio.system.layout import NodeAddresses, initial_layout, layout_of
 from seshat_trio.system.machine import SystemStateMachine
@@ -140,7 +141,10 @@ class Node:
 
     async def _run(self, *, task_status: trio.TaskStatus[None]) -> None:
         with self.scope:
-            await self.driver.run(task_status=task_status)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.driver.run)
+                nursery.start_soon(Ticker(self.settings.tick_seconds, [self.driver]).run)
+                task_status.started()
         self.stopped.set()
 
     async def crash(self) -> None:
@@ -561,6 +565,7 @@ async def test_production_path_with_group_commit_and_threads(tmp_path: Path) -> 
                         offload=run_in_thread,
                     )
                     await nursery.start(drivers[i].run)
+                nursery.start_soon(Ticker(0.05, drivers.values()).run)
                 while not any(d.role is Role.LEADER for d in drivers.values()):
                     await trio.sleep(0.01)
                 leader = next(d for d in drivers.values() if d.role is Role.LEADER)

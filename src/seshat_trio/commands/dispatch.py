@@ -28,6 +28,7 @@ from seshat_trio.commands import (  # noqa: F401  (registration)
     acl,
     clients,
     connection,
+    fanout,
     introspection,
     keys,
     server,
@@ -37,6 +38,7 @@ from seshat_trio.commands.context import CommandContext, GroupBackend
 from seshat_trio.commands.data import NO_GROUP
 from seshat_trio.commands.permissions import admission_error, exec_refusal
 from seshat_trio.commands.routing import (
+    CROSSSLOT,
     MAP_UNKNOWN,
     MapUnknown,
     command_keys,
@@ -51,6 +53,7 @@ from seshat_trio.protocol import ErrorReply, RawReplies, Reply
 from seshat_trio.pubsub import commands as pubsub_commands  # noqa: F401  (registration)
 from seshat_trio.pubsub.client import refusal as subscribed_mode_refusal
 from seshat_trio.scripting import commands as scripting_commands  # noqa: F401  (registration)
+from seshat_trio.slots import key_slot
 
 # Tries to propose locally while leadership settles on this node before forwarding.
 LOCAL_ATTEMPTS = 3
@@ -274,7 +277,13 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
         if routed is MAP_UNKNOWN:
             routed = await _route_once_known(ctx, key_args)
         assert not isinstance(routed, MapUnknown)
-        if isinstance(routed, ErrorReply):
+        if routed is CROSSSLOT and spec.name in fanout.SPLIT:
+            await pipeline.settle()
+            await pipeline.add(await _split(ctx, spec, argv))
+        elif routed is None and spec.name in fanout.EVERY_GROUP:
+            await pipeline.settle()
+            await pipeline.add(await _every_group(ctx, spec, argv))
+        elif isinstance(routed, ErrorReply):
             await pipeline.add(routed)
         elif spec.build is not None:
             if routed is None:
@@ -317,6 +326,60 @@ async def _route(ctx: CommandContext, key_args: Sequence[bytes]) -> GroupBackend
         routed = await _route_once_known(ctx, key_args)
     assert not isinstance(routed, MapUnknown)
     return NO_GROUP if routed is None else routed
+
+
+async def _run_in(
+    ctx: CommandContext, spec: CommandSpec, argv: list[bytes], group: GroupBackend
+) -> Reply:
+    """`argv` run in `group` alone, as a part of a fanned-out command (plain values)."""
+    if spec.build is not None:
+        part = _Pipeline(ctx)
+        await part.write(argv, spec, group)
+        await part.settle()
+        return fanout.values(part.replies[0])
+    assert spec.run is not None
+    ctx.group = group
+    try:
+        return fanout.values(await spec.run(ctx, argv))
+    except ServiceError as exc:
+        return ErrorReply(exc.message)
+
+
+async def _split(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> Reply:
+    """MGET, EXISTS, TOUCH, DEL, UNLINK over keys of several groups (commands/fanout.py)."""
+    backend = ctx.backend
+
+    def group_of(key: bytes) -> GroupBackend:
+        group = backend.group_for_slot(key_slot(key))
+        assert group is not None  # routing found every key's group just before
+        return group
+
+    parts = fanout.split(argv, group_of)
+    replies = [await _run_in(ctx, spec, part, group) for group, part, _ in parts]
+    return fanout.merge_split(spec.name, replies, [positions for _, _, positions in parts])
+
+
+async def _every_group(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> Reply:
+    """KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHALL, FLUSHDB over every data group."""
+    groups = ctx.backend.data_groups()
+    if spec.name == "scan":
+        parsed = fanout.parse_scan_cursor(argv[1], len(groups))
+        if parsed is None:
+            return fanout.INVALID_CURSOR
+        position, cursor = parsed
+        reply = await _run_in(ctx, spec, [argv[0], cursor, *argv[2:]], groups[position])
+        if not isinstance(reply, list):
+            return reply
+        next_cursor, keys = reply
+        assert isinstance(next_cursor, bytes)
+        return [fanout.scan_cursor(position, next_cursor, len(groups)), keys]
+    if spec.name == "randomkey":
+        for position in fanout.random_order(len(groups)):
+            reply = await _run_in(ctx, spec, argv, groups[position])
+            if reply is not None:
+                return reply
+        return None
+    return fanout.merge_every(spec.name, [await _run_in(ctx, spec, argv, g) for g in groups])
 
 
 async def _exec(pipeline: _Pipeline, spec: CommandSpec, argv: list[bytes]) -> None:

@@ -2,13 +2,15 @@
 
 Today every member replicates every data group, as the single data group always did: a
 cluster of N nodes survives the loss of a minority of them for every group. Leaders, not
-replicas, spread the load. Membership changes extend this module (a
+replicas, spread the load: each group has a preferred leader, rotating over its voters, and
+the node's leader balancer (node/balancer.py) hands each group to it. Membership changes
+extend this module (a
 replication factor, new nodes taking over replicas); the shard map records its decisions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from seshat_trio.system.shard_map import GroupPlacement, ShardMap, even_ranges
 
@@ -27,3 +29,12 @@ def initial_shard_map(node_ids: Iterable[int], group_count: int) -> ShardMap:
         raise ValueError(f"a cluster needs at least one data group, not {group_count}")
     groups = range(FIRST_DATA_GROUP, FIRST_DATA_GROUP + group_count)
     return ShardMap(1, place_groups(node_ids, groups), even_ranges(list(groups)))
+
+
+def preferred_leader(group: int, voters: Sequence[int]) -> int | None:
+    """The voter that should lead `group`: groups 1, 2, 3, ... rotate over the voters in id
+    order, so leadership spreads evenly (None without voters)."""
+    if not voters:
+        return None
+    ordered = sorted(voters)
+    return ordered[(group - FIRST_DATA_GROUP) % len(ordered)]
