@@ -20,6 +20,7 @@ class FakeData:
     """The data group's driver as the service sees it: a leader id that may change."""
 
     group = 1
+    transferee: int | None = None
 
     def __init__(self, leader_id: int | None) -> None:
         self.leader_id = leader_id

@@ -164,10 +164,11 @@ class _Pipeline:
             try:
                 submitted = group.submit(built)
             except NotLeaderError:
-                if self.ctx.client.forwarded:
+                # A forwarded write stays here if leadership does (a transfer given up).
+                if self.ctx.client.forwarded and not await self._still_local(group):
                     self.replies.append(MOVED_WHILE_FORWARDED)
                     return True
-            except ServiceError as exc:  # refused outright (e.g. transfer in progress)
+            except ServiceError as exc:  # refused outright (the driver stopped)
                 self.replies.append(ErrorReply(exc.message))
                 return True
             else:
@@ -183,8 +184,17 @@ class _Pipeline:
                 self.replies.append(ErrorReply(exc.message))
                 return True
             if not local:
-                return False
+                break
+        if self.ctx.client.forwarded:  # never forwarded twice
+            self.replies.append(MOVED_WHILE_FORWARDED)
+            return True
         return False
+
+    async def _still_local(self, group: GroupBackend) -> bool:
+        try:
+            return await group.leader_is_local()
+        except ServiceError:
+            return False
 
     async def settle(self) -> None:
         await self._settle_submitted()

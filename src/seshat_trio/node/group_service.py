@@ -115,8 +115,11 @@ class GroupService:
 
     # -- writes --------------------------------------------------------------------------
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
-        """Propose `op` now; raises NotLeaderError when this node does not lead. The caller
+        """Propose `op` now; raises NotLeaderError when this node does not lead, or is
+        handing leadership over (`leader_is_local` then waits for the outcome). The caller
         bounds the wait (one deadline per client read, not one cancel scope per write)."""
+        if self.driver.transferee is not None:
+            raise NotLeaderError(self.driver.leader_id)
         try:
             return self.driver.propose(encode_operation(op))
         except NotLeader as exc:
@@ -129,15 +132,17 @@ class GroupService:
             self.driver.propose(encode_operation(op))
 
     async def leader_is_local(self) -> bool:
-        """Wait (up to the request timeout) until the group has a leader; True when it is
-        this node. Raises NOLEADER when none emerges: nothing was proposed."""
-        leader = self.driver.leader_id
-        if leader is not None:  # the common case, on every forwarded write: no cancel scope
+        """Wait (up to the request timeout) until the group has a leader that is not handing
+        leadership over (the balancer's transfers take a round trip); True when it is this
+        node. Raises NOLEADER when none emerges: nothing was proposed."""
+        driver = self.driver
+        leader = driver.leader_id
+        if leader is not None and driver.transferee is None:  # the common case: no scope
             return leader == self._node_id
         with trio.move_on_after(self._timeout_s):
-            while self.driver.leader_id is None:
-                await self.driver.wait_changed()
-            return self.driver.leader_id == self._node_id
+            while driver.leader_id is None or driver.transferee is not None:
+                await driver.wait_changed()
+            return driver.leader_id == self._node_id
         raise ServiceError(NO_LEADER.format(timeout=self._timeout_s))
 
     def is_leader(self) -> bool:
