@@ -33,3 +33,10 @@ class NotLeaderError(ServiceError):
     def __init__(self, leader_id: int | None) -> None:
         super().__init__(f"NOLEADER this node is not the leader (leader: {leader_id})")
         self.leader_id = leader_id
+
+
+MOVED_WHILE_FORWARDED = (
+    "TRYAGAIN leadership moved while the request was forwarded; it was not applied"
+)
+"""A forwarded command the receiver no longer leads for (never forwarded twice). Nothing
+was applied: the sender of a one-command request retries it with the new leader."""

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Coroutine, Sequence
 
 import trio
 
+from seshat_trio import errors
 from seshat_trio.commands import (  # noqa: F401  (registration)
     acl,
     behind_writes,
@@ -60,9 +61,7 @@ from seshat_trio.slots import key_slot
 
 # Tries to propose locally while leadership settles on this node before forwarding.
 LOCAL_ATTEMPTS = 3
-MOVED_WHILE_FORWARDED = ErrorReply(
-    "TRYAGAIN leadership moved while the request was forwarded; it was not applied"
-)
+MOVED_WHILE_FORWARDED = ErrorReply(errors.MOVED_WHILE_FORWARDED)
 
 
 def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> ErrorReply | None:

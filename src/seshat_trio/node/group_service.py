@@ -18,7 +18,12 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 import trio
 
 from seshat_trio.config import Config, Redirect
-from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
+from seshat_trio.errors import (
+    MOVED_WHILE_FORWARDED,
+    NotLeaderError,
+    OutcomeUnknownError,
+    ServiceError,
+)
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.node.forward_batcher import ForwardBatcher
@@ -28,6 +33,9 @@ from seshat_trio.replication.driver import RaftGroupDriver
 from seshat_trio.storage import StoredValue
 from seshat_trio.transport import ForwardFailed, ForwardRequest, PeerUnavailable, Transport
 
+# The reply of a one-command request the receiver no longer leads for: not applied, so the
+# sender waits for the new leader and sends it again.
+_MOVED = b"-" + MOVED_WHILE_FORWARDED.encode() + b"\r\n"
 NO_LEADER = (
     "NOLEADER no leader was reachable within {timeout:g} s (this node may be cut off from a "
     "quorum); the write was not applied"
@@ -171,7 +179,7 @@ class GroupService:
                     leader, self.group, commands, protocol, self._timeout_s
                 )
             payload = await self._forwarding.settled(leader, sent, self._timeout_s)
-            if payload is not None:
+            if payload is not None and not self._moved(commands, payload):
                 return payload
             not_sent = True
         request = self._request(commands, protocol)
@@ -198,10 +206,14 @@ class GroupService:
                 payload = await self._forwarding.settled(
                     leader, self._forwarding.send(leader, request, remaining), self._timeout_s
                 )
-                if payload is not None:
+                if payload is not None and not self._moved(commands, payload):
                     return payload
                 not_sent = True
         raise OutcomeUnknownError.deadline_passed(self._timeout_s)
+
+    def _moved(self, commands: Sequence[Sequence[bytes]], payload: bytes) -> bool:
+        """A one-command request the leader lost leadership for before running it."""
+        return len(commands) == 1 and payload == _MOVED
 
     def _request(self, commands: Sequence[Sequence[bytes]], protocol: int) -> ForwardRequest:
         return self._forwarding.request(commands, protocol, self.group)
