@@ -404,7 +404,12 @@ class RaftGroupDriver:
         return index
 
     def transfer_leadership(self, to: int) -> None:
-        """Start handing leadership to voter `to` (leader only; NotLeader, ValueError)."""
+        """Start handing leadership to voter `to` (leader only; NotLeader, ValueError).
+
+        Writes queued here enter the log first: they commit under the new leader (a
+        transfer waits until its target holds the whole log) instead of being refused."""
+        while self._queued and self._core.role is Role.LEADER and self._core.transferee is None:
+            self._flush_proposals()
         self._core.transfer_leadership(to)
         self._wake()
 
