@@ -151,7 +151,8 @@ class _Pipeline:
             self._forward_slot = len(self.replies)
             self.replies.append(None)
             size = _forwarded_bytes(argv)
-        self._forward_run.append(argv)
+        form = spec.caller_form
+        self._forward_run.append(argv if form is None else form(self.ctx, argv))
         self._forward_bytes += size
 
     async def read_behind_writes(
@@ -305,9 +306,12 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
         client.last_command = spec.name if spec is not None else "NULL"
         if client.queued is not None and (spec is None or spec.name not in transactions.CONTROL):
             error = transactions.queue_error(spec, argv)
+            queued = argv
             if error is None and spec is not None:
                 error = _refusal(ctx, spec, argv)
-            await pipeline.add(transactions.queue(ctx, argv, error))
+                if spec.caller_form is not None:
+                    queued = spec.caller_form(ctx, argv)
+            await pipeline.add(transactions.queue(ctx, queued, error))
             continue
         if spec is not None and spec.name == "exec":
             if client.auth.restricted and (error := exec_refusal(ctx, spec, argv)):
