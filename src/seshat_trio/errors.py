@@ -27,6 +27,16 @@ class OutcomeUnknownError(ServiceError):
         )
 
 
+class LeaderIsLocalError(ServiceError):
+    """Leadership moved to this node while its request was out to the old leader, which did
+    not run it: the caller proposes it here after all."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "TRYAGAIN leadership moved to this node during the request; it was not applied"
+        )
+
+
 class NotLeaderError(ServiceError):
     """This node cannot propose; the write was not proposed here (route it to the leader)."""
 

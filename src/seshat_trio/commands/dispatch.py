@@ -51,9 +51,14 @@ from seshat_trio.commands.routing import (
 )
 from seshat_trio.commands.table import CommandSpec, lookup, unknown_command, wrong_arity
 from seshat_trio.config.model import FORWARD_REQUEST_BUDGET
-from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
+from seshat_trio.errors import (
+    LeaderIsLocalError,
+    NotLeaderError,
+    OutcomeUnknownError,
+    ServiceError,
+)
 from seshat_trio.kv.operations import MAX_COMMAND_ARGS, command_bytes
-from seshat_trio.protocol import ErrorReply, RawReplies, Reply
+from seshat_trio.protocol import ErrorReply, RawReplies, Reply, encode_replies
 from seshat_trio.pubsub import commands as pubsub_commands  # noqa: F401  (registration)
 from seshat_trio.pubsub.client import refusal as subscribed_mode_refusal
 from seshat_trio.scripting import commands as scripting_commands  # noqa: F401  (registration)
@@ -281,12 +286,22 @@ class _Pipeline:
         self._forward_bytes = 0
         group = self._forward_group
         assert group is not None
+        protocol = self.ctx.client.protocol
         try:
-            payload = await group.forward(run, self.ctx.client.protocol)
+            payload = await group.forward(run, protocol)
+        except LeaderIsLocalError:
+            # Not run anywhere, and this node leads now: the run's writes go here after all.
+            here = _Pipeline(self.ctx)
+            for argv in run:
+                spec = lookup(argv[0])
+                assert spec is not None  # it was looked up to join the run
+                await here.write(argv, spec, group)
+            await here.settle()
+            payload = encode_replies(here.replies, protocol)
         except ServiceError as exc:
             self.replies[self._forward_slot] = RawReplies.repeat(ErrorReply(exc.message), len(run))
-        else:
-            self.replies[self._forward_slot] = RawReplies(payload, len(run))
+            return
+        self.replies[self._forward_slot] = RawReplies(payload, len(run))
 
 
 async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Reply]:

@@ -20,6 +20,7 @@ import trio
 from seshat_trio.config import Config, Redirect
 from seshat_trio.errors import (
     MOVED_WHILE_FORWARDED,
+    LeaderIsLocalError,
     NotLeaderError,
     OutcomeUnknownError,
     ServiceError,
@@ -189,12 +190,9 @@ class GroupService:
                     await self.driver.wait_changed()  # wait for news, then retry
                     not_sent = False
                 if await self.leader_is_local():
-                    # Leadership moved here after the writes were refused locally; none of
-                    # them was proposed, so a plain retry is safe.
-                    raise ServiceError(
-                        "TRYAGAIN leadership moved to this node during the request; "
-                        "it was not applied"
-                    )
+                    # Leadership moved here and no leader ran the commands: the caller
+                    # proposes them here.
+                    raise LeaderIsLocalError
                 leader = self.driver.leader_id
                 assert leader is not None
                 if self._redirect is Redirect.MOVED:
