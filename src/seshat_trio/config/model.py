@@ -138,6 +138,14 @@ class ClusterSection:
         default=1,
         metadata=doc("Raft groups the hash slots are split over (read when a cluster is founded)"),
     )
+    join: Address | None = attrs.field(
+        default=None,
+        metadata=doc(
+            "client address (host:port) of any member: a node with an empty data directory "
+            "asks that cluster to add it (docs/operations.md)",
+            "--join",
+        ),
+    )
     redirect: Redirect = attrs.field(
         default=Redirect.FORWARD,
         metadata=doc("followers forward requests to the leader, or reply -MOVED"),
