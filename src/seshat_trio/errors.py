@@ -28,13 +28,16 @@ class OutcomeUnknownError(ServiceError):
 
 
 class LeaderIsLocalError(ServiceError):
-    """Leadership moved to this node while its request was out to the old leader, which did
-    not run it: the caller proposes it here after all."""
+    """Leadership moved to this node while its request was out to the old leader, which ran
+    only its first `ran` commands (their replies: `payload`): the caller proposes the rest
+    here after all."""
 
-    def __init__(self) -> None:
+    def __init__(self, payload: bytes = b"", ran: int = 0) -> None:
         super().__init__(
             "TRYAGAIN leadership moved to this node during the request; it was not applied"
         )
+        self.payload = payload
+        self.ran = ran
 
 
 class NotLeaderError(ServiceError):

@@ -290,15 +290,15 @@ class _Pipeline:
         protocol = self.ctx.client.protocol
         try:
             payload = await group.forward(run, protocol)
-        except LeaderIsLocalError:
-            # Not run anywhere, and this node leads now: the run's writes go here after all.
+        except LeaderIsLocalError as exc:
+            # This node leads now and the old leader did not run the rest: it goes here.
             here = _Pipeline(self.ctx)
-            for argv in run:
+            for argv in run[exc.ran :]:
                 spec = lookup(argv[0])
                 assert spec is not None  # it was looked up to join the run
                 await here.write(argv, spec, group)
             await here.settle()
-            payload = encode_replies(here.replies, protocol)
+            payload = exc.payload + encode_replies(here.replies, protocol)
         except ServiceError as exc:
             self.replies[self._forward_slot] = RawReplies.repeat(ErrorReply(exc.message), len(run))
             return

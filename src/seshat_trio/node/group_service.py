@@ -28,13 +28,13 @@ from seshat_trio.errors import (
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.node.forward_batcher import ForwardBatcher
-from seshat_trio.protocol import Reply
+from seshat_trio.protocol import Reply, split_replies
 from seshat_trio.raft import NotLeader, Role
 from seshat_trio.replication.driver import RaftGroupDriver
 from seshat_trio.storage import StoredValue
 from seshat_trio.transport import ForwardFailed, ForwardRequest, PeerUnavailable, Transport
 
-# The reply of a one-command request the receiver no longer leads for: not applied, so the
+# The reply to a forwarded command the receiver no longer led for: not applied, so the
 # sender waits for the new leader and sends it again.
 _MOVED = b"-" + MOVED_WHILE_FORWARDED.encode() + b"\r\n"
 NO_LEADER = (
@@ -164,10 +164,34 @@ class GroupService:
     async def forward(
         self, commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False
     ) -> bytes:
-        """Have the group's leader execute `commands`; returns their RESP-encoded replies."""
+        """Have the group's leader execute `commands`; returns their RESP-encoded replies.
+
+        A leader that lost leadership while running them answers the rest "moved while
+        forwarded" (not applied): those are sent again to the next leader. Raises
+        LeaderIsLocalError (with the replies of the commands that ran) when leadership
+        comes here instead."""
         deadline = trio.current_time() + self._timeout_s
+        done = b""
+        ran = 0
+        with trio.move_on_at(deadline):
+            while True:
+                try:
+                    payload = await self._forward_once(commands[ran:], protocol, alone, deadline)
+                except LeaderIsLocalError:
+                    raise LeaderIsLocalError(done, ran) from None
+                moved_at = _moved_suffix(len(commands) - ran, payload)
+                if moved_at is None:
+                    return done + payload
+                done += payload[: moved_at[1]]
+                ran += moved_at[0]
+                await self.driver.wait_changed()  # the next leader, then the rest again
+        raise OutcomeUnknownError.deadline_passed(self._timeout_s)
+
+    async def _forward_once(
+        self, commands: Sequence[Sequence[bytes]], protocol: int, alone: bool, deadline: float
+    ) -> bytes:
+        """One delivery of `commands` to the leader (waiting for one if needed)."""
         leader = self.driver.leader_id
-        not_sent = False
         if leader is not None and leader != self._node_id and self._redirect is Redirect.FORWARD:
             # The common case, with no cancel scope of its own (the transport bounds the
             # wait); merged with the other connections' runs of this scheduler pass.
@@ -180,38 +204,29 @@ class GroupService:
                     leader, self.group, commands, protocol, self._timeout_s
                 )
             payload = await self._forwarding.settled(leader, sent, self._timeout_s)
-            if payload is not None and not self._moved(commands, payload):
+            if payload is not None:
                 return payload
-            not_sent = True
+            await self.driver.wait_changed()  # not sent: wait for news, then retry
         request = self._request(commands, protocol)
-        with trio.move_on_at(deadline):
-            while True:
-                if not_sent:
-                    await self.driver.wait_changed()  # wait for news, then retry
-                    not_sent = False
-                if await self.leader_is_local():
-                    # Leadership moved here and no leader ran the commands: the caller
-                    # proposes them here.
-                    raise LeaderIsLocalError
-                leader = self.driver.leader_id
-                assert leader is not None
-                if self._redirect is Redirect.MOVED:
-                    address = self._forwarding.client_address_of(leader)
-                    if address is not None:
-                        raise ServiceError(f"MOVED 0 {address}")
-                # Never negative: news may wake this task just before the deadline fires.
-                remaining = max(0.0, deadline - trio.current_time())
-                payload = await self._forwarding.settled(
-                    leader, self._forwarding.send(leader, request, remaining), self._timeout_s
-                )
-                if payload is not None and not self._moved(commands, payload):
-                    return payload
-                not_sent = True
-        raise OutcomeUnknownError.deadline_passed(self._timeout_s)
-
-    def _moved(self, commands: Sequence[Sequence[bytes]], payload: bytes) -> bool:
-        """A one-command request the leader lost leadership for before running it."""
-        return len(commands) == 1 and payload == _MOVED
+        while True:
+            if await self.leader_is_local():
+                # Leadership moved here and no leader ran the commands: the caller
+                # proposes them here.
+                raise LeaderIsLocalError(b"", 0)
+            leader = self.driver.leader_id
+            assert leader is not None
+            if self._redirect is Redirect.MOVED:
+                address = self._forwarding.client_address_of(leader)
+                if address is not None:
+                    raise ServiceError(f"MOVED 0 {address}")
+            # Never negative: news may wake this task just before the deadline fires.
+            remaining = max(0.0, deadline - trio.current_time())
+            payload = await self._forwarding.settled(
+                leader, self._forwarding.send(leader, request, remaining), self._timeout_s
+            )
+            if payload is not None:
+                return payload
+            await self.driver.wait_changed()
 
     def _request(self, commands: Sequence[Sequence[bytes]], protocol: int) -> ForwardRequest:
         return self._forwarding.request(commands, protocol, self.group)
@@ -231,3 +246,20 @@ class GroupService:
 
     def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
         return self.machine.due_expiries(now_ms, limit)
+
+
+def _moved_suffix(count: int, payload: bytes) -> tuple[int, int] | None:
+    """(commands, payload bytes) that ran before a suffix of `count` replies that are all
+    "moved while forwarded"; None when there is no such suffix."""
+    if not payload.endswith(_MOVED):
+        return None
+    try:
+        replies = split_replies(payload, [1] * count)
+    except ValueError:
+        return None
+    ran = count
+    while ran and replies[ran - 1] == _MOVED:
+        ran -= 1
+    if ran == count:
+        return None
+    return ran, sum(len(reply) for reply in replies[:ran])
