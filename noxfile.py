@@ -26,12 +26,14 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def cluster(session: nox.Session) -> None:
-    """Start a local 3-node cluster in the foreground (Ctrl-C stops every node gracefully).
+    """Start a local 3-node cluster with 3 data groups in the foreground (Ctrl-C stops every
+    node gracefully).
 
-    `nox -s cluster -- --nodes 5` for another size; see `seshat-trio cluster --help`.
+    `nox -s cluster -- --nodes 5 --groups 16` for another shape; see
+    `seshat-trio cluster --help`.
     """
     session.install("-e", ".")
-    args = session.posargs or ["--nodes", "3"]
+    args = session.posargs or ["--nodes", "3", "--groups", "3"]
     # nox sends SIGTERM 0.3 s after Ctrl-C by default, which the launcher takes as "skip
     # the grace period": let it stop the nodes itself (it SIGKILLs after 10 s).
     session.run("seshat-trio", "cluster", *args, interrupt_timeout=15)

@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cluster.add_argument("--nodes", type=int, required=True, metavar="N", help="cluster size")
     cluster.add_argument(
+        "--groups",
+        type=int,
+        default=1,
+        metavar="G",
+        help="data groups the hash slots are split over (default: 1)",
+    )
+    cluster.add_argument(
         "--base-dir",
         type=Path,
         default=Path(".seshat/cluster"),
@@ -125,6 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _cluster(args: argparse.Namespace) -> int:
     plan = ClusterPlan(
         nodes=args.nodes,
+        groups=args.groups,
         base_dir=args.base_dir.resolve(),
         client_port=args.client_port,
         internal_port=args.internal_port,

@@ -24,7 +24,7 @@ from typing import TextIO
 import attrs
 import trio
 
-from seshat_trio.config.model import MAX_PORT, Address, Member
+from seshat_trio.config.model import MAX_DATA_GROUPS, MAX_PORT, Address, Member
 
 STOP_GRACE_S = 10.0
 HOST = "127.0.0.1"
@@ -36,6 +36,7 @@ _CLEAN_EXITS = frozenset({0, -signal.SIGTERM})
 class ClusterPlan:
     nodes: int
     base_dir: Path
+    groups: int = 1
     client_port: int = 6379
     internal_port: int = 7379
     http_port: int = 8080
@@ -44,6 +45,8 @@ class ClusterPlan:
         if self.nodes < 1:
             return [f"--nodes must be at least 1, got {self.nodes}"]
         found: list[str] = []
+        if not 1 <= self.groups <= MAX_DATA_GROUPS:
+            found.append(f"--groups must be 1-{MAX_DATA_GROUPS}, got {self.groups}")
         ranges = {
             "--client-port": self.client_port,
             "--internal-port": self.internal_port,
@@ -99,6 +102,7 @@ def member_argv(
     internal_addr: Address | str,
     http_addr: Address | str,
     secret_file: Path | None = None,
+    data_groups: int = 1,
 ) -> list[str]:
     """`python -m seshat_trio serve ...` for a member of a bootstrapped cluster. The same
     command line serves every start: --bootstrap only acts on an empty data dir."""
@@ -112,6 +116,7 @@ def member_argv(
         "--client-addr", str(client_addr),
         "--internal-addr", str(internal_addr),
         "--http-addr", str(http_addr),
+        "--data-groups", str(data_groups),
         *secret,
     ]  # fmt: skip
 
@@ -126,6 +131,7 @@ def serve_argv(plan: ClusterPlan, node_id: int) -> list[str]:
         internal_addr=plan.address(plan.internal_port, node_id),
         http_addr=plan.address(plan.http_port, node_id),
         secret_file=plan.secret_path,
+        data_groups=plan.groups,
     )
 
 

@@ -27,9 +27,29 @@ class OutcomeUnknownError(ServiceError):
         )
 
 
+class LeaderIsLocalError(ServiceError):
+    """Leadership moved to this node while its request was out to the old leader, which ran
+    only its first `ran` commands (their replies: `payload`): the caller proposes the rest
+    here after all."""
+
+    def __init__(self, payload: bytes = b"", ran: int = 0) -> None:
+        super().__init__(
+            "TRYAGAIN leadership moved to this node during the request; it was not applied"
+        )
+        self.payload = payload
+        self.ran = ran
+
+
 class NotLeaderError(ServiceError):
     """This node cannot propose; the write was not proposed here (route it to the leader)."""
 
     def __init__(self, leader_id: int | None) -> None:
         super().__init__(f"NOLEADER this node is not the leader (leader: {leader_id})")
         self.leader_id = leader_id
+
+
+MOVED_WHILE_FORWARDED = (
+    "TRYAGAIN leadership moved while the request was forwarded; it was not applied"
+)
+"""A forwarded command the receiver no longer leads for (never forwarded twice). Nothing
+was applied: the sender of a one-command request retries it with the new leader."""

@@ -37,6 +37,7 @@ from seshat_trio.membership.join import join_cluster, report_join_progress
 from seshat_trio.membership.peers import PeersFollower
 from seshat_trio.membership.reconciler import MembershipReconciler
 from seshat_trio.membership.state import retired_of, wanted_voters
+from seshat_trio.node.balancer import LeaderBalancer
 from seshat_trio.node.group_service import Forwarding, GroupService
 from seshat_trio.node.groups import GroupRouter
 from seshat_trio.node.metrics import NodeCollector, node_registry
@@ -50,6 +51,7 @@ from seshat_trio.pubsub.replicated import NotifyFollower
 from seshat_trio.raft import Membership, RaftConfig
 from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
+from seshat_trio.replication.ticker import Ticker
 from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.server.listener import RespListener
 from seshat_trio.storage import (
@@ -78,8 +80,6 @@ CONFIG_ERROR_EXIT = 2
 # In-flight requests get this long to finish after a stop signal.
 DRAIN_SECONDS = 10.0
 HANDOVER_SECONDS = 2.0
-# Data groups of a new cluster.
-DATA_GROUPS = 1
 
 
 def run_node(config: Config) -> int:
@@ -205,7 +205,8 @@ async def serve_node(
         # A node with stored state uses its layout; a brand-new one founds the cluster with
         # this one (the first leader of group 0 proposes it) and the same drivers.
         layout = stored or initial_layout(
-            (NodeAddresses(i, str(a)) for i, a in sorted(members.items())), DATA_GROUPS
+            (NodeAddresses(i, str(a)) for i, a in sorted(members.items())),
+            config.cluster.data_groups,
         )
         drivers: dict[int, RaftGroupDriver] = {}
 
@@ -256,6 +257,7 @@ async def serve_node(
                 config=config, driver=drivers[group], machine=machine, forwarding=forwarding
             )
         router = GroupRouter(groups, config.limits.request_timeout_s)
+        balancer = LeaderBalancer(config.node.id, router.groups, transport.is_connected)
         system_machine.subscribe(router.on_system_state)
         system = drivers[SYSTEM_GROUP]
         service = NodeService(
@@ -335,6 +337,9 @@ async def serve_node(
                 await nursery.start(transport.run)
                 for driver in drivers.values():
                     await nursery.start(driver.run)
+                # One task ticks every group; one balances the leaders of the data groups.
+                nursery.start_soon(Ticker(config.raft.heartbeat_ms / 1000, drivers.values()).run)
+                nursery.start_soon(balancer.run)
                 # Up before the RESP listener: /health answers (503) while the node starts.
                 http_port = await nursery.start(admin.run, config.node.http_addr)
                 if joining is None:

@@ -25,6 +25,8 @@ OURS = {"seshat.member"}
 
 def ours_only(name: str) -> bool:
     return name.split("|", maxsplit=1)[0] in OURS
+
+
 USERS = {
     "reader": ["~app:*", "+@read", "-@dangerous", "+set", "+config|get"],
     "split": ["%R~r:*", "%W~w:*", "+@all"],

@@ -16,7 +16,12 @@ from seshat_trio.commands.dispatch import execute
 from seshat_trio.commands.permissions import catalog
 from seshat_trio.commands.table import COMMANDS
 from seshat_trio.config import Config, LimitsSection, NodeSection
-from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
+from seshat_trio.errors import (
+    LeaderIsLocalError,
+    NotLeaderError,
+    OutcomeUnknownError,
+    ServiceError,
+)
 from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import (
     ErrorReply,
@@ -432,6 +437,24 @@ async def test_local_writes_settle_before_a_run_is_forwarded_to_a_known_leader()
     )
     assert replies[:2] == [SimpleString("OK"), RawReplies(b"+FWD b\r\n", 1)]
     assert backend.events == ["submit set", "apply set", "forward 1"]
+
+
+async def test_a_run_the_old_leader_did_not_run_is_proposed_here_once_leadership_came() -> None:
+    backend = FakeBackend()
+    backend.leading, backend.remote_leader_known = False, True
+
+    async def forward_while_leadership_moves_here(
+        commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False
+    ) -> bytes:
+        backend.events.append(f"forward {len(commands)}")
+        backend.leading, backend.remote_leader_known = True, False
+        raise LeaderIsLocalError
+
+    backend.forward = forward_while_leadership_moves_here  # type: ignore[method-assign]
+    replies = await run(make_ctx(backend), [b"SET", b"a", b"1"], [b"SET", b"b", b"2"])
+    assert replies == [RawReplies(b"+OK\r\n+OK\r\n", 2)]
+    assert backend.events == ["forward 2", "submit set", "submit set", "apply set", "apply set"]
+    assert backend.data == {b"a": b"1", b"b": b"2"}
 
 
 async def test_a_forwarded_request_is_never_forwarded_again() -> None:

@@ -82,7 +82,7 @@ async def test_keys_of_two_groups_answer_crossslot_and_hash_tags_keep_them_toget
     node = TwoGroups()
     (a,), (b,) = keys_in(1, 1), keys_in(2, 1)
     assert await run(ctx_for(node), [b"MSET", a, b"1", b, b"2"]) == [CROSSSLOT]
-    assert await run(ctx_for(node), [b"MGET", a, b]) == [CROSSSLOT]
+    assert await run(ctx_for(node), [b"RENAME", a, b]) == [CROSSSLOT]
     assert node.low.data == {} and node.high.data == {}
     tagged = [b"{user1}:a", b"{user1}:b"]  # one slot, whatever follows the tag
     await run(ctx_for(node), [b"SET", tagged[0], b"1"], [b"SET", tagged[1], b"2"])
@@ -135,3 +135,38 @@ async def test_commands_wait_for_the_shard_map() -> None:
         node.map_known = True
         known.set()
     assert result == [SimpleString("OK")] and node.low.data == {a: b"1"}
+
+
+async def test_mget_exists_del_split_over_groups_and_merge_in_key_order() -> None:
+    node = TwoGroups()
+    low, high = keys_in(1, 2), keys_in(2, 2)
+    await run(ctx_for(node), *([b"SET", k, k + b"!"] for k in low + high))
+    mixed = [high[0], low[0], b"{nope}", high[1], low[1]]
+    assert await run(ctx_for(node), [b"MGET", *mixed]) == [
+        [high[0] + b"!", low[0] + b"!", None, high[1] + b"!", low[1] + b"!"]
+    ]
+    assert await run(ctx_for(node), [b"EXISTS", *mixed, low[0]]) == [5]
+    assert await run(ctx_for(node), [b"DEL", low[0], high[0], b"{nope}"]) == [2]
+    assert node.low.data == {low[1]: low[1] + b"!"}
+    assert node.high.data == {high[1]: high[1] + b"!"}
+
+
+async def test_keyspace_wide_commands_run_in_every_group() -> None:
+    node = TwoGroups()
+    low, high = keys_in(1, 3), keys_in(2, 3)
+    await run(ctx_for(node), *([b"SET", k, b"v"] for k in low + high))
+    assert await run(ctx_for(node), [b"DBSIZE"]) == [6]
+    (keys,) = await run(ctx_for(node), [b"KEYS", b"*"])
+    assert isinstance(keys, list) and sorted(keys) == sorted(low + high)
+    assert (await run(ctx_for(node), [b"RANDOMKEY"]))[0] in low + high
+    seen: list[bytes] = []
+    cursor = b"0"
+    for _ in range(20):
+        ((cursor, batch),) = await run(ctx_for(node), [b"SCAN", cursor, b"COUNT", b"2"])
+        assert isinstance(batch, list)
+        seen.extend(batch)
+        assert int(cursor) < 2**64
+        if cursor == b"0":
+            break
+    assert sorted(seen) == sorted(low + high)
+    assert await run(ctx_for(node), [b"SCAN", b"x"]) == [ErrorReply("ERR invalid cursor")]

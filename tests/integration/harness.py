@@ -20,6 +20,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from seshat_trio.cluster_launcher import member_argv
+from seshat_trio.system.placement import preferred_leader
 from seshat_trio.testing.ports import free_port
 
 LOG_TAIL_LINES = 200
@@ -210,6 +211,11 @@ class ClusterProcesses:
         leader_id = reported.pop()
         candidates = {member.node_id: member for member in among}
         if leader_id not in candidates:
+            return None
+        # The leader balancer hands group 1 to its preferred leader when that node is up:
+        # until it has, leadership (and the term) is about to change.
+        preferred = preferred_leader(1, list(self.nodes))
+        if preferred in candidates and leader_id != preferred:
             return None
         if candidates[leader_id].raft_info()["group1_role"] != "leader":
             return None

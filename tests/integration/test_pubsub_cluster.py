@@ -254,8 +254,9 @@ def test_keyspace_notifications_are_raised_once_for_the_cluster(
         with member.client() as r:
             wait_for(
                 "the setting reaches every node",
-                lambda r=r: r.config_get("notify-keyspace-events")["notify-keyspace-events"]
-                == "AKE",
+                lambda r=r: (
+                    r.config_get("notify-keyspace-events")["notify-keyspace-events"] == "AKE"
+                ),
                 timeout=10,
             )
     try:

@@ -23,6 +23,7 @@ from seshat_trio.membership.reconciler import MembershipReconciler
 from seshat_trio.protocol import SimpleString
 from seshat_trio.raft import Membership, RaftConfig, Role
 from seshat_trio.replication.driver import DriverSettings, PeerMessage, RaftGroupDriver
+from seshat_trio.replication.ticker import Ticker
 from seshat_trio.storage import Store, WriteBatch
 
 T = TypeVar("T")
@@ -88,6 +89,7 @@ class Cluster:
         )
         self.network.drivers[node_id] = driver
         await nursery.start(driver.run)
+        nursery.start_soon(Ticker(FAST.tick_seconds, [driver]).run)
         groups: Mapping[int, RaftGroupDriver] = {GROUP: driver}
         reconciler = MembershipReconciler(
             groups=lambda: groups,

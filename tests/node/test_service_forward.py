@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 from seshat_trio.config import ClusterSection, Config, LimitsSection, NodeSection, Redirect
-from seshat_trio.errors import OutcomeUnknownError, ServiceError
+from seshat_trio.errors import LeaderIsLocalError, OutcomeUnknownError, ServiceError
 from seshat_trio.node.group_service import Forwarding, GroupService
 from seshat_trio.transport import ForwardFailed, ForwardReply, ForwardRequest, PeerUnavailable
 
@@ -20,6 +20,7 @@ class FakeData:
     """The data group's driver as the service sees it: a leader id that may change."""
 
     group = 1
+    transferee: int | None = None
 
     def __init__(self, leader_id: int | None) -> None:
         self.leader_id = leader_id
@@ -134,3 +135,43 @@ async def test_moved_redirect_names_the_leader(nursery: trio.Nursery) -> None:
     with pytest.raises(ServiceError, match=r"MOVED 0 127\.0\.0\.1:6380"):
         await service.forward(SET, 2)
     assert transport.calls == []
+
+
+MOVED = b"-TRYAGAIN leadership moved while the request was forwarded; it was not applied\r\n"
+
+
+async def test_a_suffix_the_old_leader_did_not_run_goes_to_the_next_leader(
+    nursery: trio.Nursery,
+) -> None:
+    data = FakeData(leader_id=2)
+    transport = FakeTransport(b"+OK\r\n" + MOVED + MOVED, b":7\r\n+OK\r\n")
+    service = await make_service(nursery, data, transport)
+    commands = [(b"SET", b"a", b"1"), (b"INCR", b"n"), (b"SET", b"b", b"2")]
+    result: list[bytes] = []
+    async with trio.open_nursery() as calls:
+
+        async def run() -> None:
+            result.append(await service.forward(commands, 2))
+
+        calls.start_soon(run)
+        await trio.testing.wait_all_tasks_blocked()
+        assert result == []  # the rest waits for the next leader
+        data.elect(3)
+    assert result == [b"+OK\r\n:7\r\n+OK\r\n"]
+    assert [to for to, _ in transport.calls] == [2, 3]
+
+
+async def test_leadership_coming_here_hands_back_what_ran(nursery: trio.Nursery) -> None:
+    data = FakeData(leader_id=2)
+    transport = FakeTransport(b"+OK\r\n" + MOVED)
+    service = await make_service(nursery, data, transport)
+    async with trio.open_nursery() as calls:
+
+        async def run() -> None:
+            with pytest.raises(LeaderIsLocalError) as info:
+                await service.forward([(b"SET", b"a", b"1"), (b"SET", b"b", b"2")], 2)
+            assert (info.value.payload, info.value.ran) == (b"+OK\r\n", 1)
+
+        calls.start_soon(run)
+        await trio.testing.wait_all_tasks_blocked()
+        data.elect(1)  # this node

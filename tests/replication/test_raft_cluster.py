@@ -40,6 +40,7 @@ from seshat_trio.replication.driver import (
 )
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.pending import PendingReply
+from seshat_trio.replication.ticker import Ticker
 from seshat_trio.storage import GroupCommitter, Store, WriteBatch
 from seshat_trio.system.layout import NodeAddresses, initial_layout, layout_of
 from seshat_trio.system.machine import SystemStateMachine
@@ -140,7 +141,10 @@ class Node:
 
     async def _run(self, *, task_status: trio.TaskStatus[None]) -> None:
         with self.scope:
-            await self.driver.run(task_status=task_status)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.driver.run)
+                nursery.start_soon(Ticker(self.settings.tick_seconds, [self.driver]).run)
+                task_status.started()
         self.stopped.set()
 
     async def crash(self) -> None:
@@ -473,6 +477,24 @@ async def test_pending_proposals_end_committed_or_failed_when_leadership_is_lost
             assert keys == {b"base"} | {b"won%d" % i for i in range(5)}
 
 
+async def test_writes_queued_when_a_transfer_starts_commit_under_the_new_leader(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    cluster = Cluster(tmp_path, FAST)
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        target = next(n for n in cluster if n is not leader)
+        await cluster.wait_applied(await write(leader, b"base", b"0"))
+        # Queued in this scheduler pass, before the Raft loop took them into the log.
+        pendings = [leader.driver.propose(set_op(b"k%d" % i, b"v")) for i in range(20)]
+        leader.driver.transfer_leadership(target.node_id)
+        assert [await pending for pending in pendings] == [(SimpleString("OK"),)] * 20
+        while target.driver.role is not Role.LEADER:
+            await target.driver.wait_changed()
+        await cluster.wait_applied(target.driver.applied_index)
+        assert all(dict(node.data())[b"k19"] == b"v" for node in cluster)
+
+
 async def test_merged_proposals_share_entries_and_each_gets_its_own_reply(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
@@ -561,6 +583,7 @@ async def test_production_path_with_group_commit_and_threads(tmp_path: Path) -> 
                         offload=run_in_thread,
                     )
                     await nursery.start(drivers[i].run)
+                nursery.start_soon(Ticker(0.05, drivers.values()).run)
                 while not any(d.role is Role.LEADER for d in drivers.values()):
                     await trio.sleep(0.01)
                 leader = next(d for d in drivers.values() if d.role is Role.LEADER)

@@ -11,14 +11,13 @@ to the leader as it is.
 from __future__ import annotations
 
 from seshat_trio.commands.context import CommandContext
+from seshat_trio.errors import MOVED_WHILE_FORWARDED
 from seshat_trio.kv.operations import Operation
 from seshat_trio.kv.registry import READS, WRITES
 from seshat_trio.kv.view import MustAskLeader, ReadView
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply
 
-MOVED_DURING_READ = ErrorReply(
-    "TRYAGAIN leadership moved while the request was forwarded; it was not applied"
-)
+MOVED_DURING_READ = ErrorReply(MOVED_WHILE_FORWARDED)
 NO_GROUP = ErrorReply("ERR the command addresses no single data group on this node")
 PURGE = b"purge"
 # Keys one lazily proposed deletion carries at most (a KEYS over many expired keys must not

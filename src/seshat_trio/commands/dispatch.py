@@ -26,11 +26,13 @@ from collections.abc import Awaitable, Coroutine, Sequence
 
 import trio
 
+from seshat_trio import errors
 from seshat_trio.commands import (  # noqa: F401  (registration)
     acl,
     behind_writes,
     clients,
     connection,
+    fanout,
     introspection,
     keys,
     server,
@@ -40,6 +42,7 @@ from seshat_trio.commands.context import CommandContext, GroupBackend
 from seshat_trio.commands.data import NO_GROUP
 from seshat_trio.commands.permissions import admission_error, exec_refusal
 from seshat_trio.commands.routing import (
+    CROSSSLOT,
     MAP_UNKNOWN,
     MapUnknown,
     command_keys,
@@ -48,21 +51,25 @@ from seshat_trio.commands.routing import (
 )
 from seshat_trio.commands.table import CommandSpec, lookup, unknown_command, wrong_arity
 from seshat_trio.config.model import FORWARD_REQUEST_BUDGET
-from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
+from seshat_trio.errors import (
+    LeaderIsLocalError,
+    NotLeaderError,
+    OutcomeUnknownError,
+    ServiceError,
+)
 from seshat_trio.kv.operations import MAX_COMMAND_ARGS, command_bytes
 from seshat_trio.membership import commands as membership_commands  # noqa: F401  (registration)
 from seshat_trio.memory_gauge import USED_MEMORY
-from seshat_trio.protocol import ErrorReply, RawReplies, Reply
+from seshat_trio.protocol import ErrorReply, RawReplies, Reply, encode_replies
 from seshat_trio.pubsub import commands as pubsub_commands  # noqa: F401  (registration)
 from seshat_trio.pubsub.client import refusal as subscribed_mode_refusal
 from seshat_trio.reply_budget import FORWARD_REPLY_BUDGET, reply_reserve
 from seshat_trio.scripting import commands as scripting_commands  # noqa: F401  (registration)
+from seshat_trio.slots import key_slot
 
 # Tries to propose locally while leadership settles on this node before forwarding.
 LOCAL_ATTEMPTS = 3
-MOVED_WHILE_FORWARDED = ErrorReply(
-    "TRYAGAIN leadership moved while the request was forwarded; it was not applied"
-)
+MOVED_WHILE_FORWARDED = ErrorReply(errors.MOVED_WHILE_FORWARDED)
 
 
 OOM = ErrorReply("OOM command not allowed when used memory > 'maxmemory'.")
@@ -226,10 +233,11 @@ class _Pipeline:
             try:
                 submitted = group.submit(built)
             except NotLeaderError:
-                if self.ctx.client.forwarded:
+                # A forwarded write stays here if leadership does (a transfer given up).
+                if self.ctx.client.forwarded and not await self._still_local(group):
                     self.replies.append(MOVED_WHILE_FORWARDED)
                     return True
-            except ServiceError as exc:  # refused outright (e.g. transfer in progress)
+            except ServiceError as exc:  # refused outright (the driver stopped)
                 self.replies.append(ErrorReply(exc.message))
                 return True
             else:
@@ -245,8 +253,17 @@ class _Pipeline:
                 self.replies.append(ErrorReply(exc.message))
                 return True
             if not local:
-                return False
+                break
+        if self.ctx.client.forwarded:  # never forwarded twice
+            self.replies.append(MOVED_WHILE_FORWARDED)
+            return True
         return False
+
+    async def _still_local(self, group: GroupBackend) -> bool:
+        try:
+            return await group.leader_is_local()
+        except ServiceError:
+            return False
 
     async def settle(self) -> None:
         await self._settle_submitted()
@@ -289,12 +306,22 @@ class _Pipeline:
         self._forward_bytes = self._forward_replies = 0
         group = self._forward_group
         assert group is not None
+        protocol = self.ctx.client.protocol
         try:
-            payload = await group.forward(run, self.ctx.client.protocol)
+            payload = await group.forward(run, protocol)
+        except LeaderIsLocalError as exc:
+            # This node leads now and the old leader did not run the rest: it goes here.
+            here = _Pipeline(self.ctx)
+            for argv in run[exc.ran :]:
+                spec = lookup(argv[0])
+                assert spec is not None  # it was looked up to join the run
+                await here.write(argv, spec, group)
+            await here.settle()
+            payload = exc.payload + encode_replies(here.replies, protocol)
         except ServiceError as exc:
             self.replies[self._forward_slot] = RawReplies.repeat(ErrorReply(exc.message), len(run))
-        else:
-            self.replies[self._forward_slot] = RawReplies(payload, len(run))
+            return
+        self.replies[self._forward_slot] = RawReplies(payload, len(run))
 
 
 async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Reply]:
@@ -348,7 +375,13 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
         if routed is MAP_UNKNOWN:
             routed = await _route_once_known(ctx, key_args)
         assert not isinstance(routed, MapUnknown)
-        if isinstance(routed, ErrorReply):
+        if routed is CROSSSLOT and spec.name in fanout.SPLIT:
+            await pipeline.settle()
+            await pipeline.add(await _split(ctx, spec, argv))
+        elif routed is None and spec.name in fanout.EVERY_GROUP:
+            await pipeline.settle()
+            await pipeline.add(await _every_group(ctx, spec, argv))
+        elif isinstance(routed, ErrorReply):
             await pipeline.add(routed)
         elif spec.build is not None:
             if routed is None:
@@ -393,6 +426,60 @@ async def _route(ctx: CommandContext, key_args: Sequence[bytes]) -> GroupBackend
         routed = await _route_once_known(ctx, key_args)
     assert not isinstance(routed, MapUnknown)
     return NO_GROUP if routed is None else routed
+
+
+async def _run_in(
+    ctx: CommandContext, spec: CommandSpec, argv: list[bytes], group: GroupBackend
+) -> Reply:
+    """`argv` run in `group` alone, as a part of a fanned-out command (plain values)."""
+    if spec.build is not None:
+        part = _Pipeline(ctx)
+        await part.write(argv, spec, group)
+        await part.settle()
+        return fanout.values(part.replies[0])
+    assert spec.run is not None
+    ctx.group = group
+    try:
+        return fanout.values(await spec.run(ctx, argv))
+    except ServiceError as exc:
+        return ErrorReply(exc.message)
+
+
+async def _split(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> Reply:
+    """MGET, EXISTS, TOUCH, DEL, UNLINK over keys of several groups (commands/fanout.py)."""
+    backend = ctx.backend
+
+    def group_of(key: bytes) -> GroupBackend:
+        group = backend.group_for_slot(key_slot(key))
+        assert group is not None  # routing found every key's group just before
+        return group
+
+    parts = fanout.split(argv, group_of)
+    replies = [await _run_in(ctx, spec, part, group) for group, part, _ in parts]
+    return fanout.merge_split(spec.name, replies, [positions for _, _, positions in parts])
+
+
+async def _every_group(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> Reply:
+    """KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHALL, FLUSHDB over every data group."""
+    groups = ctx.backend.data_groups()
+    if spec.name == "scan":
+        parsed = fanout.parse_scan_cursor(argv[1], len(groups))
+        if parsed is None:
+            return fanout.INVALID_CURSOR
+        position, cursor = parsed
+        reply = await _run_in(ctx, spec, [argv[0], cursor, *argv[2:]], groups[position])
+        if not isinstance(reply, list):
+            return reply
+        next_cursor, keys = reply
+        assert isinstance(next_cursor, bytes)
+        return [fanout.scan_cursor(position, next_cursor, len(groups)), keys]
+    if spec.name == "randomkey":
+        for position in fanout.random_order(len(groups)):
+            reply = await _run_in(ctx, spec, argv, groups[position])
+            if reply is not None:
+                return reply
+        return None
+    return fanout.merge_every(spec.name, [await _run_in(ctx, spec, argv, g) for g in groups])
 
 
 async def _exec(pipeline: _Pipeline, spec: CommandSpec, argv: list[bytes]) -> None:

@@ -15,6 +15,8 @@ from typing import Self
 import attrs
 
 MAX_PORT = 65535
+# Every data group costs each node a driver and its ticks: far more would only add load.
+MAX_DATA_GROUPS = 1024
 
 
 def doc(help: str, flag: str | None = None) -> dict[str, str | None]:
@@ -145,6 +147,10 @@ class ClusterSection:
     initial_members: tuple[Member, ...] = attrs.field(
         default=(),
         metadata=doc("voters of a new cluster: id=host:port of each node's internal_addr"),
+    )
+    data_groups: int = attrs.field(
+        default=1,
+        metadata=doc("Raft groups the hash slots are split over (read when a cluster is founded)"),
     )
     join: Address | None = attrs.field(
         default=None,

@@ -15,6 +15,7 @@ import attrs
 
 from seshat_trio.config.errors import Problem
 from seshat_trio.config.model import (
+    MAX_DATA_GROUPS,
     MAX_PORT,
     Address,
     AuthSection,
@@ -58,6 +59,10 @@ def check_node(node: NodeSection) -> Iterator[Problem]:
 
 def check_cluster(cluster: ClusterSection, node: NodeSection | None) -> Iterator[Problem]:
     """Member list checks; `node` is None when the node section itself was invalid."""
+    if not 1 <= cluster.data_groups <= MAX_DATA_GROUPS:
+        yield Problem(
+            "cluster.data_groups", f"must be 1-{MAX_DATA_GROUPS}, got {cluster.data_groups}"
+        )
     key = "cluster.initial_members"
     members = cluster.initial_members
     if cluster.bootstrap and not members:

@@ -18,16 +18,25 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 import trio
 
 from seshat_trio.config import Config, Redirect
-from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
+from seshat_trio.errors import (
+    MOVED_WHILE_FORWARDED,
+    LeaderIsLocalError,
+    NotLeaderError,
+    OutcomeUnknownError,
+    ServiceError,
+)
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.node.forward_batcher import ForwardBatcher
-from seshat_trio.protocol import Reply
+from seshat_trio.protocol import Reply, split_replies
 from seshat_trio.raft import NotLeader, Role
 from seshat_trio.replication.driver import RaftGroupDriver
 from seshat_trio.storage import StoredValue
 from seshat_trio.transport import ForwardFailed, ForwardRequest, PeerUnavailable, Transport
 
+# The reply to a forwarded command the receiver no longer led for: not applied, so the
+# sender waits for the new leader and sends it again.
+_MOVED = b"-" + MOVED_WHILE_FORWARDED.encode() + b"\r\n"
 NO_LEADER = (
     "NOLEADER no leader was reachable within {timeout:g} s (this node may be cut off from a "
     "quorum); the write was not applied"
@@ -115,8 +124,11 @@ class GroupService:
 
     # -- writes --------------------------------------------------------------------------
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
-        """Propose `op` now; raises NotLeaderError when this node does not lead. The caller
+        """Propose `op` now; raises NotLeaderError when this node does not lead, or is
+        handing leadership over (`leader_is_local` then waits for the outcome). The caller
         bounds the wait (one deadline per client read, not one cancel scope per write)."""
+        if self.driver.transferee is not None:
+            raise NotLeaderError(self.driver.leader_id)
         try:
             return self.driver.propose(encode_operation(op))
         except NotLeader as exc:
@@ -129,15 +141,17 @@ class GroupService:
             self.driver.propose(encode_operation(op))
 
     async def leader_is_local(self) -> bool:
-        """Wait (up to the request timeout) until the group has a leader; True when it is
-        this node. Raises NOLEADER when none emerges: nothing was proposed."""
-        leader = self.driver.leader_id
-        if leader is not None:  # the common case, on every forwarded write: no cancel scope
+        """Wait (up to the request timeout) until the group has a leader that is not handing
+        leadership over (the balancer's transfers take a round trip); True when it is this
+        node. Raises NOLEADER when none emerges: nothing was proposed."""
+        driver = self.driver
+        leader = driver.leader_id
+        if leader is not None and driver.transferee is None:  # the common case: no scope
             return leader == self._node_id
         with trio.move_on_after(self._timeout_s):
-            while self.driver.leader_id is None:
-                await self.driver.wait_changed()
-            return self.driver.leader_id == self._node_id
+            while driver.leader_id is None or driver.transferee is not None:
+                await driver.wait_changed()
+            return driver.leader_id == self._node_id
         raise ServiceError(NO_LEADER.format(timeout=self._timeout_s))
 
     def is_leader(self) -> bool:
@@ -150,10 +164,34 @@ class GroupService:
     async def forward(
         self, commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False
     ) -> bytes:
-        """Have the group's leader execute `commands`; returns their RESP-encoded replies."""
+        """Have the group's leader execute `commands`; returns their RESP-encoded replies.
+
+        A leader that lost leadership while running them answers the rest "moved while
+        forwarded" (not applied): those are sent again to the next leader. Raises
+        LeaderIsLocalError (with the replies of the commands that ran) when leadership
+        comes here instead."""
         deadline = trio.current_time() + self._timeout_s
+        done = b""
+        ran = 0
+        with trio.move_on_at(deadline):
+            while True:
+                try:
+                    payload = await self._forward_once(commands[ran:], protocol, alone, deadline)
+                except LeaderIsLocalError:
+                    raise LeaderIsLocalError(done, ran) from None
+                moved_at = _moved_suffix(len(commands) - ran, payload)
+                if moved_at is None:
+                    return done + payload
+                done += payload[: moved_at[1]]
+                ran += moved_at[0]
+                await self.driver.wait_changed()  # the next leader, then the rest again
+        raise OutcomeUnknownError.deadline_passed(self._timeout_s)
+
+    async def _forward_once(
+        self, commands: Sequence[Sequence[bytes]], protocol: int, alone: bool, deadline: float
+    ) -> bytes:
+        """One delivery of `commands` to the leader (waiting for one if needed)."""
         leader = self.driver.leader_id
-        not_sent = False
         if leader is not None and leader != self._node_id and self._redirect is Redirect.FORWARD:
             # The common case, with no cancel scope of its own (the transport bounds the
             # wait); merged with the other connections' runs of this scheduler pass.
@@ -168,35 +206,27 @@ class GroupService:
             payload = await self._forwarding.settled(leader, sent, self._timeout_s)
             if payload is not None:
                 return payload
-            not_sent = True
+            await self.driver.wait_changed()  # not sent: wait for news, then retry
         request = self._request(commands, protocol)
-        with trio.move_on_at(deadline):
-            while True:
-                if not_sent:
-                    await self.driver.wait_changed()  # wait for news, then retry
-                    not_sent = False
-                if await self.leader_is_local():
-                    # Leadership moved here after the writes were refused locally; none of
-                    # them was proposed, so a plain retry is safe.
-                    raise ServiceError(
-                        "TRYAGAIN leadership moved to this node during the request; "
-                        "it was not applied"
-                    )
-                leader = self.driver.leader_id
-                assert leader is not None
-                if self._redirect is Redirect.MOVED:
-                    address = self._forwarding.client_address_of(leader)
-                    if address is not None:
-                        raise ServiceError(f"MOVED 0 {address}")
-                # Never negative: news may wake this task just before the deadline fires.
-                remaining = max(0.0, deadline - trio.current_time())
-                payload = await self._forwarding.settled(
-                    leader, self._forwarding.send(leader, request, remaining), self._timeout_s
-                )
-                if payload is not None:
-                    return payload
-                not_sent = True
-        raise OutcomeUnknownError.deadline_passed(self._timeout_s)
+        while True:
+            if await self.leader_is_local():
+                # Leadership moved here and no leader ran the commands: the caller
+                # proposes them here.
+                raise LeaderIsLocalError(b"", 0)
+            leader = self.driver.leader_id
+            assert leader is not None
+            if self._redirect is Redirect.MOVED:
+                address = self._forwarding.client_address_of(leader)
+                if address is not None:
+                    raise ServiceError(f"MOVED 0 {address}")
+            # Never negative: news may wake this task just before the deadline fires.
+            remaining = max(0.0, deadline - trio.current_time())
+            payload = await self._forwarding.settled(
+                leader, self._forwarding.send(leader, request, remaining), self._timeout_s
+            )
+            if payload is not None:
+                return payload
+            await self.driver.wait_changed()
 
     def _request(self, commands: Sequence[Sequence[bytes]], protocol: int) -> ForwardRequest:
         return self._forwarding.request(commands, protocol, self.group)
@@ -216,3 +246,20 @@ class GroupService:
 
     def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
         return self.machine.due_expiries(now_ms, limit)
+
+
+def _moved_suffix(count: int, payload: bytes) -> tuple[int, int] | None:
+    """(commands, payload bytes) that ran before a suffix of `count` replies that are all
+    "moved while forwarded"; None when there is no such suffix."""
+    if not payload.endswith(_MOVED):
+        return None
+    try:
+        replies = split_replies(payload, [1] * count)
+    except ValueError:
+        return None
+    ran = count
+    while ran and replies[ran - 1] == _MOVED:
+        ran -= 1
+    if ran == count:
+        return None
+    return ran, sum(len(reply) for reply in replies[:ran])

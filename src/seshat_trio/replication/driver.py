@@ -1,9 +1,9 @@
 """RaftGroupDriver: the Trio runtime around one node's member of one Raft group.
 
 The core (`seshat_trio.raft.RaftCore`) decides; this driver does the I/O. `run()` owns
-three kinds of task in its own nursery: a ticker (`core.tick()` every `tick_seconds`, on
-`trio.sleep`, so a MockClock drives it), the Ready loop, and a chunk receiver; snapshot
-senders are spawned per follower. Per Ready the loop:
+the Ready loop and a chunk receiver in its own nursery; snapshot senders are spawned per
+follower. Time comes from outside: the node's one `Ticker` (replication/ticker.py) calls
+`tick()` of every group every `tick_seconds`. Per Ready the loop:
 
 1. sends `messages` at once (the leader replicates while its own fsync runs; a `Snapshot`
    offer starts a chunk stream instead);
@@ -422,7 +422,12 @@ class RaftGroupDriver:
         return index
 
     def transfer_leadership(self, to: int) -> None:
-        """Start handing leadership to voter `to` (leader only; NotLeader, ValueError)."""
+        """Start handing leadership to voter `to` (leader only; NotLeader, ValueError).
+
+        Writes queued here enter the log first: they commit under the new leader (a
+        transfer waits until its target holds the whole log) instead of being refused."""
+        while self._queued and self._core.role is Role.LEADER and self._core.transferee is None:
+            self._flush_proposals()
         self._core.transfer_leadership(to)
         self._wake()
 
@@ -435,11 +440,11 @@ class RaftGroupDriver:
         if self._running or self._stopped:
             raise RuntimeError("a RaftGroupDriver runs once")
         self._running = True
+        self._last_tick_at = trio.current_time()
         self._reads.accepting = True
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._ticker)
                 nursery.start_soon(self._receive_chunks)
                 task_status.started()
                 await self._ready_loop()
@@ -472,17 +477,18 @@ class RaftGroupDriver:
             # join it.
             self._reads.close_round()
 
-    async def _ticker(self) -> None:
+    def tick(self) -> None:
+        """One heartbeat interval passed: the node's `Ticker` calls this for every group
+        while the driver runs (one task ticks them all)."""
+        if not self._running:
+            return
+        self._check_clock()
         self._last_tick_at = trio.current_time()
-        while True:
-            await trio.sleep(self._settings.tick_seconds)
-            self._check_clock()
-            self._last_tick_at = trio.current_time()
-            self._core.tick()
-            # A tick may start a round for the open request or end a lease: later reads
-            # open a request of their own.
-            self._reads.close_round()
-            self._wake()
+        self._core.tick()
+        # A tick may start a round for the open request or end a lease: later reads open a
+        # request of their own.
+        self._reads.close_round()
+        self._wake()
 
     async def _receive_chunks(self) -> None:
         async for chunk in self._chunks_out:

@@ -2,17 +2,18 @@
 
 Today every member replicates every data group, as the single data group always did: a
 cluster of N nodes survives the loss of a minority of them for every group. Leaders, not
-replicas, spread the load. When the members change (`membership/state.py`), `for_members`
-places the groups over the new members and bumps the map's version; each group's leader
-then moves the group's Raft membership to the placement (`membership/reconciler.py`).
-Placing fewer replicas than members (the replication factor, recorded by the membership
-operations) needs the router to serve slots of groups a node does not replicate: until
-then every member replicates every group.
+replicas, spread the load: each group has a preferred leader, rotating over its voters, and
+the node's leader balancer (node/balancer.py) hands each group to it. When the members
+change (`membership/state.py`), `for_members` places the groups over the new members and
+bumps the map's version; each group's leader then moves the group's Raft membership to the
+placement (`membership/reconciler.py`). Placing fewer replicas than members (the
+replication factor, recorded by the membership operations) needs the router to serve slots
+of groups a node does not replicate: until then every member replicates every group.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from seshat_trio.system.shard_map import GroupPlacement, ShardMap, even_ranges
 
@@ -31,6 +32,15 @@ def initial_shard_map(node_ids: Iterable[int], group_count: int) -> ShardMap:
         raise ValueError(f"a cluster needs at least one data group, not {group_count}")
     groups = range(FIRST_DATA_GROUP, FIRST_DATA_GROUP + group_count)
     return ShardMap(1, place_groups(node_ids, groups), even_ranges(list(groups)))
+
+
+def preferred_leader(group: int, voters: Sequence[int]) -> int | None:
+    """The voter that should lead `group`: groups 1, 2, 3, ... rotate over the voters in id
+    order, so leadership spreads evenly (None without voters)."""
+    if not voters:
+        return None
+    ordered = sorted(voters)
+    return ordered[(group - FIRST_DATA_GROUP) % len(ordered)]
 
 
 def for_members(shards: ShardMap, node_ids: Iterable[int]) -> ShardMap:

@@ -180,6 +180,11 @@ class Transport:
         """Peers with a live outbound connection."""
         return [peer_id for peer_id, link in self._links.items() if link.connected]
 
+    def is_connected(self, peer_id: int) -> bool:
+        """Whether the outbound connection to `peer_id` is up."""
+        link = self._links.get(peer_id)
+        return link is not None and link.connected
+
     async def forward(self, to: int, request: ForwardRequest, timeout: float) -> ForwardReply:
         """Execute `request` on node `to`; PeerUnavailable, ForwardFailed or trio.TooSlowError."""
         link = self._links.get(to)
