@@ -45,6 +45,7 @@ from seshat_trio.pubsub.replicated import NotifyFollower
 from seshat_trio.raft import Membership, RaftConfig
 from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
+from seshat_trio.scripting.node import NodeScripting
 from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.server.listener import RespListener
 from seshat_trio.storage import (
@@ -241,6 +242,8 @@ async def serve_node(
                 config=config, driver=drivers[group], machine=machine, forwarding=forwarding
             )
         router = GroupRouter(groups, config.limits.request_timeout_s)
+        scripting = NodeScripting()
+        system_machine.subscribe(scripting.functions)
         system_machine.subscribe(router.on_system_state)
         system = drivers[SYSTEM_GROUP]
         service = NodeService(
@@ -251,6 +254,7 @@ async def serve_node(
             store=store,
             stats=stats,
             users=users,
+            scripting=scripting,
         )
         client_ids = ClientIds()
         tunables = Tunables.from_config(config.redis)

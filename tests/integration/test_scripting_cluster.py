@@ -118,11 +118,61 @@ def test_a_runaway_write_script_stops_the_same_way_on_every_node(
             assert r.get("runaway") == b"before"
 
 
+LIBRARY = """#!lua name=counters
+redis.register_function('bump', function(keys, args)
+  return redis.call('incrby', keys[1], args[1])
+end)
+redis.register_function{function_name='peek', flags={'no-writes'},
+  callback=function(keys) return redis.call('get', keys[1]) end}
+"""
+
+
+def pairs(flat: list[object]) -> dict[object, object]:
+    """A RESP2 map (a flat key/value array) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def test_a_library_loaded_on_one_node_runs_on_every_node(cluster: ClusterProcesses) -> None:
+    members = [cluster.nodes[i] for i in sorted(cluster.nodes)]
+    with follower(cluster).client() as r:
+        r.function_flush()
+        assert r.function_load(LIBRARY) == b"counters"
+        with pytest.raises(redis.ResponseError, match="Library 'counters' already exists"):
+            r.function_load(LIBRARY)
+    total = 0
+    for member in members:
+        with member.client() as r:
+            # A library is cluster state: listed on every node once acknowledged.
+            (library,) = r.function_list()
+            assert pairs(library)[b"library_name"] == b"counters"
+            total += 5
+            assert r.fcall("bump", 1, "fn:counter", 5) == total
+            assert r.fcall_ro("peek", 1, "fn:counter") == str(total).encode()
+            assert r.fcall("peek", 1, "fn:counter") == str(total).encode()
+            with pytest.raises(redis.ResponseError, match="write flag using \\*_ro"):
+                r.fcall_ro("bump", 1, "fn:counter", 1)
+    with members[0].client() as r:
+        payload = r.function_dump()
+        assert r.function_delete("counters") in (b"OK", "OK", True)
+        with pytest.raises(redis.ResponseError, match="Function not found"):
+            r.fcall("bump", 1, "fn:counter", 1)
+    with members[2].client() as r:
+        assert r.function_restore(payload) in (b"OK", "OK", True)
+        assert r.fcall("bump", 1, "fn:counter", 1) == total + 1
+        with pytest.raises(redis.ResponseError, match="payload version or checksum are wrong"):
+            r.function_restore(b"garbage")
+    with members[1].client() as r:
+        stats = pairs(r.function_stats())
+        assert stats[b"running_script"] is None
+        assert stats[b"engines"] == [b"LUA", [b"libraries_count", 1, b"functions_count", 2]]
+
+
 def test_scripts_after_the_leader_is_killed(cluster: ClusterProcesses) -> None:
     leader = cluster.leader()
     with leader.client() as r:
         sha = r.script_load("return redis.call('incr', KEYS[1])")
         assert r.evalsha(sha, 1, "after:kill") == 1
+        r.function_load(LIBRARY, replace=True)
     leader.signal(signal.SIGKILL)
     leader.wait()
     try:
@@ -134,6 +184,12 @@ def test_scripts_after_the_leader_is_killed(cluster: ClusterProcesses) -> None:
             lock = r.lock("after:lock", timeout=5)
             assert lock.acquire(blocking=False)
             lock.release()
+            assert r.fcall("bump", 1, "after:kill", 10) == 13
     finally:
         leader.start(30)
         cluster.wait_leader()
+    # Libraries are durable: the restarted node still has them.
+    with leader.client() as r:
+        assert [pairs(lib)[b"library_name"] for lib in r.function_list()] == [b"counters"]
+        wait_for("caught up", lambda: r.get("after:kill") == b"13", 10)
+        assert r.fcall("bump", 1, "after:kill", 1) == 14

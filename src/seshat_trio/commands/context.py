@@ -24,6 +24,7 @@ from seshat_trio.tunables import Tunables
 if TYPE_CHECKING:
     from seshat_trio.pubsub.client import ClientPubSub
     from seshat_trio.pubsub.hub import PubSubHub
+    from seshat_trio.scripting.node import NodeScripting
 
 
 class ClientIds:
@@ -174,6 +175,11 @@ class Backend(Protocol):
 
     async def system_read_barrier(self) -> None:
         """Return once this node applied everything group 0 committed before the call."""
+        ...
+
+    @property
+    def scripting(self) -> NodeScripting:
+        """This node's function libraries and running script."""
         ...
 
 

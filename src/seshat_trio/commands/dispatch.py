@@ -51,6 +51,7 @@ from seshat_trio.protocol import ErrorReply, RawReplies, Reply
 from seshat_trio.pubsub import commands as pubsub_commands  # noqa: F401  (registration)
 from seshat_trio.pubsub.client import refusal as subscribed_mode_refusal
 from seshat_trio.scripting import commands as scripting_commands  # noqa: F401  (registration)
+from seshat_trio.scripting import function_commands  # noqa: F401  (registration)
 
 # Tries to propose locally while leadership settles on this node before forwarding.
 LOCAL_ATTEMPTS = 3

@@ -35,6 +35,7 @@ from seshat_trio.protocol import (
     Verbatim,
 )
 from seshat_trio.scripting import luabit, luajson
+from seshat_trio.scripting.flags import COMPAT, LibraryHeader, ScriptFlags, ShebangError, eval_flags
 
 REDIS_VERSION = "7.0.0"
 REDIS_VERSION_NUM = 0x070000
@@ -108,6 +109,37 @@ class ScriptError(Exception):
     """A script that does not compile: Redis's error reply text."""
 
 
+@attrs.frozen(slots=True)
+class FunctionDef:
+    """A function a library registered (redis.register_function)."""
+
+    name: str
+    flags: frozenset[str]
+    description: str | None
+    callback: Any = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen(slots=True)
+class Library:
+    """A loaded function library: its functions in registration order."""
+
+    name: str
+    code: bytes
+    functions: tuple[FunctionDef, ...]
+
+    def find(self, name: str) -> FunctionDef | None:
+        """The function `name` (case-insensitive, as Redis looks functions up)."""
+        wanted = name.lower()
+        for function in self.functions:
+            if function.name.lower() == wanted:
+                return function
+        return None
+
+
+# Libraries kept compiled (by code) beyond those in use; one is compiled again when needed.
+LIBRARY_CACHE = 256
+
+
 class ScriptRuntime:
     def __init__(self) -> None:
         self._lua = lua51.LuaRuntime(
@@ -140,27 +172,61 @@ class ScriptRuntime:
                 b"cjson": self._lua.table_from(luajson.functions(self._lua)),
             }
         )
-        self._compile, self._execute = self._lua.execute(prelude, host)
+        self._compile, self._execute, self._load_library = self._lua.execute(prelude, host)
         self._rawget = self._lua.eval("rawget")
         self._scripts: dict[str, Any] = {}  # sha1 -> compiled function
         self._bodies: dict[str, bytes] = {}  # sha1 -> script
+        self._flags: dict[str, ScriptFlags] = {}  # sha1 -> its shebang's flags
+        self._libraries: dict[str, Library] = {}  # sha1 of the code -> library (LRU order)
 
     # -- the cache ------------------------------------------------------------------------
     def load(self, body: bytes) -> str:
-        """Compile and cache `body`; its SHA1. ScriptError if it does not compile."""
+        """Compile and cache `body`; its SHA1. ScriptError if it does not compile (or its
+        shebang line is refused)."""
         sha = sha1hex(body)
         if sha not in self._scripts:
-            compiled = self._compile(body)
-            fn, error = compiled if isinstance(compiled, tuple) else (compiled, None)
-            if fn is None:
-                message = error.decode(errors="replace") if isinstance(error, bytes) else error
-                raise ScriptError(f"ERR Error compiling script (new function): {message}")
-            self._scripts[sha] = fn
+            self._scripts[sha], self._flags[sha] = self._compiled(body)
             self._bodies[sha] = body
         return sha
 
+    def _compiled(self, body: bytes) -> tuple[Any, ScriptFlags]:
+        try:
+            flags, skip = eval_flags(body)
+        except ShebangError as exc:
+            raise ScriptError(f"ERR {exc}") from None
+        compiled = self._compile(body[skip:])
+        fn, error = compiled if isinstance(compiled, tuple) else (compiled, None)
+        if fn is None:
+            message = error.decode(errors="replace") if isinstance(error, bytes) else error
+            raise ScriptError(f"ERR Error compiling script (new function): {message}")
+        return fn, flags
+
     def body(self, sha: str) -> bytes | None:
         return self._bodies.get(sha.lower())
+
+    def flags(self, sha: str) -> ScriptFlags:
+        """The flags of cached script `sha` (compatibility mode when it has no shebang)."""
+        return self._flags.get(sha.lower(), COMPAT)
+
+    def library(
+        self, header: LibraryHeader, code: bytes, budget: int = MAX_INSTRUCTIONS
+    ) -> Library:
+        """Run library `code` (its parsed `header`) to collect the functions it registers;
+        ScriptError with Redis's text when it fails. Kept by code, so a node loads a
+        library once however many operations carry it."""
+        sha = sha1hex(code)
+        library = self._libraries.pop(sha, None)
+        if library is None:
+            loaded = self._load_library(header.body, budget)
+            registered, error = loaded if isinstance(loaded, tuple) else (loaded, None)
+            if registered is None:
+                message = error.decode(errors="replace") if isinstance(error, bytes) else error
+                raise ScriptError(f"ERR {message}")
+            library = Library(header.name, code, tuple(_functions(registered)))
+        self._libraries[sha] = library  # most recently used last
+        if len(self._libraries) > LIBRARY_CACHE:
+            del self._libraries[next(iter(self._libraries))]
+        return library
 
     def exists(self, sha: str) -> bool:
         return sha.lower() in self._scripts
@@ -168,6 +234,7 @@ class ScriptRuntime:
     def flush(self) -> None:
         self._scripts.clear()
         self._bodies.clear()
+        self._flags.clear()
 
     def kill(self) -> bool:
         """Mark the running script to be aborted at its next hook; False if none runs."""
@@ -186,16 +253,64 @@ class ScriptRuntime:
         limit: int = MAX_INSTRUCTIONS,
     ) -> Reply:
         """Run cached script `sha` (callers load it first); its reply."""
-        fn = self._scripts[sha]
+        return self._invoke(
+            self._scripts[sha], keys, args, execute, limit=limit, is_function=False, label=sha
+        )
+
+    def run_function(
+        self,
+        function: FunctionDef,
+        keys: list[bytes],
+        args: list[bytes],
+        execute: Executor,
+        limit: int = MAX_INSTRUCTIONS,
+    ) -> Reply:
+        """Run a library's function (called with keys and args); its reply."""
+        return self._invoke(
+            function.callback,
+            keys,
+            args,
+            execute,
+            limit=limit,
+            is_function=True,
+            label=function.name,
+        )
+
+    def call(
+        self,
+        target: str | FunctionDef,
+        keys: list[bytes],
+        args: list[bytes],
+        execute: Executor,
+        limit: int = MAX_INSTRUCTIONS,
+    ) -> Reply:
+        """Run cached script `target` (a SHA1) or library function `target`."""
+        if isinstance(target, FunctionDef):
+            return self.run_function(target, keys, args, execute, limit)
+        return self.run(target, keys, args, execute, limit)
+
+    def _invoke(
+        self,
+        fn: Any,
+        keys: list[bytes],
+        args: list[bytes],
+        execute: Executor,
+        *,
+        limit: int,
+        is_function: bool,
+        label: str,
+    ) -> Reply:
         self._rand.state = Rand48().state
         run = self._run = _Run(execute, limit)
         try:
-            ok, value = self._execute(fn, self._lua.table_from(keys), self._lua.table_from(args))
+            ok, value = self._execute(
+                fn, self._lua.table_from(keys), self._lua.table_from(args), is_function
+            )
         finally:
             self._run = None
         if ok:
             return self.to_reply(value, run.resp)
-        return _error_of(value, sha)
+        return _error_of(value, label)
 
     # -- host callbacks -----------------------------------------------------------------------
     def _call(self, *args: Any) -> Any:
@@ -345,6 +460,22 @@ class ScriptRuntime:
         items = reply.items if isinstance(reply, Push) else reply
         assert not isinstance(items, ErrorReply)  # handled by the caller
         return lua.table_from([self.to_lua(item, resp) for item in items])
+
+
+def _functions(registered: Any) -> list[FunctionDef]:
+    functions = []
+    for index in range(1, len(registered) + 1):
+        entry = registered[index]
+        description = entry[b"description"]
+        functions.append(
+            FunctionDef(
+                name=entry[b"name"].decode(errors="replace"),
+                flags=frozenset(flag.decode() for flag in entry[b"flags"].values()),
+                description=None if description is None else description.decode(errors="replace"),
+                callback=entry[b"callback"],
+            )
+        )
+    return functions
 
 
 def _key(key: Any) -> bytes:
