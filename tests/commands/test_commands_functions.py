@@ -98,9 +98,8 @@ async def test_function_names_collide_across_libraries(client: Client) -> None:
     lib2 = "#!lua name=lib2\nredis.register_function('F1', function() return 2 end)"
     reply = await client.call("function", "load", lib2)
     assert reply == ErrorReply("ERR Function F1 already exists")
-    assert await client.call("function", "stats") == [
-        b"running_script", None, b"engines", [b"LUA", [b"libraries_count", 1, b"functions_count", 1]]
-    ]  # fmt: skip
+    engines = [b"LUA", [b"libraries_count", 1, b"functions_count", 1]]
+    assert await client.call("function", "stats") == [b"running_script", None, b"engines", engines]
 
 
 async def test_list_with_code_pattern_and_flags(client: Client) -> None:

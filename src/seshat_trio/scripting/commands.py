@@ -46,6 +46,14 @@ from seshat_trio.kv.parsing import NOT_INTEGER, parse_int
 from seshat_trio.kv.registry import READS, WRITES, Args
 from seshat_trio.kv.view import KeyView, MustAskLeader, ReadView, WritableView
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply, SimpleString
+from seshat_trio.scripting.permissions import (
+    MARK,
+    caller_form,
+    carries_rules,
+    permissions_of,
+    refusal,
+    with_rules,
+)
 from seshat_trio.scripting.runtime import MAX_INSTRUCTIONS, FunctionDef, ScriptError, runtime
 
 NOSCRIPT = ErrorReply("NOSCRIPT No matching script. Please use EVAL.")
@@ -75,8 +83,15 @@ HELP = (
 )
 
 
-def parse_eval(args: Args) -> tuple[bytes, list[bytes], list[bytes]] | ErrorReply:
-    """`<script> <numkeys> <key...> <arg...>` -> (script, keys, args)."""
+Parsed = tuple[bytes, list[bytes], list[bytes], bytes | None]
+
+
+def parse_eval(args: Args) -> Parsed | ErrorReply:
+    """`<script> [acl <rules>] <numkeys> <key...> <arg...>` -> (script, keys, args, the
+    caller's ACL rules or None: scripting/permissions.py)."""
+    rules = None
+    if len(args) > 3 and args[1] == MARK:
+        rules, args = args[2], (args[0], *args[3:])
     numkeys = parse_int(args[1])
     if numkeys is None:
         return NOT_INTEGER
@@ -84,10 +99,14 @@ def parse_eval(args: Args) -> tuple[bytes, list[bytes], list[bytes]] | ErrorRepl
         return ErrorReply("ERR Number of keys can't be negative")
     if numkeys > len(args) - 2:
         return ErrorReply("ERR Number of keys can't be greater than number of args")
-    return args[0], list(args[2 : 2 + numkeys]), list(args[2 + numkeys :])
+    return args[0], list(args[2 : 2 + numkeys]), list(args[2 + numkeys :]), rules
 
 
-def _executor(view: KeyView, writable: bool) -> Callable[[list[bytes]], Reply]:
+def _executor(
+    view: KeyView, writable: bool, rules: bytes | None = None
+) -> Callable[[list[bytes]], Reply]:
+    permissions = None if rules is None else permissions_of(rules)
+
     def execute(argv: list[bytes]) -> Reply:
         spec = lookup(argv[0])
         if spec is None:
@@ -97,6 +116,8 @@ def _executor(view: KeyView, writable: bool) -> Callable[[list[bytes]], Reply]:
             return NOT_ALLOWED
         if not spec.arity_ok(len(argv)):
             return WRONG_ARGS
+        if permissions is not None and (refused := refusal(permissions, spec, argv)):
+            return refused
         write = WRITES.get(name)
         if write is not None:
             if not writable:
@@ -117,17 +138,18 @@ class ScriptCall:
     # For FUNCTION STATS / SCRIPT KILL: the function's name (or the SHA1) and the command.
     name: str
     argv: list[bytes] | None
+    # The caller's ACL rules its calls obey (None: unchecked; scripting/permissions.py).
+    rules: bytes | None = None
 
 
 def run_at_apply(view: WritableView, call: ScriptCall, *, writable: bool) -> Reply:
     """Run `call` at apply: the same instruction budget on every node."""
-    return runtime().call(
-        call.target, call.keys, call.args, _executor(view, writable), MAX_INSTRUCTIONS
-    )
+    execute = _executor(view, writable, call.rules)
+    return runtime().call(call.target, call.keys, call.args, execute, MAX_INSTRUCTIONS)
 
 
-def apply_eval(view: WritableView, parsed: tuple[bytes, list[bytes], list[bytes]]) -> Reply:
-    body, keys, args = parsed
+def apply_eval(view: WritableView, parsed: Parsed) -> Reply:
+    body, keys, args, rules = parsed
     scripts = runtime()
     try:
         sha = scripts.load(body)
@@ -135,7 +157,8 @@ def apply_eval(view: WritableView, parsed: tuple[bytes, list[bytes], list[bytes]
         return ErrorReply(str(exc))
     # `#!lua flags=no-writes`: a read-only script, even through EVAL.
     writable = not scripts.flags(sha).read_only
-    return run_at_apply(view, ScriptCall(sha, keys, args, sha, None), writable=writable)
+    call = ScriptCall(sha, keys, args, sha, None, rules)
+    return run_at_apply(view, call, writable=writable)
 
 
 def apply_script_load(view: WritableView, args: Args) -> Reply:
@@ -160,7 +183,10 @@ def _resolve(argv: list[bytes]) -> list[bytes] | ErrorReply:
 
 
 def build_eval(ctx: CommandContext, argv: list[bytes]) -> Operation | ErrorReply:
-    resolved = _resolve(argv)
+    carried = with_rules(ctx, argv)
+    if isinstance(carried, ErrorReply):
+        return carried
+    resolved = _resolve(carried)
     if isinstance(resolved, ErrorReply):
         return resolved
     parsed = parse_eval(tuple(resolved))
@@ -174,7 +200,10 @@ def build_eval(ctx: CommandContext, argv: list[bytes]) -> Operation | ErrorReply
 
 
 async def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    resolved = _resolve(argv)
+    carried = with_rules(ctx, argv)
+    if isinstance(carried, ErrorReply):
+        return carried
+    resolved = _resolve(carried)
     if isinstance(resolved, ErrorReply):
         return resolved
     parsed = parse_eval(tuple(resolved))
@@ -191,7 +220,8 @@ async def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
     flags = scripts.flags(sha)
     if not flags.compat and not flags.read_only:
         return WRITE_ON_RO
-    return await run_read_only(ctx, group, ScriptCall(sha, parsed[1], parsed[2], sha, argv))
+    call = ScriptCall(sha, parsed[1], parsed[2], sha, carried, parsed[3])
+    return await run_read_only(ctx, group, call)
 
 
 async def run_read_only(ctx: CommandContext, group: GroupBackend, call: ScriptCall) -> Reply:
@@ -200,7 +230,7 @@ async def run_read_only(ctx: CommandContext, group: GroupBackend, call: ScriptCa
     await ctx.read_barrier()
     view = ReadView(group, ctx.backend.now_ms(), may_judge_expiry=group.is_leader())
     asked: list[MustAskLeader] = []
-    inner = _executor(view, writable=False)
+    inner = _executor(view, writable=False, rules=call.rules)
 
     def execute(command: list[bytes]) -> Reply:
         try:
@@ -283,10 +313,11 @@ def script_keys(flags: KeyFlags) -> Callable[[list[bytes]], list[tuple[int, KeyF
     """EVAL's keys: the `numkeys` arguments after it (none when it is not a number)."""
 
     def keys(argv: list[bytes]) -> list[tuple[int, KeyFlags]]:
-        numkeys = parse_int(argv[2]) if len(argv) > 2 else None
+        at = 4 if carries_rules(argv) else 2  # numkeys, after the caller's rules if any
+        numkeys = parse_int(argv[at]) if len(argv) > at else None
         if numkeys is None or numkeys < 0:
             return []
-        return [(pos, flags) for pos in range(3, min(3 + numkeys, len(argv)))]
+        return [(pos, flags) for pos in range(at + 1, min(at + 1 + numkeys, len(argv)))]
 
     return keys
 
@@ -300,11 +331,11 @@ register(
     CommandSpec("eval", -3, frozenset(_EVAL.split()), 0, 0, 0, "scripting",
                 "Executes a server-side Lua script.", "2.6.0",
                 "Depends on the script that is executed.", build=build_eval,
-                keys_proc=script_keys(WRITE_KEY)),
+                keys_proc=script_keys(WRITE_KEY), caller_form=caller_form),
     CommandSpec("evalsha", -3, frozenset(_EVAL.split()), 0, 0, 0, "scripting",
                 "Executes a server-side Lua script by SHA1 digest.", "2.6.0",
                 "Depends on the script that is executed.", build=build_eval,
-                keys_proc=script_keys(WRITE_KEY)),
+                keys_proc=script_keys(WRITE_KEY), caller_form=caller_form),
     CommandSpec("eval_ro", -3, frozenset(("readonly " + _EVAL).split()), 0, 0, 0, "scripting",
                 "Executes a read-only server-side Lua script.", "7.0.0",
                 "Depends on the script that is executed.", run=eval_ro,

@@ -4,11 +4,12 @@ Libraries are cluster state (scripting/functions.py): FUNCTION LOAD/DELETE/FLUSH
 go through the system group from any node; LIST, DUMP and STATS answer from this node's
 view after a system-group read barrier, so they see every change acknowledged before.
 
-FCALL of a function that may write is ONE data-group write, `fcall <library code>
-<function> <numkeys> <keys...> <args...>`: the library travels in the entry, so every node
-runs the same code at apply (as EVALSHA sends its script). FCALL_RO, and FCALL of a
-function flagged `no-writes`, run on the node they are sent to after the read barrier, as
-EVAL_RO does (scripting/commands.py).
+FCALL of a function that may write is ONE data-group write, `fcall-lib <library code>
+<function> <caller's ACL rules> <numkeys> <keys...> <args...>`: the library travels in the
+entry, so every node runs the same code at apply (as EVALSHA sends its script). FCALL_RO,
+and FCALL of a function flagged `no-writes`, run on the node they are sent to after the
+read barrier, as EVAL_RO does (scripting/commands.py). A restricted caller's ACL rules
+travel with the call as EVAL's do (scripting/permissions.py).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from seshat_trio.scripting.functions import (
     encode_restore,
     parse_header,
 )
+from seshat_trio.scripting.permissions import caller_form, carries_rules, with_rules
 from seshat_trio.scripting.runtime import ScriptError, runtime
 from seshat_trio.system import OperationRefused
 
@@ -276,6 +278,12 @@ def _parse_keys(argv: list[bytes]) -> tuple[list[bytes], list[bytes]] | ErrorRep
 
 
 async def fcall(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    carried = with_rules(ctx, argv)  # a restricted caller's rules travel with the call
+    if isinstance(carried, ErrorReply):
+        return carried
+    rules = carried[3] if carries_rules(carried) else None
+    if rules is not None:
+        argv = [*carried[:2], *carried[4:]]
     read_only = argv[0].lower() == b"fcall_ro"
     found = ctx.backend.scripting.functions.find(argv[1])
     if found is None:
@@ -298,15 +306,17 @@ async def fcall(ctx: CommandContext, argv: list[bytes]) -> Reply:
         function_def = compiled.find(info.name)
         if function_def is None:
             return NOT_FOUND
-        call = ScriptCall(function_def, parsed[0], parsed[1], info.name, argv)
+        call = ScriptCall(function_def, parsed[0], parsed[1], info.name, carried, rules)
         return await run_read_only(ctx, group, call)
-    op = operation(ctx, ((b"fcall", library.code, info.name.encode(), *argv[2:]),))
-    return await replicate_in(ctx, group, argv, op)
+    entry = (FCALL_OP, library.code, info.name.encode(), rules or b"", *argv[2:])
+    return await replicate_in(ctx, group, carried, operation(ctx, (entry,)))
 
 
 def apply_fcall(view: WritableView, args: Args) -> Reply:
-    """`fcall <code> <function> <numkeys> ...` at apply, on every node alike."""
-    code, name = args[0], args[1].decode(errors="replace")
+    """`fcall-lib <code> <function> <caller's rules or ""> <numkeys> ...` at apply, on every
+    node alike."""
+    code, name, rules = args[0], args[1].decode(errors="replace"), args[2] or None
+    args = (args[1], *args[3:])
     try:
         library = runtime().library(parse_header(code), code)
     except (ScriptError, OperationRefused) as exc:
@@ -314,24 +324,26 @@ def apply_fcall(view: WritableView, args: Args) -> Reply:
     function_def = library.find(name)
     if function_def is None:
         return NOT_FOUND
-    parsed = _parse_keys([b"fcall", *args[1:]])
+    parsed = _parse_keys([b"fcall", *args])
     if isinstance(parsed, ErrorReply):
         return parsed
-    call = ScriptCall(function_def, parsed[0], parsed[1], function_def.name, None)
+    call = ScriptCall(function_def, parsed[0], parsed[1], function_def.name, None, rules)
     return run_at_apply(view, call, writable=NO_WRITES not in function_def.flags)
 
 
-registry.write("fcall", registry.args_as_is, apply_fcall)
+# Not "fcall": a client's FCALL names a function, the entry carries its library.
+FCALL_OP = b"fcall-lib"
+registry.write(FCALL_OP.decode(), registry.args_as_is, apply_fcall)
 
 _FCALL = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 register(
     CommandSpec("fcall", -3, frozenset(_FCALL.split()), 0, 0, 0, "scripting",
                 "Invoke a function", "7.0.0", "Depends on the function that is executed.",
-                run=fcall, keys_proc=script_keys(WRITE_KEY)),
+                run=fcall, keys_proc=script_keys(WRITE_KEY), caller_form=caller_form),
     CommandSpec("fcall_ro", -3, frozenset(("readonly " + _FCALL).split()), 0, 0, 0,
                 "scripting", "Invoke a read-only function", "7.0.0",
                 "Depends on the function that is executed.", run=fcall,
-                keys_proc=script_keys(READ_KEY)),
+                keys_proc=script_keys(READ_KEY), caller_form=caller_form),
     CommandSpec("function", -2, frozenset(), 0, 0, 0, "scripting",
                 "A container for function commands.", "7.0.0", "Depends on subcommand.",
                 run=function, subcommands=(
