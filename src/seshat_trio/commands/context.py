@@ -22,6 +22,7 @@ from seshat_trio.storage import StoredValue
 from seshat_trio.tunables import Tunables
 
 if TYPE_CHECKING:
+    from seshat_trio.membership.admin import MembershipAdmin
     from seshat_trio.pubsub.client import ClientPubSub
     from seshat_trio.pubsub.hub import PubSubHub
     from seshat_trio.scripting.node import NodeScripting
@@ -180,6 +181,11 @@ class Backend(Protocol):
     @property
     def scripting(self) -> NodeScripting:
         """This node's function libraries and running script."""
+        ...
+
+    @property
+    def membership(self) -> MembershipAdmin | None:
+        """The membership admin view (SESHAT.MEMBER); None where there is none."""
         ...
 
 
