@@ -252,7 +252,8 @@ async def serve_node(
                 config=config, driver=drivers[group], machine=machine, forwarding=forwarding
             )
         router = GroupRouter(groups, config.limits.request_timeout_s)
-        scripting = NodeScripting()
+        tunables = Tunables.from_config(config.redis)
+        scripting = NodeScripting(lambda: tunables.busy_reply_threshold_ms)
         system_machine.subscribe(scripting.functions)
         system_machine.subscribe(router.on_system_state)
         system = drivers[SYSTEM_GROUP]
@@ -267,7 +268,6 @@ async def serve_node(
             scripting=scripting,
         )
         client_ids = ClientIds()
-        tunables = Tunables.from_config(config.redis)
         pubsub = PubSubHub(wait_s=config.pubsub.publish_wait_ms / 1000, peers=transport)
         for service_of_group in groups.values():
             # Each event is published once for the cluster, by its group's leader.

@@ -22,6 +22,8 @@ from seshat_trio.pubsub.notify import format_flags, parse_flags
 class Tunables:
     output_limits: OutputLimits = attrs.field(factory=OutputLimits)
     notify_flags: int = 0
+    # How long a read-only script runs before other commands get BUSY (lua-time-limit).
+    busy_reply_threshold_ms: int = 5000
 
     @classmethod
     def from_config(cls, section: RedisSection) -> Tunables:
@@ -68,7 +70,20 @@ def _set_notify_flags(tunables: Tunables, value: str) -> None:
     tunables.notify_flags = parse_flags(value)
 
 
+def _set_busy_threshold(tunables: Tunables, value: str) -> None:
+    try:
+        milliseconds = int(value)
+    except ValueError:
+        raise ValueError("argument couldn't be parsed into an integer") from None
+    if milliseconds < 0:
+        raise ValueError("argument must be between 0 and 9223372036854775807 inclusive")
+    tunables.busy_reply_threshold_ms = milliseconds
+
+
+_BUSY = Parameter(lambda t: str(t.busy_reply_threshold_ms), _set_busy_threshold)
 PARAMETERS: dict[str, Parameter] = {
     "client-output-buffer-limit": Parameter(lambda t: str(t.output_limits), _set_output_limits),
     "notify-keyspace-events": Parameter(lambda t: format_flags(t.notify_flags), _set_notify_flags),
+    "busy-reply-threshold": _BUSY,
+    "lua-time-limit": _BUSY,  # its old name
 }

@@ -64,6 +64,10 @@ class ClientState:
     auth: ClientAuth = attrs.field(factory=ClientAuth.trusted)
     # Subscriptions (pubsub/client.py); None where no connection can receive messages.
     pubsub: ClientPubSub | None = None
+    # CLIENT REPLY: OFF drops every reply but pushes; SKIP drops the next command's
+    # (commands/clients.py; the dispatcher applies it).
+    reply_off: bool = False
+    reply_skip: int = 0
 
     def end_transaction(self) -> None:
         self.queued = None

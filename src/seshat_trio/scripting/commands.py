@@ -225,8 +225,10 @@ async def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 async def run_read_only(ctx: CommandContext, group: GroupBackend, call: ScriptCall) -> Reply:
-    """Run a read-only script or function here after the read barrier. One that meets a
-    key only the leader may judge (an expiry, on a follower) runs on the leader instead."""
+    """Run a read-only script or function here after the read barrier, as this node's
+    running script (scripting/node.py: it pauses, others get BUSY past the threshold, SCRIPT
+    KILL ends it). One that meets a key only the leader may judge (an expiry, on a
+    follower) runs on the leader instead."""
     await ctx.read_barrier()
     view = ReadView(group, ctx.backend.now_ms(), may_judge_expiry=group.is_leader())
     asked: list[MustAskLeader] = []
@@ -239,7 +241,14 @@ async def run_read_only(ctx: CommandContext, group: GroupBackend, call: ScriptCa
             asked.append(exc)
             raise
 
-    reply = runtime().call(call.target, call.keys, call.args, execute, MAX_INSTRUCTIONS)
+    scripts = runtime()
+    reply = await ctx.backend.scripting.run(
+        scripts,
+        scripts.start(call.target, call.keys, call.args, execute),
+        name=call.name,
+        argv=call.argv or [],
+        is_function=isinstance(call.target, FunctionDef),
+    )
     if asked:  # a key with an expiry on a follower: only the leader may run it
         if ctx.client.forwarded:
             return MOVED_DURING_READ
@@ -299,7 +308,7 @@ async def script(ctx: CommandContext, argv: list[bytes]) -> Reply:
             return ErrorReply("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
         return await _replicate(ctx, argv, operation(ctx, ((b"script-flush",),)))
     if sub == b"kill" and n == 2:
-        return ctx.backend.scripting.kill(function=False)
+        return ctx.backend.scripting.kill(scripts, function=False)
     if sub == b"help" and n == 2:
         return [SimpleString(line) for line in HELP]
     if sub in (b"load", b"exists", b"flush", b"kill", b"help"):

@@ -52,6 +52,7 @@ from seshat_trio.scripting.functions import (
     encode_restore,
     parse_header,
 )
+from seshat_trio.scripting.node import BUSY_EVAL
 from seshat_trio.scripting.permissions import caller_form, carries_rules, with_rules
 from seshat_trio.scripting.runtime import ScriptError, runtime
 from seshat_trio.system import OperationRefused
@@ -219,9 +220,12 @@ async def _restore(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 async def _stats(ctx: CommandContext) -> Reply:
-    view = ctx.backend.scripting.functions
+    scripting = ctx.backend.scripting
+    if scripting.running is not None and not scripting.running.is_function:
+        return BUSY_EVAL  # as Redis answers while an EVAL runs
+    view = scripting.functions
     return {
-        b"running_script": ctx.backend.scripting.running_function(),
+        b"running_script": scripting.running_function(),
         b"engines": {
             ENGINE.encode(): {
                 b"libraries_count": len(view.libraries),
@@ -254,7 +258,7 @@ async def function(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == "restore" and n >= 3:
         return await _restore(ctx, argv)
     if sub == "kill" and n == 2:
-        return ctx.backend.scripting.kill(function=True)
+        return ctx.backend.scripting.kill(runtime(), function=True)
     if sub == "stats" and n == 2:
         return await _stats(ctx)
     if sub == "help" and n == 2:
@@ -285,7 +289,13 @@ async def fcall(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if rules is not None:
         argv = [*carried[:2], *carried[4:]]
     read_only = argv[0].lower() == b"fcall_ro"
-    found = ctx.backend.scripting.functions.find(argv[1])
+    functions = ctx.backend.scripting.functions
+    found = functions.find(argv[1])
+    if found is None:
+        # Maybe loaded (through the system group) but not yet applied here: a library
+        # acknowledged before this call is found once this node caught up.
+        await ctx.backend.system_read_barrier()
+        found = functions.find(argv[1])
     if found is None:
         return NOT_FOUND
     library, info = found

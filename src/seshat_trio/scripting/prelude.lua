@@ -3,7 +3,7 @@
 -- Called once with the host's callbacks; returns the function that runs one script.
 -- Scripts get a read-only global table (reading an unknown global is an error, as is
 -- creating or replacing one), no os/io/debug/package/loadfile/dofile/require, the redis
--- table, bit and cjson, and a count hook that aborts a script past its instruction budget:
+-- table, bit, cjson, cmsgpack and struct, and a count hook that aborts a script past its instruction budget:
 -- once it fired, it fires on every instruction, so pcall cannot catch its way past it.
 local host = ...
 
@@ -37,6 +37,7 @@ local function as_table(err)
   if type(err) ~= 'table' then
     local text = tostring(err)  -- a host error arrives as the exception, not a string
     if text:sub(1, marked) == CALL_ERROR then return {err = text:sub(marked + 1)} end
+    if type(err) == 'userdata' then return text end  -- a library's error: its message
   end
   return err
 end
@@ -90,6 +91,8 @@ math.randomseed = host.randomseed
 
 bit = host.bit
 cjson = host.cjson
+cmsgpack = host.cmsgpack
+struct = host.struct
 _G.redis = redis
 
 -- Scripts see the globals read-only, libraries included: every run gets a fresh, empty
@@ -369,4 +372,12 @@ local function load_library(code, load_budget)
   return registered
 end
 
-return compile, run, load_library
+-- Where a library implemented in Python was called from, as C's luaL_where(L, 1) says it
+-- ("user_script:1: "): level 2 is the library function, level 3 its caller.
+local function where()
+  local info = getinfo(3, 'Sl')
+  if info and info.currentline > 0 then return info.short_src .. ':' .. info.currentline .. ': ' end
+  return ''
+end
+
+return compile, run, load_library, where

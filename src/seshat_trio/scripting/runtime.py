@@ -14,14 +14,17 @@ clock, os, io or file access; the commands a script calls see the operation's ti
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import importlib.resources
 import logging
+import time
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
 import attrs
+import greenlet
 from lupa import lua51
 
 from seshat_trio.protocol import (
@@ -34,7 +37,7 @@ from seshat_trio.protocol import (
     SimpleString,
     Verbatim,
 )
-from seshat_trio.scripting import luabit, luajson
+from seshat_trio.scripting import luabit, luajson, luamsgpack, luastruct
 from seshat_trio.scripting.flags import COMPAT, LibraryHeader, ScriptFlags, ShebangError, eval_flags
 
 REDIS_VERSION = "7.0.0"
@@ -94,15 +97,23 @@ class Rand48:
         return float(int(r * (high - low + 1)) + low)
 
 
+# A read-only script pauses (lets the node's other tasks run) after this much of its time.
+SLICE_S = 0.01
+
+
 @attrs.define(slots=True)
 class _Run:
     """What the host callbacks need while one script runs."""
 
     execute: Executor
-    limit: int
+    limit: int | None  # instructions (None: unbounded, a read-only script SCRIPT KILL ends)
     resp: int = 2
     killed: bool = False
     used: int = 0
+    rand: Rand48 = attrs.field(factory=Rand48)
+    # A resumable run's greenlet (pauses at its count hook every SLICE_S); None otherwise.
+    task: greenlet.greenlet | None = None
+    slice_start: float = 0.0
 
 
 class ScriptError(Exception):
@@ -149,7 +160,6 @@ class ScriptRuntime:
             unpack_returned_tuples=True,
             attribute_filter=_no_attributes,
         )
-        self._rand = Rand48()
         self._run: _Run | None = None
         prelude = importlib.resources.files(__package__).joinpath("prelude.lua").read_bytes()
         host = self._lua.table_from(
@@ -166,13 +176,17 @@ class ScriptRuntime:
                 b"setresp": self._setresp,
                 b"tick": self._tick,
                 b"abort_message": self._abort_message,
-                b"random": self._rand.random,
-                b"randomseed": lambda value: self._rand.seed(int(value)),
+                b"random": self._random,
+                b"randomseed": self._randomseed,
                 b"bit": self._lua.table_from(luabit.FUNCTIONS),
                 b"cjson": self._lua.table_from(luajson.functions(self._lua)),
+                b"cmsgpack": self._library(luamsgpack.functions(self._lua)),
+                b"struct": self._library(luastruct.FUNCTIONS),
             }
         )
-        self._compile, self._execute, self._load_library = self._lua.execute(prelude, host)
+        self._compile, self._execute, self._load_library, self._where = self._lua.execute(
+            prelude, host
+        )
         self._rawget = self._lua.eval("rawget")
         self._scripts: dict[str, Any] = {}  # sha1 -> compiled function
         self._bodies: dict[str, bytes] = {}  # sha1 -> script
@@ -236,12 +250,34 @@ class ScriptRuntime:
         self._bodies.clear()
         self._flags.clear()
 
-    def kill(self) -> bool:
-        """Mark the running script to be aborted at its next hook; False if none runs."""
-        if self._run is None:
-            return False
-        self._run.killed = True
-        return True
+    def _random(self, *bounds: float) -> float:
+        return self._current().rand.random(*bounds)
+
+    def _randomseed(self, value: float) -> None:
+        self._current().rand.seed(int(value))
+
+    def _current(self) -> _Run:
+        run = self._run
+        assert run is not None, "a host callback ran outside a script"
+        return run
+
+    def _library(self, functions: Mapping[bytes, Any]) -> Any:
+        """A library implemented in Python: its errors name where the script called it, as
+        a C library's do."""
+
+        def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any) -> Any:
+                try:
+                    return fn(*args)
+                except luamsgpack.LibraryError as exc:
+                    where = self._where().decode(errors="replace")
+                    raise luamsgpack.LibraryError(where + str(exc)) from None
+
+            return call
+
+        return self._lua.table_from(
+            {name: guarded(fn) if callable(fn) else fn for name, fn in functions.items()}
+        )
 
     # -- running ----------------------------------------------------------------------------
     def run(
@@ -289,6 +325,27 @@ class ScriptRuntime:
             return self.run_function(target, keys, args, execute, limit)
         return self.run(target, keys, args, execute, limit)
 
+    def start(
+        self, target: str | FunctionDef, keys: list[bytes], args: list[bytes], execute: Executor
+    ) -> ResumableRun:
+        """A read-only run of cached script (SHA1) or function `target` that pauses every
+        SLICE_S of its time (`ResumableRun.step`), with no instruction bound: it ends, or
+        SCRIPT KILL / FUNCTION KILL end it. It runs in a Lua coroutine of its own (its count
+        hook is that thread's) inside a greenlet, so other scripts may run while it pauses;
+        a script gets a fresh compiled function so that no other run's environment mixes
+        with its own."""
+        if isinstance(target, FunctionDef):
+            fn, is_function, label = target.callback, True, target.name
+        else:
+            fn, is_function, label = self._compiled(self._bodies[target])[0], False, target
+        thread = self._execute.coroutine(
+            fn, self._lua.table_from(keys), self._lua.table_from(args), is_function
+        )
+        run = _Run(execute, None)
+        run.task = greenlet.greenlet(lambda: thread.send(None))
+        run.task.gr_context = contextvars.copy_context()  # the node's log fields
+        return ResumableRun(self, run, label)
+
     def _invoke(
         self,
         fn: Any,
@@ -300,14 +357,17 @@ class ScriptRuntime:
         is_function: bool,
         label: str,
     ) -> Reply:
-        self._rand.state = Rand48().state
-        run = self._run = _Run(execute, limit)
+        previous, run = self._run, _Run(execute, limit)
+        self._run = run
         try:
             ok, value = self._execute(
                 fn, self._lua.table_from(keys), self._lua.table_from(args), is_function
             )
         finally:
-            self._run = None
+            self._run = previous
+        return self._result(run, ok, value, label)
+
+    def _result(self, run: _Run, ok: Any, value: Any, label: str) -> Reply:
         if ok:
             return self.to_reply(value, run.resp)
         return _error_of(value, label)
@@ -344,12 +404,15 @@ class ScriptRuntime:
         return self._lua.table_from({b"err": _error_text(text).encode()})
 
     def _tick(self) -> bool:
-        """Every BUDGET_STEP instructions: whether the script must be aborted now."""
-        run = self._run
-        if run is None:
-            return False
+        """Every BUDGET_STEP instructions: whether the script must be aborted now. A
+        resumable run pauses here once its slice is spent (its greenlet's parent resumes)."""
+        run = self._current()
         run.used += BUDGET_STEP
-        return run.used > run.limit or run.killed
+        paused = run.task is not None and not run.killed
+        if paused and time.monotonic() - run.slice_start >= SLICE_S:
+            assert run.task is not None
+            run.task.parent.switch()
+        return (run.limit is not None and run.used > run.limit) or run.killed
 
     def _setresp(self, version: int) -> None:
         if self._run is not None:
@@ -360,6 +423,10 @@ class ScriptRuntime:
         if run is not None and run.killed:
             return KILLED.encode()
         return ABORTED.format(limit=run.limit if run is not None else 0).encode()
+
+    def kill_run(self, run: ResumableRun) -> None:
+        """Mark `run` to be aborted at its next hook (it must be stepped to end)."""
+        run.run.killed = True
 
     def to_reply(self, value: Any, resp: int = 2, depth: int = 0) -> Reply:
         """A script's return value as a reply (Redis 7.0's conversion; tables are read raw,
@@ -373,7 +440,9 @@ class ScriptRuntime:
         if isinstance(value, int):
             return value
         if isinstance(value, float):
-            return int(value)  # truncated, as Redis casts a Lua number
+            # Truncated, as Redis casts a Lua number to a long long (x86: out of range and
+            # NaN become the smallest one).
+            return int(value) if -(2**63) <= value < 2**63 else -(2**63)
         if isinstance(value, bytes):
             return value
         if lua51.lua_type(value) != "table":
@@ -460,6 +529,33 @@ class ScriptRuntime:
         items = reply.items if isinstance(reply, Push) else reply
         assert not isinstance(items, ErrorReply)  # handled by the caller
         return lua.table_from([self.to_lua(item, resp) for item in items])
+
+
+class ResumableRun:
+    """A read-only script run that pauses; `step` until it returns True, then `reply`."""
+
+    def __init__(self, runtime: ScriptRuntime, run: _Run, label: str) -> None:
+        self._runtime = runtime
+        self.run = run
+        self._label = label
+        self.reply: Reply = None
+
+    def step(self) -> bool:
+        """Run until the script pauses (False) or ends (True; its reply is `reply`)."""
+        task = self.run.task
+        assert task is not None
+        runtime = self._runtime
+        previous, runtime._run = runtime._run, self.run
+        self.run.slice_start = time.monotonic()
+        try:
+            result = task.switch()
+        finally:
+            runtime._run = previous
+        if not task.dead:
+            return False
+        ok, value = result if isinstance(result, tuple) else (result, None)
+        self.reply = runtime._result(self.run, ok, value, self._label)
+        return True
 
 
 def _functions(registered: Any) -> list[FunctionDef]:
