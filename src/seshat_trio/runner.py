@@ -52,6 +52,7 @@ from seshat_trio.raft import Membership, RaftConfig
 from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.ticker import Ticker
+from seshat_trio.scripting.node import NodeScripting
 from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.server.listener import RespListener
 from seshat_trio.storage import (
@@ -258,6 +259,9 @@ async def serve_node(
             )
         router = GroupRouter(groups, config.limits.request_timeout_s)
         balancer = LeaderBalancer(config.node.id, router.groups, transport.is_connected)
+        tunables = Tunables.from_config(config.redis)
+        scripting = NodeScripting(lambda: tunables.busy_reply_threshold_ms)
+        system_machine.subscribe(scripting.functions)
         system_machine.subscribe(router.on_system_state)
         system = drivers[SYSTEM_GROUP]
         service = NodeService(
@@ -268,9 +272,9 @@ async def serve_node(
             store=store,
             stats=stats,
             users=users,
+            scripting=scripting,
         )
         client_ids = ClientIds()
-        tunables = Tunables.from_config(config.redis)
         pubsub = PubSubHub(wait_s=config.pubsub.publish_wait_ms / 1000, peers=transport)
         for service_of_group in groups.values():
             # Each event is published once for the cluster, by its group's leader.

@@ -34,6 +34,8 @@ class Tunables:
     maxmemory: int = 0  # accounted bytes above which writes get -OOM (0: no limit)
     maxmemory_policy: str = "noeviction"
     maxmemory_clients: ClientsCap = DEFAULT_CLIENTS_CAP
+    # How long a read-only script runs before other commands get BUSY (lua-time-limit).
+    busy_reply_threshold_ms: int = 5000
 
     @classmethod
     def from_config(cls, section: RedisSection) -> Tunables:
@@ -89,6 +91,19 @@ def _set_notify_flags(tunables: Tunables, value: str) -> None:
     tunables.notify_flags = parse_flags(value)
 
 
+def _set_busy_threshold(tunables: Tunables, value: str) -> None:
+    try:
+        milliseconds = int(value)
+    except ValueError:
+        raise ValueError("argument couldn't be parsed into an integer") from None
+    if milliseconds < 0:
+        raise ValueError("argument must be between 0 and 9223372036854775807 inclusive")
+    tunables.busy_reply_threshold_ms = milliseconds
+
+
+_BUSY = Parameter(lambda t: str(t.busy_reply_threshold_ms), _set_busy_threshold)
+
+
 def _set_timeout(tunables: Tunables, value: str) -> None:
     tunables.timeout = parse_timeout(value)
 
@@ -112,4 +127,6 @@ PARAMETERS: dict[str, Parameter] = {
     "maxmemory": Parameter(lambda t: str(t.maxmemory), _set_maxmemory),
     "maxmemory-policy": Parameter(lambda t: t.maxmemory_policy, _set_policy),
     "maxmemory-clients": Parameter(lambda t: str(t.maxmemory_clients), _set_clients_cap),
+    "busy-reply-threshold": _BUSY,
+    "lua-time-limit": _BUSY,  # its old name
 }

@@ -28,6 +28,7 @@ from seshat_trio.errors import NotLeaderError
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply, encode_replies
+from seshat_trio.scripting.node import NodeScripting
 from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.storage import Store, StoredValue
 from seshat_trio.system.registry import (
@@ -57,6 +58,7 @@ class NodeBackend:
         self.forwarded: list[list[list[bytes]]] = []
         self.forwarded_alone: list[bool] = []  # per forward: kept out of merged requests
         self.users = UserDirectory(catalog(), {DEFAULT_USER.name: DEFAULT_USER})
+        self.scripting = NodeScripting()
 
     async def _done(self, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
         return replies
@@ -156,13 +158,14 @@ class Replicas:
 
     def apply_system(self, op: bytes) -> Reply:
         try:
-            self.system, _, reply = apply_operation(self.system, decode_operation(op))
+            self.system, changed, reply = apply_operation(self.system, decode_operation(op))
         except OperationRefused as exc:
             return ErrorReply(str(exc))
         users = users_of(self.system)
         assert users is not None
         for node in self.nodes:
             node.users.replace(users)
+            node.scripting.functions(self.system, frozenset(changed))
         return reply
 
     def replicate(self, op: Operation) -> tuple[Reply, ...]:

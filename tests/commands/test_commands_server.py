@@ -38,7 +38,8 @@ REDIS_TABLE = {
     "sunsubscribe": (-1, 1, -1, 1), "publish": (3, 0, 0, 0), "spublish": (3, 1, 1, 1),
     "pubsub": (-2, 0, 0, 0),
     "eval": (-3, 0, 0, 0), "evalsha": (-3, 0, 0, 0), "eval_ro": (-3, 0, 0, 0),
-    "evalsha_ro": (-3, 0, 0, 0), "script": (-2, 0, 0, 0),
+    "evalsha_ro": (-3, 0, 0, 0), "script": (-2, 0, 0, 0), "fcall": (-3, 0, 0, 0),
+    "fcall_ro": (-3, 0, 0, 0),
     "auth": (-2, 0, 0, 0), "acl": (-2, 0, 0, 0),
     "seshat.member": (-2, 0, 0, 0),
 }  # fmt: skip
@@ -97,7 +98,7 @@ async def test_debug_and_function(leader_client: Client) -> None:
         Err("ERR unknown subcommand 'RELOAD'. Try DEBUG HELP."),
         b"OK",
         b"OK",
-        Err("ERR syntax error"),
+        Err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
         [],
     ]
 

@@ -36,6 +36,7 @@ from seshat_trio.reply_budget import (
     SMALL_REPLY_BYTES,
     TYPICAL_VALUE_BYTES,
 )
+from seshat_trio.scripting.node import NodeScripting
 from seshat_trio.storage import StoredValue
 
 
@@ -54,6 +55,7 @@ class FakeBackend:
         self.remote_leader_known = False
         self.forwarded: list[list[list[bytes]]] = []
         self.users = UserDirectory(catalog(), {DEFAULT_USER.name: DEFAULT_USER})
+        self.scripting = NodeScripting()
 
     async def leader_is_local(self) -> bool:
         self.events.append("wait leader")

@@ -121,6 +121,40 @@ def _kill(ctx: CommandContext, client: ClientState) -> None:
         ctx.registry.kill(client.id)
 
 
+SKIP_NEXT, SKIP_THIS = 1, 2
+
+
+def client_reply(client: ClientState, mode: bytes) -> Reply:
+    """CLIENT REPLY ON|OFF|SKIP, as Redis: ON answers OK; OFF and SKIP answer nothing (the
+    dispatcher drops their reply), SKIP also the next command's. Pushes (RESP3 pub/sub)
+    are still sent."""
+    mode = mode.lower()
+    if mode == b"on":
+        client.reply_off, client.reply_skip = False, 0
+        return OK
+    if mode == b"off":
+        client.reply_off = True
+        return OK
+    if mode == b"skip":
+        if not client.reply_off:
+            client.reply_skip = SKIP_NEXT
+        return OK
+    return ErrorReply("ERR syntax error")
+
+
+def quiet(client: ClientState) -> bool:
+    """Whether the command about to run is answered (CLIENT REPLY)."""
+    return client.reply_off or client.reply_skip == SKIP_THIS
+
+
+def after_command(client: ClientState) -> None:
+    """CLIENT REPLY SKIP's clock: it silences the command after it, then expires."""
+    if client.reply_skip == SKIP_THIS:
+        client.reply_skip = 0
+    elif client.reply_skip == SKIP_NEXT:
+        client.reply_skip = SKIP_THIS
+
+
 async def client(ctx: CommandContext, argv: list[bytes]) -> Reply:
     sub = argv[1].lower()
     n = len(argv)
@@ -141,6 +175,8 @@ async def client(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return client_list(ctx, argv)
     if sub == b"kill":
         return client_kill(ctx, argv)
+    if sub == b"reply" and n == 3:
+        return client_reply(ctx.client, argv[2])
     return unknown_subcommand(CLIENT, argv)  # dispatch checked name and arity
 
 
@@ -165,6 +201,7 @@ CLIENT = CommandSpec(
         subcommand("info", 2, _SUB),
         subcommand("list", -2, "admin " + _SUB),
         subcommand("kill", -3, "admin " + _SUB),
+        subcommand("reply", 3, _SUB),
     ),
 )
 register(CLIENT)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from seshat_trio.membership.admin import MembershipAdmin
     from seshat_trio.pubsub.client import ClientPubSub
     from seshat_trio.pubsub.hub import PubSubHub
+    from seshat_trio.scripting.node import NodeScripting
 
 
 class ClientIds:
@@ -63,6 +64,10 @@ class ClientState:
     auth: ClientAuth = attrs.field(factory=ClientAuth.trusted)
     # Subscriptions (pubsub/client.py); None where no connection can receive messages.
     pubsub: ClientPubSub | None = None
+    # CLIENT REPLY: OFF drops every reply but pushes; SKIP drops the next command's
+    # (commands/clients.py; the dispatcher applies it).
+    reply_off: bool = False
+    reply_skip: int = 0
 
     def end_transaction(self) -> None:
         self.queued = None
@@ -175,6 +180,11 @@ class Backend(Protocol):
 
     async def system_read_barrier(self) -> None:
         """Return once this node applied everything group 0 committed before the call."""
+        ...
+
+    @property
+    def scripting(self) -> NodeScripting:
+        """This node's function libraries and running script."""
         ...
 
     @property

@@ -65,6 +65,8 @@ from seshat_trio.pubsub import commands as pubsub_commands  # noqa: F401  (regis
 from seshat_trio.pubsub.client import refusal as subscribed_mode_refusal
 from seshat_trio.reply_budget import FORWARD_REPLY_BUDGET, reply_reserve
 from seshat_trio.scripting import commands as scripting_commands  # noqa: F401  (registration)
+from seshat_trio.scripting import function_commands  # noqa: F401  (registration)
+from seshat_trio.scripting.node import allows_busy
 from seshat_trio.slots import key_slot
 
 # Tries to propose locally while leadership settles on this node before forwarding.
@@ -328,8 +330,40 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
     """Execute `commands` (one client read) and return their replies, in order.
 
     A forwarded run of writes comes back as one `RawReplies` entry. Stops after a command
-    that closes the connection (QUIT).
+    that closes the connection (QUIT). Under CLIENT REPLY OFF or SKIP (or a read that
+    changes it) commands run one at a time and the silenced ones answer nothing (an empty
+    `RawReplies`), pushes excepted, as in Redis.
     """
+    client = ctx.client
+    if not (client.reply_off or client.reply_skip) and not any(map(_sets_reply, commands)):
+        return await _execute(ctx, commands)
+    replies: list[Reply] = []
+    for argv in commands:
+        silent = clients.quiet(client)
+        answered = await _execute(ctx, [argv])
+        if _sets_reply(argv):
+            silent = client.reply_off or client.reply_skip == clients.SKIP_NEXT
+        replies += [_silenced(reply) for reply in answered] if silent else answered
+        clients.after_command(client)
+        if client.closing:
+            break
+    return replies
+
+
+def _sets_reply(argv: list[bytes]) -> bool:
+    return len(argv) == 3 and argv[0].lower() == b"client" and argv[1].lower() == b"reply"
+
+
+def _silenced(reply: Reply) -> Reply:
+    """A reply CLIENT REPLY silences: nothing, but still counted as one (pushes stay)."""
+    if isinstance(reply, RawReplies):
+        if reply.count == 0 or reply.data.startswith(b">"):
+            return reply  # pub/sub messages and RESP3 confirmations are pushes
+        return RawReplies(b"", reply.count)
+    return RawReplies(b"", 1)
+
+
+async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Reply]:
     ctx.fresh_barriers.clear()  # a new client read: its commands were invoked just now
     pipeline = _Pipeline(ctx)
     client = ctx.client
@@ -367,6 +401,8 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
         error = _refusal(ctx, spec, argv)
         if error is None and client.pubsub is not None:
             error = subscribed_mode_refusal(client, spec.name, spec.is_container, argv)
+        if error is None and ctx.backend.scripting.running is not None and not client.forwarded:
+            error = await _wait_for_script(pipeline, spec, argv)
         if error is not None:
             await pipeline.add(error)
             continue
@@ -405,6 +441,18 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
     if client.pubsub is not None:
         client.pubsub.inline = None
     return pipeline.replies
+
+
+async def _wait_for_script(
+    pipeline: _Pipeline, spec: CommandSpec, argv: list[bytes]
+) -> ErrorReply | None:
+    """A read-only script runs on this node: its clients wait for it, or get BUSY once it
+    ran too long (scripting/node.py); `allow_busy` commands run at once. Requests other
+    nodes forward are not held: a script here must not stop the cluster's writes."""
+    if allows_busy(spec, argv):
+        return None
+    await pipeline.settle()
+    return await pipeline.ctx.backend.scripting.wait_idle()
 
 
 async def _route_once_known(

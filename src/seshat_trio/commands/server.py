@@ -11,7 +11,7 @@ import math
 import trio
 
 from seshat_trio.commands.context import CommandContext
-from seshat_trio.commands.table import CommandSpec, register, subcommand
+from seshat_trio.commands.table import CommandSpec, register
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
 
 OK = SimpleString("OK")
@@ -55,17 +55,6 @@ async def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
     )
 
 
-async def function(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    sub = argv[1].lower()
-    if sub == b"flush" and len(argv) <= 3:
-        if len(argv) == 3 and argv[2].lower() not in (b"async", b"sync"):
-            return ErrorReply("ERR syntax error")
-        return OK  # no functions can exist here: there is nothing to flush
-    if len(argv) == 2:
-        return []  # LIST: no functions can exist here
-    return ErrorReply("ERR syntax error")  # LIST LIBRARYNAME / WITHCODE
-
-
 register(
     CommandSpec("time", 1, frozenset({"loading", "stale", "fast"}), 0, 0, 0, "server",
                 "Returns the server time.", "2.6.0", "O(1)", run=time_),
@@ -81,8 +70,4 @@ register(
     CommandSpec("debug", -2, frozenset({"admin", "noscript", "loading", "stale"}), 0, 0, 0,
                 "server", "A container for debugging commands.", "1.0.0",
                 "Depends on subcommand.", run=debug),
-    CommandSpec("function", -2, frozenset(), 0, 0, 0, "scripting",
-                "A container for function commands.", "7.0.0", "Depends on subcommand.",
-                run=function, subcommands=(subcommand("flush", -2, "noscript write"),
-                                           subcommand("list", -2, "noscript"))),
 )  # fmt: skip

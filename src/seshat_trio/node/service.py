@@ -28,6 +28,7 @@ from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import RawReplies, Reply
 from seshat_trio.raft import NotLeader, Role
 from seshat_trio.replication.driver import GroupStatus, RaftGroupDriver
+from seshat_trio.scripting.node import NodeScripting
 from seshat_trio.storage import Store, WriteBatch
 from seshat_trio.transport import NO_DATA_GROUP, PeerState
 
@@ -45,9 +46,11 @@ class NodeService:
         store: Store,
         stats: NodeStats,
         users: UserDirectory,
+        scripting: NodeScripting,
     ) -> None:
         self._config = config
         self.users = users
+        self.scripting = scripting
         self.router = router
         self._system = system
         self._forwarding = forwarding

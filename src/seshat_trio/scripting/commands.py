@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
+import attrs
+
 from seshat_trio.commands.context import CommandContext, GroupBackend
 from seshat_trio.commands.data import MOVED_DURING_READ, NO_GROUP, operation
 from seshat_trio.commands.table import (
@@ -52,13 +54,14 @@ from seshat_trio.scripting.permissions import (
     refusal,
     with_rules,
 )
-from seshat_trio.scripting.runtime import MAX_INSTRUCTIONS, ScriptError, runtime
+from seshat_trio.scripting.runtime import MAX_INSTRUCTIONS, FunctionDef, ScriptError, runtime
 
 NOSCRIPT = ErrorReply("NOSCRIPT No matching script. Please use EVAL.")
 UNKNOWN = ErrorReply("ERR Unknown Redis command called from script")
 NOT_ALLOWED = ErrorReply("ERR This Redis command is not allowed from script")
 WRONG_ARGS = ErrorReply("ERR Wrong number of args calling Redis command from script")
 READ_ONLY = ErrorReply("ERR Write commands are not allowed from read-only scripts.")
+WRITE_ON_RO = ErrorReply("ERR Can not execute a script with write flag using *_ro command.")
 OK = SimpleString("OK")
 
 HELP = (
@@ -125,18 +128,37 @@ def _executor(
     return execute
 
 
-def _run(view: KeyView, parsed: Parsed, writable: bool) -> Reply:
+@attrs.frozen(slots=True)
+class ScriptCall:
+    """One run of a script (by SHA1) or of a library's function."""
+
+    target: str | FunctionDef
+    keys: list[bytes]
+    args: list[bytes]
+    # For FUNCTION STATS / SCRIPT KILL: the function's name (or the SHA1) and the command.
+    name: str
+    argv: list[bytes] | None
+    # The caller's ACL rules its calls obey (None: unchecked; scripting/permissions.py).
+    rules: bytes | None = None
+
+
+def run_at_apply(view: WritableView, call: ScriptCall, *, writable: bool) -> Reply:
+    """Run `call` at apply: the same instruction budget on every node."""
+    execute = _executor(view, writable, call.rules)
+    return runtime().call(call.target, call.keys, call.args, execute, MAX_INSTRUCTIONS)
+
+
+def apply_eval(view: WritableView, parsed: Parsed) -> Reply:
     body, keys, args, rules = parsed
     scripts = runtime()
     try:
         sha = scripts.load(body)
     except ScriptError as exc:
         return ErrorReply(str(exc))
-    return scripts.run(sha, keys, args, _executor(view, writable, rules), MAX_INSTRUCTIONS)
-
-
-def apply_eval(view: WritableView, parsed: Parsed) -> Reply:
-    return _run(view, parsed, writable=True)
+    # `#!lua flags=no-writes`: a read-only script, even through EVAL.
+    writable = not scripts.flags(sha).read_only
+    call = ScriptCall(sha, keys, args, sha, None, rules)
+    return run_at_apply(view, call, writable=writable)
 
 
 def apply_script_load(view: WritableView, args: Args) -> Reply:
@@ -190,9 +212,27 @@ async def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
     group = ctx.group
     if group is None:  # a script without keys on a node with several data groups
         return NO_GROUP
+    scripts = runtime()
+    try:
+        sha = scripts.load(parsed[0])
+    except ScriptError as exc:
+        return ErrorReply(str(exc))
+    flags = scripts.flags(sha)
+    if not flags.compat and not flags.read_only:
+        return WRITE_ON_RO
+    call = ScriptCall(sha, parsed[1], parsed[2], sha, carried, parsed[3])
+    return await run_read_only(ctx, group, call)
+
+
+async def run_read_only(ctx: CommandContext, group: GroupBackend, call: ScriptCall) -> Reply:
+    """Run a read-only script or function here after the read barrier, as this node's
+    running script (scripting/node.py: it pauses, others get BUSY past the threshold, SCRIPT
+    KILL ends it). One that meets a key only the leader may judge (an expiry, on a
+    follower) runs on the leader instead."""
     await ctx.read_barrier()
     view = ReadView(group, ctx.backend.now_ms(), may_judge_expiry=group.is_leader())
     asked: list[MustAskLeader] = []
+    inner = _executor(view, writable=False, rules=call.rules)
 
     def execute(command: list[bytes]) -> Reply:
         try:
@@ -201,17 +241,19 @@ async def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
             asked.append(exc)
             raise
 
-    inner = _executor(view, writable=False, rules=parsed[3])
     scripts = runtime()
-    try:
-        sha = scripts.load(parsed[0])
-    except ScriptError as exc:
-        return ErrorReply(str(exc))
-    reply = scripts.run(sha, parsed[1], parsed[2], execute, MAX_INSTRUCTIONS)
+    reply = await ctx.backend.scripting.run(
+        scripts,
+        scripts.start(call.target, call.keys, call.args, execute),
+        name=call.name,
+        argv=call.argv or [],
+        is_function=isinstance(call.target, FunctionDef),
+    )
     if asked:  # a key with an expiry on a follower: only the leader may run it
         if ctx.client.forwarded:
             return MOVED_DURING_READ
-        return RawReplies(await group.forward([carried], ctx.client.protocol, alone=True), 1)
+        assert call.argv is not None
+        return RawReplies(await group.forward([call.argv], ctx.client.protocol, alone=True), 1)
     return reply
 
 
@@ -219,16 +261,16 @@ async def _replicate(ctx: CommandContext, argv: list[bytes], op: Operation) -> R
     """Apply `op` in every data group (the cache is the node's, and a script may run in any
     group); a forwarded request applies it in the group it was routed to."""
     if ctx.client.forwarded:
-        return await _replicate_in(ctx, ctx.data_group(), argv, op)
+        return await replicate_in(ctx, ctx.data_group(), argv, op)
     reply: Reply = OK
     for group in ctx.backend.data_groups():
-        reply = await _replicate_in(ctx, group, argv, op)
+        reply = await replicate_in(ctx, group, argv, op)
         if isinstance(reply, ErrorReply):
             break
     return reply
 
 
-async def _replicate_in(
+async def replicate_in(
     ctx: CommandContext, group: GroupBackend, argv: list[bytes], op: Operation
 ) -> Reply:
     """Propose `op` in `group` here if this node leads it; otherwise have its leader run
@@ -266,9 +308,7 @@ async def script(ctx: CommandContext, argv: list[bytes]) -> Reply:
             return ErrorReply("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
         return await _replicate(ctx, argv, operation(ctx, ((b"script-flush",),)))
     if sub == b"kill" and n == 2:
-        # Scripts run to their end (or their instruction budget) without yielding, so no
-        # other command of this node ever runs while one does.
-        return ErrorReply("NOTBUSY No scripts in execution right now.")
+        return ctx.backend.scripting.kill(scripts, function=False)
     if sub == b"help" and n == 2:
         return [SimpleString(line) for line in HELP]
     if sub in (b"load", b"exists", b"flush", b"kill", b"help"):
@@ -278,7 +318,7 @@ async def script(ctx: CommandContext, argv: list[bytes]) -> Reply:
     )
 
 
-def _script_keys(flags: KeyFlags) -> Callable[[list[bytes]], list[tuple[int, KeyFlags]]]:
+def script_keys(flags: KeyFlags) -> Callable[[list[bytes]], list[tuple[int, KeyFlags]]]:
     """EVAL's keys: the `numkeys` arguments after it (none when it is not a number)."""
 
     def keys(argv: list[bytes]) -> list[tuple[int, KeyFlags]]:
@@ -300,19 +340,19 @@ register(
     CommandSpec("eval", -3, frozenset(_EVAL.split()), 0, 0, 0, "scripting",
                 "Executes a server-side Lua script.", "2.6.0",
                 "Depends on the script that is executed.", build=build_eval,
-                keys_proc=_script_keys(WRITE_KEY), caller_form=caller_form),
+                keys_proc=script_keys(WRITE_KEY), caller_form=caller_form),
     CommandSpec("evalsha", -3, frozenset(_EVAL.split()), 0, 0, 0, "scripting",
                 "Executes a server-side Lua script by SHA1 digest.", "2.6.0",
                 "Depends on the script that is executed.", build=build_eval,
-                keys_proc=_script_keys(WRITE_KEY), caller_form=caller_form),
+                keys_proc=script_keys(WRITE_KEY), caller_form=caller_form),
     CommandSpec("eval_ro", -3, frozenset(("readonly " + _EVAL).split()), 0, 0, 0, "scripting",
                 "Executes a read-only server-side Lua script.", "7.0.0",
                 "Depends on the script that is executed.", run=eval_ro,
-                keys_proc=_script_keys(READ_KEY)),
+                keys_proc=script_keys(READ_KEY)),
     CommandSpec("evalsha_ro", -3, frozenset(("readonly " + _EVAL).split()), 0, 0, 0,
                 "scripting", "Executes a read-only server-side Lua script by SHA1 digest.",
                 "7.0.0", "Depends on the script that is executed.", run=eval_ro,
-                keys_proc=_script_keys(READ_KEY)),
+                keys_proc=script_keys(READ_KEY)),
     CommandSpec("script", -2, frozenset(), 0, 0, 0, "scripting",
                 "A container for Lua scripts management commands.", "2.6.0",
                 "Depends on subcommand.", run=script, subcommands=(

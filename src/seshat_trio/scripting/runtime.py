@@ -14,14 +14,17 @@ clock, os, io or file access; the commands a script calls see the operation's ti
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import importlib.resources
 import logging
+import time
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
 import attrs
+import greenlet
 from lupa import lua51
 
 from seshat_trio.protocol import (
@@ -34,7 +37,8 @@ from seshat_trio.protocol import (
     SimpleString,
     Verbatim,
 )
-from seshat_trio.scripting import luabit, luajson
+from seshat_trio.scripting import luabit, luajson, luamsgpack, luastruct
+from seshat_trio.scripting.flags import COMPAT, LibraryHeader, ScriptFlags, ShebangError, eval_flags
 
 REDIS_VERSION = "7.0.0"
 REDIS_VERSION_NUM = 0x070000
@@ -93,19 +97,58 @@ class Rand48:
         return float(int(r * (high - low + 1)) + low)
 
 
+# A read-only script pauses (lets the node's other tasks run) after this much of its time.
+SLICE_S = 0.01
+
+
 @attrs.define(slots=True)
 class _Run:
     """What the host callbacks need while one script runs."""
 
     execute: Executor
-    limit: int
+    limit: int | None  # instructions (None: unbounded, a read-only script SCRIPT KILL ends)
     resp: int = 2
     killed: bool = False
     used: int = 0
+    rand: Rand48 = attrs.field(factory=Rand48)
+    # A resumable run's greenlet (pauses at its count hook every SLICE_S); None otherwise.
+    task: greenlet.greenlet | None = None
+    slice_start: float = 0.0
 
 
 class ScriptError(Exception):
     """A script that does not compile: Redis's error reply text."""
+
+
+@attrs.frozen(slots=True)
+class FunctionDef:
+    """A function a library registered (redis.register_function)."""
+
+    name: str
+    flags: frozenset[str]
+    description: str | None
+    callback: Any = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen(slots=True)
+class Library:
+    """A loaded function library: its functions in registration order."""
+
+    name: str
+    code: bytes
+    functions: tuple[FunctionDef, ...]
+
+    def find(self, name: str) -> FunctionDef | None:
+        """The function `name` (case-insensitive, as Redis looks functions up)."""
+        wanted = name.lower()
+        for function in self.functions:
+            if function.name.lower() == wanted:
+                return function
+        return None
+
+
+# Libraries kept compiled (by code) beyond those in use; one is compiled again when needed.
+LIBRARY_CACHE = 256
 
 
 class ScriptRuntime:
@@ -117,7 +160,6 @@ class ScriptRuntime:
             unpack_returned_tuples=True,
             attribute_filter=_no_attributes,
         )
-        self._rand = Rand48()
         self._run: _Run | None = None
         prelude = importlib.resources.files(__package__).joinpath("prelude.lua").read_bytes()
         host = self._lua.table_from(
@@ -134,33 +176,71 @@ class ScriptRuntime:
                 b"setresp": self._setresp,
                 b"tick": self._tick,
                 b"abort_message": self._abort_message,
-                b"random": self._rand.random,
-                b"randomseed": lambda value: self._rand.seed(int(value)),
+                b"random": self._random,
+                b"randomseed": self._randomseed,
                 b"bit": self._lua.table_from(luabit.FUNCTIONS),
                 b"cjson": self._lua.table_from(luajson.functions(self._lua)),
+                b"cmsgpack": self._library(luamsgpack.functions(self._lua)),
+                b"struct": self._library(luastruct.FUNCTIONS),
             }
         )
-        self._compile, self._execute = self._lua.execute(prelude, host)
+        self._compile, self._execute, self._load_library, self._where = self._lua.execute(
+            prelude, host
+        )
         self._rawget = self._lua.eval("rawget")
         self._scripts: dict[str, Any] = {}  # sha1 -> compiled function
         self._bodies: dict[str, bytes] = {}  # sha1 -> script
+        self._flags: dict[str, ScriptFlags] = {}  # sha1 -> its shebang's flags
+        self._libraries: dict[str, Library] = {}  # sha1 of the code -> library (LRU order)
 
     # -- the cache ------------------------------------------------------------------------
     def load(self, body: bytes) -> str:
-        """Compile and cache `body`; its SHA1. ScriptError if it does not compile."""
+        """Compile and cache `body`; its SHA1. ScriptError if it does not compile (or its
+        shebang line is refused)."""
         sha = sha1hex(body)
         if sha not in self._scripts:
-            compiled = self._compile(body)
-            fn, error = compiled if isinstance(compiled, tuple) else (compiled, None)
-            if fn is None:
-                message = error.decode(errors="replace") if isinstance(error, bytes) else error
-                raise ScriptError(f"ERR Error compiling script (new function): {message}")
-            self._scripts[sha] = fn
+            self._scripts[sha], self._flags[sha] = self._compiled(body)
             self._bodies[sha] = body
         return sha
 
+    def _compiled(self, body: bytes) -> tuple[Any, ScriptFlags]:
+        try:
+            flags, skip = eval_flags(body)
+        except ShebangError as exc:
+            raise ScriptError(f"ERR {exc}") from None
+        compiled = self._compile(body[skip:])
+        fn, error = compiled if isinstance(compiled, tuple) else (compiled, None)
+        if fn is None:
+            message = error.decode(errors="replace") if isinstance(error, bytes) else error
+            raise ScriptError(f"ERR Error compiling script (new function): {message}")
+        return fn, flags
+
     def body(self, sha: str) -> bytes | None:
         return self._bodies.get(sha.lower())
+
+    def flags(self, sha: str) -> ScriptFlags:
+        """The flags of cached script `sha` (compatibility mode when it has no shebang)."""
+        return self._flags.get(sha.lower(), COMPAT)
+
+    def library(
+        self, header: LibraryHeader, code: bytes, budget: int = MAX_INSTRUCTIONS
+    ) -> Library:
+        """Run library `code` (its parsed `header`) to collect the functions it registers;
+        ScriptError with Redis's text when it fails. Kept by code, so a node loads a
+        library once however many operations carry it."""
+        sha = sha1hex(code)
+        library = self._libraries.pop(sha, None)
+        if library is None:
+            loaded = self._load_library(header.body, budget)
+            registered, error = loaded if isinstance(loaded, tuple) else (loaded, None)
+            if registered is None:
+                message = error.decode(errors="replace") if isinstance(error, bytes) else error
+                raise ScriptError(f"ERR {message}")
+            library = Library(header.name, code, tuple(_functions(registered)))
+        self._libraries[sha] = library  # most recently used last
+        if len(self._libraries) > LIBRARY_CACHE:
+            del self._libraries[next(iter(self._libraries))]
+        return library
 
     def exists(self, sha: str) -> bool:
         return sha.lower() in self._scripts
@@ -168,13 +248,36 @@ class ScriptRuntime:
     def flush(self) -> None:
         self._scripts.clear()
         self._bodies.clear()
+        self._flags.clear()
 
-    def kill(self) -> bool:
-        """Mark the running script to be aborted at its next hook; False if none runs."""
-        if self._run is None:
-            return False
-        self._run.killed = True
-        return True
+    def _random(self, *bounds: float) -> float:
+        return self._current().rand.random(*bounds)
+
+    def _randomseed(self, value: float) -> None:
+        self._current().rand.seed(int(value))
+
+    def _current(self) -> _Run:
+        run = self._run
+        assert run is not None, "a host callback ran outside a script"
+        return run
+
+    def _library(self, functions: Mapping[bytes, Any]) -> Any:
+        """A library implemented in Python: its errors name where the script called it, as
+        a C library's do."""
+
+        def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def call(*args: Any) -> Any:
+                try:
+                    return fn(*args)
+                except luamsgpack.LibraryError as exc:
+                    where = self._where().decode(errors="replace")
+                    raise luamsgpack.LibraryError(where + str(exc)) from None
+
+            return call
+
+        return self._lua.table_from(
+            {name: guarded(fn) if callable(fn) else fn for name, fn in functions.items()}
+        )
 
     # -- running ----------------------------------------------------------------------------
     def run(
@@ -186,16 +289,88 @@ class ScriptRuntime:
         limit: int = MAX_INSTRUCTIONS,
     ) -> Reply:
         """Run cached script `sha` (callers load it first); its reply."""
-        fn = self._scripts[sha]
-        self._rand.state = Rand48().state
-        run = self._run = _Run(execute, limit)
+        return self._invoke(
+            self._scripts[sha], keys, args, execute, limit=limit, is_function=False, label=sha
+        )
+
+    def run_function(
+        self,
+        function: FunctionDef,
+        keys: list[bytes],
+        args: list[bytes],
+        execute: Executor,
+        limit: int = MAX_INSTRUCTIONS,
+    ) -> Reply:
+        """Run a library's function (called with keys and args); its reply."""
+        return self._invoke(
+            function.callback,
+            keys,
+            args,
+            execute,
+            limit=limit,
+            is_function=True,
+            label=function.name,
+        )
+
+    def call(
+        self,
+        target: str | FunctionDef,
+        keys: list[bytes],
+        args: list[bytes],
+        execute: Executor,
+        limit: int = MAX_INSTRUCTIONS,
+    ) -> Reply:
+        """Run cached script `target` (a SHA1) or library function `target`."""
+        if isinstance(target, FunctionDef):
+            return self.run_function(target, keys, args, execute, limit)
+        return self.run(target, keys, args, execute, limit)
+
+    def start(
+        self, target: str | FunctionDef, keys: list[bytes], args: list[bytes], execute: Executor
+    ) -> ResumableRun:
+        """A read-only run of cached script (SHA1) or function `target` that pauses every
+        SLICE_S of its time (`ResumableRun.step`), with no instruction bound: it ends, or
+        SCRIPT KILL / FUNCTION KILL end it. It runs in a Lua coroutine of its own (its count
+        hook is that thread's) inside a greenlet, so other scripts may run while it pauses;
+        a script gets a fresh compiled function so that no other run's environment mixes
+        with its own."""
+        if isinstance(target, FunctionDef):
+            fn, is_function, label = target.callback, True, target.name
+        else:
+            fn, is_function, label = self._compiled(self._bodies[target])[0], False, target
+        thread = self._execute.coroutine(
+            fn, self._lua.table_from(keys), self._lua.table_from(args), is_function
+        )
+        run = _Run(execute, None)
+        run.task = greenlet.greenlet(lambda: thread.send(None))
+        run.task.gr_context = contextvars.copy_context()  # the node's log fields
+        return ResumableRun(self, run, label)
+
+    def _invoke(
+        self,
+        fn: Any,
+        keys: list[bytes],
+        args: list[bytes],
+        execute: Executor,
+        *,
+        limit: int,
+        is_function: bool,
+        label: str,
+    ) -> Reply:
+        previous, run = self._run, _Run(execute, limit)
+        self._run = run
         try:
-            ok, value = self._execute(fn, self._lua.table_from(keys), self._lua.table_from(args))
+            ok, value = self._execute(
+                fn, self._lua.table_from(keys), self._lua.table_from(args), is_function
+            )
         finally:
-            self._run = None
+            self._run = previous
+        return self._result(run, ok, value, label)
+
+    def _result(self, run: _Run, ok: Any, value: Any, label: str) -> Reply:
         if ok:
             return self.to_reply(value, run.resp)
-        return _error_of(value, sha)
+        return _error_of(value, label)
 
     # -- host callbacks -----------------------------------------------------------------------
     def _call(self, *args: Any) -> Any:
@@ -229,12 +404,15 @@ class ScriptRuntime:
         return self._lua.table_from({b"err": _error_text(text).encode()})
 
     def _tick(self) -> bool:
-        """Every BUDGET_STEP instructions: whether the script must be aborted now."""
-        run = self._run
-        if run is None:
-            return False
+        """Every BUDGET_STEP instructions: whether the script must be aborted now. A
+        resumable run pauses here once its slice is spent (its greenlet's parent resumes)."""
+        run = self._current()
         run.used += BUDGET_STEP
-        return run.used > run.limit or run.killed
+        paused = run.task is not None and not run.killed
+        if paused and time.monotonic() - run.slice_start >= SLICE_S:
+            assert run.task is not None
+            run.task.parent.switch()
+        return (run.limit is not None and run.used > run.limit) or run.killed
 
     def _setresp(self, version: int) -> None:
         if self._run is not None:
@@ -245,6 +423,10 @@ class ScriptRuntime:
         if run is not None and run.killed:
             return KILLED.encode()
         return ABORTED.format(limit=run.limit if run is not None else 0).encode()
+
+    def kill_run(self, run: ResumableRun) -> None:
+        """Mark `run` to be aborted at its next hook (it must be stepped to end)."""
+        run.run.killed = True
 
     def to_reply(self, value: Any, resp: int = 2, depth: int = 0) -> Reply:
         """A script's return value as a reply (Redis 7.0's conversion; tables are read raw,
@@ -258,7 +440,9 @@ class ScriptRuntime:
         if isinstance(value, int):
             return value
         if isinstance(value, float):
-            return int(value)  # truncated, as Redis casts a Lua number
+            # Truncated, as Redis casts a Lua number to a long long (x86: out of range and
+            # NaN become the smallest one).
+            return int(value) if -(2**63) <= value < 2**63 else -(2**63)
         if isinstance(value, bytes):
             return value
         if lua51.lua_type(value) != "table":
@@ -345,6 +529,49 @@ class ScriptRuntime:
         items = reply.items if isinstance(reply, Push) else reply
         assert not isinstance(items, ErrorReply)  # handled by the caller
         return lua.table_from([self.to_lua(item, resp) for item in items])
+
+
+class ResumableRun:
+    """A read-only script run that pauses; `step` until it returns True, then `reply`."""
+
+    def __init__(self, runtime: ScriptRuntime, run: _Run, label: str) -> None:
+        self._runtime = runtime
+        self.run = run
+        self._label = label
+        self.reply: Reply = None
+
+    def step(self) -> bool:
+        """Run until the script pauses (False) or ends (True; its reply is `reply`)."""
+        task = self.run.task
+        assert task is not None
+        runtime = self._runtime
+        previous, runtime._run = runtime._run, self.run
+        self.run.slice_start = time.monotonic()
+        try:
+            result = task.switch()
+        finally:
+            runtime._run = previous
+        if not task.dead:
+            return False
+        ok, value = result if isinstance(result, tuple) else (result, None)
+        self.reply = runtime._result(self.run, ok, value, self._label)
+        return True
+
+
+def _functions(registered: Any) -> list[FunctionDef]:
+    functions = []
+    for index in range(1, len(registered) + 1):
+        entry = registered[index]
+        description = entry[b"description"]
+        functions.append(
+            FunctionDef(
+                name=entry[b"name"].decode(errors="replace"),
+                flags=frozenset(flag.decode() for flag in entry[b"flags"].values()),
+                description=None if description is None else description.decode(errors="replace"),
+                callback=entry[b"callback"],
+            )
+        )
+    return functions
 
 
 def _key(key: Any) -> bytes:

@@ -1,0 +1,165 @@
+"""Script flags and the `#!` lines that declare them (Redis 7.0).
+
+An EVAL script may start with `#!lua [flags=f1,f2]`: with it the script declares its flags
+(none: it may write, and is refused under OOM); without it the script is in compatibility
+mode. A function library starts with `#!<engine> name=<library>`; each of its functions
+declares flags through redis.register_function. The flags: no-writes (a read-only script:
+it may run on any node after a read barrier, and refuses writes), allow-oom, allow-stale,
+no-cluster, allow-cross-slot-keys.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+FLAG_NAMES = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
+NO_WRITES = "no-writes"
+
+
+class ShebangError(ValueError):
+    """A `#!` line Redis refuses: the message (without the error code)."""
+
+
+@attrs.frozen(slots=True)
+class ScriptFlags:
+    flags: frozenset[str] = frozenset()
+    # No shebang: Redis's backwards-compatible EVAL (may write, no declared flags).
+    compat: bool = True
+
+    @property
+    def read_only(self) -> bool:
+        return not self.compat and NO_WRITES in self.flags
+
+
+COMPAT = ScriptFlags()
+
+
+def split_args(line: bytes) -> list[bytes] | None:
+    """Redis's sdssplitargs: words separated by spaces, "double quoted" (with \\n, \\r,
+    \\t, \\b, \\a, \\\\ and \\xHH escapes) or 'single quoted' (only \\' escaped); None for
+    unbalanced quotes or a closing quote not followed by a space."""
+    words: list[bytes] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i : i + 1].isspace():
+            i += 1
+        if i >= n:
+            return words
+        word = bytearray()
+        quote = 0
+        while True:
+            if i >= n:
+                if quote:
+                    return None
+                break
+            c = line[i]
+            if quote == 0x22:  # "
+                if c == 0x5C and i + 3 < n and line[i + 1] == 0x78 and _is_hex(line[i + 2 : i + 4]):
+                    word.append(int(line[i + 2 : i + 4], 16))
+                    i += 3
+                elif c == 0x5C and i + 1 < n:
+                    i += 1
+                    word.append(_ESCAPES.get(line[i], line[i]))
+                elif c == 0x22:
+                    if i + 1 < n and not line[i + 1 : i + 2].isspace():
+                        return None
+                    i += 1
+                    break
+                else:
+                    word.append(c)
+            elif quote == 0x27:  # '
+                if c == 0x5C and i + 1 < n and line[i + 1] == 0x27:
+                    i += 1
+                    word.append(0x27)
+                elif c == 0x27:
+                    if i + 1 < n and not line[i + 1 : i + 2].isspace():
+                        return None
+                    i += 1
+                    break
+                else:
+                    word.append(c)
+            elif c in b" \n\r\t\x00":
+                break
+            elif c in (0x22, 0x27):
+                quote = c
+            else:
+                word.append(c)
+            i += 1
+        words.append(bytes(word))
+
+
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+
+
+def _is_hex(pair: bytes) -> bool:
+    return len(pair) == 2 and all(chr(c) in "0123456789abcdefABCDEF" for c in pair)
+
+
+def _first_line(body: bytes) -> bytes | None:
+    end = body.find(b"\n")
+    return None if end < 0 else body[:end]
+
+
+def eval_flags(body: bytes) -> tuple[ScriptFlags, int]:
+    """An EVAL script's flags and the length of its shebang line (0 without one); the
+    script is compiled from that offset, keeping the newline so line numbers hold."""
+    if not body.startswith(b"#!"):
+        return COMPAT, 0
+    line = _first_line(body)
+    if line is None:
+        raise ShebangError("Invalid script shebang")
+    parts = split_args(line)
+    if not parts:
+        raise ShebangError("Invalid engine in script shebang")
+    if parts[0] != b"#!lua":
+        raise ShebangError(
+            f"Unexpected engine in script shebang: {parts[0].decode(errors='replace')}"
+        )
+    flags: set[str] = set()
+    for part in parts[1:]:
+        if not part.startswith(b"flags="):
+            raise ShebangError(f"Unknown lua shebang option: {part.decode(errors='replace')}")
+        for flag in part[6:].split(b","):
+            name = flag.decode(errors="replace")
+            if name not in FLAG_NAMES:
+                raise ShebangError(f"Unexpected flag in script shebang: {name}")
+            flags.add(name)
+    return ScriptFlags(frozenset(flags), compat=False), len(line)
+
+
+@attrs.frozen(slots=True)
+class LibraryHeader:
+    engine: str
+    name: str
+    # The code after the `#!` line, starting with its newline (line numbers hold).
+    body: bytes
+
+
+def library_header(code: bytes) -> LibraryHeader:
+    """Redis's functionExtractLibMetaData: `#!<engine> name=<library>`."""
+    if not code.startswith(b"#!"):
+        raise ShebangError("Missing library metadata")
+    line = _first_line(code)
+    if line is None:
+        raise ShebangError("Invalid library metadata")
+    parts = split_args(line)
+    if not parts:
+        raise ShebangError("Invalid library metadata")
+    name: bytes | None = None
+    for part in parts[1:]:
+        if part[:5].lower() == b"name=":
+            if name is not None:
+                raise ShebangError("Invalid metadata value, name argument was given multiple times")
+            name = part[5:]
+            continue
+        raise ShebangError(f"Invalid metadata value given: {part.decode(errors='replace')}")
+    if name is None:
+        raise ShebangError("Library name was not given")
+    return LibraryHeader(
+        parts[0][2:].decode(errors="replace"), name.decode(errors="replace"), code[len(line) :]
+    )
+
+
+def valid_name(name: str) -> bool:
+    """Library and function names: letters, digits and underscores, at least one."""
+    return bool(name) and all(c.isascii() and (c.isalnum() or c == "_") for c in name)
