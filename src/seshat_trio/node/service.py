@@ -31,7 +31,7 @@ from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import RawReplies, Reply
 from seshat_trio.raft import NotLeader, Role
 from seshat_trio.replication.driver import GroupStatus, RaftGroupDriver
-from seshat_trio.storage import StoredValue
+from seshat_trio.storage import EVERY_ELEMENT, Span, StoredValue
 from seshat_trio.transport import (
     ForwardFailed,
     ForwardRequest,
@@ -249,8 +249,16 @@ class NodeService:
     def get(self, key: bytes) -> StoredValue | None:
         return self._machine.get(key)
 
-    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
         return self._machine.items(start)
+
+    def element(self, key: bytes, version: int, suffix: bytes) -> bytes | None:
+        return self._machine.element(key, version, suffix)
+
+    def elements(
+        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self._machine.elements(key, version, span)
 
     def key_count(self) -> int:
         return self._machine.key_count
