@@ -124,8 +124,8 @@ async def wait_for_leader(
                     tail = log_tail(plan.log_path(node_id))
                     raise RuntimeError(f"node {node_id} (pid {pid}) exited: {tail}")
             infos = [await _raft_info(plan.client_port + i) for i in range(plan.nodes)]
-            leaders = {info.get("data_leader_id") for info in infos if info is not None}
-            roles = [info.get("data_role") for info in infos if info is not None]
+            leaders = {info.get("group1_leader_id") for info in infos if info is not None}
+            roles = [info.get("group1_role") for info in infos if info is not None]
             if len(leaders) == 1 and None not in infos and "leader" in roles:
                 (leader,) = leaders
                 if leader is not None and leader.isdigit() and int(leader) > 0:

@@ -68,12 +68,12 @@ class ChaosCluster:
         infos = {i: await self.nodes[i].try_info() for i in among}
         if any(info is None for info in infos.values()):
             return None
-        leaders = {info["data_leader_id"] for info in infos.values() if info is not None}
+        leaders = {info["group1_leader_id"] for info in infos.values() if info is not None}
         if len(leaders) != 1:
             return None
         leader = int(leaders.pop())
         leader_info = infos.get(leader)
-        if leader_info is None or leader_info["data_role"] != "leader":
+        if leader_info is None or leader_info["group1_role"] != "leader":
             return None
         return leader
 
@@ -96,11 +96,11 @@ class ChaosCluster:
         )
 
     async def wait_role(self, node_id: int, role: str, timeout: float) -> dict[str, str]:
-        """Poll until `node_id` reports `data_role == role`; returns that INFO."""
+        """Poll until `node_id` reports `group1_role == role`; returns that INFO."""
         with trio.fail_after(timeout):
             while True:
                 info = await self.nodes[node_id].try_info()
-                if info is not None and info["data_role"] == role:
+                if info is not None and info["group1_role"] == role:
                     return info
                 await trio.sleep(0.05)
 
@@ -109,7 +109,7 @@ class ChaosCluster:
         with trio.fail_after(timeout):
             while True:
                 info = await self.nodes[node_id].try_info()
-                if info is not None and info["data_role"] != "leader":
+                if info is not None and info["group1_role"] != "leader":
                     return info
                 await trio.sleep(0.05)
 
@@ -119,7 +119,8 @@ class ChaosCluster:
             while True:
                 infos = [await self.nodes[i].try_info() for i in among]
                 if all(
-                    info is not None and int(info["data_applied_index"]) >= index for info in infos
+                    info is not None and int(info["group1_applied_index"]) >= index
+                    for info in infos
                 ):
                     return
                 await trio.sleep(0.1)
@@ -130,15 +131,18 @@ class ChaosCluster:
 
     async def raft_summary(self) -> str:
         """Role, term, leader, commit/applied/last/snapshot index of every reachable node."""
-        fields = ("data_role", "data_term", "data_leader_id", "data_commit_index",
-                  "data_applied_index", "data_last_log_index", "data_snapshot_index")  # fmt: skip
+        fields = tuple(
+            f"group1_{name}"
+            for name in ("role", "term", "leader_id", "commit_index", "applied_index",
+                         "last_log_index", "snapshot_index")
+        )  # fmt: skip
         parts = []
         for i in self.reachable():
             info = await self.nodes[i].try_info()
             shown = (
                 "no answer"
                 if info is None
-                else " ".join(f"{f.removeprefix('data_')}={info.get(f)}" for f in fields)
+                else " ".join(f"{f.removeprefix('group1_')}={info.get(f)}" for f in fields)
             )
             parts.append(f"[{i}: {shown}]")
         return f"{self.states()} {' '.join(parts)}"

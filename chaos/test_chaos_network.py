@@ -92,11 +92,11 @@ async def test_one_way_partition_leader_steps_down(tmp_path: Path, settings: Cha
             healed = await cluster.wait_role(old, "follower", timeout=10.0)
             await trio.sleep(settings.phase_seconds)
         print(
-            f"old leader {old} stepped down after {stepped_down:.2f}s ({info['data_role']}), "
-            f"new leader {new} after {elected:.2f}s, rejoined in term {healed['data_term']}"
+            f"old leader {old} stepped down after {stepped_down:.2f}s ({info['group1_role']}), "
+            f"new leader {new} after {elected:.2f}s, rejoined in term {healed['group1_term']}"
         )
         assert new in followers
-        assert int(healed["data_leader_id"]) == new or int(healed["data_leader_id"]) == 0
+        assert int(healed["group1_leader_id"]) == new or int(healed["group1_leader_id"]) == 0
         assert ok_writes_after(workload, cut_at + elected) > 0
         await final_check(workload, cluster.ids)
 
@@ -122,14 +122,14 @@ async def test_isolated_leader(tmp_path: Path, settings: ChaosSettings) -> None:
             after = await cluster.wait_role(old, "follower", timeout=10.0)
             await trio.sleep(settings.phase_seconds)
         print(
-            f"old leader {old} (term {before['data_term']}) isolated; new leader {new} after "
-            f"{elected:.2f}s; old leader while isolated: {during_info['data_role']} "
-            f"commit {during_info['data_commit_index']}; after heal: {after['data_role']} "
-            f"term {after['data_term']} leader {after['data_leader_id']}"
+            f"old leader {old} (term {before['group1_term']}) isolated; new leader {new} after "
+            f"{elected:.2f}s; old leader while isolated: {during_info['group1_role']} "
+            f"commit {during_info['group1_commit_index']}; after heal: {after['group1_role']} "
+            f"term {after['group1_term']} leader {after['group1_leader_id']}"
         )
         assert new != old
-        assert during_info["data_role"] != "leader"
-        assert int(after["data_term"]) > int(before["data_term"])
+        assert during_info["group1_role"] != "leader"
+        assert int(after["group1_term"]) > int(before["group1_term"])
         assert_nothing_succeeded(cut_off_ops(workload, old, isolated_at, healed_at))
         assert ok_writes_after(workload, isolated_at + elected, others) > 0
         await final_check(workload, cluster.ids)
@@ -140,7 +140,7 @@ async def test_latency_100ms(tmp_path: Path, settings: ChaosSettings) -> None:
     longer than 3 s without an OK write) and keeps its leader."""
     async with open_cluster(tmp_path) as cluster:
         leader = await cluster.wait_leader()
-        term = (await cluster.node(leader).info())["data_term"]
+        term = (await cluster.node(leader).info())["group1_term"]
         workload = Workload(ports_of(cluster), clients=6, keys=8, seed=9)
         async with workload.running():
             await trio.sleep(1.0)
@@ -154,9 +154,9 @@ async def test_latency_100ms(tmp_path: Path, settings: ChaosSettings) -> None:
         gap = max_gap_between_ok_writes(workload, slow_from, slow_to)
         print(
             f"{ok} OK writes under latency, longest gap {gap:.2f}s, term {term} -> "
-            f"{after['data_term']}"
+            f"{after['group1_term']}"
         )
         assert gap < 3.0
         assert ok > 20
-        assert after["data_role"] == "leader" and after["data_term"] == term
+        assert after["group1_role"] == "leader" and after["group1_term"] == term
         await final_check(workload, cluster.ids)

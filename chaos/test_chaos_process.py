@@ -56,7 +56,7 @@ async def test_pause_follower(tmp_path: Path, settings: ChaosSettings) -> None:
     async with open_cluster(tmp_path) as cluster:
         leader = await cluster.wait_leader()
         follower = next(i for i in cluster.ids if i != leader)
-        term = (await cluster.node(leader).info())["data_term"]
+        term = (await cluster.node(leader).info())["group1_term"]
         workload = Workload(ports_of(cluster), clients=6, keys=8, seed=12)
         async with workload.running():
             await trio.sleep(settings.phase_seconds)
@@ -70,11 +70,11 @@ async def test_pause_follower(tmp_path: Path, settings: ChaosSettings) -> None:
         ok = ok_writes_after(workload, paused_at, [i for i in cluster.ids if i != follower])
         print(
             f"follower {follower} paused {resumed_at - paused_at:.1f}s; {ok} OK writes; "
-            f"leader {leader} term {term} -> {after['data_term']} {after['data_role']}"
+            f"leader {leader} term {term} -> {after['group1_term']} {after['group1_role']}"
         )
-        assert after["data_role"] == "leader"
+        assert after["group1_role"] == "leader"
         assert ok > 10
-        await cluster.wait_applied(int(after["data_commit_index"]), cluster.ids)
+        await cluster.wait_applied(int(after["group1_commit_index"]), cluster.ids)
         await final_check(workload, cluster.ids)
 
 
@@ -97,7 +97,7 @@ async def test_pause_leader(tmp_path: Path, settings: ChaosSettings) -> None:
             await trio.sleep(settings.phase_seconds)
         print(
             f"leader {old} paused; new leader {new} after {elected:.2f}s; old leader "
-            f"resumed as {info['data_role']} of leader {info['data_leader_id']}"
+            f"resumed as {info['group1_role']} of leader {info['group1_leader_id']}"
         )
         assert new != old
         assert elected < 3.0

@@ -67,20 +67,21 @@ async def test_compaction_and_snapshot_install(tmp_path: Path, settings: ChaosSe
                         await trio.sleep(0.5)
             sampler.cancel_scope.cancel()
         final_leader = await cluster.wait_leader()
-        commit = int((await cluster.node(final_leader).info())["data_commit_index"])
+        commit = int((await cluster.node(final_leader).info())["group1_commit_index"])
         await cluster.wait_applied(commit, cluster.ids, timeout=60.0)
         lag_info = await cluster.node(lagger).info()
         writes = len(workload.ok_writes())
         rss = {i: rss_summary(samples, i) for i in cluster.ids if i != lagger}
         print(
-            f"{writes} OK writes; leader first_log_index {leader_info['data_first_log_index']} "
-            f"snapshot {leader_info['data_snapshot_index']}; node {lagger} after restart: "
-            f"snapshot {lag_info['data_snapshot_index']} applied {lag_info['data_applied_index']}"
+            f"{writes} OK writes; leader first_log_index {leader_info['group1_first_log_index']} "
+            f"snapshot {leader_info['group1_snapshot_index']}; node {lagger} after restart: "
+            f"snapshot {lag_info['group1_snapshot_index']} "
+            f"applied {lag_info['group1_applied_index']}"
             f"; RSS KiB (first third peak, last third peak) {rss}; {len(samples)} samples"
         )
         assert writes >= target, f"only {writes} writes in the time bound"
-        assert int(leader_info["data_first_log_index"]) > SNAPSHOT_ENTRIES
-        assert int(lag_info["data_snapshot_index"]) > 0, "the follower got no snapshot"
+        assert int(leader_info["group1_first_log_index"]) > SNAPSHOT_ENTRIES
+        assert int(lag_info["group1_snapshot_index"]) > 0, "the follower got no snapshot"
         for node_id, (early, late) in rss.items():
             assert late <= early + 40 * 1024, f"node {node_id} RSS grew {early} -> {late} KiB"
         await final_check(workload, cluster.ids)
@@ -112,7 +113,7 @@ async def test_disk_full_then_space_returns(tmp_path: Path, settings: ChaosSetti
                 await trio.sleep(settings.phase_seconds)
             log = cluster.node(3).log_path.read_text(errors="replace")
             leader = await cluster.wait_leader()
-            commit = int((await cluster.node(leader).info())["data_commit_index"])
+            commit = int((await cluster.node(leader).info())["group1_commit_index"])
             await cluster.wait_applied(commit, [3], timeout=30.0)
             print(f"filled {filled >> 20} MiB; node 3 exited with {rc} after {exited_after:.1f}s")
             assert rc == 1, f"node 3 did not exit with status 1 on a full disk (rc={rc})"
@@ -180,7 +181,7 @@ async def test_torn_last_write(
         )
         if node.alive:
             leader = await cluster.wait_leader()
-            commit = int((await cluster.node(leader).info())["data_commit_index"])
+            commit = int((await cluster.node(leader).info())["group1_commit_index"])
             await cluster.wait_applied(commit, [victim], timeout=30.0)
             await final_check(workload, [victim])
         else:

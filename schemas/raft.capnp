@@ -172,6 +172,7 @@ struct ForwardRequest {
   requestId @0 :UInt64;
   protocol @1 :UInt8;          # RESP protocol version of the client (2 or 3)
   commands @2 :Data;           # client commands, inner framing "commands v1"
+  group @3 :UInt64;            # the data group the sender routed the commands to
 }
 
 struct ForwardReply {

@@ -234,9 +234,37 @@ def redis_oracle():  # type: ignore[no-untyped-def]
 
 
 ORACLE_KEYS = sorted(
-    {bytes(k) for k in [b"", b"a", b"b", b"ab", b"ba", b"aab", b"a]", b"]", b"-", b"^", b"\\", b"A",
-     b"Az", b"z", b"\x80", b"\xff", b"a\xffb", b"*", b"?", b"[", b"[a]", b"abab", b"^a",
-     b"a-b", b"aaaa", b"zA"]}
+    {
+        bytes(k)
+        for k in [
+            b"",
+            b"a",
+            b"b",
+            b"ab",
+            b"ba",
+            b"aab",
+            b"a]",
+            b"]",
+            b"-",
+            b"^",
+            b"\\",
+            b"A",
+            b"Az",
+            b"z",
+            b"\x80",
+            b"\xff",
+            b"a\xffb",
+            b"*",
+            b"?",
+            b"[",
+            b"[a]",
+            b"abab",
+            b"^a",
+            b"a-b",
+            b"aaaa",
+            b"zA",
+        ]
+    }
 )
 
 

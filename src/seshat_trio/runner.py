@@ -32,6 +32,8 @@ from seshat_trio.config.secret_file import read_secrets
 from seshat_trio.kv.operations import encode_batch
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
+from seshat_trio.node.group_service import Forwarding, GroupService
+from seshat_trio.node.groups import GroupRouter
 from seshat_trio.node.metrics import NodeCollector, node_registry
 from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
@@ -39,7 +41,7 @@ from seshat_trio.node.system_bootstrap import bootstrap_system_group, propose_un
 from seshat_trio.node.users import UsersFollower, configured_users
 from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.pubsub.keyspace import KeyspaceNotifier
-from seshat_trio.raft import Membership, RaftConfig, Role
+from seshat_trio.raft import Membership, RaftConfig
 from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.server.forwarded import ForwardedExecutor
@@ -53,13 +55,7 @@ from seshat_trio.storage import (
     WriteBatch,
 )
 from seshat_trio.storage.sweep import run_sweep
-from seshat_trio.system.layout import (
-    DATA_GROUP,
-    ClusterLayout,
-    NodeAddresses,
-    layout_of,
-    single_shard_layout,
-)
+from seshat_trio.system.layout import ClusterLayout, NodeAddresses, initial_layout, layout_of
 from seshat_trio.system.machine import SystemStateMachine
 from seshat_trio.transport import (
     ClusterSecrets,
@@ -77,6 +73,8 @@ CONFIG_ERROR_EXIT = 2
 # In-flight requests get this long to finish after a stop signal.
 DRAIN_SECONDS = 10.0
 HANDOVER_SECONDS = 2.0
+# Data groups of a new cluster.
+DATA_GROUPS = 1
 
 
 def run_node(config: Config) -> int:
@@ -185,13 +183,16 @@ async def serve_node(
     with Store.open(config.node.data_dir / "db", options) as store:
         stats = NodeStats(started_at=time.monotonic())
         committer = GroupCommitter(store, on_round=stats.observe_commit_round)
-        kv = KvStateMachine(store, DATA_GROUP)
         system_machine = SystemStateMachine(store)
         users = UserDirectory(catalog(), seeds)
         system_machine.subscribe(UsersFollower(users, seeds))
-        members = member_addresses(config, layout_of(system_machine.state))
-        # A node with stored state ignores this; a brand-new one founds the cluster with it.
-        founders = Membership(voters=frozenset(members))
+        stored = layout_of(system_machine.state)
+        members = member_addresses(config, stored)
+        # A node with stored state uses its layout; a brand-new one founds the cluster with
+        # this one (the first leader of group 0 proposes it) and the same drivers.
+        layout = stored or initial_layout(
+            (NodeAddresses(i, str(a)) for i, a in sorted(members.items())), DATA_GROUPS
+        )
         drivers: dict[int, RaftGroupDriver] = {}
 
         def on_message(msg: PeerMessage) -> None:
@@ -214,36 +215,51 @@ async def serve_node(
             client_addr=str(config.node.client_addr),
             secrets=cluster_secrets(config),
         )
-        machines: dict[int, StateMachine] = {SYSTEM_GROUP: system_machine, DATA_GROUP: kv}
-        for group, machine in machines.items():
+
+        def driver_for(group: int, machine: StateMachine, founders: frozenset[int]) -> None:
             drivers[group] = RaftGroupDriver(
                 raft_config=raft_config(config, group),
                 store=store,
                 committer=committer,
                 machine=machine,
                 transport=transport,
-                initial_membership=founders,
+                initial_membership=Membership(voters=founders),
                 settings=driver_settings(config),
                 rng=rng,
                 # Writes of many clients share one data entry; the system group's rare
                 # proposals each keep their own.
-                merge=encode_batch if group == DATA_GROUP else None,
+                merge=None if group == SYSTEM_GROUP else encode_batch,
             )
-        system, data = drivers[SYSTEM_GROUP], drivers[DATA_GROUP]
+
+        driver_for(SYSTEM_GROUP, system_machine, frozenset(members))
+        forwarding = Forwarding(config, transport, transport.client_address)
+        groups: dict[int, GroupService] = {}
+        for group in layout.shards.groups_of(config.node.id):
+            machine = KvStateMachine(store, group)
+            driver_for(group, machine, frozenset(layout.shards.replicas(group)))
+            groups[group] = GroupService(
+                config=config, driver=drivers[group], machine=machine, forwarding=forwarding
+            )
+        router = GroupRouter(groups, config.limits.request_timeout_s)
+        system_machine.subscribe(router.on_system_state)
+        system = drivers[SYSTEM_GROUP]
         service = NodeService(
             config=config,
-            data=data,
-            machine=kv,
+            router=router,
             system=system,
-            transport=transport,
+            forwarding=forwarding,
+            store=store,
             stats=stats,
-            client_address_of=transport.client_address,
             users=users,
         )
         client_ids = ClientIds()
         tunables = Tunables.from_config(config.redis)
         pubsub = PubSubHub(wait_s=config.pubsub.publish_wait_ms / 1000, peers=transport)
-        kv.notifier = KeyspaceNotifier(tunables, pubsub, lambda: data.role is Role.LEADER)
+        for service_of_group in groups.values():
+            # Each event is published once for the cluster, by its group's leader.
+            service_of_group.machine.notifier = KeyspaceNotifier(
+                tunables, pubsub, service_of_group.is_leader
+            )
         transport.pubsub = pubsub
         executor = ForwardedExecutor(
             config,
@@ -259,15 +275,18 @@ async def serve_node(
         collector = NodeCollector(
             node_id=config.node.id,
             stats=stats,
-            groups=[system, data],
+            groups=list(drivers.values()),
             peers=transport,
             committer=committer,
             value_cache=store.value_cache,
         )
         admin = AdminServer(
-            AdminEndpoints(data=data, peers=transport, registry=node_registry(collector))
+            AdminEndpoints(
+                groups=[group.driver for group in groups.values()],
+                peers=transport,
+                registry=node_registry(collector),
+            )
         )
-        layout = single_shard_layout(NodeAddresses(i, str(a)) for i, a in sorted(members.items()))
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(committer.run)
@@ -295,8 +314,10 @@ async def serve_node(
                     log.info("stopping", signal=signal.Signals(signum).name)
                     break
                 listener.stop()
-                for driver in (data, system):
-                    await driver.hand_over_leadership(HANDOVER_SECONDS)
+                # Every group this node leads hands over at once (in one bounded wait).
+                async with trio.open_nursery() as handover:
+                    for driver in drivers.values():
+                        handover.start_soon(driver.hand_over_leadership, HANDOVER_SECONDS)
                 with trio.move_on_after(DRAIN_SECONDS):
                     await listener.drained()
                 nursery.cancel_scope.cancel()

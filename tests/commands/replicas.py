@@ -13,6 +13,7 @@ so forwarded replies and local ones are compared alike (errors come back as Erro
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterator, Sequence
+from typing import Self
 
 import hiredis
 
@@ -88,7 +89,7 @@ class NodeBackend:
         executor = ForwardedExecutor(
             replicas.config, replicas.leader, CLIENT_IDS, replicas.max_forward_payload_bytes
         )
-        request = ForwardRequest(0, protocol, tuple(tuple(c) for c in commands))
+        request = ForwardRequest(0, protocol, tuple(tuple(c) for c in commands), GROUP)
         return (await executor(2, request)).payload
 
     async def read_barrier(self) -> None:
@@ -132,6 +133,21 @@ class NodeBackend:
         return RawReplies(await self.forward([command], 2), 1)
 
     async def system_read_barrier(self) -> None:
+        pass
+
+    # The node's one data group is this object too (GroupBackend and Backend at once).
+    group = 1
+
+    def group_for_slot(self, slot: int) -> Self:
+        return self
+
+    def local_group(self, group: int) -> Self | None:
+        return self if group == self.group else None
+
+    def data_groups(self) -> list[Self]:
+        return [self]
+
+    async def wait_for_map(self) -> None:
         pass
 
 

@@ -170,7 +170,9 @@ async def test_a_key_set_again_survives_a_stale_purge(
     due = replicas.leader.due_expiries(replicas.leader.clock_ms, 20)
     assert due == [b"k"]
     await leader_client.call("SET", "k", "new")  # set again before the purge applies
-    assert await purge_once(replicas.leader) == 0  # the index no longer lists it
+    assert (
+        await purge_once(replicas.leader, replicas.leader.now_ms()) == 0
+    )  # the index no longer lists it
     replicas.replicate(Operation(replicas.leader.clock_ms, ((b"purge", b"k"),)))
     assert await leader_client.call("GET", "k") == b"new"
 
@@ -183,7 +185,14 @@ async def test_active_expiry_purges_in_bounded_batches(
         await leader_client.call("PEXPIRE", f"k{i}", 100 + i)
     await leader_client.call("SET", "forever", "v")
     replicas.advance(1000)
-    assert await purge_once(replicas.follower) == 0  # followers never expire on their own
-    assert [await purge_once(replicas.leader) for _ in range(4)] == [20, 20, 5, 0]
+    assert (
+        await purge_once(replicas.follower, replicas.follower.now_ms()) == 0
+    )  # followers never expire on their own
+    assert [await purge_once(replicas.leader, replicas.leader.now_ms()) for _ in range(4)] == [
+        20,
+        20,
+        5,
+        0,
+    ]
     assert all(node.machine.key_count == 1 for node in replicas.nodes)
     assert len(replicas.leader.machine.expiries) == 0

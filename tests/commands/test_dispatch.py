@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Self
 
 import pytest
 import trio
@@ -127,6 +128,21 @@ class FakeBackend:
 
     def info_sections(self) -> dict[str, list[tuple[str, str]]]:
         return {"server": [("redis_version", "7.0.0")], "cluster": [("cluster_enabled", "0")]}
+
+    # The node's one data group is this object too (GroupBackend and Backend at once).
+    group = 1
+
+    def group_for_slot(self, slot: int) -> Self:
+        return self
+
+    def local_group(self, group: int) -> Self | None:
+        return self if group == self.group else None
+
+    def data_groups(self) -> list[Self]:
+        return [self]
+
+    async def wait_for_map(self) -> None:
+        pass
 
 
 def make_ctx(backend: FakeBackend | None = None) -> CommandContext:

@@ -204,14 +204,14 @@ class ClusterProcesses:
 
     def agreed_leader(self, among: list[MemberProcess]) -> int | None:
         """The leader id every member of `among` reports, if they agree and it says so."""
-        reported = {member.raft_int("data_leader_id") for member in among}
+        reported = {member.raft_int("group1_leader_id") for member in among}
         if len(reported) != 1:
             return None
         leader_id = reported.pop()
         candidates = {member.node_id: member for member in among}
         if leader_id not in candidates:
             return None
-        if candidates[leader_id].raft_info()["data_role"] != "leader":
+        if candidates[leader_id].raft_info()["group1_role"] != "leader":
             return None
         return leader_id
 

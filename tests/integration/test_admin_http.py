@@ -60,12 +60,13 @@ def test_health_ready_and_metrics_after_traffic(node: NodeProcess) -> None:
     status, body = get(node, "/health")
     health = json.loads(body)
     assert status == 200
-    assert (health["status"], health["role"], health["leader"]) == ("ok", "leader", 1)
-    assert health["reachable_voters"] == [1]
+    (group,) = health["groups"]
+    assert (health["status"], group["role"], group["leader"]) == ("ok", "leader", 1)
+    assert group["reachable_voters"] == [1]
     status, body = get(node, "/ready")
     ready = json.loads(body)
     assert (status, ready["status"]) == (200, "ok")
-    assert ready["applied"] >= 5
+    assert ready["groups"][0]["applied"] >= 5
 
     status, body = get(node, "/metrics")
     assert status == 200

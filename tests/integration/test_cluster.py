@@ -62,10 +62,10 @@ def measure_new_leader(
 def wait_caught_up(member: MemberProcess, leader: MemberProcess, timeout: float) -> float:
     """Wait until `member` has applied everything the leader had committed; seconds taken."""
     started = time.monotonic()
-    target = leader.raft_int("data_commit_index")
+    target = leader.raft_int("group1_commit_index")
     wait_for(
         f"node {member.node_id} applies up to the leader's commit index {target}",
-        lambda: member.raft_int("data_applied_index") >= target,
+        lambda: member.raft_int("group1_applied_index") >= target,
         timeout=timeout,
     )
     return time.monotonic() - started
@@ -138,7 +138,7 @@ def test_killed_follower_catches_up_from_the_log(make_cluster: ClusterFactory) -
 
     items = batch("while-down", 100)
     write_all(other, items)
-    assert leader.raft_int("data_first_log_index") == 1, "default settings must not compact"
+    assert leader.raft_int("group1_first_log_index") == 1, "default settings must not compact"
 
     launched = time.monotonic()
     follower.start()
@@ -147,7 +147,7 @@ def test_killed_follower_catches_up_from_the_log(make_cluster: ClusterFactory) -
         f"\nrestarted follower {follower.node_id} caught up from the log {took:.3f} s after "
         f"answering PING ({time.monotonic() - launched:.3f} s after launch)"
     )
-    assert follower.raft_int("data_snapshot_index") == 0
+    assert follower.raft_int("group1_snapshot_index") == 0
     assert_readable(follower, items)
 
 
@@ -159,7 +159,7 @@ def test_far_behind_follower_catches_up_from_a_snapshot(make_cluster: ClusterFac
     # The follower has applied old values of some keys; the snapshot must replace them.
     write_all(leader, {key: b"stale" for key in list(items)[:30]})
     wait_caught_up(follower, leader, timeout=10.0)
-    was_at = follower.raft_int("data_applied_index")
+    was_at = follower.raft_int("group1_applied_index")
     follower.signal(signal.SIGKILL)
     follower.wait()
 
@@ -170,7 +170,7 @@ def test_far_behind_follower_catches_up_from_a_snapshot(make_cluster: ClusterFac
         write_all(leader, {key: items[key] for key in keys[start : start + 5]})
     first = wait_for(
         "the leader compacts its log past the stopped follower",
-        lambda: (i := leader.raft_int("data_first_log_index")) > was_at + 1 and i,
+        lambda: (i := leader.raft_int("group1_first_log_index")) > was_at + 1 and i,
         timeout=10.0,
     )
     print(f"\nfollower stopped at index {was_at}; leader's log now starts at {first}")
@@ -178,14 +178,14 @@ def test_far_behind_follower_catches_up_from_a_snapshot(make_cluster: ClusterFac
     launched = time.monotonic()
     follower.start()
     took = wait_caught_up(follower, leader, timeout=30.0)
-    snapshot_index = follower.raft_int("data_snapshot_index")
+    snapshot_index = follower.raft_int("group1_snapshot_index")
     print(
         f"follower {follower.node_id} caught up {took:.3f} s after answering PING "
         f"({time.monotonic() - launched:.3f} s after launch; snapshot index {snapshot_index})"
     )
     # Entries after `was_at` are gone from every log, so a snapshot must have been installed.
     assert snapshot_index >= first - 1
-    assert follower.raft_int("data_first_log_index") > was_at + 1
+    assert follower.raft_int("group1_first_log_index") > was_at + 1
     assert_readable(follower, items)
 
 

@@ -26,7 +26,7 @@ def test_followers_answer_moved_with_the_leader_client_address(
     # Reads stay local (and linearizable); the refused write changed nothing.
     assert follower.client().get("k") == b"v"
     info = follower.raft_info()
-    assert info["data_leader_addr"] == f"127.0.0.1:{leader.port}"
+    assert info["group1_leader_addr"] == f"127.0.0.1:{leader.port}"
 
 
 def test_lease_reads_see_every_acknowledged_write_on_every_node(

@@ -70,7 +70,7 @@ def attack(member: MemberProcess, claimed_id: int, guessed_secret: bytes | None)
             )
             proofs = ClusterSecrets((guessed_secret,)).proofs(Role.DIALLER, transcript)
         hello = Hello(node_id=claimed_id, peer_id=member.node_id, nonce=nonce, proofs=proofs)
-        flush = ForwardRequest(1, 2, ((b"FLUSHALL",),))
+        flush = ForwardRequest(1, 2, ((b"FLUSHALL",),), 1)
         high_term = HeartbeatResp(
             group=1, src=claimed_id, dst=member.node_id, term=10**9, context=0
         )
@@ -98,7 +98,7 @@ def test_forged_peers_change_nothing(make_cluster: ClusterFactory, tmp_path: Pat
         for i in range(20):
             r.set(f"k{i}", f"v{i}")
     follower = cluster.followers(leader)[0]
-    terms = {m.node_id: m.raft_int("data_term") for m in cluster.nodes.values()}
+    terms = {m.node_id: m.raft_int("group1_term") for m in cluster.nodes.values()}
 
     for target in (leader, follower):
         impostor = next(i for i in cluster.nodes if i != target.node_id)
@@ -109,7 +109,7 @@ def test_forged_peers_change_nothing(make_cluster: ClusterFactory, tmp_path: Pat
         with socket.create_connection(("127.0.0.1", target.internal_port), timeout=5) as sock:
             _read_frame(sock)
             old = Hello(node_id=99, peer_id=target.node_id, protocol_version=1)
-            flush = ForwardRequest(1, 2, ((b"FLUSHALL",),))
+            flush = ForwardRequest(1, 2, ((b"FLUSHALL",),), 1)
             sock.sendall(b"".join(encode_frame(encode(m)) for m in (old, flush)))
             assert _closed_by_peer(sock)
 
@@ -117,7 +117,7 @@ def test_forged_peers_change_nothing(make_cluster: ClusterFactory, tmp_path: Pat
         with member.client() as r:
             assert r.dbsize() == 20, member.node_id
             assert r.get("k7") == b"v7"
-        assert member.raft_int("data_term") == terms[member.node_id]
+        assert member.raft_int("group1_term") == terms[member.node_id]
     assert cluster.leader().node_id == leader.node_id
     for target in (leader, follower):
         assert refused_total(target, "NotMember") == 1

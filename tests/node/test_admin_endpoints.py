@@ -155,7 +155,7 @@ def make_endpoints(
         clock=lambda: 42.0,
     )
     return (
-        AdminEndpoints(data=data, peers=transport, registry=node_registry(collector)),
+        AdminEndpoints(groups=[data], peers=transport, registry=node_registry(collector)),
         stats,
         data,
     )
@@ -171,7 +171,12 @@ def test_routes_status_codes() -> None:
     assert (endpoints("GET", "/health").status, endpoints("GET", "/ready").status) == (200, 200)
     data.current = attrs.evolve(FOLLOWER, leader_id=None)
     assert (endpoints("GET", "/health").status, endpoints("GET", "/ready").status) == (503, 503)
-    assert body_of(endpoints("GET", "/health"))["reason"] == "no leader known"
+    body = body_of(endpoints("GET", "/health"))
+    assert body["reason"] == "no leader known"
+    assert body["groups"] == [
+        {"status": "unavailable", "reason": "no leader known", "role": "follower",
+         "leader": None, "term": FOLLOWER.term, "group": FOLLOWER.group}
+    ]  # fmt: skip
     assert endpoints("GET", "/other").status == 404
     not_allowed = endpoints("DELETE", "/metrics")
     assert not_allowed.status == 405

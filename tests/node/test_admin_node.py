@@ -62,7 +62,7 @@ async def test_in_process_node_serves_admin_endpoints(tmp_path: Path) -> None:
                 assert replies[:2] == [b"v", b"OK"]
 
                 status, body = await http_get(http_port, "/health")
-                assert (status, json.loads(body)["role"]) == (200, "leader")
+                assert (status, json.loads(body)["groups"][0]["role"]) == (200, "leader")
                 status, body = await http_get(http_port, "/ready")
                 assert (status, json.loads(body)["status"]) == (200, "ok")
                 status, body = await http_get(http_port, "/metrics")

@@ -40,14 +40,17 @@ def set_run(*keys: str) -> list[list[bytes]]:
 
 
 async def forward_all(
-    batcher: ForwardBatcher, calls: list[tuple[int, list[list[bytes]], int]], timeout: float = 5
+    batcher: ForwardBatcher,
+    calls: list[tuple[int, list[list[bytes]], int]],
+    timeout: float = 5,
+    group: int = 1,
 ) -> list[bytes | Exception]:
     """Forward every call from its own task, all in the same scheduler pass."""
     results: list[bytes | Exception] = [b""] * len(calls)
 
     async def one(index: int, leader: int, run: list[list[bytes]], protocol: int) -> None:
         try:
-            results[index] = await batcher.forward(leader, run, protocol, timeout)
+            results[index] = await batcher.forward(leader, group, run, protocol, timeout)
         except Exception as exc:
             results[index] = exc
 
@@ -108,6 +111,19 @@ async def test_leaders_and_protocols_are_never_mixed(
     assert groups == [(2, 2, [b"a", b"d"]), (2, 3, [b"c"]), (3, 2, [b"b"])]
 
 
+async def test_data_groups_are_never_mixed(nursery: trio.Nursery) -> None:
+    leader, batcher = await start_batcher(nursery)
+
+    async def one(group: int, key: str) -> None:
+        await batcher.forward(2, group, set_run(key), 2, 5)
+
+    async with trio.open_nursery() as calls:
+        for group, key in ((1, "a"), (2, "b"), (1, "c")):
+            calls.start_soon(one, group, key)
+    requests = sorted((r.group, sorted(c[1] for c in r.commands)) for _, r, _ in leader.requests)
+    assert requests == [(1, [b"a", b"c"]), (2, [b"b"])]
+
+
 async def test_merged_requests_stop_at_the_byte_budget(nursery: trio.Nursery) -> None:
     leader, batcher = await start_batcher(nursery, max_batch_bytes=170)
     big = [[b"SET", b"k%d" % i, b"v" * 20] for i in range(4)]  # 81 wire bytes each, budget 170
@@ -142,8 +158,8 @@ async def test_the_request_is_bounded_by_its_earliest_deadline(
 ) -> None:
     leader, batcher = leader_and_batcher
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(batcher.forward, 2, set_run("a"), 2, 5.0)
-        nursery.start_soon(batcher.forward, 2, set_run("b"), 2, 1.5)
+        nursery.start_soon(batcher.forward, 2, 1, set_run("a"), 2, 5.0)
+        nursery.start_soon(batcher.forward, 2, 1, set_run("b"), 2, 1.5)
     ((_, _, timeout),) = leader.requests
     assert timeout == pytest.approx(1.5)
 
@@ -172,7 +188,7 @@ async def test_each_caller_raises_the_failure_afresh(
 
     async def call(key: str) -> None:
         try:
-            await batcher.forward(2, set_run(key), 2, 5)
+            await batcher.forward(2, 1, set_run(key), 2, 5)
         except PeerUnavailable as exc:
             depths.append(len(traceback.extract_tb(exc.__traceback__)))
 
@@ -196,7 +212,7 @@ async def test_stopping_fails_queued_and_in_flight_runs_with_their_true_outcome(
 
     async def call(key: str) -> None:
         try:
-            await batcher.forward(2, set_run(key), 2, 5)
+            await batcher.forward(2, 1, set_run(key), 2, 5)
         except Exception as exc:
             outcomes.append(exc)
 
@@ -216,5 +232,5 @@ async def test_stopping_fails_queued_and_in_flight_runs_with_their_true_outcome(
     assert len(queued) == 1 and not queued[0].maybe_delivered
     # Stopped: nothing waits forever on a batcher that no longer runs.
     with pytest.raises(PeerUnavailable) as info:
-        await batcher.forward(2, set_run("late"), 2, 5)
+        await batcher.forward(2, 1, set_run("late"), 2, 5)
     assert not info.value.maybe_delivered

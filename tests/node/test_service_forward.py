@@ -1,8 +1,7 @@
-"""NodeService.forward: how a follower's forwarded request ends, for each transport outcome."""
+"""GroupService.forward: how a follower's forwarded request ends, for each transport outcome."""
 
 from __future__ import annotations
 
-import time
 from typing import Any, cast
 
 import pytest
@@ -11,15 +10,16 @@ import trio.testing
 
 from seshat_trio.config import ClusterSection, Config, LimitsSection, NodeSection, Redirect
 from seshat_trio.errors import OutcomeUnknownError, ServiceError
-from seshat_trio.node.service import NodeService
-from seshat_trio.node.stats import NodeStats
+from seshat_trio.node.group_service import Forwarding, GroupService
 from seshat_trio.transport import ForwardFailed, ForwardReply, ForwardRequest, PeerUnavailable
 
 TIMEOUT_MS = 2_000
 
 
 class FakeData:
-    """The data group as the service sees it: a leader id that may change."""
+    """The data group's driver as the service sees it: a leader id that may change."""
+
+    group = 1
 
     def __init__(self, leader_id: int | None) -> None:
         self.leader_id = leader_id
@@ -55,23 +55,17 @@ async def make_service(
     data: FakeData,
     transport: FakeTransport,
     redirect: Redirect = Redirect.FORWARD,
-) -> NodeService:
+) -> GroupService:
     config = Config(
         node=NodeSection(id=1),
         cluster=ClusterSection(redirect=redirect),
         limits=LimitsSection(request_timeout_ms=TIMEOUT_MS),
     )
-    service = NodeService(
-        config=config,
-        data=cast(Any, data),
-        machine=cast(Any, None),
-        system=cast(Any, None),
-        transport=cast(Any, transport),
-        stats=NodeStats(started_at=time.monotonic()),
-        client_address_of=lambda node: f"127.0.0.1:{6378 + node}",
-        users=cast(Any, None),
+    forwarding = Forwarding(config, cast(Any, transport), lambda node: f"127.0.0.1:{6378 + node}")
+    service = GroupService(
+        config=config, driver=cast(Any, data), machine=cast(Any, None), forwarding=forwarding
     )
-    await nursery.start(service.run)  # sends the forwards (merged per scheduler pass)
+    await nursery.start(forwarding.batcher.run)  # sends the forwards (merged per pass)
     return service
 
 

@@ -41,7 +41,7 @@ from seshat_trio.replication.driver import (
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.pending import PendingReply
 from seshat_trio.storage import GroupCommitter, Store, WriteBatch
-from seshat_trio.system.layout import NodeAddresses, layout_of, single_shard_layout
+from seshat_trio.system.layout import NodeAddresses, initial_layout, layout_of
 from seshat_trio.system.machine import SystemStateMachine
 
 T = TypeVar("T")
@@ -517,7 +517,7 @@ async def test_system_group_bootstraps_layout_once(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     cluster = Cluster(tmp_path, FAST, system=True)
-    layout = single_shard_layout(NodeAddresses(i, f"127.0.0.1:{7000 + i}") for i in IDS)
+    layout = initial_layout([NodeAddresses(i, f"127.0.0.1:{7000 + i}") for i in IDS], 1)
     async with running(cluster, 30):
         async with trio.open_nursery() as bootstraps:
             for node in cluster:

@@ -12,8 +12,8 @@ from seshat_trio.storage import SYSTEM_GROUP, Store, WriteBatch
 from seshat_trio.system.layout import (
     NodeAddresses,
     encode_bootstrap,
+    initial_layout,
     layout_of,
-    single_shard_layout,
 )
 from seshat_trio.system.machine import SystemStateMachine
 from seshat_trio.system.registry import (
@@ -136,7 +136,7 @@ def test_snapshot_round_trip_in_bounded_chunks(tmp_path: Path) -> None:
 
 
 def test_an_older_builds_snapshot_chunk_installs(store: Store) -> None:
-    layout = single_shard_layout([NodeAddresses(1, "127.0.0.1:7001")])
+    layout = initial_layout([NodeAddresses(1, "127.0.0.1:7001")], 1)
     machine = SystemStateMachine(store)
     installer = machine.begin_install()
     installer.add_chunk(encode_bootstrap(layout))  # what the one-operation build sent
@@ -146,8 +146,8 @@ def test_an_older_builds_snapshot_chunk_installs(store: Store) -> None:
 
 
 def test_bootstrap_is_taken_once(store: Store) -> None:
-    first = single_shard_layout([NodeAddresses(1, "127.0.0.1:7001")])
-    second = single_shard_layout([NodeAddresses(2, "127.0.0.1:7002")])
+    first = initial_layout([NodeAddresses(1, "127.0.0.1:7001")], 1)
+    second = initial_layout([NodeAddresses(2, "127.0.0.1:7002")], 1)
     machine = SystemStateMachine(store)
     applied = machine.apply([(1, encode_bootstrap(first)), (2, encode_bootstrap(second))])
     assert [a.replies for a in applied] == [(1,), (0,)]

@@ -120,7 +120,7 @@ async def bench_loopback(seconds: float = 3.0) -> tuple[float, float]:
             rid = worker << 32
             while trio.current_time() < deadline:
                 rid += 1
-                await one.forward(2, ForwardRequest(rid, 2, ((b"SET", b"k", b"v"),)), 5)
+                await one.forward(2, ForwardRequest(rid, 2, ((b"SET", b"k", b"v"),), 1), 5)
                 done += 1
 
         start = trio.current_time()

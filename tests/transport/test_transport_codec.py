@@ -102,7 +102,7 @@ STRATEGIES = {
     ReadIndexResp: st.builds(
         ReadIndexResp, **header, request_ids=st.lists(u64).map(tuple), index=u64, ok=st.booleans()
     ),
-    ForwardRequest: st.builds(ForwardRequest, u64, st.integers(0, 255), commands),
+    ForwardRequest: st.builds(ForwardRequest, u64, st.integers(0, 255), commands, u64),
     ForwardReply: st.builds(ForwardReply, u64, st.binary(max_size=200)),
     ForwardError: st.builds(ForwardError, u64, st.text(max_size=40)),
     Publish: st.builds(

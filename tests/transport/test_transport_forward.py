@@ -15,7 +15,7 @@ from seshat_trio.transport import (
 
 
 def _request(rid: int) -> ForwardRequest:
-    return ForwardRequest(rid, 2, ((b"SET", b"key%d" % rid, b"v"),))
+    return ForwardRequest(rid, 2, ((b"SET", b"key%d" % rid, b"v"),), 1)
 
 
 async def test_concurrent_forwards_get_their_own_replies(net) -> None:
@@ -197,7 +197,7 @@ async def test_a_reply_above_the_frame_limit_fails_that_forward_and_keeps_the_li
         return ForwardReply(request.request_id, b"x" * size)
 
     def sized(rid: int, size: int) -> ForwardRequest:
-        return ForwardRequest(rid, 2, ((b"GET", b"%d" % size),))
+        return ForwardRequest(rid, 2, ((b"GET", b"%d" % size),), 1)
 
     with trio.fail_after(10):
         nodes = await net.start_cluster([1, 2], on_forward=echo_size, limits=limits)

@@ -156,7 +156,7 @@ async def test_forged_peer_is_refused_before_any_message(
             nonce=nonce,
             proofs=secrets.proofs(Role.DIALLER, transcript),
         )
-        flush = ForwardRequest(1, 2, ((b"FLUSHALL",),))
+        flush = ForwardRequest(1, 2, ((b"FLUSHALL",),), 1)
         resp = Heartbeat(group=1, src=sender, dst=1, term=10**6, commit=0, context=0)
         await stream.send_all(
             b"".join(encode_frame(encode(m)) for m in (hello, flush, resp))  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """The per-node HTTP admin listener: /metrics (Prometheus), /health and /ready (JSON).
 
 `http` is a small Trio + h11 server, `health` decides health and readiness from the data
-group's status, `endpoints` routes requests to them; the metrics themselves are built by
+groups' status, `endpoints` routes requests to them; the metrics themselves are built by
 `seshat_trio.node.metrics`.
 """
 

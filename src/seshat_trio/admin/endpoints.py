@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from prometheus_client.registry import CollectorRegistry
 
-from seshat_trio.admin.health import READY_MAX_LAG, Verdict, health, readiness
+from seshat_trio.admin.health import READY_MAX_LAG, Verdict, health, node_verdict, readiness
 from seshat_trio.admin.http import Response
 from seshat_trio.node.metrics import CONTENT_TYPE_LATEST, render
 from seshat_trio.replication.driver import GroupStatus
@@ -15,7 +15,7 @@ from seshat_trio.transport.peers import PeerState
 
 
 class StatusSource(Protocol):
-    """The data group's driver."""
+    """A data group's driver."""
 
     def status(self) -> GroupStatus: ...
 
@@ -30,12 +30,12 @@ class AdminEndpoints:
     def __init__(
         self,
         *,
-        data: StatusSource,
+        groups: Sequence[StatusSource],
         peers: PeerSource,
         registry: CollectorRegistry,
         ready_max_lag: int = READY_MAX_LAG,
     ) -> None:
-        self._data = data
+        self._groups = groups
         self._peers = peers
         self._registry = registry
         self._ready_max_lag = ready_max_lag
@@ -60,10 +60,14 @@ class AdminEndpoints:
 
     def health(self) -> Response:
         connected = {peer: state.connected for peer, state in self._peers.peer_states().items()}
-        return _verdict_response(health(self._data.status(), connected))
+        return _verdict_response(
+            node_verdict([health(group.status(), connected) for group in self._groups])
+        )
 
     def ready(self) -> Response:
-        return _verdict_response(readiness(self._data.status(), self._ready_max_lag))
+        return _verdict_response(
+            node_verdict([readiness(group.status(), self._ready_max_lag) for group in self._groups])
+        )
 
 
 def _verdict_response(verdict: Verdict) -> Response:

@@ -1,6 +1,7 @@
-"""Health and readiness of a node, decided from its data group's status (pure functions).
+"""Health and readiness of a node, decided from its data groups' status (pure functions).
 
-Healthy (`/health`): the data group can serve writes through this node right now.
+A node is healthy (ready) when every data group it replicates is; the body lists each
+group's verdict. Healthy (`/health`): the group can serve writes through this node now.
 - No leader known: unhealthy (an election is running, or this node is cut off).
 - This node leads: its outbound links must reach enough voters that, with itself, they
   form a majority. (With check-quorum the core also steps down when a majority has not
@@ -14,7 +15,7 @@ this node has applied all but at most `READY_MAX_LAG` of the entries it knows co
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -71,3 +72,13 @@ def readiness(status: GroupStatus, max_lag: int = READY_MAX_LAG) -> Verdict:
     if lag > max_lag:
         return _verdict(status, f"applying: {lag} committed entries behind", **fields)
     return _verdict(status, None, **fields)
+
+
+def node_verdict(groups: Sequence[Verdict]) -> Verdict:
+    """The node's verdict: ok when every group's is; the first failure's reason."""
+    failed = [verdict for verdict in groups if not verdict.ok]
+    body: dict[str, object] = {"status": "unavailable" if failed else "ok"}
+    if failed:
+        body["reason"] = failed[0].body["reason"]
+    body["groups"] = [verdict.body for verdict in groups]
+    return Verdict(not failed, body)

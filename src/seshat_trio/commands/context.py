@@ -1,7 +1,8 @@
 """What a command handler may touch: its client's connection state, the backend, the clients.
 
-`Backend` is the node service as commands see it; `ClientRegistry` is the listener's view
-of its connections (CLIENT LIST / KILL).
+`Backend` is the node service as commands see it, `GroupBackend` one data group of it (the
+dispatcher routes each command to one: commands/routing.py); `ClientRegistry` is the
+listener's view of its connections (CLIENT LIST / KILL).
 """
 
 from __future__ import annotations
@@ -68,8 +69,11 @@ class ClientState:
         self.watched.clear()
 
 
-class Backend(Protocol):
-    """The node service as commands see it (implemented in seshat_trio.node)."""
+class GroupBackend(Protocol):
+    """One data group as commands see it (implemented in seshat_trio.node.group_service)."""
+
+    @property
+    def group(self) -> int: ...
 
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
         """Start replicating `op` now (so pipelined writes batch); await the replies later,
@@ -87,7 +91,7 @@ class Backend(Protocol):
         ...
 
     def is_leader(self) -> bool:
-        """True when this node currently leads the data group (no waiting)."""
+        """True when this node currently leads the group (no waiting)."""
         ...
 
     def leader_is_remote(self) -> bool:
@@ -129,6 +133,27 @@ class Backend(Protocol):
 
     def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
         """Up to `limit` applied keys whose expiry is at or before `now_ms`."""
+        ...
+
+
+class Backend(Protocol):
+    """The node service as commands see it (implemented in seshat_trio.node)."""
+
+    def group_for_slot(self, slot: int) -> GroupBackend | None:
+        """This node's replica of the group serving `slot`; None while the shard map is not
+        known yet (see `wait_for_map`); ServiceError if this node does not replicate it."""
+        ...
+
+    def local_group(self, group: int) -> GroupBackend | None:
+        """This node's replica of data group `group`, if it has one."""
+        ...
+
+    def data_groups(self) -> Sequence[GroupBackend]:
+        """Every data group this node replicates, by group id."""
+        ...
+
+    async def wait_for_map(self) -> None:
+        """Return once the shard map is known (ServiceError after the request timeout)."""
         ...
 
     def now_ms(self) -> int:
@@ -180,18 +205,29 @@ class CommandContext:
     config: Config
     # None: a context with no listener behind it (a forwarded request): only `client`.
     registry: ClientRegistry | None = None
-    # Whether a read barrier already covers the reads still to run in this client read.
-    barrier_fresh: bool = False
     # The node's pub/sub (None in contexts without one) and its CONFIG SET-able settings.
     pubsub: PubSubHub | None = None
     tunables: Tunables = attrs.field(factory=Tunables)
+    # A forwarded request: the data group its sender routed it to.
+    routed_group: int | None = None
+    # The data group the running command addresses (set by the dispatcher before it runs;
+    # None for a command that addresses none).
+    group: GroupBackend | None = None
+    # The groups whose read barrier already covers the reads still to run in this read.
+    fresh_barriers: set[int] = attrs.field(factory=set)
+
+    def data_group(self) -> GroupBackend:
+        """The group of a data command (the dispatcher routed it: never None there)."""
+        assert self.group is not None, "a data command ran without a routed group"
+        return self.group
 
     async def read_barrier(self) -> None:
-        """Make reads linearizable, sharing one barrier across a pipeline's reads.
+        """Make reads linearizable, sharing one barrier per group across a pipeline's reads.
 
         Every command of one client read was invoked before the first barrier started, so
-        that barrier covers them all; the dispatcher clears `barrier_fresh` at each new
+        that barrier covers them all; the dispatcher clears `fresh_barriers` at each new
         client read and after each write (a follower may not have applied it yet)."""
-        if not self.barrier_fresh:
-            await self.backend.read_barrier()
-            self.barrier_fresh = True
+        group = self.data_group()
+        if group.group not in self.fresh_barriers:
+            await group.read_barrier()
+            self.fresh_barriers.add(group.group)

@@ -19,6 +19,7 @@ from seshat_trio.protocol import ErrorReply, RawReplies, Reply
 MOVED_DURING_READ = ErrorReply(
     "TRYAGAIN leadership moved while the request was forwarded; it was not applied"
 )
+NO_GROUP = ErrorReply("ERR the command addresses no single data group on this node")
 PURGE = b"purge"
 # Keys one lazily proposed deletion carries at most (a KEYS over many expired keys must not
 # become one huge log entry); active expiry deletes the rest.
@@ -45,16 +46,18 @@ async def run_read(ctx: CommandContext, argv: list[bytes]) -> Reply:
     error = command.check(args)
     if error is not None:
         return error
-    backend = ctx.backend
+    group = ctx.group
+    if group is None:
+        return NO_GROUP
     await ctx.read_barrier()
-    view = ReadView(backend, backend.now_ms(), may_judge_expiry=backend.is_leader())
+    view = ReadView(group, ctx.backend.now_ms(), may_judge_expiry=group.is_leader())
     try:
         reply = command.execute(view, args)
     except MustAskLeader:
         if ctx.client.forwarded:
             return MOVED_DURING_READ
-        return RawReplies(await backend.forward([argv], ctx.client.protocol, alone=True), 1)
+        return RawReplies(await group.forward([argv], ctx.client.protocol, alone=True), 1)
     if view.expired:
         keys = list(dict.fromkeys(view.expired))[:MAX_LAZY_PURGE]
-        backend.propose_nowait(operation(ctx, ((PURGE, *keys),)))
+        group.propose_nowait(operation(ctx, ((PURGE, *keys),)))
     return reply

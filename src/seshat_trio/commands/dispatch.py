@@ -5,11 +5,13 @@ replication round, and their replies are awaited afterwards. Anything that reads
 otherwise depends on earlier commands) first waits for the writes before it, which keeps
 per-connection ordering exactly as if each command ran alone.
 
-On a follower, writes are refused locally (`NotLeaderError`); a run of consecutive refused
-writes is forwarded to the leader as ONE request, whose encoded replies are spliced back in
-place. Local and forwarded work never overlap: each waits for the other before it starts,
-so ordering holds across the two paths too. A request that was itself forwarded is never
-forwarded again (leadership moved while it travelled): its writes fail with TRYAGAIN.
+Each command runs in the data group its keys route to (commands/routing.py). On a follower
+of that group, writes are refused locally (`NotLeaderError`); a run of consecutive refused
+writes to one group is forwarded to its leader as ONE request, whose encoded replies are
+spliced back in place. Local and forwarded work never overlap: each waits for the other
+before it starts, so ordering holds across the two paths too. A request that was itself
+forwarded is never forwarded again (leadership moved while it travelled): its writes fail
+with TRYAGAIN.
 
 Inside MULTI every command but the transaction controls is queued, not executed; EXEC is
 then one write (commands/transactions.py).
@@ -18,7 +20,7 @@ then one write (commands/transactions.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Sequence
 
 import trio
 
@@ -31,8 +33,16 @@ from seshat_trio.commands import (  # noqa: F401  (registration)
     server,
     transactions,
 )
-from seshat_trio.commands.context import CommandContext
+from seshat_trio.commands.context import CommandContext, GroupBackend
+from seshat_trio.commands.data import NO_GROUP
 from seshat_trio.commands.permissions import admission_error, exec_refusal
+from seshat_trio.commands.routing import (
+    MAP_UNKNOWN,
+    MapUnknown,
+    command_keys,
+    route_keys,
+    transaction_keys,
+)
 from seshat_trio.commands.table import CommandSpec, lookup, unknown_command, wrong_arity
 from seshat_trio.config.model import FORWARD_REQUEST_BUDGET
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
@@ -101,6 +111,7 @@ class _Pipeline:
         self.ctx = ctx
         self.replies: list[Reply] = []
         self._submitted: list[tuple[int, Awaitable[tuple[Reply, ...]]]] = []
+        self._forward_group: GroupBackend | None = None
         self._forward_slot = -1
         self._forward_run: list[list[bytes]] = []
         self._forward_bytes = 0
@@ -110,31 +121,36 @@ class _Pipeline:
         await self._settle_forwarded()
         self.replies.append(reply)
 
-    async def write(self, argv: list[bytes], spec: CommandSpec) -> None:
-        self.ctx.barrier_fresh = False  # reads after this write need a barrier of their own
+    async def write(self, argv: list[bytes], spec: CommandSpec, group: GroupBackend) -> None:
+        self.ctx.fresh_barriers.clear()  # reads after this write need a barrier of their own
         # Only writes that join a forwarded run are sized: a leader's never are.
         size = _forwarded_bytes(argv) if self._forward_run else 0
         if self._forward_run and (
-            len(self._forward_run) >= self.ctx.config.limits.max_forward_commands
+            group is not self._forward_group
+            or len(self._forward_run) >= self.ctx.config.limits.max_forward_commands
             or self._forward_bytes + size > FORWARD_REQUEST_BUDGET
         ):
-            # A full run goes now and this write starts the next, after its reply: one
-            # request, and its replies (values, for some writes), stay below the frame limit.
+            # A full run (or one to another group) goes now and this write starts the next,
+            # after its reply: one request, and its replies (values, for some writes), stay
+            # below the frame limit.
             await self._settle_forwarded()
         if not self._forward_run:
-            if self.ctx.client.forwarded or not self.ctx.backend.leader_is_remote():
-                if await self._handled_here(argv, spec):
+            if self.ctx.client.forwarded or not group.leader_is_remote():
+                if await self._handled_here(argv, spec, group):
                     return
             else:
                 # A follower's common case: building and proposing would only be refused.
                 await self._settle_submitted()
+            self._forward_group = group
             self._forward_slot = len(self.replies)
             self.replies.append(None)
             size = _forwarded_bytes(argv)
         self._forward_run.append(argv)
         self._forward_bytes += size
 
-    async def _handled_here(self, argv: list[bytes], spec: CommandSpec) -> bool:
+    async def _handled_here(
+        self, argv: list[bytes], spec: CommandSpec, group: GroupBackend
+    ) -> bool:
         """Propose the write (or answer its error) here; False when it must be forwarded."""
         assert spec.build is not None
         built = spec.build(self.ctx, argv)
@@ -143,7 +159,7 @@ class _Pipeline:
             return True
         for _ in range(LOCAL_ATTEMPTS):
             try:
-                submitted = self.ctx.backend.submit(built)
+                submitted = group.submit(built)
             except NotLeaderError:
                 if self.ctx.client.forwarded:
                     self.replies.append(MOVED_WHILE_FORWARDED)
@@ -159,7 +175,7 @@ class _Pipeline:
             # if it turns out to be this node, propose here after all.
             await self._settle_submitted()
             try:
-                local = await self.ctx.backend.leader_is_local()
+                local = await group.leader_is_local()
             except ServiceError as exc:
                 self.replies.append(ErrorReply(exc.message))
                 return True
@@ -200,8 +216,10 @@ class _Pipeline:
             return
         run, self._forward_run = self._forward_run, []
         self._forward_bytes = 0
+        group = self._forward_group
+        assert group is not None
         try:
-            payload = await self.ctx.backend.forward(run, self.ctx.client.protocol)
+            payload = await group.forward(run, self.ctx.client.protocol)
         except ServiceError as exc:
             self.replies[self._forward_slot] = RawReplies.repeat(ErrorReply(exc.message), len(run))
         else:
@@ -214,7 +232,7 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
     A forwarded run of writes comes back as one `RawReplies` entry. Stops after a command
     that closes the connection (QUIT).
     """
-    ctx.barrier_fresh = False  # a new client read: its commands were invoked just now
+    ctx.fresh_barriers.clear()  # a new client read: its commands were invoked just now
     pipeline = _Pipeline(ctx)
     client = ctx.client
     if client.pubsub is not None:  # messages arriving meanwhile go among these replies
@@ -250,10 +268,22 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
             error = subscribed_mode_refusal(client, spec.name, spec.is_container, argv)
         if error is not None:
             await pipeline.add(error)
+            continue
+        key_args = command_keys(spec, argv)
+        routed = route_keys(ctx, key_args)
+        if routed is MAP_UNKNOWN:
+            routed = await _route_once_known(ctx, key_args)
+        assert not isinstance(routed, MapUnknown)
+        if isinstance(routed, ErrorReply):
+            await pipeline.add(routed)
         elif spec.build is not None:
-            await pipeline.write(argv, spec)
+            if routed is None:
+                await pipeline.add(NO_GROUP)
+            else:
+                await pipeline.write(argv, spec, routed)
         else:
             assert spec.run is not None
+            ctx.group = routed
             await pipeline.settle()
             try:
                 reply = await spec.run(ctx, argv)
@@ -268,16 +298,46 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
     return pipeline.replies
 
 
+async def _route_once_known(
+    ctx: CommandContext, key_args: Sequence[bytes]
+) -> GroupBackend | ErrorReply | None:
+    """Route `key_args` once the shard map is known (the first commands of a new cluster)."""
+    try:
+        await ctx.backend.wait_for_map()
+    except ServiceError as exc:
+        return ErrorReply(exc.message)
+    routed = route_keys(ctx, key_args)
+    assert not isinstance(routed, MapUnknown)  # known maps are never forgotten
+    return routed
+
+
+async def _route(ctx: CommandContext, key_args: Sequence[bytes]) -> GroupBackend | ErrorReply:
+    routed = route_keys(ctx, key_args)
+    if routed is MAP_UNKNOWN:
+        routed = await _route_once_known(ctx, key_args)
+    assert not isinstance(routed, MapUnknown)
+    return NO_GROUP if routed is None else routed
+
+
 async def _exec(pipeline: _Pipeline, spec: CommandSpec, argv: list[bytes]) -> None:
     ctx = pipeline.ctx
     if len(argv) == 1:
+        # The transaction runs in the one group its keys (watched ones too) live in.
+        routed = await _route(ctx, transaction_keys(ctx.client.queued or (), ctx.client.watched))
         taken = transactions.take_transaction(ctx)
         if isinstance(taken, ErrorReply):
             await pipeline.add(taken)
+        elif isinstance(routed, ErrorReply):
+            await pipeline.add(routed)
         else:
-            await pipeline.write([argv[0], taken], spec)
+            await pipeline.write([argv[0], taken], spec, routed)
     elif len(argv) == 2 and ctx.client.forwarded:
-        await pipeline.write(argv, spec)  # a follower's transaction
+        # A follower's transaction: it runs in the group the request was routed to.
+        routed = await _route(ctx, ())
+        if isinstance(routed, ErrorReply):
+            await pipeline.add(routed)
+        else:
+            await pipeline.write(argv, spec, routed)
     else:
         # Redis aborts EXEC itself on an arity error: the transaction (if any) is discarded
         # and the error says why, inside MULTI or not.

@@ -73,9 +73,10 @@ async def watch(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if ctx.client.queued is not None:
         return ErrorReply("ERR WATCH inside MULTI is not allowed")
     await ctx.read_barrier()
+    group = ctx.data_group()  # the keys' group: EXEC runs there (commands/routing.py)
     for key in argv[1:]:
         if key not in ctx.client.watched:  # watching again keeps the first observation
-            ctx.client.watched[key] = fingerprint(ctx.backend.get(key))
+            ctx.client.watched[key] = fingerprint(group.get(key))
     return OK
 
 

@@ -95,10 +95,6 @@ class KvStateMachine:
         """Stage a snapshot received from the leader; `reload` after it is finished."""
         return self._store.begin_install(self._group)
 
-    def make_durable(self) -> None:
-        """A synced write: everything applied so far survives a power loss (SAVE)."""
-        self._store.write(WriteBatch(), sync=True)
-
     def apply(self, entries: Iterable[tuple[int, bytes | None]]) -> list[Applied]:
         """Apply `(index, operation bytes or None for a no-op)` pairs in order."""
         notifier = self.notifier

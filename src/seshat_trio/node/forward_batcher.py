@@ -1,4 +1,5 @@
-"""Merge the forwarded write runs of concurrent connections into one request per leader.
+"""Merge the forwarded write runs of concurrent connections into one request per leader
+and data group.
 
 Each client connection on a follower forwards its runs of writes to the leader. Sent one by
 one, every run is a request of its own on both nodes: an encode and a decode each way, and
@@ -68,7 +69,8 @@ class ForwardBatcher:
         # Replies may carry values (`LimitsSection.max_forward_commands`); a single run is
         # never longer (the dispatcher splits them), so every batch respects it.
         self._max_batch_commands = max_batch_commands
-        self._open: dict[tuple[int, int], list[_Run]] = {}
+        # (leader, group, protocol) -> the runs of this scheduler pass
+        self._open: dict[tuple[int, int, int], list[_Run]] = {}
         self._wakeup = trio.Event()
         self._running = False
 
@@ -82,25 +84,25 @@ class ForwardBatcher:
                     await self._wakeup.wait()
                     self._wakeup = trio.Event()
                     ready, self._open = self._open, {}
-                    for (leader, protocol), runs in ready.items():
+                    for (leader, group, protocol), runs in ready.items():
                         for batch in self._batches(runs):
-                            nursery.start_soon(self._send_batch, leader, protocol, batch)
+                            nursery.start_soon(self._send_batch, leader, group, protocol, batch)
         finally:
             self._running = False
             stranded, self._open = self._open, {}
-            for (leader, _), runs in stranded.items():
+            for (leader, _, _), runs in stranded.items():
                 for run in runs:
                     run.fail(PeerUnavailable(leader, "forwarding stopped", maybe_delivered=False))
 
     async def forward(
-        self, leader: int, commands: Commands, protocol: int, timeout: float
+        self, leader: int, group: int, commands: Commands, protocol: int, timeout: float
     ) -> bytes:
-        """The leader's encoded replies to `commands`; raises what `send` raises."""
+        """The encoded replies of `group`'s leader to `commands`; raises what `send` raises."""
         if not self._running:
             raise PeerUnavailable(leader, "forwarding is not running", maybe_delivered=False)
         size = sum(len(arg) + ARGUMENT_OVERHEAD for command in commands for arg in command)
         run = _Run(commands, trio.current_time() + timeout, size + COMMAND_OVERHEAD * len(commands))
-        self._open.setdefault((leader, protocol), []).append(run)
+        self._open.setdefault((leader, group, protocol), []).append(run)
         self._wakeup.set()
         await run.done.wait()
         if run.error is not None:
@@ -124,11 +126,12 @@ class ForwardBatcher:
         if batch:
             yield batch
 
-    async def _send_batch(self, leader: int, protocol: int, runs: list[_Run]) -> None:
+    async def _send_batch(self, leader: int, group: int, protocol: int, runs: list[_Run]) -> None:
         request = ForwardRequest(
             next(self._request_ids),
             protocol,
             tuple(tuple(command) for run in runs for command in run.commands),
+            group,
         )
         timeout = max(0.0, min(run.deadline for run in runs) - trio.current_time())
         try:

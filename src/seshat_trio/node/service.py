@@ -1,50 +1,36 @@
-"""The node service: what the command layer calls to write, read and describe the node.
+"""The node service: what the command layer calls to route, describe and save the node.
 
-Writes are proposed to the data group when this node leads it; otherwise the command layer
-forwards them (`forward`) to the leader, which executes them exactly as if its own client
-had sent them. Every request has a deadline (`limits.request_timeout_ms`). Outcomes follow
-one rule: a write is reported as failed only when it certainly was not applied; once it
-may have reached a log, a lost leader or a passed deadline is reported as an unknown
-outcome, never as a failure.
+Each data group this node replicates is a `GroupService` (node/group_service.py), reached
+through the `GroupRouter` (node/groups.py): writes and reads address a group; INFO, SAVE
+and the clock are the node's. The service's own task sends the forwarded requests of all
+groups (merged per leader and group, see forward_batcher).
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import platform
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Sequence
 
 import trio
 
 from seshat_trio import __version__
 from seshat_trio.acl.users import UserDirectory
-from seshat_trio.config import Config, Redirect
-from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
-from seshat_trio.kv.operations import Operation, encode_operation
-from seshat_trio.kv.state_machine import KvStateMachine
-from seshat_trio.node.forward_batcher import ForwardBatcher
+from seshat_trio.config import Config
+from seshat_trio.errors import OutcomeUnknownError, ServiceError
+from seshat_trio.node.group_service import Forwarding, GroupService, read_barrier
+from seshat_trio.node.groups import GroupRouter
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import RawReplies, Reply
 from seshat_trio.raft import NotLeader, Role
 from seshat_trio.replication.driver import GroupStatus, RaftGroupDriver
-from seshat_trio.storage import EVERY_ELEMENT, Span, StoredValue
-from seshat_trio.transport import (
-    ForwardFailed,
-    ForwardRequest,
-    PeerState,
-    PeerUnavailable,
-    Transport,
-)
+from seshat_trio.storage import Store, WriteBatch
+from seshat_trio.transport import NO_DATA_GROUP, PeerState
 
 REDIS_VERSION = "7.0.0"
-NO_LEADER = (
-    "NOLEADER no leader was reachable within {timeout:g} s (this node may be cut off from a "
-    "quorum); the write was not applied"
-)
 
 
 class NodeService:
@@ -52,144 +38,40 @@ class NodeService:
         self,
         *,
         config: Config,
-        data: RaftGroupDriver,
-        machine: KvStateMachine,
+        router: GroupRouter,
         system: RaftGroupDriver,
-        transport: Transport,
+        forwarding: Forwarding,
+        store: Store,
         stats: NodeStats,
-        client_address_of: Callable[[int], str | None],
         users: UserDirectory,
     ) -> None:
         self._config = config
         self.users = users
-        self._data = data
-        self._machine = machine
+        self.router = router
         self._system = system
-        self._transport = transport
+        self._forwarding = forwarding
+        self._store = store
         self.stats = stats
-        self._client_address_of = client_address_of
         self._timeout_s = config.limits.request_timeout_s
-        self._request_ids = itertools.count(1)
-        self._batcher = ForwardBatcher(
-            transport.forward,
-            self._request_ids,
-            max_batch_commands=config.limits.max_forward_commands,
-        )
         # LASTSAVE before any SAVE: the start time, as Redis reports after loading.
         self._last_save = int(time.time())
 
-    # -- writes --------------------------------------------------------------------------
-    def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
-        """Propose `op` now; raises NotLeaderError when this node does not lead. The caller
-        bounds the wait (one deadline per client read, not one cancel scope per write)."""
-        try:
-            return self._data.propose(encode_operation(op))
-        except NotLeader as exc:
-            raise NotLeaderError(exc.leader_id) from None
-
-    def propose_nowait(self, op: Operation) -> None:
-        """Propose `op` if this node leads; nobody waits for it (lazy expiry's deletions)."""
-        # Not leading (or handing over): the next leader expires the keys itself.
-        with contextlib.suppress(NotLeader, ServiceError):
-            self._data.propose(encode_operation(op))
-
-    async def leader_is_local(self) -> bool:
-        """Wait (up to the request timeout) until the data group has a leader; True when it
-        is this node. Raises NOLEADER when none emerges: nothing was proposed."""
-        leader = self._data.leader_id
-        if leader is not None:  # the common case, on every forwarded write: no cancel scope
-            return leader == self._config.node.id
-        with trio.move_on_after(self._timeout_s):
-            while self._data.leader_id is None:
-                await self._data.wait_changed()
-            return self._data.leader_id == self._config.node.id
-        raise ServiceError(NO_LEADER.format(timeout=self._timeout_s))
-
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The service's own task: it sends forwarded requests (merged, see forward_batcher)."""
-        await self._batcher.run(task_status=task_status)
+        await self._forwarding.batcher.run(task_status=task_status)
 
-    def is_leader(self) -> bool:
-        return self._data.role is Role.LEADER
+    # -- routing -------------------------------------------------------------------------
+    def group_for_slot(self, slot: int) -> GroupService | None:
+        return self.router.for_slot(slot)
 
-    def leader_is_remote(self) -> bool:
-        leader = self._data.leader_id
-        return leader is not None and leader != self._config.node.id
+    def local_group(self, group: int) -> GroupService | None:
+        return self.router.group(group)
 
-    async def forward(
-        self, commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False
-    ) -> bytes:
-        """Have the leader execute `commands`; returns their RESP-encoded replies."""
-        deadline = trio.current_time() + self._timeout_s
-        leader = self._data.leader_id
-        not_sent = False
-        if (
-            leader is not None
-            and leader != self._config.node.id
-            and self._config.cluster.redirect is Redirect.FORWARD
-        ):
-            # The common case, with no cancel scope of its own (the transport bounds the
-            # wait); merged with the other connections' runs of this scheduler pass.
-            if alone:
-                sent = self._forward_payload(
-                    leader, self._request(commands, protocol), self._timeout_s
-                )
-            else:
-                sent = self._batcher.forward(leader, commands, protocol, self._timeout_s)
-            payload = await self._settled(leader, sent)
-            if payload is not None:
-                return payload
-            not_sent = True
-        request = self._request(commands, protocol)
-        with trio.move_on_at(deadline):
-            while True:
-                if not_sent:
-                    await self._data.wait_changed()  # wait for news, then retry
-                    not_sent = False
-                if await self.leader_is_local():
-                    # Leadership moved here after the writes were refused locally; none of
-                    # them was proposed, so a plain retry is safe.
-                    raise ServiceError(
-                        "TRYAGAIN leadership moved to this node during the request; "
-                        "it was not applied"
-                    )
-                leader = self._data.leader_id
-                assert leader is not None
-                if self._config.cluster.redirect is Redirect.MOVED:
-                    address = self._client_address_of(leader)
-                    if address is not None:
-                        raise ServiceError(f"MOVED 0 {address}")
-                # Never negative: news may wake this task just before the deadline fires.
-                remaining = max(0.0, deadline - trio.current_time())
-                payload = await self._settled(
-                    leader, self._forward_payload(leader, request, remaining)
-                )
-                if payload is not None:
-                    return payload
-                not_sent = True
-        raise OutcomeUnknownError.deadline_passed(self._timeout_s)
+    def data_groups(self) -> Sequence[GroupService]:
+        return self.router.groups
 
-    def _request(self, commands: Sequence[Sequence[bytes]], protocol: int) -> ForwardRequest:
-        return ForwardRequest(next(self._request_ids), protocol, tuple(tuple(c) for c in commands))
-
-    async def _forward_payload(self, leader: int, request: ForwardRequest, timeout: float) -> bytes:
-        return (await self._transport.forward(leader, request, timeout)).payload
-
-    async def _settled(self, leader: int, sent: Awaitable[bytes]) -> bytes | None:
-        """The leader's encoded replies; None when the request was certainly not sent."""
-        try:
-            return await sent
-        except PeerUnavailable as exc:
-            if exc.maybe_delivered:
-                raise OutcomeUnknownError(
-                    f"TIMEOUT the connection to the leader (node {leader}) broke after "
-                    "the request was sent; a write in it may or may not have been applied"
-                ) from None
-            return None
-        except trio.TooSlowError:
-            raise OutcomeUnknownError.deadline_passed(self._timeout_s) from None
-        except ForwardFailed as exc:
-            raise ServiceError(f"ERR the leader could not execute the request: {exc}") from None
+    async def wait_for_map(self) -> None:
+        await self.router.wait_for_map()
 
     # -- the system group ----------------------------------------------------------------
     async def change_system(self, op: bytes, command: Sequence[bytes], *, forwarded: bool) -> Reply:
@@ -197,6 +79,7 @@ class NodeService:
         run `command` (which proposes the same operation there). Same outcome rules as a
         write: TRYAGAIN when certainly not applied, an unknown outcome otherwise."""
         system = self._system
+        forwarding = self._forwarding
         deadline = trio.current_time() + self._timeout_s
         with trio.move_on_at(deadline):
             while True:
@@ -212,10 +95,10 @@ class NodeService:
                     )
                 elif leader is not None:
                     # Its replies (OK, a count, an error) read the same in RESP2 and RESP3.
-                    request = self._request([command], 2)
+                    request = forwarding.request([command], 2, NO_DATA_GROUP)
                     remaining = max(0.0, deadline - trio.current_time())
-                    payload = await self._settled(
-                        leader, self._forward_payload(leader, request, remaining)
+                    payload = await forwarding.settled(
+                        leader, forwarding.send(leader, request, remaining), self._timeout_s
                     )
                     if payload is not None:
                         return RawReplies(payload, 1)
@@ -223,51 +106,12 @@ class NodeService:
         raise OutcomeUnknownError.deadline_passed(self._timeout_s)
 
     async def system_read_barrier(self) -> None:
-        await self._barrier(self._system)
+        await read_barrier(self._system, self._timeout_s)
 
-    # -- reads ---------------------------------------------------------------------------
-    async def read_barrier(self) -> None:
-        """ReadIndex through the data group, retried until the request deadline: a read
-        has no side effects, so riding out an election is always safe."""
-        await self._barrier(self._data)
-
-    async def _barrier(self, group: RaftGroupDriver) -> None:
-        failure = "no leader was elected"
-        with trio.move_on_after(self._timeout_s):
-            while True:
-                try:
-                    await group.read_barrier()
-                except ServiceError as exc:
-                    failure = exc.message
-                    await group.wait_changed()
-                else:
-                    return
-        raise ServiceError(
-            f"TIMEOUT the read could not be confirmed within {self._timeout_s:g} s ({failure})"
-        )
-
-    def get(self, key: bytes) -> StoredValue | None:
-        return self._machine.get(key)
-
-    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
-        return self._machine.items(start)
-
-    def element(self, key: bytes, version: int, suffix: bytes) -> bytes | None:
-        return self._machine.element(key, version, suffix)
-
-    def elements(
-        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
-    ) -> Iterator[tuple[bytes, bytes]]:
-        return self._machine.elements(key, version, span)
-
-    def key_count(self) -> int:
-        return self._machine.key_count
-
-    def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
-        return self._machine.due_expiries(now_ms, limit)
-
+    # -- node-wide -----------------------------------------------------------------------
     def save(self) -> None:
-        self._machine.make_durable()
+        """Make every applied write of every group durable: one synced write."""
+        self._store.write(WriteBatch(), sync=True)
         self._last_save = int(time.time())
 
     def last_save(self) -> int:
@@ -280,8 +124,10 @@ class NodeService:
     def info_sections(self) -> dict[str, list[tuple[str, str]]]:
         node = self._config.node
         uptime = int(time.monotonic() - self.stats.started_at)
-        keys = self._machine.key_count
-        data = self._data.status()
+        groups = self.router.groups
+        keys = sum(group.machine.key_count for group in groups)
+        expires = sum(len(group.machine.expiries) for group in groups)
+        statuses = [group.driver.status() for group in groups]
         return {
             "server": [
                 ("redis_version", REDIS_VERSION),
@@ -315,22 +161,24 @@ class NodeService:
                 ),
             ],
             "replication": [
-                ("role", "master" if data.leader_id == node.id else "slave"),
+                # A primary of some slots: it leads at least one data group.
+                ("role", "master" if any(s.role is Role.LEADER for s in statuses) else "slave"),
                 ("connected_slaves", "0"),
             ],
-            "keyspace": (
-                [("db0", f"keys={keys},expires={len(self._machine.expiries)},avg_ttl=0")]
-                if keys
-                else []
-            ),
+            "keyspace": ([("db0", f"keys={keys},expires={expires},avg_ttl=0")] if keys else []),
             "cluster": [("cluster_enabled", "0")],
-            "raft": self._raft_fields(data, self._system.status()),
+            "raft": self._raft_fields(statuses, self._system.status()),
         }
 
-    def _raft_fields(self, data: GroupStatus, system: GroupStatus) -> list[tuple[str, str]]:
-        fields: list[tuple[str, str]] = [("node_id", str(self._config.node.id))]
-        peers = self._transport.peer_states()
-        for name, status in (("data", data), ("system", system)):
+    def _raft_fields(self, data: list[GroupStatus], system: GroupStatus) -> list[tuple[str, str]]:
+        """`system_*` fields for group 0, `group<g>_*` for each data group, then the peers
+        (with each data group's replication match for the groups this node leads)."""
+        fields: list[tuple[str, str]] = [
+            ("node_id", str(self._config.node.id)),
+            ("data_groups", ",".join(str(status.group) for status in data)),
+        ]
+        named = [("system", system)] + [(f"group{status.group}", status) for status in data]
+        for name, status in named:
             leader = status.leader_id
             fields += [
                 (f"{name}_group", str(status.group)),
@@ -345,10 +193,14 @@ class NodeService:
                 (f"{name}_snapshot_index", str(status.snapshot_index)),
                 (f"{name}_voters", ",".join(map(str, status.voters))),
             ]
+        peers = self._forwarding.transport.peer_states()
         for peer_id, state in sorted(peers.items()):
-            progress = data.peers.get(peer_id)
-            match = str(progress.match) if progress is not None else "-"
-            fields.append((f"peer{peer_id}", _peer_line(state, match)))
+            matches = [
+                f"{status.group}/{status.peers[peer_id].match}"
+                for status in data
+                if peer_id in status.peers
+            ]
+            fields.append((f"peer{peer_id}", _peer_line(state, ";".join(matches) or "-")))
         return fields
 
     def _leader_address(self, leader: int | None) -> str:
@@ -356,7 +208,7 @@ class NodeService:
             return ""
         if leader == self._config.node.id:
             return str(self._config.node.client_addr)
-        return self._client_address_of(leader) or ""
+        return self._forwarding.client_address_of(leader) or ""
 
 
 def _peer_line(state: PeerState, match: str) -> str:

@@ -24,7 +24,13 @@ import hiredis
 import trio
 
 from seshat_trio.pubsub.registry import Kind, Registry
-from seshat_trio.transport import ForwardReply, ForwardRequest, Publish, PublishCount
+from seshat_trio.transport import (
+    NO_DATA_GROUP,
+    ForwardReply,
+    ForwardRequest,
+    Publish,
+    PublishCount,
+)
 from seshat_trio.transport.errors import TransportError
 
 GATHER_TIMEOUT_S = 1.0
@@ -128,7 +134,7 @@ class PubSubHub:
             return answers
 
         async def ask(peer: int) -> None:
-            request = ForwardRequest(next(self._gather_ids), 2, (tuple(argv),))
+            request = ForwardRequest(next(self._gather_ids), 2, (tuple(argv),), NO_DATA_GROUP)
             try:
                 reply = await peers.forward(peer, request, GATHER_TIMEOUT_S)
             except (TransportError, trio.TooSlowError):

@@ -8,9 +8,11 @@ and reply. A read-only script (EVAL_RO, EVALSHA_RO) runs on the node it is sent 
 the read barrier, like a read; if it meets a key only the leader may judge, the whole
 script is forwarded to the leader.
 
-The script cache (SHA1 -> script) is replicated through the data group: SCRIPT LOAD and
-SCRIPT FLUSH are operations (`script-load`, `script-flush`) every node applies, and every
-applied `eval` caches its script, so a script loaded or run anywhere is known everywhere.
+The script cache (SHA1 -> script) is replicated through the data groups: SCRIPT LOAD and
+SCRIPT FLUSH are operations (`script-load`, `script-flush`) applied in every data group,
+and every applied `eval` caches its script, so a script loaded or run anywhere is known
+everywhere. A script runs in the data group of its keys (keys of several groups: CROSSSLOT;
+no keys on a node with several groups: refused).
 Like Redis's, the cache is not persisted: after a restart EVALSHA may answer NOSCRIPT
 (clients then send EVAL, as redis-py's Script does).
 
@@ -23,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
-from seshat_trio.commands.context import CommandContext
-from seshat_trio.commands.data import MOVED_DURING_READ, operation
+from seshat_trio.commands.context import CommandContext, GroupBackend
+from seshat_trio.commands.data import MOVED_DURING_READ, NO_GROUP, operation
 from seshat_trio.commands.table import (
     READ_KEY,
     WRITE_KEY,
@@ -158,9 +160,11 @@ async def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
     parsed = parse_eval(tuple(resolved))
     if isinstance(parsed, ErrorReply):
         return parsed
-    backend = ctx.backend
+    group = ctx.group
+    if group is None:  # a script without keys on a node with several data groups
+        return NO_GROUP
     await ctx.read_barrier()
-    view = ReadView(backend, backend.now_ms(), may_judge_expiry=backend.is_leader())
+    view = ReadView(group, ctx.backend.now_ms(), may_judge_expiry=group.is_leader())
     asked: list[MustAskLeader] = []
 
     def execute(command: list[bytes]) -> Reply:
@@ -180,16 +184,31 @@ async def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if asked:  # a key with an expiry on a follower: only the leader may run it
         if ctx.client.forwarded:
             return MOVED_DURING_READ
-        return RawReplies(await backend.forward([argv], ctx.client.protocol, alone=True), 1)
+        return RawReplies(await group.forward([argv], ctx.client.protocol, alone=True), 1)
     return reply
 
 
 async def _replicate(ctx: CommandContext, argv: list[bytes], op: Operation) -> Reply:
-    """Propose `op` here if this node leads; otherwise have the leader run `argv`."""
-    backend = ctx.backend
-    if ctx.client.forwarded or not backend.leader_is_remote():
+    """Apply `op` in every data group (the cache is the node's, and a script may run in any
+    group); a forwarded request applies it in the group it was routed to."""
+    if ctx.client.forwarded:
+        return await _replicate_in(ctx, ctx.data_group(), argv, op)
+    reply: Reply = OK
+    for group in ctx.backend.data_groups():
+        reply = await _replicate_in(ctx, group, argv, op)
+        if isinstance(reply, ErrorReply):
+            break
+    return reply
+
+
+async def _replicate_in(
+    ctx: CommandContext, group: GroupBackend, argv: list[bytes], op: Operation
+) -> Reply:
+    """Propose `op` in `group` here if this node leads it; otherwise have its leader run
+    `argv`."""
+    if ctx.client.forwarded or not group.leader_is_remote():
         try:
-            replies = await backend.submit(op)
+            replies = await group.submit(op)
         except NotLeaderError:
             if ctx.client.forwarded:
                 return ErrorReply("TRYAGAIN leadership moved while the request was forwarded")
@@ -198,7 +217,7 @@ async def _replicate(ctx: CommandContext, argv: list[bytes], op: Operation) -> R
         else:
             return replies[0]
     try:
-        return RawReplies(await backend.forward([argv], ctx.client.protocol, alone=True), 1)
+        return RawReplies(await group.forward([argv], ctx.client.protocol, alone=True), 1)
     except ServiceError as exc:
         return ErrorReply(exc.message)
 

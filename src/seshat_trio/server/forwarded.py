@@ -76,7 +76,12 @@ class ForwardedExecutor:
         )
         # A peer asking about this node's subscriptions (PUBSUB) needs its pub/sub.
         ctx = CommandContext(
-            client, self._backend, self._config, pubsub=self._pubsub, tunables=self._tunables
+            client,
+            self._backend,
+            self._config,
+            pubsub=self._pubsub,
+            tunables=self._tunables,
+            routed_group=request.group,
         )
         replies = await execute(ctx, [list(command) for command in request.commands])
         payload = fit_payload(

@@ -1,12 +1,13 @@
 """The cluster layout in the system group: its members and its shard map.
 
-Sections: `members` (node id -> internal Raft address) and `shards` (slot ranges -> data
-group), each `{"v": 1, "items": [...]}`. Client addresses are not replicated: each node
-announces its own in the transport's Hello frame, so they are always current.
+Sections: `members` (node id -> internal Raft address, `{"v": 1, "items": [...]}`) and
+`shards` (the shard map: slot ranges -> data group, group -> replicas; see
+`system/shard_map.py`). Client addresses are not replicated: each node announces its own in
+the transport's Hello frame, so they are always current.
 
-Operation `bootstrap` (fields `members`, `shards`): the first leader of group 0 proposes it
-once; applying it when a layout is already set changes nothing and replies 0 (1 when taken),
-so a re-proposal after a leader change is safe.
+Operation `bootstrap` (fields `members` and `shards`, the two sections' contents): the
+first leader of group 0 proposes it once; applying it when a layout is already set changes
+nothing and replies 0 (1 when taken), so a re-proposal after a leader change is safe.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import attrs
 
 from seshat_trio.protocol import Reply
-from seshat_trio.slots import SLOT_COUNT
+from seshat_trio.system.placement import initial_shard_map
 from seshat_trio.system.registry import (
     Changes,
     Operation,
@@ -26,9 +27,9 @@ from seshat_trio.system.registry import (
     encode_operation,
     register_operation,
 )
+from seshat_trio.system.shard_map import ShardMap, ShardMapError, shard_map_from_json
 
 SECTION_VERSION = 1
-DATA_GROUP = 1
 MEMBERS = "members"
 SHARDS = "shards"
 
@@ -42,24 +43,15 @@ class NodeAddresses:
 
 
 @attrs.frozen(slots=True)
-class Shard:
-    """Slots `first_slot..last_slot` (inclusive) are served by data group `group`."""
-
-    first_slot: int
-    last_slot: int
-    group: int
-
-
-@attrs.frozen(slots=True)
 class ClusterLayout:
     members: tuple[NodeAddresses, ...]
-    shards: tuple[Shard, ...]
+    shards: ShardMap
 
 
-def single_shard_layout(members: Iterable[NodeAddresses]) -> ClusterLayout:
-    """Every slot in one shard, served by data group 1."""
+def initial_layout(members: Iterable[NodeAddresses], data_groups: int) -> ClusterLayout:
+    """A new cluster's layout: `members`, and `data_groups` groups placed over them."""
     ordered = tuple(sorted(members, key=lambda m: m.node_id))
-    return ClusterLayout(ordered, (Shard(0, SLOT_COUNT - 1, DATA_GROUP),))
+    return ClusterLayout(ordered, initial_shard_map((m.node_id for m in ordered), data_groups))
 
 
 def _members_from(items: Any) -> tuple[NodeAddresses, ...]:
@@ -69,13 +61,11 @@ def _members_from(items: Any) -> tuple[NodeAddresses, ...]:
         raise OperationRefused(f"ERR malformed member list: {exc!r}") from exc
 
 
-def _shards_from(items: Any) -> tuple[Shard, ...]:
+def _shards_from(section: Any, members: tuple[NodeAddresses, ...]) -> ShardMap:
     try:
-        return tuple(
-            Shard(int(i["first_slot"]), int(i["last_slot"]), int(i["group"])) for i in items
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise OperationRefused(f"ERR malformed shard list: {exc!r}") from exc
+        return shard_map_from_json(section, (m.node_id for m in members))
+    except ShardMapError as exc:
+        raise OperationRefused(f"ERR {exc}") from exc
 
 
 def _items(section: Any, what: str) -> Any:
@@ -89,27 +79,29 @@ def layout_of(state: SystemState) -> ClusterLayout | None:
     members, shards = state.section(MEMBERS), state.section(SHARDS)
     if members is None or shards is None:
         return None
-    return ClusterLayout(
-        _members_from(_items(members, MEMBERS)), _shards_from(_items(shards, SHARDS))
-    )
+    nodes = _members_from(_items(members, MEMBERS))
+    return ClusterLayout(nodes, shard_map_from_json(shards, (m.node_id for m in nodes)))
 
 
 def _sections(layout: ClusterLayout) -> dict[str, Any]:
     return {
         MEMBERS: {"v": SECTION_VERSION, "items": [attrs.asdict(m) for m in layout.members]},
-        SHARDS: {"v": SECTION_VERSION, "items": [attrs.asdict(s) for s in layout.shards]},
+        SHARDS: layout.shards.to_json(),
     }
 
 
 def encode_bootstrap(layout: ClusterLayout) -> bytes:
     sections = _sections(layout)
     return encode_operation(
-        "bootstrap", members=sections[MEMBERS]["items"], shards=sections[SHARDS]["items"]
+        "bootstrap", members=sections[MEMBERS]["items"], shards=sections[SHARDS]
     )
 
 
 def _apply_bootstrap(state: SystemState, op: Operation) -> tuple[Changes, Reply]:
-    proposed = ClusterLayout(_members_from(op.get("members")), _shards_from(op.get("shards")))
+    members, shards = _members_from(op.get("members")), op.get("shards")
+    if isinstance(shards, list):  # proposed by a build whose map was its slot ranges only
+        shards = {"v": 1, "items": shards}
+    proposed = ClusterLayout(members, _shards_from(shards, members))
     if layout_of(state) is not None:
         return {}, 0
     return _sections(proposed), 1

@@ -28,6 +28,7 @@ from seshat_trio.transport.framing import FrameDecoder, encode_frame
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
     FEATURE_PUBSUB,
+    NO_DATA_GROUP,
     PROTOCOL_VERSION,
     ForwardError,
     ForwardReply,
@@ -45,6 +46,7 @@ from seshat_trio.transport.transport import PubSubHandler, Transport
 __all__ = [
     "FEATURE_PUBSUB",
     "MESSAGE_TYPES",
+    "NO_DATA_GROUP",
     "PROTOCOL_VERSION",
     "AuthenticationError",
     "ClusterSecrets",

@@ -53,16 +53,24 @@ class HelloAuth:
     proof: bytes
 
 
+NO_DATA_GROUP = 0
+"""A ForwardRequest's group when its commands address no data group (0 is the system group)."""
+
+
 @attrs.frozen(slots=True)
 class ForwardRequest:
-    """A follower's client pipeline (or whole MULTI..EXEC) to be executed by the leader.
+    """A follower's client pipeline (or whole MULTI..EXEC) to be executed by the leader of
+    data group `group`.
 
-    `commands` holds one argv per command; `protocol` is the client's RESP version.
+    `commands` holds one argv per command; `protocol` is the client's RESP version. The
+    receiver runs keyless commands in `group` and refuses keyed ones its own shard map
+    routes elsewhere; `NO_DATA_GROUP` for commands that address none (PUBSUB gathering).
     """
 
     request_id: int
     protocol: int
     commands: tuple[tuple[bytes, ...], ...]
+    group: int
 
 
 @attrs.frozen(slots=True)

@@ -1,0 +1,226 @@
+"""One data group as this node's commands see it: submit or forward writes, read barriers,
+applied state.
+
+A write is proposed to the group's driver when this node leads the group; otherwise the
+command layer forwards it (`forward`) to the group's leader, which executes it exactly as if
+its own client had sent it. Every request has a deadline (`limits.request_timeout_ms`).
+Outcomes follow one rule: a write is reported as failed only when it certainly was not
+applied; once it may have reached a log, a lost leader or a passed deadline is reported as
+an unknown outcome, never as a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+
+import trio
+
+from seshat_trio.config import Config, Redirect
+from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
+from seshat_trio.kv.operations import Operation, encode_operation
+from seshat_trio.kv.state_machine import KvStateMachine
+from seshat_trio.node.forward_batcher import ForwardBatcher
+from seshat_trio.protocol import Reply
+from seshat_trio.raft import NotLeader, Role
+from seshat_trio.replication.driver import RaftGroupDriver
+from seshat_trio.storage import EVERY_ELEMENT, Span, StoredValue
+from seshat_trio.transport import ForwardFailed, ForwardRequest, PeerUnavailable, Transport
+
+NO_LEADER = (
+    "NOLEADER no leader was reachable within {timeout:g} s (this node may be cut off from a "
+    "quorum); the write was not applied"
+)
+
+
+class Forwarding:
+    """What every data group of a node shares to reach other nodes' leaders."""
+
+    def __init__(
+        self, config: Config, transport: Transport, client_address_of: Callable[[int], str | None]
+    ) -> None:
+        self.transport = transport
+        self.client_address_of = client_address_of
+        self.request_ids = itertools.count(1)
+        self.batcher = ForwardBatcher(
+            transport.forward,
+            self.request_ids,
+            max_batch_commands=config.limits.max_forward_commands,
+        )
+
+    def request(
+        self, commands: Sequence[Sequence[bytes]], protocol: int, group: int
+    ) -> ForwardRequest:
+        return ForwardRequest(
+            next(self.request_ids), protocol, tuple(tuple(c) for c in commands), group
+        )
+
+    async def send(self, leader: int, request: ForwardRequest, timeout: float) -> bytes:
+        return (await self.transport.forward(leader, request, timeout)).payload
+
+    async def settled(self, leader: int, sent: Awaitable[bytes], timeout_s: float) -> bytes | None:
+        """The leader's encoded replies; None when the request was certainly not sent."""
+        try:
+            return await sent
+        except PeerUnavailable as exc:
+            if exc.maybe_delivered:
+                raise OutcomeUnknownError(
+                    f"TIMEOUT the connection to the leader (node {leader}) broke after "
+                    "the request was sent; a write in it may or may not have been applied"
+                ) from None
+            return None
+        except trio.TooSlowError:
+            raise OutcomeUnknownError.deadline_passed(timeout_s) from None
+        except ForwardFailed as exc:
+            raise ServiceError(f"ERR the leader could not execute the request: {exc}") from None
+
+
+async def read_barrier(driver: RaftGroupDriver, timeout_s: float) -> None:
+    """ReadIndex through `driver`'s group, retried until `timeout_s`: a read has no side
+    effects, so riding out an election is always safe."""
+    failure = "no leader was elected"
+    with trio.move_on_after(timeout_s):
+        while True:
+            try:
+                await driver.read_barrier()
+            except ServiceError as exc:
+                failure = exc.message
+                await driver.wait_changed()
+            else:
+                return
+    raise ServiceError(
+        f"TIMEOUT the read could not be confirmed within {timeout_s:g} s ({failure})"
+    )
+
+
+class GroupService:
+    """The command layer's `GroupBackend` for one data group this node replicates."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        driver: RaftGroupDriver,
+        machine: KvStateMachine,
+        forwarding: Forwarding,
+    ) -> None:
+        self.group = driver.group
+        self.driver = driver
+        self.machine = machine
+        self._node_id = config.node.id
+        self._redirect = config.cluster.redirect
+        self._forwarding = forwarding
+        self._timeout_s = config.limits.request_timeout_s
+
+    # -- writes --------------------------------------------------------------------------
+    def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
+        """Propose `op` now; raises NotLeaderError when this node does not lead. The caller
+        bounds the wait (one deadline per client read, not one cancel scope per write)."""
+        try:
+            return self.driver.propose(encode_operation(op))
+        except NotLeader as exc:
+            raise NotLeaderError(exc.leader_id) from None
+
+    def propose_nowait(self, op: Operation) -> None:
+        """Propose `op` if this node leads; nobody waits for it (lazy expiry's deletions)."""
+        # Not leading (or handing over): the next leader expires the keys itself.
+        with contextlib.suppress(NotLeader, ServiceError):
+            self.driver.propose(encode_operation(op))
+
+    async def leader_is_local(self) -> bool:
+        """Wait (up to the request timeout) until the group has a leader; True when it is
+        this node. Raises NOLEADER when none emerges: nothing was proposed."""
+        leader = self.driver.leader_id
+        if leader is not None:  # the common case, on every forwarded write: no cancel scope
+            return leader == self._node_id
+        with trio.move_on_after(self._timeout_s):
+            while self.driver.leader_id is None:
+                await self.driver.wait_changed()
+            return self.driver.leader_id == self._node_id
+        raise ServiceError(NO_LEADER.format(timeout=self._timeout_s))
+
+    def is_leader(self) -> bool:
+        return self.driver.role is Role.LEADER
+
+    def leader_is_remote(self) -> bool:
+        leader = self.driver.leader_id
+        return leader is not None and leader != self._node_id
+
+    async def forward(
+        self, commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False
+    ) -> bytes:
+        """Have the group's leader execute `commands`; returns their RESP-encoded replies."""
+        deadline = trio.current_time() + self._timeout_s
+        leader = self.driver.leader_id
+        not_sent = False
+        if leader is not None and leader != self._node_id and self._redirect is Redirect.FORWARD:
+            # The common case, with no cancel scope of its own (the transport bounds the
+            # wait); merged with the other connections' runs of this scheduler pass.
+            if alone:
+                sent = self._forwarding.send(
+                    leader, self._request(commands, protocol), self._timeout_s
+                )
+            else:
+                sent = self._forwarding.batcher.forward(
+                    leader, self.group, commands, protocol, self._timeout_s
+                )
+            payload = await self._forwarding.settled(leader, sent, self._timeout_s)
+            if payload is not None:
+                return payload
+            not_sent = True
+        request = self._request(commands, protocol)
+        with trio.move_on_at(deadline):
+            while True:
+                if not_sent:
+                    await self.driver.wait_changed()  # wait for news, then retry
+                    not_sent = False
+                if await self.leader_is_local():
+                    # Leadership moved here after the writes were refused locally; none of
+                    # them was proposed, so a plain retry is safe.
+                    raise ServiceError(
+                        "TRYAGAIN leadership moved to this node during the request; "
+                        "it was not applied"
+                    )
+                leader = self.driver.leader_id
+                assert leader is not None
+                if self._redirect is Redirect.MOVED:
+                    address = self._forwarding.client_address_of(leader)
+                    if address is not None:
+                        raise ServiceError(f"MOVED 0 {address}")
+                # Never negative: news may wake this task just before the deadline fires.
+                remaining = max(0.0, deadline - trio.current_time())
+                payload = await self._forwarding.settled(
+                    leader, self._forwarding.send(leader, request, remaining), self._timeout_s
+                )
+                if payload is not None:
+                    return payload
+                not_sent = True
+        raise OutcomeUnknownError.deadline_passed(self._timeout_s)
+
+    def _request(self, commands: Sequence[Sequence[bytes]], protocol: int) -> ForwardRequest:
+        return self._forwarding.request(commands, protocol, self.group)
+
+    # -- reads ---------------------------------------------------------------------------
+    async def read_barrier(self) -> None:
+        await read_barrier(self.driver, self._timeout_s)
+
+    def get(self, key: bytes) -> StoredValue | None:
+        return self.machine.get(key)
+
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
+        return self.machine.items(start)
+
+    def element(self, key: bytes, version: int, suffix: bytes) -> bytes | None:
+        return self.machine.element(key, version, suffix)
+
+    def elements(
+        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self.machine.elements(key, version, span)
+
+    def key_count(self) -> int:
+        return self.machine.key_count
+
+    def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
+        return self.machine.due_expiries(now_ms, limit)

@@ -1,0 +1,137 @@
+"""Routing commands to data groups by their keys' slots: one group runs them, several
+answer CROSSSLOT, a forwarded request's keys must still map to its group."""
+
+from __future__ import annotations
+
+import trio
+from tests.commands.test_dispatch import FakeBackend
+
+from seshat_trio.commands.context import ClientState, CommandContext
+from seshat_trio.commands.dispatch import execute
+from seshat_trio.commands.routing import CROSSSLOT, REROUTED
+from seshat_trio.config import Config, NodeSection
+from seshat_trio.protocol import ErrorReply, SimpleString
+from seshat_trio.slots import key_slot
+
+HALF = 8192
+
+
+class TwoGroups(FakeBackend):
+    """A node with two data groups: slots below 8192 in group 1, the rest in group 2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.low, self.high = FakeBackend(), FakeBackend()
+        self.high.group = 2
+        self.map_known = True
+
+    def group_for_slot(self, slot: int) -> FakeBackend | None:  # type: ignore[override]
+        if not self.map_known:
+            return None
+        return self.low if slot < HALF else self.high
+
+    def local_group(self, group: int) -> FakeBackend | None:  # type: ignore[override]
+        return {1: self.low, 2: self.high}.get(group)
+
+    def data_groups(self) -> list[FakeBackend]:  # type: ignore[override]
+        return [self.low, self.high]
+
+
+def keys_in(group: int, count: int) -> list[bytes]:
+    found = []
+    for i in range(1000):
+        key = b"k%d" % i
+        if (key_slot(key) < HALF) == (group == 1):
+            found.append(key)
+            if len(found) == count:
+                return found
+    raise AssertionError("no keys")
+
+
+def ctx_for(node: TwoGroups, routed_group: int | None = None) -> CommandContext:
+    client = ClientState(id=1, addr="a", forwarded=routed_group is not None)
+    return CommandContext(client, node, Config(node=NodeSection(id=1)), routed_group=routed_group)
+
+
+async def run(ctx: CommandContext, *commands: list[bytes]) -> list[object]:
+    node = ctx.backend
+    assert isinstance(node, TwoGroups)
+    result: list[list[object]] = []
+    async with trio.open_nursery() as nursery:
+
+        async def go() -> None:
+            result.append(list(await execute(ctx, list(commands))))
+
+        nursery.start_soon(go)
+        for _ in range(50):
+            await trio.testing.wait_all_tasks_blocked()
+            node.low.release()
+            node.high.release()
+    return result[0]
+
+
+async def test_each_write_runs_in_its_keys_group() -> None:
+    node = TwoGroups()
+    (a,), (b,) = keys_in(1, 1), keys_in(2, 1)
+    replies = await run(ctx_for(node), [b"SET", a, b"1"], [b"SET", b, b"2"])
+    assert replies == [SimpleString("OK"), SimpleString("OK")]
+    assert node.low.data == {a: b"1"} and node.high.data == {b: b"2"}
+
+
+async def test_keys_of_two_groups_answer_crossslot_and_hash_tags_keep_them_together() -> None:
+    node = TwoGroups()
+    (a,), (b,) = keys_in(1, 1), keys_in(2, 1)
+    assert await run(ctx_for(node), [b"MSET", a, b"1", b, b"2"]) == [CROSSSLOT]
+    assert await run(ctx_for(node), [b"MGET", a, b]) == [CROSSSLOT]
+    assert node.low.data == {} and node.high.data == {}
+    tagged = [b"{user1}:a", b"{user1}:b"]  # one slot, whatever follows the tag
+    await run(ctx_for(node), [b"SET", tagged[0], b"1"], [b"SET", tagged[1], b"2"])
+    assert await run(ctx_for(node), [b"MGET", *tagged]) == [[b"1", b"2"]]
+    assert await run(ctx_for(node), [b"DEL", *tagged]) == [2]
+
+
+async def test_a_transaction_over_two_groups_is_refused_whole() -> None:
+    node = TwoGroups()
+    (a,), (b,) = keys_in(1, 1), keys_in(2, 1)
+    replies = await run(ctx_for(node), [b"MULTI"], [b"SET", a, b"1"], [b"SET", b, b"2"], [b"EXEC"])
+    assert replies[-1] == CROSSSLOT
+    assert node.low.data == {} and node.high.data == {}
+    same = keys_in(1, 2)
+    replies = await run(
+        ctx_for(node), [b"MULTI"], [b"SET", same[0], b"1"], [b"SET", same[1], b"2"], [b"EXEC"]
+    )
+    assert not isinstance(replies[-1], ErrorReply)
+
+
+async def test_a_forwarded_request_runs_only_its_groups_keys() -> None:
+    node = TwoGroups()
+    (a,), (b,) = keys_in(1, 1), keys_in(2, 1)
+    replies = await run(ctx_for(node, routed_group=2), [b"SET", a, b"1"], [b"SET", b, b"2"])
+    assert replies == [REROUTED, SimpleString("OK")]
+    assert node.low.data == {} and node.high.data == {b: b"2"}
+    # Keyless commands run in the request's group.
+    assert await run(ctx_for(node, routed_group=2), [b"DBSIZE"]) == [1]
+
+
+async def test_commands_wait_for_the_shard_map() -> None:
+    node = TwoGroups()
+    node.map_known = False
+    known = trio.Event()
+
+    async def wait_for_map() -> None:
+        await known.wait()
+
+    node.wait_for_map = wait_for_map  # type: ignore[method-assign]
+    (a,) = keys_in(1, 1)
+    result: list[object] = []
+    async with trio.open_nursery() as nursery:
+
+        async def go() -> None:
+            result.extend(await run(ctx_for(node), [b"SET", a, b"1"]))
+
+        nursery.start_soon(go)
+        await trio.testing.wait_all_tasks_blocked()
+        assert result == [] and node.low.data == {}
+        node.map_known = True
+        known.set()
+    assert result == [SimpleString("OK")] and node.low.data == {a: b"1"}
