@@ -41,6 +41,7 @@ from seshat_trio.node.system_bootstrap import bootstrap_system_group, propose_un
 from seshat_trio.node.users import UsersFollower, configured_users
 from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.pubsub.keyspace import KeyspaceNotifier
+from seshat_trio.pubsub.replicated import NotifyFollower
 from seshat_trio.raft import Membership, RaftConfig
 from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
@@ -260,6 +261,7 @@ async def serve_node(
             service_of_group.machine.notifier = KeyspaceNotifier(
                 tunables, pubsub, service_of_group.is_leader
             )
+        system_machine.subscribe(NotifyFollower(tunables))
         transport.pubsub = pubsub
         executor = ForwardedExecutor(
             config,

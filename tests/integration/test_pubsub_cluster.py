@@ -247,9 +247,17 @@ def test_keyspace_notifications_are_raised_once_for_the_cluster(
 ) -> None:
     leader = cluster.leader()
     followers = cluster.followers(leader)
+    # Set on one follower: it is cluster state, and the leader is the node that raises.
+    with followers[1].client() as r:
+        assert r.config_set("notify-keyspace-events", "KEA")
     for member in nodes(cluster):
         with member.client() as r:
-            assert r.config_set("notify-keyspace-events", "KEA")
+            wait_for(
+                "the setting reaches every node",
+                lambda r=r: r.config_get("notify-keyspace-events")["notify-keyspace-events"]
+                == "AKE",
+                timeout=10,
+            )
     try:
         with followers[0].client() as watcher, followers[1].client() as writer:
             pubsub = watcher.pubsub()
@@ -282,9 +290,8 @@ def test_keyspace_notifications_are_raised_once_for_the_cluster(
             assert pubsub.get_message(timeout=0.5) is None  # once, not once per node
             pubsub.close()
     finally:
-        for member in nodes(cluster):
-            with member.client() as r:
-                r.config_set("notify-keyspace-events", "")
+        with followers[0].client() as r:
+            r.config_set("notify-keyspace-events", "")
 
 
 def iter_messages(pubsub: Any, count: int) -> list[dict[str, Any]]:

@@ -13,6 +13,13 @@ from seshat_trio.output_limits import (
     parse_output_limits,
 )
 from seshat_trio.pubsub import notify
+from seshat_trio.pubsub.replicated import SECTION, NotifyFollower, encode_notify_flags
+from seshat_trio.system.registry import (
+    OperationRefused,
+    SystemState,
+    apply_operation,
+    decode_operation,
+)
 from seshat_trio.tunables import TunableError, Tunables
 
 DEFAULT = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
@@ -107,3 +114,17 @@ def test_hard_limit_at_once_soft_limit_after_its_seconds() -> None:
     assert not watch.over(limit, 10, now=1.0)  # back under: the clock resets
     assert not watch.over(limit, 60, now=2.5)
     assert not watch.over(OutputLimits().normal, 10**12, now=0.0)  # 0 0 0: unlimited
+
+
+def test_notify_flags_are_cluster_state() -> None:
+    tunables = Tunables()
+    follower = NotifyFollower(tunables)
+    state = SystemState()
+    follower(state, state.names())
+    assert tunables.notify_flags == 0  # no cluster value yet: the node's own setting holds
+    state, changed, _ = apply_operation(state, decode_operation(encode_notify_flags("KEx")))
+    follower(state, frozenset(changed))
+    assert notify.format_flags(tunables.notify_flags) == "xKE"
+    assert state.section(SECTION) == {"flags": "KEx"}
+    with pytest.raises(OperationRefused, match="Invalid event class character"):
+        apply_operation(state, decode_operation(encode_notify_flags("KEq")))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import attrs
+
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.permissions import categories
 from seshat_trio.commands.table import (
@@ -15,8 +17,11 @@ from seshat_trio.commands.table import (
     wrong_arity,
 )
 from seshat_trio.glob import compile_glob
-from seshat_trio.protocol import ErrorReply, Reply, SimpleString, Verbatim
+from seshat_trio.protocol import ErrorReply, RawReplies, Reply, SimpleString, Verbatim
+from seshat_trio.pubsub.replicated import encode_notify_flags
 from seshat_trio.tunables import PARAMETERS, TunableError
+
+NOTIFY = "notify-keyspace-events"  # cluster state, unlike the other tunables
 
 DEFAULT_INFO_SECTIONS = ("server", "clients", "persistence", "keyspace", "cluster", "raft")
 
@@ -101,10 +106,12 @@ def config_parameters(ctx: CommandContext) -> dict[str, str]:
     } | ctx.tunables.get()
 
 
-def config_set(ctx: CommandContext, args: list[bytes]) -> Reply:
+async def config_set(ctx: CommandContext, args: list[bytes]) -> Reply:
     """The tunables (seshat_trio/tunables.py) change at once, all or none of them; every
     other setting is fixed for the life of the process (the configuration is one frozen
-    object shared by every layer), so CONFIG SET only accepts its current value."""
+    object shared by every layer), so CONFIG SET only accepts its current value.
+    notify-keyspace-events is cluster state (pubsub/replicated.py): it changes on every
+    node, through the system group, before the node-local tunables do."""
     if not args or len(args) % 2:
         return wrong_arity("config|set")
     params = config_parameters(ctx)
@@ -121,9 +128,22 @@ def config_set(ctx: CommandContext, args: list[bytes]) -> Reply:
         elif value != params[name]:
             return _set_failed(name, "can't set immutable config")
     try:
-        ctx.tunables.set_all(changes)
+        attrs.evolve(ctx.tunables).set_all(changes)  # refuse before anything changes
     except TunableError as exc:
         return _set_failed(exc.name, exc.reason)
+    flags = changes.pop(NOTIFY, None)
+    if flags is not None:
+        reply = await ctx.backend.change_system(
+            encode_notify_flags(flags),
+            [b"config", b"set", NOTIFY.encode(), flags.encode()],
+            forwarded=ctx.client.forwarded,
+        )
+        failed = isinstance(reply, ErrorReply) or (
+            isinstance(reply, RawReplies) and reply.data.startswith(b"-")
+        )
+        if failed:
+            return reply
+    ctx.tunables.set_all(changes)
     return SimpleString("OK")
 
 
@@ -141,7 +161,7 @@ async def config(ctx: CommandContext, argv: list[bytes]) -> Reply:
             found.update((k, v) for k, v in params.items() if glob.match(k.encode()))
         return found
     if sub == b"set":
-        return config_set(ctx, argv[2:])
+        return await config_set(ctx, argv[2:])
     return SimpleString("OK")  # RESETSTAT (dispatch checked the subcommand)
 
 
