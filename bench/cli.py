@@ -19,7 +19,7 @@ from typing import TextIO, TypeVar
 
 import trio
 
-from bench import chart, machine, matrix, report
+from bench import chart, machine, matrix, peers, report
 from bench.model import OK, Run, RunOptions
 from bench.runner import Progress, run_until_signalled
 
@@ -109,6 +109,12 @@ def parser() -> argparse.ArgumentParser:
         help="markdown page to (over)write; its chart goes beside it as .png",
     )
     ap.add_argument("--note", default="", help="a remark printed at the top of the page")
+    ap.add_argument(
+        "--peers",
+        action="store_true",
+        help="instead of the matrix: seshat-trio, etcd and durable Redis side by side, two "
+        "interleaved rounds (bench/peers.py; installs etcd-server and wrk if missing)",
+    )
     ap.add_argument(
         "--workdir",
         type=Path,
@@ -209,6 +215,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except ValueError as exc:
         print(f"python -m bench: {exc}", file=sys.stderr)
         return 2
+    if args.peers:
+        return peers.main(options, args.results_dir, args.markdown, REPO, out=out)
     run, finished = execute(options, args.note, out, args.workdir)
     write_outputs(run, args.results_dir, args.markdown if finished else None, out)
     measured = sum(result.status == OK for result in run.results)

@@ -189,7 +189,16 @@ def render_markdown(run: Run, chart_name: str | None = None) -> str:
     return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
 
 
+# The side-by-side section (bench/peers.py) survives a rewrite of the matrix page.
+PEERS_START, PEERS_END = "<!-- peers -->", "<!-- /peers -->"
+
+
 def write_markdown(run: Run, path: Path, chart_name: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_markdown(run, chart_name))
+    old = path.read_text() if path.exists() else ""
+    kept = ""
+    if PEERS_START in old and PEERS_END in old:
+        kept = PEERS_START + old.split(PEERS_START, 1)[1].split(PEERS_END, 1)[0] + PEERS_END
+    page = render_markdown(run, chart_name)
+    path.write_text(page + ("\n" + kept + "\n" if kept else ""))
     return path

@@ -24,7 +24,7 @@ import attrs
 import trio
 
 from seshat_trio.client import RedisReplyError, RespClient
-from seshat_trio.cluster_launcher import ClusterLauncher, ClusterPlan
+from seshat_trio.cluster_launcher import ClusterLauncher, ClusterPlan, serve_argv
 from seshat_trio.testing.ports import free_port_block
 
 HOST = "127.0.0.1"
@@ -137,12 +137,19 @@ async def wait_for_leader(
 
 
 @asynccontextmanager
-async def seshat_cluster(nodes: int, base_dir: Path) -> AsyncIterator[Cluster]:
-    """Start `nodes` fresh nodes under `base_dir`; yields once a leader is elected."""
+async def seshat_cluster(
+    nodes: int, base_dir: Path, extra: Sequence[str] = ()
+) -> AsyncIterator[Cluster]:
+    """Start `nodes` fresh nodes under `base_dir` (`extra`: more `serve` options for each);
+    yields once a leader is elected."""
     plan = cluster_plan(nodes, base_dir)
     base_dir.mkdir(parents=True, exist_ok=True)
+
+    def argv(plan: ClusterPlan, node_id: int) -> list[str]:
+        return [*serve_argv(plan, node_id), *extra]
+
     with (base_dir / "launcher.log").open("w") as launcher_log:
-        launcher = ClusterLauncher(plan, out=launcher_log, grace=STOP_GRACE_S)
+        launcher = ClusterLauncher(plan, argv, out=launcher_log, grace=STOP_GRACE_S)
         async with trio.open_nursery() as nursery:
             pids: list[int] = await nursery.start(launcher.run)
             try:

@@ -28,6 +28,8 @@ from chaos.workload import Record, Workload
 from seshat_trio.testing.history import HistoryRecorder, OpStatus
 from seshat_trio.testing.linearizability import check_linearizable
 
+WARM_UP_S = 600.0
+
 
 @attrs.frozen(slots=True, kw_only=True)
 class SoakOptions:
@@ -70,15 +72,52 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
 
 
+@attrs.define
+class RssCurve:
+    """Each node's RSS (MiB) at each report, with the process it was measured on: a node
+    killed by the nemesis restarts small, so only one process's samples form a curve."""
+
+    samples: dict[int, list[tuple[int, int | None, float | None]]] = attrs.Factory(dict)
+
+    def add(self, minute: int, cluster: ChaosCluster) -> dict[int, float | None]:
+        now: dict[int, float | None] = {}
+        for i, node in sorted(cluster.nodes.items()):
+            kb = node.rss_kb()
+            now[i] = None if kb is None else kb / 1024
+            self.samples.setdefault(i, []).append((minute, node.pid if kb else None, now[i]))
+        return now
+
+    def summary(self, warm_up: int) -> list[str]:
+        """Per node: the curve, and the longest-lived process's growth after `warm_up`
+        reports (RSS then flat within the bound docs/operations.md states)."""
+        lines = []
+        for i, points in sorted(self.samples.items()):
+            curve = " ".join("-" if mib is None else f"{mib:.0f}" for _, _, mib in points)
+            lines.append(f"rss n{i} (MiB per report): {curve}")
+            by_pid: dict[int, list[float]] = {}
+            for minute, pid, mib in points:
+                if pid is not None and mib is not None and minute > warm_up:
+                    by_pid.setdefault(pid, []).append(mib)
+            if by_pid:
+                longest = max(by_pid.values(), key=len)
+                lines.append(
+                    f"  after warm-up, longest-lived process: {len(longest)} reports, "
+                    f"{longest[0]:.0f} -> {longest[-1]:.0f} MiB (max {max(longest):.0f})"
+                )
+        return lines
+
+
 def interval_line(
-    minute: int, records: list[Record], seconds: float, cluster: ChaosCluster, faults: str
+    minute: int,
+    records: list[Record],
+    seconds: float,
+    rss_mib: dict[int, float | None],
+    faults: str,
 ) -> str:
     ok = [r for r in records if r.op.status is OpStatus.OK and r.op.complete is not None]
     errors = len(records) - len(ok)
     latencies = [r.op.complete - r.op.invoke for r in ok if r.op.complete is not None]
-    rss = " ".join(
-        f"n{i}={'-' if kb is None else f'{kb / 1024:.0f}MiB'}" for i, kb in cluster.rss_kb().items()
-    )
+    rss = " ".join(f"n{i}={'-' if mib is None else f'{mib:.0f}MiB'}" for i, mib in rss_mib.items())
     return (
         f"[{minute:3d}] ok/s {len(ok) / seconds:7.1f}  errors {errors:5d}  "
         f"p99 {p99(latencies) * 1000:7.1f} ms  rss {rss}  faults {faults}"
@@ -101,6 +140,7 @@ class Soak:
             quiet_seconds=(options.fault_every * 0.75, options.fault_every * 1.25),
         )
         self.failures: list[str] = []
+        self.rss = RssCurve()
         self.epochs_checked = 0
         self.ops_checked = 0
 
@@ -129,7 +169,8 @@ class Soak:
                     epoch = self.workload.epoch
                     recorder, records = self.workload.rotate()
                     counts = ",".join(f"{k}:{v}" for k, v in self.nemesis.counts.items() if v)
-                    print(interval_line(interval, records, step, self.cluster, counts), flush=True)
+                    rss = self.rss.add(interval, self.cluster)
+                    print(interval_line(interval, records, step, rss, counts), flush=True)
                     checks.start_soon(self.check_later, recorder, epoch)
             await self.cluster.wait_leader(timeout=30.0)
             await self.workload.final_reads(self.cluster.ids, timeout=60.0)
@@ -158,6 +199,9 @@ async def soak_main(options: SoakOptions) -> bool:
         f"verdict: {verdict} ({soak.epochs_checked} epochs, {soak.ops_checked} operations "
         f"checked; faults {soak.nemesis.counts})"
     )
+    # Caches fill within the first minutes (docs/performance.md, round 6).
+    warm_up = max(1, round(WARM_UP_S / options.report_every))
+    print("\n".join(soak.rss.summary(warm_up)))
     for failure in soak.failures:
         print(failure)
     if ok and owned:

@@ -281,6 +281,7 @@ async def serve_node(
             peers=transport,
             committer=committer,
             value_cache=store.value_cache,
+            acl_denials=users.log.denied,
         )
         admin = AdminServer(
             AdminEndpoints(

@@ -260,3 +260,44 @@ async def test_failed_logins_are_logged_and_client_list_shows_users(
     assert await client.call("AUTH", "carol", "x") == b"OK"
     info = await client.call("CLIENT", "INFO")
     assert isinstance(info, bytes) and b" user=carol " in info
+
+
+SCRIPT_DENIED = "The user executing the script can't run this command or subcommand"
+SCRIPT_NO_KEY = (
+    "The user executing the script can't access at least one of the keys mentioned in the "
+    "command arguments"
+)
+
+
+async def test_scripts_run_as_their_caller(client: Client, replicas: Replicas) -> None:
+    rules = ("on", ">pw", "~app:*", "+@all", "-flushall")
+    assert await admin(replicas, "ACL", "SETUSER", "scripter", *rules) == b"OK"
+    assert await admin(replicas, "SET", "other", "untouched") == b"OK"
+    assert await client.call("AUTH", "scripter", "pw") == b"OK"
+    body = "redis.call('set', KEYS[1], 'v') return redis.call('get', KEYS[1])"
+    assert await client.call("EVAL", body, "1", "app:1") == b"v"
+    replies = await client.pipeline(
+        [
+            ("EVAL", "return redis.call('flushall')", "0"),
+            ("EVAL", "return redis.call('set', 'other', 'x')", "0"),
+            ("EVAL", "return redis.pcall('get', 'other')", "0"),
+            ("EVAL_RO", "return redis.call('get', 'other')", "0"),
+            ("EVAL", "return redis.call('set', KEYS[1], 'x')", "1", "other"),  # refused before
+            ("MULTI",),
+            ("EVAL", "return redis.call('del', 'other')", "0"),
+            ("EXEC",),
+        ]
+    )
+    for reply, expected in zip(replies[:4], [SCRIPT_DENIED, SCRIPT_NO_KEY, SCRIPT_NO_KEY,
+                                             SCRIPT_NO_KEY], strict=True):  # fmt: skip
+        assert isinstance(reply, Err) and expected in reply.text, reply
+    assert replies[4] == NO_KEY
+    assert replies[5:7] == [b"OK", b"QUEUED"]
+    assert isinstance(replies[7], list) and SCRIPT_NO_KEY in str(replies[7][0])
+    assert await admin(replicas, "GET", "other") == b"untouched"
+    assert await admin(replicas, "DBSIZE") == 2  # nothing flushed
+    # A client cannot hand its script rules of its own choosing.
+    forged = await client.call("EVAL", "return redis.call('get', 'other')", "acl", "{}", "0")
+    assert forged == Err("ERR value is not an integer or out of range")
+    # An unrestricted caller's scripts are not checked.
+    assert await admin(replicas, "EVAL", "return redis.call('get', 'other')", "0") == b"untouched"

@@ -156,8 +156,11 @@ def test_acl_by_category_on_leader_and_follower(
     with leader.client() as admin:
         assert admin.get(f"other:{role}") is None  # the refused write was never applied
         assert admin.dbsize() > 0
-        log = member.client().acl_log(count=10)
+    with member.client() as node_admin:  # ACL LOG and the counters are the node's own
+        log = node_admin.acl_log(count=10)
         assert any(e["username"] == name and e["object"] == "flushall" for e in log)
+        stats = node_admin.info("stats")
+        assert stats["acl_access_denied_cmd"] >= 5 and stats["acl_access_denied_key"] >= 1
 
 
 def test_users_are_the_same_on_every_node_and_survive_a_restart(

@@ -11,7 +11,7 @@ Each node keeps its own log: it records what the clients of that node were refus
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 
 import attrs
 
@@ -34,6 +34,8 @@ class AclLog:
     def __init__(self, max_len: int = MAX_ENTRIES) -> None:
         self._entries: deque[AclLogEntry] = deque()
         self._max_len = max_len
+        # Every denial since start, by reason (INFO stats, metrics); ACL LOG RESET keeps them.
+        self.denied: Counter[str] = Counter()
 
     def add(
         self,
@@ -45,6 +47,7 @@ class AclLog:
         client_info: bytes,
         now: float,
     ) -> None:
+        self.denied[reason] += 1
         for entry in self._entries:
             if (
                 entry.reason == reason

@@ -1,9 +1,11 @@
 """Run the commands of one client read, in order, batching pipelined writes.
 
 A pipeline of writes is submitted to the backend back to back, so they share one
-replication round, and their replies are awaited afterwards. Anything that reads (or
-otherwise depends on earlier commands) first waits for the writes before it, which keeps
-per-connection ordering exactly as if each command ran alone.
+replication round, and their replies are awaited afterwards. A data read behind them joins
+them (commands/behind_writes.py): proposed as a read-only operation, it is answered from the
+state at its log position. Anything else that reads (or otherwise depends on earlier
+commands) first waits for the writes before it, which keeps per-connection ordering exactly
+as if each command ran alone.
 
 Each command runs in the data group its keys route to (commands/routing.py). On a follower
 of that group, writes are refused locally (`NotLeaderError`); a run of consecutive refused
@@ -26,6 +28,7 @@ import trio
 
 from seshat_trio.commands import (  # noqa: F401  (registration)
     acl,
+    behind_writes,
     clients,
     connection,
     introspection,
@@ -115,6 +118,7 @@ class _Pipeline:
         self._forward_slot = -1
         self._forward_run: list[list[bytes]] = []
         self._forward_bytes = 0
+        self._read_slots: set[int] = set()  # replies of reads proposed behind writes
 
     async def add(self, reply: Reply) -> None:
         # An open forward run holds the replies of the writes before this one: close it.
@@ -145,8 +149,49 @@ class _Pipeline:
             self._forward_slot = len(self.replies)
             self.replies.append(None)
             size = _forwarded_bytes(argv)
-        self._forward_run.append(argv)
+        form = spec.caller_form
+        self._forward_run.append(argv if form is None else form(self.ctx, argv))
         self._forward_bytes += size
+
+    async def read_behind_writes(
+        self, argv: list[bytes], spec: CommandSpec, group: GroupBackend | None
+    ) -> bool:
+        """Join the writes of this client read still in flight, if `spec` may (see
+        behind_writes); False: run it alone, after them. A data read joins in its own
+        group (`group`): its place in that group's log orders it after this client's
+        earlier writes there, and writes to other groups touch none of its keys."""
+        if self._forward_run:
+            size = _forwarded_bytes(argv)
+            if (
+                not behind_writes.joins_forwarded_run(spec)
+                or (group is not None and group is not self._forward_group)
+                or len(self._forward_run) >= self.ctx.config.limits.max_forward_commands
+                or self._forward_bytes + size > FORWARD_REQUEST_BUDGET
+            ):
+                return False
+            self._forward_run.append(argv)
+            self._forward_bytes += size
+            return True
+        if not self._submitted:
+            return False
+        if spec.name in behind_writes.ORDER_FREE:
+            assert spec.run is not None
+            self.replies.append(await spec.run(self.ctx, argv))
+            return True
+        if group is None or not behind_writes.rides_in_log(spec):
+            return False
+        built = behind_writes.read_operation(self.ctx, argv)
+        if isinstance(built, ErrorReply):
+            self.replies.append(built)
+            return True
+        try:
+            submitted = group.submit(built)
+        except ServiceError:  # not leading any more (NotLeaderError), or handing over
+            return False
+        self._read_slots.add(len(self.replies))
+        self._submitted.append((len(self.replies), submitted))
+        self.replies.append(None)
+        return True
 
     async def _handled_here(
         self, argv: list[bytes], spec: CommandSpec, group: GroupBackend
@@ -200,14 +245,20 @@ class _Pipeline:
                 try:
                     outcome = await result
                 except ServiceError as exc:
-                    self.replies[index] = ErrorReply(exc.message)
+                    self.replies[index] = (
+                        behind_writes.NOT_CONFIRMED
+                        if index in self._read_slots
+                        else ErrorReply(exc.message)
+                    )
                 else:
                     self.replies[index] = outcome[0] if len(outcome) == 1 else list(outcome)
                 settled += 1
         if settled < len(submitted):
             late = ErrorReply(OutcomeUnknownError.deadline_passed(timeout_s).message)
             for index, result in submitted[settled:]:
-                self.replies[index] = late
+                self.replies[index] = (
+                    behind_writes.NOT_CONFIRMED if index in self._read_slots else late
+                )
                 if isinstance(result, Coroutine):
                     result.close()  # never awaited now; closing it keeps that quiet
 
@@ -243,9 +294,12 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
         client.last_command = spec.name if spec is not None else "NULL"
         if client.queued is not None and (spec is None or spec.name not in transactions.CONTROL):
             error = transactions.queue_error(spec, argv)
+            queued = argv
             if error is None and spec is not None:
                 error = _refusal(ctx, spec, argv)
-            await pipeline.add(transactions.queue(ctx, argv, error))
+                if spec.caller_form is not None:
+                    queued = spec.caller_form(ctx, argv)
+            await pipeline.add(transactions.queue(ctx, queued, error))
             continue
         if spec is not None and spec.name == "exec":
             if client.auth.restricted and (error := exec_refusal(ctx, spec, argv)):
@@ -281,6 +335,8 @@ async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Repl
                 await pipeline.add(NO_GROUP)
             else:
                 await pipeline.write(argv, spec, routed)
+        elif await pipeline.read_behind_writes(argv, spec, routed):
+            continue
         else:
             assert spec.run is not None
             ctx.group = routed

@@ -98,6 +98,9 @@ class CommandSpec:
     channels_proc: ChannelsProc | None = None
     acl_categories: frozenset[str] = frozenset()
     subcommands: tuple[Subcommand, ...] = ()
+    # The argv as it runs away from the client's connection (forwarded to the leader, or
+    # queued for EXEC), with what that needs to know of the caller (EVAL: its ACL rules).
+    caller_form: Callable[[CommandContext, list[bytes]], list[bytes]] | None = None
 
     @property
     def is_write(self) -> bool:

@@ -9,10 +9,12 @@ pipelined client (its writes share one proposal round); the reply is cut back pe
 RESP reply boundaries (`protocol.split_replies`), so the leader needs nothing new.
 
 Executing the runs of different connections back to back keeps each connection's order: a
-forwarded run holds only writes, each complete in itself (a transaction travels as one
-EXEC), and a connection has at most one run in flight. Reads a follower must ask the leader
-about are not merged (`NodeService.forward(alone=True)`): on the leader a read waits for the
-writes before it, and the writes after it would wait for its barrier. A failure of the
+forwarded run holds writes, each complete in itself (a transaction travels as one EXEC),
+and the cheap reads behind them (commands/behind_writes.py: the leader places them in the
+log right behind the writes, so nothing waits for them), and a connection has at most one
+run in flight. Other reads a follower must ask the leader about are not merged
+(`NodeService.forward(alone=True)`): on the leader such a read waits for the writes before
+it, and the writes after it would wait for its barrier. A failure of the
 merged request is the failure of every run in it, as for the commands of one client's
 pipeline.
 """

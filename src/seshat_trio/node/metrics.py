@@ -76,8 +76,10 @@ class NodeCollector(Collector):
         peers: PeerSource,
         committer: CommitSource,
         value_cache: ValueCache,
+        acl_denials: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._acl_denials = acl_denials if acl_denials is not None else {}
         self._node_id = node_id
         self._stats = stats
         self._groups = groups
@@ -120,6 +122,20 @@ class NodeCollector(Collector):
             "Client connections closed for a RESP protocol error.",
             stats.protocol_errors,
         )
+        yield CounterMetricFamily(
+            _n("tls_handshake_failures"),
+            "TLS client connections closed before their handshake completed.",
+            stats.tls_handshake_failures,
+        )
+        denied = CounterMetricFamily(
+            _n("acl_denied"),
+            "Client commands, keys, channels and logins refused by ACL (reason: command, key, "
+            "channel, auth).",
+            labels=["reason"],
+        )
+        for reason in ("command", "key", "channel", "auth"):
+            denied.add_metric([reason], self._acl_denials.get(reason, 0))
+        yield denied
 
     def _commands(self) -> Iterator[Metric]:
         commands = self._stats.commands

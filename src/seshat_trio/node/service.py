@@ -155,6 +155,7 @@ class NodeService:
                 ("total_commands_processed", str(self.stats.total_commands_processed)),
                 ("rejected_connections", str(self.stats.rejected_connections)),
                 ("protocol_errors", str(self.stats.protocol_errors)),
+                *self._acl_fields(),
                 (
                     "client_output_buffer_limit_disconnections",
                     str(self.stats.output_limit_disconnections),
@@ -169,6 +170,15 @@ class NodeService:
             "cluster": [("cluster_enabled", "0")],
             "raft": self._raft_fields(statuses, self._system.status()),
         }
+
+    def _acl_fields(self) -> list[tuple[str, str]]:
+        """Redis 7.0's ACL counters (this node's clients)."""
+        denied = self.users.log.denied
+        return [
+            (f"acl_access_denied_{name}", str(denied[reason]))
+            for name, reason in (("auth", "auth"), ("cmd", "command"), ("key", "key"),
+                                 ("channel", "channel"))
+        ]  # fmt: skip
 
     def _raft_fields(self, data: list[GroupStatus], system: GroupStatus) -> list[tuple[str, str]]:
         """`system_*` fields for group 0, `group<g>_*` for each data group, then the peers

@@ -89,6 +89,7 @@ class NodeStats:
     total_connections_received: int = 0
     total_commands_processed: int = 0
     rejected_connections: int = 0
+    tls_handshake_failures: int = 0
     protocol_errors: int = 0
     output_limit_disconnections: int = 0  # clients cut off by client-output-buffer-limit
     commands: CommandStats = attrs.Factory(CommandStats)

@@ -228,6 +228,7 @@ class RaftGroupDriver:
             settings.tick_seconds * raft_config.lease_tick_gap if raft_config.lease_reads else 0.0
         )
         self._last_tick_at = 0.0
+        self._gap_counted_at = -1.0  # the last tick after which a gap was counted
         self._senders: dict[int, SnapshotSender] = {}
         self._receiver = SnapshotReceiver(machine.begin_install)
         self._chunks_in, self._chunks_out = trio.open_memory_channel[SnapshotChunk](CHUNK_INBOX)
@@ -437,10 +438,13 @@ class RaftGroupDriver:
     def _check_clock(self) -> None:
         """Void the lease if the last tick is more than the allowed gap old: the process was
         stopped (SIGSTOP) or its event loop stalled, and the core's tick count fell behind
-        real time. Called before every tick, peer message and read."""
+        real time. Called before every tick, peer message and read: until the next tick, a
+        round sent during the gap must not give a lease either."""
         if self._max_tick_gap_s and trio.current_time() - self._last_tick_at > self._max_tick_gap_s:
             self._core.void_lease()
-            self.counters.lease_voids += 1
+            if self._gap_counted_at != self._last_tick_at and self._core.role is Role.LEADER:
+                self._gap_counted_at = self._last_tick_at
+                self.counters.lease_voids += 1
             # A request opened before the gap may hold a lease index: later reads must not
             # join it.
             self._reads.close_round()

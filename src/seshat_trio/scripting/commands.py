@@ -44,6 +44,14 @@ from seshat_trio.kv.parsing import NOT_INTEGER, parse_int
 from seshat_trio.kv.registry import READS, WRITES, Args
 from seshat_trio.kv.view import KeyView, MustAskLeader, ReadView, WritableView
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply, SimpleString
+from seshat_trio.scripting.permissions import (
+    MARK,
+    caller_form,
+    carries_rules,
+    permissions_of,
+    refusal,
+    with_rules,
+)
 from seshat_trio.scripting.runtime import MAX_INSTRUCTIONS, ScriptError, runtime
 
 NOSCRIPT = ErrorReply("NOSCRIPT No matching script. Please use EVAL.")
@@ -72,8 +80,15 @@ HELP = (
 )
 
 
-def parse_eval(args: Args) -> tuple[bytes, list[bytes], list[bytes]] | ErrorReply:
-    """`<script> <numkeys> <key...> <arg...>` -> (script, keys, args)."""
+Parsed = tuple[bytes, list[bytes], list[bytes], bytes | None]
+
+
+def parse_eval(args: Args) -> Parsed | ErrorReply:
+    """`<script> [acl <rules>] <numkeys> <key...> <arg...>` -> (script, keys, args, the
+    caller's ACL rules or None: scripting/permissions.py)."""
+    rules = None
+    if len(args) > 3 and args[1] == MARK:
+        rules, args = args[2], (args[0], *args[3:])
     numkeys = parse_int(args[1])
     if numkeys is None:
         return NOT_INTEGER
@@ -81,10 +96,14 @@ def parse_eval(args: Args) -> tuple[bytes, list[bytes], list[bytes]] | ErrorRepl
         return ErrorReply("ERR Number of keys can't be negative")
     if numkeys > len(args) - 2:
         return ErrorReply("ERR Number of keys can't be greater than number of args")
-    return args[0], list(args[2 : 2 + numkeys]), list(args[2 + numkeys :])
+    return args[0], list(args[2 : 2 + numkeys]), list(args[2 + numkeys :]), rules
 
 
-def _executor(view: KeyView, writable: bool) -> Callable[[list[bytes]], Reply]:
+def _executor(
+    view: KeyView, writable: bool, rules: bytes | None = None
+) -> Callable[[list[bytes]], Reply]:
+    permissions = None if rules is None else permissions_of(rules)
+
     def execute(argv: list[bytes]) -> Reply:
         spec = lookup(argv[0])
         if spec is None:
@@ -94,6 +113,8 @@ def _executor(view: KeyView, writable: bool) -> Callable[[list[bytes]], Reply]:
             return NOT_ALLOWED
         if not spec.arity_ok(len(argv)):
             return WRONG_ARGS
+        if permissions is not None and (refused := refusal(permissions, spec, argv)):
+            return refused
         write = WRITES.get(name)
         if write is not None:
             if not writable:
@@ -104,17 +125,17 @@ def _executor(view: KeyView, writable: bool) -> Callable[[list[bytes]], Reply]:
     return execute
 
 
-def _run(view: KeyView, parsed: tuple[bytes, list[bytes], list[bytes]], writable: bool) -> Reply:
-    body, keys, args = parsed
+def _run(view: KeyView, parsed: Parsed, writable: bool) -> Reply:
+    body, keys, args, rules = parsed
     scripts = runtime()
     try:
         sha = scripts.load(body)
     except ScriptError as exc:
         return ErrorReply(str(exc))
-    return scripts.run(sha, keys, args, _executor(view, writable), MAX_INSTRUCTIONS)
+    return scripts.run(sha, keys, args, _executor(view, writable, rules), MAX_INSTRUCTIONS)
 
 
-def apply_eval(view: WritableView, parsed: tuple[bytes, list[bytes], list[bytes]]) -> Reply:
+def apply_eval(view: WritableView, parsed: Parsed) -> Reply:
     return _run(view, parsed, writable=True)
 
 
@@ -140,7 +161,10 @@ def _resolve(argv: list[bytes]) -> list[bytes] | ErrorReply:
 
 
 def build_eval(ctx: CommandContext, argv: list[bytes]) -> Operation | ErrorReply:
-    resolved = _resolve(argv)
+    carried = with_rules(ctx, argv)
+    if isinstance(carried, ErrorReply):
+        return carried
+    resolved = _resolve(carried)
     if isinstance(resolved, ErrorReply):
         return resolved
     parsed = parse_eval(tuple(resolved))
@@ -154,7 +178,10 @@ def build_eval(ctx: CommandContext, argv: list[bytes]) -> Operation | ErrorReply
 
 
 async def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    resolved = _resolve(argv)
+    carried = with_rules(ctx, argv)
+    if isinstance(carried, ErrorReply):
+        return carried
+    resolved = _resolve(carried)
     if isinstance(resolved, ErrorReply):
         return resolved
     parsed = parse_eval(tuple(resolved))
@@ -174,7 +201,7 @@ async def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
             asked.append(exc)
             raise
 
-    inner = _executor(view, writable=False)
+    inner = _executor(view, writable=False, rules=parsed[3])
     scripts = runtime()
     try:
         sha = scripts.load(parsed[0])
@@ -184,7 +211,7 @@ async def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if asked:  # a key with an expiry on a follower: only the leader may run it
         if ctx.client.forwarded:
             return MOVED_DURING_READ
-        return RawReplies(await group.forward([argv], ctx.client.protocol, alone=True), 1)
+        return RawReplies(await group.forward([carried], ctx.client.protocol, alone=True), 1)
     return reply
 
 
@@ -255,10 +282,11 @@ def _script_keys(flags: KeyFlags) -> Callable[[list[bytes]], list[tuple[int, Key
     """EVAL's keys: the `numkeys` arguments after it (none when it is not a number)."""
 
     def keys(argv: list[bytes]) -> list[tuple[int, KeyFlags]]:
-        numkeys = parse_int(argv[2]) if len(argv) > 2 else None
+        at = 4 if carries_rules(argv) else 2  # numkeys, after the caller's rules if any
+        numkeys = parse_int(argv[at]) if len(argv) > at else None
         if numkeys is None or numkeys < 0:
             return []
-        return [(pos, flags) for pos in range(3, min(3 + numkeys, len(argv)))]
+        return [(pos, flags) for pos in range(at + 1, min(at + 1 + numkeys, len(argv)))]
 
     return keys
 
@@ -273,11 +301,11 @@ register(
     CommandSpec("eval", -3, frozenset(_EVAL.split()), 0, 0, 0, "scripting",
                 "Executes a server-side Lua script.", "2.6.0",
                 "Depends on the script that is executed.", build=build_eval,
-                keys_proc=_script_keys(WRITE_KEY)),
+                keys_proc=_script_keys(WRITE_KEY), caller_form=caller_form),
     CommandSpec("evalsha", -3, frozenset(_EVAL.split()), 0, 0, 0, "scripting",
                 "Executes a server-side Lua script by SHA1 digest.", "2.6.0",
                 "Depends on the script that is executed.", build=build_eval,
-                keys_proc=_script_keys(WRITE_KEY)),
+                keys_proc=_script_keys(WRITE_KEY), caller_form=caller_form),
     CommandSpec("eval_ro", -3, frozenset(("readonly " + _EVAL).split()), 0, 0, 0, "scripting",
                 "Executes a read-only server-side Lua script.", "7.0.0",
                 "Depends on the script that is executed.", run=eval_ro,

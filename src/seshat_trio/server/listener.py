@@ -155,6 +155,7 @@ class RespListener:
             assert self._tls is not None
             sock = await accept_tls(stream, self._tls.current())
             if sock is None:
+                stats.tls_handshake_failures += 1
                 return
         else:
             sock = PlainSocketStream(stream)

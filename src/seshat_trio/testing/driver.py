@@ -572,6 +572,17 @@ class SimNode:
         self.pending_writes[index] = (self.core.term, command.op_id, done)
         self.pump()
 
+    def client_log_read(self, command: Command, done: ReadDone) -> None:
+        """A read proposed right behind the client's own write, as a pipelined read behind
+        writes is (docs/raft.md, "Reads behind writes"): its value is the state at its log
+        position, read when this node applies it; it fails or is unknown as a write is."""
+        assert command.read
+
+        def answered(status: OpStatus) -> None:
+            done(status, self.app.data.get(command.key) if status is OpStatus.OK else None)
+
+        self.client_write(command, answered)
+
     def client_read(self, key: bytes, done: ReadDone, floor: int | None = None) -> None:
         """A linearizable (ReadIndex) read of `key` through this node.
 

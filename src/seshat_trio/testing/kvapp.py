@@ -18,6 +18,7 @@ import attrs
 
 _SET = b"S"
 _DEL = b"D"
+_READ = b"R"
 _HEAD = struct.Struct(">cQH")  # tag, op id, key length
 _ITEM = struct.Struct(">HI")  # key length, value length
 _SNAP_HEAD = struct.Struct(">QI")  # applied index, item count
@@ -25,14 +26,17 @@ _SNAP_HEAD = struct.Struct(">QI")  # applied index, item count
 
 @attrs.frozen(slots=True)
 class Command:
-    """SET (value is not None) or DEL (value is None) of one key."""
+    """SET (value is not None) or DEL (value is None) of one key; or, with `read`, a read
+    of it placed in the log (it changes nothing; the proposer answers it from the state
+    at its position: a pipelined read behind writes, docs/raft.md)."""
 
     op_id: int
     key: bytes
     value: bytes | None
+    read: bool = False
 
     def encode(self) -> bytes:
-        tag = _DEL if self.value is None else _SET
+        tag = _READ if self.read else _DEL if self.value is None else _SET
         return _HEAD.pack(tag, self.op_id, len(self.key)) + self.key + (self.value or b"")
 
     @classmethod
@@ -41,13 +45,13 @@ class Command:
             raise ValueError(f"command too short: {data!r}")
         tag, op_id, key_len = _HEAD.unpack_from(data)
         key = data[_HEAD.size : _HEAD.size + key_len]
-        if len(key) != key_len or tag not in (_SET, _DEL):
+        if len(key) != key_len or tag not in (_SET, _DEL, _READ):
             raise ValueError(f"malformed command: {data!r}")
         rest = data[_HEAD.size + key_len :]
-        if tag == _DEL:
+        if tag != _SET:
             if rest:
-                raise ValueError(f"DEL with trailing bytes: {data!r}")
-            return cls(op_id, key, None)
+                raise ValueError(f"{tag.decode()} command with trailing bytes: {data!r}")
+            return cls(op_id, key, None, read=tag == _READ)
         return cls(op_id, key, rest)
 
 
@@ -65,7 +69,7 @@ class KvApp:
         """Apply the entry at `index` (`None` for entries without a command)."""
         if index != self.applied + 1:
             raise ValueError(f"apply out of order: index {index} after {self.applied}")
-        if command is not None:
+        if command is not None and not command.read:
             if command.value is None:
                 self.data.pop(command.key, None)
             else:

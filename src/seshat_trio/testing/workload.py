@@ -31,19 +31,31 @@ class WorkloadParams:
     delete_fraction: float = 0.1
     #: Probability that a client targets the node it believes leads (else any node).
     leader_affinity: float = 0.7
+    #: Probability that a write is pipelined with a read of its key right behind it, the
+    #: read placed in the log after the write (a read behind writes, docs/raft.md).
+    pipeline_fraction: float = 0.0
     timeout_ms: float = 250.0
     think_min_ms: float = 1.0
     think_max_ms: float = 30.0
 
 
-class _Call:
-    """One outstanding client call; `close` records the first outcome only."""
+#: History client ids of pipelined reads: this plus the id of the client that sent them.
+PIPELINED_READER = 1_000_000
 
-    def __init__(self, workload: Workload, client: int, handle: int) -> None:
+
+class _Call:
+    """One outstanding client call; `close` records the first outcome only. The calls of
+    one pipeline share `pending`: the client is idle once the last of them closes."""
+
+    def __init__(
+        self, workload: Workload, client: int, handle: int, pending: list[int] | None = None
+    ) -> None:
         self.workload = workload
         self.client = client
         self.handle = handle
         self.closed = False
+        self.pending = pending if pending is not None else [0]
+        self.pending[0] += 1
 
     def close(self, status: OpStatus, observed: bytes | None = None) -> None:
         if self.closed:
@@ -57,7 +69,9 @@ class _Call:
         else:
             rec.info(self.handle)
         self.workload.counts[status] += 1
-        self.workload.idle(self.client)
+        self.pending[0] -= 1
+        if not self.pending[0]:
+            self.workload.idle(self.client)
 
     def write_done(self, status: OpStatus) -> None:
         self.close(status)
@@ -128,7 +142,18 @@ class Workload:
                 kind, value = OpKind.WRITE, b"c%d-%d" % (client, self._seq)
             call = _Call(self, client, self.recorder.invoke(client, kind, key, value))
             node.client_write(Command(self._seq, key, value), call.write_done)
+            if self.rng.random() < p.pipeline_fraction:
+                self._read_behind(client, node, key, call)
         self.cluster.schedule(p.timeout_ms, lambda: call.close(OpStatus.INFO))
+
+    def _read_behind(self, client: int, node: SimNode, key: bytes, write: _Call) -> None:
+        """A read of `key` pipelined behind the write just sent, recorded as the op of a
+        second (virtual) client: both are outstanding at once."""
+        self._seq += 1
+        reader = PIPELINED_READER + client
+        call = _Call(self, client, self.recorder.invoke(reader, OpKind.READ, key), write.pending)
+        node.client_log_read(Command(self._seq, key, None, read=True), call.read_done)
+        self.cluster.schedule(self.params.timeout_ms, lambda: call.close(OpStatus.INFO))
 
     def _pick_node(self) -> SimNode:
         leader = self.cluster.leader()
