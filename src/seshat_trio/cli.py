@@ -1,4 +1,5 @@
-"""The `seshat-trio` command: `serve` runs one node, `cluster` runs a local cluster.
+"""The `seshat-trio` command: `serve` runs one node, `cluster` runs a local cluster, `member`
+administers a running cluster's members.
 
 `serve` has one flag per configuration key, derived from the settings registry, so a new
 key gets its flag, environment variable and help line without touching this module.
@@ -18,6 +19,7 @@ from seshat_trio import __version__
 from seshat_trio.cluster_launcher import ClusterPlan, run_cluster
 from seshat_trio.config import Config, ConfigError, Setting, all_settings, load_config
 from seshat_trio.logs import configure_logging
+from seshat_trio.membership.cli import add_member_parser, run_member
 
 PROG = "seshat-trio"
 CONFIG_ERROR_EXIT = 2
@@ -90,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="PORT",
             help=f"{name} port of node 1 (default: {default})",
         )
+    add_member_parser(commands)
     return parser
 
 
@@ -141,5 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "cluster":
         return _cluster(args)
+    if args.command == "member":
+        return run_member(args)
     parser.print_help(sys.stderr)
     return CONFIG_ERROR_EXIT

@@ -32,6 +32,11 @@ from seshat_trio.config.secret_file import read_secrets
 from seshat_trio.kv.operations import encode_batch
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.logs import get_logger
+from seshat_trio.membership.admin import MembershipAdmin
+from seshat_trio.membership.join import join_cluster, report_join_progress
+from seshat_trio.membership.peers import PeersFollower
+from seshat_trio.membership.reconciler import MembershipReconciler
+from seshat_trio.membership.state import retired_of, wanted_voters
 from seshat_trio.node.group_service import Forwarding, GroupService
 from seshat_trio.node.groups import GroupRouter
 from seshat_trio.node.metrics import NodeCollector, node_registry
@@ -188,7 +193,11 @@ async def serve_node(
         users = UserDirectory(catalog(), seeds)
         system_machine.subscribe(UsersFollower(users, seeds))
         stored = layout_of(system_machine.state)
-        members = member_addresses(config, stored)
+        # Until it holds the cluster's layout, a node started with --join (re)joins: it
+        # learns its groups' memberships from their leaders (empty founders).
+        joining = config.cluster.join if stored is None else None
+        joined = None if joining is None else await join_cluster(config, joining)
+        members = joined.members if joined is not None else member_addresses(config, stored)
         # A node with stored state uses its layout; a brand-new one founds the cluster with
         # this one (the first leader of group 0 proposes it) and the same drivers.
         layout = stored or initial_layout(
@@ -224,7 +233,7 @@ async def serve_node(
                 committer=committer,
                 machine=machine,
                 transport=transport,
-                initial_membership=Membership(voters=founders),
+                initial_membership=Membership(voters=frozenset() if joined else founders),
                 settings=driver_settings(config),
                 rng=rng,
                 # Writes of many clients share one data entry; the system group's rare
@@ -235,7 +244,8 @@ async def serve_node(
         driver_for(SYSTEM_GROUP, system_machine, frozenset(members))
         forwarding = Forwarding(config, transport, transport.client_address)
         groups: dict[int, GroupService] = {}
-        for group in layout.shards.groups_of(config.node.id):
+        placed = joined.groups if joined else layout.shards.groups_of(config.node.id)
+        for group in placed:
             machine = KvStateMachine(store, group)
             driver_for(group, machine, frozenset(layout.shards.replicas(group)))
             groups[group] = GroupService(
@@ -290,6 +300,25 @@ async def serve_node(
                 registry=node_registry(collector),
             )
         )
+        peers_follower = PeersFollower(config, transport, lambda: drivers)
+        system_machine.subscribe(peers_follower)
+        service.membership = MembershipAdmin(
+            node_id=config.node.id,
+            client_addr=str(config.node.client_addr),
+            machine=system_machine,
+            groups=lambda: drivers,
+            transport=transport,
+            tick_ms=config.raft.heartbeat_ms,
+        )
+        reconciler = MembershipReconciler(
+            groups=lambda: drivers,
+            wanted=lambda group: wanted_voters(system_machine.state, group),
+            retired=lambda: retired_of(system_machine.state),
+            live_ticks=config.raft.election_timeout_min_ms // config.raft.heartbeat_ms,
+            interval_s=config.raft.heartbeat_ms / 1000,
+            after_pass=peers_follower.refresh,
+        )
+        system_machine.subscribe(reconciler.on_system_state)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(committer.run)
@@ -299,7 +328,11 @@ async def serve_node(
                     await nursery.start(driver.run)
                 # Up before the RESP listener: /health answers (503) while the node starts.
                 http_port = await nursery.start(admin.run, config.node.http_addr)
-                nursery.start_soon(bootstrap_system_group, system, system_machine, layout)
+                if joining is None:
+                    nursery.start_soon(bootstrap_system_group, system, system_machine, layout)
+                else:
+                    nursery.start_soon(report_join_progress, config, joining)
+                nursery.start_soon(reconciler.run)
                 nursery.start_soon(
                     propose_until_applied,
                     system,

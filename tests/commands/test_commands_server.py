@@ -41,6 +41,7 @@ REDIS_TABLE = {
     "eval": (-3, 0, 0, 0), "evalsha": (-3, 0, 0, 0), "eval_ro": (-3, 0, 0, 0),
     "evalsha_ro": (-3, 0, 0, 0), "script": (-2, 0, 0, 0),
     "auth": (-2, 0, 0, 0), "acl": (-2, 0, 0, 0),
+    "seshat.member": (-2, 0, 0, 0),
 }  # fmt: skip
 WRITE_COMMANDS = {
     "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mset", "msetnx",

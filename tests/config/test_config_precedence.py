@@ -173,7 +173,7 @@ def sample(setting: Setting, tmp_path: Path) -> tuple[str, object]:
         path = tmp_path / f"{setting.key}.pem"
         path.write_text("")
         return str(path), path
-    if setting.type is Address:
+    if setting.type in (Address, Address | None):
         return "127.0.0.1:9999", Address("127.0.0.1", 9999)
     if isinstance(setting.type, type) and issubclass(setting.type, Enum):
         last = list(setting.type)[-1]
@@ -251,4 +251,4 @@ def test_registry_names_are_unique_and_derived() -> None:
     assert by_name["raft.heartbeat_ms"].env == "SESHAT_RAFT_HEARTBEAT_MS"
     assert by_name["raft.heartbeat_ms"].flag == "--heartbeat-ms"
     assert by_name["cluster.initial_members"].env == "SESHAT_CLUSTER_INITIAL_MEMBERS"
-    assert len(settings) == 42
+    assert len(settings) == 43

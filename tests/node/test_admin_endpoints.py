@@ -234,6 +234,8 @@ def test_metrics_families_and_labels_parse() -> None:
     lag = families["seshat_raft_replication_lag"]
     assert value(lag, "seshat_raft_replication_lag", group="1", peer="2") == 0
     assert value(lag, "seshat_raft_replication_lag", group="1", peer="3") == 30
+    members = families["seshat_raft_member"]
+    assert value(members, "seshat_raft_member", group="1", member="2", role="voter") == 1
     assert value(families["seshat_raft_elections"], "seshat_raft_elections_total", group="1") == 2
     changes = families["seshat_raft_leader_changes"]
     assert value(changes, "seshat_raft_leader_changes_total", group="1") == 1

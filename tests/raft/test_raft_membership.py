@@ -437,3 +437,17 @@ def test_planted_bug_a_removed_leader_with_a_longer_log_blocks_its_group(make_cl
     c.transform = None
     c.tick([1, 2], times=60)
     assert all(c.core(n).role is not Role.LEADER for n in (1, 2))
+
+
+def test_a_node_added_again_is_no_longer_removed(make_cluster):
+    """Ids are never reused for a new node, but the same node (same log) may come back."""
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    change(c, ChangeKind.REMOVE, 3)
+    assert c.core(3).removed
+    change(c, ChangeKind.ADD_LEARNER, 3)
+    change(c, ChangeKind.PROMOTE, 3)
+    assert not c.core(3).removed and c.core(3).membership.voters == {1, 2, 3}
+    c.crash(1)
+    c.tick([2, 3], times=30)
+    assert c.leader() in (2, 3)

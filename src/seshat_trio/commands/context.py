@@ -22,6 +22,7 @@ from seshat_trio.storage import EVERY_ELEMENT, Span, StoredValue
 from seshat_trio.tunables import Tunables
 
 if TYPE_CHECKING:
+    from seshat_trio.membership.admin import MembershipAdmin
     from seshat_trio.pubsub.client import ClientPubSub
     from seshat_trio.pubsub.hub import PubSubHub
 
@@ -185,6 +186,11 @@ class Backend(Protocol):
 
     async def system_read_barrier(self) -> None:
         """Return once this node applied everything group 0 committed before the call."""
+        ...
+
+    @property
+    def membership(self) -> MembershipAdmin | None:
+        """The membership admin view (SESHAT.MEMBER); None where there is none."""
         ...
 
 

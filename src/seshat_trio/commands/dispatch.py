@@ -50,6 +50,7 @@ from seshat_trio.commands.table import CommandSpec, lookup, unknown_command, wro
 from seshat_trio.config.model import FORWARD_REQUEST_BUDGET
 from seshat_trio.errors import NotLeaderError, OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import MAX_COMMAND_ARGS, command_bytes
+from seshat_trio.membership import commands as membership_commands  # noqa: F401  (registration)
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply
 from seshat_trio.pubsub import commands as pubsub_commands  # noqa: F401  (registration)
 from seshat_trio.pubsub.client import refusal as subscribed_mode_refusal

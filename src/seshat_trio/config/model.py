@@ -132,6 +132,14 @@ class ClusterSection:
         default=(),
         metadata=doc("voters of a new cluster: id=host:port of each node's internal_addr"),
     )
+    join: Address | None = attrs.field(
+        default=None,
+        metadata=doc(
+            "client address (host:port) of any member: a node with an empty data directory "
+            "asks that cluster to add it (docs/operations.md)",
+            "--join",
+        ),
+    )
     redirect: Redirect = attrs.field(
         default=Redirect.FORWARD,
         metadata=doc("followers forward requests to the leader, or reply -MOVED"),

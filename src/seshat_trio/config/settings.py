@@ -80,6 +80,7 @@ _TYPE_TEXT: dict[object, str] = {
     Path: "path",
     Path | None: "path",
     Address: "host:port",
+    Address | None: "host:port",
     tuple[Member, ...]: "members",
 }
 

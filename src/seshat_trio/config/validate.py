@@ -48,6 +48,8 @@ def check_cluster(cluster: ClusterSection, node: NodeSection | None) -> Iterator
     members = cluster.initial_members
     if cluster.bootstrap and not members:
         yield Problem(key, "required when cluster.bootstrap is true")
+    if cluster.bootstrap and cluster.join is not None:
+        yield Problem("cluster.join", "a node either founds a cluster (bootstrap) or joins one")
     for node_id, count in Counter(m.id for m in members).items():
         if count > 1:
             yield Problem(key, f"duplicate member id {node_id}")

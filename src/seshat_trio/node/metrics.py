@@ -186,6 +186,11 @@ class NodeCollector(Collector):
             "Leader only: commit index minus the peer's match index (0 when caught up).",
             labels=["group", "peer"],
         )
+        members = GaugeMetricFamily(
+            _n("raft_member"),
+            "1 for each member of the group's membership in force here, by role.",
+            labels=["group", "member", "role"],
+        )
         counters = {
             name: CounterMetricFamily(_n(f"raft_{name}"), text, labels=labels)
             for name, text in (
@@ -233,6 +238,9 @@ class NodeCollector(Collector):
                 ("snapshot", status.snapshot_index),
             ):
                 indexes[name].add_metric(group, value)
+            for kind, ids in (("voter", status.voters), ("learner", status.learners)):
+                for member in ids:
+                    members.add_metric([*group, str(member), kind], 1.0)
             for peer, progress in status.peers.items():
                 match.add_metric([*group, str(peer)], progress.match)
                 lag.add_metric([*group, str(peer)], max(0, status.commit - progress.match))
@@ -241,7 +249,7 @@ class NodeCollector(Collector):
                 family.add_metric(group, getattr(counted, name))
             _add_histogram(send, group, counted.snapshot_send_seconds)
             _add_histogram(install, group, counted.snapshot_install_seconds)
-        yield from (term, role, leader, *indexes.values(), match, lag)
+        yield from (term, role, leader, *indexes.values(), match, lag, members)
         yield from (*counters.values(), send, install)
 
     # -- transport and storage -------------------------------------------------------------

@@ -21,6 +21,7 @@ from seshat_trio import __version__
 from seshat_trio.acl.users import UserDirectory
 from seshat_trio.config import Config
 from seshat_trio.errors import OutcomeUnknownError, ServiceError
+from seshat_trio.membership.admin import MembershipAdmin
 from seshat_trio.node.group_service import Forwarding, GroupService, read_barrier
 from seshat_trio.node.groups import GroupRouter
 from seshat_trio.node.stats import NodeStats
@@ -55,6 +56,8 @@ class NodeService:
         self._timeout_s = config.limits.request_timeout_s
         # LASTSAVE before any SAVE: the start time, as Redis reports after loading.
         self._last_save = int(time.time())
+        # SESHAT.MEMBER's view of the cluster (the runner sets it).
+        self.membership: MembershipAdmin | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The service's own task: it sends forwarded requests (merged, see forward_batcher)."""

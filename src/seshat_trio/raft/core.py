@@ -1034,11 +1034,11 @@ class RaftCore:
         repl.broadcast_append()
 
     def _adopt_membership(self, index: int, new: Membership) -> None:
-        """`new` (defined at `index`) is now in force; a member it leaves out is removed."""
+        """`new` (defined at `index`) is now in force; a member it leaves out is removed
+        (until a later membership includes it again: same node, same log, nothing unsafe)."""
         was_member = self.node_id in self._membership.members
         self._membership_index, self._membership = index, new
-        if was_member and self.node_id not in new.members:
-            self._removed = True
+        self._removed = self.node_id not in new.members and (was_member or self._removed)
 
     def _hand_over_after_removal(self, repl: Replicator) -> None:
         """This leader applied its own removal: publish the commit, nudge a caught-up voter

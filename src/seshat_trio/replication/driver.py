@@ -385,9 +385,27 @@ class RaftGroupDriver:
         """This node applied its own removal from the group (it still answers the group)."""
         return self._core.removed
 
+    @property
+    def transferee(self) -> int | None:
+        """The voter this leader is handing leadership to, if any."""
+        return self._core.transferee
+
     def member_progress(self) -> tuple[MemberProgress, ...]:
         """Every member's replication status (leader only; empty elsewhere)."""
         return self._core.member_progress()
+
+    def log_bytes_after(self, index: int) -> int | None:
+        """Bytes of the log entries after `index` (what a member that holds the log up to
+        `index` still needs); None when some were compacted away (it needs a snapshot)."""
+        lo, hi = index + 1, self._log_store.last_index() + 1
+        if lo < self._log_store.first_index():
+            return None
+        total = 0
+        while lo < hi:
+            entries = self._log_store.entries(lo, hi, self._settings.snapshot_chunk_bytes)
+            total += sum(entry.size() for entry in entries)
+            lo = entries[-1].index + 1
+        return total
 
     def change_membership(self, change: ConfigChange, *, force: bool = False) -> int:
         """Propose `change` on this leader; the index of its CONFIG entry, whose effect shows

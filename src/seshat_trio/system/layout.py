@@ -83,9 +83,14 @@ def layout_of(state: SystemState) -> ClusterLayout | None:
     return ClusterLayout(nodes, shard_map_from_json(shards, (m.node_id for m in nodes)))
 
 
+def members_section(members: Iterable[NodeAddresses]) -> dict[str, Any]:
+    """The `members` section's value for `members`."""
+    return {"v": SECTION_VERSION, "items": [attrs.asdict(m) for m in members]}
+
+
 def _sections(layout: ClusterLayout) -> dict[str, Any]:
     return {
-        MEMBERS: {"v": SECTION_VERSION, "items": [attrs.asdict(m) for m in layout.members]},
+        MEMBERS: members_section(layout.members),
         SHARDS: layout.shards.to_json(),
     }
 

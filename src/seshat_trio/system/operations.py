@@ -6,5 +6,6 @@ import line below.
 """
 
 from seshat_trio.acl import replicated  # noqa: F401  (registration)
+from seshat_trio.membership import state  # noqa: F401  (registration)
 from seshat_trio.pubsub import replicated as pubsub_settings  # noqa: F401  (registration)
 from seshat_trio.system import layout  # noqa: F401  (registration)

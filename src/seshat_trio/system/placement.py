@@ -2,8 +2,12 @@
 
 Today every member replicates every data group, as the single data group always did: a
 cluster of N nodes survives the loss of a minority of them for every group. Leaders, not
-replicas, spread the load. Membership changes extend this module (a
-replication factor, new nodes taking over replicas); the shard map records its decisions.
+replicas, spread the load. When the members change (`membership/state.py`), `for_members`
+places the groups over the new members and bumps the map's version; each group's leader
+then moves the group's Raft membership to the placement (`membership/reconciler.py`).
+Placing fewer replicas than members (the replication factor, recorded by the membership
+operations) needs the router to serve slots of groups a node does not replicate: until
+then every member replicates every group.
 """
 
 from __future__ import annotations
@@ -27,3 +31,12 @@ def initial_shard_map(node_ids: Iterable[int], group_count: int) -> ShardMap:
         raise ValueError(f"a cluster needs at least one data group, not {group_count}")
     groups = range(FIRST_DATA_GROUP, FIRST_DATA_GROUP + group_count)
     return ShardMap(1, place_groups(node_ids, groups), even_ranges(list(groups)))
+
+
+def for_members(shards: ShardMap, node_ids: Iterable[int]) -> ShardMap:
+    """`shards` with its groups placed over `node_ids`: the same map when nothing moves,
+    else a new version."""
+    placements = place_groups(node_ids, shards.group_ids)
+    if placements == shards.groups:
+        return shards
+    return ShardMap(shards.version + 1, placements, shards.ranges)

@@ -1,0 +1,31 @@
+"""Reading SESHAT.MEMBER LIST text: what joins and `seshat-trio member list` rely on."""
+
+from __future__ import annotations
+
+from seshat_trio.membership.join import (
+    client_addresses,
+    groups_and_leaders,
+    groups_with_progress,
+    my_progress,
+)
+
+LISTING = """\
+member 1 raft=127.0.0.1:7001 client=127.0.0.1:6001 live=1
+member 4 raft=127.0.0.1:7004 client=- live=0
+retired 3 forced=1
+replication-factor 3
+group 0 leader=1 term=2 commit=57 voters=1,2 learners=4
+group 0 member 4 role=learner match=40 lag=17 bytes_behind=1234 state=snapshot heard_ms=100
+group 1 leader=0 term=2 commit=9 voters=1,2 learners=
+"""
+
+
+def test_listing_is_parsed_by_words() -> None:
+    assert groups_and_leaders(LISTING) == {0: 1, 1: 0}
+    assert client_addresses(LISTING) == {1: "127.0.0.1:6001", 4: "-"}
+    assert groups_with_progress(LISTING.splitlines()) == [0]
+    mine = my_progress(LISTING, 4)
+    assert list(mine) == [0]
+    assert mine[0].role == "learner"
+    assert mine[0].fields["lag"] == "17" and mine[0].fields["bytes_behind"] == "1234"
+    assert my_progress(LISTING, 1) == {}
