@@ -206,6 +206,12 @@ def test_replace_a_killed_node_then_survive_one_more_failure(tmp_path: Path) -> 
         removed = member_cli("remove", "3", "--via", via)
         assert removed.returncode == 0, removed.stderr
         wait_voters(cluster.nodes[1], {1, 2, 4})
+        leader_node = cluster.nodes[leader_of(cluster.nodes[1], group=1)]
+        info = leader_node.raft_info()
+        # redis-py parses "1,2,4" as a list and "role=voter,..." as a dict.
+        assert info["group1_voters"] == [1, 2, 4] and "group1_learners" in info
+        member4 = info["group1_member4"]
+        assert isinstance(member4, dict) and member4["role"] == "voter", member4
         listed = member_cli("list", "--via", f"127.0.0.1:{fresh.port}")
         assert listed.returncode == 0 and "retired 3 forced=0" in listed.stdout
         assert " member 4 role=voter " in listed.stdout  # progress lines from the leaders

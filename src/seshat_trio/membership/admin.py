@@ -17,7 +17,8 @@ like CLUSTER NODES, so that people read it in redis-cli and tools parse it by sp
     retired 3 forced=0
     replication-factor 3
     group 0 leader=1 term=2 commit=57 voters=1,2,4 learners=
-    group 0 member 4 role=voter match=57 lag=0 bytes_behind=0 state=replicate heard_ms=100
+    group 0 member 4 role=voter match=57 lag=0 bytes_behind=0 state=replicate snapshot=0
+        snapshot_bytes_sent=- heard_ms=100   (one line)
 
 Progress lines (`group G member N ...`) come only from a group's leader (only it knows);
 `seshat-trio member list` asks each group's leader for them.
@@ -31,7 +32,7 @@ import attrs
 
 from seshat_trio.membership.state import replication_factor_of, retired_of
 from seshat_trio.raft import MemberProgress, Role
-from seshat_trio.replication.driver import RaftGroupDriver
+from seshat_trio.replication.driver import GroupStatus, RaftGroupDriver
 from seshat_trio.system.layout import NodeAddresses, layout_of
 from seshat_trio.system.machine import SystemStateMachine
 from seshat_trio.system.registry import SystemState
@@ -144,11 +145,29 @@ class MembershipAdmin:
         behind = driver.log_bytes_after(p.match)
         heard = "-" if p.heard_ticks_ago is None else str(p.heard_ticks_ago * self._tick_ms)
         state = "leader" if p.node_id == driver.node_id else p.state.value
+        sent = driver.snapshot_bytes_sent(p.node_id)
         return (
             f"group {group} member {p.node_id} role={'voter' if p.voter else 'learner'} "
             f"match={p.match} lag={p.lag} bytes_behind={'-' if behind is None else behind} "
-            f"state={state} snapshot={p.snapshot_index} heard_ms={heard}"
+            f"state={state} snapshot={p.snapshot_index} "
+            f"snapshot_bytes_sent={'-' if sent is None else sent} heard_ms={heard}"
         )
+
+
+def member_fields(name: str, status: GroupStatus) -> list[tuple[str, str]]:
+    """INFO raft fields of a group's membership: its learners, and on its leader one
+    `<name>_member<id>` line per member (role, match index, entries behind commit, state)."""
+    fields = [(f"{name}_learners", _ids(status.learners))]
+    for peer, progress in sorted(status.peers.items()):
+        role = "voter" if peer in status.voters else "learner"
+        lag = max(0, status.commit - progress.match)
+        fields.append(
+            (
+                f"{name}_member{peer}",
+                f"role={role},match={progress.match},lag={lag},state={progress.state.value}",
+            )
+        )
+    return fields
 
 
 def _ids(ids: tuple[int, ...]) -> str:

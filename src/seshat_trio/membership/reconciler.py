@@ -140,5 +140,6 @@ class MembershipReconciler:
                 bytes_behind=driver.log_bytes_after(member.match),
                 state=member.state.value,
                 snapshot_index=member.snapshot_index,
+                snapshot_bytes_sent=driver.snapshot_bytes_sent(member.node_id),
                 promotable=member.promotable,
             )

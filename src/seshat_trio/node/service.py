@@ -21,7 +21,7 @@ from seshat_trio import __version__
 from seshat_trio.acl.users import UserDirectory
 from seshat_trio.config import Config
 from seshat_trio.errors import OutcomeUnknownError, ServiceError
-from seshat_trio.membership.admin import MembershipAdmin
+from seshat_trio.membership.admin import MembershipAdmin, member_fields
 from seshat_trio.node.group_service import Forwarding, GroupService, read_barrier
 from seshat_trio.node.groups import GroupRouter
 from seshat_trio.node.stats import NodeStats
@@ -206,6 +206,7 @@ class NodeService:
                 (f"{name}_snapshot_index", str(status.snapshot_index)),
                 (f"{name}_voters", ",".join(map(str, status.voters))),
             ]
+            fields += member_fields(name, status)
         peers = self._forwarding.transport.peer_states()
         for peer_id, state in sorted(peers.items()):
             matches = [

@@ -407,6 +407,11 @@ class RaftGroupDriver:
             lo = entries[-1].index + 1
         return total
 
+    def snapshot_bytes_sent(self, peer: int) -> int | None:
+        """Bytes of the snapshot being streamed to `peer` it acknowledged (None: none)."""
+        sender = self._senders.get(peer)
+        return None if sender is None else sender.acked_bytes
+
     def change_membership(self, change: ConfigChange, *, force: bool = False) -> int:
         """Propose `change` on this leader; the index of its CONFIG entry, whose effect shows
         in `membership` once applied. Raises as `RaftCore.change_membership` does."""

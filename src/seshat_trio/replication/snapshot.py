@@ -94,6 +94,11 @@ class SnapshotSender:
         self._refused = False
         self._changed = trio.Event()
 
+    @property
+    def acked_bytes(self) -> int:
+        """Bytes of the stream the follower has acknowledged so far."""
+        return self._acked
+
     def on_ack(self, ack: SnapshotChunkAck) -> None:
         if ack.meta_index != self.offer.meta.index or ack.term != self.offer.term:
             return
