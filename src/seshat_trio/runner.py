@@ -63,6 +63,7 @@ from seshat_trio.storage import (
     StoreOptions,
     WriteBatch,
 )
+from seshat_trio.storage.sweep import run_sweep
 from seshat_trio.system.layout import ClusterLayout, NodeAddresses, initial_layout, layout_of
 from seshat_trio.system.machine import SystemStateMachine
 from seshat_trio.transport import (
@@ -338,6 +339,7 @@ async def serve_node(
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(committer.run)
+                nursery.start_soon(run_sweep, store)
                 await nursery.start(transport.run)
                 for driver in drivers.values():
                     await nursery.start(driver.run)

@@ -27,5 +27,8 @@ def hash_tag(key: bytes) -> bytes:
 def key_slot(key: bytes) -> int:
     """The hash slot of `key`, in range(SLOT_COUNT)."""
     # crc_hqx is CRC-16/CCITT with the caller's initial value: with 0 it is XMODEM, the
-    # variant Redis Cluster uses.
-    return binascii.crc_hqx(hash_tag(key), 0) & (SLOT_COUNT - 1)
+    # variant Redis Cluster uses. Every stored key is slotted, so a key without `{` skips a
+    # call (`find`, not `in`: a bytes `in` first tries the operand as an integer and raises).
+    if key.find(b"{") != -1:
+        key = hash_tag(key)
+    return binascii.crc_hqx(key, 0) & (SLOT_COUNT - 1)

@@ -30,7 +30,7 @@ from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply, encode_replies
 from seshat_trio.scripting.node import NodeScripting
 from seshat_trio.server.forwarded import ForwardedExecutor
-from seshat_trio.storage import Store, StoredValue
+from seshat_trio.storage import EVERY_ELEMENT, Span, Store, StoredValue
 from seshat_trio.system.registry import (
     OperationRefused,
     SystemState,
@@ -100,8 +100,16 @@ class NodeBackend:
     def get(self, key: bytes) -> StoredValue | None:
         return self.machine.get(key)
 
-    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
         return self.machine.items(start)
+
+    def element(self, key: bytes, version: int, suffix: bytes) -> bytes | None:
+        return self.machine.element(key, version, suffix)
+
+    def elements(
+        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self.machine.elements(key, version, span)
 
     def key_count(self) -> int:
         return self.machine.key_count

@@ -37,6 +37,7 @@ REDIS_TABLE = {
     "punsubscribe": (-1, 0, 0, 0), "ssubscribe": (-2, 1, -1, 1),
     "sunsubscribe": (-1, 1, -1, 1), "publish": (3, 0, 0, 0), "spublish": (3, 1, 1, 1),
     "pubsub": (-2, 0, 0, 0),
+    "object": (-2, 0, 0, 0),
     "eval": (-3, 0, 0, 0), "evalsha": (-3, 0, 0, 0), "eval_ro": (-3, 0, 0, 0),
     "evalsha_ro": (-3, 0, 0, 0), "script": (-2, 0, 0, 0), "fcall": (-3, 0, 0, 0),
     "fcall_ro": (-3, 0, 0, 0),

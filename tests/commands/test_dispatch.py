@@ -37,7 +37,7 @@ from seshat_trio.reply_budget import (
     TYPICAL_VALUE_BYTES,
 )
 from seshat_trio.scripting.node import NodeScripting
-from seshat_trio.storage import StoredValue
+from seshat_trio.storage import StoredValue, position
 
 
 class FakeBackend:
@@ -113,8 +113,9 @@ class FakeBackend:
     def propose_nowait(self, op: Operation) -> None:
         self.events.append("propose_nowait")
 
-    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
-        for key in sorted(k for k in self.data if k >= start):
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
+        ordered = sorted((position(k), k) for k in self.data)
+        for _, key in (item for item in ordered if item[0] >= start):
             yield key, StoredValue(kind=0, data=self.data[key], expires_at_ms=0)
 
     def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:

@@ -65,7 +65,7 @@ def test_a_failing_command_rolls_back_its_whole_operation(machine: KvStateMachin
         view.put(b"half", StoredValue(0, b"done", 0))
         raise ZeroDivisionError
 
-    registry.write("explode", registry.args_as_is, explode)
+    registry.write("explode", registry.args_as_is, explode, None)
     try:
         replies = apply(machine, (b"set", b"a", b"1"), (b"explode",))
         assert replies == (INTERNAL_ERROR, INTERNAL_ERROR)

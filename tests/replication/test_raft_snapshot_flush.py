@@ -81,7 +81,9 @@ def test_state_machine_flush_during_install_then_finish_or_abort(tmp_path: Path)
         machine.apply([(1, set_op(b"k", b"v")), (2, set_op(b"j", b"w"))])
         with machine.begin_install() as installer:
             installer.add_chunk(
-                encode_chunk([(b"snap", encode_stored_value(StoredValue(0, b"s", 0)))])
+                encode_chunk(
+                    [(keys.meta_suffix(b"snap"), encode_stored_value(StoredValue(0, b"s", 0)))]
+                )
             )
             machine.apply([(3, op(b"flushall")), (4, set_op(b"n", b"1"))])
             assert machine.applied_index == 4
@@ -95,6 +97,8 @@ def test_state_machine_flush_during_install_then_finish_or_abort(tmp_path: Path)
         expected = [b"snap"] if finish else []
         assert [k for k, _ in store.iter_values(GROUP)] == expected
         assert machine.key_count == len(expected)
+        while store.sweep_garbage():
+            pass
         stored = [k for k, _ in store._db.iterator(prefix=keys.values_prefix(GROUP))]
         assert len(stored) == len(expected)  # no generation left behind
         store.close()

@@ -40,14 +40,24 @@ def test_version_1_stored_values_are_still_read(kind: int, data: bytes, expires:
     assert records.decode_stored_value(v1) == StoredValue(kind, data, expires)
 
 
-def test_stored_value_format_2_layout_and_refusals() -> None:
+def test_stored_value_formats_2_and_3_layout_and_refusals() -> None:
     encoded = records.encode_stored_value(StoredValue(kind=1, data=b"abc", expires_at_ms=5))
     assert encoded == b"\x00\x02\x00\x01" + (5).to_bytes(8, "big") + b"abc"
-    newer = b"\x00\x03" + encoded[2:]
-    with pytest.raises(StorageError, match=r"version 3.*1 or 2"):
+    # A collection's metadata: version 3 adds the element version.
+    collection = StoredValue(kind=4, data=b"hdr", expires_at_ms=5, version=2**40 + 3)
+    encoded3 = records.encode_stored_value(collection)
+    assert (
+        encoded3
+        == b"\x00\x03\x00\x04" + (5).to_bytes(8, "big") + (2**40 + 3).to_bytes(8, "big") + b"hdr"
+    )
+    assert records.decode_stored_value(encoded3) == collection
+    newer = b"\x00\x04" + encoded[2:]
+    with pytest.raises(StorageError, match=r"version 4.*1 to 3"):
         records.decode_stored_value(newer)
     with pytest.raises(StorageError, match="too short"):
         records.decode_stored_value(encoded[:11])
+    with pytest.raises(StorageError, match="too short"):
+        records.decode_stored_value(encoded3[:19])
 
 
 def test_hard_state_snapshot_meta_and_counter_round_trip() -> None:

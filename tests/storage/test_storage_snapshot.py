@@ -3,6 +3,7 @@
 import pytest
 
 from seshat_trio.storage import (
+    Span,
     StorageError,
     Store,
     StoredValue,
@@ -16,6 +17,20 @@ from seshat_trio.storage.records import encode_stored_value
 
 def value(data: bytes) -> StoredValue:
     return StoredValue(kind=0, data=data, expires_at_ms=0)
+
+
+def value_chunk(items: list[tuple[bytes, StoredValue]]) -> bytes:
+    """A chunk of metadata records for these user keys."""
+    return encode_chunk([(keys.meta_suffix(k), encode_stored_value(v)) for k, v in items])
+
+
+def sweep(store: Store) -> None:
+    while store.sweep_garbage():
+        pass
+
+
+def stored_keys(store: Store, group: int) -> int:
+    return len(list(store._db.iterator(prefix=keys.values_prefix(group))))
 
 
 def fill(store: Store, group: int, count: int, tag: bytes) -> dict[bytes, StoredValue]:
@@ -37,7 +52,47 @@ def test_chunks_are_bounded_and_point_in_time(store: Store) -> None:
     assert len(chunks) > 5
     assert all(len(c) < 2000 + 100 for c in chunks)
     streamed = [pair for chunk in chunks for pair in decode_chunk(chunk)]
-    assert streamed == sorted(items.items())
+    expected = sorted((keys.meta_suffix(k), encode_stored_value(v)) for k, v in items.items())
+    assert streamed == expected
+
+
+def test_collections_stream_their_live_elements_only(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    batch = WriteBatch()
+    batch.put_value(1, b"h", StoredValue(4, b"hdr", 0, version=5))
+    for i in range(300):
+        batch.put_element(1, b"h", 5, b"f%03d" % i, b"v" * 10)
+        batch.put_element(1, b"h", 4, b"f%03d" % i, b"dead")  # an older, dropped version
+        batch.put_element(1, b"gone", 9, b"f%03d" % i, b"dead")  # its key was deleted
+    batch.put_value(1, b"s", value(b"string"))
+    store.write(batch)
+    with store.value_snapshot(1) as snap:
+        chunks = list(snap.chunks(500))
+    assert len(chunks) > 5  # a big collection travels in bounded chunks
+    streamed = [pair for chunk in chunks for pair in decode_chunk(chunk)]
+    assert len(streamed) == 302
+    with Store.open(tmp_path / "copy") as copy, copy.begin_install(1) as installer:
+        for chunk in chunks:
+            installer.add_chunk(chunk)
+        installer.finish()
+        assert [k for k, _ in sorted(copy.iter_values(1))] == [b"h", b"s"]
+        elements = list(copy.iter_elements(1, b"h", 5))
+        assert elements == [(b"f%03d" % i, b"v" * 10) for i in range(300)]
+        assert list(copy.iter_elements(1, b"h", 5, Span(b"f100", b"f103", reverse=True))) == [
+            (b"f102", b"v" * 10),
+            (b"f101", b"v" * 10),
+            (b"f100", b"v" * 10),
+        ]
+        assert copy.get_element(1, b"h", 5, b"f007") == b"v" * 10
+        assert stored_keys(copy, 1) == 302
+
+
+def test_old_chunks_are_read_as_metadata_records(store: Store) -> None:
+    old = bytes([1]) + encode_chunk([(b"k", encode_stored_value(value(b"v")))])[1:]
+    assert decode_chunk(old) == [(keys.meta_suffix(b"k"), encode_stored_value(value(b"v")))]
+    with store.begin_install(1) as installer:
+        installer.add_chunk(old)
+        installer.finish()
+    assert store.get_value(1, b"k") == value(b"v")
 
 
 def test_install_replaces_values_and_applies_batch(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -55,15 +110,17 @@ def test_install_replaces_values_and_applies_batch(store: Store, tmp_path) -> No
     assert dict(store.iter_values(1)) == new
     assert store.applied(1) == 300
     assert len(dict(store.iter_values(2))) == 5  # other groups untouched
-    assert len(list(store._db.iterator(prefix=keys.values_prefix(1)))) == 300  # old purged
+    sweep(store)
+    assert stored_keys(store, 1) == 300  # old purged
 
 
 def test_aborted_install_keeps_old_values(store: Store) -> None:
     old = fill(store, 1, 20, b"old")
     with store.begin_install(1) as installer:
-        installer.add_chunk(encode_chunk([(b"x", encode_stored_value(value(b"new")))]))
+        installer.add_chunk(value_chunk([(b"x", value(b"new"))]))
     assert dict(store.iter_values(1)) == old
-    assert len(list(store._db.iterator(prefix=keys.values_prefix(1)))) == 20
+    sweep(store)
+    assert stored_keys(store, 1) == 20
 
 
 def test_install_refuses_bad_chunks_and_concurrent_installs(store: Store) -> None:
@@ -72,7 +129,13 @@ def test_install_refuses_bad_chunks_and_concurrent_installs(store: Store) -> Non
         with pytest.raises(StorageError, match="truncated"):
             installer.add_chunk(encode_chunk([(b"k", b"vvvv")])[:-2])
         with pytest.raises(StorageError, match="cannot decode StoredValue"):
+            installer.add_chunk(encode_chunk([(keys.meta_suffix(b"k"), b"\xff" * 9)]))
+        with pytest.raises(StorageError, match="malformed record key"):
             installer.add_chunk(encode_chunk([(b"k", b"\xff" * 9)]))
+        wrong_slot = bytearray(keys.meta_suffix(b"k"))
+        wrong_slot[1] ^= 1
+        with pytest.raises(StorageError, match="does not match"):
+            installer.add_chunk(encode_chunk([(bytes(wrong_slot), b"")]))
         with pytest.raises(StorageError, match="newer than the supported"):
             installer.add_chunk(b"\x09")
         with pytest.raises(StorageError, match="already in progress"):
@@ -94,7 +157,7 @@ def test_empty_snapshot_yields_no_chunks(store: Store) -> None:
 
 
 def staged_chunk(tag: bytes) -> bytes:
-    return encode_chunk([(b"s%d" % i, encode_stored_value(value(tag))) for i in range(3)])
+    return value_chunk([(b"s%d" % i, value(tag)) for i in range(3)])
 
 
 def clear_and_put(store: Store, key: bytes, data: bytes, applied: int) -> None:
@@ -124,7 +187,8 @@ def test_clear_during_install_applies_and_an_abort_keeps_it(store: Store, tmp_pa
     # Aborted (e.g. the core declined the snapshot): the flushes stay, nothing else is left.
     assert dict(store.iter_values(1)) == {b"again": value(b"second flush")}
     assert store.applied(1) == 22
-    assert len(list(store._db.iterator(prefix=keys.values_prefix(1)))) == 1
+    sweep(store)
+    assert stored_keys(store, 1) == 1
     store.close()
     with Store.open(store.path) as reopened:
         assert dict(reopened.iter_values(1)) == {b"again": value(b"second flush")}
@@ -143,11 +207,13 @@ def test_clear_during_install_then_finish_installs_the_staged_values(store: Stor
     assert dict(store.iter_values(1)) == {b"s%d" % i: value(b"staged") for i in range(3)}
     assert store.get_value(1, b"after") is None
     assert store.applied(1) == 30
-    assert len(list(store._db.iterator(prefix=keys.values_prefix(1)))) == 3  # rest purged
+    sweep(store)
+    assert stored_keys(store, 1) == 3  # rest purged
     # Later clears and installs work as usual.
     clear_and_put(store, b"x", b"y", 31)
     assert dict(store.iter_values(1)) == {b"x": value(b"y")}
-    assert len(list(store._db.iterator(prefix=keys.values_prefix(1)))) == 1
+    sweep(store)
+    assert stored_keys(store, 1) == 1
 
 
 def test_crash_after_clear_during_install_keeps_the_flush(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -161,5 +227,6 @@ def test_crash_after_clear_during_install_keeps_the_flush(tmp_path) -> None:  # 
     with Store.open(path) as reopened:
         assert dict(reopened.iter_values(1)) == {b"after": value(b"flush")}
         assert reopened.applied(1) == 21
-        # Open purged the old generation and the staged values.
-        assert len(list(reopened._db.iterator(prefix=keys.values_prefix(1)))) == 1
+        # The old generation and the staged values are garbage, swept after the open.
+        sweep(reopened)
+        assert stored_keys(reopened, 1) == 1

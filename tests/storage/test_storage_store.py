@@ -73,15 +73,20 @@ def test_delete_and_clear_values(store: Store) -> None:
         batch.put_value(2, k, value(k))
     batch.delete_value(1, b"b")
     store.write(batch)
-    assert [k for k, _ in store.iter_values(1)] == [b"a", b"c"]
+    assert sorted(k for k, _ in store.iter_values(1)) == [b"a", b"c"]
     clear = WriteBatch()
     clear.clear_values(1)
     clear.put_value(1, b"z", value(b"after clear"))  # lands in the new generation
     store.write(clear)
     assert list(store.iter_values(1)) == [(b"z", value(b"after clear"))]
-    assert [k for k, _ in store.iter_values(2)] == [b"a", b"b", b"c"]
-    # The old generation is gone from LevelDB, not just hidden.
+    assert sorted(k for k, _ in store.iter_values(2)) == [b"a", b"b", b"c"]
+    # The old generation is garbage: swept from LevelDB in bounded steps, not just hidden.
+    assert len(raw_keys(store, keys.values_prefix(1))) == 3
+    assert store.sweep_garbage(1) > 0
+    while store.sweep_garbage(1):
+        pass
     assert len(raw_keys(store, keys.values_prefix(1))) == 1
+    assert list(store.iter_values(1)) == [(b"z", value(b"after clear"))]
 
 
 def raw_keys(store: Store, prefix: bytes) -> list[bytes]:
@@ -89,13 +94,21 @@ def raw_keys(store: Store, prefix: bytes) -> list[bytes]:
     return [k for k, _ in store._db.iterator(prefix=prefix)]
 
 
-def test_iter_values_sorted_with_bounds(store: Store) -> None:
+def test_iter_values_in_position_order_from_a_position(store: Store) -> None:
     batch = WriteBatch()
-    for k in (b"d", b"a", b"c", b"b", b"\xff\xff"):
+    names = [b"d", b"a", b"c", b"b", b"\xff\xff", b"{tag}1", b"{tag}2", b""]
+    for k in names:
         batch.put_value(1, k, value(k))
+    batch.put_value(1, b"h", StoredValue(4, b"header", 0, version=9))
+    batch.put_element(1, b"h", 9, b"field", b"element")  # never listed as a key
     store.write(batch)
-    assert [k for k, _ in store.iter_values(1)] == [b"a", b"b", b"c", b"d", b"\xff\xff"]
-    assert [k for k, _ in store.iter_values(1, start=b"b", stop=b"d")] == [b"b", b"c"]
+    ordered = sorted([*names, b"h"], key=lambda k: (keys.position(k), k))
+    assert [k for k, _ in store.iter_values(1)] == ordered
+    middle = keys.position(ordered[4])
+    assert [k for k, _ in store.iter_values(1, middle)] == ordered[4:]
+    assert list(store.iter_values(1, keys.POSITION_END)) == []
+    # Keys with one hash tag share a slot: adjacent in the order.
+    assert keys.position(b"{tag}1") >> 32 == keys.position(b"{tag}2") >> 32
 
 
 def test_system_group_has_no_values() -> None:
@@ -298,21 +311,65 @@ def test_log_matches_model(
         assert (store.first_log_index(1), store.last_log_index(1)) == (first, last)
 
 
-def test_format_1_store_with_capnp_values_is_upgraded_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "db"
-    with Store.open(path) as store:
-        batch = WriteBatch()
-        batch.put_value(1, b"new", value(b"v2"))
-        store.write(batch, sync=True)
-    # Make it look like a store an older build wrote: format 1, a version 1 (capnp) value.
+def old_layout_store(path: Path, format_version: int, generation: int = 0) -> None:
+    """A store as a build of format 1 or 2 left it: values under `generation | user key`."""
+    Store.open(path).close()
     db = plyvel.DB(str(path))
-    db.put(keys.META_FORMAT_KEY, records.encode_store_meta(1))
+    db.put(keys.META_FORMAT_KEY, records.encode_store_meta(format_version))
     old = records._schema.StoredValue.new_message(version=1, kind=0, data=b"v1", expiresAtMs=7)
-    db.put(keys.value_key(1, 0, b"old"), old.to_bytes_packed())
+    prefix = keys.generation_prefix(1, generation)
+    db.put(prefix + b"old", old.to_bytes_packed())  # a version 1 (capnp) value
+    for i in range(25):
+        db.put(prefix + b"k%d" % i, records.encode_stored_value(value(b"%d" % i)))
+    db.put(keys.generation_prefix(2, 0) + b"other", records.encode_stored_value(value(b"2")))
+    db.put(keys.generation_prefix(1, generation + 5) + b"stale", b"crash leftover")
+    db.put(keys.state_key(1, keys.VALUE_GENERATION), records.encode_counter(generation))
     db.close()
+
+
+@pytest.mark.parametrize("format_version", [1, 2])
+def test_old_layout_store_is_migrated_at_open(
+    tmp_path: Path, format_version: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "db"
+    old_layout_store(path, format_version, generation=3)
+    monkeypatch.setattr("seshat_trio.storage.migrate.BATCH_KEYS", 7)  # several batches
     with Store.open(path) as store:
         assert store.get_value(1, b"old") == StoredValue(kind=0, data=b"v1", expires_at_ms=7)
-        assert store.get_value(1, b"new") == value(b"v2")
+        assert store.get_value(1, b"k24") == value(b"24")
+        assert len(list(store.iter_values(1))) == 26
+        assert [k for k, _ in store.iter_values(2)] == [b"other"]
+        assert store.get_value(1, b"stale") is None
+        while store.sweep_garbage():
+            pass
+        # Only the new generations are left: the old layout and the leftover are gone.
+        assert len(raw_keys(store, keys.values_prefix(1))) == 26
     db = plyvel.DB(str(path))
-    assert records.decode_store_meta(db.get(keys.META_FORMAT_KEY)) == FORMAT_VERSION == 2
+    assert records.decode_store_meta(db.get(keys.META_FORMAT_KEY)) == FORMAT_VERSION == 3
     db.close()
+
+
+def test_a_crash_during_migration_leaves_the_old_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "db"
+    old_layout_store(path, 2)
+
+    def crash(generation: int) -> bytes:
+        raise KeyboardInterrupt  # the process dies after copying group 1, before the flip
+
+    with monkeypatch.context() as patched:
+        patched.setattr("seshat_trio.storage.migrate.BATCH_KEYS", 7)
+        patched.setattr("seshat_trio.storage.migrate.encode_counter", crash)
+        with pytest.raises(KeyboardInterrupt):
+            Store.open(path)
+    db = plyvel.DB(str(path))
+    assert records.decode_store_meta(db.get(keys.META_FORMAT_KEY)) == 2
+    assert len(list(db.iterator(prefix=keys.values_prefix(1)))) > 30  # a half-done copy
+    db.close()
+    with Store.open(path) as store:  # the next open migrates again
+        assert store.get_value(1, b"k3") == value(b"3")
+        assert len(list(store.iter_values(1))) == 26
+        while store.sweep_garbage():
+            pass
+        assert len(raw_keys(store, keys.values_prefix(1))) == 26

@@ -15,6 +15,7 @@ from seshat_trio.storage import (
     StoreOptions,
     WriteBatch,
     encode_chunk,
+    keys,
 )
 from seshat_trio.storage.records import encode_stored_value
 from seshat_trio.storage.value_cache import ENTRY_OVERHEAD, MISSING, ValueCache
@@ -138,8 +139,8 @@ def test_snapshot_install_is_seen(store: Store) -> None:
         installer.add_chunk(
             encode_chunk(
                 [
-                    (b"both", encode_stored_value(value(b"new"))),
-                    (b"new-only", encode_stored_value(value(b"n"))),
+                    (keys.meta_suffix(b"both"), encode_stored_value(value(b"new"))),
+                    (keys.meta_suffix(b"new-only"), encode_stored_value(value(b"n"))),
                 ]
             )
         )

@@ -18,7 +18,7 @@ from seshat_trio.acl.users import ClientAuth, UserDirectory
 from seshat_trio.config import Config
 from seshat_trio.kv.operations import Operation
 from seshat_trio.protocol import Reply
-from seshat_trio.storage import StoredValue
+from seshat_trio.storage import EVERY_ELEMENT, Span, StoredValue
 from seshat_trio.tunables import Tunables
 
 if TYPE_CHECKING:
@@ -120,8 +120,19 @@ class GroupBackend(Protocol):
         """The stored value of `key` in applied state, expired or not."""
         ...
 
-    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
-        """Stored (key, value) pairs with key >= start in applied state, sorted by key."""
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
+        """Stored (key, value) pairs of applied state from position `start` on, in position
+        order (storage.position)."""
+        ...
+
+    def element(self, key: bytes, version: int, suffix: bytes) -> bytes | None:
+        """One element record of the collection (key, version) in applied state."""
+        ...
+
+    def elements(
+        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(suffix, element) pairs of (key, version) with start <= suffix < stop."""
         ...
 
     def key_count(self) -> int: ...

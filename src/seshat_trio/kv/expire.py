@@ -9,8 +9,9 @@ from __future__ import annotations
 import attrs
 
 from seshat_trio.kv import registry
+from seshat_trio.kv.collections import restamp
 from seshat_trio.kv.parsing import LLONG_MAX, LLONG_MIN, NOT_INTEGER, parse_int
-from seshat_trio.kv.registry import Args, args_as_is
+from seshat_trio.kv.registry import ONE, Args, args_as_is
 from seshat_trio.kv.values import invalid_expire
 from seshat_trio.kv.view import KeyView, WritableView
 from seshat_trio.protocol import ErrorReply, Reply
@@ -73,7 +74,7 @@ def expire(view: WritableView, cmd: ExpireArgs) -> Reply:
         view.delete(cmd.key)  # a time already passed deletes the key, as in Redis
         view.notify(GENERIC, b"del", cmd.key)
     else:
-        view.put(cmd.key, attrs.evolve(current, expires_at_ms=when))
+        view.put(cmd.key, restamp(view, attrs.evolve(current, expires_at_ms=when)))
         view.notify(GENERIC, b"expire", cmd.key)
     return 1
 
@@ -96,17 +97,41 @@ def persist(view: WritableView, args: Args) -> Reply:
     value = view.get(args[0])
     if value is None or value.expires_at_ms == 0:
         return 0
-    view.put(args[0], attrs.evolve(value, expires_at_ms=0))
+    view.put(args[0], restamp(view, attrs.evolve(value, expires_at_ms=0)))
     view.notify(GENERIC, b"persist", args[0])
     return 1
 
 
-registry.write("expire", _parse_expire("expire", 1000, relative=True), expire)
-registry.write("pexpire", _parse_expire("pexpire", 1, relative=True), expire)
-registry.write("expireat", _parse_expire("expireat", 1000, relative=False), expire)
-registry.write("pexpireat", _parse_expire("pexpireat", 1, relative=False), expire)
-registry.write("persist", args_as_is, persist)
-registry.read("ttl", args_as_is, ttl(1000, absolute=False))
-registry.read("pttl", args_as_is, ttl(1, absolute=False))
-registry.read("expiretime", args_as_is, ttl(1000, absolute=True))
-registry.read("pexpiretime", args_as_is, ttl(1, absolute=True))
+row = registry.rows("keyspace")
+# fmt: off
+registry.write("expire", _parse_expire("expire", 1000, relative=True), expire, row(
+    -3, "write fast", ONE, "1.0.0", "O(1)", "Sets the expiration time of a key in seconds.",
+    access=("RW update",)))
+registry.write("pexpire", _parse_expire("pexpire", 1, relative=True), expire, row(
+    -3, "write fast", ONE, "2.6.0", "O(1)",
+    "Sets the expiration time of a key in milliseconds.",
+    access=("RW update",)))
+registry.write("expireat", _parse_expire("expireat", 1000, relative=False), expire, row(
+    -3, "write fast", ONE, "1.2.0", "O(1)",
+    "Sets the expiration time of a key to a Unix timestamp.",
+    access=("RW update",)))
+registry.write("pexpireat", _parse_expire("pexpireat", 1, relative=False), expire, row(
+    -3, "write fast", ONE, "2.6.0", "O(1)",
+    "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+    access=("RW update",)))
+registry.write("persist", args_as_is, persist, row(
+    2, "write fast", ONE, "2.2.0", "O(1)", "Removes the expiration time of a key.",
+    access=("RW update",)))
+registry.read("ttl", args_as_is, ttl(1000, absolute=False), row(
+    2, "readonly fast", ONE, "1.0.0", "O(1)",
+    "Returns the expiration time in seconds of a key."))
+registry.read("pttl", args_as_is, ttl(1, absolute=False), row(
+    2, "readonly fast", ONE, "2.6.0", "O(1)",
+    "Returns the expiration time in milliseconds of a key."))
+registry.read("expiretime", args_as_is, ttl(1000, absolute=True), row(
+    2, "readonly fast", ONE, "7.0.0", "O(1)",
+    "Returns the expiration time of a key as a Unix timestamp."))
+registry.read("pexpiretime", args_as_is, ttl(1, absolute=True), row(
+    2, "readonly fast", ONE, "7.0.0", "O(1)",
+    "Returns the expiration time of a key as a Unix milliseconds timestamp."))
+# fmt: on

@@ -99,23 +99,27 @@ def decode_operation(data: bytes) -> Operation:
             f"versions 1 to {FORMAT_VERSION}); upgrade seshat-trio"
         )
     commands: list[tuple[bytes, ...]] = []
+    end = len(data)
+    # Locals: this runs for every operation on every node (a slice past the end would only
+    # be short, so the bound is checked once per command, before anything is kept).
+    u16, u32 = _U16.unpack_from, _U32.unpack_from
     try:
         for _ in range(count):
-            (argc,) = _U16.unpack_from(data, pos)
+            argc = u16(data, pos)[0]
             pos += 2
             args: list[bytes] = []
             for _ in range(argc):
-                (length,) = _U32.unpack_from(data, pos)
+                length = u32(data, pos)[0]
                 pos += 4
-                if pos + length > len(data):
-                    raise OperationDecodeError("operation argument runs past the end")
                 args.append(data[pos : pos + length])
                 pos += length
+            if pos > end:
+                raise OperationDecodeError("operation argument runs past the end")
             commands.append(tuple(args))
     except struct.error as exc:
         raise OperationDecodeError(f"truncated operation: {exc}") from exc
-    if pos != len(data):
-        raise OperationDecodeError(f"{len(data) - pos} trailing bytes after operation")
+    if pos != end:
+        raise OperationDecodeError(f"{end - pos} trailing bytes after operation")
     return Operation(time_ms, tuple(commands), max_value_bytes)
 
 

@@ -31,6 +31,7 @@ def time_(view: KeyView, args: Args) -> Reply:
     return [b"%d" % seconds, b"%d" % (ms * 1000)]
 
 
-registry.read("ping", parse_ping, ping)
-registry.read("echo", args_as_is, echo)
-registry.read("time", args_as_is, time_)
+# No table rows here: outside MULTI the connection and server handlers answer them.
+registry.read("ping", parse_ping, ping, None)
+registry.read("echo", args_as_is, echo, None)
+registry.read("time", args_as_is, time_, None)

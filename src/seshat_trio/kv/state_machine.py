@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from seshat_trio.kv import expire, keyspace, multi, pure, strings  # noqa: F401  (registration)
+from seshat_trio.kv import catalog, multi  # noqa: F401  (registration)
 from seshat_trio.kv.expiry_index import ExpiryIndex
 from seshat_trio.kv.operations import Operation, decode_entry
 from seshat_trio.kv.registry import READS, WRITES
@@ -35,6 +35,8 @@ from seshat_trio.logs import get_logger
 from seshat_trio.protocol import ErrorReply, Reply
 from seshat_trio.replication.machine import Applied, unapplied
 from seshat_trio.storage import (
+    EVERY_ELEMENT,
+    Span,
     StorageError,
     Store,
     StoredValue,
@@ -122,13 +124,15 @@ class KvStateMachine:
 
     def _apply_entry(self, index: int, data: bytes) -> Applied:
         operations = decode_entry(data)
+        self._tx.start_entry(index)
         if len(operations) == 1:
             return Applied(index, self._apply_operation(operations[0]))
         per_operation = [self._apply_operation(op) for op in operations]
+        # Lists, not generators: this runs for every batch entry on every node.
         return Applied(
             index,
-            tuple(reply for replies in per_operation for reply in replies),
-            tuple(len(replies) for replies in per_operation),
+            tuple([reply for replies in per_operation for reply in replies]),
+            tuple([len(replies) for replies in per_operation]),
         )
 
     def _apply_operation(self, op: Operation) -> tuple[Reply, ...]:
@@ -136,18 +140,19 @@ class KvStateMachine:
         tx.time_ms = op.time_ms
         tx.max_value_bytes = op.max_value_bytes
         for command in op.commands:
-            if command[0] != multi.EXEC and not is_known(command[0]):
+            name = command[0]
+            if name not in WRITES and name not in READS and name != multi.EXEC:
                 # A newer node proposed a command this build does not know: refuse loudly
                 # rather than diverge silently from the nodes that do.
                 raise RuntimeError(
-                    f"cannot apply unknown command {command[0]!r}: mixed versions in the cluster"
+                    f"cannot apply unknown command {name!r}: mixed versions in the cluster"
                 )
         tx.begin()
         try:
             if op.commands and op.commands[0][0] == multi.EXEC:
                 replies: tuple[Reply, ...] = (multi.apply_exec(tx, op.commands, self._run),)
             else:
-                replies = tuple(self._run(command) for command in op.commands)
+                replies = tuple([self._run(command) for command in op.commands])
         except StorageError:
             raise
         except Exception:
@@ -168,8 +173,16 @@ class KvStateMachine:
     def get(self, key: bytes) -> StoredValue | None:
         return self._store.get_value(self._group, key)
 
-    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
         return self._store.iter_values(self._group, start)
+
+    def element(self, key: bytes, version: int, suffix: bytes) -> bytes | None:
+        return self._store.get_element(self._group, key, version, suffix)
+
+    def elements(
+        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self._store.iter_elements(self._group, key, version, span)
 
     def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
         """Up to `limit` keys whose expiry is at or before `now_ms`, earliest first."""

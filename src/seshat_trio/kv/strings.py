@@ -2,7 +2,9 @@
 
 Every function here runs against a view (see kv/view.py); replies and errors are Redis
 7.0's. A write validates everything before it changes anything, so an error reply means
-the key is untouched. Writes raise Redis 7.0's keyspace notifications (t_string.c).
+the key is untouched. SET (and MSET, SETEX, ...) replaces a value of any type, as Redis;
+every other command here answers WRONGTYPE on a key of another type. Writes raise Redis
+7.0's keyspace notifications (t_string.c).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from seshat_trio.kv.parsing import (
     parse_decimal,
     parse_int,
 )
-from seshat_trio.kv.registry import Args, args_as_is
+from seshat_trio.kv.registry import ALL, ONE, Args, args_as_is
+from seshat_trio.kv.types import register_type, typed
 from seshat_trio.kv.values import (
     OK,
     PROTO_MAX_BULK_LEN,
+    STRING,
     STRING_TOO_LONG,
     Expiry,
     invalid_expire,
@@ -36,11 +40,20 @@ from seshat_trio.kv.values import (
 )
 from seshat_trio.kv.view import KeyView, WritableView
 from seshat_trio.protocol import ErrorReply, Reply
-from seshat_trio.pubsub.notify import GENERIC, STRING
+from seshat_trio.pubsub.notify import GENERIC
+from seshat_trio.pubsub.notify import STRING as STRING_EVENTS
+from seshat_trio.storage import StoredValue
+
+# Stored as their bytes, whatever they hold (Redis's int and embstr are in-memory layouts).
+register_type(STRING, "string", lambda value: b"raw", collection=False)
+
+
+def _string(view: KeyView, key: bytes) -> StoredValue | None:
+    return typed(view.get(key), STRING)
 
 
 def _data(view: KeyView, key: bytes) -> bytes | None:
-    value = view.get(key)
+    value = typed(view.get(key), STRING)
     return None if value is None else value.data
 
 
@@ -50,7 +63,9 @@ def get(view: KeyView, args: Args) -> Reply:
 
 
 def mget(view: KeyView, args: Args) -> Reply:
-    return [_data(view, key) for key in args]
+    # A key of another type reads as nil here, not WRONGTYPE (as Redis).
+    values = (view.get(key) for key in args)
+    return [None if v is None or v.kind != STRING else v.data for v in values]
 
 
 def strlen(view: KeyView, args: Args) -> Reply:
@@ -140,6 +155,8 @@ def set_(view: WritableView, cmd: SetArgs) -> Reply:
     # A plain SET (the common case, applied on every node) does not depend on the old value.
     needs_current = cmd.nx or cmd.xx or cmd.get or cmd.keepttl
     current = view.get(cmd.key) if needs_current else None
+    if cmd.get:
+        typed(current, STRING)  # SET ... GET of another type answers WRONGTYPE, sets nothing
     expires_at_ms = 0
     if cmd.expiry is not None:
         when = cmd.expiry.at(view.time_ms)
@@ -152,7 +169,7 @@ def set_(view: WritableView, cmd: SetArgs) -> Reply:
     if (cmd.nx and current is not None) or (cmd.xx and current is None):
         return old if cmd.get else None
     store(view, cmd.key, cmd.value, expires_at_ms)
-    view.notify(STRING, b"set", cmd.key)
+    view.notify(STRING_EVENTS, b"set", cmd.key)
     if cmd.expiry is not None:
         view.notify(GENERIC, b"expire", cmd.key)
     return old if cmd.get else OK
@@ -182,7 +199,7 @@ def _parse_setex(command: str, unit_ms: int) -> registry.Parser[SetArgs]:
 def getset(view: WritableView, args: Args) -> Reply:
     old = _data(view, args[0])
     store(view, args[0], args[1])
-    view.notify(STRING, b"set", args[0])
+    view.notify(STRING_EVENTS, b"set", args[0])
     return old
 
 
@@ -224,7 +241,7 @@ def parse_getex(args: Args) -> GetexArgs | ErrorReply:
 
 
 def getex(view: WritableView, cmd: GetexArgs) -> Reply:
-    current = view.get(cmd.key)
+    current = _string(view, cmd.key)
     if current is None:
         return None
     if cmd.expiry_option is not None:
@@ -257,7 +274,7 @@ def _parse_pairs(command: str) -> registry.Parser[Args]:
 def mset(view: WritableView, args: Args) -> Reply:
     for i in range(0, len(args), 2):
         store(view, args[i], args[i + 1])
-        view.notify(STRING, b"set", args[i])
+        view.notify(STRING_EVENTS, b"set", args[i])
     return OK
 
 
@@ -271,13 +288,13 @@ def msetnx(view: WritableView, args: Args) -> Reply:
 # -- APPEND, SETRANGE ------------------------------------------------------------------
 def append(view: WritableView, args: Args) -> Reply:
     key, suffix = args
-    current = view.get(key)
+    current = _string(view, key)
     data = b"" if current is None else current.data
     error = too_large(view, len(data) + len(suffix))
     if error is not None:
         return error
     store(view, key, data + suffix, 0 if current is None else current.expires_at_ms)
-    view.notify(STRING, b"append", key)
+    view.notify(STRING_EVENTS, b"append", key)
     return len(data) + len(suffix)
 
 
@@ -294,7 +311,7 @@ def parse_setrange(args: Args) -> tuple[bytes, int, bytes] | ErrorReply:
 
 def setrange(view: WritableView, parsed: tuple[bytes, int, bytes]) -> Reply:
     key, offset, patch = parsed
-    current = view.get(key)
+    current = _string(view, key)
     data = b"" if current is None else current.data
     if not patch:
         return len(data)
@@ -305,7 +322,7 @@ def setrange(view: WritableView, parsed: tuple[bytes, int, bytes]) -> Reply:
     padded = data + bytes(max(0, offset - len(data)))
     result = padded[:offset] + patch + padded[end:]
     store(view, key, result, 0 if current is None else current.expires_at_ms)
-    view.notify(STRING, b"setrange", key)
+    view.notify(STRING_EVENTS, b"setrange", key)
     return len(result)
 
 
@@ -331,7 +348,7 @@ def _parse_step(step: int) -> registry.Parser[tuple[bytes, int]]:
 
 def incrby(view: WritableView, parsed: tuple[bytes, int]) -> Reply:
     key, by = parsed
-    current = view.get(key)
+    current = _string(view, key)
     value = 0 if current is None else parse_int(current.data)
     if value is None:
         return NOT_INTEGER
@@ -339,7 +356,7 @@ def incrby(view: WritableView, parsed: tuple[bytes, int]) -> Reply:
     if not LLONG_MIN <= result <= LLONG_MAX:
         return ErrorReply("ERR increment or decrement would overflow")
     store(view, key, b"%d" % result, 0 if current is None else current.expires_at_ms)
-    view.notify(STRING, b"incrby", key)
+    view.notify(STRING_EVENTS, b"incrby", key)
     return result
 
 
@@ -352,7 +369,7 @@ def parse_incrbyfloat(args: Args) -> tuple[bytes, bytes] | ErrorReply:
 def incrbyfloat(view: WritableView, parsed: tuple[bytes, bytes]) -> Reply:
     key, by_text = parsed
     by = parse_decimal(by_text)
-    current = view.get(key)
+    current = _string(view, key)
     value = parse_decimal(b"0" if current is None else current.data)
     if value is None or by is None:
         return NOT_FLOAT
@@ -364,28 +381,82 @@ def incrbyfloat(view: WritableView, parsed: tuple[bytes, bytes]) -> Reply:
     if error is not None:
         return error
     store(view, key, text, 0 if current is None else current.expires_at_ms)
-    view.notify(STRING, b"incrbyfloat", key)
+    view.notify(STRING_EVENTS, b"incrbyfloat", key)
     return text
 
 
-registry.read("get", args_as_is, get)
-registry.read("mget", args_as_is, mget)
-registry.read("strlen", args_as_is, strlen)
-registry.read("getrange", parse_range, getrange)
-registry.read("substr", parse_range, getrange)
-registry.write("set", parse_set, set_)
-registry.write("setnx", parse_setnx, setnx)
-registry.write("setex", _parse_setex("setex", 1000), set_)
-registry.write("psetex", _parse_setex("psetex", 1), set_)
-registry.write("getset", args_as_is, getset)
-registry.write("getdel", args_as_is, getdel)
-registry.write("getex", parse_getex, getex)
-registry.write("mset", _parse_pairs("mset"), mset)
-registry.write("msetnx", _parse_pairs("msetnx"), msetnx)
-registry.write("append", args_as_is, append)
-registry.write("setrange", parse_setrange, setrange)
-registry.write("incr", _parse_step(1), incrby)
-registry.write("decr", _parse_step(-1), incrby)
-registry.write("incrby", _parse_by(1), incrby)
-registry.write("decrby", _parse_by(-1), incrby)
-registry.write("incrbyfloat", parse_incrbyfloat, incrbyfloat)
+def set_keys(argv: list[bytes]) -> list[tuple[int, str]]:
+    """SET reads its key only with GET (Redis's variable_flags key spec)."""
+    reads = any(arg.lower() == b"get" for arg in argv[3:])
+    return [(1, "RW access update" if reads else "OW update")]
+
+
+row = registry.rows("string")
+# fmt: off
+registry.read("get", args_as_is, get, row(
+    2, "readonly fast", ONE, "1.0.0", "O(1)", "Returns the string value of a key."))
+registry.read("mget", args_as_is, mget, row(
+    -2, "readonly fast", ALL, "1.0.0", "O(N) where N is the number of keys",
+    "Atomically returns the string values of one or more keys."))
+registry.read("strlen", args_as_is, strlen, row(
+    2, "readonly fast", ONE, "2.2.0", "O(1)", "Returns the length of a string value.",
+    access=("RO",)))
+registry.read("getrange", parse_range, getrange, row(
+    4, "readonly", ONE, "2.4.0", "O(N) where N is the length of the returned string",
+    "Returns a substring of the string stored at a key."))
+registry.read("substr", parse_range, getrange, row(
+    4, "readonly", ONE, "1.0.0", "O(N) where N is the length of the returned string",
+    "Returns a substring from a string value."))
+registry.write("set", parse_set, set_, row(
+    -3, "write denyoom", ONE, "1.0.0", "O(1)", "Sets the string value of a key.",
+    keys_proc=set_keys))
+registry.write("setnx", parse_setnx, setnx, row(
+    3, "write denyoom fast", ONE, "1.0.0", "O(1)",
+    "Set the string value of a key only when the key doesn't exist.", access=("OW insert",)))
+registry.write("setex", _parse_setex("setex", 1000), set_, row(
+    4, "write denyoom", ONE, "2.0.0", "O(1)",
+    "Sets the string value and expiration time of a key.", access=("OW update",)))
+registry.write("psetex", _parse_setex("psetex", 1), set_, row(
+    4, "write denyoom", ONE, "2.6.0", "O(1)",
+    "Sets both string value and expiration time in milliseconds of a key.",
+    access=("OW update",)))
+registry.write("getset", args_as_is, getset, row(
+    3, "write denyoom fast", ONE, "1.0.0", "O(1)",
+    "Returns the previous string value of a key after setting it to a new value."))
+registry.write("getdel", args_as_is, getdel, row(
+    2, "write fast", ONE, "6.2.0", "O(1)",
+    "Returns the string value of a key after deleting the key."))
+registry.write("getex", parse_getex, getex, row(
+    -2, "write fast", ONE, "6.2.0", "O(1)",
+    "Returns the string value of a key after setting its expiration time."))
+registry.write("mset", _parse_pairs("mset"), mset, row(
+    -3, "write denyoom", (1, -1, 2), "1.0.1", "O(N) where N is the number of keys to set",
+    "Atomically creates or modifies the string values of one or more keys.",
+    access=("OW update",)))
+registry.write("msetnx", _parse_pairs("msetnx"), msetnx, row(
+    -3, "write denyoom", (1, -1, 2), "1.0.1", "O(N) where N is the number of keys to set",
+    "Atomically modifies the string values of one or more keys only when all keys "
+    "don't exist.", access=("OW insert",)))
+registry.write("append", args_as_is, append, row(
+    3, "write denyoom fast", ONE, "2.0.0", "O(1)",
+    "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+    access=("RW insert",)))
+registry.write("setrange", parse_setrange, setrange, row(
+    4, "write denyoom", ONE, "2.2.0", "O(1)",
+    "Overwrites a part of a string value with another by an offset.", access=("RW update",)))
+registry.write("incr", _parse_step(1), incrby, row(
+    2, "write denyoom fast", ONE, "1.0.0", "O(1)",
+    "Increments the integer value of a key by one."))
+registry.write("decr", _parse_step(-1), incrby, row(
+    2, "write denyoom fast", ONE, "1.0.0", "O(1)",
+    "Decrements the integer value of a key by one."))
+registry.write("incrby", _parse_by(1), incrby, row(
+    3, "write denyoom fast", ONE, "1.0.0", "O(1)",
+    "Increments the integer value of a key by a number."))
+registry.write("decrby", _parse_by(-1), incrby, row(
+    3, "write denyoom fast", ONE, "1.0.0", "O(1)",
+    "Decrements a number from the integer value of a key."))
+registry.write("incrbyfloat", parse_incrbyfloat, incrbyfloat, row(
+    3, "write denyoom fast", ONE, "2.6.0", "O(1)",
+    "Increment the floating point value of a key by a number."))
+# fmt: on

@@ -2,8 +2,15 @@
 
 Applying several log entries produces one storage batch. Later entries in the run must see
 the effects of earlier ones before that batch is written, so reads go through an overlay of
-this run's own writes first. Expiry is judged against the operation's replicated time, never
-a local clock.
+this run's own writes first: metadata records by key, element records by (key, version)
+and suffix. Expiry is judged against the operation's replicated time, never a local clock.
+
+Element records live as long as a metadata record names their version: when the run is
+flushed, an element write whose (key, version) is no longer the key's final version is
+dropped, and a collection stored before the run whose version is gone at the end (deleted,
+expired, overwritten, renamed) has its elements dropped as garbage in O(1)
+(`WriteBatch.drop_elements`). Versions are never reused (`new_version`: the entry's index and
+a sequence number), so a dropped version is never read again.
 
 Each operation applies inside a savepoint: if a command fails unexpectedly, `rollback`
 undoes that operation's writes (and only those), so a bug surfaces as an error reply that
@@ -16,22 +23,62 @@ rollback drops those of the undone operation.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
+from typing import Any
 
 import attrs
 
 from seshat_trio.kv.view import is_expired
 from seshat_trio.pubsub.notify import NEW
-from seshat_trio.storage import Store, StoredValue, WriteBatch
+from seshat_trio.storage import EVERY_ELEMENT, Span, Store, StoredValue, WriteBatch, position
 
 # Journal marker: the key was not in the overlay before the write.
 _UNTOUCHED = object()
+# A version is (log index << VERSION_SEQUENCE_BITS) | a sequence number within the entry.
+VERSION_SEQUENCE_BITS = 24
+
+Pending = dict[bytes, bytes | None]  # element suffix -> value, or None for deleted
 
 
 @attrs.frozen(slots=True)
 class _BeforeClear:
     overlay: dict[bytes, StoredValue | None]
+    elements: dict[tuple[bytes, int], Pending]
     cleared: bool
+
+
+def _version(value: StoredValue | None) -> int:
+    return 0 if value is None else value.version
+
+
+def merge_sorted(
+    stored: Iterator[tuple[bytes, bytes]], pending: Pending, *, reverse: bool
+) -> Iterator[tuple[bytes, bytes]]:
+    """`stored` (sorted) overlaid with `pending` (sorted here): the run's writes win."""
+    keys = sorted(pending, reverse=reverse)
+    i = 0
+
+    def before(a: bytes, b: bytes) -> bool:
+        return a > b if reverse else a < b
+
+    for key, value in stored:
+        while i < len(keys) and before(keys[i], key):
+            written = pending[keys[i]]
+            if written is not None:
+                yield keys[i], written
+            i += 1
+        if i < len(keys) and keys[i] == key:
+            written = pending[key]
+            i += 1
+            if written is not None:
+                yield key, written
+        else:
+            yield key, value
+    for key in keys[i:]:
+        written = pending[key]
+        if written is not None:
+            yield key, written
 
 
 class Transaction:
@@ -40,17 +87,28 @@ class Transaction:
     def __init__(self, store: Store, group: int) -> None:
         self._store = store
         self._group = group
-        # key -> value written by this run, or None for deleted.
+        # key -> metadata written by this run, or None for deleted.
         self._overlay: dict[bytes, StoredValue | None] = {}
         # Store reads of this run (the store does not change until the batch is written).
         self._base: dict[bytes, StoredValue | None] = {}
+        # (key, version) -> elements written by this run.
+        self._elements: dict[tuple[bytes, int], Pending] = {}
+        # Versions made in this run: the store holds no element of theirs.
+        self._fresh: set[int] = set()
         self._cleared = False
-        self._journal: list[tuple[bytes, object] | _BeforeClear] | None = None
+        self._journal: list[tuple[dict[bytes, Any], bytes, object] | _BeforeClear] | None = None
         self.time_ms = 0
         self.max_value_bytes = 0
+        self._index = 0
+        self._sequence = 0
         self.notify_flags = 0
         self.events: list[tuple[bytes, bytes]] = []  # (event, key)
         self._events_mark = 0
+
+    def start_entry(self, index: int) -> None:
+        """The log index of the entry about to apply (new versions derive from it)."""
+        self._index = index
+        self._sequence = 0
 
     # -- reads ---------------------------------------------------------------------------
     def _from_store(self, key: bytes) -> StoredValue | None:
@@ -68,12 +126,14 @@ class Transaction:
         value = self.raw(key)
         return None if value is None or is_expired(value, self.time_ms) else value
 
-    def _raw_items(self, start: bytes) -> Iterator[tuple[bytes, StoredValue | None]]:
-        pending = sorted(k for k in self._overlay if k >= start)
+    def _raw_items(self, start: int) -> Iterator[tuple[bytes, StoredValue | None]]:
+        ordered = sorted((position(k), k) for k in self._overlay)
+        pending = [k for p, k in ordered if p >= start]
         i = 0
         if not self._cleared:
             for key, value in self._store.iter_values(self._group, start):
-                while i < len(pending) and pending[i] < key:
+                here = (position(key), key)
+                while i < len(pending) and (position(pending[i]), pending[i]) < here:
                     yield pending[i], self._overlay[pending[i]]
                     i += 1
                 if i < len(pending) and pending[i] == key:
@@ -84,27 +144,48 @@ class Transaction:
         for key in pending[i:]:
             yield key, self._overlay[key]
 
-    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
         for key, value in self._raw_items(start):
             if value is not None and not is_expired(value, self.time_ms):
                 yield key, value
 
     def stored_count(self) -> int:
-        return sum(1 for _, value in self._raw_items(b"") if value is not None)
+        return sum(1 for _, value in self._raw_items(0) if value is not None)
 
-    def pick(self, count: int) -> int:
-        # Deterministic: every node must pick the same key for RANDOMKEY inside EXEC.
-        return self.time_ms % count
+    def element(self, key: bytes, version: int, suffix: bytes) -> bytes | None:
+        pending = self._elements.get((key, version))
+        if pending is not None and suffix in pending:
+            return pending[suffix]
+        if self._cleared or version in self._fresh:
+            return None
+        return self._store.get_element(self._group, key, version, suffix)
+
+    def elements(
+        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        stored: Iterator[tuple[bytes, bytes]] = iter(())
+        if not (self._cleared or version in self._fresh):
+            stored = self._store.iter_elements(self._group, key, version, span)
+        pending = self._elements.get((key, version), {})
+        start, stop = span.start, span.stop
+        in_range = {s: v for s, v in pending.items() if s >= start and (stop is None or s < stop)}
+        return merge_sorted(stored, in_range, reverse=span.reverse)
+
+    def random(self) -> random.Random:
+        # Deterministic: every node must make the same choices inside EXEC.
+        return random.Random(self._stamp())
 
     # -- writes --------------------------------------------------------------------------
-    def _remember(self, key: bytes) -> None:
+    def _remember(self, mapping: dict[bytes, Any], key: bytes) -> None:
         if self._journal is not None:
-            self._journal.append((key, self._overlay.get(key, _UNTOUCHED)))
+            self._journal.append((mapping, key, mapping.get(key, _UNTOUCHED)))
 
     def put(self, key: bytes, value: StoredValue) -> None:
         if self.notify_flags & NEW and self.get(key) is None:
             self.events.append((b"new", key))  # Redis raises it where a key is added
-        self._remember(key)
+        journal = self._journal
+        if journal is not None:  # `_remember`, inlined: every write comes here
+            journal.append((self._overlay, key, self._overlay.get(key, _UNTOUCHED)))
         self._overlay[key] = value
 
     def notify(self, event_class: int, event: bytes, key: bytes) -> None:
@@ -112,19 +193,49 @@ class Transaction:
             self.events.append((event, key))
 
     def delete(self, key: bytes) -> bool:
-        """Delete `key`; True if it existed (and was not expired)."""
+        """Delete `key` (its elements go with it at flush); True if it existed (and was not
+        expired)."""
         stored = self.raw(key)
         if stored is None:
             return False
-        self._remember(key)
+        self._remember(self._overlay, key)
         self._overlay[key] = None
         return not is_expired(stored, self.time_ms)
 
     def clear(self) -> None:
         if self._journal is not None:
-            self._journal.append(_BeforeClear(self._overlay, self._cleared))
+            self._journal.append(_BeforeClear(self._overlay, self._elements, self._cleared))
         self._overlay = {}
+        self._elements = {}
         self._cleared = True
+
+    def _pending(self, key: bytes, version: int) -> Pending:
+        pending = self._elements.get((key, version))
+        if pending is None:
+            pending = self._elements[key, version] = {}
+        return pending
+
+    def put_element(self, key: bytes, version: int, suffix: bytes, value: bytes) -> None:
+        pending = self._pending(key, version)
+        self._remember(pending, suffix)
+        pending[suffix] = value
+
+    def delete_element(self, key: bytes, version: int, suffix: bytes) -> None:
+        pending = self._pending(key, version)
+        self._remember(pending, suffix)
+        pending[suffix] = None
+
+    def _stamp(self) -> int:
+        if self._sequence >> VERSION_SEQUENCE_BITS:
+            raise RuntimeError(f"entry {self._index} makes more versions than it may")
+        stamp = self._index << VERSION_SEQUENCE_BITS | self._sequence
+        self._sequence += 1
+        return stamp
+
+    def new_version(self) -> int:
+        version = self._stamp()
+        self._fresh.add(version)
+        return version
 
     # -- savepoints ----------------------------------------------------------------------
     def begin(self) -> None:
@@ -139,14 +250,14 @@ class Transaction:
         journal, self._journal = self._journal or [], None
         for entry in reversed(journal):
             if isinstance(entry, _BeforeClear):
-                self._overlay, self._cleared = entry.overlay, entry.cleared
+                self._overlay, self._elements = entry.overlay, entry.elements
+                self._cleared = entry.cleared
                 continue
-            key, previous = entry
+            mapping, key, previous = entry
             if previous is _UNTOUCHED:
-                self._overlay.pop(key, None)
+                mapping.pop(key, None)
             else:
-                assert previous is None or isinstance(previous, StoredValue)
-                self._overlay[key] = previous
+                mapping[key] = previous
 
     # -- flush ---------------------------------------------------------------------------
     def flush_into(self, batch: WriteBatch) -> tuple[bool, dict[bytes, StoredValue | None], int]:
@@ -154,18 +265,38 @@ class Transaction:
 
         Returns (cleared, final value per written key, change in stored keys); when cleared,
         the change is relative to an empty keyspace."""
+        group = self._group
         if self._cleared:
-            batch.clear_values(self._group)
+            batch.clear_values(group)
         delta = 0
         for key, value in self._overlay.items():
-            existed = not self._cleared and self._from_store(key) is not None
+            # What the store holds: None (nothing), 0 (a string) or a collection's version.
+            if self._cleared:
+                base: int | None = None
+            elif key in self._base:
+                base = _version(self._base[key]) if self._base[key] is not None else None
+            else:
+                base = self._store.stored_version(group, key)  # a plain SET read nothing
             if value is None:
-                if existed:
-                    batch.delete_value(self._group, key)
+                if base is not None:
+                    batch.delete_value(group, key)
                     delta -= 1
             else:
-                batch.put_value(self._group, key, value)
-                delta += not existed
+                batch.put_value(group, key, value)
+                delta += base is None
+            if base and base != _version(value):
+                # The collection stored before this run is gone: its elements are garbage.
+                batch.drop_elements(group, key, base)
+        for (key, version), pending in self._elements.items():
+            if _version(self.raw(key)) != version:
+                continue  # the collection is gone: its elements are garbage or never stored
+            fresh = version in self._fresh
+            for suffix, element in pending.items():
+                if element is not None:
+                    batch.put_element(group, key, version, suffix, element)
+                elif not fresh:
+                    batch.delete_element(group, key, version, suffix)
         written, cleared = self._overlay, self._cleared
-        self._overlay, self._base, self._cleared = {}, {}, False
+        self._overlay, self._base, self._elements, self._cleared = {}, {}, {}, False
+        self._fresh = set()
         return cleared, written, delta

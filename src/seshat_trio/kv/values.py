@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from seshat_trio.kv.parsing import LLONG_MAX, NOT_INTEGER, parse_int
-from seshat_trio.kv.view import WritableView, is_expired
+from seshat_trio.kv.view import WritableView
 from seshat_trio.protocol import ErrorReply, SimpleString
 from seshat_trio.storage import StoredValue
 
@@ -32,11 +32,10 @@ def too_large(view: WritableView, length: int) -> ErrorReply | None:
 
 def store(view: WritableView, key: bytes, data: bytes, expires_at_ms: int = 0) -> None:
     """Write a string; one that is already expired at the operation's time is deleted."""
-    value = StoredValue(kind=STRING, data=data, expires_at_ms=expires_at_ms)
-    if is_expired(value, view.time_ms):
+    if expires_at_ms and expires_at_ms <= view.time_ms:
         view.delete(key)
     else:
-        view.put(key, value)
+        view.put(key, StoredValue(STRING, data, expires_at_ms))
 
 
 @attrs.frozen(slots=True)

@@ -18,7 +18,7 @@ import random
 from collections.abc import Iterator
 from typing import Protocol
 
-from seshat_trio.storage import StoredValue
+from seshat_trio.storage import EVERY_ELEMENT, Span, StoredValue
 
 
 class MustAskLeader(Exception):
@@ -34,8 +34,16 @@ class StateReader(Protocol):
 
     def get(self, key: bytes) -> StoredValue | None: ...
 
-    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
-        """Stored (key, value) pairs with key >= start, sorted by key."""
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
+        """Stored (key, value) pairs from position `start` on, in position order."""
+        ...
+
+    def element(self, key: bytes, version: int, suffix: bytes) -> bytes | None: ...
+
+    def elements(
+        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(suffix, element) pairs of (key, version) with start <= suffix < stop."""
         ...
 
     def key_count(self) -> int: ...
@@ -56,16 +64,27 @@ class KeyView(Protocol):
         """The value of `key` if it exists and is alive at `time_ms`."""
         ...
 
-    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
-        """Live (key, value) pairs with key >= start, sorted by key."""
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
+        """Live (key, value) pairs from position `start` on, in position order."""
+        ...
+
+    def element(self, key: bytes, version: int, suffix: bytes) -> bytes | None:
+        """One element of the collection (key, version), its metadata read before."""
+        ...
+
+    def elements(
+        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(suffix, element) pairs of (key, version) with start <= suffix < stop, in suffix
+        order (descending if `reverse`)."""
         ...
 
     def stored_count(self) -> int:
         """Stored keys, including expired ones not yet deleted (what DBSIZE reports)."""
         ...
 
-    def pick(self, count: int) -> int:
-        """An index in range(count) for RANDOMKEY (deterministic when applying)."""
+    def random(self) -> random.Random:
+        """Random choices (RANDOMKEY, HRANDFIELD): deterministic when applying."""
         ...
 
 
@@ -79,11 +98,20 @@ class WritableView(KeyView, Protocol):
     def put(self, key: bytes, value: StoredValue) -> None: ...
 
     def delete(self, key: bytes) -> bool:
-        """Remove `key`; True if it existed and was alive."""
+        """Remove `key` (a collection's elements with it); True if it existed and was alive."""
         ...
 
     def clear(self) -> None:
         """Remove every key (FLUSHDB)."""
+        ...
+
+    def put_element(self, key: bytes, version: int, suffix: bytes, value: bytes) -> None: ...
+
+    def delete_element(self, key: bytes, version: int, suffix: bytes) -> None: ...
+
+    def new_version(self) -> int:
+        """A number no write of this group ever got before (the same on every node): a new
+        collection's version, and the stamp of a collection's every write (WATCH)."""
         ...
 
     def notify(self, event_class: int, event: bytes, key: bytes) -> None:
@@ -126,15 +154,28 @@ class ReadView:
 
     def get(self, key: bytes) -> StoredValue | None:
         value = self._state.get(key)
-        return value if value is not None and self._alive(key, value) else None
+        if value is None or not value.expires_at_ms:  # most keys: no expiry to judge
+            return value
+        return value if self._alive(key, value) else None
 
-    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
         for key, value in self._state.items(start):
             if self._alive(key, value):
                 yield key, value
 
+    def element(self, key: bytes, version: int, suffix: bytes) -> bytes | None:
+        return self._state.element(key, version, suffix)
+
+    def elements(
+        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self._state.elements(key, version, span)
+
     def stored_count(self) -> int:
         return self._state.key_count()
 
-    def pick(self, count: int) -> int:
-        return random.randrange(count)
+    def random(self) -> random.Random:
+        return _RANDOM
+
+
+_RANDOM = random.Random()

@@ -31,7 +31,7 @@ from seshat_trio.node.forward_batcher import ForwardBatcher
 from seshat_trio.protocol import Reply, split_replies
 from seshat_trio.raft import NotLeader, Role
 from seshat_trio.replication.driver import RaftGroupDriver
-from seshat_trio.storage import StoredValue
+from seshat_trio.storage import EVERY_ELEMENT, Span, StoredValue
 from seshat_trio.transport import ForwardFailed, ForwardRequest, PeerUnavailable, Transport
 
 # The reply to a forwarded command the receiver no longer led for: not applied, so the
@@ -238,8 +238,16 @@ class GroupService:
     def get(self, key: bytes) -> StoredValue | None:
         return self.machine.get(key)
 
-    def items(self, start: bytes = b"") -> Iterator[tuple[bytes, StoredValue]]:
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
         return self.machine.items(start)
+
+    def element(self, key: bytes, version: int, suffix: bytes) -> bytes | None:
+        return self.machine.element(key, version, suffix)
+
+    def elements(
+        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return self.machine.elements(key, version, span)
 
     def key_count(self) -> int:
         return self.machine.key_count

@@ -331,9 +331,10 @@ def script_keys(flags: KeyFlags) -> Callable[[list[bytes]], list[tuple[int, KeyF
     return keys
 
 
-registry.write("eval", parse_eval, apply_eval)
-registry.write("script-load", registry.args_as_is, apply_script_load)
-registry.write("script-flush", registry.args_as_is, apply_script_flush)
+# Internal apply-time commands: their table rows are below (EVAL) or SCRIPT's.
+registry.write("eval", parse_eval, apply_eval, None)
+registry.write("script-load", registry.args_as_is, apply_script_load, None)
+registry.write("script-flush", registry.args_as_is, apply_script_flush, None)
 
 _EVAL = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 register(

@@ -343,7 +343,7 @@ def apply_fcall(view: WritableView, args: Args) -> Reply:
 
 # Not "fcall": a client's FCALL names a function, the entry carries its library.
 FCALL_OP = b"fcall-lib"
-registry.write(FCALL_OP.decode(), registry.args_as_is, apply_fcall)
+registry.write(FCALL_OP.decode(), registry.args_as_is, apply_fcall, None)
 
 _FCALL = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 register(

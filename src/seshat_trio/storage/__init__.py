@@ -7,7 +7,7 @@ build keys; they use `WriteBatch` operations and `Store` reads. See docs/storage
 from seshat_trio.storage.batch import WriteBatch
 from seshat_trio.storage.errors import StorageError
 from seshat_trio.storage.group_commit import CommitStats, GroupCommitter
-from seshat_trio.storage.keys import SYSTEM_GROUP
+from seshat_trio.storage.keys import EVERY_ELEMENT, SYSTEM_GROUP, Span, position
 from seshat_trio.storage.records import (
     RECORD_VERSION,
     HardState,
@@ -19,6 +19,7 @@ from seshat_trio.storage.snapshot import ValueInstaller, ValueSnapshot, decode_c
 from seshat_trio.storage.store import FORMAT_VERSION, Store, StoreOptions
 
 __all__ = [
+    "EVERY_ELEMENT",
     "FORMAT_VERSION",
     "RECORD_VERSION",
     "SYSTEM_GROUP",
@@ -27,6 +28,7 @@ __all__ = [
     "HardState",
     "LogRecord",
     "SnapshotMeta",
+    "Span",
     "StorageError",
     "Store",
     "StoreOptions",
@@ -36,4 +38,5 @@ __all__ = [
     "WriteBatch",
     "decode_chunk",
     "encode_chunk",
+    "position",
 ]

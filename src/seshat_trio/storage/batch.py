@@ -68,6 +68,30 @@ class DeleteValue:
 
 
 @attrs.frozen(slots=True)
+class PutElement:
+    group: int
+    key: bytes
+    version: int
+    suffix: bytes
+    value: bytes
+
+
+@attrs.frozen(slots=True)
+class DeleteElement:
+    group: int
+    key: bytes
+    version: int
+    suffix: bytes
+
+
+@attrs.frozen(slots=True)
+class DropElements:
+    group: int
+    key: bytes
+    version: int
+
+
+@attrs.frozen(slots=True)
 class ClearValues:
     group: int
 
@@ -94,6 +118,9 @@ Operation = (
     | PutSnapshotMeta
     | PutValue
     | DeleteValue
+    | PutElement
+    | DeleteElement
+    | DropElements
     | ClearValues
     | PutSystem
     | DeleteSystem
@@ -103,6 +130,11 @@ Operation = (
 def _check_index(index: int) -> None:
     if not 1 <= index <= keys.MAX_U64:
         raise ValueError(f"log index {index} is out of range 1..2**64-1")
+
+
+def _check_version(version: int) -> None:
+    if not 1 <= version <= keys.MAX_U64:
+        raise ValueError(f"element version {version} is out of range 1..2**64-1")
 
 
 class WriteBatch:
@@ -172,12 +204,34 @@ class WriteBatch:
         self._ops.append(PutSnapshotMeta(group, meta))
 
     def put_value(self, group: int, key: bytes, value: StoredValue) -> None:
-        keys.check_data_group(group)
+        if not 1 <= group <= keys.MAX_U64:  # every write comes here: no call when valid
+            keys.check_data_group(group)
         self._ops.append(PutValue(group, bytes(key), value))
 
     def delete_value(self, group: int, key: bytes) -> None:
         keys.check_data_group(group)
         self._ops.append(DeleteValue(group, bytes(key)))
+
+    def put_element(
+        self, group: int, key: bytes, version: int, suffix: bytes, value: bytes
+    ) -> None:
+        """One element record of the collection (key, version)."""
+        keys.check_data_group(group)
+        _check_version(version)
+        self._ops.append(PutElement(group, bytes(key), version, bytes(suffix), bytes(value)))
+
+    def delete_element(self, group: int, key: bytes, version: int, suffix: bytes) -> None:
+        keys.check_data_group(group)
+        _check_version(version)
+        self._ops.append(DeleteElement(group, bytes(key), version, bytes(suffix)))
+
+    def drop_elements(self, group: int, key: bytes, version: int) -> None:
+        """Every element record of (key, version) becomes garbage, in O(1) here: a
+        background sweep deletes them (docs/storage.md, "Garbage"). The caller guarantees
+        that nothing reads that version again (its metadata record is gone or replaced)."""
+        keys.check_data_group(group)
+        _check_version(version)
+        self._ops.append(DropElements(group, bytes(key), version))
 
     def clear_values(self, group: int) -> None:
         """Delete every value of `group` (in O(1): see docs/storage.md, "Generations")."""

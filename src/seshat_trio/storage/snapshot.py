@@ -1,8 +1,12 @@
 """Streaming a group's values out of a point-in-time snapshot, and installing them elsewhere.
 
 Chunk format (bytes, self-describing so it can cross the network as-is): one version byte,
-then for each entry `u32 key length | key | u32 value length | encoded StoredValue`, all
-big-endian. Values travel in their stored encoding: producing a chunk decodes nothing.
+then for each entry `u32 key length | key | u32 value length | value`, all big-endian.
+Version 2: the key is a data record's LevelDB key after its generation (keys.py: metadata
+and element records), the value its stored bytes, so producing a chunk decodes nothing but
+the metadata of each collection met (the elements of a collection that no metadata record
+owns any more are garbage and do not travel). Version 1 (a build of store format 2): the
+key is a user key, the value a StoredValue; it is still read, as metadata records.
 
 Install writes chunks under a fresh *generation* of the group's value keyspace, invisible to
 readers, then flips the generation in one small synced write (see docs/storage.md,
@@ -17,29 +21,43 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from seshat_trio.slots import SLOT_COUNT
 from seshat_trio.storage import keys
 from seshat_trio.storage.batch import WriteBatch
 from seshat_trio.storage.errors import DB_ERRORS, StorageError, translate
+from seshat_trio.storage.keys import EVERY_ELEMENT, Span
 from seshat_trio.storage.records import SnapshotMeta, StoredValue, decode_stored_value
 
 if TYPE_CHECKING:
     from seshat_trio.storage.store import Store
 
-CHUNK_VERSION = 1
+CHUNK_VERSION = 2
 _LEN = struct.Struct(">I")
 
 
 def encode_chunk(items: list[tuple[bytes, bytes]]) -> bytes:
-    """Frame (key, encoded value) pairs into one chunk."""
+    """Frame (data record key after its generation, stored bytes) pairs into one chunk."""
     parts = [bytes([CHUNK_VERSION])]
     for key, value in items:
         parts += (_LEN.pack(len(key)), key, _LEN.pack(len(value)), value)
     return b"".join(parts)
 
 
-def decode_chunk(chunk: bytes) -> list[tuple[bytes, StoredValue]]:
-    """The (key, value) pairs of a chunk; StorageError if it is malformed or too new."""
-    return [(key, decode_stored_value(value)) for key, value in _split_chunk(chunk)]
+def decode_chunk(chunk: bytes) -> list[tuple[bytes, bytes]]:
+    """The (record key, stored bytes) pairs of a chunk, checked: every key is a well-formed
+    data record key and every metadata record decodes. StorageError otherwise (or if the
+    chunk is malformed or too new)."""
+    items = _split_chunk(chunk)
+    if chunk[0] == 1:
+        items = [(keys.meta_suffix(key), value) for key, value in items]
+    for suffix, value in items:
+        try:
+            parsed = keys.parse_data_suffix(suffix)
+        except ValueError as exc:
+            raise StorageError(f"snapshot chunk holds a malformed record key: {exc}") from exc
+        if parsed.record_class == keys.META_CLASS:
+            decode_stored_value(value)
+    return items
 
 
 def _split_chunk(chunk: bytes) -> list[tuple[bytes, bytes]]:
@@ -107,22 +125,76 @@ class ValueSnapshot:
     def close(self) -> None:
         self._db.close()
 
-    def _raw(self, start: bytes = b"", stop: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
-        upper = keys.prefix_end(self._prefix) if stop is None else self._prefix + stop
-        skip = len(self._prefix)
-        try:
-            with self._db.iterator(start=self._prefix + start, stop=upper) as it:
-                for key, value in it:
-                    yield key[skip:], value
-        except DB_ERRORS as exc:
-            raise translate(exc, "read snapshot", self._path) from exc
+    def _error(self, exc: BaseException) -> StorageError:
+        return translate(exc, "read snapshot", self._path)
 
-    def items(
-        self, start: bytes = b"", stop: bytes | None = None
-    ) -> Iterator[tuple[bytes, StoredValue]]:
-        """Decoded (key, value) pairs with start <= key < stop, sorted by key."""
-        for key, value in self._raw(start, stop):
-            yield key, decode_stored_value(value)
+    def get(self, key: bytes) -> StoredValue | None:
+        """The metadata record of `key`."""
+        try:
+            raw = self._db.get(self._prefix + keys.meta_suffix(key))
+        except DB_ERRORS as exc:
+            raise self._error(exc) from exc
+        return None if raw is None else decode_stored_value(raw)
+
+    def items(self, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
+        """(key, metadata) pairs from position `start` on, in position order (keys.py):
+        the metadata records of each slot in turn, skipping the slots' element records."""
+        if start >= keys.POSITION_END:
+            return
+        prefix = self._prefix
+        meta_start = len(prefix) + 7  # slot, class, crc32
+        try:
+            with self._db.iterator(
+                start=prefix + keys.position_prefix(start), stop=keys.prefix_end(prefix)
+            ) as it:
+                for key, value in it:
+                    if key[len(prefix) + 2] == keys.META_CLASS:
+                        yield key[meta_start:], decode_stored_value(value)
+                        continue
+                    slot = int.from_bytes(key[len(prefix) : len(prefix) + 2], "big") + 1
+                    if slot >= SLOT_COUNT:
+                        return
+                    it.seek(prefix + keys.slot_meta_prefix(slot))
+        except DB_ERRORS as exc:
+            raise self._error(exc) from exc
+
+    def elements(
+        self, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(suffix, element) pairs of (key, version) in `span`."""
+        prefix = self._prefix + keys.element_suffix_prefix(key, version)
+        upper = keys.prefix_end(prefix) if span.stop is None else prefix + span.stop
+        skip = len(prefix)
+        try:
+            with self._db.iterator(
+                start=prefix + span.start, stop=upper, reverse=span.reverse
+            ) as it:
+                for full_key, value in it:
+                    yield full_key[skip:], value
+        except DB_ERRORS as exc:
+            raise self._error(exc) from exc
+
+    def _records(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every live data record (key after the generation, stored bytes) in key order:
+        element records whose collection's metadata is gone or newer are skipped."""
+        prefix = self._prefix
+        skip = len(prefix)
+        live = b""  # the element prefix last found owned by its metadata
+        try:
+            with self._db.iterator(start=prefix, stop=keys.prefix_end(prefix)) as it:
+                for key, value in it:
+                    suffix = key[skip:]
+                    if suffix[2] == keys.ELEMENT_CLASS and not (live and suffix.startswith(live)):
+                        parsed = keys.parse_data_suffix(suffix)
+                        owner = keys.element_suffix_prefix(parsed.key, parsed.version)
+                        meta = self.get(parsed.key)
+                        if meta is None or meta.version != parsed.version:
+                            it.seek(prefix + keys.prefix_end(owner))
+                            continue
+                        live = owner
+                    yield suffix, value
+        except DB_ERRORS as exc:
+            raise self._error(exc) from exc
 
     def chunks(self, max_bytes: int) -> Iterator[bytes]:
         """Encoded chunks of about `max_bytes` each (one entry may exceed it), in key order."""
@@ -130,7 +202,7 @@ class ValueSnapshot:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
         pending: list[tuple[bytes, bytes]] = []
         size = 0
-        for key, value in self._raw():
+        for key, value in self._records():
             pending.append((key, value))
             size += 2 * _LEN.size + len(key) + len(value)
             if size >= max_bytes:
@@ -171,9 +243,7 @@ class ValueInstaller:
     def add_chunk(self, chunk: bytes) -> None:
         """Validate a chunk and stage its entries (durably, still invisible)."""
         self._check_open()
-        items = _split_chunk(chunk)
-        for _, value in items:
-            decode_stored_value(value)  # refuse garbage before it is stored
+        items = decode_chunk(chunk)  # refuse garbage before it is stored
         self._store.stage_values(self._group, self._generation, items)
 
     def finish(self, batch: WriteBatch | None = None) -> None:
@@ -187,4 +257,4 @@ class ValueInstaller:
         """Drop everything staged; the group keeps its values."""
         self._check_open()
         self._open = False
-        self._store.abort_install(self._group)
+        self._store.abort_install(self._group, self._generation)

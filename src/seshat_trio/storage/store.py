@@ -24,6 +24,8 @@ import plyvel
 from seshat_trio.storage import keys
 from seshat_trio.storage.batch import WriteBatch
 from seshat_trio.storage.errors import DB_ERRORS, StorageError, translate
+from seshat_trio.storage.keys import EVERY_ELEMENT, Span
+from seshat_trio.storage.migrate import migrate_layout
 from seshat_trio.storage.records import (
     HardState,
     LogRecord,
@@ -36,19 +38,20 @@ from seshat_trio.storage.records import (
     decode_store_meta,
     decode_stored_value,
     encode_store_meta,
+    stored_version_of,
 )
 from seshat_trio.storage.snapshot import ValueInstaller, ValueSnapshot
 from seshat_trio.storage.translate import LogState, Translation
 from seshat_trio.storage.value_cache import MISSING, ValueCache
 
-# Format 2: values may be StoredValue record version 2 (records.py), which builds of format
-# 1 cannot read, so they refuse the store at open instead of failing at its first value. A
-# format 1 store is upgraded in place when opened (a synced write of the meta record).
-FORMAT_VERSION = 2
-# Garbage (old value generations) is deleted in unsynced batches of this many keys.
-_PURGE_BATCH_KEYS = 10_000
+# Format 3: the data record layout of keys.py (slot, metadata and element records) and
+# StoredValue version 3. Builds of format 2 cannot read it, so they refuse the store at open.
+# A format 1 or 2 store is migrated when this build opens it (storage/migrate.py).
+FORMAT_VERSION = 3
 
 T = TypeVar("T")
+# Metadata LevelDB keys kept for the next write (see Store._meta_keys).
+_META_KEYS_KEPT = 4096
 
 
 # LevelDB tuning, measured on the apply path (docs/performance.md, round 3): every L0 table
@@ -91,8 +94,15 @@ class Store:
         self._lock = threading.RLock()
         self._logs: dict[int, LogState] = {}
         self._generations: dict[int, int] = {}
+        self._highest: dict[int, int] = {}
+        # LevelDB keys of metadata records read on a cache miss, by cache key: the write that
+        # usually follows (the same apply run's batch) takes them instead of computing the
+        # slot and checksum again. A dict, bounded; whatever is missing is computed.
+        self._meta_keys: dict[bytes, bytes] = {}
         self._installing: set[int] = set()
         self._needs_reopen = False
+        # Whether garbage records may exist (the sweep looks only then).
+        self.garbage_pending = True
 
     @classmethod
     def open(cls, path: Path, options: StoreOptions = StoreOptions()) -> Store:
@@ -101,7 +111,7 @@ class Store:
         try:
             _check_format(db, path)
             store = cls(path, db, options)
-            store._purge_all_stale()
+            store._collect_stale_generations()
         except BaseException:
             db.close()
             raise
@@ -144,7 +154,11 @@ class Store:
             if self._needs_reopen:
                 self._reopen()
             translation = Translation(
-                self._db, self._log_state, self._load_generation, self._installing
+                self._db,
+                self._log_state,
+                self._load_generation,
+                self._highest_generation,
+                self._meta_keys,
             )
             if flip is not None:
                 translation.set_generation(*flip)
@@ -160,13 +174,12 @@ class Store:
             except DB_ERRORS as exc:
                 self._needs_reopen = True
                 raise translate(exc, "write", self.path) from exc
-            translation.publish(self._logs, self._generations)
+            translation.publish(self._logs, self._generations, self._highest)
             if translation.regenerated:
                 self.value_cache.clear()
             for key, written in translation.values:
                 self.value_cache.put(key, written)
-        for group in translation.regenerated:
-            self._purge_stale(group)
+            self.garbage_pending |= translation.garbage
 
     def _reopen(self) -> None:
         # A write reported as failed may still be in LevelDB's log and replayed by the open:
@@ -177,8 +190,10 @@ class Store:
         self._db = _open_db(self.path, self._options)
         self._logs.clear()
         self._generations.clear()
+        self._highest.clear()
         self.value_cache.clear()
         self._needs_reopen = False
+        self.garbage_pending = True
 
     # --- log -----------------------------------------------------------------------------
 
@@ -293,22 +308,79 @@ class Store:
                     generation = self._generations[group] = self._load_generation(group)
         return generation
 
+    def _load_highest(self, group: int) -> int:
+        """The current generation or the highest one with records, if higher (staged or
+        garbage): found by one backward seek."""
+        prefix = keys.values_prefix(group)
+
+        def last_key() -> bytes | None:
+            with self._db.iterator(prefix=prefix, reverse=True, include_value=False) as it:
+                return next(it, None)
+
+        key = self._guard("read", last_key)
+        present = 0 if key is None else keys.generation_of(key)
+        return max(self._generation(group), present)
+
+    def _highest_generation(self, group: int) -> int:
+        highest = self._highest.get(group)
+        if highest is None:
+            highest = self._highest[group] = self._load_highest(group)
+        return highest
+
     def get_value(self, group: int, key: bytes) -> StoredValue | None:
-        full_key = keys.value_key(group, self._generation(group), key)
+        """The metadata record of `key` (for a string, its value)."""
+        prefix, cache_prefix = keys.meta_prefixes(group, self._generation(group))
+        cache_key = cache_prefix + key
         cache = self.value_cache
-        raw = cache.get(full_key)
-        if raw is MISSING:
+        raw = cache.get(cache_key)
+        if raw is MISSING:  # the LevelDB key is only built on a miss (`_read_through`)
             version = cache.version
-            raw = self._get(full_key)
-            cache.fill(full_key, raw, version)
+            raw = self._get(prefix + keys.meta_suffix(key))
+            cache.fill(cache_key, raw, version)
         return None if raw is None else decode_stored_value(raw)
 
-    def iter_values(
-        self, group: int, start: bytes = b"", stop: bytes | None = None
-    ) -> Iterator[tuple[bytes, StoredValue]]:
-        """(key, value) pairs with start <= key < stop, sorted by key, as of the call."""
+    def stored_version(self, group: int, key: bytes) -> int | None:
+        """None if `key` has no metadata record, else its element version (0: a string);
+        cheaper than `get_value` (nothing is decoded). For a write's apply: the LevelDB key
+        built on a miss is kept for the write that follows (`_meta_keys`)."""
+        prefix, cache_prefix = keys.meta_prefixes(group, self._generation(group))
+        cache_key = cache_prefix + key
+        raw = self.value_cache.get(cache_key)
+        if raw is MISSING:
+            full_key = prefix + keys.meta_suffix(key)
+            meta_keys = self._meta_keys
+            if len(meta_keys) >= _META_KEYS_KEPT:
+                meta_keys.clear()
+            meta_keys[cache_key] = full_key
+            raw = self._read_through(full_key, cache_key)
+        return None if raw is None else stored_version_of(raw)
+
+    def _read_through(self, full_key: bytes, cache_key: bytes) -> bytes | None:
+        """A LevelDB read after a cache miss, filling the cache (see value_cache.py)."""
+        cache = self.value_cache
+        version = cache.version
+        raw = self._get(full_key)
+        cache.fill(cache_key, raw, version)
+        return raw
+
+    def get_element(self, group: int, key: bytes, version: int, suffix: bytes) -> bytes | None:
+        """One element record of the collection (key, version)."""
+        full_key = keys.element_prefix(group, self._generation(group), key, version) + suffix
+        raw = self.value_cache.get(full_key)
+        return self._read_through(full_key, full_key) if raw is MISSING else raw
+
+    def iter_values(self, group: int, start: int = 0) -> Iterator[tuple[bytes, StoredValue]]:
+        """(key, metadata) pairs from position `start` on (keys.position), in position
+        order, as of the call."""
         with self.value_snapshot(group) as snap:
-            yield from snap.items(start, stop)
+            yield from snap.items(start)
+
+    def iter_elements(
+        self, group: int, key: bytes, version: int, span: Span = EVERY_ELEMENT
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(suffix, element) pairs of (key, version) in `span`, as of the call."""
+        with self.value_snapshot(group) as snap:
+            yield from snap.elements(key, version, span)
 
     def value_snapshot(self, group: int) -> ValueSnapshot:
         """A point-in-time view of a group's values and raft state (a context manager)."""
@@ -331,26 +403,28 @@ class Store:
     # --- snapshot install (see ValueInstaller) -------------------------------------------
 
     def begin_install(self, group: int) -> ValueInstaller:
-        """Start replacing a group's values from streamed chunks (a context manager)."""
+        """Start replacing a group's values from streamed chunks (a context manager).
+
+        The values are staged under a generation above every one in use, which is empty."""
         keys.check_data_group(group)
         with self._lock:
             if group in self._installing:
                 raise StorageError(f"a snapshot install into group {group} is already in progress")
+            staging = self._highest[group] = self._highest_generation(group) + 1
             self._installing.add(group)
-            staging = self._generation(group) + 1
-        # Clears what an interrupted earlier install left under the staging generation.
-        self._purge_stale(group)
         return ValueInstaller(self, group, staging)
 
     def stage_values(self, group: int, generation: int, items: list[tuple[bytes, bytes]]) -> None:
-        """Write encoded values under a staging generation, synced (ValueInstaller only)."""
+        """Write data records (key suffix after the generation, record) under a staging
+        generation, synced (ValueInstaller only)."""
+        prefix = keys.generation_prefix(group, generation)
         with self._lock:
             if self._needs_reopen:
                 self._reopen()
             try:
                 with self._db.write_batch(sync=True) as wb:
-                    for key, value in items:
-                        wb.put(keys.value_key(group, generation, key), value)
+                    for suffix, value in items:
+                        wb.put(prefix + suffix, value)
             except DB_ERRORS as exc:
                 self._needs_reopen = True
                 raise translate(exc, "write snapshot chunk", self.path) from exc
@@ -366,50 +440,82 @@ class Store:
         with self._lock:
             self._installing.discard(group)
 
-    def abort_install(self, group: int) -> None:
+    def abort_install(self, group: int, generation: int) -> None:
+        """The staged generation becomes garbage."""
         self.end_install(group)
-        self._purge_stale(group)
+        self._write_garbage([keys.generation_prefix(group, generation)], group)
 
-    # --- garbage: value generations other than the current one ---------------------------
+    # --- garbage: ranges of records nobody reads any more (docs/storage.md, "Garbage") ----
 
-    def _purge_stale(self, group: int) -> None:
-        current = keys.generation_prefix(group, self._generation(group))
-        everything = keys.values_prefix(group)
-        self._delete_range(everything, current)
-        self._delete_range(keys.prefix_end(current), keys.prefix_end(everything))
+    def _write_garbage(self, prefixes: list[bytes], group: int) -> None:
+        with self._lock:
+            if self._needs_reopen:
+                self._reopen()
+            try:
+                with self._db.write_batch() as wb:
+                    for prefix in prefixes:
+                        wb.put(keys.garbage_key(group, prefix), keys.prefix_end(prefix))
+            except DB_ERRORS as exc:
+                self._needs_reopen = True
+                raise translate(exc, "write", self.path) from exc
+            self.garbage_pending = True
 
-    def _delete_range(self, start: bytes, stop: bytes) -> None:
-        def delete() -> None:
-            with self._db.iterator(start=start, stop=stop, include_value=False) as it:
-                while True:
-                    chunk = [key for _, key in zip(range(_PURGE_BATCH_KEYS), it, strict=False)]
-                    if not chunk:
-                        return
-                    with self._db.write_batch() as wb:
-                        for key in chunk:
-                            wb.delete(key)
+    def sweep_garbage(self, max_keys: int = 1000) -> int:
+        """Delete up to `max_keys` garbage records (one unsynced write); returns how many
+        LevelDB keys it deleted or looked at, 0 once no garbage is left. A crash loses no
+        garbage: the range's record moves forward in the same write as the deletions."""
+        if not self.garbage_pending:
+            return 0
+        with self._lock:
+            if self._needs_reopen:
+                self._reopen()
 
-        self._guard("delete old values", delete)
+            def step() -> int:
+                with self._db.iterator(prefix=keys.DATA_RAFT_STATE) as records:
+                    for record, stop in records:
+                        if record[9:10] == keys.GARBAGE:
+                            return self._sweep_range(record, stop, max_keys)
+                self.garbage_pending = False
+                return 0
 
-    def _purge_all_stale(self) -> None:
-        """Delete value generations left behind by a crash (run at open)."""
-        group = 1
+            try:
+                return self._guard("sweep garbage", step)
+            except StorageError:
+                self._needs_reopen = True
+                raise
+
+    def _sweep_range(self, record: bytes, stop: bytes, max_keys: int) -> int:
+        start = record[10:]
+        with self._db.iterator(start=start, stop=stop, include_value=False) as it:
+            doomed = [key for _, key in zip(range(max_keys), it, strict=False)]
+            following = next(it, None)
+        with self._db.write_batch() as wb:
+            for key in doomed:
+                wb.delete(key)
+            wb.delete(record)
+            if following is not None:
+                wb.put(record[:10] + following, stop)
+        return len(doomed) + 1
+
+    def _collect_stale_generations(self) -> None:
+        """Every value generation but the current one is garbage (run at open: a crash may
+        leave a staged install or a migration behind)."""
         end = keys.prefix_end(keys.DATA_KV)
+        start = keys.DATA_KV
         while True:
 
-            def first_key(group: int = group) -> bytes | None:
-                start = keys.group_prefix(keys.DATA_KV, group)
+            def next_key(start: bytes = start) -> bytes | None:
                 with self._db.iterator(start=start, stop=end, include_value=False) as it:
                     return next(it, None)
 
-            key = self._guard("read", first_key)
+            key = self._guard("read", next_key)
             if key is None:
                 return
-            group = keys.group_of(key)
-            self._purge_stale(group)
-            if group == keys.MAX_U64:
-                return
-            group += 1
+            group, generation = keys.group_of(key), keys.generation_of(key)
+            prefix = keys.generation_prefix(group, generation)
+            if generation != self._generation(group):
+                self._write_garbage([prefix], group)
+            start = keys.prefix_end(prefix)
 
 
 def _check_format(db: Any, path: Path) -> None:
@@ -438,6 +544,6 @@ def _check_format(db: Any, path: Path) -> None:
             )
         if version < FORMAT_VERSION:
             try:
-                db.put(keys.META_FORMAT_KEY, encode_store_meta(FORMAT_VERSION), sync=True)
+                migrate_layout(db, encode_store_meta(FORMAT_VERSION))
             except DB_ERRORS as exc:
                 raise translate(exc, "upgrade", path) from exc

@@ -6,6 +6,10 @@ generation. A `Translation` keeps a per-group view of the log and of the generat
 starts from the store's caches and moves with every operation, so a merged batch gives the
 same result as its parts written one after another. The store's caches change only in
 `publish`, called after the LevelDB write succeeded: a failed write leaves them untouched.
+
+Dropping a collection's elements and clearing a group's values write *garbage records*
+(a LevelDB range to delete, docs/storage.md "Garbage") instead of deleting: O(1) here, the
+store's sweep deletes the range later in bounded steps.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ from seshat_trio.storage import keys
 from seshat_trio.storage.batch import (
     AppendLog,
     ClearValues,
+    DeleteElement,
     DeleteSystem,
     DeleteValue,
+    DropElements,
     Operation,
     PutApplied,
+    PutElement,
     PutHardState,
     PutSnapshotMeta,
     PutSystem,
@@ -77,19 +84,24 @@ class Translation:
         db: Any,
         load_log: Callable[[int], LogState],
         load_generation: Callable[[int], int],
-        installing: set[int],
+        load_highest_generation: Callable[[int], int],
+        meta_keys: dict[bytes, bytes],
     ) -> None:
         self._db = db
         self._load_log = load_log
         self._load_generation = load_generation
-        self._installing = installing
+        self._load_highest = load_highest_generation
+        self._meta_keys = meta_keys  # metadata LevelDB keys by cache key, already computed
         self._logs: dict[int, _LogView] = {}
         self._generations: dict[int, int] = {}
+        self._highest: dict[int, int] = {}
+        self._prefixes: dict[int, tuple[bytes, bytes]] = {}
         self.ops: list[tuple[bytes, bytes | None]] = []  # (key, value or None = delete)
-        # Value records written, by LevelDB key (None: deleted), for the store's value cache.
+        # Data records written, by value cache key (None: deleted), for the store's cache.
         self.values: list[tuple[bytes, bytes | None]] = []
-        # Groups whose value generation changed: their old generations become garbage.
+        # Groups whose value generation changed (the value cache forgets everything).
         self.regenerated: set[int] = set()
+        self.garbage = False  # whether this write adds garbage records
 
     def _put(self, key: bytes, value: bytes) -> None:
         self.ops.append((key, value))
@@ -112,11 +124,42 @@ class Translation:
             generation = self._generations[group] = self._load_generation(group)
         return generation
 
+    def _value_prefixes(self, group: int) -> tuple[bytes, bytes]:
+        """The LevelDB key prefix and value cache key prefix of the group's metadata."""
+        prefixes = self._prefixes.get(group)
+        if prefixes is None:
+            prefixes = self._prefixes[group] = keys.meta_prefixes(group, self._generation(group))
+        return prefixes
+
+    def highest_generation(self, group: int) -> int:
+        """The highest generation that may hold records of `group` (current, staged or
+        garbage not yet swept): a flip always goes above it, onto an empty generation."""
+        highest = self._highest.get(group)
+        if highest is None:
+            highest = self._highest[group] = self._load_highest(group)
+        return highest
+
+    def allocate_generation(self, group: int) -> int:
+        generation = self.highest_generation(group) + 1
+        self._highest[group] = generation
+        return generation
+
     def set_generation(self, group: int, generation: int) -> None:
-        """Point the group's values at `generation` (used by clear and snapshot install)."""
+        """Point the group's values at `generation` (clear and snapshot install); the
+        generation it leaves becomes garbage."""
+        old = self._generation(group)
         self._generations[group] = generation
+        self._prefixes.pop(group, None)
+        self._highest[group] = max(self.highest_generation(group), generation)
         self.regenerated.add(group)
         self._put(keys.state_key(group, keys.VALUE_GENERATION), encode_counter(generation))
+        if old != generation:
+            self.add_garbage(group, keys.generation_prefix(group, old))
+
+    def add_garbage(self, group: int, prefix: bytes) -> None:
+        """Every LevelDB key starting with `prefix` is garbage: the sweep deletes them."""
+        self._put(keys.garbage_key(group, prefix), keys.prefix_end(prefix))
+        self.garbage = True
 
     def add_all(self, ops: Iterable[Operation]) -> None:
         for op in ops:
@@ -126,10 +169,12 @@ class Translation:
         # Cases are tried in order: the most frequent operations come first.
         match op:
             case PutValue(group, key, value):
-                full_key = keys.value_key(group, self._generation(group), key)
+                prefix, cache_prefix = self._value_prefixes(group)
                 record = encode_stored_value(value)
-                self._put(full_key, record)
-                self.values.append((full_key, record))
+                cache_key = cache_prefix + key
+                full_key = self._meta_keys.pop(cache_key, None) or prefix + keys.meta_suffix(key)
+                self.ops.append((full_key, record))
+                self.values.append((cache_key, record))
             case AppendLog(group, records):
                 self._append(group, records)
             case TruncateLogFrom(group, index):
@@ -142,37 +187,29 @@ class Translation:
                 self._put(keys.state_key(group, keys.APPLIED), encode_counter(index))
             case PutSnapshotMeta(group, meta):
                 self._put(keys.state_key(group, keys.SNAPSHOT_META), encode_snapshot_meta(meta))
+            case PutElement(group, key, version, suffix, value):
+                full_key = keys.element_prefix(group, self._generation(group), key, version)
+                full_key += suffix
+                self._put(full_key, value)
+                self.values.append((full_key, value))
             case DeleteValue(group, key):
-                full_key = keys.value_key(group, self._generation(group), key)
+                prefix, cache_prefix = self._value_prefixes(group)
+                self._delete(prefix + keys.meta_suffix(key))
+                self.values.append((cache_prefix + key, None))
+            case DeleteElement(group, key, version, suffix):
+                full_key = keys.element_prefix(group, self._generation(group), key, version)
+                full_key += suffix
                 self._delete(full_key)
                 self.values.append((full_key, None))
+            case DropElements(group, key, version):
+                prefix = keys.element_prefix(group, self._generation(group), key, version)
+                self.add_garbage(group, prefix)
             case ClearValues(group):
-                self._clear(group)
+                self.set_generation(group, self.allocate_generation(group))
             case PutSystem(group, name, data):
                 self._put(keys.system_key(group, name), data)
             case DeleteSystem(group, name):
                 self._delete(keys.system_key(group, name))
-
-    def _clear(self, group: int) -> None:
-        """Empty the group's values by flipping it to a fresh generation (O(1) in the write).
-
-        A snapshot install may be staged meanwhile: a follower keeps applying committed
-        entries it holds while a stream is being received, and a FLUSHALL/FLUSHDB among them
-        must apply like any other write (the install, if it finishes, replaces the values
-        anyway; if it is aborted, the flush stays). The staging generation is the one after
-        the generation current when the install began, and nothing but this clear moves the
-        generation until the install ends, so during an install the clear skips a
-        generation: it never lands on the staged values. It is also not marked `regenerated`
-        then, because the store purges every generation but the current one after such a
-        write, which would delete the staged values; the generation it leaves behind is
-        purged when the install ends (finish and abort both purge) or at the next open.
-        """
-        current = self._generation(group)
-        if group not in self._installing:
-            self.set_generation(group, current + 1)
-            return
-        self._generations[group] = current + 2
-        self._put(keys.state_key(group, keys.VALUE_GENERATION), encode_counter(current + 2))
 
     def _append(self, group: int, records: tuple[Any, ...]) -> None:
         view = self._log(group)
@@ -229,7 +266,9 @@ class Translation:
         view.db_last = max(view.db_last, index - 1)
         self._put(keys.state_key(group, keys.LOG_FLOOR), encode_counter(index))
 
-    def publish(self, logs: dict[int, LogState], generations: dict[int, int]) -> None:
+    def publish(
+        self, logs: dict[int, LogState], generations: dict[int, int], highest: dict[int, int]
+    ) -> None:
         """Move the store's caches to the state this (successfully written) translation made."""
         for group, view in self._logs.items():
             state = logs[group]
@@ -238,3 +277,4 @@ class Translation:
             if state.size is not None:
                 state.size += view.size_delta
         generations.update(self._generations)
+        highest.update(self._highest)

@@ -75,7 +75,9 @@ class ValueCache:
     def put(self, key: bytes, record: bytes | None) -> None:
         """A written record (None: deleted); replaces any entry."""
         self._version += 1
-        self._discard(key)
+        old = self._entries.pop(key, MISSING)  # `_discard`, inlined: every write comes here
+        if old is not MISSING:
+            self._bytes -= entry_size(key, old)
         self._insert(key, record)
 
     def fill(self, key: bytes, record: bytes | None, version: int) -> None:

@@ -1,0 +1,6 @@
+"""Every module that registers data commands and value types, imported once for its effect.
+
+Adding a value type or a group of commands is one new module plus one line here.
+"""
+
+from seshat_trio.kv import expire, keyspace, pure, strings  # noqa: F401  (registration)
