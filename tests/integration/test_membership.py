@@ -155,6 +155,15 @@ def test_grow_one_to_three_to_five_and_back_to_three_under_writes(tmp_path: Path
             nodes[node_id] = Joiner(node_id, tmp_path, via=nodes[2].port)
             nodes[node_id].start(30)
         wait_voters(first, {1, 2, 3, 4, 5})
+        # The joiners report progress by polling node 2, which is removed next: wait for
+        # their reports to finish first.
+        for node_id in (4, 5):
+            log_path = tmp_path / f"node-{node_id}.log"
+            wait_for(
+                f"node {node_id} join_complete",
+                lambda p=log_path: "event=join_complete" in p.read_text() or None,
+                30.0,
+            )
         writer.nodes = [nodes[i] for i in (3, 4, 5)]
         for gone in (1, 2):  # node 1 led both groups from the start
             with nodes[3].client() as r:
