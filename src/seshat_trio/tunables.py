@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import attrs
 
+from seshat_trio import encoding_params
 from seshat_trio.config.model import RedisSection
 from seshat_trio.output_limits import OutputLimits, parse_output_limits
 from seshat_trio.pubsub.notify import format_flags, parse_flags
@@ -22,6 +23,8 @@ from seshat_trio.pubsub.notify import format_flags, parse_flags
 class Tunables:
     output_limits: OutputLimits = attrs.field(factory=OutputLimits)
     notify_flags: int = 0
+    # Redis's collection encoding parameters: accepted, no effect (encoding_params.py).
+    encodings: dict[str, int] = attrs.field(factory=lambda: dict(encoding_params.DEFAULTS))
 
     @classmethod
     def from_config(cls, section: RedisSection) -> Tunables:
@@ -68,7 +71,20 @@ def _set_notify_flags(tunables: Tunables, value: str) -> None:
     tunables.notify_flags = parse_flags(value)
 
 
+def _encoding(parameter: encoding_params.Parameter) -> Parameter:
+    def get(tunables: Tunables) -> str:
+        return str(tunables.encodings[parameter.name])
+
+    def set_(tunables: Tunables, value: str) -> None:
+        # A new dict: set_all works on a shallow copy, all or none.
+        parsed = encoding_params.parse(parameter, value)
+        tunables.encodings = {**tunables.encodings, parameter.name: parsed}
+
+    return Parameter(get, set_)
+
+
 PARAMETERS: dict[str, Parameter] = {
     "client-output-buffer-limit": Parameter(lambda t: str(t.output_limits), _set_output_limits),
     "notify-keyspace-events": Parameter(lambda t: format_flags(t.notify_flags), _set_notify_flags),
+    **{name: _encoding(p) for name, p in encoding_params.BY_NAME.items()},
 }
