@@ -70,6 +70,18 @@ class Push:
     items: tuple[Reply, ...] = attrs.field(converter=_as_tuple)
 
 
+def _as_pairs(items: Iterable[tuple[Reply, Reply]]) -> tuple[tuple[Reply, Reply], ...]:
+    return tuple(items)
+
+
+@attrs.frozen(slots=True)
+class Pairs:
+    """Pairs such as HRANDFIELD ... WITHVALUES: an array of 2-element arrays in RESP3, one
+    flat array (first, second, first, second, ...) in RESP2, as Redis replies them."""
+
+    items: tuple[tuple[Reply, Reply], ...] = attrs.field(converter=_as_pairs)
+
+
 @attrs.frozen(slots=True)
 class NullArray:
     """RESP2's null array ``*-1`` (e.g. a timed-out BLPOP); ``_`` in RESP3."""
@@ -106,6 +118,7 @@ Reply: TypeAlias = (
     | Verbatim
     | BigNumber
     | Push
+    | Pairs
     | NullArray
     | RawReplies
     | Sequence["Reply"]
