@@ -14,7 +14,7 @@ import gc
 import random
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import trio
 
@@ -41,6 +41,7 @@ from seshat_trio.node.balancer import LeaderBalancer
 from seshat_trio.node.group_service import Forwarding, GroupService
 from seshat_trio.node.groups import GroupRouter
 from seshat_trio.node.metrics import NodeCollector, node_registry
+from seshat_trio.node.remote_group import RemoteGroup
 from seshat_trio.node.service import NodeService
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.node.system_bootstrap import bootstrap_system_group, propose_until_applied
@@ -251,15 +252,29 @@ async def serve_node(
         driver_for(SYSTEM_GROUP, system_machine, frozenset(members))
         forwarding = Forwarding(config, transport, transport.client_address)
         groups: dict[int, GroupService] = {}
-        placed = joined.groups if joined else layout.shards.groups_of(config.node.id)
-        for group in placed:
+        # A driver for every data group: placement may move any of them here later (the
+        # group's leader then adds this node as a learner). Only the founders of a brand-new
+        # cluster start as voters; any other group is joined empty, as a joining node does.
+        for group in joined.every_group if joined else layout.shards.group_ids:
             machine = KvStateMachine(store, group)
-            driver_for(group, machine, frozenset(layout.shards.replicas(group)))
+            founders = frozenset(layout.shards.replicas(group)) if stored is None else frozenset()
+            driver_for(group, machine, founders if config.node.id in founders else frozenset())
             groups[group] = GroupService(
                 config=config, driver=drivers[group], machine=machine, forwarding=forwarding
             )
-        router = GroupRouter(groups, config.limits.request_timeout_s)
-        balancer = LeaderBalancer(config.node.id, router.groups, transport.is_connected)
+        timeout_s = config.limits.request_timeout_s
+
+        def remote(group: int, replicas: Callable[[], Sequence[int]]) -> RemoteGroup:
+            return RemoteGroup(
+                group,
+                node_id=config.node.id,
+                replicas=replicas,
+                forwarding=forwarding,
+                timeout_s=timeout_s,
+            )
+
+        router = GroupRouter(groups, timeout_s, remote)
+        balancer = LeaderBalancer(config.node.id, router.local, transport.is_connected)
         tunables = Tunables.from_config(config.redis)
         scripting = NodeScripting(lambda: tunables.busy_reply_threshold_ms)
         system_machine.subscribe(scripting.functions)
@@ -351,7 +366,9 @@ async def serve_node(
                 if joining is None:
                     nursery.start_soon(bootstrap_system_group, system, system_machine, layout)
                 else:
-                    nursery.start_soon(report_join_progress, config, joining)
+                    nursery.start_soon(
+                        report_join_progress, config, joining, joined.groups if joined else ()
+                    )
                 nursery.start_soon(reconciler.run)
                 nursery.start_soon(
                     propose_until_applied,

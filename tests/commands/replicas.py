@@ -139,6 +139,7 @@ class NodeBackend:
 
     # The node's one data group is this object too (GroupBackend and Backend at once).
     group = 1
+    hosted = True
 
     def group_for_slot(self, slot: int) -> Self:
         return self

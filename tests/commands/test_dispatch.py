@@ -148,6 +148,7 @@ class FakeBackend:
 
     # The node's one data group is this object too (GroupBackend and Backend at once).
     group = 1
+    hosted = True
 
     def group_for_slot(self, slot: int) -> Self:
         return self

@@ -3,14 +3,17 @@ answer CROSSSLOT, a forwarded request's keys must still map to its group."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import trio
 from tests.commands.test_dispatch import FakeBackend
 
 from seshat_trio.commands.context import ClientState, CommandContext
-from seshat_trio.commands.dispatch import execute
+from seshat_trio.commands.dispatch import WATCH_REMOTE, execute
 from seshat_trio.commands.routing import CROSSSLOT, REROUTED
 from seshat_trio.config import Config, NodeSection
-from seshat_trio.protocol import ErrorReply, SimpleString
+from seshat_trio.errors import MOVED_WHILE_FORWARDED
+from seshat_trio.protocol import ErrorReply, RawReplies, SimpleString
 from seshat_trio.slots import key_slot
 
 HALF = 8192
@@ -170,3 +173,56 @@ async def test_keyspace_wide_commands_run_in_every_group() -> None:
             break
     assert sorted(seen) == sorted(low + high)
     assert await run(ctx_for(node), [b"SCAN", b"x"]) == [ErrorReply("ERR invalid cursor")]
+
+
+class RemoteHigh(TwoGroups):
+    """Group 2 has no replica here: every command of it is forwarded (FakeBackend.forward
+    answers `+FWD <first argument>` per command)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.high.hosted = False
+        self.high.remote_leader_known = True
+
+
+async def test_reads_and_writes_of_a_group_not_hosted_here_are_forwarded_in_order() -> None:
+    node = RemoteHigh()
+    (a,), (b,) = keys_in(1, 1), keys_in(2, 1)
+    replies = await run(
+        ctx_for(node), [b"SET", b, b"1"], [b"GET", b], [b"SET", a, b"2"], [b"GET", b]
+    )
+    fwd = b"+FWD %s\r\n" % b
+    assert replies == [RawReplies(fwd * 2, 2), SimpleString("OK"), RawReplies(fwd, 1)]
+    # The first write and read travelled as one request, before the local write ran.
+    assert node.high.forwarded == [[[b"SET", b, b"1"], [b"GET", b]], [[b"GET", b]]]
+    assert node.low.data == {a: b"2"} and node.high.data == {}
+
+
+async def test_a_keyspace_wide_command_reaches_groups_not_hosted_here() -> None:
+    node = RemoteHigh()
+    (a,) = keys_in(1, 1)
+    await run(ctx_for(node), [b"SET", a, b"v"])
+
+    async def replica_has_five(
+        commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False
+    ) -> bytes:
+        node.high.forwarded.append([list(c) for c in commands])
+        return b":5\r\n"
+
+    node.high.forward = replica_has_five  # type: ignore[method-assign]
+    assert await run(ctx_for(node), [b"DBSIZE"]) == [6]
+    assert node.high.forwarded == [[[b"DBSIZE"]]]
+
+
+async def test_a_forwarded_request_for_a_group_not_hosted_here_goes_back_whole() -> None:
+    node = RemoteHigh()
+    (a,), (b,) = keys_in(2, 1), keys_in(2, 1)
+    replies = await run(ctx_for(node, routed_group=2), [b"GET", a], [b"SET", b, b"1"])
+    assert replies == [ErrorReply(MOVED_WHILE_FORWARDED)] * 2
+    assert node.high.forwarded == []
+
+
+async def test_watch_of_a_key_not_hosted_here_is_refused_clearly() -> None:
+    node = RemoteHigh()
+    (b,) = keys_in(2, 1)
+    assert await run(ctx_for(node), [b"WATCH", b]) == [WATCH_REMOTE]

@@ -211,7 +211,13 @@ def test_replace_a_killed_node_then_survive_one_more_failure(tmp_path: Path) -> 
         assert refused.returncode == 1
         assert "refusing to remove node 2" in refused.stderr and "FORCE" in refused.stderr
         fresh.start(30)
-        wait_voters(cluster.nodes[1], {1, 2, 3, 4})
+        # Factor 3: the new node votes in the system group at once, and takes node 3's
+        # place in the data group once node 3 is removed (placement keeps 3 replicas).
+        wait_for(
+            "node 4 votes in the system group",
+            lambda: voters(cluster.nodes[1])[0] == {1, 2, 3, 4},
+            60.0,
+        )
         removed = member_cli("remove", "3", "--via", via)
         assert removed.returncode == 0, removed.stderr
         wait_voters(cluster.nodes[1], {1, 2, 4})

@@ -81,6 +81,12 @@ class GroupBackend(Protocol):
     @property
     def group(self) -> int: ...
 
+    @property
+    def hosted(self) -> bool:
+        """True when this node replicates the group (votes in it); otherwise every command
+        of the group is forwarded to a replica (node/remote_group.py)."""
+        ...
+
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
         """Start replicating `op` now (so pipelined writes batch); await the replies later,
         under a deadline of the caller's (the wait itself has none).
@@ -146,16 +152,16 @@ class Backend(Protocol):
     """The node service as commands see it (implemented in seshat_trio.node)."""
 
     def group_for_slot(self, slot: int) -> GroupBackend | None:
-        """This node's replica of the group serving `slot`; None while the shard map is not
-        known yet (see `wait_for_map`); ServiceError if this node does not replicate it."""
+        """The group serving `slot` (`hosted` or not); None while the shard map is not
+        known yet (see `wait_for_map`)."""
         ...
 
     def local_group(self, group: int) -> GroupBackend | None:
-        """This node's replica of data group `group`, if it has one."""
+        """Data group `group` (its backend is not `hosted` when this node has no replica)."""
         ...
 
     def data_groups(self) -> Sequence[GroupBackend]:
-        """Every data group this node replicates, by group id."""
+        """Every data group of the cluster, by group id (`hosted` or not)."""
         ...
 
     async def wait_for_map(self) -> None:

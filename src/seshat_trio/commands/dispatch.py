@@ -74,6 +74,10 @@ LOCAL_ATTEMPTS = 3
 MOVED_WHILE_FORWARDED = ErrorReply(errors.MOVED_WHILE_FORWARDED)
 
 
+WATCH_REMOTE = ErrorReply(
+    "ERR WATCH of a key whose data group has no replica on this node is not supported: "
+    "connect to a node that replicates it (CLUSTER SLOTS / SESHAT.MEMBER LIST)"
+)
 OOM = ErrorReply("OOM command not allowed when used memory > 'maxmemory'.")
 
 
@@ -141,6 +145,9 @@ class _Pipeline:
         self._forward_bytes = 0
         self._forward_replies = 0  # reply bytes the run's commands may bring back
         self._read_slots: set[int] = set()  # replies of reads proposed behind writes
+        # A forwarded request answered "moved" for one command answers it for the rest, so
+        # the sender sends them all again, in order, elsewhere (reads included).
+        self.moved = False
 
     async def add(self, reply: Reply) -> None:
         # An open forward run holds the replies of the writes before this one: close it.
@@ -179,6 +186,30 @@ class _Pipeline:
         self._forward_run.append(argv if form is None else form(self.ctx, argv))
         self._forward_bytes += size
         self._forward_replies += replies
+
+    async def forward(self, argv: list[bytes], spec: CommandSpec, group: GroupBackend) -> None:
+        """Send `argv` (a read or a write) to `group`, which is not replicated here: it joins
+        the run being forwarded there, in order with this client's other commands."""
+        if self._forward_run and (
+            group is not self._forward_group
+            or self._forward_replies + reply_reserve(spec.name, argv, self._value_limit)
+            > FORWARD_REPLY_BUDGET
+            or self._forward_bytes + _forwarded_bytes(argv) > FORWARD_REQUEST_BUDGET
+        ):
+            await self._settle_forwarded()
+        if not self._forward_run:
+            await self._settle_submitted()
+            self._forward_group = group
+            self._forward_slot = len(self.replies)
+            self.replies.append(None)
+        form = spec.caller_form
+        self._forward_run.append(argv if form is None else form(self.ctx, argv))
+        self._forward_bytes += _forwarded_bytes(argv)
+        self._forward_replies += reply_reserve(spec.name, argv, self._value_limit)
+
+    @property
+    def _value_limit(self) -> int:
+        return self.ctx.config.limits.max_value_bytes
 
     async def read_behind_writes(
         self, argv: list[bytes], spec: CommandSpec, group: GroupBackend | None
@@ -237,6 +268,7 @@ class _Pipeline:
             except NotLeaderError:
                 # A forwarded write stays here if leadership does (a transfer given up).
                 if self.ctx.client.forwarded and not await self._still_local(group):
+                    self.moved = True
                     self.replies.append(MOVED_WHILE_FORWARDED)
                     return True
             except ServiceError as exc:  # refused outright (the driver stopped)
@@ -257,6 +289,7 @@ class _Pipeline:
             if not local:
                 break
         if self.ctx.client.forwarded:  # never forwarded twice
+            self.moved = True
             self.replies.append(MOVED_WHILE_FORWARDED)
             return True
         return False
@@ -370,6 +403,9 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
     if client.pubsub is not None:  # messages arriving meanwhile go among these replies
         client.pubsub.inline = pipeline.replies
     for argv in commands:
+        if pipeline.moved:  # the rest of a forwarded request goes back too (see `moved`)
+            await pipeline.add(MOVED_WHILE_FORWARDED)
+            continue
         spec = lookup(argv[0])
         client.last_active = time.monotonic()
         client.last_command = spec.name if spec is not None else "NULL"
@@ -411,6 +447,17 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
         if routed is MAP_UNKNOWN:
             routed = await _route_once_known(ctx, key_args)
         assert not isinstance(routed, MapUnknown)
+        if isinstance(routed, ErrorReply) or routed is None or routed.hosted:
+            pass
+        elif client.forwarded or spec.name == "watch":
+            # Not replicated here: a forwarded request goes back (its sender tries another
+            # replica); WATCH needs the replica's state (docs/commands.md).
+            pipeline.moved = client.forwarded
+            await pipeline.add(MOVED_WHILE_FORWARDED if client.forwarded else WATCH_REMOTE)
+            continue
+        else:  # reads and writes alike run on a replica of the group (node/remote_group.py)
+            await pipeline.forward(argv, spec, routed)
+            continue
         if routed is CROSSSLOT and spec.name in fanout.SPLIT:
             await pipeline.settle()
             await pipeline.add(await _split(ctx, spec, argv))
@@ -480,9 +527,12 @@ async def _run_in(
     ctx: CommandContext, spec: CommandSpec, argv: list[bytes], group: GroupBackend
 ) -> Reply:
     """`argv` run in `group` alone, as a part of a fanned-out command (plain values)."""
-    if spec.build is not None:
+    if spec.build is not None or not group.hosted:
         part = _Pipeline(ctx)
-        await part.write(argv, spec, group)
+        if group.hosted:
+            await part.write(argv, spec, group)
+        else:
+            await part.forward(argv, spec, group)
         await part.settle()
         return fanout.values(part.replies[0])
     assert spec.run is not None

@@ -5,7 +5,8 @@
   Cluster answers (a group holds many slots, so keys of different slots in one group are
   accepted).
 - A command without keys addresses the group a forwarded request was routed to, or the
-  node's data group when it has one only; with several, it addresses none here.
+  cluster's data group when it has one only and this node replicates it; otherwise none
+  here (keyspace-wide commands then run in every group, commands/fanout.py).
 - A forwarded request's keyed commands must still map to the group it was routed to.
 """
 
@@ -79,4 +80,4 @@ def _keyless(ctx: CommandContext) -> GroupBackend | None:
     if ctx.routed_group is not None:
         return ctx.backend.local_group(ctx.routed_group)
     groups = ctx.backend.data_groups()
-    return groups[0] if len(groups) == 1 else None
+    return groups[0] if len(groups) == 1 and groups[0].hosted else None

@@ -20,8 +20,9 @@ like CLUSTER NODES, so that people read it in redis-cli and tools parse it by sp
     group 0 member 4 role=voter match=57 lag=0 bytes_behind=0 state=replicate snapshot=0
         snapshot_bytes_sent=- heard_ms=100   (one line)
 
-Progress lines (`group G member N ...`) come only from a group's leader (only it knows);
-`seshat-trio member list` asks each group's leader for them.
+Group lines cover the groups this node is a member of (with a replication factor below the
+member count, not all). Progress lines (`group G member N ...`) come only from a group's
+leader (only it knows); `seshat-trio member list` asks each group's leader for them.
 """
 
 from __future__ import annotations
@@ -100,11 +101,20 @@ class MembershipAdmin:
             return self._client_addr
         return self._transport.client_address(node_id)
 
+    def member_groups(self) -> list[tuple[int, RaftGroupDriver]]:
+        """The groups this node is a member of, by id (it has a driver of every data group:
+        placement may put it in any; the others it knows nothing about)."""
+        return [
+            (group, driver)
+            for group, driver in sorted(self._groups().items())
+            if self.node_id in driver.membership.members and not driver.removed
+        ]
+
     def removal_problems(self, node_id: int) -> list[RemovalProblem]:
         """Why removing `node_id` would stall some group (blocked ones first)."""
         live = self.live()
         problems = []
-        for group, driver in sorted(self._groups().items()):
+        for group, driver in self.member_groups():
             voters = driver.membership.voters
             if node_id not in voters:
                 continue
@@ -128,7 +138,7 @@ class MembershipAdmin:
         for node_id, forced in sorted(self.retired().items()):
             lines.append(f"retired {node_id} forced={int(forced)}")
         lines.append(f"replication-factor {replication_factor_of(state)}")
-        for group, driver in sorted(self._groups().items()):
+        for group, driver in self.member_groups():
             status = driver.status()
             lines.append(
                 f"group {group} leader={status.leader_id or 0} term={status.term} "

@@ -124,6 +124,7 @@ async def _join(ctx: CommandContext, admin: MembershipAdmin, argv: list[bytes]) 
     return [
         [[m.node_id, m.raft_addr] for m in layout.members],
         list(layout.shards.groups_of(node_id)),
+        list(layout.shards.group_ids),
     ]
 
 

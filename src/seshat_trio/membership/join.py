@@ -14,12 +14,15 @@ group's leader sees them) until it votes in every group it was placed in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 import trio
 
 from seshat_trio.client import RedisReplyError, RespClient
 from seshat_trio.config import Address, Config
 from seshat_trio.logs import get_logger
+from seshat_trio.storage import SYSTEM_GROUP
 
 log = get_logger(__name__)
 
@@ -47,6 +50,7 @@ async def call_member(via: Address, password: str, *args: str | int) -> object:
 class Joined:
     members: dict[int, Address]  # this node included
     groups: tuple[int, ...]  # the data groups placed on this node
+    every_group: tuple[int, ...]  # every data group (placement may move any of them here)
 
 
 async def join_cluster(config: Config, via: Address) -> Joined:
@@ -64,8 +68,9 @@ async def join_cluster(config: Config, via: Address) -> Joined:
             if isinstance(reply, list):
                 members = {int(item[0]): Address.parse(item[1].decode()) for item in reply[0]}
                 groups = tuple(int(group) for group in reply[1])
+                every = tuple(int(group) for group in reply[2]) if len(reply) > 2 else groups
                 log.info("joined", via=str(via), members=sorted(members), groups=groups)
-                return Joined(members, groups)
+                return Joined(members, groups, every)
             last = str(reply)
             if not last.startswith(("TRYAGAIN", "TIMEOUT", "NOLEADER")):
                 raise JoinError(f"{via} refused to add node {node.id}: {last}")
@@ -152,8 +157,9 @@ def _text(reply: object) -> str:
     return reply.decode() if isinstance(reply, bytes) else str(reply)
 
 
-async def report_join_progress(config: Config, via: Address) -> None:
-    """Log this node's catch-up per group until it votes in all of its groups."""
+async def report_join_progress(config: Config, via: Address, placed: Sequence[int]) -> None:
+    """Log this node's catch-up per group until it votes in all of its groups (`placed`:
+    those placement put it in when it joined)."""
     node_id = config.node.id
     while True:
         await trio.sleep(PROGRESS_SECONDS)
@@ -172,7 +178,7 @@ async def report_join_progress(config: Config, via: Address) -> None:
                 bytes_behind=progress.fields.get("bytes_behind", "?"),
                 state=progress.fields.get("state", "?"),
             )
-        groups = groups_and_leaders(listing)
-        if groups and all(g in mine and mine[g].role == "voter" for g in groups):
+        groups = (SYSTEM_GROUP, *placed)
+        if all(g in mine and mine[g].role == "voter" for g in groups):
             log.info("join_complete", groups=sorted(groups))
             return

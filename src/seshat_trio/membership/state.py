@@ -15,7 +15,8 @@ Operations (deterministic, run at apply on every node):
   leaders then take it out of every group. Reply 1; 0 when it was already retired. Refused
   for an unknown id and for the last member.
 - `member_address` (`node_id`, `raft_addr`): a member moved. Reply 1 (0: no change).
-- `replication_factor` (`factor`, 1..MAX_FACTOR): how many nodes replicate each data group.
+- `replication_factor` (`factor`, 1..MAX_FACTOR): how many nodes replicate each data group;
+  the shard map is placed again (`system/placement.py`).
 
 Group leaders act on these sections (`membership/reconciler.py`); transports dial the members.
 """
@@ -35,7 +36,7 @@ from seshat_trio.system.layout import (
     layout_of,
     members_section,
 )
-from seshat_trio.system.placement import for_members
+from seshat_trio.system.placement import DEFAULT_FACTOR, replace
 from seshat_trio.system.registry import (
     Changes,
     Operation,
@@ -48,7 +49,6 @@ from seshat_trio.system.registry import (
 RETIRED = "retired"
 REPLICATION = "replication"
 SECTION_VERSION = 1
-DEFAULT_FACTOR = 3
 MAX_FACTOR = 7
 
 
@@ -158,7 +158,7 @@ def _with_members(state: SystemState, members: list[NodeAddresses]) -> Changes:
     """The members section for `members`, and the shard map placed over them if it moved."""
     changes: dict[str, Any] = {MEMBERS: members_section(sorted(members, key=lambda m: m.node_id))}
     shards = _layout(state).shards
-    placed = for_members(shards, (m.node_id for m in members))
+    placed = replace(shards, (m.node_id for m in members), replication_factor_of(state))
     if placed != shards:
         changes[SHARDS] = placed.to_json()
     return changes
@@ -223,7 +223,12 @@ def _apply_replication_factor(state: SystemState, op: Operation) -> tuple[Change
         )
     if factor == replication_factor_of(state):
         return {}, 0
-    return {REPLICATION: {"v": SECTION_VERSION, "factor": factor}}, 1
+    changes: dict[str, Any] = {REPLICATION: {"v": SECTION_VERSION, "factor": factor}}
+    layout = _layout(state)
+    placed = replace(layout.shards, (m.node_id for m in layout.members), factor)
+    if placed != layout.shards:
+        changes[SHARDS] = placed.to_json()
+    return changes, 1
 
 
 register_operation("member_add", _apply_member_add)

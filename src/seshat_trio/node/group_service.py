@@ -179,7 +179,7 @@ class GroupService:
                     payload = await self._forward_once(commands[ran:], protocol, alone, deadline)
                 except LeaderIsLocalError:
                     raise LeaderIsLocalError(done, ran) from None
-                moved_at = _moved_suffix(len(commands) - ran, payload)
+                moved_at = moved_suffix(len(commands) - ran, payload)
                 if moved_at is None:
                     return done + payload
                 done += payload[: moved_at[1]]
@@ -231,6 +231,13 @@ class GroupService:
     def _request(self, commands: Sequence[Sequence[bytes]], protocol: int) -> ForwardRequest:
         return self._forwarding.request(commands, protocol, self.group)
 
+    @property
+    def hosted(self) -> bool:
+        """This node votes in the group (a learner catching up, or a replica placement
+        moved away, is not one yet or any more: the router forwards its commands)."""
+        driver = self.driver
+        return self._node_id in driver.membership.voters and not driver.removed
+
     # -- reads ---------------------------------------------------------------------------
     async def read_barrier(self) -> None:
         await read_barrier(self.driver, self._timeout_s)
@@ -256,7 +263,7 @@ class GroupService:
         return self.machine.due_expiries(now_ms, limit)
 
 
-def _moved_suffix(count: int, payload: bytes) -> tuple[int, int] | None:
+def moved_suffix(count: int, payload: bytes) -> tuple[int, int] | None:
     """(commands, payload bytes) that ran before a suffix of `count` replies that are all
     "moved while forwarded"; None when there is no such suffix."""
     if not payload.endswith(_MOVED):

@@ -24,6 +24,7 @@ from seshat_trio.errors import OutcomeUnknownError, ServiceError
 from seshat_trio.membership.admin import MembershipAdmin, member_fields
 from seshat_trio.node.group_service import Forwarding, GroupService, read_barrier
 from seshat_trio.node.groups import GroupRouter
+from seshat_trio.node.remote_group import RemoteGroup
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.protocol import RawReplies, Reply
 from seshat_trio.raft import NotLeader, Role
@@ -67,13 +68,13 @@ class NodeService:
         await self._forwarding.batcher.run(task_status=task_status)
 
     # -- routing -------------------------------------------------------------------------
-    def group_for_slot(self, slot: int) -> GroupService | None:
+    def group_for_slot(self, slot: int) -> GroupService | RemoteGroup | None:
         return self.router.for_slot(slot)
 
-    def local_group(self, group: int) -> GroupService | None:
+    def local_group(self, group: int) -> GroupService | RemoteGroup | None:
         return self.router.group(group)
 
-    def data_groups(self) -> Sequence[GroupService]:
+    def data_groups(self) -> Sequence[GroupService | RemoteGroup]:
         return self.router.groups
 
     async def wait_for_map(self) -> None:
@@ -130,10 +131,14 @@ class NodeService:
     def info_sections(self) -> dict[str, list[tuple[str, str]]]:
         node = self._config.node
         uptime = int(time.monotonic() - self.stats.started_at)
-        groups = self.router.groups
+        groups = self.router.hosted()
         keys = sum(group.machine.key_count for group in groups)
         expires = sum(len(group.machine.expiries) for group in groups)
-        statuses = [group.driver.status() for group in groups]
+        # Raft fields for every group this node is a member of (voters and learners).
+        me = self._config.node.id
+        statuses = [
+            g.driver.status() for g in self.router.local if me in g.driver.membership.members
+        ]
         return {
             "server": [
                 ("redis_version", REDIS_VERSION),

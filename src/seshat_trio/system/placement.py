@@ -1,52 +1,109 @@
 """Placement: which nodes replicate each data group (recorded in the shard map).
 
-Today every member replicates every data group, as the single data group always did: a
-cluster of N nodes survives the loss of a minority of them for every group. Leaders, not
-replicas, spread the load: each group has a preferred leader, rotating over its voters, and
-the node's leader balancer (node/balancer.py) hands each group to it. When the members
-change (`membership/state.py`), `for_members` places the groups over the new members and
-bumps the map's version; each group's leader then moves the group's Raft membership to the
-placement (`membership/reconciler.py`). Placing fewer replicas than members (the
-replication factor, recorded by the membership operations) needs the router to serve slots
-of groups a node does not replicate: until then every member replicates every group.
+Each data group has `factor` replicas (the replication factor, `membership/state.py`; every
+member when the cluster has no more members than that). Rules, all deterministic (every
+node computes the same map at apply):
+
+- Balanced: every node replicates ceil(G*F/N) groups at most (G groups, factor F, N nodes);
+  a new cluster's loads differ by one at most.
+- Sticky: a replica stays where it is while its node is a member, the group does not have
+  too many, and its node is not over the bound; only the missing replicas are placed, each
+  on the least-loaded member not in the group yet (ties broken by a hash of (group, node),
+  so groups spread over different nodes). A new member thus takes only the replicas it
+  needs to even the loads; a removed member's replicas alone move.
+- Leaders, not replicas, spread the client load: each group has a preferred leader, rotating
+  over its own voters, and the node's leader balancer (node/balancer.py) hands each group
+  to it.
+
+The system group is not placed: every member votes in it (membership lives there). When the
+members or the factor change, `replace` places the groups again and bumps the map's
+version; each group's leader then moves the group's Raft membership to the placement, one
+step at a time, adding before removing (`membership/reconciler.py`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 
 from seshat_trio.system.shard_map import GroupPlacement, ShardMap, even_ranges
 
 FIRST_DATA_GROUP = 1
+DEFAULT_FACTOR = 3
 
 
-def place_groups(node_ids: Iterable[int], groups: Iterable[int]) -> tuple[GroupPlacement, ...]:
-    """The replicas of each group of `groups` among `node_ids`."""
-    everyone = tuple(sorted(set(node_ids)))
-    return tuple(GroupPlacement(group, everyone) for group in groups)
+def place_groups(
+    node_ids: Iterable[int],
+    groups: Iterable[int],
+    factor: int = DEFAULT_FACTOR,
+    previous: Sequence[GroupPlacement] = (),
+) -> tuple[GroupPlacement, ...]:
+    """The replicas of each group of `groups` among `node_ids`, keeping what `previous`
+    placed where the rules above allow."""
+    nodes = sorted(set(node_ids))
+    ids = list(groups)
+    if not nodes:
+        raise ValueError("placement needs at least one node")
+    if factor < 1:
+        raise ValueError(f"the replication factor must be >= 1, not {factor}")
+    wanted = min(factor, len(nodes))
+    bound = -(-len(ids) * wanted // len(nodes))  # ceil(G*F/N)
+    load = dict.fromkeys(nodes, 0)
+    before = {p.group: p.replicas for p in previous}
+    placed: dict[int, list[int]] = {group: [] for group in ids}
+    # Keep previous replicas in rounds, one per group per round, so that where the bound
+    # forces some to move, every group keeps some of its replicas.
+    for _ in range(wanted):
+        for group in ids:
+            kept = placed[group]
+            candidates = [
+                n for n in before.get(group, ()) if n in load and n not in kept and load[n] < bound
+            ]
+            if candidates and len(kept) < wanted:
+                node = min(candidates, key=lambda n: (load[n], n))
+                kept.append(node)
+                load[node] += 1
+    # Then the missing ones on the least-loaded members, the groups missing most first.
+    for group in sorted(ids, key=lambda g: (len(placed[g]), g)):
+        replicas = placed[group]
+        while len(replicas) < wanted:
+            node = min(
+                (n for n in nodes if n not in replicas),
+                key=lambda n: (load[n], _spread(group, n)),
+            )
+            replicas.append(node)
+            load[node] += 1
+    return tuple(GroupPlacement(group, tuple(sorted(placed[group]))) for group in ids)
 
 
-def initial_shard_map(node_ids: Iterable[int], group_count: int) -> ShardMap:
+def _spread(group: int, node: int) -> bytes:
+    """A stable pseudo-random rank of `node` for `group` (the same on every node)."""
+    return hashlib.blake2b(f"{group}:{node}".encode(), digest_size=8).digest()
+
+
+def initial_shard_map(
+    node_ids: Iterable[int], group_count: int, factor: int = DEFAULT_FACTOR
+) -> ShardMap:
     """The map a new cluster starts with: groups 1..G, the slots split evenly among them."""
     if group_count < 1:
         raise ValueError(f"a cluster needs at least one data group, not {group_count}")
     groups = range(FIRST_DATA_GROUP, FIRST_DATA_GROUP + group_count)
-    return ShardMap(1, place_groups(node_ids, groups), even_ranges(list(groups)))
+    return ShardMap(1, place_groups(node_ids, groups, factor), even_ranges(list(groups)))
 
 
 def preferred_leader(group: int, voters: Sequence[int]) -> int | None:
-    """The voter that should lead `group`: groups 1, 2, 3, ... rotate over the voters in id
-    order, so leadership spreads evenly (None without voters)."""
+    """The voter that should lead `group`: groups 1, 2, 3, ... rotate over the group's
+    voters in id order, so leadership spreads evenly (None without voters)."""
     if not voters:
         return None
     ordered = sorted(voters)
     return ordered[(group - FIRST_DATA_GROUP) % len(ordered)]
 
 
-def for_members(shards: ShardMap, node_ids: Iterable[int]) -> ShardMap:
-    """`shards` with its groups placed over `node_ids`: the same map when nothing moves,
-    else a new version."""
-    placements = place_groups(node_ids, shards.group_ids)
+def replace(shards: ShardMap, node_ids: Iterable[int], factor: int) -> ShardMap:
+    """`shards` with its groups placed over `node_ids` with `factor` replicas each: the same
+    map when nothing moves, else a new version."""
+    placements = place_groups(node_ids, shards.group_ids, factor, shards.groups)
     if placements == shards.groups:
         return shards
     return ShardMap(shards.version + 1, placements, shards.ranges)
