@@ -43,6 +43,8 @@ REDIS_TABLE = {
     "fcall_ro": (-3, 0, 0, 0),
     "auth": (-2, 0, 0, 0), "acl": (-2, 0, 0, 0),
     "seshat.member": (-2, 0, 0, 0),
+    "cluster": (-2, 0, 0, 0), "readonly": (1, 0, 0, 0), "readwrite": (1, 0, 0, 0),
+    "asking": (1, 0, 0, 0),
 }  # fmt: skip
 WRITE_COMMANDS = {
     "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mset", "msetnx",
