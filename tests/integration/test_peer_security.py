@@ -19,7 +19,7 @@ from seshat_trio.raft import HeartbeatResp
 from seshat_trio.transport import ClusterSecrets, ForwardRequest, Hello, encode, encode_frame
 from seshat_trio.transport.auth import Role, Transcript
 from seshat_trio.transport.codec import decode
-from seshat_trio.transport.messages import PROTOCOL_VERSION
+from seshat_trio.transport.messages import FEATURES, PROTOCOL_VERSION
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +67,8 @@ def attack(member: MemberProcess, claimed_id: int, guessed_secret: bytes | None)
                 acceptor_nonce=opening.nonce,
                 dialler_addr="",
                 acceptor_addr=opening.client_addr,
+                dialler_features=FEATURES,
+                acceptor_features=opening.features,
             )
             proofs = ClusterSecrets((guessed_secret,)).proofs(Role.DIALLER, transcript)
         hello = Hello(node_id=claimed_id, peer_id=member.node_id, nonce=nonce, proofs=proofs)
