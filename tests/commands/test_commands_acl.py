@@ -180,6 +180,20 @@ async def test_transactions_are_checked_when_queued_and_at_exec(
     ]  # fmt: skip
 
 
+async def test_setuser_sees_what_the_cluster_committed_before(replicas: Replicas) -> None:
+    """A password added through the leader and removed through a follower that has not
+    applied the addition yet: the follower's SETUSER first catches up (read barrier), so
+    `<old` finds the password instead of refusing the change."""
+    replicas.users_lag = True
+    assert await admin(replicas, "ACL", "SETUSER", "rot", "on", ">old", "+ping") == b"OK"
+    assert replicas.follower.users.user(b"rot") is None  # not applied there yet
+    follower = Client(replicas.follower, replicas.config)
+    assert await follower.call("ACL", "SETUSER", "rot", "<old", ">new") == b"OK"
+    user = replicas.leader.users.user(b"rot")
+    assert user is not None and user.passwords == (hash_password(b"new"),)
+    assert await follower.call("ACL", "DRYRUN", "rot", "PING") == b"OK"
+
+
 async def test_setuser_on_the_follower_travels_hashed(replicas: Replicas) -> None:
     follower = Client(replicas.follower, replicas.config)
     assert await follower.call("ACL", "SETUSER", "eve", "on", ">topsecret", "+get") == b"OK"

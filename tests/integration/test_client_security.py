@@ -169,7 +169,11 @@ def test_users_are_the_same_on_every_node_and_survive_a_restart(
     leader = secure_cluster.leader()
     with leader.client() as admin:
         assert admin.acl_setuser("rotated", enabled=True, passwords=["+old"], commands=["+ping"])
+        # Validated against the user as just changed, wherever group 0's leader is.
         assert admin.acl_setuser("rotated", enabled=True, passwords=["-old", "+new"])
+    # Read-your-writes: the node that answered OK already enforces the change.
+    with user_client(leader, "rotated", "new") as rotated:
+        assert rotated.ping() is True
     wait_users_everywhere(secure_cluster, "rotated")
     listings = set()
     for member in secure_cluster.nodes.values():

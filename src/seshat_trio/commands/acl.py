@@ -1,12 +1,14 @@
 """AUTH and ACL: logging in, and the cluster's users (Redis 7 ACL).
 
-Users are cluster state (seshat_trio.acl.replicated): ACL SETUSER and ACL DELUSER check
-their arguments here, against this node's view, then change the users through the system
-group (`Backend.change_system`), on this node if it leads group 0 or through its leader;
-every node then enforces the result. Passwords leave this node only as SHA-256 digests:
-`>secret` becomes `#<digest>` before anything is proposed or forwarded. The reads (ACL
-LIST, GETUSER, USERS) first wait for this node to apply what group 0 committed before
-them, so a change acknowledged anywhere is seen everywhere. ACL LOG is this node's own.
+Users are cluster state (seshat_trio.acl.replicated): ACL SETUSER checks its arguments
+here, against this node's view once it applied everything group 0 committed before (a read
+barrier), then ACL SETUSER and ACL DELUSER change the users through the system group
+(`Backend.change_system`), on this node if it leads group 0 or through its leader, and
+reply once this node applied the change too; every node then enforces the result.
+Passwords leave this node only as SHA-256 digests: `>secret` becomes `#<digest>` before
+anything is proposed or forwarded. The reads (ACL LIST, GETUSER, USERS) first wait for
+this node to apply what group 0 committed before them, so a change acknowledged anywhere
+is seen everywhere. ACL LOG is this node's own.
 """
 
 from __future__ import annotations
@@ -143,6 +145,9 @@ async def setuser(ctx: CommandContext, argv: list[bytes]) -> Reply:
     name = argv[2]
     if not valid_username(name):
         return BAD_USERNAME
+    # The rules are checked against the user as the cluster last committed it (`<old`
+    # needs the password an earlier SETUSER, maybe through another node, just added).
+    await ctx.backend.system_read_barrier()
     directory = ctx.backend.users
     table = catalog()
     try:
