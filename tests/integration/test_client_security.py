@@ -134,6 +134,8 @@ def test_acl_by_category_on_leader_and_follower(
             ],
         )
     wait_users_everywhere(secure_cluster, name)
+    with leader.client() as admin:
+        leader_denied = _denied_counts(admin)
     with user_client(member, name, "pw") as app:
         assert app.acl_whoami() == name
         assert app.set(f"app:{role}", "v") is True  # @write (forwarded from the follower)
@@ -161,6 +163,18 @@ def test_acl_by_category_on_leader_and_follower(
         assert any(e["username"] == name and e["object"] == "flushall" for e in log)
         stats = node_admin.info("stats")
         assert stats["acl_access_denied_cmd"] >= 5 and stats["acl_access_denied_key"] >= 1
+        # The follower allowed the write to app:* by this user's rules and refused the
+        # others itself; they never reached the leader, whose counters did not move.
+        assert any(e["username"] == name and e["object"] == f"other:{role}" for e in log)
+    if member is not leader:
+        with leader.client() as admin:
+            assert _denied_counts(admin) == leader_denied
+            assert not any(e["username"] == name for e in admin.acl_log(count=100))
+
+
+def _denied_counts(admin: redis.Redis) -> tuple[int, ...]:
+    stats = admin.info("stats")
+    return tuple(stats[f"acl_access_denied_{reason}"] for reason in ("cmd", "key", "channel"))
 
 
 def test_users_are_the_same_on_every_node_and_survive_a_restart(
