@@ -330,3 +330,38 @@ def test_channel_permissions_on_every_node(secure_cluster: ClusterProcesses) -> 
         with pytest.raises(redis.exceptions.NoPermissionError, match="channels"):
             client.execute_command("SUBSCRIBE", "news.today")
         subscriber.close()
+
+
+def test_config_set_requirepass_applies_on_every_node(secure_cluster: ClusterProcesses) -> None:
+    """CONFIG SET requirepass on a follower changes the default user's password on every
+    node, as the same change through ACL SETUSER would."""
+    leader = secure_cluster.leader()
+    follower = secure_cluster.followers(leader)[0]
+    with follower.client() as admin:
+        assert admin.config_set("requirepass", "changed") is True
+    try:
+        # The follower answered once it applied the change; the others follow.
+        assert _logs_in(follower, "changed") and not _logs_in(follower, PASSWORD)
+        for member in secure_cluster.nodes.values():
+            wait_for(
+                f"the new password on node {member.node_id}",
+                lambda m=member: _logs_in(m, "changed") and not _logs_in(m, PASSWORD),
+                10,
+            )
+    finally:
+        with user_client(follower, "default", "changed") as client:
+            assert client.config_set("requirepass", PASSWORD) is True
+    for member in secure_cluster.nodes.values():
+        wait_for(
+            f"the password back on node {member.node_id}",
+            lambda m=member: _logs_in(m, PASSWORD),
+            10,
+        )
+
+
+def _logs_in(member: MemberProcess, password: str) -> bool:
+    try:
+        with user_client(member, "default", password) as client:
+            return bool(client.ping())
+    except redis.AuthenticationError:
+        return False

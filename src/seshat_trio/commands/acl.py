@@ -13,6 +13,7 @@ is seen everywhere. ACL LOG is this node's own.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 
@@ -31,6 +32,7 @@ from seshat_trio.acl.rules import (
     new_user,
 )
 from seshat_trio.acl.seed import valid_username
+from seshat_trio.acl.throttle import client_host
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.permissions import (
     catalog,
@@ -95,10 +97,23 @@ HELP = [
 def login(
     ctx: CommandContext, username: bytes, password: bytes, *, command: str
 ) -> ErrorReply | None:
-    """Authenticate the connection; None on success, WRONGPASS (logged) otherwise."""
-    if ctx.backend.users.authenticate(username, password):
+    """Authenticate the connection; None on success, WRONGPASS (logged) otherwise, or a
+    refusal without a look at the password while the client's address failed too often."""
+    directory = ctx.backend.users
+    throttle = directory.throttle
+    host = client_host(ctx.client.addr)
+    now = time.monotonic()
+    wait = throttle.retry_after(host, now)
+    if wait is not None:
+        return ErrorReply(
+            f"ERR too many failed authentication attempts from {host} "
+            f"({throttle.max_failures} in {throttle.window_s:g} s); "
+            f"try again in {math.ceil(wait)} s"
+        )
+    if directory.authenticate(username, password):
         ctx.client.auth.login(username)
         return None
+    throttle.failed(host, now)
     log_denial(ctx, "auth", command, username=username)
     return WRONGPASS
 
@@ -160,6 +175,14 @@ async def setuser(ctx: CommandContext, argv: list[bytes]) -> Reply:
     command = [argv[0], argv[1], name, *hashed]
     op = encode_setuser(name, hashed, _seed(ctx))
     return await ctx.backend.change_system(op, command, forwarded=ctx.client.forwarded)
+
+
+async def set_default_password(ctx: CommandContext, password: bytes) -> Reply:
+    """CONFIG SET requirepass, as Redis: the default user's passwords become exactly this
+    one (an empty one: nopass), changed like any ACL SETUSER, so on every node at once and
+    never sent anywhere in the clear."""
+    rule = b">" + password if password else b"nopass"
+    return await setuser(ctx, [b"ACL", b"SETUSER", DEFAULT_USER.name, b"resetpass", rule])
 
 
 def _seed(ctx: CommandContext) -> list[User] | None:
