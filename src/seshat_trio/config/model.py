@@ -38,7 +38,7 @@ class LogFormat(StrEnum):
 
 
 class Redirect(StrEnum):
-    """What a follower does with a request that only the leader can serve."""
+    """What a node does with a key whose data group another node leads."""
 
     FORWARD = "forward"
     MOVED = "moved"
@@ -162,7 +162,10 @@ class ClusterSection:
     )
     redirect: Redirect = attrs.field(
         default=Redirect.FORWARD,
-        metadata=doc("followers forward requests to the leader, or reply -MOVED"),
+        metadata=doc(
+            "a key whose group another node leads: forward to that leader, or reply -MOVED "
+            "as Redis Cluster"
+        ),
     )
     read_mode: ReadMode = attrs.field(
         default=ReadMode.READINDEX,
