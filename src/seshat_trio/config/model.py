@@ -327,6 +327,21 @@ class AuthSection:
             "while the default user has no password, refuse clients not on the loopback interface"
         ),
     )
+    max_auth_failures: int = attrs.field(
+        default=10,
+        metadata=doc(
+            "failed logins (AUTH, HELLO AUTH) one client address may make within "
+            "auth_failure_window_ms before its further attempts are refused (0: no limit; "
+            "loopback clients are never limited)"
+        ),
+    )
+    auth_failure_window_ms: int = attrs.field(
+        default=60_000,
+        metadata=doc(
+            "the window max_auth_failures counts over: a refused client may try again once "
+            "the oldest of its failures in it is this old"
+        ),
+    )
 
 
 @attrs.frozen

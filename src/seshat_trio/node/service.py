@@ -123,8 +123,9 @@ class NodeService:
     # -- the system group ----------------------------------------------------------------
     async def change_system(self, op: bytes, command: Sequence[bytes], *, forwarded: bool) -> Reply:
         """Propose `op` to group 0 here when this node leads it; otherwise have its leader
-        run `command` (which proposes the same operation there). Same outcome rules as a
-        write: TRYAGAIN when certainly not applied, an unknown outcome otherwise."""
+        run `command` (which proposes the same operation there) and wait until this node
+        applied it too. Same outcome rules as a write: TRYAGAIN when certainly not applied,
+        an unknown outcome otherwise."""
         system = self._system
         forwarding = self._forwarding
         deadline = trio.current_time() + self._timeout_s
@@ -148,6 +149,12 @@ class NodeService:
                         leader, forwarding.send(leader, request, remaining), self._timeout_s
                     )
                     if payload is not None:
+                        # Read-your-writes: the change is applied here too before the
+                        # client hears of it (an AUTH or ACL SETUSER that follows on this
+                        # node sees it). If this node cannot confirm that in time, the
+                        # change still happened: say so rather than fail.
+                        with contextlib.suppress(ServiceError):
+                            await self.system_read_barrier()
                         return RawReplies(payload, 1)
                 await system.wait_changed()
         raise OutcomeUnknownError.deadline_passed(self._timeout_s)
