@@ -31,6 +31,7 @@ from seshat_trio.commands import (  # noqa: F401  (registration)
     acl,
     behind_writes,
     clients,
+    cluster,
     connection,
     fanout,
     introspection,
@@ -41,6 +42,7 @@ from seshat_trio.commands import (  # noqa: F401  (registration)
 from seshat_trio.commands.context import CommandContext, GroupBackend
 from seshat_trio.commands.data import NO_GROUP
 from seshat_trio.commands.permissions import admission_error, exec_refusal
+from seshat_trio.commands.redirect import moved_mode, redirection
 from seshat_trio.commands.routing import (
     CROSSSLOT,
     MAP_UNKNOWN,
@@ -147,7 +149,7 @@ class _Pipeline:
         self._read_slots: set[int] = set()  # replies of reads proposed behind writes
         # A forwarded request answered "moved" for one command answers it for the rest, so
         # the sender sends them all again, in order, elsewhere (reads included).
-        self.moved = False
+        self.sent_back = False
 
     async def add(self, reply: Reply) -> None:
         # An open forward run holds the replies of the writes before this one: close it.
@@ -268,7 +270,7 @@ class _Pipeline:
             except NotLeaderError:
                 # A forwarded write stays here if leadership does (a transfer given up).
                 if self.ctx.client.forwarded and not await self._still_local(group):
-                    self.moved = True
+                    self.sent_back = True
                     self.replies.append(MOVED_WHILE_FORWARDED)
                     return True
             except ServiceError as exc:  # refused outright (the driver stopped)
@@ -289,7 +291,7 @@ class _Pipeline:
             if not local:
                 break
         if self.ctx.client.forwarded:  # never forwarded twice
-            self.moved = True
+            self.sent_back = True
             self.replies.append(MOVED_WHILE_FORWARDED)
             return True
         return False
@@ -400,10 +402,11 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
     ctx.fresh_barriers.clear()  # a new client read: its commands were invoked just now
     pipeline = _Pipeline(ctx)
     client = ctx.client
+    moved = moved_mode(ctx)
     if client.pubsub is not None:  # messages arriving meanwhile go among these replies
         client.pubsub.inline = pipeline.replies
     for argv in commands:
-        if pipeline.moved:  # the rest of a forwarded request goes back too (see `moved`)
+        if pipeline.sent_back:  # the rest of a forwarded request goes back too (see `sent_back`)
             await pipeline.add(MOVED_WHILE_FORWARDED)
             continue
         spec = lookup(argv[0])
@@ -414,6 +417,8 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
             queued = argv
             if error is None and spec is not None:
                 error = _refusal(ctx, spec, argv)
+                if error is None and moved:
+                    error = await _queued_redirection(ctx, spec, argv)
                 if spec.caller_form is not None:
                     queued = spec.caller_form(ctx, argv)
             await pipeline.add(transactions.queue(ctx, queued, error))
@@ -447,18 +452,26 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
         if routed is MAP_UNKNOWN:
             routed = await _route_once_known(ctx, key_args)
         assert not isinstance(routed, MapUnknown)
-        if isinstance(routed, ErrorReply) or routed is None or routed.hosted:
+        if (
+            isinstance(routed, ErrorReply)
+            or routed is None
+            or routed.hosted
+            or "pubsub" in spec.flags  # subscriptions and publishing are the node's
+        ):
             pass
         elif client.forwarded or spec.name == "watch":
             # Not replicated here: a forwarded request goes back (its sender tries another
             # replica); WATCH needs the replica's state (docs/commands.md).
-            pipeline.moved = client.forwarded
+            pipeline.sent_back = client.forwarded
             await pipeline.add(MOVED_WHILE_FORWARDED if client.forwarded else WATCH_REMOTE)
+            continue
+        elif moved and (redirect := await redirection(ctx, spec, key_args, routed)) is not None:
+            await pipeline.add(redirect)
             continue
         else:  # reads and writes alike run on a replica of the group (node/remote_group.py)
             await pipeline.forward(argv, spec, routed)
             continue
-        if routed is CROSSSLOT and spec.name in fanout.SPLIT:
+        if routed is CROSSSLOT and spec.name in fanout.SPLIT and not moved:
             await pipeline.settle()
             await pipeline.add(await _split(ctx, spec, argv))
         elif routed is None and spec.name in fanout.EVERY_GROUP:
@@ -466,6 +479,12 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
             await pipeline.add(await _every_group(ctx, spec, argv))
         elif isinstance(routed, ErrorReply):
             await pipeline.add(routed)
+        elif (
+            moved
+            and routed is not None
+            and (redirect := await redirection(ctx, spec, key_args, routed)) is not None
+        ):
+            await pipeline.add(redirect)
         elif spec.build is not None:
             if routed is None:
                 await pipeline.add(NO_GROUP)
@@ -515,6 +534,20 @@ async def _route_once_known(
     return routed
 
 
+async def _queued_redirection(
+    ctx: CommandContext, spec: CommandSpec, argv: list[bytes]
+) -> ErrorReply | None:
+    """In moved mode, a command queued in MULTI whose keys span slots or live in a group
+    led elsewhere answers CROSSSLOT or MOVED now (commands/redirect.py)."""
+    key_args = command_keys(spec, argv)
+    if not key_args:
+        return None
+    routed = await _route(ctx, key_args)
+    if isinstance(routed, ErrorReply):
+        return routed
+    return await redirection(ctx, spec, key_args, routed)
+
+
 async def _route(ctx: CommandContext, key_args: Sequence[bytes]) -> GroupBackend | ErrorReply:
     routed = route_keys(ctx, key_args)
     if routed is MAP_UNKNOWN:
@@ -560,6 +593,10 @@ async def _split(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> R
 async def _every_group(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> Reply:
     """KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHALL, FLUSHDB over every data group."""
     groups = ctx.backend.data_groups()
+    if moved_mode(ctx):  # a Redis Cluster primary answers for its own slots
+        groups = [group for group in groups if group.is_leader()]
+        if not groups:
+            return fanout.over_no_group(spec.name)
     if spec.name == "scan":
         parsed = fanout.parse_scan_cursor(argv[1], len(groups))
         if parsed is None:
@@ -584,7 +621,10 @@ async def _exec(pipeline: _Pipeline, spec: CommandSpec, argv: list[bytes]) -> No
     ctx = pipeline.ctx
     if len(argv) == 1:
         # The transaction runs in the one group its keys (watched ones too) live in.
-        routed = await _route(ctx, transaction_keys(ctx.client.queued or (), ctx.client.watched))
+        keys = transaction_keys(ctx.client.queued or (), ctx.client.watched)
+        routed = await _route(ctx, keys)
+        if moved_mode(ctx) and not isinstance(routed, ErrorReply):
+            routed = await redirection(ctx, None, keys, routed) or routed
         taken = transactions.take_transaction(ctx)
         if isinstance(taken, ErrorReply):
             await pipeline.add(taken)

@@ -127,7 +127,7 @@ class NodeCollector(Collector):
             _n("limit_hits"),
             "Resource limits reached, by limit: maxmemory_clients, timeout, "
             "request_read_timeout, max_request_bytes (clients closed), maxmemory (writes "
-            "refused), http_* (admin connections).",
+            "refused), auth_failures (logins refused), http_* (admin connections).",
             labels=["limit"],
         )
         counted = dict(stats.limit_hits)
@@ -315,6 +315,11 @@ class NodeCollector(Collector):
         commit = self._committer.stats
         yield CounterMetricFamily(
             _n("group_commit_rounds"), "Synced writes (fsync rounds) written.", commit.rounds
+        )
+        yield CounterMetricFamily(
+            _n("group_commit_inline_rounds"),
+            "Synced writes of one small batch made on the idle event loop (of the rounds).",
+            commit.inline_rounds,
         )
         yield CounterMetricFamily(
             _n("group_commit_failed_rounds"), "Synced writes that failed.", commit.failed_rounds

@@ -59,6 +59,11 @@ class RemoteGroup:
         ordered = [n for n in first if n is not None and n in replicas]
         return list(dict.fromkeys([*ordered, *replicas]))
 
+    def leader_address(self) -> str | None:
+        """The client address of the replica most likely to lead (`redirect = moved`)."""
+        targets = self.targets()
+        return self._forwarding.client_address_of(targets[0]) if targets else None
+
     # -- writes: never proposed here -----------------------------------------------------
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:
         raise NotLeaderError(None)
