@@ -224,7 +224,8 @@ async def test_failed_logins_from_one_address_are_throttled(replicas: Replicas) 
     for _ in range(3):
         assert await guesser.call("AUTH", "app", "wrong") == WRONGPASS
     limited = Err(
-        "ERR too many failed authentication attempts from 10.0.0.7 (3 in 60 s); try again in 60 s"
+        "ERR too many failed authentication attempts from 10.0.0.7 (3 in 60 s); "
+        "try again in 60 s"
     )
     # Every connection from that address, even with the right password, HELLO AUTH too.
     assert await other.call("AUTH", "app", "right") == limited
