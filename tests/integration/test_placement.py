@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from harness import ClusterProcesses, log_tail, wait_for
+from redis.cluster import RedisCluster
 from test_membership import Writer, check_everything_acked, listing
 
 from seshat_trio.slots import key_slot
@@ -88,6 +89,16 @@ def test_five_nodes_factor_three_serve_every_key_and_survive_factor_changes(
                     pipe.incr(b"n:" + key).get(key)
                 assert pipe.execute() == [x for k in keys[:20] for x in (1, k + b"!")]
                 assert r.delete(*(b"n:" + k for k in keys[:20])) == 20
+        # A cluster-aware client learns the slots' primaries (CLUSTER SLOTS) from a node
+        # that does not replicate every group, and goes to them directly.
+        outsider = next(n for n in NODES if any(n not in v for v in groups.values()))
+        rc = RedisCluster(host="127.0.0.1", port=cluster.nodes[outsider].port)
+        try:
+            assert [rc.get(k) for k in keys[:40]] == [k + b"!" for k in keys[:40]]
+            assert rc.set(b"rc:x", b"1") is True and rc.get(b"rc:x") == b"1"
+            assert rc.delete(b"rc:x") == 1
+        finally:
+            rc.close()
         with cluster.nodes[2].client() as r:
             tx = r.pipeline(transaction=True)
             tx.set("{t}:a", "1").incr("{t}:n").get("{t}:a")

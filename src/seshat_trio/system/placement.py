@@ -4,8 +4,9 @@ Each data group has `factor` replicas (the replication factor, `membership/state
 member when the cluster has no more members than that). Rules, all deterministic (every
 node computes the same map at apply):
 
-- Balanced: every node replicates ceil(G*F/N) groups at most (G groups, factor F, N nodes);
-  a new cluster's loads differ by one at most.
+- Balanced: a new cluster's loads (groups per node) differ by one at most; after members
+  or the factor change a node replicates at most one more than ceil(G*F/N) (G groups,
+  factor F, N nodes), since replicas only move where the bound makes them.
 - Sticky: a replica stays where it is while its node is a member, the group does not have
   too many, and its node is not over the bound; only the missing replicas are placed, each
   on the least-loaded member not in the group yet (ties broken by a hash of (group, node),
