@@ -190,6 +190,15 @@ def test_routes_status_codes() -> None:
     assert ("allow", "GET") in not_allowed.headers
 
 
+def test_groups_this_node_is_not_a_member_of_are_not_judged() -> None:
+    endpoints, _, data = make_endpoints()
+    # Placement put the group on other nodes: this node's idle driver knows no leader.
+    data.current = attrs.evolve(FOLLOWER, leader_id=None, voters=(2, 3, 4))
+    assert (endpoints("GET", "/health").status, endpoints("GET", "/ready").status) == (200, 200)
+    data.current = attrs.evolve(FOLLOWER, leader_id=None, voters=(2, 3), learners=(1,))
+    assert endpoints("GET", "/health").status == 503  # a learner catching up is judged
+
+
 # -- /metrics ------------------------------------------------------------------------------
 def scrape(endpoints: AdminEndpoints) -> dict[str, list[Sample]]:
     response = endpoints("GET", "/metrics")

@@ -78,15 +78,21 @@ class AdminEndpoints:
     def metrics(self) -> Response:
         return Response(200, render(self._registry), CONTENT_TYPE_LATEST)
 
+    def _statuses(self) -> list[GroupStatus]:
+        """The groups this node is a member of (it runs an idle driver for the others,
+        where placement did not put it: they are not its to judge)."""
+        statuses = [group.status() for group in self._groups]
+        return [s for s in statuses if s.node_id in s.voters or s.node_id in s.learners]
+
     def health(self) -> Response:
         connected = {peer: state.connected for peer, state in self._peers.peer_states().items()}
         return _verdict_response(
-            node_verdict([health(group.status(), connected) for group in self._groups])
+            node_verdict([health(status, connected) for status in self._statuses()])
         )
 
     def ready(self) -> Response:
         return _verdict_response(
-            node_verdict([readiness(group.status(), self._ready_max_lag) for group in self._groups])
+            node_verdict([readiness(s, self._ready_max_lag) for s in self._statuses()])
         )
 
 

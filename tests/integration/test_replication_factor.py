@@ -9,6 +9,7 @@ is there at the end, read through every node.
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,10 @@ def test_five_nodes_factor_three_serve_every_key_and_survive_factor_changes(
                 assert r.set(key, key + b"!") is True
         for node_id, node in cluster.nodes.items():
             assert any(node_id not in voters for voters in groups.values())
+            # Judged on the groups it is a member of only.
+            health = f"http://127.0.0.1:{node.http_port}/health"
+            with urllib.request.urlopen(health, timeout=5) as answer:
+                assert answer.status == 200
             with node.client() as r:
                 assert r.mget(keys) == [k + b"!" for k in keys]
                 assert r.get(keys[3]) == keys[3] + b"!"
