@@ -11,9 +11,10 @@ import pytest
 import trio
 
 from seshat_trio.config.model import Address
-from seshat_trio.raft import Append, Entry, EntryKind, Heartbeat, VoteResp
+from seshat_trio.raft import Append, Entry, EntryKind, Heartbeat, HeartbeatResp, VoteResp
 from seshat_trio.transport import (
     ClusterSecrets,
+    HeartbeatBatch,
     Hello,
     TransportLimits,
     encode,
@@ -92,6 +93,53 @@ async def test_three_nodes_all_to_all(net) -> None:
             assert sorted(m.context for m in node.received) == sorted(  # type: ignore[union-attr]
                 src * 10 + dst for src in nodes if src != dst
             )
+
+
+async def test_heartbeats_of_many_groups_travel_as_one_frame(net) -> None:
+    """Every Heartbeat and HeartbeatResp sent to a peer in one pass is one HeartbeatBatch
+    frame; the receiving transport hands each one on as its own message."""
+    with trio.fail_after(10):
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        port = listeners[0].socket.getsockname()[1]
+        frames: list[object] = []
+
+        async def records_frames(stream: trio.SocketStream) -> None:
+            framed = FramedStream(stream, 1 << 20)
+            await handshake.accept(
+                framed,
+                local_id=2,
+                client_addr="",
+                secrets=ClusterSecrets.none(),
+                is_member=lambda _node: True,
+                limits=TransportLimits(),
+            )
+            while True:
+                frames.append(await framed.receive())
+
+        await net.nursery.start(trio.serve_listeners, records_frames, listeners)
+        node = await net.start_node(1, peers={2: Address("127.0.0.1", port)})
+        await net.wait_until(lambda: _connected(node, 2))
+        beats = [
+            Heartbeat(group=g, src=1, dst=2, term=g, commit=g * 10, context=g) for g in (1, 2, 3)
+        ]
+        acks = [HeartbeatResp(group=g, src=1, dst=2, term=g, context=0) for g in (4, 5)]
+        for msg in [beats[0], acks[0], beats[1], acks[1], beats[2]]:
+            node.transport.send(msg)
+        await net.wait_until(lambda: frames)
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(frames) == 1
+        (batch,) = frames
+        assert isinstance(batch, HeartbeatBatch)
+        assert (batch.src, batch.dst) == (1, 2)
+        assert batch.messages() == [*beats, *acks]
+
+    with trio.fail_after(10):
+        nodes = await net.start_cluster([3, 4])
+        sent = [Heartbeat(group=g, src=3, dst=4, term=1, commit=0, context=g) for g in range(9)]
+        for msg in sent:
+            nodes[3].transport.send(msg)
+        await net.wait_until(lambda: len(nodes[4].received) == len(sent))
+        assert nodes[4].received == sent
 
 
 async def test_listen_address_reports_the_bound_port(net) -> None:
@@ -280,10 +328,12 @@ async def test_backpressure_drops_heartbeats_and_counts(net) -> None:
         for n in range(10):
             node.transport.send(_heartbeat(1, 2, context=n))
             node.transport.send(_append(1, 2, index + n + 1))
+        # The heartbeats are coalesced into one frame, queued once this task yields.
+        await trio.testing.wait_all_tasks_blocked()
         after = node.transport.peer_states()[2]
         assert after.queue_frames == 16
-        assert after.dropped_heartbeats - before.dropped_heartbeats == 10
-        assert after.dropped - before.dropped == 20  # 10 heartbeats + 10 oldest Appends
+        assert after.dropped_heartbeats - before.dropped_heartbeats == 1
+        assert after.dropped - before.dropped == 11  # the heartbeat frame + 10 oldest Appends
 
 
 async def test_send_to_unknown_node_is_counted_not_raised(net) -> None:
