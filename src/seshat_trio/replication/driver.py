@@ -533,6 +533,7 @@ class RaftGroupDriver:
         self._drop_declined_snapshot()
         self._note_follower_regressions()
         core.advance(ready)
+        # `wait_changed` callers poll on Readys (some retry on any news): this is one.
         self._changed.set()
         self._changed = trio.Event()
 

@@ -171,7 +171,8 @@ class Transport:
             link.mailbox.push(frame_of(msg), Priority.RAFT)
         elif self._nursery is not None and link.peer_features & FEATURE_HEARTBEAT_BATCH:
             self._coalescer.add(msg)
-            self._flush_due.set()
+            if not self._flush_due.is_set():
+                self._flush_due.set()
         else:
             link.mailbox.push(frame_of(msg), Priority.HEARTBEAT)
 
