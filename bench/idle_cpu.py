@@ -57,11 +57,17 @@ async def leaders_per_node(cluster: servers.Cluster, groups: int) -> list[int] |
     ]
 
 
+async def wait_all_leaders(cluster: servers.Cluster, groups: int) -> None:
+    """Until every node names the same leader for every group (TooSlowError after
+    `LEADERS_TIMEOUT_S`)."""
+    with trio.fail_after(LEADERS_TIMEOUT_S):
+        while await leaders_per_node(cluster, groups) is None:
+            await trio.sleep(POLL_S)
+
+
 async def measure(nodes: int, groups: int, settle_s: float, seconds: float, workdir: Path) -> str:
     async with servers.seshat_cluster(nodes, workdir, groups=groups) as cluster:
-        with trio.fail_after(LEADERS_TIMEOUT_S):
-            while await leaders_per_node(cluster, groups) is None:
-                await trio.sleep(POLL_S)
+        await wait_all_leaders(cluster, groups)
         await trio.sleep(settle_s)
         before = [cpu_seconds(pid) for pid in cluster.pids]
         started = trio.current_time()

@@ -16,6 +16,7 @@ import trio
 
 from chaos.process import NodeProcess
 from chaos.relay import RelayMesh
+from chaos.settings import load_settings
 from seshat_trio.testing.ports import free_ports
 
 
@@ -161,10 +162,15 @@ async def open_cluster(
     data_dirs: Mapping[int, Path] | None = None,
     wait_leader: bool = True,
     password: str | None = None,
+    groups: int | None = None,
 ) -> AsyncIterator[ChaosCluster]:
     """A started cluster of `size` nodes under `base_dir`; `env[i]` adds environment
     variables for node i, `data_dirs[i]` overrides its data directory; `password` is the
-    default user's (given to the nodes in `extra` or `env`), for the harness's calls."""
+    default user's (given to the nodes in `extra` or `env`), for the harness's calls;
+    `groups` data groups (default: CHAOS_GROUPS, 3). "The leader" in the harness's waits is
+    group 1's; the workload's keys are spread over every group."""
+    if groups is None:
+        groups = load_settings().groups
     base_dir.mkdir(parents=True, exist_ok=True)
     ports = iter(free_ports(3 * size))
     nodes = {
@@ -175,6 +181,7 @@ async def open_cluster(
             internal_port=next(ports),
             http_port=next(ports),
             extra=extra,
+            groups=groups,
         )
         for i in range(1, size + 1)
     }
