@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import attrs
 
+from seshat_trio import encoding_params
 from seshat_trio.config.model import RedisSection
 from seshat_trio.memory_settings import (
     DEFAULT_CLIENTS_CAP,
@@ -36,6 +37,8 @@ class Tunables:
     maxmemory_clients: ClientsCap = DEFAULT_CLIENTS_CAP
     # How long a read-only script runs before other commands get BUSY (lua-time-limit).
     busy_reply_threshold_ms: int = 5000
+    # Redis's collection encoding parameters: accepted, no effect (encoding_params.py).
+    encodings: dict[str, int] = attrs.field(factory=lambda: dict(encoding_params.DEFAULTS))
 
     @classmethod
     def from_config(cls, section: RedisSection) -> Tunables:
@@ -120,6 +123,18 @@ def _set_clients_cap(tunables: Tunables, value: str) -> None:
     tunables.maxmemory_clients = parse_clients_cap(value)
 
 
+def _encoding(parameter: encoding_params.Parameter) -> Parameter:
+    def get(tunables: Tunables) -> str:
+        return str(tunables.encodings[parameter.name])
+
+    def set_(tunables: Tunables, value: str) -> None:
+        # A new dict: set_all works on a shallow copy, all or none.
+        parsed = encoding_params.parse(parameter, value)
+        tunables.encodings = {**tunables.encodings, parameter.name: parsed}
+
+    return Parameter(get, set_)
+
+
 PARAMETERS: dict[str, Parameter] = {
     "client-output-buffer-limit": Parameter(lambda t: str(t.output_limits), _set_output_limits),
     "notify-keyspace-events": Parameter(lambda t: format_flags(t.notify_flags), _set_notify_flags),
@@ -129,4 +144,5 @@ PARAMETERS: dict[str, Parameter] = {
     "maxmemory-clients": Parameter(lambda t: str(t.maxmemory_clients), _set_clients_cap),
     "busy-reply-threshold": _BUSY,
     "lua-time-limit": _BUSY,  # its old name
+    **{name: _encoding(p) for name, p in encoding_params.BY_NAME.items()},
 }

@@ -33,22 +33,34 @@ REDIS_TABLE = {
     "command": (-1, 0, 0, 0), "config": (-2, 0, 0, 0), "client": (-2, 0, 0, 0),
     "reset": (1, 0, 0, 0), "function": (-2, 0, 0, 0), "info": (-1, 0, 0, 0),
     "select": (2, 0, 0, 0), "quit": (-1, 0, 0, 0), "hello": (-1, 0, 0, 0),
+    "object": (-2, 0, 0, 0),
+    "hset": (-4, 1, 1, 1), "hsetnx": (4, 1, 1, 1), "hget": (3, 1, 1, 1), "hmget": (-3, 1, 1, 1),
+    "hmset": (-4, 1, 1, 1), "hdel": (-3, 1, 1, 1), "hexists": (3, 1, 1, 1), "hlen": (2, 1, 1, 1),
+    "hstrlen": (3, 1, 1, 1), "hkeys": (2, 1, 1, 1), "hvals": (2, 1, 1, 1),
+    "hgetall": (2, 1, 1, 1), "hincrby": (4, 1, 1, 1), "hincrbyfloat": (4, 1, 1, 1),
+    "hrandfield": (-2, 1, 1, 1), "hscan": (-3, 1, 1, 1),
     "subscribe": (-2, 0, 0, 0), "unsubscribe": (-1, 0, 0, 0), "psubscribe": (-2, 0, 0, 0),
     "punsubscribe": (-1, 0, 0, 0), "ssubscribe": (-2, 1, -1, 1),
     "sunsubscribe": (-1, 1, -1, 1), "publish": (3, 0, 0, 0), "spublish": (3, 1, 1, 1),
     "pubsub": (-2, 0, 0, 0),
-    "object": (-2, 0, 0, 0),
     "eval": (-3, 0, 0, 0), "evalsha": (-3, 0, 0, 0), "eval_ro": (-3, 0, 0, 0),
     "evalsha_ro": (-3, 0, 0, 0), "script": (-2, 0, 0, 0), "fcall": (-3, 0, 0, 0),
     "fcall_ro": (-3, 0, 0, 0),
     "auth": (-2, 0, 0, 0), "acl": (-2, 0, 0, 0),
+    "sadd": (-3, 1, 1, 1), "srem": (-3, 1, 1, 1), "scard": (2, 1, 1, 1),
+    "sismember": (3, 1, 1, 1), "smismember": (-3, 1, 1, 1), "smembers": (2, 1, 1, 1),
+    "srandmember": (-2, 1, 1, 1), "spop": (-2, 1, 1, 1), "smove": (4, 1, 2, 1),
+    "sinter": (-2, 1, -1, 1), "sintercard": (-3, 0, 0, 0), "sinterstore": (-3, 1, -1, 1),
+    "sunion": (-2, 1, -1, 1), "sunionstore": (-3, 1, -1, 1), "sdiff": (-2, 1, -1, 1),
+    "sdiffstore": (-3, 1, -1, 1), "sscan": (-3, 1, 1, 1),
     "seshat.member": (-2, 0, 0, 0),
 }  # fmt: skip
 WRITE_COMMANDS = {
     "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mset", "msetnx",
     "append", "setrange", "incr", "decr", "incrby", "decrby", "incrbyfloat", "del", "unlink",
     "rename", "renamenx", "copy", "flushdb", "flushall", "expire", "pexpire", "expireat",
-    "pexpireat", "persist",
+    "pexpireat", "persist", "hset", "hsetnx", "hmset", "hdel", "hincrby", "hincrbyfloat",
+    "sadd", "srem", "spop", "smove", "sinterstore", "sunionstore", "sdiffstore",
 }  # fmt: skip
 
 
@@ -186,3 +198,50 @@ async def test_reset_clears_connection_state(leader_client: Client) -> None:
     await leader_client.call("WATCH", "k")
     assert await leader_client.call("RESET") == b"RESET"
     assert ctx.client.name == b"" and ctx.client.watched == {} and ctx.client.queued is None
+
+
+async def test_config_accepts_the_encoding_parameters_with_no_effect(leader_client: Client) -> None:
+    client = leader_client
+    assert await client.call("CONFIG", "GET", "hash-max-*-entries") == [
+        b"hash-max-listpack-entries", b"512", b"hash-max-ziplist-entries", b"512"
+    ]  # fmt: skip
+    try:
+        assert await client.pipeline(
+            [
+                ("CONFIG", "SET", "hash-max-ziplist-entries", "16",
+                 "zset-max-listpack-value", "1kb"),
+                ("CONFIG", "SET", "list-max-listpack-size", "-5", "set-max-intset-entries", "0"),
+                ("CONFIG", "GET", "hash-max-listpack-entries"),
+                ("CONFIG", "GET", "zset-max-ziplist-value"),
+                ("CONFIG", "GET", "list-max-ziplist-size"),
+                ("CONFIG", "SET", "hash-max-listpack-entries", "-1"),
+                ("CONFIG", "SET", "hash-max-listpack-value", "x"),
+                ("CONFIG", "SET", "set-max-intset-entries", "1.5"),
+                # Nothing is set when one parameter of several is refused.
+                ("CONFIG", "SET", "zset-max-listpack-entries", "3", "maxclients", "1"),
+                ("CONFIG", "GET", "zset-max-listpack-entries"),
+            ]
+        ) == [
+            b"OK",
+            b"OK",
+            [b"hash-max-listpack-entries", b"16"],
+            [b"zset-max-ziplist-value", b"1024"],
+            [b"list-max-ziplist-size", b"-5"],
+            Err("ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-entries')"
+                " - argument must be between 0 and 9223372036854775807 inclusive"),
+            Err("ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-value')"
+                " - argument must be a memory value"),
+            Err("ERR CONFIG SET failed (possibly related to argument 'set-max-intset-entries')"
+                " - argument couldn't be parsed into an integer"),
+            Err("ERR CONFIG SET failed (possibly related to argument 'maxclients') - "
+                "can't set immutable config"),
+            [b"zset-max-listpack-entries", b"128"],
+        ]  # fmt: skip
+        # No effect: a hash of any size is stored the same way.
+        await client.call("HSET", "h", *(str(i) for i in range(40)))
+        assert await client.call("OBJECT", "ENCODING", "h") == b"hashtable"
+    finally:
+        await client.call(
+            "CONFIG", "SET", "hash-max-listpack-entries", "512", "zset-max-listpack-value", "64",
+            "list-max-listpack-size", "-2", "set-max-intset-entries", "512",
+        )  # fmt: skip

@@ -13,6 +13,8 @@ the others.
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,6 +200,38 @@ CASES: dict[str, list[tuple[tuple[object, ...], object]]] = {
         (("EXPIRE", "{t}e", "-1"), 1),
         (("GET", "{t}e"), None),
     ],
+    "hashes": [
+        (("HSET", "{t}h", "a", "1", "b", "2"), 2),
+        (("HSET", "{t}h", "a", "10"), 0),
+        (("HGET", "{t}h", "a"), b"10"),
+        (("HMGET", "{t}h", "a", "nope", "b"), [b"10", None, b"2"]),
+        (("HGETALL", "{t}h"), AnyOrder([b"a", b"10", b"b", b"2"])),
+        (("HKEYS", "{t}h"), AnyOrder([b"a", b"b"])),
+        (("HLEN", "{t}h"), 2),
+        (("HINCRBY", "{t}h", "b", "40"), 42),
+        (("HINCRBYFLOAT", "{t}h", "f", "1.5"), b"1.5"),
+        (("HSETNX", "{t}h", "f", "x"), 0),
+        (("HEXISTS", "{t}h", "f"), 1),
+        (("HSTRLEN", "{t}h", "a"), 2),
+        (("HDEL", "{t}h", "f", "nope"), 1),
+        (("HSCAN", "{t}h", "0", "MATCH", "a", "COUNT", "100"), [b"0", [b"a", b"10"]]),
+        (("HRANDFIELD", "{t}h", "5"), AnyOrder([b"a", b"b"])),
+        (("TYPE", "{t}h"), b"hash"),
+        (("OBJECT", "ENCODING", "{t}h"), b"hashtable"),
+        (("GET", "{t}h"), err("WRONGTYPE Operation against a key holding the wrong kind of value")),
+        (("HGET", "{t}nope", "a"), None),
+        (("EXPIRE", "{t}h", "100"), 1),
+        (("TTL", "{t}h"), TTL_100),
+        (("RENAME", "{t}h", "{t}h2"), b"OK"),
+        (("HGET", "{t}h2", "b"), b"42"),
+        (("TTL", "{t}h2"), TTL_100),
+        (("SCAN", "0", "TYPE", "hash", "MATCH", "{t}*", "COUNT", "100000"), [b"0", [b"{t}h2"]]),
+        (("HDEL", "{t}h2", "a", "b"), 2),
+        (("EXISTS", "{t}h2"), 0),
+        (("HSET", "{t}h2", "x", "y"), 1),
+        (("TTL", "{t}h2"), -1),
+        (("DEL", "{t}h2"), 1),
+    ],
     "server": [
         (("ECHO", "hi"), b"hi"),
         (("DEBUG", "SLEEP", "0"), b"OK"),
@@ -312,3 +346,27 @@ def test_every_node_agrees_on_ttls_and_expired_keys(cluster: ClusterProcesses) -
         for client in clients:
             client.close()
 
+
+@pytest.mark.parametrize("role", ["leader", "follower"])
+def test_redis_cli_scan_returns_every_key(cluster: ClusterProcesses, role: str) -> None:
+    # redis-cli parses the cursor as an unsigned 64-bit number; it used to stop after one
+    # page with "ERR invalid cursor".
+    if shutil.which("redis-cli") is None:
+        pytest.skip("redis-cli is not installed (redis-tools)")
+    tag = f"cli{next(_tags)}:"
+    strings = {f"{tag}s:{i}".encode() for i in range(300)}
+    hashes = {f"{tag}h:{i}".encode() for i in range(30)}
+    member = role_member(cluster, role)
+    with member.client() as client:
+        client.mset({key: b"v" for key in strings})
+        for key in hashes:
+            client.hset(key, mapping={"f": "1", "g": "2"})
+
+    def cli_scan(*options: str) -> set[bytes]:
+        argv = ["redis-cli", "-p", str(member.port), "--scan", *options]
+        out = subprocess.run(argv, check=True, capture_output=True, timeout=60).stdout
+        return set(out.splitlines())
+
+    assert cli_scan("--pattern", f"{tag}*") == strings | hashes
+    assert cli_scan("--pattern", f"{tag}h:*") == hashes
+    assert strings | hashes <= cli_scan()

@@ -82,6 +82,20 @@ def events(machine: KvStateMachine, *commands: tuple[bytes, ...], flags: str = "
         (((b"set", b"a", b"1", b"px", b"500"),), (b"persist", b"a"), [(b"persist", b"a")]),
         (((b"set", b"a", b"1", b"px", b"5"),), (b"purge", b"a"), [(b"expired", b"a")]),
         ((), (b"flushall",), []),
+        # Hashes (t_hash.c), checked against redis-server 7.0.15 as well.
+        ((), (b"hset", b"h", b"a", b"1", b"b", b"2"), [(b"hset", b"h")]),
+        ((), (b"hmset", b"h", b"a", b"1"), [(b"hset", b"h")]),
+        (((b"hset", b"h", b"a", b"1"),), (b"hsetnx", b"h", b"a", b"2"), []),
+        (((b"hset", b"h", b"a", b"1"),), (b"hsetnx", b"h", b"c", b"2"), [(b"hset", b"h")]),
+        (((b"hset", b"h", b"a", b"1"),), (b"hdel", b"h", b"zz"), []),
+        (((b"hset", b"h", b"a", b"1", b"b", b"2"),), (b"hdel", b"h", b"a"), [(b"hdel", b"h")]),
+        (((b"hset", b"h", b"a", b"1"),), (b"hdel", b"h", b"a", b"b"),
+         [(b"hdel", b"h"), (b"del", b"h")]),
+        ((), (b"hincrby", b"h", b"f", b"1"), [(b"hincrby", b"h")]),
+        ((), (b"hincrbyfloat", b"h", b"f", b"1.5"), [(b"hincrbyfloat", b"h")]),
+        (((b"hset", b"h", b"f", b"x"),), (b"hincrby", b"h", b"f", b"1"), []),
+        (((b"hset", b"h", b"f", b"x"),), (b"rename", b"h", b"g"),
+         [(b"rename_from", b"h"), (b"rename_to", b"g")]),
     ],
 )  # fmt: skip
 def test_events_of_each_command(

@@ -13,6 +13,7 @@ Mapping (RESP2 / RESP3):
     SimpleString -> ``+``;  ErrorReply -> ``-`` (CR/LF sent as spaces, as Redis does)
     Verbatim -> bulk of the text / ``=len`` with ``fmt:`` prefix
     BigNumber -> bulk of the digits / ``(``;  Push -> ``*n`` / ``>n``
+    Pairs -> ``*2n`` flat / ``*n`` of ``*2`` pairs
 
 Rules: pure functions, no I/O; encoding never fails for a valid `Reply` (a value of any
 other type is a programming error and raises TypeError). Hot values (small integers,
@@ -30,6 +31,7 @@ from seshat_trio.protocol.replies import (
     BigNumber,
     ErrorReply,
     NullArray,
+    Pairs,
     Push,
     RawReplies,
     Reply,
@@ -169,6 +171,17 @@ def _make_table(resp3: bool) -> dict[type, Encode]:
         for key, item in value.items():
             encode_items((key, item), out)
 
+    def pairs(value: Pairs, out: Out) -> None:
+        if resp3:
+            out.append(_aggregate_header(b"*", len(value.items)))
+            for pair in value.items:
+                out.append(b"*2\r\n")
+                encode_items(pair, out)
+        else:
+            out.append(_aggregate_header(b"*", 2 * len(value.items)))
+            for pair in value.items:
+                encode_items(pair, out)
+
     def push(value: Push, out: Out) -> None:
         out.append(_aggregate_header(b">" if resp3 else b"*", len(value.items)))
         encode_items(value.items, out)
@@ -234,6 +247,7 @@ def _make_table(resp3: bool) -> dict[type, Encode]:
             set: set_,
             frozenset: set_,
             Push: push,
+            Pairs: pairs,
             Verbatim: verbatim,
             BigNumber: big_number,
             RawReplies: _raw,

@@ -31,6 +31,7 @@ from seshat_trio.protocol import (
     BigNumber,
     ErrorReply,
     NullArray,
+    Pairs,
     Push,
     RawReplies,
     Reply,
@@ -526,6 +527,12 @@ class ScriptRuntime:
                 members = {self.to_lua(item, resp): True for item in reply}
                 return lua.table_from({b"set": lua.table_from(members)})
             return lua.table_from([self.to_lua(item, resp) for item in reply])
+        if isinstance(reply, Pairs):  # HRANDFIELD ... WITHVALUES: nested in RESP3 only
+            if resp == 3:
+                return lua.table_from([self.to_lua(list(pair), resp) for pair in reply.items])
+            return lua.table_from(
+                [self.to_lua(part, resp) for pair in reply.items for part in pair]
+            )
         items = reply.items if isinstance(reply, Push) else reply
         assert not isinstance(items, ErrorReply)  # handled by the caller
         return lua.table_from([self.to_lua(item, resp) for item in items])
