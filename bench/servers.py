@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import attrs
+import hiredis
 import trio
 
 from seshat_trio.client import RedisReplyError, RespClient
@@ -91,7 +92,8 @@ async def raft_info(port: int) -> dict[str, str] | None:
                 reply = await client.call("INFO", "raft")
                 if isinstance(reply, bytes):
                     return parse_info(reply.decode("utf-8", "replace"))
-    except (OSError, trio.BrokenResourceError):
+    except (OSError, trio.BrokenResourceError, hiredis.ProtocolError):
+        # Not up yet, or (a port taken meanwhile by another process) not a RESP server.
         return None
     return None
 
