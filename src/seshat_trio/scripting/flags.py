@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import attrs
 
+from seshat_trio.protocol import ProtocolError, split_inline
+
 FLAG_NAMES = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
 NO_WRITES = "no-writes"
 
@@ -35,69 +37,19 @@ COMPAT = ScriptFlags()
 
 
 def split_args(line: bytes) -> list[bytes] | None:
-    """Redis's sdssplitargs: words separated by spaces, "double quoted" (with \\n, \\r,
-    \\t, \\b, \\a, \\\\ and \\xHH escapes) or 'single quoted' (only \\' escaped); None for
-    unbalanced quotes or a closing quote not followed by a space."""
-    words: list[bytes] = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i : i + 1].isspace():
-            i += 1
-        if i >= n:
-            return words
-        word = bytearray()
-        quote = 0
-        while True:
-            if i >= n:
-                if quote:
-                    return None
-                break
-            c = line[i]
-            if quote == 0x22:  # "
-                if c == 0x5C and i + 3 < n and line[i + 1] == 0x78 and _is_hex(line[i + 2 : i + 4]):
-                    word.append(int(line[i + 2 : i + 4], 16))
-                    i += 3
-                elif c == 0x5C and i + 1 < n:
-                    i += 1
-                    word.append(_ESCAPES.get(line[i], line[i]))
-                elif c == 0x22:
-                    if i + 1 < n and not line[i + 1 : i + 2].isspace():
-                        return None
-                    i += 1
-                    break
-                else:
-                    word.append(c)
-            elif quote == 0x27:  # '
-                if c == 0x5C and i + 1 < n and line[i + 1] == 0x27:
-                    i += 1
-                    word.append(0x27)
-                elif c == 0x27:
-                    if i + 1 < n and not line[i + 1 : i + 2].isspace():
-                        return None
-                    i += 1
-                    break
-                else:
-                    word.append(c)
-            elif c in b" \n\r\t\x00":
-                break
-            elif c in (0x22, 0x27):
-                quote = c
-            else:
-                word.append(c)
-            i += 1
-        words.append(bytes(word))
-
-
-_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
-
-
-def _is_hex(pair: bytes) -> bool:
-    return len(pair) == 2 and all(chr(c) in "0123456789abcdefABCDEF" for c in pair)
+    """Redis's sdssplitargs (the split of inline requests); None for unbalanced quotes or a
+    closing quote not followed by a blank."""
+    try:
+        return split_inline(line)
+    except ProtocolError:
+        return None
 
 
 def _first_line(body: bytes) -> bytes | None:
+    """The `#!` line, without its newline; None without a newline before the first NUL
+    (Redis looks for it with strchr, in a C string)."""
     end = body.find(b"\n")
-    return None if end < 0 else body[:end]
+    return None if end < 0 or b"\x00" in body[:end] else body[:end]
 
 
 def eval_flags(body: bytes) -> tuple[ScriptFlags, int]:
