@@ -9,6 +9,7 @@ import pytest
 import trio
 import trio.testing
 from tests.commands.test_dispatch import make_ctx
+from tests.server.byte_streams import BytesStream
 
 from seshat_trio.memory_settings import ClientsCap
 from seshat_trio.node.stats import NodeStats
@@ -20,22 +21,6 @@ from seshat_trio.tunables import Tunables
 
 def echo_header(size: int) -> bytes:
     return b"*2\r\n$4\r\nECHO\r\n$%d\r\n" % size
-
-
-class BytesStream:
-    """A memory stream that reads bytes, as a socket does (the parser takes bytes)."""
-
-    def __init__(self, stream: trio.abc.Stream) -> None:
-        self._stream = stream
-
-    async def receive_some(self, max_bytes: int) -> bytes:
-        return bytes(await self._stream.receive_some(max_bytes))
-
-    async def send_all(self, data: bytes) -> None:
-        await self._stream.send_all(data)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
 
 
 class Subscribed:

@@ -6,6 +6,7 @@ import logging
 import attrs
 import pytest
 import trio
+from tests.transport.raw_peer import dial, heartbeat
 
 from seshat_trio.config.model import Address
 from seshat_trio.raft import Heartbeat
@@ -16,7 +17,6 @@ from seshat_trio.transport import (
     TransportLimits,
     encode,
     encode_frame,
-    handshake,
 )
 from seshat_trio.transport.auth import Role, Transcript
 from seshat_trio.transport.codec import decode
@@ -27,10 +27,6 @@ OLD = ClusterSecrets((b"o" * 32,))
 NEW = ClusterSecrets((b"n" * 32,))
 ROTATING = ClusterSecrets((b"n" * 32, b"o" * 32))
 NOWHERE = Address("127.0.0.1", 1)
-
-
-def _heartbeat(src: int, dst: int, context: int = 0) -> Heartbeat:
-    return Heartbeat(group=1, src=src, dst=dst, term=1, commit=0, context=context)
 
 
 def _connected(node: object, peer: int) -> bool:
@@ -48,27 +44,11 @@ async def _closed(stream: trio.abc.Stream) -> bool:
                 return True
 
 
-async def _dial(
-    address: Address, sender: int, receiver: int, secrets: ClusterSecrets
-) -> FramedStream:
-    stream = await trio.open_tcp_stream(address.host, address.port)
-    framed = FramedStream(stream, 1 << 20)
-    await handshake.dial(
-        framed,
-        local_id=sender,
-        peer_id=receiver,
-        client_addr="",
-        secrets=secrets,
-        limits=TransportLimits(),
-    )
-    return framed
-
-
 async def test_peers_sharing_the_secret_exchange_messages(net) -> None:
     with trio.fail_after(10):
         nodes = await net.start_cluster([1, 2, 3], secrets=NEW)
-        nodes[1].transport.send(_heartbeat(1, 2, context=12))
-        nodes[3].transport.send(_heartbeat(3, 2, context=32))
+        nodes[1].transport.send(heartbeat(1, 2, context=12))
+        nodes[3].transport.send(heartbeat(3, 2, context=32))
         await net.wait_until(lambda: len(nodes[2].received) == 2)
         assert sorted(m.context for m in nodes[2].received) == [12, 32]  # type: ignore[union-attr]
         assert all(not n.transport.refused for n in nodes.values())
@@ -80,8 +60,8 @@ async def test_a_node_with_another_secret_is_refused_both_ways(net) -> None:
         two = await net.start_node(2, secrets=OLD)
         one.transport.update_peers({2: two.address})
         two.transport.update_peers({1: one.address})
-        one.transport.send(_heartbeat(1, 2))
-        two.transport.send(_heartbeat(2, 1))
+        one.transport.send(heartbeat(1, 2))
+        two.transport.send(heartbeat(2, 1))
         await net.wait_until(
             lambda: (
                 one.transport.refused["AuthenticationError"] >= 2
@@ -102,9 +82,9 @@ async def test_rolling_rotation_keeps_every_pair_connected(net) -> None:
         two.transport.update_peers({1: one.address})
         three.transport.update_peers({1: one.address})
         for dst in (2, 3):
-            one.transport.send(_heartbeat(1, dst, context=dst))
-        two.transport.send(_heartbeat(2, 1, context=21))
-        three.transport.send(_heartbeat(3, 1, context=31))
+            one.transport.send(heartbeat(1, dst, context=dst))
+        two.transport.send(heartbeat(2, 1, context=21))
+        three.transport.send(heartbeat(3, 1, context=31))
         await net.wait_until(lambda: len(one.received) == 2 and two.received and three.received)
         assert sorted(m.context for m in one.received) == [21, 31]  # type: ignore[union-attr]
         # The two ends of the rotation do not know each other's secret.
@@ -196,7 +176,7 @@ async def test_replayed_connection_bytes_are_refused(net) -> None:
         await net.nursery.start(trio.serve_listeners, relay_one, relay_listeners)
         one = await net.start_node(1, secrets=NEW, peers={2: relay})
         two.transport.update_peers({1: one.address})
-        one.transport.send(_heartbeat(1, 2, context=7))
+        one.transport.send(heartbeat(1, 2, context=7))
         await net.wait_until(lambda: len(two.received) == 1)
         await trio.sleep(0.1)
         replay = await trio.open_tcp_stream(two.address.host, two.address.port)
@@ -245,7 +225,7 @@ async def test_a_tampered_features_field_is_refused(net, tampered: str) -> None:
         await net.nursery.start(trio.serve_listeners, relay_one, relay_listeners)
         one = await net.start_node(1, secrets=NEW, peers={2: relay})
         two.transport.update_peers({1: one.address})
-        one.transport.send(_heartbeat(1, 2, context=7))
+        one.transport.send(heartbeat(1, 2, context=7))
         await net.wait_until(lambda: two.transport.refused["AuthenticationError"] >= 2)
         assert two.received == []
         assert not _connected(one, 2)
@@ -254,8 +234,8 @@ async def test_a_tampered_features_field_is_refused(net, tampered: str) -> None:
 async def test_an_authenticated_peer_cannot_replay_its_own_frames(net) -> None:
     with trio.fail_after(10):
         node = await net.start_node(1, secrets=NEW, peers={2: NOWHERE})
-        framed = await _dial(node.address, 2, 1, NEW)
-        frame = encode_frame(encode(_heartbeat(2, 1, context=1)))
+        framed = await dial(node.address, 2, 1, NEW)
+        frame = encode_frame(encode(heartbeat(2, 1, context=1)))
         await framed.send_frames([frame])
         sealed_twice = frame + framed._keys.receive.tag(frame)  # type: ignore[union-attr]
         await framed.stream.send_all(sealed_twice)  # wrong key and sequence number
@@ -267,11 +247,11 @@ async def test_an_authenticated_peer_cannot_replay_its_own_frames(net) -> None:
 async def test_removing_a_peer_closes_its_connection_and_refuses_it(net) -> None:
     with trio.fail_after(10):
         nodes = await net.start_cluster([1, 2], secrets=NEW)
-        nodes[2].transport.send(_heartbeat(2, 1, context=1))
+        nodes[2].transport.send(heartbeat(2, 1, context=1))
         await net.wait_until(lambda: len(nodes[1].received) == 1)
         nodes[1].transport.update_peers({})
         await net.wait_until(lambda: nodes[1].transport.refused["NotMember"] >= 1)
-        nodes[2].transport.send(_heartbeat(2, 1, context=2))
+        nodes[2].transport.send(heartbeat(2, 1, context=2))
         await trio.sleep(0.1)
         assert [m.context for m in nodes[1].received] == [1]  # type: ignore[union-attr]
 
