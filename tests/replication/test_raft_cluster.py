@@ -46,9 +46,8 @@ from seshat_trio.system.machine import SystemStateMachine
 
 
 async def test_leader_replicates_to_all_and_followers_refuse_writes(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
         pendings = [leader.driver.propose(set_op(b"k%d" % i, b"v%d" % i)) for i in range(40)]
@@ -69,9 +68,8 @@ async def test_leader_replicates_to_all_and_followers_refuse_writes(
 
 
 async def test_read_barrier_on_follower_sees_acknowledged_write(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
         follower = cluster.other_than(leader)
@@ -87,9 +85,8 @@ async def test_read_barrier_on_follower_sees_acknowledged_write(
 
 
 async def test_concurrent_reads_share_one_read_index_request(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
         follower = cluster.other_than(leader)
@@ -141,9 +138,8 @@ async def test_a_tick_closes_the_shared_read_request(
 
 
 async def test_read_barrier_without_leader_fails_clearly(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
         follower = cluster.other_than(leader)
@@ -156,9 +152,8 @@ async def test_read_barrier_without_leader_fails_clearly(
 
 
 async def test_leader_crash_new_leader_then_old_node_catches_up(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 60) as nursery:
         old = await cluster.leader()
         for i in range(10):
@@ -289,9 +284,8 @@ async def test_pending_proposals_end_committed_or_failed_when_leadership_is_lost
 
 
 async def test_writes_queued_when_a_transfer_starts_commit_under_the_new_leader(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
         target = cluster.other_than(leader)
@@ -333,9 +327,8 @@ async def test_merged_proposals_share_entries_and_each_gets_its_own_reply(
 
 
 async def test_stopping_driver_reports_pending_writes_as_unknown(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
         cluster.network.isolated.add(leader.node_id)

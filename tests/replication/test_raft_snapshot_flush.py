@@ -14,7 +14,7 @@ from pathlib import Path
 
 import trio
 import trio.testing
-from tests.replication.raft_cluster import FAST, GROUP, Cluster, running, set_op, write
+from tests.replication.raft_cluster import GROUP, Cluster, running, set_op, write
 
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
@@ -30,9 +30,8 @@ def op(*command: bytes) -> bytes:
 
 
 async def test_follower_applies_flushall_while_a_snapshot_stream_is_staged(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
         follower = cluster.other_than(leader)
