@@ -45,11 +45,18 @@ def split_args(line: bytes) -> list[bytes] | None:
         return None
 
 
-def _first_line(body: bytes) -> bytes | None:
-    """The `#!` line, without its newline; None without a newline before the first NUL
-    (Redis looks for it with strchr, in a C string)."""
-    end = body.find(b"\n")
-    return None if end < 0 or b"\x00" in body[:end] else body[:end]
+def _header(code: bytes, no_line: str, no_words: str) -> tuple[bytes, list[bytes]]:
+    """The `#!` line `code` starts with (without its newline) and its words; ShebangError
+    `no_line` without a newline before the first NUL (Redis looks for it with strchr, in a C
+    string), `no_words` without words (or with unbalanced quotes)."""
+    end = code.find(b"\n")
+    if end < 0 or b"\x00" in code[:end]:
+        raise ShebangError(no_line)
+    line = code[:end]
+    parts = split_args(line)
+    if not parts:
+        raise ShebangError(no_words)
+    return line, parts
 
 
 def eval_flags(body: bytes) -> tuple[ScriptFlags, int]:
@@ -57,12 +64,7 @@ def eval_flags(body: bytes) -> tuple[ScriptFlags, int]:
     script is compiled from that offset, keeping the newline so line numbers hold."""
     if not body.startswith(b"#!"):
         return COMPAT, 0
-    line = _first_line(body)
-    if line is None:
-        raise ShebangError("Invalid script shebang")
-    parts = split_args(line)
-    if not parts:
-        raise ShebangError("Invalid engine in script shebang")
+    line, parts = _header(body, "Invalid script shebang", "Invalid engine in script shebang")
     if parts[0] != b"#!lua":
         raise ShebangError(
             f"Unexpected engine in script shebang: {parts[0].decode(errors='replace')}"
@@ -91,12 +93,7 @@ def library_header(code: bytes) -> LibraryHeader:
     """Redis's functionExtractLibMetaData: `#!<engine> name=<library>`."""
     if not code.startswith(b"#!"):
         raise ShebangError("Missing library metadata")
-    line = _first_line(code)
-    if line is None:
-        raise ShebangError("Invalid library metadata")
-    parts = split_args(line)
-    if not parts:
-        raise ShebangError("Invalid library metadata")
+    line, parts = _header(code, "Invalid library metadata", "Invalid library metadata")
     name: bytes | None = None
     for part in parts[1:]:
         if part[:5].lower() == b"name=":
