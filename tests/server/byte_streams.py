@@ -1,5 +1,6 @@
-"""A trio memory stream that reads `bytes`, as a socket does (the RESP parser and the peer
-framing take bytes; trio's memory streams hand out bytearrays)."""
+"""Streams in tests: `BytesStream`, a trio memory stream that reads `bytes` as a socket does
+(the RESP parser and the peer framing take bytes; trio's memory streams hand out
+bytearrays), and `closed_within`, whether the other side closes a stream in time."""
 
 from __future__ import annotations
 
@@ -18,3 +19,16 @@ class BytesStream:
 
     async def aclose(self) -> None:
         await self._stream.aclose()
+
+
+async def closed_within(stream: trio.abc.Stream, seconds: float) -> bool:
+    """Whether the other side closes `stream` within `seconds` (what it still sends is read
+    and dropped)."""
+    with trio.move_on_after(seconds):
+        while True:
+            try:
+                if not await stream.receive_some(1 << 16):
+                    return True
+            except trio.BrokenResourceError:
+                return True
+    return False

@@ -9,6 +9,7 @@ import struct
 
 import pytest
 import trio
+from tests.server.byte_streams import closed_within
 from tests.transport.raw_peer import dial, heartbeat
 
 from seshat_trio.config.model import Address
@@ -130,17 +131,6 @@ async def test_messages_queued_while_disconnected_are_delivered(net) -> None:
         assert [m.context for m in two.received] == [5]  # type: ignore[union-attr]
 
 
-async def _assert_closed_by_peer(stream: trio.abc.Stream) -> None:
-    with trio.fail_after(5):
-        while True:
-            try:
-                data = await stream.receive_some(1024)
-            except trio.BrokenResourceError:
-                return
-            if not data:
-                return
-
-
 def _closed_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.seshat_fields["reason"]  # type: ignore[attr-defined]
@@ -174,7 +164,7 @@ async def test_bad_frame_closes_only_that_connection(
             await raw.send_frames([payload])
         else:
             await raw.stream.send_all(payload + b"\0" * 16)
-        await _assert_closed_by_peer(raw.stream)
+        assert await closed_within(raw.stream, 5)
         assert reason in _closed_reasons(caplog)
         # The node still serves its other connections, old and new.
         await good.send_frames([encode_frame(encode(heartbeat(4, 1, context=44)))])
@@ -202,7 +192,7 @@ async def test_bad_handshake_is_refused(
         node = await net.start_node(1)
         stream = await trio.open_tcp_stream(node.address.host, node.address.port)
         await stream.send_all(encode_frame(encode(hello)))  # type: ignore[arg-type]
-        await _assert_closed_by_peer(stream)
+        assert await closed_within(stream, 5)
         assert "HandshakeError" in _closed_reasons(caplog)
         assert node.received == []
 

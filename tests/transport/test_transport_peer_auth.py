@@ -6,6 +6,7 @@ import logging
 import attrs
 import pytest
 import trio
+from tests.server.byte_streams import closed_within
 from tests.transport.raw_peer import dial, heartbeat
 
 from seshat_trio.config.model import Address
@@ -31,17 +32,6 @@ NOWHERE = Address("127.0.0.1", 1)
 
 def _connected(node: object, peer: int) -> bool:
     return node.transport.peer_states()[peer].connected  # type: ignore[attr-defined]
-
-
-async def _closed(stream: trio.abc.Stream) -> bool:
-    """Whether the other side closed `stream` (reading whatever it still sent)."""
-    with trio.fail_after(5):
-        while True:
-            try:
-                if not await stream.receive_some(1 << 16):
-                    return True
-            except trio.BrokenResourceError:
-                return True
 
 
 async def test_peers_sharing_the_secret_exchange_messages(net) -> None:
@@ -146,7 +136,7 @@ async def test_forged_peer_is_refused_before_any_message(
         await stream.send_all(
             b"".join(encode_frame(encode(m)) for m in (hello, flush, resp))  # type: ignore[arg-type]
         )
-        assert await _closed(stream)
+        assert await closed_within(stream, 5)
         assert node.received == [] and forwarded == []
         assert node.transport.refused[reason] == 1
         assert any(r.getMessage() == "peer_refused" for r in caplog.records)
@@ -181,7 +171,7 @@ async def test_replayed_connection_bytes_are_refused(net) -> None:
         await trio.sleep(0.1)
         replay = await trio.open_tcp_stream(two.address.host, two.address.port)
         await replay.send_all(bytes(recorded))
-        assert await _closed(replay)
+        assert await closed_within(replay, 5)
         assert two.transport.refused["AuthenticationError"] == 1
         assert [m.context for m in two.received] == [7]  # type: ignore[union-attr]
 
@@ -239,7 +229,7 @@ async def test_an_authenticated_peer_cannot_replay_its_own_frames(net) -> None:
         await framed.send_frames([frame])
         sealed_twice = frame + framed._keys.receive.tag(frame)  # type: ignore[union-attr]
         await framed.stream.send_all(sealed_twice)  # wrong key and sequence number
-        assert await _closed(framed.stream)
+        assert await closed_within(framed.stream, 5)
         assert [m.context for m in node.received] == [1]  # type: ignore[union-attr]
         assert node.transport.refused["ForgedFrame"] == 1
 
@@ -264,7 +254,7 @@ async def test_unauthenticated_connections_are_bounded(net) -> None:
         silent = [await trio.open_tcp_stream(address.host, address.port) for _ in range(2)]
         await trio.sleep(0.05)
         extra = await trio.open_tcp_stream(node.address.host, node.address.port)
-        assert await _closed(extra)
+        assert await closed_within(extra, 5)
         assert node.transport.refused["TooManyHandshakes"] == 1
         for stream in silent:
             await stream.aclose()
@@ -275,4 +265,4 @@ async def test_a_big_frame_before_the_handshake_is_refused_unread(net) -> None:
         node = await net.start_node(1, secrets=NEW)
         stream = await trio.open_tcp_stream(node.address.host, node.address.port)
         await stream.send_all(b"\x00\x10\x00\x00")  # a 1 MiB frame, before any proof
-        assert await _closed(stream)
+        assert await closed_within(stream, 5)
