@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from replicas import Client, Replicas
 
-from seshat_trio.kv.hashes import EXACT_RANDOM_FIELDS
+from seshat_trio.kv.sampling import EXACT_RANDOM_ELEMENTS as EXACT_RANDOM_FIELDS
 from seshat_trio.protocol import ErrorReply as Err
 
 NOT_INT = Err("ERR value is not an integer or out of range")

@@ -59,6 +59,12 @@ REDIS_TABLE = {
     "evalsha_ro": (-3, 0, 0, 0), "script": (-2, 0, 0, 0), "fcall": (-3, 0, 0, 0),
     "fcall_ro": (-3, 0, 0, 0),
     "auth": (-2, 0, 0, 0), "acl": (-2, 0, 0, 0),
+    "sadd": (-3, 1, 1, 1), "srem": (-3, 1, 1, 1), "scard": (2, 1, 1, 1),
+    "sismember": (3, 1, 1, 1), "smismember": (-3, 1, 1, 1), "smembers": (2, 1, 1, 1),
+    "srandmember": (-2, 1, 1, 1), "spop": (-2, 1, 1, 1), "smove": (4, 1, 2, 1),
+    "sinter": (-2, 1, -1, 1), "sintercard": (-3, 0, 0, 0), "sinterstore": (-3, 1, -1, 1),
+    "sunion": (-2, 1, -1, 1), "sunionstore": (-3, 1, -1, 1), "sdiff": (-2, 1, -1, 1),
+    "sdiffstore": (-3, 1, -1, 1), "sscan": (-3, 1, 1, 1),
     "seshat.member": (-2, 0, 0, 0),
 }  # fmt: skip
 WRITE_COMMANDS = {
@@ -66,6 +72,7 @@ WRITE_COMMANDS = {
     "append", "setrange", "incr", "decr", "incrby", "decrby", "incrbyfloat", "del", "unlink",
     "rename", "renamenx", "copy", "flushdb", "flushall", "expire", "pexpire", "expireat",
     "pexpireat", "persist", "hset", "hsetnx", "hmset", "hdel", "hincrby", "hincrbyfloat",
+    "sadd", "srem", "spop", "smove", "sinterstore", "sunionstore", "sdiffstore",
     "zadd", "zincrby", "zrem", "zrangestore", "zremrangebyrank", "zremrangebyscore",
     "zremrangebylex", "zpopmin", "zpopmax", "zmpop", "zunionstore", "zinterstore", "zdiffstore",
 }  # fmt: skip

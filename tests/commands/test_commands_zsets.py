@@ -9,7 +9,7 @@ import math
 import pytest
 from replicas import Client
 
-from seshat_trio.kv.zsets import EXACT_RANDOM_MEMBERS
+from seshat_trio.kv.sampling import EXACT_RANDOM_ELEMENTS
 from seshat_trio.protocol import ErrorReply as Err
 
 NOT_INT = Err("ERR value is not an integer or out of range")
@@ -506,7 +506,7 @@ async def test_a_transaction_sees_its_own_zset_writes(client: Client) -> None:
     assert await client.call("ZCARD", "u") == 1
 
 
-@pytest.mark.parametrize("size", [10, EXACT_RANDOM_MEMBERS + 200])
+@pytest.mark.parametrize("size", [10, EXACT_RANDOM_ELEMENTS + 200])
 async def test_zrandmember_counts_and_members(leader_client: Client, size: int) -> None:
     members = [b"m%d" % i for i in range(size)]
     for start in range(0, size, 500):

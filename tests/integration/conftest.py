@@ -13,6 +13,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from differential import RedisServer, Side
 from harness import ClusterFactory, ClusterProcesses, HasLogs, NodeProcess
 
 
@@ -58,3 +59,27 @@ def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
+    """A real redis-server 7.0 for the differential tests (differential.py)."""
+    if not RedisServer.available():
+        pytest.skip("redis-server 7.0 is not installed (.ci/run installs it)")
+    server = RedisServer(tmp_path_factory.mktemp("redis-oracle"))
+    try:
+        server.start()
+        side = Side("redis", [server.port])
+        yield side
+        side.close()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def subject(shared_cluster: ClusterProcesses) -> Iterator[Side]:
+    """The shared cluster as the differential tests' other side: node 0 is the leader."""
+    leader = shared_cluster.leader()
+    side = Side("seshat", [node.port for node in [leader, *shared_cluster.followers(leader)]])
+    yield side
+    side.close()

@@ -9,11 +9,16 @@ picks), or as a whole iteration (SCAN/HSCAN: cursors differ, the keys they visit
 On the seshat-trio side every call goes to one node of a cluster, chosen by the step
 (leader or follower), so forwarding, read barriers and follower reads are all exercised.
 
+A write that picks at random (SPOP) would leave the two sides holding different data, so
+it is a `Pop`: seshat-trio pops, the oracle checks that what was popped was there and as
+many as it should be, then removes exactly those, and both sides agree again.
+
 Adding a value type adds strategies (differential_commands.py), nothing here.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -23,6 +28,7 @@ from pathlib import Path
 
 import attrs
 import redis
+from hypothesis import HealthCheck, settings
 
 from seshat_trio.testing.ports import free_port
 
@@ -30,6 +36,15 @@ Reply = object
 Normalize = Callable[[Reply], object]
 REDIS_SERVER = "/usr/bin/redis-server"
 SCAN_LIMIT = 10_000  # calls one iteration may take: a cursor that never ends is a failure
+# Bounded for CI (a few tens of seconds); DIFFERENTIAL_EXAMPLES=2000 for a long hunt.
+EXAMPLES = int(os.environ.get("DIFFERENTIAL_EXAMPLES", "60"))
+#: The hypothesis settings of a differential test (each example runs against real servers).
+DIFFERENTIAL = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 def plain(reply: Reply) -> object:
@@ -94,7 +109,35 @@ class Multi:
     node: int = 0
 
 
-Step = Call | ScanAll | Multi
+@attrs.frozen(slots=True)
+class Pop:
+    """SPOP key [count]: seshat-trio's random picks, checked against then applied to the
+    oracle (see the module doc). Never inside a `Multi`."""
+
+    key: bytes
+    count: bytes | None
+    node: int = 0
+
+    def check(self, oracle: Side, subject: Side) -> None:
+        argv = (b"SPOP", self.key) if self.count is None else (b"SPOP", self.key, self.count)
+        got = plain(subject.call(self.node, argv))
+        if isinstance(got, tuple) or got is None:  # an error, or nothing to pop
+            expected = plain(oracle.call(0, argv))
+            assert got == expected, f"{argv}: redis answered {expected!r}, seshat {got!r}"
+            return
+        popped = [got] if isinstance(got, bytes) else got
+        assert isinstance(popped, list)
+        size = plain(oracle.call(0, (b"SCARD", self.key)))
+        assert isinstance(size, int)
+        wanted = 1 if self.count is None else min(int(self.count), size)
+        assert len(popped) == len(set(popped)) == wanted, f"{argv} popped {popped!r} of {size}"
+        if popped:
+            there = oracle.call(0, (b"SMISMEMBER", self.key, *popped))
+            assert there == [1] * len(popped), f"{argv} popped {popped!r}, not all members"
+            assert oracle.call(0, (b"SREM", self.key, *popped)) == len(popped)
+
+
+Step = Call | ScanAll | Multi | Pop
 
 
 class Side:
@@ -114,7 +157,7 @@ class Side:
         except redis.ResponseError as exc:
             return exc
 
-    def run(self, step: Step) -> object:
+    def run(self, step: Call | ScanAll | Multi) -> object:
         if isinstance(step, Call):
             return step.normalize(self.call(step.node, step.argv))
         if isinstance(step, Multi):
@@ -135,9 +178,9 @@ class Side:
             if not isinstance(reply, list):
                 return plain(reply)
             cursor, items = reply
-            if step.key is None:
+            if step.key is None or step.command == b"SSCAN":  # keys, or a set's members
                 seen += items
-            else:  # HSCAN: field/value pairs
+            else:  # HSCAN, ZSCAN: pairs
                 seen += zip(items[0::2], items[1::2], strict=True)
             if cursor == b"0":
                 return sorted(set(seen), key=repr)
@@ -148,9 +191,18 @@ class Side:
             connection.disconnect()
 
 
+def flush(*sides: Side) -> None:
+    """Start an example from an empty keyspace on every side."""
+    for side in sides:
+        assert side.call(0, (b"FLUSHALL",)) == b"OK"
+
+
 def compare(steps: Sequence[Step], oracle: Side, subject: Side) -> None:
     """Run `steps` on both sides in order; fail at the first reply that differs."""
     for number, step in enumerate(steps):
+        if isinstance(step, Pop):
+            step.check(oracle, subject)
+            continue
         expected = oracle.run(step)
         got = subject.run(step)
         assert got == expected, (

@@ -6,16 +6,16 @@ floats), and lex ranges run over members of one score and of several."""
 
 from __future__ import annotations
 
-import os
-
 import attrs
-from differential import Call, Multi, ScanAll, Side, Step, compare, shape
+import pytest
+import redis
+from differential import DIFFERENTIAL, Call, Multi, ScanAll, Side, Step, compare, flush, shape
 from differential_commands import call, call_varargs
-from hypothesis import HealthCheck, given, settings
+from harness import ClusterProcesses
+from hypothesis import given
 from hypothesis import strategies as st
-from test_differential import oracle, subject  # noqa: F401  (the two sides, as fixtures)
 
-EXAMPLES = int(os.environ.get("DIFFERENTIAL_EXAMPLES", "60"))
+pytestmark = pytest.mark.integration
 
 keys = st.sampled_from([b"{z}a", b"{z}b", b"{z}c", b"{z}s"])
 members = st.sampled_from([b"a", b"b", b"c", b"aa", b"", b"m"])
@@ -105,6 +105,7 @@ ZSETS = [
         lambda d: Call((d[1].argv[0], d[0], *d[1].argv[1:]))),
     st.tuples(keys, multi_key(b"ZDIFFSTORE", st.just(()))).map(
         lambda d: Call((d[1].argv[0], d[0], *d[1].argv[1:]))),
+    call_varargs("SADD", [keys, members], st.tuples(members)),  # sets are inputs too
     call("SET", keys, members),
     call("DEL", keys),
     call("TYPE", keys),
@@ -125,14 +126,53 @@ def steps(draw: st.DrawFn, nodes: int = 3, max_steps: int = 30) -> list[Step]:
     return [attrs.evolve(step, node=draw(st.integers(0, nodes - 1))) for step in chosen]
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@DIFFERENTIAL
 @given(sequence=steps())
-def test_zset_replies_match_redis(oracle: Side, subject: Side, sequence: list[Step]) -> None:  # noqa: F811
-    for side in (oracle, subject):
-        assert side.call(0, (b"FLUSHALL",)) == b"OK"
+def test_zset_replies_match_redis(oracle: Side, subject: Side, sequence: list[Step]) -> None:
+    flush(oracle, subject)
     compare(sequence, oracle, subject)
+
+
+def test_redis_py_on_the_leader_and_a_follower(shared_cluster: ClusterProcesses) -> None:
+    leader = shared_cluster.leader()
+    follower = shared_cluster.followers(leader)[0]
+    on_follower, on_leader = follower.client(), leader.client()
+    on_leader.flushall()
+    # A write sent to a follower is forwarded; both nodes then read it.
+    assert on_follower.zadd("{r}board", {"ann": 10, "bob": 7.5, "cy": 12}) == 3
+    assert on_follower.zincrby("{r}board", 3, "bob") == 10.5
+    for client in (on_leader, on_follower):
+        assert client.zrange("{r}board", 0, -1, withscores=True) == [
+            (b"ann", 10.0), (b"bob", 10.5), (b"cy", 12.0),
+        ]  # fmt: skip
+        assert client.zrevrank("{r}board", "ann") == 2
+        assert client.zrangebyscore("{r}board", "(10", "+inf") == [b"bob", b"cy"]
+    # WATCH/MULTI/EXEC from the follower: the transaction runs whole on the leader.
+    with on_follower.pipeline(transaction=True) as pipe:
+        pipe.watch("{r}board")
+        top = pipe.zrevrange("{r}board", 0, 0)
+        pipe.multi()
+        pipe.zrem("{r}board", *top)
+        pipe.zunionstore("{r}copy", ["{r}board"])
+        assert pipe.execute() == [1, 2]
+    assert on_leader.zpopmin("{r}copy", 5) == [(b"ann", 10.0), (b"bob", 10.5)]
+    assert on_leader.exists("{r}copy") == 0
+    assert on_leader.type("{r}board") == b"zset"
+    assert on_leader.object("encoding", "{r}board") == b"skiplist"
+    assert list(on_follower.scan_iter(_type="zset")) == [b"{r}board"]
+
+
+def test_resp3_scores_are_doubles_through_redis_py(shared_cluster: ClusterProcesses) -> None:
+    leader = shared_cluster.leader()
+    follower = shared_cluster.followers(leader)[0]
+    node = redis.Redis(port=follower.port, protocol=3, password=follower.password)
+    try:
+        node.delete("{r}z")
+        assert node.zadd("{r}z", {"a": 1.5, "b": float("inf")}) == 2
+        assert node.zscore("{r}z", "a") == 1.5
+        assert node.execute_command("ZRANGE", "{r}z", 0, -1, "WITHSCORES") == [
+            [b"a", 1.5], [b"b", float("inf")],
+        ]  # fmt: skip
+        assert node.execute_command("ZMPOP", 1, "{r}z", "MAX") == [b"{r}z", [[b"b", float("inf")]]]
+    finally:
+        node.close()

@@ -12,17 +12,16 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from keyspace_model import key_command
 
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.parsing import parse_int
 from seshat_trio.kv.state_machine import KvStateMachine
-from seshat_trio.protocol import ErrorReply, Reply, SimpleString
+from seshat_trio.protocol import ErrorReply, Reply
 from seshat_trio.storage import Store
 
 GROUP = 1
-OK = SimpleString("OK")
 WRONGTYPE = ErrorReply("WRONGTYPE Operation against a key holding the wrong kind of value")
-NO_SUCH_KEY = ErrorReply("ERR no such key")
 
 keys = st.sampled_from([b"a", b"b", b"c"])
 fields = st.sampled_from([b"f0", b"f1", b"f2", b"f3", b""])
@@ -115,30 +114,7 @@ class Model:
             h[args[1]] = b"%d" % result
             data[args[0]] = h
             return result
-        if name == b"del":
-            return int(data.pop(args[0], None) is not None)
-        if name == b"set":
-            data[args[0]] = args[1]
-            return OK
-        if name in (b"rename", b"copy"):
-            if name == b"copy" and args[0] == args[1]:
-                return ErrorReply("ERR source and destination objects are the same")
-            if args[0] not in data:
-                return NO_SUCH_KEY if name == b"rename" else 0
-            if name == b"copy" and args[1] in data:
-                return 0
-            value = data[args[0]]
-            if name == b"rename":
-                del data[args[0]]
-            data[args[1]] = dict(value) if isinstance(value, dict) else value
-            return OK if name == b"rename" else 1
-        if name == b"type":
-            value = data.get(args[0])
-            kind = "none" if value is None else "string" if isinstance(value, bytes) else "hash"
-            return SimpleString(kind)
-        assert name == b"flushall"
-        data.clear()
-        return OK
+        return key_command(data, name, args, "hash")
 
 
 def normalize(command: tuple[bytes, ...], reply: Reply) -> Reply:

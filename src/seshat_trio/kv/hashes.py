@@ -10,19 +10,15 @@ raise Redis 7.0's keyspace notifications (t_hash.c).
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable
 
 import attrs
 
-from seshat_trio.glob import compile_glob
-from seshat_trio.kv import registry
+from seshat_trio.kv import registry, sampling
 from seshat_trio.kv.collections import (
     Collection,
     MutableCollection,
-    from_position,
     member_of,
-    member_position,
     member_suffix,
 )
 from seshat_trio.kv.parsing import (
@@ -38,7 +34,7 @@ from seshat_trio.kv.parsing import (
     parse_int,
 )
 from seshat_trio.kv.registry import ONE, Args, args_as_is
-from seshat_trio.kv.scan import INVALID_CURSOR, ScanOptions, page, parse_cursor, parse_options
+from seshat_trio.kv.scan import MemberScan, parse_member_scan, scan_members
 from seshat_trio.kv.types import register_type
 from seshat_trio.kv.values import OK, too_large
 from seshat_trio.kv.view import KeyView, WritableView
@@ -49,12 +45,6 @@ from seshat_trio.pubsub.notify import HASH as HASH_EVENTS
 HASH = 4
 register_type(HASH, "hash", lambda value: b"hashtable", collection=True)
 
-# HRANDFIELD reads a hash of at most this many fields whole, and picks uniformly; above it,
-# each pick is the field after a random position in hash order (O(log N), not uniform).
-EXACT_RANDOM_FIELDS = 1000
-# The most fields HRANDFIELD returns with a negative count (Redis has no bound: a huge one
-# would hold the event loop and memory for the whole reply).
-MAX_RANDOM_REPEATS = 1_000_000
 _LONG_MAX = 2**63 - 1
 
 
@@ -226,47 +216,15 @@ class RandArgs:
 def parse_hrandfield(args: Args) -> RandArgs | ErrorReply:
     if len(args) == 1:
         return RandArgs(args[0], None, with_values=False)
-    count = parse_int(args[1])
-    if count is None:
-        return NOT_INTEGER
-    if count < -_LONG_MAX:
-        return ErrorReply(
-            f"ERR value is out of range, value must between {-_LONG_MAX} and {_LONG_MAX}"
-        )
+    count = sampling.parse_count(args[1])
+    if isinstance(count, ErrorReply):
+        return count
     if len(args) > 3 or (len(args) == 3 and args[2].lower() != b"withvalues"):
         return SYNTAX_ERROR
     with_values = len(args) == 3
     if with_values and not -_LONG_MAX // 2 <= count <= _LONG_MAX // 2:
         return ErrorReply("ERR value is out of range")
-    if -count > MAX_RANDOM_REPEATS:
-        return ErrorReply(
-            f"ERR value is out of range, a negative count may ask for at most "
-            f"{MAX_RANDOM_REPEATS} fields"
-        )
-    return RandArgs(args[0], count, with_values)
-
-
-def _random_items(h: Collection, rng: random.Random, count: int) -> list[tuple[bytes, bytes]]:
-    """`count` fields drawn independently (repeats possible)."""
-    if h.count <= EXACT_RANDOM_FIELDS:
-        everything = list(h.items())
-        return [everything[rng.randrange(len(everything))] for _ in range(count)]
-    picks: list[tuple[bytes, bytes]] = []
-    for _ in range(count):
-        item = next(h.items(from_position(rng.getrandbits(32))), None) or next(h.items())
-        picks.append(item)
-    return picks
-
-
-def _distinct_items(h: Collection, rng: random.Random, count: int) -> list[tuple[bytes, bytes]]:
-    """`count` distinct fields (count < the hash's size)."""
-    if count * 3 > h.count or h.count <= EXACT_RANDOM_FIELDS:
-        return rng.sample(list(h.items()), count)
-    chosen: dict[bytes, bytes] = {}
-    while len(chosen) < count:
-        for suffix, value in _random_items(h, rng, count - len(chosen)):
-            chosen.setdefault(suffix, value)
-    return list(chosen.items())
+    return sampling.check_repeats(count) or RandArgs(args[0], count, with_values)
 
 
 def _fields_reply(items: Iterable[tuple[bytes, bytes]], with_values: bool) -> Reply:
@@ -280,53 +238,20 @@ def hrandfield(view: KeyView, cmd: RandArgs) -> Reply:
     if cmd.count is None:
         if h is None:
             return None
-        ((suffix, _),) = _random_items(h, view.random(), 1)
+        ((suffix, _),) = sampling.random_items(h, view.random(), 1)
         return member_of(suffix)
     if h is None or cmd.count == 0:
         return []
     if cmd.count < 0:
-        return _fields_reply(_random_items(h, view.random(), -cmd.count), cmd.with_values)
+        return _fields_reply(sampling.random_items(h, view.random(), -cmd.count), cmd.with_values)
     if cmd.count >= h.count:
         return _fields_reply(h.items(), cmd.with_values)
-    return _fields_reply(_distinct_items(h, view.random(), cmd.count), cmd.with_values)
+    return _fields_reply(sampling.distinct_items(h, view.random(), cmd.count), cmd.with_values)
 
 
 # -- HSCAN ----------------------------------------------------------------------------------
-@attrs.frozen(slots=True)
-class HscanArgs:
-    key: bytes
-    cursor: int
-    options: ScanOptions | ErrorReply  # Redis checks them after the key's type
-
-
-def parse_hscan(args: Args) -> HscanArgs | ErrorReply:
-    cursor = parse_cursor(args[1])
-    if cursor is None:
-        return INVALID_CURSOR
-    return HscanArgs(args[0], cursor, parse_options(args[2:], with_type=False))
-
-
-def _member_position(item: tuple[bytes, bytes]) -> int:
-    return member_position(item[0])
-
-
-def hscan(view: KeyView, cmd: HscanArgs) -> Reply:
-    h = _read(view, cmd.key)
-    if h is None:
-        return [b"0", []]
-    options = cmd.options
-    if isinstance(options, ErrorReply):
-        return options
-    if cmd.cursor >> 32:
-        return [b"0", []]
-    cursor, examined = page(h.items(from_position(cmd.cursor)), _member_position, options.count)
-    glob = None if options.pattern is None else compile_glob(options.pattern)
-    found: list[bytes] = []
-    for suffix, value in examined:
-        field = member_of(suffix)
-        if glob is None or glob.match(field):
-            found += (field, value)
-    return [b"%d" % cursor, found]
+def hscan(view: KeyView, cmd: MemberScan) -> Reply:
+    return scan_members(_read(view, cmd.key), cmd, with_values=True)
 
 
 row = registry.rows("hash")
@@ -381,7 +306,7 @@ registry.write("hincrbyfloat", parse_hincrbyfloat, hincrbyfloat, row(
 registry.read("hrandfield", parse_hrandfield, hrandfield, row(
     -2, "readonly", ONE, "6.2.0", "O(N) where N is the number of fields returned",
     "Returns one or more random fields from a hash."))
-registry.read("hscan", parse_hscan, hscan, row(
+registry.read("hscan", parse_member_scan, hscan, row(
     -3, "readonly", ONE, "2.8.0",
     "O(1) for every call. O(N) for a complete iteration, including enough command calls "
     "for the cursor to return back to 0. N is the number of elements inside the collection.",

@@ -1,4 +1,4 @@
-"""SCAN-family cursors and paging (SCAN, HSCAN, and the SSCAN/ZSCAN to come).
+"""SCAN-family cursors and paging: SCAN, and HSCAN/SSCAN/ZSCAN over a collection.
 
 A cursor is an unsigned 64-bit decimal integer, as in Redis: the *position* of the next
 item to examine. Items are kept in position order: keys by (hash slot, crc32 of the key),
@@ -20,8 +20,10 @@ from typing import TypeVar
 
 import attrs
 
+from seshat_trio.glob import compile_glob
+from seshat_trio.kv.collections import Collection, from_position, member_of, member_position
 from seshat_trio.kv.parsing import NOT_INTEGER, SYNTAX_ERROR, parse_int
-from seshat_trio.protocol import ErrorReply
+from seshat_trio.protocol import ErrorReply, Reply
 
 T = TypeVar("T")
 
@@ -89,3 +91,43 @@ def page(items: Iterable[T], position: Callable[[T], int], count: int) -> tuple[
         taken.append(item)
         last = here
     return 0, taken
+
+
+@attrs.frozen(slots=True)
+class MemberScan:
+    """HSCAN/SSCAN/ZSCAN arguments."""
+
+    key: bytes
+    cursor: int
+    options: ScanOptions | ErrorReply  # Redis checks them after the key's type
+
+
+def parse_member_scan(args: tuple[bytes, ...]) -> MemberScan | ErrorReply:
+    cursor = parse_cursor(args[1])
+    if cursor is None:
+        return INVALID_CURSOR
+    return MemberScan(args[0], cursor, parse_options(args[2:], with_type=False))
+
+
+def _member_position(item: tuple[bytes, bytes]) -> int:
+    return member_position(item[0])
+
+
+def scan_members(c: Collection | None, cmd: MemberScan, *, with_values: bool) -> Reply:
+    """One page of a collection's members (and their values if `with_values`); a cursor
+    is a member position, 32 bits."""
+    if c is None:
+        return [b"0", []]
+    options = cmd.options
+    if isinstance(options, ErrorReply):
+        return options
+    if cmd.cursor >> 32:
+        return [b"0", []]
+    cursor, examined = page(c.items(from_position(cmd.cursor)), _member_position, options.count)
+    glob = None if options.pattern is None else compile_glob(options.pattern)
+    found: list[bytes] = []
+    for suffix, value in examined:
+        member = member_of(suffix)
+        if glob is None or glob.match(member):
+            found += (member, value) if with_values else (member,)
+    return [b"%d" % cursor, found]

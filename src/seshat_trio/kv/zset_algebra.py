@@ -1,11 +1,11 @@
 """Sorted-set algebra: ZUNION, ZINTER, ZDIFF (and their STORE forms), ZINTERCARD.
 
-As in Redis 7.0 (zunionInterDiffGenericCommand): inputs may be sorted sets or sets (a set
-member scores 1); every input key is type-checked before the options are parsed; the
-inputs are combined smallest first (a stable sort by size), so a SUM adds in Redis's
-order; WEIGHTS multiply (0 * inf is 0), AGGREGATE SUM turns inf + -inf into 0. ZINTER
-walks the smallest input and looks each member up in the others: O(N*K) for N members of
-the smallest of K inputs. The STORE forms replace whatever the destination holds.
+As in Redis 7.0 (zunionInterDiffGenericCommand): inputs may be sorted sets or sets
+(kv/sets.py; a set member scores 1); every input key is type-checked before the options
+are parsed; the inputs are combined smallest first (a stable sort by size), so a SUM adds
+in Redis's order; WEIGHTS multiply (0 * inf is 0), AGGREGATE SUM turns inf + -inf into 0.
+ZINTER walks the smallest input and looks each member up in the others: O(N*K) for N
+members of the smallest of K inputs. The STORE forms replace whatever the destination holds.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from seshat_trio.kv import registry, zsets
 from seshat_trio.kv.collections import Collection, member_of, member_suffix
 from seshat_trio.kv.parsing import NOT_INTEGER, SYNTAX_ERROR, parse_int
 from seshat_trio.kv.registry import ONE, Args
+from seshat_trio.kv.sets import SET
 from seshat_trio.kv.types import WrongType
 from seshat_trio.kv.view import KeyView, WritableView
 from seshat_trio.kv.zset_ranges import parse_score
 from seshat_trio.protocol import ErrorReply, Reply
-
-SET = 2  # Redis's OBJ_SET (kv/types.py): a set's members are read as scores of 1
 
 
 @attrs.frozen(slots=True)

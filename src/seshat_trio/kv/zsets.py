@@ -20,26 +20,22 @@ of different scores walk the set in order as Redis does for a small set (listpac
 from __future__ import annotations
 
 import math
-import random
 import struct
 from collections.abc import Callable, Iterator
 from itertools import dropwhile, islice, takewhile
 
 import attrs
 
-from seshat_trio.glob import compile_glob
-from seshat_trio.kv import registry
+from seshat_trio.kv import registry, sampling
 from seshat_trio.kv.collections import (
     Collection,
     MutableCollection,
-    from_position,
     member_of,
-    member_position,
     member_suffix,
 )
 from seshat_trio.kv.parsing import NOT_FLOAT, NOT_INTEGER, SYNTAX_ERROR, parse_int
 from seshat_trio.kv.registry import ONE, Args, KeysProc, args_as_is
-from seshat_trio.kv.scan import INVALID_CURSOR, ScanOptions, page, parse_cursor, parse_options
+from seshat_trio.kv.scan import MemberScan, parse_member_scan, scan_members
 from seshat_trio.kv.types import register_type, typed
 from seshat_trio.kv.view import KeyView, WritableView
 from seshat_trio.kv.zset_ranges import (
@@ -564,7 +560,8 @@ def zmpop(view: WritableView, cmd: MultiPop) -> Reply:
 # -- ZRANDMEMBER, ZSCAN ---------------------------------------------------------------------
 class Members(Collection):
     """A sorted set's member records as a plain collection of (member suffix, score text),
-    in member-position order (crc32): what ZSCAN pages through and ZRANDMEMBER picks from."""
+    in member-position order (crc32): what ZSCAN pages through and ZRANDMEMBER picks from,
+    as HSCAN and HRANDFIELD do a hash's fields."""
 
     __slots__ = ()
 
@@ -579,12 +576,6 @@ class Members(Collection):
             yield suffix[1:], b"%.17g" % _SCORE.unpack(raw)[0]
 
 
-# ZRANDMEMBER reads a sorted set of at most this many members whole and picks uniformly;
-# above it, each pick is the member after a random position in member order (not uniform).
-EXACT_RANDOM_MEMBERS = 1000
-# The most members a negative count may ask for (Redis has no bound: a huge one would hold
-# the event loop and memory for the whole reply).
-MAX_RANDOM_REPEATS = 1_000_000
 _LONG_MAX = 2**63 - 1
 
 
@@ -598,99 +589,36 @@ class RandArgs:
 def parse_zrandmember(args: Args) -> RandArgs | ErrorReply:
     if len(args) == 1:
         return RandArgs(args[0], None, with_scores=False)
-    count = parse_int(args[1])
-    if count is None:
-        return NOT_INTEGER
-    if count < -_LONG_MAX:
-        return ErrorReply(
-            f"ERR value is out of range, value must between {-_LONG_MAX} and {_LONG_MAX}"
-        )
+    count = sampling.parse_count(args[1])
+    if isinstance(count, ErrorReply):
+        return count
     if len(args) > 3 or (len(args) == 3 and args[2].lower() != b"withscores"):
         return SYNTAX_ERROR
     with_scores = len(args) == 3
     if with_scores and not -_LONG_MAX // 2 <= count <= _LONG_MAX // 2:
         return ErrorReply("ERR value is out of range")
-    if -count > MAX_RANDOM_REPEATS:
-        return ErrorReply(
-            f"ERR value is out of range, a negative count may ask for at most "
-            f"{MAX_RANDOM_REPEATS} members"
-        )
-    return RandArgs(args[0], count, with_scores)
-
-
-def _picks(z: Members, rng: random.Random, count: int) -> list[tuple[bytes, bytes]]:
-    """`count` members drawn independently (repeats possible)."""
-    if z.count <= EXACT_RANDOM_MEMBERS:
-        everything = list(z.items())
-        return [rng.choice(everything) for _ in range(count)]
-    return [
-        next(z.items(from_position(rng.getrandbits(32))), None) or next(z.items())
-        for _ in range(count)
-    ]
-
-
-def _distinct_picks(z: Members, rng: random.Random, count: int) -> list[tuple[bytes, bytes]]:
-    """`count` distinct members (count < the set's size)."""
-    if count * 3 > z.count or z.count <= EXACT_RANDOM_MEMBERS:
-        return rng.sample(list(z.items()), count)
-    chosen: dict[bytes, bytes] = {}
-    while len(chosen) < count:
-        for suffix, text in _picks(z, rng, count - len(chosen)):
-            chosen.setdefault(suffix, text)
-    return list(chosen.items())
+    return sampling.check_repeats(count) or RandArgs(args[0], count, with_scores)
 
 
 def zrandmember(view: KeyView, cmd: RandArgs) -> Reply:
+    """Random picks as HRANDFIELD makes them (kv/sampling.py), from the member records."""
     z = Members.of(view, cmd.key)
     if cmd.count is None:
-        return None if z is None else member_of(_picks(z, view.random(), 1)[0][0])
+        return None if z is None else member_of(sampling.random_items(z, view.random(), 1)[0][0])
     if z is None or cmd.count == 0:
         return []
     if cmd.count < 0:
-        picked = _picks(z, view.random(), -cmd.count)
+        picked = sampling.random_items(z, view.random(), -cmd.count)
     elif cmd.count >= z.count:
         picked = list(z.items())
     else:
-        picked = _distinct_picks(z, view.random(), cmd.count)
+        picked = sampling.distinct_items(z, view.random(), cmd.count)
     found = [(member_of(suffix), float(text)) for suffix, text in picked]
     return scores_reply(found, cmd.with_scores)
 
 
-@attrs.frozen(slots=True)
-class ScanArgs:
-    key: bytes
-    cursor: int
-    options: ScanOptions | ErrorReply  # Redis checks them after the key's type
-
-
-def parse_zscan(args: Args) -> ScanArgs | ErrorReply:
-    cursor = parse_cursor(args[1])
-    if cursor is None:
-        return INVALID_CURSOR
-    return ScanArgs(args[0], cursor, parse_options(args[2:], with_type=False))
-
-
-def _position(item: tuple[bytes, bytes]) -> int:
-    return member_position(item[0])
-
-
-def zscan(view: KeyView, cmd: ScanArgs) -> Reply:
-    z = Members.of(view, cmd.key)
-    if z is None:
-        return [b"0", []]
-    options = cmd.options
-    if isinstance(options, ErrorReply):
-        return options
-    if cmd.cursor >> 32:
-        return [b"0", []]
-    cursor, examined = page(z.items(from_position(cmd.cursor)), _position, options.count)
-    glob = None if options.pattern is None else compile_glob(options.pattern)
-    found: list[bytes] = []
-    for suffix, text in examined:
-        member = member_of(suffix)
-        if glob is None or glob.match(member):
-            found += (member, text)
-    return [b"%d" % cursor, found]
+def zscan(view: KeyView, cmd: MemberScan) -> Reply:
+    return scan_members(Members.of(view, cmd.key), cmd, with_values=True)
 
 
 def numkeys_keys(at: int, access: str, dest: str | None = None) -> KeysProc:
@@ -794,7 +722,7 @@ registry.write("zmpop", parse_multi_pop, zmpop, row(
 registry.read("zrandmember", parse_zrandmember, zrandmember, row(
     -2, "readonly", ONE, "6.2.0", "O(N) where N is the number of members returned",
     "Returns one or more random members from a sorted set."))
-registry.read("zscan", parse_zscan, zscan, row(
+registry.read("zscan", parse_member_scan, zscan, row(
     -3, "readonly", ONE, "2.8.0",
     "O(1) for every call. O(N) for a complete iteration, including enough command calls "
     "for the cursor to return back to 0. N is the number of elements inside the collection.",

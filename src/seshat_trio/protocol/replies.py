@@ -8,11 +8,13 @@ set members and map keys (e.g. COMMAND INFO's flag sets of simple strings).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import attrs
+
+T = TypeVar("T")
 
 
 def one_line(text: str) -> bytes:
@@ -80,6 +82,29 @@ class Pairs:
     flat array (first, second, first, second, ...) in RESP2, as Redis replies them."""
 
     items: tuple[tuple[Reply, Reply], ...] = attrs.field(converter=_as_pairs)
+
+
+class OrderedSet(AbstractSet[T]):
+    """A set reply (``~`` in RESP3) whose members come in a fixed order: a reply computed
+    at apply (a script's SMEMBERS) must be the same on every node, and a Python set's order
+    depends on the process's hash seed."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self._items = dict.fromkeys(items)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"OrderedSet({list(self._items)!r})"
 
 
 @attrs.frozen(slots=True)

@@ -14,9 +14,6 @@ travel with the call as EVAL's do (scripting/permissions.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from collections.abc import Set as AbstractSet
-
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.data import NO_GROUP, operation
 from seshat_trio.commands.table import (
@@ -32,7 +29,7 @@ from seshat_trio.kv import registry
 from seshat_trio.kv.parsing import parse_int
 from seshat_trio.kv.registry import Args
 from seshat_trio.kv.view import WritableView
-from seshat_trio.protocol import ErrorReply, Reply, SimpleString
+from seshat_trio.protocol import ErrorReply, OrderedSet, Reply, SimpleString
 from seshat_trio.scripting import dump as payloads
 from seshat_trio.scripting.commands import (
     ScriptCall,
@@ -108,22 +105,6 @@ HELP = (
 )
 
 
-class Flags(AbstractSet[SimpleString]):
-    """A function's flags as Redis lists them: a set, in the order Redis defines them."""
-
-    def __init__(self, names: tuple[str, ...]) -> None:
-        self._items = tuple(SimpleString(name) for name in names)
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._items
-
-    def __iter__(self) -> Iterator[SimpleString]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 def _syntax(sub: str) -> ErrorReply:
     return ErrorReply(
         f"ERR unknown subcommand or wrong number of arguments for '{sub}'. Try FUNCTION HELP."
@@ -170,7 +151,7 @@ def _function_reply(function: FunctionInfo) -> dict[bytes, Reply]:
     return {
         b"name": function.name.encode(),
         b"description": None if function.description is None else function.description.encode(),
-        b"flags": Flags(function.flags),
+        b"flags": OrderedSet(SimpleString(name) for name in function.flags),
     }
 
 
