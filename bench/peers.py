@@ -52,6 +52,7 @@ from bench import machine, mixed, redis_benchmark, servers
 from bench.model import RunOptions
 from bench.report import PEERS_END as MARK_END
 from bench.report import PEERS_START as MARK_START
+from bench.runner import probed_requests
 from seshat_trio.testing.ports import free_port_block
 
 ETCD = "etcd"
@@ -313,16 +314,8 @@ async def _rb(
             raise redis_benchmark.OutputError(outcome.stderr.strip()[-300:])
         return outcome, redis_benchmark.row_for(redis_benchmark.parse_csv(outcome.stdout), command)
 
-    probe: int | None = max(200, clients * pipeline * 4)
-    rps = 0.0
     try:
-        for _ in range(redis_benchmark.MAX_PROBE_ROUNDS):
-            if probe is None:
-                break
-            _, row = await once(probe)
-            rps = row.rps
-            probe = redis_benchmark.next_probe_size(probe, rps)
-        total = redis_benchmark.requests_for(rps, options.duration_s, clients, pipeline)
+        total = await probed_requests(once, clients, pipeline, options.duration_s)
         meter.start()
         outcome, row = await once(total)
         meter.stop()
