@@ -265,7 +265,10 @@ async def serve_node(
         # cluster start as voters; any other group is joined empty, as a joining node does.
         for group in joined.every_group if joined else layout.shards.group_ids:
             machine = KvStateMachine(store, group)
-            founders = frozenset(layout.shards.replicas(group)) if stored is None else frozenset()
+            # A joining node learns each group's members from its leader: its own
+            # --data-groups (read at bootstrap only) need not match the cluster's.
+            new = stored is None and not joined
+            founders = frozenset(layout.shards.replicas(group)) if new else frozenset()
             driver_for(group, machine, founders if config.node.id in founders else frozenset())
             groups[group] = GroupService(
                 config=config, driver=drivers[group], machine=machine, forwarding=forwarding
