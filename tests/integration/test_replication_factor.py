@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from harness import ClusterProcesses, log_tail, wait_for
 from redis.cluster import RedisCluster
-from test_membership import Writer, check_everything_acked, listing
+from test_membership import Writer, check_everything_acked, listing, member_cli
 
 from seshat_trio.slots import key_slot
 from seshat_trio.system.shard_map import even_ranges
@@ -110,6 +110,11 @@ def test_five_nodes_factor_three_serve_every_key_and_survive_factor_changes(
             assert tx.execute() == [True, 1, b"1"]
             assert r.delete("{t}:a", "{t}:n") == 2
 
+        # `seshat-trio member list` through one node shows every group (a node lists only
+        # the groups it is a member of; the others come from the other members).
+        listed = member_cli("list", "--via", f"127.0.0.1:{cluster.nodes[outsider].port}")
+        assert listed.returncode == 0, listed.stderr
+        assert all(f"group {g} leader=" in listed.stdout for g in range(1, GROUPS + 1))
         writer = Writer(list(cluster.nodes.values()))
         writer.start()
         more_writes(writer)

@@ -7,6 +7,7 @@ from seshat_trio.membership.join import (
     client_addresses,
     groups_and_leaders,
     groups_with_progress,
+    missing_group_lines,
     my_progress,
 )
 from seshat_trio.raft import ProgressState, Role
@@ -32,6 +33,19 @@ def test_listing_is_parsed_by_words() -> None:
     assert mine[0].role == "learner"
     assert mine[0].fields["lag"] == "17" and mine[0].fields["snapshot_bytes_sent"] == "4096"
     assert my_progress(LISTING, 1) == {}
+
+
+def test_group_lines_of_other_members_complete_a_partial_listing() -> None:
+    other = """\
+member 2 raft=127.0.0.1:7002 client=127.0.0.1:6002 live=1
+group 0 leader=1 term=2 commit=57 voters=1,2 learners=4
+group 2 leader=2 term=1 commit=5 voters=2,5,6 learners=
+group 2 member 5 role=voter match=5 lag=0 bytes_behind=0 state=replicate snapshot=0
+"""
+    assert missing_group_lines(LISTING, other) == [
+        "group 2 leader=2 term=1 commit=5 voters=2,5,6 learners="
+    ]
+    assert missing_group_lines(LISTING, LISTING) == []
 
 
 def test_info_fields_show_learners_and_each_members_progress_on_the_leader() -> None:

@@ -127,7 +127,8 @@ async def cluster_listing(via: Address, password: str) -> str:
     if isinstance(first, RedisReplyError):
         raise JoinError(f"{via}: {first}")
     text = _text(first)
-    lines = text.splitlines()
+    lines = text.splitlines() + await _other_groups(text, via, password)
+    text = "\n".join(lines)
     addresses = client_addresses(text)
     have = {
         int(line.split()[1]) for line in lines if line.startswith("group ") and " member " in line
@@ -145,6 +146,33 @@ async def cluster_listing(via: Address, password: str) -> str:
         prefix = f"group {group} member "
         lines += [line for line in _text(reply).splitlines() if line.startswith(prefix)]
     return "\n".join(lines) + "\n"
+
+
+async def _other_groups(text: str, via: Address, password: str) -> list[str]:
+    """The group lines of the groups `via` is not a member of (with a replication factor
+    below the member count a node lists only its own), from the other members."""
+    extra: list[str] = []
+    for address in sorted(set(client_addresses(text).values()) - {"-", str(via)}):
+        try:
+            reply = await call_member(Address.parse(address), password, "LIST")
+        except (OSError, ValueError, trio.BrokenResourceError, JoinError):
+            continue
+        if not isinstance(reply, RedisReplyError):
+            extra += missing_group_lines("\n".join([text, *extra]), _text(reply))
+    return extra
+
+
+def missing_group_lines(listing: str, other: str) -> list[str]:
+    """The `group G leader=...` lines of `other` for the groups `listing` lacks."""
+    known = groups_and_leaders(listing)
+    return [
+        line
+        for line in other.splitlines()
+        if (words := line.split())[:1] == ["group"]
+        and len(words) > 2
+        and words[2].startswith("leader=")
+        and int(words[1]) not in known
+    ]
 
 
 def groups_with_progress(lines: list[str]) -> list[int]:
