@@ -3,4 +3,4 @@
 Adding a value type or a group of commands is one new module plus one line here.
 """
 
-from seshat_trio.kv import expire, hashes, keyspace, pure, strings  # noqa: F401  (registration)
+from seshat_trio.kv import expire, hashes, keyspace, lists, pure, strings  # noqa: F401  (registration)
