@@ -46,6 +46,7 @@ class Blocking:
     name: str
     timeout_at: int  # index of the timeout in args (negative: from the end)
     keys: Callable[[Args], tuple[bytes, ...]]  # the keys whose data it waits for
+    nil: Reply  # the reply when the timeout passes (None or NULL_ARRAY, as Redis)
 
     def timeout(self, args: Args) -> float | ErrorReply:
         return parse_timeout(args[self.timeout_at])
@@ -54,11 +55,13 @@ class Blocking:
 BLOCKING: dict[str, Blocking] = {}
 
 
-def register(name: str, *, timeout_at: int, keys: Callable[[Args], tuple[bytes, ...]]) -> None:
+def register(
+    name: str, *, timeout_at: int, keys: Callable[[Args], tuple[bytes, ...]], nil: Reply
+) -> None:
     """Make the kv write `name` a blocking command (see the module doc)."""
     if name in BLOCKING:
         raise ValueError(f"blocking command {name!r} is registered twice")
-    BLOCKING[name] = Blocking(name, timeout_at, keys)
+    BLOCKING[name] = Blocking(name, timeout_at, keys, nil)
 
 
 def found_nothing(reply: Reply) -> bool:

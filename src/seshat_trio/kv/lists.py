@@ -712,8 +712,8 @@ registry.write("blmpop", parse_blmpop, lmpop, row(
     "Pop elements from a list, or block until one is available", keys_proc=mpop_keys(2)))
 # fmt: on
 
-blocking.register("blpop", timeout_at=-1, keys=lambda args: args[:-1])
-blocking.register("brpop", timeout_at=-1, keys=lambda args: args[:-1])
-blocking.register("blmove", timeout_at=4, keys=lambda args: args[:1])
-blocking.register("brpoplpush", timeout_at=2, keys=lambda args: args[:1])
-blocking.register("blmpop", timeout_at=0, keys=_blmpop_keys)
+blocking.register("blpop", timeout_at=-1, keys=lambda args: args[:-1], nil=NULL_ARRAY)
+blocking.register("brpop", timeout_at=-1, keys=lambda args: args[:-1], nil=NULL_ARRAY)
+blocking.register("blmove", timeout_at=4, keys=lambda args: args[:1], nil=None)
+blocking.register("brpoplpush", timeout_at=2, keys=lambda args: args[:1], nil=None)
+blocking.register("blmpop", timeout_at=0, keys=_blmpop_keys, nil=NULL_ARRAY)
