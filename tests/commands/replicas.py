@@ -20,6 +20,7 @@ import hiredis
 from seshat_trio.acl.replicated import encode_seed, users_of
 from seshat_trio.acl.rules import DEFAULT_USER
 from seshat_trio.acl.users import UserDirectory
+from seshat_trio.blocking.waiters import Waiters
 from seshat_trio.commands.context import ClientIds, ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.commands.permissions import catalog
@@ -59,6 +60,8 @@ class NodeBackend:
         self.forwarded_alone: list[bool] = []  # per forward: kept out of merged requests
         self.users = UserDirectory(catalog(), {DEFAULT_USER.name: DEFAULT_USER})
         self.scripting = NodeScripting()
+        self.waiters = Waiters()
+        machine.listener = self.waiters
 
     async def _done(self, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
         return replies

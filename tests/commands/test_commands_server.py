@@ -39,6 +39,13 @@ REDIS_TABLE = {
     "hstrlen": (3, 1, 1, 1), "hkeys": (2, 1, 1, 1), "hvals": (2, 1, 1, 1),
     "hgetall": (2, 1, 1, 1), "hincrby": (4, 1, 1, 1), "hincrbyfloat": (4, 1, 1, 1),
     "hrandfield": (-2, 1, 1, 1), "hscan": (-3, 1, 1, 1),
+    "lpush": (-3, 1, 1, 1), "rpush": (-3, 1, 1, 1), "lpushx": (-3, 1, 1, 1),
+    "rpushx": (-3, 1, 1, 1), "lpop": (-2, 1, 1, 1), "rpop": (-2, 1, 1, 1), "llen": (2, 1, 1, 1),
+    "lrange": (4, 1, 1, 1), "lindex": (3, 1, 1, 1), "lset": (4, 1, 1, 1),
+    "linsert": (5, 1, 1, 1), "lrem": (4, 1, 1, 1), "ltrim": (4, 1, 1, 1), "lpos": (-3, 1, 1, 1),
+    "lmove": (5, 1, 2, 1), "rpoplpush": (3, 1, 2, 1), "lmpop": (-4, 0, 0, 0),
+    "blpop": (-3, 1, -2, 1), "brpop": (-3, 1, -2, 1), "blmove": (6, 1, 2, 1),
+    "brpoplpush": (4, 1, 2, 1), "blmpop": (-5, 0, 0, 0),
     "subscribe": (-2, 0, 0, 0), "unsubscribe": (-1, 0, 0, 0), "psubscribe": (-2, 0, 0, 0),
     "punsubscribe": (-1, 0, 0, 0), "ssubscribe": (-2, 1, -1, 1),
     "sunsubscribe": (-1, 1, -1, 1), "publish": (3, 0, 0, 0), "spublish": (3, 1, 1, 1),
@@ -61,6 +68,8 @@ WRITE_COMMANDS = {
     "rename", "renamenx", "copy", "flushdb", "flushall", "expire", "pexpire", "expireat",
     "pexpireat", "persist", "hset", "hsetnx", "hmset", "hdel", "hincrby", "hincrbyfloat",
     "sadd", "srem", "spop", "smove", "sinterstore", "sunionstore", "sdiffstore",
+    "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "lset", "linsert", "lrem", "ltrim",
+    "lmove", "rpoplpush", "lmpop", "blpop", "brpop", "blmove", "brpoplpush", "blmpop",
 }  # fmt: skip
 
 

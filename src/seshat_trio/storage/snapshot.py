@@ -164,12 +164,21 @@ class ValueSnapshot:
         """(suffix, element) pairs of (key, version) in `span`."""
         prefix = self._prefix + keys.element_suffix_prefix(key, version)
         upper = keys.prefix_end(prefix) if span.stop is None else prefix + span.stop
+        lower = prefix + span.start
         skip = len(prefix)
         try:
-            with self._db.iterator(
-                start=prefix + span.start, stop=upper, reverse=span.reverse
-            ) as it:
+            if not span.reverse:
+                with self._db.iterator(start=lower, stop=upper) as it:
+                    for full_key, value in it:
+                        yield full_key[skip:], value
+                return
+            # plyvel 1.5 yields nothing backwards when the range holds one record and it is
+            # `start` itself: bound the scan by the prefix (no record equals it; every
+            # suffix is non-empty) and stop below `lower` here.
+            with self._db.iterator(start=prefix, stop=upper, reverse=True) as it:
                 for full_key, value in it:
+                    if full_key < lower:
+                        return
                     yield full_key[skip:], value
         except DB_ERRORS as exc:
             raise self._error(exc) from exc
