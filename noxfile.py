@@ -75,7 +75,7 @@ def soak(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmark matrix into bench/results/ and docs/benchmarks.md (needs redis-benchmark;
-    redis-server for the durable-Redis reference). ~10-15 min; `-- --quick` for ~1 s cells,
+    redis-server for the durable-Redis reference). ~20-25 min; `-- --quick` for ~1 s cells,
     `-- --help` for the options."""
     session.install("-e", ".", "matplotlib")
     session.run("python", "-m", "bench", *session.posargs)

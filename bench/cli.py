@@ -29,6 +29,9 @@ MARKDOWN = REPO / "docs" / "benchmarks.md"
 FULL_DURATION_S = 10.0
 QUICK_DURATION_S = 1.0
 DEFAULT_KEYSPACE = 100_000
+# The hash the hset-big cells write into (smaller with --quick: it is written first).
+BIG_HASH_FIELDS = 1_000_000
+QUICK_BIG_HASH_FIELDS = 10_000
 T = TypeVar("T")
 
 
@@ -101,6 +104,13 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_KEYSPACE,
         help="random keys per command (redis-benchmark -r)",
     )
+    ap.add_argument(
+        "--big-hash",
+        type=_positive_int,
+        metavar="FIELDS",
+        help=f"fields of the hash HSET-BIG writes into (default {BIG_HASH_FIELDS:,}, "
+        f"or {QUICK_BIG_HASH_FIELDS:,} with --quick)",
+    )
     ap.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     ap.add_argument(
         "--markdown",
@@ -140,6 +150,7 @@ def options_from(args: argparse.Namespace) -> RunOptions:
         commands=tuple(args.only),
         clients=tuple(args.clients),
         pipelines=tuple(args.pipelines),
+        big_hash_fields=args.big_hash or (QUICK_BIG_HASH_FIELDS if args.quick else BIG_HASH_FIELDS),
     )
     # Validate names now rather than after starting servers.
     matrix.cells(targets=options.targets, tools=options.tools, commands=options.commands)

@@ -1,7 +1,8 @@
-"""The issue's performance targets and how a run measures up to them.
+"""The issues' performance targets and how a run measures up to them.
 
 Every target is read from redis-benchmark cells with `-d 100`: throughput and latency on
-the 3-node cluster's leader, and follower throughput as a share of the leader's.
+the 3-node cluster's leader, follower throughput as a share of the leader's, collection
+writes as a share of SET's, and HSET into a big hash as a share of HSET into an empty one.
 """
 
 from __future__ import annotations
@@ -78,6 +79,51 @@ def _follower_writes(run: Run) -> Outcome:
     return Outcome(goal, measured, share >= FOLLOWER_SHARE)
 
 
+COLLECTION_SHARE = 0.8
+COLLECTION_WRITES = ("hset", "lpush", "lpop", "sadd", "zadd")
+
+
+def _collection_writes(run: Run) -> Outcome:
+    goal = (
+        f"HSET, LPUSH, LPOP, SADD, ZADD -c 50 -P 1 each >= {COLLECTION_SHARE:.0%} of SET's "
+        "ops/s in the same run"
+    )
+    base = _cell(run, "leader", "set", 50, 1)
+    if base is None or base.rps <= 0:
+        return _missing(goal)
+    shares, missing = [], []
+    for command in COLLECTION_WRITES:
+        result = _cell(run, "leader", command, 50, 1)
+        if result is None:
+            missing.append(command.upper())
+        else:
+            shares.append((command.upper(), result.rps / base.rps))
+    if not shares:
+        return _missing(goal)
+    measured = ", ".join(f"{name} {share:.0%}" for name, share in shares)
+    if missing:
+        measured += f" ({', '.join(missing)} not measured)"
+    met = all(share >= COLLECTION_SHARE for _, share in shares)
+    return Outcome(goal, measured, met if met is False or not missing else None)
+
+
+BIG_HASH_SHARE = 0.9
+
+
+def _big_hash(run: Run) -> Outcome:
+    goal = (
+        f"HSET into a hash of {run.options.big_hash_fields:,} fields -c 50 -P 1 at "
+        f">= {BIG_HASH_SHARE:.0%} of the rate into an empty one"
+    )
+    big = _cell(run, "leader", "hset-big", 50, 1)
+    empty = _cell(run, "leader", "hset-empty", 50, 1)
+    if big is None or empty is None or empty.rps <= 0:
+        return _missing(goal)
+    share = big.rps / empty.rps
+    measured = f"{big.rps:,.0f} vs {empty.rps:,.0f} ops/s ({share:.0%})"
+    return Outcome(goal, measured, share >= BIG_HASH_SHARE)
+
+
 GOALS: tuple[Callable[[Run], Outcome], ...] = (
     _throughput_and_p99(
         "SET -c 50 -P 1: >= 12,000 ops/s, p99 <= 10 ms",
@@ -105,6 +151,8 @@ GOALS: tuple[Callable[[Run], Outcome], ...] = (
     ),
     _set_c1_p50,
     _follower_writes,
+    _collection_writes,
+    _big_hash,
 )
 
 

@@ -2,6 +2,11 @@
 
 Targets are grouped by the system they need (`leader` and `follower` share one 3-node
 cluster), and within a target SET runs before GET so that GETs find the keys SET wrote.
+
+The collection commands (redis-benchmark's own HSET, LPUSH, LPOP, SADD, ZADD and LRANGE
+tests, and HSET into a big hash and into an empty one) are compared with SET in the same
+run: they run with redis-benchmark only, on the cluster's leader and on Redis, at the run's
+largest client count and every pipeline depth, right after SET.
 """
 
 from __future__ import annotations
@@ -21,7 +26,11 @@ TARGET_DESCRIPTIONS = {
     "redis": "redis-server --appendonly yes --appendfsync always (durable reference)",
 }
 TOOLS = ("redis-benchmark", "loadgen")
-COMMANDS = ("set", "get", "incr", "mset")
+COLLECTION_COMMANDS = ("hset", "lpush", "lpop", "sadd", "zadd", "lrange")
+# HSET into a hash that holds `RunOptions.big_hash_fields` fields, and into an empty one.
+BIG_HASH_COMMANDS = ("hset-big", "hset-empty")
+COMMANDS = ("set", *COLLECTION_COMMANDS, *BIG_HASH_COMMANDS, "get", "incr", "mset")
+COLLECTION_TARGETS = ("leader", "redis")
 CLIENTS = (1, 50)
 PIPELINES = (1, 16)
 VALUE_SIZE = 100
@@ -54,12 +63,22 @@ def cells(
             for command in chosen_commands:
                 if tool == "loadgen" and command not in LOADGEN_COMMANDS:
                     continue
+                chosen_clients: Sequence[int] = clients
+                if is_collection(command):
+                    if tool != "redis-benchmark" or target not in COLLECTION_TARGETS:
+                        continue
+                    chosen_clients = (max(clients),)
                 matrix.extend(
                     Cell(target, tool, command, c, p, value_size)
-                    for c in clients
+                    for c in chosen_clients
                     for p in pipelines
                 )
     return matrix
+
+
+def is_collection(command: str) -> bool:
+    """A command compared with SET rather than measured across the whole matrix."""
+    return command in COLLECTION_COMMANDS or command in BIG_HASH_COMMANDS
 
 
 def systems(matrix: Sequence[Cell]) -> list[str]:

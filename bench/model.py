@@ -25,7 +25,7 @@ class Cell:
 
     target: str  # a key of servers.TARGETS: "leader", "follower", "single", "redis"
     tool: str  # "redis-benchmark" or "loadgen"
-    command: str  # lower-case command name: "set", "get", "incr", "mset"
+    command: str  # lower-case name from matrix.COMMANDS: "set", "get", "hset-big", ...
     clients: int
     pipeline: int
     value_size: int
@@ -68,6 +68,7 @@ class RunOptions:
     commands: tuple[str, ...]
     clients: tuple[int, ...]
     pipelines: tuple[int, ...]
+    big_hash_fields: int = 1_000_000  # the hash the hset-big cells write into
 
 
 @attrs.frozen

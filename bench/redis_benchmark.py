@@ -38,6 +38,21 @@ MAX_PROBE_ROUNDS = 4
 SIZE_MARGIN = 1.2
 
 
+# Commands measured by a redis-benchmark test of another name (-t) and the CSV row that
+# measures them: LPOP pops the list its own LPUSH test fills first (the same -n), LRANGE is
+# LRANGE_100 (the first 100 elements), after the LPUSH that fills its list.
+_TESTS = {"lpop": "lpush,lpop", "lrange": "lrange_100"}
+_ROWS = {"lrange": "lrange_100", "hset-big": "hset", "hset-empty": "hset"}
+# Commands given to redis-benchmark whole rather than as a test: HSET of a random field
+# (redis-benchmark's __rand_int__: 12 digits, below -r) into one hash, big or empty.
+BIG_HASH_KEYS = {"hset-big": "bench:hash:big", "hset-empty": "bench:hash:empty"}
+
+
+def big_hash_field(number: int) -> bytes:
+    """The field `f:__rand_int__` names when redis-benchmark draws `number`."""
+    return b"f:%012d" % number
+
+
 class OutputError(ValueError):
     """redis-benchmark's output had no CSV header or no well-formed row."""
 
@@ -70,12 +85,18 @@ def command_line(
     keyspace: int,
     executable: str = EXECUTABLE,
 ) -> list[str]:
-    """The exact argv of one measurement; `-r` spreads keys over `keyspace` random keys."""
-    return [
+    """The exact argv of one measurement; `-r` spreads keys (fields, members) over
+    `keyspace` random ones."""
+    hash_key = BIG_HASH_KEYS.get(command)
+    test = [] if hash_key is not None else ["-t", _TESTS.get(command, command)]
+    argv = [
         executable, "-h", "127.0.0.1", "-p", str(port),
-        "-t", command, "-c", str(clients), "-P", str(pipeline),
+        *test, "-c", str(clients), "-P", str(pipeline),
         "-d", str(value_size), "-n", str(requests), "-r", str(keyspace), "--csv",
     ]  # fmt: skip
+    if hash_key is not None:
+        argv += ["HSET", hash_key, "f:__rand_int__", "x" * value_size]
+    return argv
 
 
 def parse_csv(text: str) -> list[Row]:
@@ -111,9 +132,11 @@ def _parse_row(fields: Sequence[str]) -> Row | None:
 
 
 def row_for(rows: Sequence[Row], command: str) -> Row:
-    """The row of `command`; MSET's test is named "MSET (10 keys)"."""
+    """The row of `command`; MSET's test is named "MSET (10 keys)", LRANGE's
+    "LRANGE_100 (first 100 elements)", a whole command's by the command ("HSET key ...")."""
+    name = _ROWS.get(command.lower(), command.lower())
     for row in rows:
-        if row.test.split(" ", 1)[0].lower() == command.lower():
+        if row.test.split(" ", 1)[0].lower() == name:
             return row
     raise OutputError(f"no {command.upper()} row among {[row.test for row in rows]}")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import cattrs
 
 from bench import goals
-from bench.matrix import TARGET_DESCRIPTIONS
+from bench.matrix import TARGET_DESCRIPTIONS, is_collection
 from bench.model import LATENCY_KEYS, OK, CellResult, Run
 
 _converter = cattrs.Converter()
@@ -73,10 +73,11 @@ def _status_section(run: Run) -> list[str]:
     lines += [
         "",
         "Reproduce properly on an otherwise idle machine: `nox -s bench` (the full matrix, "
-        "about 10 s per cell, 10-15 minutes). Options after `--`: `--quick` (~1 s per cell), "
-        "`--only set,get`, `--duration S`, `--targets leader,follower,single,redis`, "
-        "`--tools redis-benchmark,loadgen`, `--clients 1,50`, `--pipelines 1,16`; "
-        "`python -m bench --help` lists them all.",
+        "about 10 s per cell, 20-25 minutes). Options after `--`: `--quick` (~1 s per cell), "
+        "`--only set,get` (or `--only set,hset,sadd` for collections beside SET), "
+        "`--duration S`, `--targets leader,follower,single,redis`, "
+        "`--tools redis-benchmark,loadgen`, `--clients 1,50`, `--pipelines 1,16`, "
+        "`--big-hash FIELDS`; `python -m bench --help` lists them all.",
         "",
         f"Run started {run.started}, finished {run.finished}.",
     ]
@@ -91,8 +92,8 @@ def _goals_section(run: Run) -> list[str]:
     return [
         "## Targets",
         "",
-        'From the issue "Benchmarks and observability"; measured with redis-benchmark, '
-        "`-d 100`, clients on the 3-node cluster's leader unless stated.",
+        'From the issues "Benchmarks and observability" and "Redis collections"; measured '
+        "with redis-benchmark, `-d 100`, clients on the 3-node cluster's leader unless stated.",
         "",
         *_table(("target", "measured", "verdict"), rows),
     ]
@@ -150,6 +151,49 @@ def _ratios_section(run: Run) -> list[str]:
     ]
 
 
+def command_label(run: Run, command: str) -> str:
+    """How the page names a command (HSET-BIG says how big its hash is)."""
+    if command == "hset-big":
+        return f"HSET into a hash of {run.options.big_hash_fields:,} fields"
+    if command == "hset-empty":
+        return "HSET into an empty hash"
+    return command.upper()
+
+
+def _collections_section(run: Run) -> list[str]:
+    rows = []
+    for result in run.results:
+        cell = result.cell
+        if not (is_collection(cell.command) and result.ok):
+            continue
+        set_cell = run.find(cell.target, cell.tool, "set", cell.clients, cell.pipeline)
+        ratio = ""
+        if set_cell is not None and set_cell.ok and set_cell.rps > 0:
+            ratio = f"{result.rps / set_cell.rps:.0%}"
+        rows.append((
+            cell.target, command_label(run, cell.command), str(cell.clients),
+            str(cell.pipeline), f"{result.rps:,.0f}", _ms(result, "p50"), _ms(result, "p99"),
+            f"{set_cell.rps:,.0f}" if set_cell is not None and set_cell.ok else "", ratio,
+        ))  # fmt: skip
+    if not rows:
+        return []
+    header = ("target", "command", "-c", "-P", "ops/s", "p50 ms", "p99 ms", "SET ops/s",
+              "/ SET")  # fmt: skip
+    return [
+        "## Collections beside SET",
+        "",
+        "redis-benchmark's own HSET, LPUSH, LPOP, SADD, ZADD and LRANGE (`LRANGE_100`: the "
+        "first 100 elements) tests, each next to SET on the same target, clients and pipeline "
+        "of this run. LPOP pops the list its own LPUSH test filled (the same -n). HSET into a "
+        "hash of many fields writes random existing fields of a hash filled first (pipelined "
+        "HSETs); HSET into an empty hash starts from no key and adds fields (both with "
+        f"`-r {run.options.big_hash_fields}`): a write must cost the same whatever the size "
+        "of its collection.",
+        "",
+        *_table(header, rows),
+    ]
+
+
 def _not_measured_section(run: Run) -> list[str]:
     others = [r for r in run.results if r.status != OK]
     if not others:
@@ -181,6 +225,7 @@ def render_markdown(run: Run, chart_name: str | None = None) -> str:
         _goals_section(run),
         [f"![throughput and latency per cell]({chart_name})"] if chart_name else [],
         _results_section(run),
+        _collections_section(run),
         _ratios_section(run),
         _not_measured_section(run),
         _machine_section(run),

@@ -4,7 +4,9 @@ Systems run one at a time (never two on the shared cores at once). Before each c
 cell the leader is looked up again, so `leader` and `follower` stay true to their names
 even if an election moved leadership. A command the server answers with "unknown command"
 is skipped, not measured; a system that fails to start marks its cells as errors and the
-run goes on with the next system. One progress line per cell, with an ETA.
+run goes on with the next system. One progress line per cell, with an ETA. Before the
+first hset-big cell of a target, the big hash it writes into is filled (pipelined HSETs);
+before each hset-empty cell its hash is deleted.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TextIO
 
+import attrs
 import trio
 
 from bench import matrix, redis_benchmark, servers
 from bench.loadgen import LoadSpec, run_load
 from bench.model import ERROR, OK, SKIPPED, Cell, CellResult, RunOptions
+from bench.redis_benchmark import BIG_HASH_KEYS
 from seshat_trio.client import RedisReplyError, RespClient
 
 # Looks up the client port of each target a system serves (None: that target is absent).
@@ -39,7 +43,19 @@ _SUPPORT_PROBES: dict[str, tuple[str, ...]] = {
     "get": ("GET", "bench:support"),
     "incr": ("INCR", "bench:support:counter"),
     "mset": ("MSET", "bench:support:a", "1", "bench:support:b", "2"),
+    "hset": ("HSET", "bench:support:h", "f", "1"),
+    "lpush": ("LPUSH", "bench:support:l", "1"),
+    "lpop": ("LPOP", "bench:support:l"),
+    "sadd": ("SADD", "bench:support:s", "1"),
+    "zadd": ("ZADD", "bench:support:z", "1", "m"),
+    "lrange": ("LRANGE", "bench:support:l", "0", "1"),
+    "hset-big": ("HSET", "bench:support:h", "f", "1"),
+    "hset-empty": ("HSET", "bench:support:h", "f", "1"),
 }
+# The big hash is written this many fields per HSET, this many HSETs per pipelined round.
+FILL_FIELDS_PER_COMMAND = 1000
+FILL_COMMANDS_PER_ROUND = 4
+FILL_TIMEOUT_S = 900.0  # a 1,000,000-field hash on a loaded 3-node cluster: minutes at worst
 
 
 class Progress:
@@ -126,15 +142,49 @@ async def supports(port: int, command: str) -> bool:
     return not (isinstance(reply, RedisReplyError) and "unknown command" in str(reply).lower())
 
 
+async def fill_hash(port: int, key: str, fields: int, value_size: int) -> float:
+    """Make `key` a hash of exactly `fields` fields as redis-benchmark names them (none: no
+    key), with pipelined HSETs of many fields each; returns the seconds it took."""
+    value = b"x" * value_size
+    started = time.monotonic()
+    with trio.fail_after(FILL_TIMEOUT_S):
+        stored = await _fill(port, key, fields, value)
+    if stored != fields:
+        raise redis_benchmark.OutputError(f"{key} holds {stored} fields, not {fields}")
+    return time.monotonic() - started
+
+
+async def _fill(port: int, key: str, fields: int, value: bytes) -> object:
+    async with await RespClient.connect(servers.HOST, port) as client:
+        await client.call("DEL", key)
+        step = FILL_FIELDS_PER_COMMAND
+        per_round = step * FILL_COMMANDS_PER_ROUND
+        for first in range(0, fields, per_round):
+            commands: list[list[bytes | str]] = []
+            for start in range(first, min(first + per_round, fields), step):
+                command: list[bytes | str] = ["HSET", key]
+                for number in range(start, min(start + step, fields)):
+                    command += (redis_benchmark.big_hash_field(number), value)
+                commands.append(command)
+            for reply in await client.pipeline(commands):
+                if isinstance(reply, RedisReplyError):
+                    raise redis_benchmark.OutputError(f"filling {key}: {reply}")
+        return await client.call("HLEN", key)
+
+
 def _cell_timeout(options: RunOptions) -> float:
     return options.duration_s * CELL_TIMEOUT_FACTOR + CELL_TIMEOUT_SLACK_S
 
 
 async def _redis_benchmark(cell: Cell, port: int, options: RunOptions) -> CellResult:
+    # HSET into one hash draws its fields from as many as the big hash holds.
+    big = cell.command in BIG_HASH_KEYS
+    keyspace = options.big_hash_fields if big else options.keyspace
+
     def argv(requests: int) -> list[str]:
         return redis_benchmark.command_line(
             port, cell.command, clients=cell.clients, pipeline=cell.pipeline,
-            value_size=cell.value_size, requests=requests, keyspace=options.keyspace,
+            value_size=cell.value_size, requests=requests, keyspace=keyspace,
         )  # fmt: skip
 
     async def measure(requests: int) -> tuple[redis_benchmark.Outcome, redis_benchmark.Row]:
@@ -214,6 +264,7 @@ async def measure_cell(cell: Cell, port: int, options: RunOptions) -> CellResult
 async def _one(
     cell: Cell, ports: PortLookup, options: RunOptions, support: dict[tuple[str, str], bool]
 ) -> CellResult:
+    note = ""
     try:
         port = (await ports()).get(cell.target)
         if port is None:
@@ -221,11 +272,20 @@ async def _one(
         key = (cell.target, cell.command)
         if key not in support:
             support[key] = await supports(port, cell.command)
+            if support[key] and cell.command == "hset-big":  # once per target
+                fields = options.big_hash_fields
+                seconds = await fill_hash(port, BIG_HASH_KEYS["hset-big"], fields, cell.value_size)
+                note = f"the hash's {fields:,} fields were written in {seconds:.0f} s first"
+        if support[key] and cell.command == "hset-empty":  # empty again for every cell
+            await fill_hash(port, BIG_HASH_KEYS["hset-empty"], 0, cell.value_size)
     except (OSError, trio.BrokenResourceError, trio.TooSlowError, TimeoutError) as exc:
         return CellResult(cell, ERROR, note=f"server unreachable: {type(exc).__name__}: {exc}")
+    except redis_benchmark.OutputError as exc:
+        return CellResult(cell, ERROR, note=str(exc))
     if not support[key]:
         return CellResult(cell, SKIPPED, note="the server answers 'unknown command'")
-    return await measure_cell(cell, port, options)
+    result = await measure_cell(cell, port, options)
+    return attrs.evolve(result, note=" ".join(filter(None, [result.note, note])))
 
 
 async def _run_system(

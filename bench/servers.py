@@ -25,6 +25,7 @@ import trio
 
 from seshat_trio.client import RedisReplyError, RespClient
 from seshat_trio.cluster_launcher import ClusterLauncher, ClusterPlan, serve_argv
+from seshat_trio.system.placement import preferred_leader
 from seshat_trio.testing.ports import free_port_block
 
 HOST = "127.0.0.1"
@@ -114,7 +115,9 @@ def log_tail(path: Path, lines: int = 3) -> str:
 async def wait_for_leader(
     plan: ClusterPlan, pids: Sequence[int] = (), timeout_s: float = LEADER_TIMEOUT_S
 ) -> int:
-    """The data group's leader id, once a node says it leads and every node agrees.
+    """The data group's leader id, once a node says it leads and every node agrees, and it
+    is the node the leader balancer hands group 1 to (until then leadership is about to
+    move, and a cell aimed at "the leader" would measure a follower forwarding).
 
     Raises RuntimeError as soon as one of `pids` has exited (with the tail of its log)."""
     with trio.move_on_after(timeout_s):
@@ -128,7 +131,8 @@ async def wait_for_leader(
             roles = [info.get("group1_role") for info in infos if info is not None]
             if len(leaders) == 1 and None not in infos and "leader" in roles:
                 (leader,) = leaders
-                if leader is not None and leader.isdigit() and int(leader) > 0:
+                preferred = preferred_leader(1, range(1, plan.nodes + 1))
+                if leader is not None and leader.isdigit() and int(leader) == preferred:
                     return int(leader)
             await trio.sleep(POLL_S)
     raise TimeoutError(

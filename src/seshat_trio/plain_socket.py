@@ -114,6 +114,16 @@ class PlainSocketStream:
                 raise trio.BrokenResourceError(str(exc)) from exc
             view = view[sent:]
 
+    def send_now(self, data: bytes) -> int:
+        """Send what the socket's buffer takes of `data` without parking: the bytes sent
+        (0 when the buffer is full); BrokenResourceError when the connection is gone."""
+        try:
+            return self._sock.send(data)
+        except BlockingIOError:
+            return 0
+        except OSError as exc:
+            raise trio.BrokenResourceError(str(exc)) from exc
+
     async def aclose(self) -> None:
         if self._sock.fileno() != -1:
             trio.lowlevel.notify_closing(self._sock)

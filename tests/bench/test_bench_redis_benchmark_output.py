@@ -97,3 +97,32 @@ def test_probe_grows_until_it_lasts_long_enough():
     assert redis_benchmark.next_probe_size(1000, 10_000) == 4000  # 0.1 s: ceil(2.5) + 1
     assert redis_benchmark.next_probe_size(1000, 4000) is None  # 0.25 s is enough
     assert redis_benchmark.next_probe_size(1000, 0) is None  # no rate: nothing to grow from
+
+
+def test_collection_commands_use_redis_benchmarks_tests_or_a_command_of_their_own():
+    def argv(command: str) -> list[str]:
+        return redis_benchmark.command_line(
+            6380, command, clients=50, pipeline=1, value_size=3, requests=10, keyspace=99
+        )
+
+    assert argv("sadd")[5:7] == ["-t", "sadd"]
+    assert argv("lpop")[5:7] == ["-t", "lpush,lpop"]  # pops the list its LPUSH fills
+    assert argv("lrange")[5:7] == ["-t", "lrange_100"]
+    big = argv("hset-big")
+    assert "-t" not in big and big[-4:] == ["HSET", "bench:hash:big", "f:__rand_int__", "xxx"]
+    assert argv("hset-empty")[-3] == "bench:hash:empty"
+    assert redis_benchmark.big_hash_field(42) == b"f:000000000042"  # as __rand_int__
+
+
+def test_collection_rows_are_found_by_their_test_names():
+    csv_text = (
+        '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms",'
+        '"p99_latency_ms","max_latency_ms"\n'
+        '"LPUSH (needed to benchmark LRANGE)","20000.00","0.1","0.0","0.1","0.1","0.1","0.1"\n'
+        '"LRANGE_100 (first 100 elements)","6000.00","0.1","0.0","0.1","0.1","0.1","0.1"\n'
+        '"HSET bench:hash:big f:__rand_int__ xxx","5000.00","0.1","0.0","0.1","0.1","0.1","0.1"\n'
+    )
+    rows = parse_csv(csv_text)
+    assert row_for(rows, "lrange").rps == 6000
+    assert row_for(rows, "lpush").rps == 20000
+    assert row_for(rows, "hset-big").rps == 5000

@@ -44,6 +44,13 @@ GOOD = make_run(
     result("leader", "set", 1, 1, 1_500, p50=0.6, p99=1.5),
     result("follower", "set", 50, 1, 10_000, p50=3.0, p99=9.0),
     result("redis", "set", 50, 1, 20_000, p50=1.0, p99=2.0),
+    result("leader", "hset", 50, 1, 14_000, p50=2.0, p99=8.0),
+    result("leader", "lpush", 50, 1, 13_000, p50=2.0, p99=8.0),
+    result("leader", "lpop", 50, 1, 12_500, p50=2.0, p99=8.0),
+    result("leader", "sadd", 50, 1, 12_000, p50=2.0, p99=8.0),
+    result("leader", "zadd", 50, 1, 12_000, p50=2.0, p99=8.0),
+    result("leader", "hset-big", 50, 1, 13_500, p50=2.0, p99=8.0),
+    result("leader", "hset-empty", 50, 1, 14_000, p50=2.0, p99=8.0),
     CellResult(
         Cell("leader", "redis-benchmark", "incr", 50, 1, 100),
         SKIPPED,
@@ -69,9 +76,12 @@ def test_write_json_creates_the_directory(tmp_path):
 
 def test_every_target_met():
     outcomes = goals.evaluate(GOOD)
-    assert [o.met for o in outcomes] == [True, True, True, True, True]
+    assert [o.met for o in outcomes] == [True] * 7
     assert outcomes[0].measured == "15,000 ops/s, p99 8.00 ms"
     assert outcomes[4].measured == "10,000 vs 15,000 ops/s (67%)"
+    assert outcomes[5].measured == "HSET 93%, LPUSH 87%, LPOP 83%, SADD 80%, ZADD 80%"
+    assert outcomes[6].measured == "13,500 vs 14,000 ops/s (96%)"
+    assert "1,000,000 fields" in outcomes[6].goal
 
 
 def test_targets_not_met_and_not_measured():
@@ -82,7 +92,31 @@ def test_targets_not_met_and_not_measured():
         result("leader", "set", 1, 1, 900, p50=1.2),
         result("follower", "set", 50, 1, 8_000, p50=3.0, p99=9.0),  # 53% of the leader
     )
-    assert [o.met for o in goals.evaluate(run)] == [False, False, None, False, False]
+    assert [o.met for o in goals.evaluate(run)] == [False, False, None, False, False, None, None]
+
+
+def test_collection_targets_fail_on_one_slow_write_and_wait_for_the_rest():
+    base = [result("leader", "set", 50, 1, 10_000)]
+    slow = make_run(*base, result("leader", "hset", 50, 1, 9_000),
+                    result("leader", "sadd", 50, 1, 7_000))  # fmt: skip
+    outcome = goals.evaluate(slow)[5]
+    assert outcome.met is False
+    assert outcome.measured == "HSET 90%, SADD 70% (LPUSH, LPOP, ZADD not measured)"
+    partial = goals.evaluate(make_run(*base, result("leader", "sadd", 50, 1, 9_000)))[5]
+    assert partial.met is None  # met so far, but not every write was measured
+    big = make_run(result("leader", "hset-big", 50, 1, 800),
+                   result("leader", "hset-empty", 50, 1, 1_000))  # fmt: skip
+    assert goals.evaluate(big)[6].met is False
+
+
+def test_collections_are_shown_beside_set():
+    page = report.render_markdown(GOOD)
+    section = page.split("## Collections beside SET", 1)[1].split("##", 1)[0]
+    assert "| leader | SADD | 50 | 1 | 12,000 | 2.00 | 8.00 | 15,000 | 80% |" in section
+    assert "| leader | HSET into a hash of 1,000,000 fields | 50 | 1 | 13,500 |" in section
+    assert "| leader | HSET into an empty hash | 50 | 1 | 14,000 |" in section
+    assert "| leader | SET |" not in section
+    assert "## Collections" not in report.render_markdown(make_run(GOOD.results[0]))
 
 
 def test_markdown_page(tmp_path):
@@ -106,4 +140,4 @@ def test_markdown_note_and_missing_chart():
     page = report.render_markdown(make_run(note="machine loaded by other work"))
     assert "**Note:** machine loaded by other work" in page
     assert "![" not in page
-    assert page.count("| not measured |") == 5
+    assert page.count("| not measured |") == 7

@@ -2,10 +2,14 @@
 
 from pathlib import Path
 
+import pytest
 import trio
 import trio.testing
 
 from seshat_trio.storage import GroupCommitter, StorageError, Store, StoredValue, WriteBatch
+from seshat_trio.storage.batch import AppendLog
+from seshat_trio.storage.group_commit import INLINE_MAX_BYTES
+from seshat_trio.storage.records import LogRecord
 
 
 def put(key: bytes) -> WriteBatch:
@@ -88,3 +92,57 @@ async def test_commit_pending_when_committer_stops_fails(store: Store) -> None:
             await committer.run()
     assert errors == ["the group committer stopped before this batch was written"]
     assert store.get_value(1, b"x") is None
+
+
+def append(index: int, data: bytes) -> WriteBatch:
+    batch = WriteBatch()
+    batch.append_log(1, [LogRecord(index=index, term=1, kind=0, data=data)])
+    return batch
+
+
+async def test_small_round_on_idle_loop_syncs_inline_others_on_the_writer(store: Store) -> None:
+    committer = GroupCommitter(store)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(committer.run)
+        await trio.testing.wait_all_tasks_blocked()
+        await committer.commit(append(1, b"x" * 100))  # a follower's single-write Append
+        assert committer.stats.inline_rounds == 1
+        await committer.commit(append(2, b"x" * (INLINE_MAX_BYTES + 1)))  # too big
+        await committer.commit(put(b"v"))  # a value: size not counted, so never inline
+        # Another task runnable: the sync goes to the writer thread, the loop serves it.
+        nursery.start_soon(trio.lowlevel.checkpoint)
+        await committer.commit(append(3, b"y"))
+        nursery.cancel_scope.cancel()
+    assert committer.stats.inline_rounds == 1
+    assert committer.stats.rounds == 4
+    assert [record.index for record in store.log_entries(1, 1, 4)] == [1, 2, 3]
+    assert dict(store.iter_values(1))[b"v"].data == b"v"
+
+
+async def test_failed_inline_round_raises(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    Store.open(path).close()
+    store = FailingLogStore(path, __import__("plyvel").DB(str(path)))
+    committer = GroupCommitter(store)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(committer.run)
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(StorageError, match="injected"):
+                await committer.commit(append(1, b"z"))
+            await committer.commit(append(1, b"ok"))  # the committer carries on
+            nursery.cancel_scope.cancel()
+    finally:
+        store.close()
+    assert committer.stats.inline_rounds == 2
+    assert committer.stats.failed_rounds == 1
+
+
+class FailingLogStore(Store):
+    """Fails every write that appends the log record b"z"."""
+
+    def write(self, batch: WriteBatch, sync: bool = False) -> None:
+        for op in batch:
+            if isinstance(op, AppendLog) and any(r.data == b"z" for r in op.records):
+                raise StorageError("write failed on store /nowhere: disk full: injected")
+        super().write(batch, sync)

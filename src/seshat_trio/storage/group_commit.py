@@ -12,6 +12,14 @@ over directly. Measured, that costs ~80 us of event-loop CPU and ~350 us of late
 synced round, against ~135 us and ~480 us for `trio.to_thread.run_sync` from a committer
 task, and every write round of every Raft group pays it.
 
+A round of one small batch on an idle event loop (no round in flight, nothing queued, no
+task runnable: a follower's single-write Append at `-c 1`) is written and synced on the
+event loop itself instead: nothing else was waiting to run, and the two thread hand-offs
+(the queue, the Trio token and a scheduler pass to wake the waiter) cost more than the loop
+could have done meanwhile. The batch is just as durable when `commit` returns; anything
+that becomes runnable during the sync waits for it, which is why the round must be small
+and the loop idle (docs/performance.md, round 6).
+
 Visibility without durability is `Store.write(batch, sync=False)`; `sync()` is a barrier
 that returns once everything written before it is on disk (a synced LevelDB write syncs
 the whole log before it).
@@ -28,7 +36,13 @@ import attrs
 import trio
 
 from seshat_trio.logs import get_logger
-from seshat_trio.storage.batch import WriteBatch
+from seshat_trio.storage.batch import (
+    AppendLog,
+    PutApplied,
+    PutHardState,
+    TruncateLogFrom,
+    WriteBatch,
+)
 from seshat_trio.storage.errors import StorageError
 from seshat_trio.storage.store import Store
 
@@ -38,6 +52,7 @@ class CommitStats:
     """Counters for metrics: synced rounds written, batches committed, biggest round."""
 
     rounds: int = 0
+    inline_rounds: int = 0  # of `rounds`: synced on the event loop (see the module doc)
     batches: int = 0
     failed_rounds: int = 0
     max_batches_per_round: int = 0
@@ -55,6 +70,26 @@ class _Waiter:
 
 
 log = get_logger(__name__)
+
+# The most a round may hold to be synced on the event loop: operations, and log entry bytes.
+INLINE_MAX_OPS = 8
+INLINE_MAX_BYTES = 16 << 10
+_SMALL_OPS = (PutHardState, PutApplied, TruncateLogFrom)
+
+
+def _small(batch: WriteBatch) -> bool:
+    """A batch cheap enough to write and sync on the event loop: a few log records and the
+    Raft bookkeeping that goes with them, nothing whose size the committer cannot see."""
+    if len(batch) > INLINE_MAX_OPS:
+        return False
+    size = 0
+    for op in batch:
+        if isinstance(op, AppendLog):
+            size += sum(len(record.data) for record in op.records)
+        elif not isinstance(op, _SMALL_OPS):
+            return False
+    return size <= INLINE_MAX_BYTES
+
 
 # Called after each round with (batches in the round, seconds the synced write took).
 RoundObserver = Callable[[int, float], None]
@@ -80,9 +115,15 @@ class GroupCommitter:
         If the caller is cancelled while waiting, the batch may still be written.
         """
         waiter = _Waiter(batch)
-        self._queue.append(waiter)
-        self._start_round()
-        await waiter.done.wait()
+        if self._idle() and _small(batch):
+            # No checkpoint on this path: the caller's next wait yields to the scheduler.
+            self._in_flight = [waiter]
+            error, seconds = self._write(batch)
+            self._finished(error, seconds, inline=True)
+        else:
+            self._queue.append(waiter)
+            self._start_round()
+            await waiter.done.wait()
         if waiter.error is not None:
             # A fresh exception per waiter: one instance raised in many tasks would tangle
             # their tracebacks.
@@ -118,6 +159,15 @@ class GroupCommitter:
                 waiter.done.set()
             self._queue = []
 
+    def _idle(self) -> bool:
+        """Nothing to overlap a sync with: no round in flight or queued, no task runnable."""
+        return (
+            self._running
+            and self._in_flight is None
+            and not self._queue
+            and trio.lowlevel.current_statistics().tasks_runnable == 0
+        )
+
     def _start_round(self) -> None:
         """Hand every queued batch to the writer as one round, unless one is in flight
         (batches queued meanwhile form the next round, started when it reports)."""
@@ -131,17 +181,21 @@ class GroupCommitter:
         """The writer thread: one synced write per round, its outcome back on the loop."""
         assert self._token is not None
         while (batch := self._rounds.get()) is not None:
-            error: StorageError | None = None
-            started = time.perf_counter()
-            try:
-                self._store.write(batch, True)
-            except StorageError as exc:
-                error = exc
-            except Exception as exc:  # a bug must still wake the round's waiters
-                error = StorageError(f"synced write failed unexpectedly: {exc!r}")
-            self._token.run_sync_soon(self._finished, error, time.perf_counter() - started)
+            self._token.run_sync_soon(self._finished, *self._write(batch))
 
-    def _finished(self, error: StorageError | None, seconds: float) -> None:
+    def _write(self, batch: WriteBatch) -> tuple[StorageError | None, float]:
+        """One synced write: its failure, if any, and the seconds it took."""
+        error: StorageError | None = None
+        started = time.perf_counter()
+        try:
+            self._store.write(batch, True)
+        except StorageError as exc:
+            error = exc
+        except Exception as exc:  # a bug must still wake the round's waiters
+            error = StorageError(f"synced write failed unexpectedly: {exc!r}")
+        return error, time.perf_counter() - started
+
+    def _finished(self, error: StorageError | None, seconds: float, inline: bool = False) -> None:
         """On the Trio thread: report the round in flight, then start the next one."""
         round_ = self._in_flight
         assert round_ is not None
@@ -149,6 +203,7 @@ class GroupCommitter:
         if error is not None:
             self.stats.failed_rounds += 1
         self.stats.rounds += 1
+        self.stats.inline_rounds += inline
         self.stats.batches += len(round_)
         self.stats.max_batches_per_round = max(self.stats.max_batches_per_round, len(round_))
         for waiter in round_:

@@ -4,7 +4,12 @@
 handshake has `authenticate`d it, every frame sent carries its MAC tag and every frame
 received must carry a valid one. `Mailbox` is an Outbox plus a wake-up for the single sender
 task of a connection, which writes everything queued (up to max_batch_bytes) with ONE
-send_all: one syscall and one scheduler pass per batch instead of per message. `run_both`
+send_all: one syscall and one scheduler pass per batch instead of per message. While that
+task is parked with nothing queued, a frame pushed without a tag is written at once by the
+pusher itself (one `send`, no wake-up and no scheduler pass for the sender task: the Raft
+driver's Appends and acknowledgements, a forwarded reply); bytes the socket does not take
+go to the sender task, ahead of anything queued later, so frames (and their MAC sequence
+numbers) reach the wire in push order. `run_both`
 runs a connection's receive and send loops and reports why the connection ended, so callers
 deal with one reason instead of an exception group.
 """
@@ -70,10 +75,24 @@ class FramedStream:
 
     async def send_frames(self, frames: list[bytes]) -> None:
         """Write encoded frames (with their tags once authenticated) in one send_all."""
+        await self.stream.send_all(self._wire(frames))
+
+    def _wire(self, frames: list[bytes]) -> bytes:
         if self._keys is not None:
             tag = self._keys.send.tag
             frames = [part for frame in frames for part in (frame, tag(frame))]
-        await self.stream.send_all(b"".join(frames))
+        return b"".join(frames)
+
+    @property
+    def can_send_now(self) -> bool:
+        return isinstance(self.stream, PlainSocketStream)
+
+    def send_now(self, frame: bytes) -> bytes:
+        """Write `frame` (tagged) without parking; the bytes the socket did not take.
+        Only with `can_send_now`; BrokenResourceError when the connection is gone."""
+        assert isinstance(self.stream, PlainSocketStream)
+        data = self._wire([frame])
+        return data[self.stream.send_now(data) :]
 
 
 class Mailbox:
@@ -83,27 +102,51 @@ class Mailbox:
         self.outbox = Outbox(max_frames, max_bytes)
         self._max_batch_bytes = max_batch_bytes
         self._wakeup = trio.Event()
+        # The stream while the sender task is parked with nothing queued (pushes may write
+        # to it directly), and the tail of a direct write the socket did not take.
+        self._direct: FramedStream | None = None
+        self._unsent = b""
 
     def push(self, frame: bytes, priority: Priority, tag: int | None = None) -> bool:
+        if self._direct is not None and tag is None:
+            try:
+                self._unsent = self._direct.send_now(frame)
+            except CONNECTION_FAILURES:
+                pass  # queued below: the sender task meets the failure and ends the connection
+            else:
+                if self._unsent:
+                    self._direct = None
+                    self._wakeup.set()
+                return True
         accepted = self.outbox.push(frame, priority, tag)
         if accepted:
+            self._direct = None
             self._wakeup.set()
         return accepted
-
-    async def next_batch(self) -> list[QueuedFrame]:
-        while not len(self.outbox):
-            await self._wakeup.wait()
-            self._wakeup = trio.Event()
-        return self.outbox.pop_batch(self._max_batch_bytes)
 
     async def pump(
         self, framed: FramedStream, on_batch: Callable[[list[QueuedFrame]], None]
     ) -> None:
         """Send batches forever; `on_batch` sees each batch just before it is written."""
-        while True:
-            batch = await self.next_batch()
-            on_batch(batch)
-            await framed.send_frames([item.frame for item in batch])
+        try:
+            while True:
+                if self._unsent:
+                    unsent, self._unsent = self._unsent, b""
+                    await framed.stream.send_all(unsent)
+                    continue
+                if not len(self.outbox):
+                    self._direct = framed if framed.can_send_now else None
+                    await self._wakeup.wait()
+                    self._direct = None
+                    self._wakeup = trio.Event()
+                    continue
+                batch = self.outbox.pop_batch(self._max_batch_bytes)
+                on_batch(batch)
+                await framed.send_frames([item.frame for item in batch])
+        finally:
+            # A frame cut short belongs to this connection: the next one starts clean.
+            self._direct = None
+            self._unsent = b""
 
 
 async def run_both(
