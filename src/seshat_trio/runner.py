@@ -22,6 +22,7 @@ from seshat_trio.acl.replicated import SECTION as ACL_SECTION
 from seshat_trio.acl.replicated import encode_seed
 from seshat_trio.acl.rules import User
 from seshat_trio.acl.seed import SeedError
+from seshat_trio.acl.throttle import AuthThrottle
 from seshat_trio.acl.users import UserDirectory
 from seshat_trio.admin import AdminEndpoints, AdminServer, HttpLimits
 from seshat_trio.commands.context import ClientIds
@@ -55,6 +56,7 @@ from seshat_trio.replication.ticker import Ticker
 from seshat_trio.scripting.node import NodeScripting
 from seshat_trio.server.forwarded import ForwardedExecutor
 from seshat_trio.server.listener import RespListener
+from seshat_trio.server.protected_mode import is_loopback
 from seshat_trio.storage import (
     SYSTEM_GROUP,
     GroupCommitter,
@@ -196,7 +198,13 @@ async def serve_node(
         stats = NodeStats(started_at=time.monotonic())
         committer = GroupCommitter(store, on_round=stats.observe_commit_round)
         system_machine = SystemStateMachine(store)
-        users = UserDirectory(catalog(), seeds)
+        throttle = AuthThrottle(
+            config.auth.max_auth_failures,
+            config.auth.auth_failure_window_ms / 1000,
+            on_refused=lambda: stats.hit("auth_failures"),
+            exempt=is_loopback,
+        )
+        users = UserDirectory(catalog(), seeds, throttle)
         system_machine.subscribe(UsersFollower(users, seeds))
         stored = layout_of(system_machine.state)
         # Until it holds the cluster's layout, a node started with --join (re)joins: it

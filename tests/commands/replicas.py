@@ -5,7 +5,8 @@ own LevelDB store. A write proposed on the leader is applied on both at the next
 a committed entry would be); the follower refuses writes and forwards, as the node service
 does, to the leader's `ForwardedExecutor`. Each node has its own clock, so a test can skew
 one. The system group is one shared state: a change proposed on the leader (the follower
-forwards it there) is applied and every node's users follow it, as subscribers do.
+forwards it there) is applied and every node's users follow it, as subscribers do (or, with
+`users_lag`, the follower's only at its next system read barrier).
 `Client.call` runs one command through `execute` and decodes the RESP bytes with hiredis,
 so forwarded replies and local ones are compared alike (errors come back as ErrorReply).
 """
@@ -18,7 +19,7 @@ from typing import Self
 import hiredis
 
 from seshat_trio.acl.replicated import encode_seed, users_of
-from seshat_trio.acl.rules import DEFAULT_USER
+from seshat_trio.acl.rules import DEFAULT_USER, User
 from seshat_trio.acl.users import UserDirectory
 from seshat_trio.blocking.waiters import Waiters
 from seshat_trio.commands.context import ClientIds, ClientState, CommandContext
@@ -59,6 +60,7 @@ class NodeBackend:
         self.forwarded: list[list[list[bytes]]] = []
         self.forwarded_alone: list[bool] = []  # per forward: kept out of merged requests
         self.users = UserDirectory(catalog(), {DEFAULT_USER.name: DEFAULT_USER})
+        self.unapplied_users: dict[bytes, User] | None = None  # see Replicas.users_lag
         self.scripting = NodeScripting()
         self.waiters = Waiters()
         machine.listener = self.waiters
@@ -138,7 +140,9 @@ class NodeBackend:
         return RawReplies(await self.forward([command], 2), 1)
 
     async def system_read_barrier(self) -> None:
-        pass
+        if self.unapplied_users is not None:
+            self.users.replace(self.unapplied_users)
+            self.unapplied_users = None
 
     # The node's one data group is this object too (GroupBackend and Backend at once).
     group = 1
@@ -165,6 +169,9 @@ class Replicas:
         self.nodes = [NodeBackend(self, m, leading=i == 0) for i, m in enumerate(machines)]
         self.leader, self.follower = self.nodes
         self.system = SystemState()
+        # When set, the follower applies user changes only at its next system read barrier
+        # (as a node that has not applied group 0's latest commit yet).
+        self.users_lag = False
         self.apply_system(encode_seed({DEFAULT_USER.name: DEFAULT_USER}))
 
     def apply_system(self, op: bytes) -> Reply:
@@ -175,7 +182,10 @@ class Replicas:
         users = users_of(self.system)
         assert users is not None
         for node in self.nodes:
-            node.users.replace(users)
+            if self.users_lag and node is not self.leader:
+                node.unapplied_users = users
+            else:
+                node.users.replace(users)
             node.scripting.functions(self.system, frozenset(changed))
         return reply
 

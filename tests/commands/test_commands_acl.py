@@ -9,6 +9,7 @@ import re
 from replicas import Client, Replicas
 
 from seshat_trio.acl.rules import hash_password
+from seshat_trio.acl.throttle import AuthThrottle
 from seshat_trio.protocol import ErrorReply as Err
 
 NOAUTH = Err("NOAUTH Authentication required.")
@@ -84,6 +85,26 @@ async def test_a_default_password_requires_auth_on_new_connections(
     # A failed AUTH keeps the user already authenticated.
     assert await fresh.call("AUTH", "default", "nope") == WRONGPASS
     assert await fresh.call("GET", "k") == b"v"
+
+
+async def test_config_set_requirepass_changes_the_default_user_everywhere(
+    replicas: Replicas,
+) -> None:
+    follower = Client(replicas.follower, replicas.config)
+    assert await follower.call("ACL", "SETUSER", "default", ">first", ">second") == b"OK"
+    assert await follower.call("CONFIG", "SET", "requirepass", "s3cret") == b"OK"
+    (sent,) = replicas.follower.forwarded[-1]  # through group 0's leader, hashed
+    assert sent == [b"ACL", b"SETUSER", b"default", b"resetpass",
+                    b"#" + hash_password(b"s3cret").encode()]  # fmt: skip
+    for node in replicas.nodes:
+        fresh = Client(node, replicas.config)
+        assert await fresh.call("GET", "k") == NOAUTH
+        assert await fresh.call("AUTH", "second") == WRONGPASS  # exactly one password now
+        assert await fresh.call("AUTH", "s3cret") == b"OK"
+    assert await follower.call("CONFIG", "GET", "requirepass") == []  # only a digest is kept
+    # An empty requirepass opens the default user again, as in Redis.
+    assert await follower.call("CONFIG", "SET", "requirepass", "") == b"OK"
+    assert await Client(replicas.leader, replicas.config).call("GET", "k") is None
 
 
 async def test_permissions_by_category_on_leader_and_follower(
@@ -178,6 +199,45 @@ async def test_transactions_are_checked_when_queued_and_at_exec(
         b"count", 1, b"reason", b"command", b"context", b"multi", b"object", b"set",
         b"username", b"tx",
     ]  # fmt: skip
+
+
+async def test_setuser_sees_what_the_cluster_committed_before(replicas: Replicas) -> None:
+    """A password added through the leader and removed through a follower that has not
+    applied the addition yet: the follower's SETUSER first catches up (read barrier), so
+    `<old` finds the password instead of refusing the change."""
+    replicas.users_lag = True
+    assert await admin(replicas, "ACL", "SETUSER", "rot", "on", ">old", "+ping") == b"OK"
+    assert replicas.follower.users.user(b"rot") is None  # not applied there yet
+    follower = Client(replicas.follower, replicas.config)
+    assert await follower.call("ACL", "SETUSER", "rot", "<old", ">new") == b"OK"
+    user = replicas.leader.users.user(b"rot")
+    assert user is not None and user.passwords == (hash_password(b"new"),)
+    assert await follower.call("ACL", "DRYRUN", "rot", "PING") == b"OK"
+
+
+async def test_failed_logins_from_one_address_are_throttled(replicas: Replicas) -> None:
+    assert await admin(replicas, "ACL", "SETUSER", "app", "on", ">right", "+ping") == b"OK"
+    refused: list[str] = []
+    replicas.follower.users.throttle = AuthThrottle(3, 60.0, on_refused=lambda: refused.append(""))
+    guesser, other = (Client(replicas.follower, replicas.config) for _ in range(2))
+    guesser.ctx.client.addr = other.ctx.client.addr = "10.0.0.7:40000"
+    for _ in range(3):
+        assert await guesser.call("AUTH", "app", "wrong") == WRONGPASS
+    limited = Err(
+        "ERR too many failed authentication attempts from 10.0.0.7 (3 in 60 s); "
+        "try again in 60 s"
+    )
+    # Every connection from that address, even with the right password, HELLO AUTH too.
+    assert await other.call("AUTH", "app", "right") == limited
+    assert await guesser.call("HELLO", "3", "AUTH", "app", "right") == limited
+    assert len(refused) == 2
+    elsewhere = Client(replicas.follower, replicas.config)
+    elsewhere.ctx.client.addr = "10.0.0.8:40000"
+    assert await elsewhere.call("AUTH", "app", "right") == b"OK"
+    # The leader keeps its own count (each node limits its own clients).
+    at_leader = Client(replicas.leader, replicas.config)
+    at_leader.ctx.client.addr = "10.0.0.7:40001"
+    assert await at_leader.call("AUTH", "app", "right") == b"OK"
 
 
 async def test_setuser_on_the_follower_travels_hashed(replicas: Replicas) -> None:

@@ -61,6 +61,8 @@ REDIS_TABLE = {
     "sunion": (-2, 1, -1, 1), "sunionstore": (-3, 1, -1, 1), "sdiff": (-2, 1, -1, 1),
     "sdiffstore": (-3, 1, -1, 1), "sscan": (-3, 1, 1, 1),
     "seshat.member": (-2, 0, 0, 0),
+    "cluster": (-2, 0, 0, 0), "readonly": (1, 0, 0, 0), "readwrite": (1, 0, 0, 0),
+    "asking": (1, 0, 0, 0),
 }  # fmt: skip
 WRITE_COMMANDS = {
     "set", "setnx", "setex", "psetex", "getset", "getdel", "getex", "mset", "msetnx",

@@ -9,7 +9,7 @@ from tests.commands.test_dispatch import FakeBackend
 from seshat_trio.commands.context import ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.commands.routing import CROSSSLOT, REROUTED
-from seshat_trio.config import Config, NodeSection
+from seshat_trio.config import ClusterSection, Config, NodeSection, Redirect
 from seshat_trio.protocol import ErrorReply, SimpleString
 from seshat_trio.slots import key_slot
 
@@ -170,3 +170,79 @@ async def test_keyspace_wide_commands_run_in_every_group() -> None:
             break
     assert sorted(seen) == sorted(low + high)
     assert await run(ctx_for(node), [b"SCAN", b"x"]) == [ErrorReply("ERR invalid cursor")]
+
+
+def moved_ctx(node: TwoGroups) -> CommandContext:
+    """A client of a node in `redirect = moved` mode that leads group 1 but not group 2."""
+    node.high.leading = False
+    node.high.remote_leader_known = True
+    node.low.leader_found_locally = True
+    config = Config(node=NodeSection(id=1), cluster=ClusterSection(redirect=Redirect.MOVED))
+    return CommandContext(ClientState(id=1, addr="a"), node, config)
+
+
+def tagged(tag: bytes, n: int) -> list[bytes]:
+    """[key, value]: key `n` in the slot of `tag`."""
+    return [b"{%s}%d" % (tag, n), b"%d" % n]
+
+
+def moved(key: bytes) -> ErrorReply:
+    return ErrorReply(f"MOVED {key_slot(key)} 127.0.0.1:7002")
+
+
+async def test_moved_mode_redirects_keys_led_elsewhere_and_readonly_reads_here() -> None:
+    node = TwoGroups()
+    (a,), (b,) = keys_in(1, 1), keys_in(2, 1)
+    node.high.data[b] = b"there"
+    ctx = moved_ctx(node)
+    replies = await run(
+        ctx, [b"SET", a, b"1"], [b"SET", b, b"2"], [b"GET", b], [b"READONLY"], [b"GET", b],
+        [b"INCR", b], [b"READWRITE"], [b"GET", b], [b"PING"],
+    )  # fmt: skip
+    assert replies == [
+        SimpleString("OK"), moved(b), moved(b), SimpleString("OK"), b"there", moved(b),
+        SimpleString("OK"), moved(b), SimpleString("PONG"),
+    ]  # fmt: skip
+    assert node.low.data == {a: b"1"} and node.high.data == {b: b"there"}
+    assert node.high.forwarded == []  # redirected, never forwarded
+
+
+async def test_moved_mode_needs_one_slot_and_splits_nothing() -> None:
+    node = TwoGroups()
+    low, (b,) = keys_in(1, 2), keys_in(2, 1)
+    assert key_slot(low[0]) != key_slot(low[1])
+    ctx = moved_ctx(node)
+    (t1, v1), (t2, v2) = tagged(low[0], 1), tagged(low[0], 2)
+    replies = await run(
+        ctx, [b"MSET", low[0], b"1", low[1], b"2"], [b"MGET", low[0], b],
+        [b"DEL", low[0], low[1]], [b"SET", t1, v1], [b"SET", t2, v2], [b"EXISTS", t1, t2],
+    )  # fmt: skip
+    assert replies == [CROSSSLOT, CROSSSLOT, CROSSSLOT, SimpleString("OK"), SimpleString("OK"), 2]
+    # Keyspace-wide commands cover the groups this node leads only.
+    node.high.data[b] = b"there"
+    dbsize, keys = await run(ctx, [b"DBSIZE"], [b"KEYS", b"*"])
+    assert dbsize == 2 and isinstance(keys, list) and sorted(keys) == sorted([t1, t2])
+    # A multi-slot command of one group in forward mode runs there.
+    assert await run(ctx_for(node), [b"EXISTS", low[0], low[1], t1]) == [1]
+
+
+async def test_moved_mode_inside_multi_flags_the_transaction() -> None:
+    node = TwoGroups()
+    (a,), (b,) = keys_in(1, 1), keys_in(2, 1)
+    ctx = moved_ctx(node)
+    replies = await run(
+        ctx, [b"MULTI"], [b"SET", a, b"1"], [b"SET", b, b"2"], [b"EXEC"],
+    )  # fmt: skip
+    assert replies[:4] == [
+        SimpleString("OK"), SimpleString("QUEUED"), moved(b),
+        ErrorReply("EXECABORT Transaction discarded because of previous errors."),
+    ]  # fmt: skip
+    other = next(k for k in keys_in(1, 10) if key_slot(k) != key_slot(a))
+    replies = await run(ctx, [b"MULTI"], [b"SET", a, b"1"], [b"SET", other, b"2"], [b"EXEC"])
+    assert replies == [
+        SimpleString("OK"),
+        SimpleString("QUEUED"),
+        SimpleString("QUEUED"),
+        CROSSSLOT,
+    ]
+    assert node.low.data == {} and node.high.data == {}

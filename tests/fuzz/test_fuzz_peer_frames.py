@@ -34,13 +34,15 @@ from seshat_trio.transport.connection import FramedStream
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SECRET = b"k" * 32
 TRANSCRIPT = Transcript(
-    version=2,
+    version=3,
     dialler=2,
     acceptor=1,
     dialler_nonce=b"d" * 32,
     acceptor_nonce=b"a" * 32,
     dialler_addr="",
     acceptor_addr="",
+    dialler_features=1,
+    acceptor_features=1,
 )
 messages = st.one_of(*STRATEGIES.values())
 

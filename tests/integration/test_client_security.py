@@ -134,6 +134,8 @@ def test_acl_by_category_on_leader_and_follower(
             ],
         )
     wait_users_everywhere(secure_cluster, name)
+    with leader.client() as admin:
+        leader_denied = _denied_counts(admin)
     with user_client(member, name, "pw") as app:
         assert app.acl_whoami() == name
         assert app.set(f"app:{role}", "v") is True  # @write (forwarded from the follower)
@@ -161,6 +163,18 @@ def test_acl_by_category_on_leader_and_follower(
         assert any(e["username"] == name and e["object"] == "flushall" for e in log)
         stats = node_admin.info("stats")
         assert stats["acl_access_denied_cmd"] >= 5 and stats["acl_access_denied_key"] >= 1
+        # The follower allowed the write to app:* by this user's rules and refused the
+        # others itself; they never reached the leader, whose counters did not move.
+        assert any(e["username"] == name and e["object"] == f"other:{role}" for e in log)
+    if member is not leader:
+        with leader.client() as admin:
+            assert _denied_counts(admin) == leader_denied
+            assert not any(e["username"] == name for e in admin.acl_log(count=100))
+
+
+def _denied_counts(admin: redis.Redis) -> tuple[int, ...]:
+    stats = admin.info("stats")
+    return tuple(stats[f"acl_access_denied_{reason}"] for reason in ("cmd", "key", "channel"))
 
 
 def test_users_are_the_same_on_every_node_and_survive_a_restart(
@@ -169,7 +183,11 @@ def test_users_are_the_same_on_every_node_and_survive_a_restart(
     leader = secure_cluster.leader()
     with leader.client() as admin:
         assert admin.acl_setuser("rotated", enabled=True, passwords=["+old"], commands=["+ping"])
+        # Validated against the user as just changed, wherever group 0's leader is.
         assert admin.acl_setuser("rotated", enabled=True, passwords=["-old", "+new"])
+    # Read-your-writes: the node that answered OK already enforces the change.
+    with user_client(leader, "rotated", "new") as rotated:
+        assert rotated.ping() is True
     wait_users_everywhere(secure_cluster, "rotated")
     listings = set()
     for member in secure_cluster.nodes.values():
@@ -312,3 +330,38 @@ def test_channel_permissions_on_every_node(secure_cluster: ClusterProcesses) -> 
         with pytest.raises(redis.exceptions.NoPermissionError, match="channels"):
             client.execute_command("SUBSCRIBE", "news.today")
         subscriber.close()
+
+
+def test_config_set_requirepass_applies_on_every_node(secure_cluster: ClusterProcesses) -> None:
+    """CONFIG SET requirepass on a follower changes the default user's password on every
+    node, as the same change through ACL SETUSER would."""
+    leader = secure_cluster.leader()
+    follower = secure_cluster.followers(leader)[0]
+    with follower.client() as admin:
+        assert admin.config_set("requirepass", "changed") is True
+    try:
+        # The follower answered once it applied the change; the others follow.
+        assert _logs_in(follower, "changed") and not _logs_in(follower, PASSWORD)
+        for member in secure_cluster.nodes.values():
+            wait_for(
+                f"the new password on node {member.node_id}",
+                lambda m=member: _logs_in(m, "changed") and not _logs_in(m, PASSWORD),
+                10,
+            )
+    finally:
+        with user_client(follower, "default", "changed") as client:
+            assert client.config_set("requirepass", PASSWORD) is True
+    for member in secure_cluster.nodes.values():
+        wait_for(
+            f"the password back on node {member.node_id}",
+            lambda m=member: _logs_in(m, PASSWORD),
+            10,
+        )
+
+
+def _logs_in(member: MemberProcess, password: str) -> bool:
+    try:
+        with user_client(member, "default", password) as client:
+            return bool(client.ping())
+    except redis.AuthenticationError:
+        return False

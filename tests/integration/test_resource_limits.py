@@ -183,3 +183,17 @@ def test_maxmemory_refuses_growth_and_loses_nothing(limited_node: NodeProcess) -
         assert limit_hits(limited_node)["maxmemory"] == 2
         assert r.config_set("maxmemory", "0") is True
         assert r.set("new", "v") is True
+
+
+def test_the_issues_glob_pattern_answers_at_once(limited_node: NodeProcess) -> None:
+    """KEYS and SCAN MATCH with `a*a*...*b` against a 40-byte key hung the node for
+    minutes (a backtracking regex); now the reply comes well within the client's 10 s
+    timeout and the node keeps serving."""
+    pattern = "a*" * 19 + "b"
+    with limited_node.client() as r:
+        assert r.set("a" * 40, "v") is True
+        assert r.keys(pattern) == []
+        assert r.scan(0, match=pattern, count=100) == (0, [])
+        assert r.keys("a*" * 19 + "a") == [b"a" * 40]
+        assert r.ping() is True
+    assert http_get(limited_node, "/health") == 200

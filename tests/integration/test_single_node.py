@@ -27,7 +27,7 @@ def test_basic_commands_through_redis_py(node: NodeProcess) -> None:
     assert r.get("greeting") is None
     assert r.echo("hi") == b"hi"
     info = r.info()
-    assert info["redis_version"] == "7.0.0" and info["cluster_enabled"] == 0
+    assert info["redis_version"] == "7.0.0" and info["cluster_enabled"] == 1
     assert info["db0"]["keys"] == 2
 
 

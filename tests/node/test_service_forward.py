@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from seshat_trio.config import ClusterSection, Config, LimitsSection, NodeSection, Redirect
+from seshat_trio.config import Config, LimitsSection, NodeSection
 from seshat_trio.errors import LeaderIsLocalError, OutcomeUnknownError, ServiceError
 from seshat_trio.node.group_service import Forwarding, GroupService
 from seshat_trio.transport import ForwardFailed, ForwardReply, ForwardRequest, PeerUnavailable
@@ -55,11 +55,9 @@ async def make_service(
     nursery: trio.Nursery,
     data: FakeData,
     transport: FakeTransport,
-    redirect: Redirect = Redirect.FORWARD,
 ) -> GroupService:
     config = Config(
         node=NodeSection(id=1),
-        cluster=ClusterSection(redirect=redirect),
         limits=LimitsSection(request_timeout_ms=TIMEOUT_MS),
     )
     forwarding = Forwarding(config, cast(Any, transport), lambda node: f"127.0.0.1:{6378 + node}")
@@ -127,14 +125,6 @@ async def test_no_leader_within_the_deadline_is_an_error_never_a_hang(
         await service.forward(SET, 2)
     assert trio.current_time() - started == pytest.approx(TIMEOUT_MS / 1000)
     assert info.value.message.startswith(("NOLEADER", "TIMEOUT"))
-
-
-async def test_moved_redirect_names_the_leader(nursery: trio.Nursery) -> None:
-    transport = FakeTransport()
-    service = await make_service(nursery, FakeData(leader_id=2), transport, Redirect.MOVED)
-    with pytest.raises(ServiceError, match=r"MOVED 0 127\.0\.0\.1:6380"):
-        await service.forward(SET, 2)
-    assert transport.calls == []
 
 
 MOVED = b"-TRYAGAIN leadership moved while the request was forwarded; it was not applied\r\n"

@@ -55,13 +55,15 @@ def bench_frame_mac(payload_bytes: int, rounds: int, repeats: int = 5) -> float:
     """CPU microseconds to tag one frame and verify it through a FrameDecoder, minus the
     same decoder's cost without tags."""
     transcript = Transcript(
-        version=2,
+        version=3,
         dialler=1,
         acceptor=2,
         dialler_nonce=b"a" * 32,
         acceptor_nonce=b"b" * 32,
         dialler_addr="",
         acceptor_addr="",
+        dialler_features=1,
+        acceptor_features=1,
     )
     frame = encode_frame(b"x" * payload_bytes)
 

@@ -15,13 +15,15 @@ OTHER = b"x" * 32
 
 def transcript(**changes: object) -> Transcript:
     fields: dict[str, object] = {
-        "version": 2,
+        "version": 3,
         "dialler": 1,
         "acceptor": 2,
         "dialler_nonce": b"a" * 32,
         "acceptor_nonce": b"b" * 32,
         "dialler_addr": "127.0.0.1:6379",
         "acceptor_addr": "127.0.0.1:6380",
+        "dialler_features": 1,
+        "acceptor_features": 1,
         **changes,
     }
     return Transcript(**fields)  # type: ignore[arg-type]
@@ -41,6 +43,8 @@ def test_a_proof_verifies_only_for_its_role_and_transcript() -> None:
         {"acceptor": 3},
         {"dialler_addr": "10.0.0.1:6379"},
         {"version": 1},
+        {"dialler_features": 0},
+        {"acceptor_features": 0},
     ):
         assert secrets.verify(Role.DIALLER, transcript(**change), proofs) is None, change
     assert ClusterSecrets((OTHER,)).verify(Role.DIALLER, transcript(), proofs) is None

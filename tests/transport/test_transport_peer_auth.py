@@ -3,6 +3,7 @@ bytes. Each refusal must deliver nothing and be counted by reason."""
 
 import logging
 
+import attrs
 import pytest
 import trio
 
@@ -18,7 +19,9 @@ from seshat_trio.transport import (
     handshake,
 )
 from seshat_trio.transport.auth import Role, Transcript
+from seshat_trio.transport.codec import decode
 from seshat_trio.transport.connection import FramedStream
+from seshat_trio.transport.messages import FEATURES
 
 OLD = ClusterSecrets((b"o" * 32,))
 NEW = ClusterSecrets((b"n" * 32,))
@@ -149,6 +152,8 @@ async def test_forged_peer_is_refused_before_any_message(
             acceptor_nonce=opening.nonce,
             dialler_addr="",
             acceptor_addr=opening.client_addr,
+            dialler_features=FEATURES,
+            acceptor_features=opening.features,
         )
         hello = Hello(
             node_id=sender,
@@ -199,6 +204,51 @@ async def test_replayed_connection_bytes_are_refused(net) -> None:
         assert await _closed(replay)
         assert two.transport.refused["AuthenticationError"] == 1
         assert [m.context for m in two.received] == [7]  # type: ignore[union-attr]
+
+
+async def _relay_frame(src: trio.abc.Stream, dst: trio.abc.Stream, change: bool) -> None:
+    """Pass one handshake frame on, its Hello's features cleared when `change`."""
+    data = b""
+    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+        data += await src.receive_some(1 << 16)
+    size = 4 + int.from_bytes(data[:4], "big")
+    frame, rest = data[:size], data[size:]
+    if change:
+        hello = decode(frame[4:])
+        assert isinstance(hello, Hello) and hello.features == FEATURES
+        frame = encode_frame(encode(attrs.evolve(hello, features=0)))
+    await dst.send_all(frame + rest)
+
+
+@pytest.mark.parametrize("tampered", ["dialler", "acceptor"])
+async def test_a_tampered_features_field_is_refused(net, tampered: str) -> None:
+    """An on-path attacker that clears a Hello's feature bits (so that a peer would stop
+    sending it pub/sub messages) breaks the proof: the handshake covers the features."""
+    with trio.fail_after(15):
+        two = await net.start_node(2, secrets=NEW)
+        relay_listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        relay = Address("127.0.0.1", relay_listeners[0].socket.getsockname()[1])
+
+        async def pipe(src: trio.abc.Stream, dst: trio.abc.Stream) -> None:
+            while data := await src.receive_some(1 << 16):
+                await dst.send_all(data)
+
+        async def relay_one(client: trio.SocketStream) -> None:
+            server = await trio.open_tcp_stream(two.address.host, two.address.port)
+            # The acceptor's Hello comes first, then the dialler's; the rest passes as is.
+            await _relay_frame(server, client, tampered == "acceptor")
+            await _relay_frame(client, server, tampered == "dialler")
+            async with trio.open_nursery() as pipes:
+                pipes.start_soon(pipe, client, server)
+                pipes.start_soon(pipe, server, client)
+
+        await net.nursery.start(trio.serve_listeners, relay_one, relay_listeners)
+        one = await net.start_node(1, secrets=NEW, peers={2: relay})
+        two.transport.update_peers({1: one.address})
+        one.transport.send(_heartbeat(1, 2, context=7))
+        await net.wait_until(lambda: two.transport.refused["AuthenticationError"] >= 2)
+        assert two.received == []
+        assert not _connected(one, 2)
 
 
 async def test_an_authenticated_peer_cannot_replay_its_own_frames(net) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from seshat_trio.acl.log import AclLog
 from seshat_trio.acl.permissions import Catalog, Permissions, compile_user
 from seshat_trio.acl.rules import DEFAULT_USER, User
+from seshat_trio.acl.throttle import AuthThrottle
 
 
 class ClientAuth:
@@ -85,8 +86,12 @@ class ClientAuth:
 
 
 class UserDirectory:
-    def __init__(self, catalog: Catalog, users: Mapping[bytes, User]) -> None:
+    def __init__(
+        self, catalog: Catalog, users: Mapping[bytes, User], throttle: AuthThrottle | None = None
+    ) -> None:
         self._catalog = catalog
+        # This node's limit on failed logins per client address (none unless given).
+        self.throttle = throttle or AuthThrottle(0, 0.0)
         self._users: dict[bytes, User] = {}
         self._permissions: dict[bytes, Permissions] = {}
         self._sessions: weakref.WeakSet[ClientAuth] = weakref.WeakSet()

@@ -1,16 +1,19 @@
 """AUTH and ACL: logging in, and the cluster's users (Redis 7 ACL).
 
-Users are cluster state (seshat_trio.acl.replicated): ACL SETUSER and ACL DELUSER check
-their arguments here, against this node's view, then change the users through the system
-group (`Backend.change_system`), on this node if it leads group 0 or through its leader;
-every node then enforces the result. Passwords leave this node only as SHA-256 digests:
-`>secret` becomes `#<digest>` before anything is proposed or forwarded. The reads (ACL
-LIST, GETUSER, USERS) first wait for this node to apply what group 0 committed before
-them, so a change acknowledged anywhere is seen everywhere. ACL LOG is this node's own.
+Users are cluster state (seshat_trio.acl.replicated): ACL SETUSER checks its arguments
+here, against this node's view once it applied everything group 0 committed before (a read
+barrier), then ACL SETUSER and ACL DELUSER change the users through the system group
+(`Backend.change_system`), on this node if it leads group 0 or through its leader, and
+reply once this node applied the change too; every node then enforces the result.
+Passwords leave this node only as SHA-256 digests: `>secret` becomes `#<digest>` before
+anything is proposed or forwarded. The reads (ACL LIST, GETUSER, USERS) first wait for
+this node to apply what group 0 committed before them, so a change acknowledged anywhere
+is seen everywhere. ACL LOG is this node's own.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 
@@ -29,6 +32,7 @@ from seshat_trio.acl.rules import (
     new_user,
 )
 from seshat_trio.acl.seed import valid_username
+from seshat_trio.acl.throttle import client_host
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.permissions import (
     catalog,
@@ -93,10 +97,23 @@ HELP = [
 def login(
     ctx: CommandContext, username: bytes, password: bytes, *, command: str
 ) -> ErrorReply | None:
-    """Authenticate the connection; None on success, WRONGPASS (logged) otherwise."""
-    if ctx.backend.users.authenticate(username, password):
+    """Authenticate the connection; None on success, WRONGPASS (logged) otherwise, or a
+    refusal without a look at the password while the client's address failed too often."""
+    directory = ctx.backend.users
+    throttle = directory.throttle
+    host = client_host(ctx.client.addr)
+    now = time.monotonic()
+    wait = throttle.retry_after(host, now)
+    if wait is not None:
+        return ErrorReply(
+            f"ERR too many failed authentication attempts from {host} "
+            f"({throttle.max_failures} in {throttle.window_s:g} s); "
+            f"try again in {math.ceil(wait)} s"
+        )
+    if directory.authenticate(username, password):
         ctx.client.auth.login(username)
         return None
+    throttle.failed(host, now)
     log_denial(ctx, "auth", command, username=username)
     return WRONGPASS
 
@@ -143,6 +160,9 @@ async def setuser(ctx: CommandContext, argv: list[bytes]) -> Reply:
     name = argv[2]
     if not valid_username(name):
         return BAD_USERNAME
+    # The rules are checked against the user as the cluster last committed it (`<old`
+    # needs the password an earlier SETUSER, maybe through another node, just added).
+    await ctx.backend.system_read_barrier()
     directory = ctx.backend.users
     table = catalog()
     try:
@@ -155,6 +175,14 @@ async def setuser(ctx: CommandContext, argv: list[bytes]) -> Reply:
     command = [argv[0], argv[1], name, *hashed]
     op = encode_setuser(name, hashed, _seed(ctx))
     return await ctx.backend.change_system(op, command, forwarded=ctx.client.forwarded)
+
+
+async def set_default_password(ctx: CommandContext, password: bytes) -> Reply:
+    """CONFIG SET requirepass, as Redis: the default user's passwords become exactly this
+    one (an empty one: nopass), changed like any ACL SETUSER, so on every node at once and
+    never sent anywhere in the clear."""
+    rule = b">" + password if password else b"nopass"
+    return await setuser(ctx, [b"ACL", b"SETUSER", DEFAULT_USER.name, b"resetpass", rule])
 
 
 def _seed(ctx: CommandContext) -> list[User] | None:

@@ -51,6 +51,7 @@ async def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.client.name = b""
     ctx.client.protocol = 2
     ctx.client.end_transaction()  # discards MULTI and forgets WATCHed keys
+    ctx.client.readonly = False
     ctx.client.auth.reset()  # back to the default user
     if ctx.client.pubsub is not None:
         ctx.client.pubsub.unsubscribe_all()
@@ -98,7 +99,7 @@ async def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
         "version": REDIS_VERSION,
         "proto": ctx.client.protocol,
         "id": ctx.client.id,
-        "mode": "standalone",
+        "mode": "cluster",
         "role": "master",
         "modules": [],
         "seshat_version": __version__,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from seshat_trio.pubsub.client import ClientPubSub
     from seshat_trio.pubsub.hub import PubSubHub
     from seshat_trio.scripting.node import NodeScripting
+    from seshat_trio.system.topology import ClusterTopology
 
 
 class ClientIds:
@@ -72,6 +73,8 @@ class ClientState:
     # Returns once the client is gone (closed, killed, the node stopping): a blocked command
     # stops waiting then; None where there is no connection to watch.
     wait_closed: Callable[[], Awaitable[None]] | None = None
+    # READONLY (commands/cluster.py): in moved mode, read other leaders' keys here.
+    readonly: bool = False
 
     def end_transaction(self) -> None:
         self.queued = None
@@ -107,6 +110,10 @@ class GroupBackend(Protocol):
     def leader_is_remote(self) -> bool:
         """True when another node is known to lead: a write here would only be refused and
         forwarded, so the caller forwards it at once (no waiting)."""
+        ...
+
+    def leader_address(self) -> str | None:
+        """The client address (host:port) of the group's leader, if known."""
         ...
 
     async def forward(
@@ -164,6 +171,10 @@ class Backend(Protocol):
 
     async def wait_for_map(self) -> None:
         """Return once the shard map is known (ServiceError after the request timeout)."""
+        ...
+
+    def topology(self) -> ClusterTopology | None:
+        """The cluster as CLUSTER SLOTS describes it; None while the map is not known."""
         ...
 
     def now_ms(self) -> int:

@@ -33,6 +33,7 @@ from seshat_trio.commands import (  # noqa: F401  (registration)
     acl,
     behind_writes,
     clients,
+    cluster,
     connection,
     fanout,
     introspection,
@@ -43,6 +44,7 @@ from seshat_trio.commands import (  # noqa: F401  (registration)
 from seshat_trio.commands.context import CommandContext, GroupBackend
 from seshat_trio.commands.data import NO_GROUP
 from seshat_trio.commands.permissions import admission_error, exec_refusal
+from seshat_trio.commands.redirect import moved_mode, redirection
 from seshat_trio.commands.routing import (
     CROSSSLOT,
     MAP_UNKNOWN,
@@ -370,6 +372,7 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
     ctx.fresh_barriers.clear()  # a new client read: its commands were invoked just now
     pipeline = _Pipeline(ctx)
     client = ctx.client
+    moved = moved_mode(ctx)
     if client.pubsub is not None:  # messages arriving meanwhile go among these replies
         client.pubsub.inline = pipeline.replies
     for argv in commands:
@@ -381,6 +384,8 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
             queued = argv
             if error is None and spec is not None:
                 error = _refusal(ctx, spec, argv)
+                if error is None and moved:
+                    error = await _queued_redirection(ctx, spec, argv)
                 if spec.caller_form is not None:
                     queued = spec.caller_form(ctx, argv)
             await pipeline.add(transactions.queue(ctx, queued, error))
@@ -414,7 +419,7 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
         if routed is MAP_UNKNOWN:
             routed = await _route_once_known(ctx, key_args)
         assert not isinstance(routed, MapUnknown)
-        if routed is CROSSSLOT and spec.name in fanout.SPLIT:
+        if routed is CROSSSLOT and spec.name in fanout.SPLIT and not moved:
             await pipeline.settle()
             await pipeline.add(await _split(ctx, spec, argv))
         elif routed is None and spec.name in fanout.EVERY_GROUP:
@@ -422,6 +427,12 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
             await pipeline.add(await _every_group(ctx, spec, argv))
         elif isinstance(routed, ErrorReply):
             await pipeline.add(routed)
+        elif (
+            moved
+            and routed is not None
+            and (redirect := await redirection(ctx, spec, key_args, routed)) is not None
+        ):
+            await pipeline.add(redirect)
         elif spec.build is not None:
             if routed is None:
                 await pipeline.add(NO_GROUP)
@@ -472,6 +483,20 @@ async def _route_once_known(
     routed = route_keys(ctx, key_args)
     assert not isinstance(routed, MapUnknown)  # known maps are never forgotten
     return routed
+
+
+async def _queued_redirection(
+    ctx: CommandContext, spec: CommandSpec, argv: list[bytes]
+) -> ErrorReply | None:
+    """In moved mode, a command queued in MULTI whose keys span slots or live in a group
+    led elsewhere answers CROSSSLOT or MOVED now (commands/redirect.py)."""
+    key_args = command_keys(spec, argv)
+    if not key_args:
+        return None
+    routed = await _route(ctx, key_args)
+    if isinstance(routed, ErrorReply):
+        return routed
+    return await redirection(ctx, spec, key_args, routed)
 
 
 async def _route(ctx: CommandContext, key_args: Sequence[bytes]) -> GroupBackend | ErrorReply:
@@ -534,6 +559,10 @@ async def _split(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> R
 async def _every_group(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> Reply:
     """KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHALL, FLUSHDB over every data group."""
     groups = ctx.backend.data_groups()
+    if moved_mode(ctx):  # a Redis Cluster primary answers for its own slots
+        groups = [group for group in groups if group.is_leader()]
+        if not groups:
+            return fanout.over_no_group(spec.name)
     if spec.name == "scan":
         parsed = fanout.parse_scan_cursor(argv[1], len(groups))
         if parsed is None:
@@ -558,7 +587,10 @@ async def _exec(pipeline: _Pipeline, spec: CommandSpec, argv: list[bytes]) -> No
     ctx = pipeline.ctx
     if len(argv) == 1:
         # The transaction runs in the one group its keys (watched ones too) live in.
-        routed = await _route(ctx, transaction_keys(ctx.client.queued or (), ctx.client.watched))
+        keys = transaction_keys(ctx.client.queued or (), ctx.client.watched)
+        routed = await _route(ctx, keys)
+        if moved_mode(ctx) and not isinstance(routed, ErrorReply):
+            routed = await redirection(ctx, None, keys, routed) or routed
         taken = transactions.take_transaction(ctx)
         if isinstance(taken, ErrorReply):
             await pipeline.add(taken)

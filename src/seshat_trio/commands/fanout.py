@@ -17,6 +17,9 @@ Keyspace-wide commands run in every data group:
   cursor within that group (0: the group's first key), so it stays one unsigned integer
   and 0 still means "start" and "done".
 
+In `redirect = moved` mode nothing is split (CROSSSLOT, as Redis Cluster) and the
+keyspace-wide commands cover only the groups this node leads (commands/redirect.py).
+
 The first error of any part is the command's reply (a part that failed is not retried).
 This module is sans-IO: the dispatcher runs the parts and hands their replies here.
 """
@@ -113,6 +116,16 @@ def merge_every(name: str, replies: Sequence[Reply]) -> Reply:
     if name == "dbsize":
         return _total(replies)
     return OK
+
+
+def over_no_group(name: str) -> Reply:
+    """A keyspace-wide command's reply over no group (a node that leads none, in
+    `redirect = moved` mode, answers for the slots it is the primary of: none)."""
+    if name == "scan":
+        return [b"0", []]
+    if name == "randomkey":
+        return None
+    return merge_every(name, [])
 
 
 def random_order(count: int) -> list[int]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import attrs
 
+from seshat_trio.commands.acl import set_default_password
 from seshat_trio.commands.context import CommandContext
 from seshat_trio.commands.permissions import categories
 from seshat_trio.commands.table import (
@@ -23,6 +24,7 @@ from seshat_trio.pubsub.replicated import encode_notify_flags
 from seshat_trio.tunables import PARAMETERS, TunableError
 
 NOTIFY = "notify-keyspace-events"  # cluster state, unlike the other tunables
+REQUIREPASS = "requirepass"  # the default user's password: cluster state too (ACL SETUSER)
 
 DEFAULT_INFO_SECTIONS = (
     "server",
@@ -118,15 +120,20 @@ async def config_set(ctx: CommandContext, args: list[bytes]) -> Reply:
     """The tunables (seshat_trio/tunables.py) change at once, all or none of them; every
     other setting is fixed for the life of the process (the configuration is one frozen
     object shared by every layer), so CONFIG SET only accepts its current value.
-    notify-keyspace-events is cluster state (pubsub/replicated.py): it changes on every
-    node, through the system group, before the node-local tunables do."""
+    notify-keyspace-events and requirepass are cluster state (pubsub/replicated.py, the ACL
+    users): they change on every node, through the system group, before the node-local
+    tunables do. requirepass is not reported by CONFIG GET (only its digest is stored)."""
     if not args or len(args) % 2:
         return wrong_arity("config|set")
     params = config_parameters(ctx)
     changes: dict[str, str] = {}
+    password: bytes | None = None
     for i in range(0, len(args), 2):
         name = args[i].decode(errors="replace").lower()
         value = args[i + 1].decode(errors="replace")
+        if name == REQUIREPASS:
+            password = args[i + 1]
+            continue
         if name not in params:
             return ErrorReply(
                 f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
@@ -146,13 +153,20 @@ async def config_set(ctx: CommandContext, args: list[bytes]) -> Reply:
             [b"config", b"set", NOTIFY.encode(), flags.encode()],
             forwarded=ctx.client.forwarded,
         )
-        failed = isinstance(reply, ErrorReply) or (
-            isinstance(reply, RawReplies) and reply.data.startswith(b"-")
-        )
-        if failed:
+        if _refused(reply):
+            return reply
+    if password is not None:
+        reply = await set_default_password(ctx, password)
+        if _refused(reply):
             return reply
     ctx.tunables.set_all(changes)
     return SimpleString("OK")
+
+
+def _refused(reply: Reply) -> bool:
+    return isinstance(reply, ErrorReply) or (
+        isinstance(reply, RawReplies) and reply.data.startswith(b"-")
+    )
 
 
 def _set_failed(name: str, reason: str) -> ErrorReply:

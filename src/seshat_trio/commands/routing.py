@@ -3,7 +3,8 @@
 - A command with keys (the table's key positions) addresses the group serving their slots;
   keys served by different groups cannot run as one atomic command: CROSSSLOT, as Redis
   Cluster answers (a group holds many slots, so keys of different slots in one group are
-  accepted).
+  accepted), except in `redirect = moved` mode, where keys must share a slot exactly as
+  in Redis Cluster (commands/redirect.py).
 - A command without keys addresses the group a forwarded request was routed to, or the
   node's data group when it has one only; with several, it addresses none here.
 - A forwarded request's keyed commands must still map to the group it was routed to.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from seshat_trio.commands.context import CommandContext, GroupBackend
+from seshat_trio.commands.redirect import moved_mode
 from seshat_trio.commands.table import CommandSpec, lookup
 from seshat_trio.errors import ServiceError
 from seshat_trio.protocol import ErrorReply
@@ -47,14 +49,17 @@ def route_keys(ctx: CommandContext, keys: Iterable[bytes]) -> Routed:
     """The group all of `keys` live in (see the module rules); None when there are none."""
     backend = ctx.backend
     found: GroupBackend | None = None
+    same_slot = moved_mode(ctx)
+    first_slot = -1
     try:
         for key in keys:
-            group = backend.group_for_slot(key_slot(key))
+            slot = key_slot(key)
+            group = backend.group_for_slot(slot)
             if group is None:
                 return MAP_UNKNOWN
             if found is None:
-                found = group
-            elif group is not found:
+                found, first_slot = group, slot
+            elif group is not found or (same_slot and slot != first_slot):
                 return CROSSSLOT
     except ServiceError as exc:
         return ErrorReply(exc.message)

@@ -38,7 +38,7 @@ class LogFormat(StrEnum):
 
 
 class Redirect(StrEnum):
-    """What a follower does with a request that only the leader can serve."""
+    """What a node does with a key whose data group another node leads."""
 
     FORWARD = "forward"
     MOVED = "moved"
@@ -162,7 +162,10 @@ class ClusterSection:
     )
     redirect: Redirect = attrs.field(
         default=Redirect.FORWARD,
-        metadata=doc("followers forward requests to the leader, or reply -MOVED"),
+        metadata=doc(
+            "a key whose group another node leads: forward to that leader, or reply -MOVED "
+            "as Redis Cluster"
+        ),
     )
     read_mode: ReadMode = attrs.field(
         default=ReadMode.READINDEX,
@@ -322,6 +325,21 @@ class AuthSection:
         default=True,
         metadata=doc(
             "while the default user has no password, refuse clients not on the loopback interface"
+        ),
+    )
+    max_auth_failures: int = attrs.field(
+        default=10,
+        metadata=doc(
+            "failed logins (AUTH, HELLO AUTH) one client address may make within "
+            "auth_failure_window_ms before its further attempts are refused (0: no limit; "
+            "loopback clients are never limited)"
+        ),
+    )
+    auth_failure_window_ms: int = attrs.field(
+        default=60_000,
+        metadata=doc(
+            "the window max_auth_failures counts over: a refused client may try again once "
+            "the oldest of its failures in it is this old"
         ),
     )
 

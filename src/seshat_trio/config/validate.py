@@ -290,6 +290,14 @@ def check_auth(auth: AuthSection) -> Iterator[Problem]:
         )
     if auth.aclfile is not None and not auth.aclfile.is_file():
         yield Problem("auth.aclfile", f"{auth.aclfile} is not a readable file")
+    if auth.max_auth_failures < 0:
+        yield Problem(
+            "auth.max_auth_failures", f"must be >= 0 (0: no limit), got {auth.max_auth_failures}"
+        )
+    if auth.auth_failure_window_ms <= 0:
+        yield Problem(
+            "auth.auth_failure_window_ms", f"must be > 0, got {auth.auth_failure_window_ms}"
+        )
 
 
 def check_tls(tls: TlsSection, node: NodeSection | None) -> Iterator[Problem]:

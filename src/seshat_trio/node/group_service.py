@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import trio
 
-from seshat_trio.config import Config, Redirect
+from seshat_trio.config import Config
 from seshat_trio.errors import (
     MOVED_WHILE_FORWARDED,
     LeaderIsLocalError,
@@ -118,7 +118,7 @@ class GroupService:
         self.driver = driver
         self.machine = machine
         self._node_id = config.node.id
-        self._redirect = config.cluster.redirect
+        self._client_addr = str(config.node.client_addr)
         self._forwarding = forwarding
         self._timeout_s = config.limits.request_timeout_s
 
@@ -161,6 +161,14 @@ class GroupService:
         leader = self.driver.leader_id
         return leader is not None and leader != self._node_id
 
+    def leader_address(self) -> str | None:
+        leader = self.driver.leader_id
+        if leader is None:
+            return None
+        if leader == self._node_id:
+            return self._client_addr
+        return self._forwarding.client_address_of(leader)
+
     async def forward(
         self, commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False
     ) -> bytes:
@@ -192,7 +200,7 @@ class GroupService:
     ) -> bytes:
         """One delivery of `commands` to the leader (waiting for one if needed)."""
         leader = self.driver.leader_id
-        if leader is not None and leader != self._node_id and self._redirect is Redirect.FORWARD:
+        if leader is not None and leader != self._node_id:
             # The common case, with no cancel scope of its own (the transport bounds the
             # wait); merged with the other connections' runs of this scheduler pass.
             if alone:
@@ -215,10 +223,6 @@ class GroupService:
                 raise LeaderIsLocalError(b"", 0)
             leader = self.driver.leader_id
             assert leader is not None
-            if self._redirect is Redirect.MOVED:
-                address = self._forwarding.client_address_of(leader)
-                if address is not None:
-                    raise ServiceError(f"MOVED 0 {address}")
             # Never negative: news may wake this task just before the deadline fires.
             remaining = max(0.0, deadline - trio.current_time())
             payload = await self._forwarding.settled(

@@ -127,7 +127,7 @@ class NodeCollector(Collector):
             _n("limit_hits"),
             "Resource limits reached, by limit: maxmemory_clients, timeout, "
             "request_read_timeout, max_request_bytes (clients closed), maxmemory (writes "
-            "refused), http_* (admin connections).",
+            "refused), auth_failures (logins refused), http_* (admin connections).",
             labels=["limit"],
         )
         counted = dict(stats.limit_hits)

@@ -20,7 +20,7 @@ import trio
 from seshat_trio import __version__
 from seshat_trio.acl.users import UserDirectory
 from seshat_trio.blocking.waiters import Waiters
-from seshat_trio.config import Config
+from seshat_trio.config import Address, Config
 from seshat_trio.errors import OutcomeUnknownError, ServiceError
 from seshat_trio.membership.admin import MembershipAdmin, member_fields
 from seshat_trio.node.group_service import Forwarding, GroupService, read_barrier
@@ -31,6 +31,7 @@ from seshat_trio.raft import NotLeader, Role
 from seshat_trio.replication.driver import GroupStatus, RaftGroupDriver
 from seshat_trio.scripting.node import NodeScripting
 from seshat_trio.storage import Store, WriteBatch
+from seshat_trio.system.topology import ClusterTopology, NodeEndpoint, ShardView, node_name
 from seshat_trio.transport import NO_DATA_GROUP, PeerState
 
 REDIS_VERSION = "7.0.0"
@@ -82,11 +83,52 @@ class NodeService:
     async def wait_for_map(self) -> None:
         await self.router.wait_for_map()
 
+    def topology(self) -> ClusterTopology | None:
+        """The shard map with each group's leader and voters as this node knows them, and
+        the members' client addresses (system/topology.py)."""
+        shard_map = self.router.shard_map
+        if shard_map is None:
+            return None
+        me = self._config.node
+        shards = []
+        for placement in shard_map.groups:
+            ranges = tuple(
+                (r.first_slot, r.last_slot) for r in shard_map.ranges if r.group == placement.group
+            )
+            local = self.router.group(placement.group)
+            if local is None:
+                shards.append(ShardView(placement.group, ranges, None, placement.replicas, {}))
+                continue
+            status = local.driver.status()
+            offsets = {peer: progress.match for peer, progress in status.peers.items()}
+            offsets[me.id] = status.applied
+            shards.append(
+                ShardView(placement.group, ranges, status.leader_id, status.voters, offsets)
+            )
+        nodes = {
+            me.id: NodeEndpoint(me.client_addr.host, me.client_addr.port,
+                                me.internal_addr.port, True)
+        }  # fmt: skip
+        peers = self._forwarding.transport.peer_states()
+        for node_id in sorted({v for shard in shards for v in shard.voters} - {me.id}):
+            state = peers.get(node_id)
+            if state is None or state.client_addr is None:
+                continue
+            try:
+                client = Address.parse(state.client_addr)
+            except ValueError:
+                continue
+            nodes[node_id] = NodeEndpoint(
+                client.host, client.port, state.address.port, state.connected
+            )
+        return ClusterTopology(me.id, shard_map.version, tuple(shards), nodes)
+
     # -- the system group ----------------------------------------------------------------
     async def change_system(self, op: bytes, command: Sequence[bytes], *, forwarded: bool) -> Reply:
         """Propose `op` to group 0 here when this node leads it; otherwise have its leader
-        run `command` (which proposes the same operation there). Same outcome rules as a
-        write: TRYAGAIN when certainly not applied, an unknown outcome otherwise."""
+        run `command` (which proposes the same operation there) and wait until this node
+        applied it too. Same outcome rules as a write: TRYAGAIN when certainly not applied,
+        an unknown outcome otherwise."""
         system = self._system
         forwarding = self._forwarding
         deadline = trio.current_time() + self._timeout_s
@@ -110,6 +152,12 @@ class NodeService:
                         leader, forwarding.send(leader, request, remaining), self._timeout_s
                     )
                     if payload is not None:
+                        # Read-your-writes: the change is applied here too before the
+                        # client hears of it (an AUTH or ACL SETUSER that follows on this
+                        # node sees it). If this node cannot confirm that in time, the
+                        # change still happened: say so rather than fail.
+                        with contextlib.suppress(ServiceError):
+                            await self.system_read_barrier()
                         return RawReplies(payload, 1)
                 await system.wait_changed()
         raise OutcomeUnknownError.deadline_passed(self._timeout_s)
@@ -141,13 +189,13 @@ class NodeService:
             "server": [
                 ("redis_version", REDIS_VERSION),
                 ("seshat_version", __version__),
-                ("redis_mode", "standalone"),
+                ("redis_mode", "cluster"),
                 ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
                 ("arch_bits", "64" if sys.maxsize > 2**32 else "32"),
                 ("multiplexing_api", "trio"),
                 ("python_version", platform.python_version()),
                 ("process_id", str(os.getpid())),
-                ("run_id", f"{node.id:040d}"),
+                ("run_id", node_name(node.id)),
                 ("tcp_port", str(node.client_addr.port)),
                 ("uptime_in_seconds", str(uptime)),
                 ("uptime_in_days", str(uptime // 86400)),
@@ -176,7 +224,7 @@ class NodeService:
                 ("connected_slaves", "0"),
             ],
             "keyspace": ([("db0", f"keys={keys},expires={expires},avg_ttl=0")] if keys else []),
-            "cluster": [("cluster_enabled", "0")],
+            "cluster": [("cluster_enabled", "1")],
             "raft": self._raft_fields(statuses, self._system.status()),
         }
 

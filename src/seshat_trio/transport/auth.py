@@ -3,8 +3,9 @@
 Rules:
 - The secret never travels. Each side proves it holds a cluster secret with an HMAC-SHA256
   over the handshake transcript (protocol version, both node ids, both nonces, both client
-  addresses) under a label naming its role, so a proof cannot be reflected to its sender
-  nor reused on another connection: both sides contribute a fresh 32-byte nonce.
+  addresses, both Hellos' feature bits) under a label naming its role, so a proof cannot
+  be reflected to its sender nor reused on another connection: both sides contribute a
+  fresh 32-byte nonce.
 - Up to two secrets are held at once (current first, then the previous one) so that a
   rolling rotation works: the dialler sends one proof per secret it holds, the acceptor
   takes the first of its own secrets that verifies one of them and answers with one proof
@@ -39,6 +40,7 @@ _SESSION_LABEL = b"seshat-trio peer session\x00"
 _SEQ = struct.Struct(">Q")
 LARGE_FRAME_BYTES = 4096
 _TRANSCRIPT = struct.Struct(">HQQ")
+_FEATURES = struct.Struct(">QQ")
 
 
 class Role(enum.Enum):
@@ -64,6 +66,10 @@ class Transcript:
     acceptor_nonce: bytes
     dialler_addr: str
     acceptor_addr: str
+    # Each Hello's feature bits: bound to the proofs so that nobody on the path can make a
+    # peer withhold (or send) optional messages by flipping them.
+    dialler_features: int
+    acceptor_features: int
 
     def encode(self) -> bytes:
         parts = [_TRANSCRIPT.pack(self.version, self.dialler, self.acceptor)]
@@ -75,6 +81,7 @@ class Transcript:
         ):
             parts.append(struct.pack(">I", len(item)))
             parts.append(item)
+        parts.append(_FEATURES.pack(self.dialler_features, self.acceptor_features))
         return b"".join(parts)
 
 

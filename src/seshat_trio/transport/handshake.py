@@ -96,6 +96,8 @@ async def accept(
                 acceptor_nonce=nonce,
                 dialler_addr=hello.client_addr,
                 acceptor_addr=client_addr,
+                dialler_features=hello.features,
+                acceptor_features=opening.features,
             )
             secret = secrets.verify(Role.DIALLER, transcript, hello.proofs)
             if secret is None:
@@ -124,6 +126,7 @@ async def dial(
     try:
         with trio.fail_after(limits.handshake_timeout):
             hello = check_hello(await framed.receive(), local_id=local_id, expected_sender=peer_id)
+            own = Hello(node_id=local_id, peer_id=peer_id, client_addr=client_addr, nonce=nonce)
             transcript = Transcript(
                 version=PROTOCOL_VERSION,
                 dialler=local_id,
@@ -132,16 +135,10 @@ async def dial(
                 acceptor_nonce=hello.nonce,
                 dialler_addr=client_addr,
                 acceptor_addr=hello.client_addr,
+                dialler_features=own.features,
+                acceptor_features=hello.features,
             )
-            await framed.send(
-                Hello(
-                    node_id=local_id,
-                    peer_id=peer_id,
-                    client_addr=client_addr,
-                    nonce=nonce,
-                    proofs=secrets.proofs(Role.DIALLER, transcript),
-                )
-            )
+            await framed.send(attrs.evolve(own, proofs=secrets.proofs(Role.DIALLER, transcript)))
             answer = await framed.receive()
     except trio.TooSlowError:
         raise HandshakeError("handshake not completed in time") from None

@@ -12,8 +12,9 @@ import attrs
 
 from seshat_trio.raft.messages import Message, SnapshotChunk, SnapshotChunkAck
 
-PROTOCOL_VERSION = 2
-"""Cluster-protocol version sent in Hello; peers must agree exactly (2: authenticated)."""
+PROTOCOL_VERSION = 3
+"""Cluster-protocol version sent in Hello; peers must agree exactly (2: authenticated;
+3: the proofs also cover both Hellos' features)."""
 
 HELLO_MAGIC = 0x53455348
 """b"SESH" as a big-endian u32: tells a seshat-trio peer from anything else on the port."""
