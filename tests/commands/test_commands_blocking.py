@@ -182,3 +182,27 @@ async def test_a_pop_that_finds_the_list_taken_or_another_type_blocks_again(
     assert got == [[b"q", b"later"]]
     await pusher.call("SET", "q", "string")
     assert await waiting.call("BLPOP", "q", "0") == WRONGTYPE  # at the start: at once
+
+
+@pytest.mark.parametrize("blocked_on", ["leader", "follower"])
+async def test_a_leader_change_leaves_blocked_clients_waiting_then_served(
+    replicas: Replicas, autojump_clock: trio.testing.MockClock, blocked_on: str
+) -> None:
+    waiting, pusher = clients(replicas, blocked_on)
+    got: list[object] = []
+
+    async def blocked() -> None:
+        got.append(await waiting.call("BLPOP", "q", "0"))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(blocked)
+        await trio.sleep(1)
+        # Leadership moves to the other node: the waiter has nothing to redo.
+        old, new = replicas.leader, replicas.follower
+        old.leading, new.leading = False, True
+        replicas.leader, replicas.follower = new, old
+        await trio.sleep(5)
+        assert got == [] and len(waiting.backend.waiters) == 1
+        assert await pusher.call("RPUSH", "q", "after") == 1
+    assert got == [[b"q", b"after"]]
+    assert await pusher.call("EXISTS", "q") == 0
