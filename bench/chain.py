@@ -6,7 +6,9 @@ measured requests, leader first, then the total over the three nodes. The figure
 run are noisy on a shared machine: compare two trees run for run, interleaved (the base
 tree with `PYTHONPATH=<base>/src`), and quote ratios (docs/performance.md, round 6).
 
-Standalone: `python -m bench.chain [--requests 3000] [--warmup 300]`.
+Standalone: `python -m bench.chain [--requests 3000] [--warmup 300] [--clients 1]`; with
+`--clients 50` it checks that a change to the single-write chain costs the busy case
+nothing.
 """
 
 from __future__ import annotations
@@ -32,30 +34,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def set_c1(port: int, requests: int) -> redis_benchmark.Row:
+async def run_sets(port: int, requests: int, clients: int) -> redis_benchmark.Row:
     argv = redis_benchmark.command_line(
-        port, "set", clients=1, pipeline=1, value_size=100, requests=requests, keyspace=100_000
+        port,
+        "set",
+        clients=clients,
+        pipeline=1,
+        value_size=100,
+        requests=requests,
+        keyspace=100_000,
     )
     outcome = await redis_benchmark.run(argv, timeout_s=300)
     return redis_benchmark.row_for(redis_benchmark.parse_csv(outcome.stdout), "set")
 
 
-async def measure(requests: int, warmup: int) -> list[str]:
+async def measure(requests: int, warmup: int, clients: int) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="seshat-chain-") as temp:
         async with servers.seshat_cluster(3, Path(temp)) as cluster:
             port = cluster.leader_port
-            await set_c1(port, warmup)
+            await run_sets(port, warmup, clients)
             order = [cluster.leader_id, *(n for n in (1, 2, 3) if n != cluster.leader_id)]
             pids = [cluster.pids[node - 1] for node in order]
             before = [cpu_seconds(pid) for pid in pids]
-            row = await set_c1(port, requests)
+            row = await run_sets(port, requests, clients)
             per_set = [
                 (cpu_seconds(pid) - start) / requests * 1e6
                 for pid, start in zip(pids, before, strict=True)
             ]
     nodes = " ".join(f"{us:.0f}" for us in per_set)
     return [
-        f"SET c=1 p50_ms={row.latency_ms['p50']:.3f} ops_s={row.rps:.0f}",
+        f"SET c={clients} p50_ms={row.latency_ms['p50']:.3f} ops_s={row.rps:.0f}",
         f"cpu_us_per_set leader+followers={nodes} all={sum(per_set):.0f}",
     ]
 
@@ -64,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.chain", description=__doc__)
     ap.add_argument("--requests", type=int, default=REQUESTS)
     ap.add_argument("--warmup", type=int, default=WARMUP)
+    ap.add_argument("--clients", type=int, default=1)
     args = ap.parse_args(argv)
-    print("\n".join(trio.run(measure, args.requests, args.warmup)))
+    print("\n".join(trio.run(measure, args.requests, args.warmup, args.clients)))
     return 0
 
 

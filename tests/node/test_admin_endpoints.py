@@ -152,7 +152,7 @@ def make_endpoints(
         stats=stats,
         groups=[system, data],
         peers=transport,
-        committer=FakeCommitter(CommitStats(rounds=7, batches=9)),
+        committer=FakeCommitter(CommitStats(rounds=7, inline_rounds=4, batches=9)),
         value_cache=cache,
         clock=lambda: 42.0,
     )
@@ -258,6 +258,8 @@ def test_metrics_families_and_labels_parse() -> None:
     assert value(refused, "seshat_peer_connections_refused_total", reason="NotMember") == 3
     rounds = families["seshat_group_commit_rounds"]
     assert value(rounds, "seshat_group_commit_rounds_total") == 7
+    inline = families["seshat_group_commit_inline_rounds"]
+    assert value(inline, "seshat_group_commit_inline_rounds_total") == 4
     fsync = families["seshat_fsync_duration_seconds"]
     assert value(fsync, "seshat_fsync_duration_seconds_count") == 1
     assert value(fsync, "seshat_fsync_duration_seconds_bucket", le="0.005") == 1

@@ -42,6 +42,7 @@ from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.pending import PendingReply
 from seshat_trio.replication.ticker import Ticker
 from seshat_trio.storage import GroupCommitter, Store, WriteBatch
+from seshat_trio.storage.batch import PutHardState
 from seshat_trio.system.layout import NodeAddresses, initial_layout, layout_of
 from seshat_trio.system.machine import SystemStateMachine
 
@@ -250,6 +251,33 @@ async def test_leader_replicates_to_all_and_followers_refuse_writes(
         assert status.role is Role.LEADER and status.leader_id == leader.node_id
         assert set(status.peers) == set(IDS) - {leader.node_id}
         assert all(p.match == status.last_index for p in status.peers.values())
+
+
+async def test_leader_writes_commit_with_the_apply_in_one_write(
+    tmp_path: Path, clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = Cluster(tmp_path, FAST)
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        await write(leader, b"warm", b"up")
+        await cluster.wait_applied(leader.driver.applied_index)
+        batches: list[list[object]] = []
+        store_write = leader.store.write
+
+        def recording(batch: WriteBatch, sync: bool = False) -> None:
+            batches.append(list(batch))
+            store_write(batch, sync)
+
+        monkeypatch.setattr(leader.store, "write", recording)
+        index = await write(leader, b"k", b"v")
+        monkeypatch.undo()
+    # The round: the log append (synced), then ONE unsynced write holding the apply, the
+    # applied index and the commit-only hard state, not a write of its own for the commit.
+    kinds = [sorted({type(op).__name__ for op in ops}) for ops in batches]
+    assert "AppendLog" in kinds[0]
+    assert kinds[1:] == [["PutApplied", "PutHardState", "PutValue"]]
+    commits = [op.state.commit for op in batches[1] if isinstance(op, PutHardState)]
+    assert commits == [index]
 
 
 async def test_read_barrier_on_follower_sees_acknowledged_write(

@@ -112,8 +112,11 @@ class KvStateMachine:
         """Stage a snapshot received from the leader; `reload` after it is finished."""
         return self._store.begin_install(self._group)
 
-    def apply(self, entries: Iterable[tuple[int, bytes | None]]) -> list[Applied]:
-        """Apply `(index, operation bytes or None for a no-op)` pairs in order."""
+    def apply(
+        self, entries: Iterable[tuple[int, bytes | None]], before: WriteBatch | None = None
+    ) -> list[Applied]:
+        """Apply `(index, operation bytes or None for a no-op)` pairs in order; `before`'s
+        operations go first in the same write (see `StateMachine.apply`)."""
         notifier = self.notifier
         flags = self._tx.notify_flags = 0 if notifier is None else notifier.flags()
         self._tx.events.clear()
@@ -122,8 +125,11 @@ class KvStateMachine:
             for index, data in unapplied(entries, self.applied_index)
         ]
         last = results[-1].index if results else self.applied_index
-        if last != self.applied_index:
-            batch = WriteBatch()
+        batch = WriteBatch() if before is None else before
+        if last == self.applied_index:
+            if len(batch):
+                self._store.write(batch, sync=False)
+        else:
             cleared, written, delta = self._tx.flush_into(batch)
             batch.put_applied(self._group, last)
             self._store.write(batch, sync=False)

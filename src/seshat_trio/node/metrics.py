@@ -317,6 +317,11 @@ class NodeCollector(Collector):
             _n("group_commit_rounds"), "Synced writes (fsync rounds) written.", commit.rounds
         )
         yield CounterMetricFamily(
+            _n("group_commit_inline_rounds"),
+            "Synced writes of one small batch made on the idle event loop (of the rounds).",
+            commit.inline_rounds,
+        )
+        yield CounterMetricFamily(
             _n("group_commit_failed_rounds"), "Synced writes that failed.", commit.failed_rounds
         )
         yield CounterMetricFamily(

@@ -593,10 +593,17 @@ class RaftGroupDriver:
             if self._core.role is Role.LEADER
             else ((), ready.committed_entries)
         )
-        self._apply(durable)
+        batch: WriteBatch | None = ready_batch(self._group, ready)
+        if durable and not ready.must_sync and ready.snapshot is None:
+            # Unsynced Raft writes only (the leader's commit-only hard state after a round):
+            # they share the apply's LevelDB write, one write per round instead of two.
+            self._apply(durable, batch)
+            batch = None
+        else:
+            self._apply(durable)
         self._reads.release_applied()
         self._reads.resolve(ready)
-        await self._persist(ready)
+        await self._persist(ready, batch)
         self._log_store.persisted(ready)
         for msg in ready.persisted_messages:
             self._send(msg)
@@ -656,15 +663,16 @@ class RaftGroupDriver:
             self._transport.send(msg)
 
     # -- persistence and snapshot install --------------------------------------------------
-    async def _persist(self, ready: Ready) -> None:
-        batch = ready_batch(self._group, ready)
+    async def _persist(self, ready: Ready, batch: WriteBatch | None) -> None:
+        """Write `batch`, the Ready's `ready_batch` (None: written with the apply already)."""
         if ready.snapshot is not None:
+            assert batch is not None
             await self._install(ready.snapshot, batch)
             return
         declined = self._receiver.drop_declined(self._readys)
         if declined is not None:
             self._log.info("snapshot_declined", term=self._core.term, index=declined.index)
-        if not len(batch):
+        if batch is None or not len(batch):
             return
         if ready.must_sync:
             await self._committer.commit(batch)
@@ -700,12 +708,15 @@ class RaftGroupDriver:
         )
 
     # -- applying --------------------------------------------------------------------------
-    def _apply(self, entries: tuple[Entry, ...]) -> None:
+    def _apply(self, entries: tuple[Entry, ...], before: WriteBatch | None = None) -> None:
         if not entries:
             return
         results = self._machine.apply(
-            (entry.index, entry.data if entry.kind is EntryKind.NORMAL else None)
-            for entry in entries
+            (
+                (entry.index, entry.data if entry.kind is EntryKind.NORMAL else None)
+                for entry in entries
+            ),
+            before,
         )
         by_index = {applied.index: applied for applied in results}
         for entry in entries:

@@ -4,7 +4,9 @@ Both the data group's `KvStateMachine` and the system group's `SystemStateMachin
 
 - `apply` takes committed `(index, bytes | None)` pairs (None = an entry with no command:
   a leader's NOOP or a membership CONFIG entry), skips indexes at or below `applied_index`
-  (idempotent by index) and writes effects and the new applied index in one batch.
+  (idempotent by index) and writes effects and the new applied index in one unsynced
+  batch; the operations of `before` (the driver's own unsynced Raft writes, a commit-only
+  hard state) go first in that same write, and are written even if nothing applies.
 - A snapshot is the state machine's persisted state itself, read at one point in time
   (`open_snapshot`, whose `applied` may be ahead of the Raft snapshot index it is sent
   for) and streamed in self-framed chunks; `begin_install` stages received chunks
@@ -79,7 +81,9 @@ class StateMachine(Protocol):
     @property
     def applied_index(self) -> int: ...
 
-    def apply(self, entries: Iterable[tuple[int, bytes | None]]) -> list[Applied]: ...
+    def apply(
+        self, entries: Iterable[tuple[int, bytes | None]], before: WriteBatch | None = None
+    ) -> list[Applied]: ...
 
     def open_snapshot(self) -> SnapshotSource: ...
 

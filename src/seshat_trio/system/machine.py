@@ -63,7 +63,9 @@ class SystemStateMachine:
         self.state = SystemState(self._store.system_records(SYSTEM_GROUP))
         self._notify(previous.names() | self.state.names())
 
-    def apply(self, entries: Iterable[tuple[int, bytes | None]]) -> list[Applied]:
+    def apply(
+        self, entries: Iterable[tuple[int, bytes | None]], before: WriteBatch | None = None
+    ) -> list[Applied]:
         results: list[Applied] = []
         last = self.applied_index
         state = self.state
@@ -89,8 +91,11 @@ class SystemStateMachine:
             else:
                 changed.update(changes)
             results.append(Applied(index, (reply,)))
-        if last != self.applied_index:
-            batch = WriteBatch()
+        batch = WriteBatch() if before is None else before
+        if last == self.applied_index:
+            if len(batch):
+                self._store.write(batch, sync=False)
+        else:
             for name in sorted(changed):
                 data = state.raw.get(name)
                 if data is None:
