@@ -13,6 +13,7 @@ import pytest
 import redis
 from harness import ClusterFactory, ClusterProcesses, MemberProcess, wait_for
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException
 from test_data_groups import spread
 
 from seshat_trio.slots import key_slot
@@ -189,6 +190,7 @@ def test_cluster_protocol_in_forward_mode(make_cluster: ClusterFactory) -> None:
     cluster, leaders = start(make_cluster)
     check_topology(cluster, leaders)
     check_clients(cluster)
+    check_families(cluster, cluster_client=False)
     # Forward mode: any node answers any key and splits MGET/DEL/EXISTS over the groups;
     # other multi-key commands need one group (any slots in it).
     keys = [f"fw:{i}" for i in range(12)]
@@ -227,6 +229,7 @@ def test_cluster_protocol_in_moved_mode(make_cluster: ClusterFactory) -> None:
     cluster, leaders = start(make_cluster, "--redirect", "moved")
     check_topology(cluster, leaders)
     check_clients(cluster)
+    check_families(cluster, cluster_client=True)
     nodes = cluster.nodes
     names = [f"mv:{i}" for i in range(300)]
     key = next(k for k in names if group_of(k) == 2)
@@ -241,6 +244,8 @@ def test_cluster_protocol_in_moved_mode(make_cluster: ClusterFactory) -> None:
                resp("GET", key)) == [
         moved, moved, b"OK", b"1", moved, b"OK", moved,
     ]  # fmt: skip
+    # Sharded pub/sub is served by any replica of the channel's group.
+    assert raw(other, resp("SPUBLISH", key, "m")) == [0]
     # Inside MULTI the redirected command flags the transaction; WATCH is redirected (even
     # inside MULTI, as Redis judges the keys first).
     assert raw(other, resp("MULTI"), resp("INCR", key), resp("EXEC"),
@@ -271,3 +276,59 @@ def test_cluster_protocol_in_moved_mode(make_cluster: ClusterFactory) -> None:
         flushed = client.flushall(target_nodes=RedisCluster.PRIMARIES)
         assert list(flushed.values()) == [True] * 3
         assert client.dbsize(target_nodes=RedisCluster.PRIMARIES) == 0
+
+
+def exercise_families(r: redis.Redis | RedisCluster, tag: str, other: str) -> None:
+    """One round of every command family on keys of `tag`'s slot (`other`: a tag whose
+    slot lives in another group)."""
+    k, k2, k3 = (f"{{{tag}}}:{name}" for name in ("a", "b", "c"))
+    far = f"{{{other}}}:a"
+    # strings
+    assert r.set(k, "1") is True and r.incr(k) == 2 and r.append(k, "0") == 2
+    assert r.get(k) == b"20" and r.strlen(k) == 2 and r.getrange(k, 0, 0) == b"2"
+    assert r.mset({k: "x", k2: "y"}) is True and r.mget(k, k2) == [b"x", b"y"]
+    # keys
+    assert r.exists(k, k2, k3) == 2 and r.type(k) == b"string" and r.touch(k, k2) == 2
+    assert r.rename(k2, k3) is True and r.copy(k3, k2) is True and r.get(k2) == b"y"
+    # expiry
+    assert r.expire(k, 100) is True and 0 < r.ttl(k) <= 100 and r.persist(k) is True
+    assert r.ttl(k) == -1 and r.pexpire(k3, 100_000) is True and r.pttl(k3) > 0
+    # transactions: one slot, atomic
+    pipe = r.pipeline(transaction=True)
+    pipe.incr(f"{{{tag}}}:n").incr(f"{{{tag}}}:n")
+    assert pipe.execute() == [1, 2]
+    # scripting: keys of one slot run; keys of two groups never do
+    script = "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[2])"
+    assert r.eval(script, 2, k, k2, "e") == b"y" and r.get(k) == b"e"
+    with pytest.raises((redis.ResponseError, RedisClusterException), match="slot"):
+        r.eval("return 1", 2, k, far)
+    # hashes and sets; SMOVE (like every multi-key command) only within a group
+    h, s1, s2 = f"{{{tag}}}:h", f"{{{tag}}}:s1", f"{{{tag}}}:s2"
+    assert r.hset(h, mapping={"f": "1", "g": "2"}) == 2 and r.hincrby(h, "f", 2) == 3
+    assert r.hgetall(h) == {b"f": b"3", b"g": b"2"}
+    assert r.sadd(s1, "a", "b") == 2 and r.smove(s1, s2, "a") is True
+    assert r.sunionstore(k3, [s1, s2]) == 2 and r.smembers(s2) == {b"a"}
+    with pytest.raises((redis.ResponseError, RedisClusterException), match="slot"):
+        r.smove(s1, f"{{{other}}}:s", "b")
+    # sharded pub/sub routes by channel
+    assert r.spublish(k, "message") == 0
+    assert r.delete(k, k2, k3, f"{{{tag}}}:n", h, s1, s2) == 7
+
+
+def tag_in(group: int) -> str:
+    """A hash tag whose slot is in `group`."""
+    return next(f"t{i}" for i in range(1000) if group_of(f"t{i}") == group)
+
+
+def check_families(cluster: ClusterProcesses, cluster_client: bool) -> None:
+    """Every command family on keys of every group, through every node (a RedisCluster
+    client starting there, or a plain client of that node)."""
+    for member in cluster.nodes.values():
+        client: redis.Redis | RedisCluster = (
+            RedisCluster(host="127.0.0.1", port=member.port, socket_timeout=10)
+            if cluster_client
+            else member.client()
+        )
+        with client as r:
+            for group in RANGES:
+                exercise_families(r, tag_in(group), tag_in(group % 3 + 1))

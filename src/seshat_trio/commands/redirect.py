@@ -8,7 +8,9 @@ judges it (cluster.c getNodeByQuery), with each group's leader as its slots' pri
   CROSSSLOT otherwise (commands/routing.py), and nothing is split over groups;
 - a keyed command whose group is led by another node answers `-MOVED <slot> <host:port>`
   (the slot of its first key, the leader's client address); a connection that sent
-  READONLY reads such keys from the local replica instead (still linearizable);
+  READONLY reads such keys from the local replica instead (still linearizable), and
+  SSUBSCRIBE / SUNSUBSCRIBE / SPUBLISH run on any replica of the slot's group, as Redis
+  serves sharded pub/sub on a replica of the slot's primary;
 - inside MULTI a command that would be redirected (or spans slots) answers so and flags
   the transaction, whose EXEC then answers EXECABORT, as Redis does; EXEC itself checks
   the transaction's keys again;
@@ -43,8 +45,10 @@ async def redirection(
     this node serves the command. `spec` None: a transaction (EXEC)."""
     if not keys:
         return None
-    if ctx.client.readonly and spec is not None and "readonly" in spec.flags:
-        return None
+    if spec is not None and (
+        "pubsub" in spec.flags or (ctx.client.readonly and "readonly" in spec.flags)
+    ):
+        return None  # sharded pub/sub is served by any replica of the slot, as in Redis
     if not group.leader_is_remote():
         try:
             if await group.leader_is_local():  # waits while an election runs
