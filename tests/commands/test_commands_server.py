@@ -46,6 +46,18 @@ REDIS_TABLE = {
     "lmove": (5, 1, 2, 1), "rpoplpush": (3, 1, 2, 1), "lmpop": (-4, 0, 0, 0),
     "blpop": (-3, 1, -2, 1), "brpop": (-3, 1, -2, 1), "blmove": (6, 1, 2, 1),
     "brpoplpush": (4, 1, 2, 1), "blmpop": (-5, 0, 0, 0),
+    "zadd": (-4, 1, 1, 1), "zincrby": (4, 1, 1, 1), "zrem": (-3, 1, 1, 1), "zcard": (2, 1, 1, 1),
+    "zscore": (3, 1, 1, 1), "zmscore": (-3, 1, 1, 1), "zrank": (3, 1, 1, 1),
+    "zrevrank": (3, 1, 1, 1), "zcount": (4, 1, 1, 1), "zlexcount": (4, 1, 1, 1),
+    "zrange": (-4, 1, 1, 1), "zrangestore": (-5, 1, 2, 1), "zrevrange": (-4, 1, 1, 1),
+    "zrangebyscore": (-4, 1, 1, 1), "zrevrangebyscore": (-4, 1, 1, 1),
+    "zrangebylex": (-4, 1, 1, 1), "zrevrangebylex": (-4, 1, 1, 1),
+    "zremrangebyrank": (4, 1, 1, 1), "zremrangebyscore": (4, 1, 1, 1),
+    "zremrangebylex": (4, 1, 1, 1), "zpopmin": (-2, 1, 1, 1), "zpopmax": (-2, 1, 1, 1),
+    "zmpop": (-4, 0, 0, 0), "zrandmember": (-2, 1, 1, 1), "zscan": (-3, 1, 1, 1),
+    "zunion": (-3, 0, 0, 0), "zunionstore": (-4, 1, 1, 1), "zinter": (-3, 0, 0, 0),
+    "zinterstore": (-4, 1, 1, 1), "zintercard": (-3, 0, 0, 0), "zdiff": (-3, 0, 0, 0),
+    "zdiffstore": (-4, 1, 1, 1),
     "subscribe": (-2, 0, 0, 0), "unsubscribe": (-1, 0, 0, 0), "psubscribe": (-2, 0, 0, 0),
     "punsubscribe": (-1, 0, 0, 0), "ssubscribe": (-2, 1, -1, 1),
     "sunsubscribe": (-1, 1, -1, 1), "publish": (3, 0, 0, 0), "spublish": (3, 1, 1, 1),
@@ -72,6 +84,8 @@ WRITE_COMMANDS = {
     "sadd", "srem", "spop", "smove", "sinterstore", "sunionstore", "sdiffstore",
     "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "lset", "linsert", "lrem", "ltrim",
     "lmove", "rpoplpush", "lmpop", "blpop", "brpop", "blmove", "brpoplpush", "blmpop",
+    "zadd", "zincrby", "zrem", "zrangestore", "zremrangebyrank", "zremrangebyscore",
+    "zremrangebylex", "zpopmin", "zpopmax", "zmpop", "zunionstore", "zinterstore", "zdiffstore",
 }  # fmt: skip
 
 

@@ -167,15 +167,11 @@ class ValueSnapshot:
         lower = prefix + span.start
         skip = len(prefix)
         try:
-            if not span.reverse:
-                with self._db.iterator(start=lower, stop=upper) as it:
-                    for full_key, value in it:
-                        yield full_key[skip:], value
-                return
-            # plyvel 1.5 yields nothing backwards when the range holds one record and it is
-            # `start` itself: bound the scan by the prefix (no record equals it; every
-            # suffix is non-empty) and stop below `lower` here.
-            with self._db.iterator(start=prefix, stop=upper, reverse=True) as it:
+            # plyvel 1.5 iterating backwards skips a first record equal to `start`: start
+            # at the bare prefix (no element suffix is empty) and stop below `lower` here.
+            with self._db.iterator(
+                start=prefix if span.reverse else lower, stop=upper, reverse=span.reverse
+            ) as it:
                 for full_key, value in it:
                     if full_key < lower:
                         return
