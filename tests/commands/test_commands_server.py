@@ -39,6 +39,18 @@ REDIS_TABLE = {
     "hstrlen": (3, 1, 1, 1), "hkeys": (2, 1, 1, 1), "hvals": (2, 1, 1, 1),
     "hgetall": (2, 1, 1, 1), "hincrby": (4, 1, 1, 1), "hincrbyfloat": (4, 1, 1, 1),
     "hrandfield": (-2, 1, 1, 1), "hscan": (-3, 1, 1, 1),
+    "zadd": (-4, 1, 1, 1), "zincrby": (4, 1, 1, 1), "zrem": (-3, 1, 1, 1), "zcard": (2, 1, 1, 1),
+    "zscore": (3, 1, 1, 1), "zmscore": (-3, 1, 1, 1), "zrank": (3, 1, 1, 1),
+    "zrevrank": (3, 1, 1, 1), "zcount": (4, 1, 1, 1), "zlexcount": (4, 1, 1, 1),
+    "zrange": (-4, 1, 1, 1), "zrangestore": (-5, 1, 2, 1), "zrevrange": (-4, 1, 1, 1),
+    "zrangebyscore": (-4, 1, 1, 1), "zrevrangebyscore": (-4, 1, 1, 1),
+    "zrangebylex": (-4, 1, 1, 1), "zrevrangebylex": (-4, 1, 1, 1),
+    "zremrangebyrank": (4, 1, 1, 1), "zremrangebyscore": (4, 1, 1, 1),
+    "zremrangebylex": (4, 1, 1, 1), "zpopmin": (-2, 1, 1, 1), "zpopmax": (-2, 1, 1, 1),
+    "zmpop": (-4, 0, 0, 0), "zrandmember": (-2, 1, 1, 1), "zscan": (-3, 1, 1, 1),
+    "zunion": (-3, 0, 0, 0), "zunionstore": (-4, 1, 1, 1), "zinter": (-3, 0, 0, 0),
+    "zinterstore": (-4, 1, 1, 1), "zintercard": (-3, 0, 0, 0), "zdiff": (-3, 0, 0, 0),
+    "zdiffstore": (-4, 1, 1, 1),
     "subscribe": (-2, 0, 0, 0), "unsubscribe": (-1, 0, 0, 0), "psubscribe": (-2, 0, 0, 0),
     "punsubscribe": (-1, 0, 0, 0), "ssubscribe": (-2, 1, -1, 1),
     "sunsubscribe": (-1, 1, -1, 1), "publish": (3, 0, 0, 0), "spublish": (3, 1, 1, 1),
@@ -63,6 +75,8 @@ WRITE_COMMANDS = {
     "rename", "renamenx", "copy", "flushdb", "flushall", "expire", "pexpire", "expireat",
     "pexpireat", "persist", "hset", "hsetnx", "hmset", "hdel", "hincrby", "hincrbyfloat",
     "sadd", "srem", "spop", "smove", "sinterstore", "sunionstore", "sdiffstore",
+    "zadd", "zincrby", "zrem", "zrangestore", "zremrangebyrank", "zremrangebyscore",
+    "zremrangebylex", "zpopmin", "zpopmax", "zmpop", "zunionstore", "zinterstore", "zdiffstore",
 }  # fmt: skip
 
 

@@ -164,12 +164,17 @@ class ValueSnapshot:
         """(suffix, element) pairs of (key, version) in `span`."""
         prefix = self._prefix + keys.element_suffix_prefix(key, version)
         upper = keys.prefix_end(prefix) if span.stop is None else prefix + span.stop
+        lower = prefix + span.start
         skip = len(prefix)
         try:
+            # plyvel 1.5 iterating backwards skips a first record equal to `start`: start
+            # at the bare prefix (no element suffix is empty) and stop below `lower` here.
             with self._db.iterator(
-                start=prefix + span.start, stop=upper, reverse=span.reverse
+                start=prefix if span.reverse else lower, stop=upper, reverse=span.reverse
             ) as it:
                 for full_key, value in it:
+                    if full_key < lower:
+                        return
                     yield full_key[skip:], value
         except DB_ERRORS as exc:
             raise self._error(exc) from exc
