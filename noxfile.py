@@ -76,6 +76,7 @@ def soak(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmark matrix into bench/results/ and docs/benchmarks.md (needs redis-benchmark;
     redis-server for the durable-Redis reference). ~20-25 min; `-- --quick` for ~1 s cells,
-    `-- --help` for the options."""
+    `-- --groups` for 1, 3 and 16 data groups side by side, `-- --peers` for etcd and
+    Redis side by side, `-- --help` for the options."""
     session.install("-e", ".", "matplotlib")
     session.run("python", "-m", "bench", *session.posargs)

@@ -19,7 +19,7 @@ from typing import TextIO, TypeVar
 
 import trio
 
-from bench import chart, machine, matrix, peers, report
+from bench import chart, groups, machine, matrix, peers, report
 from bench.model import OK, Run, RunOptions
 from bench.runner import Progress, run_until_signalled
 
@@ -126,6 +126,12 @@ def parser() -> argparse.ArgumentParser:
         "interleaved rounds (bench/peers.py; installs etcd-server and wrk if missing)",
     )
     ap.add_argument(
+        "--groups",
+        action="store_true",
+        help="instead of the matrix: 1, 3 and 16 data groups on a 3-node cluster, SET and "
+        "GET c=50, ops/s and CPU per operation per node (bench/groups.py)",
+    )
+    ap.add_argument(
         "--workdir",
         type=Path,
         metavar="DIR",
@@ -228,6 +234,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         return 2
     if args.peers:
         return peers.main(options, args.results_dir, args.markdown, REPO, out=out)
+    if args.groups:
+        return groups.main(options, args.results_dir, args.markdown, REPO, out=out)
     run, finished = execute(options, args.note, out, args.workdir)
     write_outputs(run, args.results_dir, args.markdown if finished else None, out)
     measured = sum(result.status == OK for result in run.results)

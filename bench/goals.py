@@ -32,6 +32,17 @@ def _missing(goal: str) -> Outcome:
     return Outcome(goal, "not measured in this run", None)
 
 
+def _share(
+    goal: str, part: CellResult | None, whole: CellResult | None, at_least: float
+) -> Outcome:
+    """Met when `part`'s rate is at least `at_least` of `whole`'s."""
+    if part is None or whole is None or whole.rps <= 0:
+        return _missing(goal)
+    share = part.rps / whole.rps
+    measured = f"{part.rps:,.0f} vs {whole.rps:,.0f} ops/s ({share:.0%})"
+    return Outcome(goal, measured, share >= at_least)
+
+
 def _throughput_and_p99(
     goal: str,
     *,
@@ -72,11 +83,7 @@ def _follower_writes(run: Run) -> Outcome:
     goal = f"SET -c 50 -P 1 through a follower >= {FOLLOWER_SHARE:.0%} of the leader's ops/s"
     leader = _cell(run, "leader", "set", 50, 1)
     follower = _cell(run, "follower", "set", 50, 1)
-    if leader is None or follower is None or leader.rps <= 0:
-        return _missing(goal)
-    share = follower.rps / leader.rps
-    measured = f"{follower.rps:,.0f} vs {leader.rps:,.0f} ops/s ({share:.0%})"
-    return Outcome(goal, measured, share >= FOLLOWER_SHARE)
+    return _share(goal, follower, leader, FOLLOWER_SHARE)
 
 
 COLLECTION_SHARE = 0.8
@@ -117,11 +124,7 @@ def _big_hash(run: Run) -> Outcome:
     )
     big = _cell(run, "leader", "hset-big", 50, 1)
     empty = _cell(run, "leader", "hset-empty", 50, 1)
-    if big is None or empty is None or empty.rps <= 0:
-        return _missing(goal)
-    share = big.rps / empty.rps
-    measured = f"{big.rps:,.0f} vs {empty.rps:,.0f} ops/s ({share:.0%})"
-    return Outcome(goal, measured, share >= BIG_HASH_SHARE)
+    return _share(goal, big, empty, BIG_HASH_SHARE)
 
 
 GOALS: tuple[Callable[[Run], Outcome], ...] = (

@@ -52,6 +52,7 @@ from bench import machine, mixed, redis_benchmark, servers
 from bench.model import RunOptions
 from bench.report import PEERS_END as MARK_END
 from bench.report import PEERS_START as MARK_START
+from bench.runner import probed_requests
 from seshat_trio.testing.ports import free_port_block
 
 ETCD = "etcd"
@@ -288,7 +289,7 @@ class CpuMeter:
         self.client = _children_cpu() - self._client_before
 
 
-async def _measured(system: str, name: str, meter: CpuMeter, run: Awaitable[Outcome]) -> Measured:
+async def measure(system: str, name: str, meter: CpuMeter, run: Awaitable[Outcome]) -> Measured:
     rps, latency, requests, argv, note = await run
     per_op = {p: seconds * 1e6 / requests for p, seconds in meter.used.items()} if requests else {}
     client = meter.client * 1e6 / requests if requests else 0.0
@@ -313,16 +314,8 @@ async def _rb(
             raise redis_benchmark.OutputError(outcome.stderr.strip()[-300:])
         return outcome, redis_benchmark.row_for(redis_benchmark.parse_csv(outcome.stdout), command)
 
-    probe: int | None = max(200, clients * pipeline * 4)
-    rps = 0.0
     try:
-        for _ in range(redis_benchmark.MAX_PROBE_ROUNDS):
-            if probe is None:
-                break
-            _, row = await once(probe)
-            rps = row.rps
-            probe = redis_benchmark.next_probe_size(probe, rps)
-        total = redis_benchmark.requests_for(rps, options.duration_s, clients, pipeline)
+        total = await probed_requests(once, clients, pipeline, options.duration_s)
         meter.start()
         outcome, row = await once(total)
         meter.stop()
@@ -346,7 +339,7 @@ async def round_seshat(options: RunOptions, workdir: Path, lease: bool) -> list[
             fill = attrs.evolve(options, duration_s=min(options.duration_s, 3))
             await _rb(port, "set", 50, 16, fill, meter=meter)
         out = [
-            await _measured(
+            await measure(
                 system, name, meter, _rb(port, command, clients, pipe, options, meter=meter)
             )
             for name, command, clients, pipe in cells
@@ -370,7 +363,7 @@ async def round_etcd(options: RunOptions, workdir: Path) -> list[Measured]:
         port = cluster.client_ports[cluster.leader]
         meter = CpuMeter(pids)
         return [
-            await _measured(
+            await measure(
                 "etcd",
                 name,
                 meter,
@@ -387,7 +380,7 @@ async def round_redis(options: RunOptions, workdir: Path) -> list[Measured]:
             return []
         meter = CpuMeter({"redis-server": redis.pid})
         return [
-            await _measured(
+            await measure(
                 "redis", name, meter, _rb(redis.port, command, clients, pipe, options, meter=meter)
             )
             for name, command, clients, pipe in CELLS
@@ -437,11 +430,11 @@ def _cpu_total(m: Measured | None) -> float | None:
     return sum(m.cpu_us_per_op.values()) if m is not None and m.cpu_us_per_op else None
 
 
-def _fmt(value: float | None, spec: str = ",.0f") -> str:
+def fmt(value: float | None, spec: str = ",.0f") -> str:
     return "-" if value is None or value == 0 else format(value, spec)
 
 
-def _ratio(a: float | None, b: float | None) -> str:
+def ratio(a: float | None, b: float | None) -> str:
     return "-" if not a or not b else f"{a / b:.2f}x"
 
 
@@ -454,7 +447,7 @@ def _p50(m: Measured | None) -> float | None:
 
 
 def _with_p99(m: Measured | None) -> str:
-    return f"{_fmt(_rps(m))} ({_fmt(m.p99_ms if m is not None else None, '.1f')})"
+    return f"{fmt(_rps(m))} ({fmt(m.p99_ms if m is not None else None, '.1f')})"
 
 
 def ratio_rows(measured: Sequence[Measured]) -> list[list[str]]:
@@ -468,12 +461,12 @@ def ratio_rows(measured: Sequence[Measured]) -> list[list[str]]:
         s, e, r = get("seshat", cell), get("etcd", cell), get("redis", cell)
         rows.append([
             f"{cell} ops/s (p99 ms)", _with_p99(s), _with_p99(e), _with_p99(r),
-            _ratio(_rps(s), _rps(e)), _ratio(_rps(s), _rps(r)),
+            ratio(_rps(s), _rps(e)), ratio(_rps(s), _rps(r)),
         ])  # fmt: skip
     s, e, r = get("seshat", "SET c=1"), get("etcd", "SET c=1"), get("redis", "SET c=1")
     rows.append([
-        "SET c=1 p50 ms", _fmt(_p50(s), ".2f"), _fmt(_p50(e), ".2f"), _fmt(_p50(r), ".2f"),
-        _ratio(_p50(s), _p50(e)), _ratio(_p50(s), _p50(r)),
+        "SET c=1 p50 ms", fmt(_p50(s), ".2f"), fmt(_p50(e), ".2f"), fmt(_p50(r), ".2f"),
+        ratio(_p50(s), _p50(e)), ratio(_p50(s), _p50(r)),
     ])  # fmt: skip
     s, e, r = (
         get("seshat", "SET c=50 -P 16"),
@@ -481,27 +474,27 @@ def ratio_rows(measured: Sequence[Measured]) -> list[list[str]]:
         get("redis", "SET c=50 -P 16"),
     )
     rows.append([
-        "SET c=50 -P 16 ops/s (etcd: SET c=50)", _fmt(_rps(s)), _fmt(_rps(e)), _fmt(_rps(r)),
-        _ratio(_rps(s), _rps(e)), _ratio(_rps(s), _rps(r)),
+        "SET c=50 -P 16 ops/s (etcd: SET c=50)", fmt(_rps(s)), fmt(_rps(e)), fmt(_rps(r)),
+        ratio(_rps(s), _rps(e)), ratio(_rps(s), _rps(r)),
     ])  # fmt: skip
     for cell in ("SET c=1", "SET c=50", "GET c=50"):
         cpu = [_cpu_total(get(system, cell)) for system in SYSTEMS]
         rows.append([
-            f"CPU us per op, all processes, {cell}", *(_fmt(c) for c in cpu),
-            _ratio(cpu[0], cpu[1]), _ratio(cpu[0], cpu[2]),
+            f"CPU us per op, all processes, {cell}", *(fmt(c) for c in cpu),
+            ratio(cpu[0], cpu[1]), ratio(cpu[0], cpu[2]),
         ])  # fmt: skip
     lease, plain = get("seshat-lease", "GET c=50"), get("seshat", "GET c=50")
     rows.append([
         "GET c=50 read_mode=lease ops/s (p99 ms)", _with_p99(lease), "-", "-",
-        _ratio(_rps(lease), _rps(get("etcd", "GET c=50"))),
-        f"{_ratio(_rps(lease), _rps(plain))} of readindex",
+        ratio(_rps(lease), _rps(get("etcd", "GET c=50"))),
+        f"{ratio(_rps(lease), _rps(plain))} of readindex",
     ])  # fmt: skip
     sets = get("seshat", "pipeline set")
     for shape in ("set+get", "set+get+ping"):
         m = get("seshat", f"pipeline {shape}")
         rows.append([
             f"pipeline of {mixed.PAIRS:,} {shape.upper()} ms (/ {2 * mixed.PAIRS:,} SETs)",
-            f"{_fmt(_p50(m))} ({_ratio(_p50(m), _p50(sets))})", "-", "-", "-", "-",
+            f"{fmt(_p50(m))} ({ratio(_p50(m), _p50(sets))})", "-", "-", "-", "-",
         ])  # fmt: skip
     return rows
 
@@ -515,7 +508,7 @@ def process_rows(measured: Sequence[Measured]) -> list[list[str]]:
     return rows
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
@@ -544,11 +537,11 @@ def render(
         "seshat/Redis",
     ]
     for i, measured in enumerate(rounds, start=1):
-        lines += [f"### Round {i}", "", *_table(header, ratio_rows(measured)), ""]
+        lines += [f"### Round {i}", "", *table(header, ratio_rows(measured)), ""]
     lines += ["### CPU per operation per process (us)", ""]
     rows = [[f"round {i}", *row] for i, m in enumerate(rounds, start=1) for row in process_rows(m)]
     lines += [
-        *_table(["round", "system", "cell", "per server process", "load generator"], rows),
+        *table(["round", "system", "cell", "per server process", "load generator"], rows),
         "",
     ]
     lines += ["Exact commands:", ""]
@@ -562,12 +555,13 @@ def render(
     return "\n".join(lines)
 
 
-def write_section(page: Path, section: str) -> None:
-    """Replace the peers section of `page` (or append it)."""
+def write_section(page: Path, section: str, start: str = MARK_START, end: str = MARK_END) -> None:
+    """Replace the section of `page` between the `start` and `end` markers (the peers
+    section by default), or append it."""
     text = page.read_text() if page.exists() else ""
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        tail = rest.split(MARK_END, 1)[1]
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1]
         text = head + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"

@@ -234,16 +234,20 @@ def render_markdown(run: Run, chart_name: str | None = None) -> str:
     return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
 
 
-# The side-by-side section (bench/peers.py) survives a rewrite of the matrix page.
+# The side-by-side sections (bench/peers.py, bench/groups.py) survive a rewrite of the
+# matrix page.
 PEERS_START, PEERS_END = "<!-- peers -->", "<!-- /peers -->"
+GROUPS_START, GROUPS_END = "<!-- groups -->", "<!-- /groups -->"
 
 
 def write_markdown(run: Run, path: Path, chart_name: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     old = path.read_text() if path.exists() else ""
-    kept = ""
-    if PEERS_START in old and PEERS_END in old:
-        kept = PEERS_START + old.split(PEERS_START, 1)[1].split(PEERS_END, 1)[0] + PEERS_END
+    kept = [
+        start + old.split(start, 1)[1].split(end, 1)[0] + end
+        for start, end in ((PEERS_START, PEERS_END), (GROUPS_START, GROUPS_END))
+        if start in old and end in old
+    ]
     page = render_markdown(run, chart_name)
-    path.write_text(page + ("\n" + kept + "\n" if kept else ""))
+    path.write_text(page + "".join("\n" + section + "\n" for section in kept))
     return path

@@ -176,6 +176,23 @@ def _cell_timeout(options: RunOptions) -> float:
     return options.duration_s * CELL_TIMEOUT_FACTOR + CELL_TIMEOUT_SLACK_S
 
 
+Measure = Callable[[int], Awaitable[tuple[redis_benchmark.Outcome, redis_benchmark.Row]]]
+
+
+async def probed_requests(measure: Measure, clients: int, pipeline: int, duration_s: float) -> int:
+    """How many requests make a redis-benchmark run of about `duration_s`: probe runs of
+    growing size (`measure(requests)`) find the rate first."""
+    requests: int | None = max(200, clients * pipeline * 4)
+    rps = 0.0
+    for _ in range(redis_benchmark.MAX_PROBE_ROUNDS):
+        if requests is None:
+            break
+        _, row = await measure(requests)
+        rps = row.rps
+        requests = redis_benchmark.next_probe_size(requests, rps)
+    return redis_benchmark.requests_for(rps, duration_s, clients, pipeline)
+
+
 async def _redis_benchmark(cell: Cell, port: int, options: RunOptions) -> CellResult:
     # HSET into one hash draws its fields from as many as the big hash holds.
     big = cell.command in BIG_HASH_KEYS
@@ -195,18 +212,8 @@ async def _redis_benchmark(cell: Cell, port: int, options: RunOptions) -> CellRe
         rows = redis_benchmark.parse_csv(outcome.stdout)
         return outcome, redis_benchmark.row_for(rows, cell.command)
 
-    requests: int | None = max(200, cell.clients * cell.pipeline * 4)
-    probe_rps = 0.0
     try:
-        for _ in range(redis_benchmark.MAX_PROBE_ROUNDS):
-            if requests is None:
-                break
-            _, row = await measure(requests)
-            probe_rps = row.rps
-            requests = redis_benchmark.next_probe_size(requests, probe_rps)
-        total = redis_benchmark.requests_for(
-            probe_rps, options.duration_s, cell.clients, cell.pipeline
-        )
+        total = await probed_requests(measure, cell.clients, cell.pipeline, options.duration_s)
         outcome, row = await measure(total)
     except (redis_benchmark.OutputError, trio.TooSlowError, OSError) as exc:
         return CellResult(cell, ERROR, note=f"{type(exc).__name__}: {exc}")

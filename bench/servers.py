@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import attrs
+import hiredis
 import trio
 
 from seshat_trio.client import RedisReplyError, RespClient
@@ -36,12 +37,13 @@ STOP_GRACE_S = 5.0
 REDIS_SERVER = "redis-server"
 
 
-def cluster_plan(nodes: int, base_dir: Path) -> ClusterPlan:
+def cluster_plan(nodes: int, base_dir: Path, groups: int = 1) -> ClusterPlan:
     """A plan whose client, internal and HTTP port ranges are free and adjacent."""
     first = free_port_block(3 * nodes)
     plan = ClusterPlan(
         nodes=nodes,
         base_dir=base_dir,
+        groups=groups,
         client_port=first,
         internal_port=first + nodes,
         http_port=first + 2 * nodes,
@@ -83,14 +85,15 @@ def parse_info(text: str) -> dict[str, str]:
     return fields
 
 
-async def _raft_info(port: int) -> dict[str, str] | None:
+async def raft_info(port: int) -> dict[str, str] | None:
     try:
         async with await RespClient.connect(HOST, port) as client:
             with trio.move_on_after(2.0):
                 reply = await client.call("INFO", "raft")
                 if isinstance(reply, bytes):
                     return parse_info(reply.decode("utf-8", "replace"))
-    except (OSError, trio.BrokenResourceError):
+    except (OSError, trio.BrokenResourceError, hiredis.ProtocolError):
+        # Not up yet, or (a port taken meanwhile by another process) not a RESP server.
         return None
     return None
 
@@ -126,7 +129,7 @@ async def wait_for_leader(
                 if not _alive(pid):
                     tail = log_tail(plan.log_path(node_id))
                     raise RuntimeError(f"node {node_id} (pid {pid}) exited: {tail}")
-            infos = [await _raft_info(plan.client_port + i) for i in range(plan.nodes)]
+            infos = [await raft_info(plan.client_port + i) for i in range(plan.nodes)]
             leaders = {info.get("group1_leader_id") for info in infos if info is not None}
             roles = [info.get("group1_role") for info in infos if info is not None]
             if len(leaders) == 1 and None not in infos and "leader" in roles:
@@ -142,11 +145,11 @@ async def wait_for_leader(
 
 @asynccontextmanager
 async def seshat_cluster(
-    nodes: int, base_dir: Path, extra: Sequence[str] = ()
+    nodes: int, base_dir: Path, extra: Sequence[str] = (), groups: int = 1
 ) -> AsyncIterator[Cluster]:
-    """Start `nodes` fresh nodes under `base_dir` (`extra`: more `serve` options for each);
-    yields once a leader is elected."""
-    plan = cluster_plan(nodes, base_dir)
+    """Start `nodes` fresh nodes with `groups` data groups under `base_dir` (`extra`: more
+    `serve` options for each); yields once group 1 has a leader."""
+    plan = cluster_plan(nodes, base_dir, groups)
     base_dir.mkdir(parents=True, exist_ok=True)
 
     def argv(plan: ClusterPlan, node_id: int) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from chaos.workload import Workload
+from chaos.workload import Workload, groups_of
 from seshat_trio.testing.history import OpKind, OpStatus
 
 
@@ -20,6 +20,10 @@ async def final_check(
     """Read every key through `nodes`, assert the history is linearizable and every reply
     was understood; `others` are workloads sharing `workload`'s recorder. Returns a
     one-line summary for the test's output."""
+    covered = groups_of(workload.keys, workload.groups)
+    assert len(covered) == min(len(workload.keys), workload.groups), (
+        f"the keys cover only groups {sorted(covered)} of {workload.groups}"
+    )
     values = await workload.final_reads(nodes, timeout=timeout)
     everyone = [workload, *others]
     failed_values = {

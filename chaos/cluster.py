@@ -16,6 +16,8 @@ import trio
 
 from chaos.process import NodeProcess
 from chaos.relay import RelayMesh
+from chaos.settings import load_settings
+from seshat_trio.system.placement import preferred_leader
 from seshat_trio.testing.ports import free_ports
 
 
@@ -87,6 +89,24 @@ class ChaosCluster:
                     return leader
                 await trio.sleep(0.05)
         raise TimeoutError(f"no agreed leader among {group} within {timeout:g}s: {self.states()}")
+
+    async def wait_balanced(self, groups: int, timeout: float = 30.0) -> None:
+        """Until every node names, for every group, its preferred leader (the balancer's
+        spread, system/placement.py): scenarios then start from one known layout instead
+        of racing the balancer's first transfers."""
+        ids = self.ids
+        wanted = {g: preferred_leader(g, ids) for g in range(1, groups + 1)}
+        with trio.move_on_after(timeout):
+            while True:
+                infos = [await self.nodes[i].try_info() for i in ids]
+                if all(
+                    info is not None
+                    and all(info.get(f"group{g}_leader_id") == str(w) for g, w in wanted.items())
+                    for info in infos
+                ):
+                    return
+                await trio.sleep(0.1)
+        raise TimeoutError(f"group leaders not spread as {wanted} within {timeout:g}s")
 
     def states(self) -> str:
         """Which nodes run, which are paused, which exited and how."""
@@ -161,10 +181,15 @@ async def open_cluster(
     data_dirs: Mapping[int, Path] | None = None,
     wait_leader: bool = True,
     password: str | None = None,
+    groups: int | None = None,
 ) -> AsyncIterator[ChaosCluster]:
     """A started cluster of `size` nodes under `base_dir`; `env[i]` adds environment
     variables for node i, `data_dirs[i]` overrides its data directory; `password` is the
-    default user's (given to the nodes in `extra` or `env`), for the harness's calls."""
+    default user's (given to the nodes in `extra` or `env`), for the harness's calls;
+    `groups` data groups (default: CHAOS_GROUPS, 3). "The leader" in the harness's waits is
+    group 1's; the workload's keys are spread over every group."""
+    if groups is None:
+        groups = load_settings().groups
     base_dir.mkdir(parents=True, exist_ok=True)
     ports = iter(free_ports(3 * size))
     nodes = {
@@ -175,6 +200,7 @@ async def open_cluster(
             internal_port=next(ports),
             http_port=next(ports),
             extra=extra,
+            groups=groups,
         )
         for i in range(1, size + 1)
     }
@@ -201,6 +227,7 @@ async def open_cluster(
                 await node.wait_serving()
             if wait_leader:
                 await cluster.wait_leader(timeout=30.0)
+                await cluster.wait_balanced(groups)
             try:
                 yield cluster
             except Exception as exc:

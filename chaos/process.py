@@ -36,8 +36,10 @@ class NodeProcess:
         internal_port: int,
         http_port: int,
         extra: tuple[str, ...] = (),
+        groups: int = 1,
     ) -> None:
         self.node_id = node_id
+        self.groups = groups
         self.data_dir = base_dir / f"node-{node_id}"
         self.log_path = base_dir / f"node-{node_id}.log"
         self.client_port = client_port
@@ -60,6 +62,7 @@ class NodeProcess:
                 client_addr=f"127.0.0.1:{self.client_port}",
                 internal_addr=f"127.0.0.1:{self.internal_port}",
                 http_addr=f"127.0.0.1:{self.http_port}",
+                data_groups=self.groups,
             ),
             *COMMON_FLAGS,
             *self.extra,

@@ -2,7 +2,8 @@
 
 CHAOS_PROFILE=quick (the default, for CI) keeps every scenario short; CHAOS_PROFILE=full is
 what `nox -s chaos` runs (50 clients in the random mix). Any single value can be overridden:
-CHAOS_CLIENTS, CHAOS_MIX_SECONDS, CHAOS_SEED, CHAOS_PHASE_SECONDS, CHAOS_SNAPSHOT_WRITES.
+CHAOS_CLIENTS, CHAOS_MIX_SECONDS, CHAOS_SEED, CHAOS_PHASE_SECONDS, CHAOS_SNAPSHOT_WRITES,
+CHAOS_GROUPS (data groups per cluster, 3 in both profiles: every scenario runs sharded).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class ChaosSettings:
     phase_seconds: float  # load before/after a fault in the single-fault scenarios
     snapshot_writes: int  # writes of the compaction scenario (10)
     seed: int  # the random mix's nemesis seed
+    groups: int  # data groups of every cluster (`serve --data-groups`)
 
 
 _PROFILES = {
@@ -28,12 +30,14 @@ _PROFILES = {
         "mix_seconds": 25.0,
         "phase_seconds": 2.0,
         "snapshot_writes": 3000,
+        "groups": 3,
     },
     "full": {
         "clients": 50,
         "mix_seconds": 90.0,
         "phase_seconds": 4.0,
         "snapshot_writes": 12000,
+        "groups": 3,
     },
 }
 
@@ -51,4 +55,5 @@ def load_settings() -> ChaosSettings:
         phase_seconds=float(os.environ.get("CHAOS_PHASE_SECONDS", base["phase_seconds"])),
         snapshot_writes=int(os.environ.get("CHAOS_SNAPSHOT_WRITES", base["snapshot_writes"])),
         seed=int(os.environ.get("CHAOS_SEED", "20261122")),
+        groups=int(os.environ.get("CHAOS_GROUPS", base["groups"])),
     )

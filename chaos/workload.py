@@ -11,6 +11,8 @@ client's invoke and completion times and what the client can prove (docs/errors.
         know (also counted in `unexpected_errors`, which the tests assert is empty).
 
 Written values are unique (`c<client>-<seq>`), so a read names the write it observed.
+Keys are spread over the cluster's data groups (`spread_keys`): key j lives in group
+j mod G + 1 of a new cluster's slot map, so the history checked covers every group.
 A client that timed out or lost its connection reconnects (its old connection may still
 deliver a stale reply) and moves on to the next node of its list.
 """
@@ -25,7 +27,10 @@ from contextlib import asynccontextmanager
 import attrs
 import trio
 
+from chaos.settings import load_settings
 from seshat_trio.client import RedisReplyError, RespClient
+from seshat_trio.slots import key_slot
+from seshat_trio.system.placement import initial_shard_map
 from seshat_trio.testing.history import HistoryRecorder, Operation, OpKind, OpStatus
 from seshat_trio.testing.linearizability import CheckResult, check_linearizable
 
@@ -40,6 +45,26 @@ UNKNOWN_CODES = frozenset({"TIMEOUT"})
 CONNECT_TIMEOUT = 1.0
 Connector = Callable[[int], Awaitable[RespClient]]
 FINAL_READER = 100_000  # client id of the final reads
+
+
+def spread_keys(names: Sequence[str], groups: int) -> list[bytes]:
+    """`names` as keys, the j-th given the smallest `~n` suffix (if any) that puts it in data
+    group j mod `groups` + 1 of a new cluster's slot map (`initial_shard_map`)."""
+    table = initial_shard_map([1], groups).slot_table()
+    keys = []
+    for j, name in enumerate(names):
+        wanted, key, n = j % groups + 1, name.encode(), 0
+        while table[key_slot(key)] != wanted:
+            n += 1
+            key = f"{name}~{n}".encode()
+        keys.append(key)
+    return keys
+
+
+def groups_of(keys: Sequence[bytes], groups: int) -> set[int]:
+    """The data groups `keys` live in (a new cluster's slot map)."""
+    table = initial_shard_map([1], groups).slot_table()
+    return {table[key_slot(key)] for key in keys}
 
 
 @attrs.frozen(slots=True)
@@ -78,8 +103,10 @@ class Workload:
         first_client: int = 0,
         recorder: HistoryRecorder | None = None,
         connect: Connector | None = None,
+        groups: int | None = None,
     ) -> None:
         self.ports = ports
+        self.groups = groups if groups is not None else load_settings().groups
         # How a client connects to a node (a plain, anonymous connection by default).
         self.connect = connect or (lambda node: RespClient.connect("127.0.0.1", ports[node]))
         self.clients = clients
@@ -100,7 +127,7 @@ class Workload:
 
     def _keys_of(self, epoch: int) -> list[bytes]:
         prefix = f"e{epoch}:" if epoch else ""
-        return [f"{prefix}k{j}".encode() for j in range(self.key_count)]
+        return spread_keys([f"{prefix}k{j}" for j in range(self.key_count)], self.groups)
 
     def rotate(self) -> tuple[HistoryRecorder, list[Record]]:
         """Start a new epoch on fresh keys with a fresh recorder; returns the old epoch's
@@ -295,6 +322,8 @@ class Workload:
     def summary(self) -> str:
         counts = self.counts()
         parts = [f"{name}={counts[name]}" for name in sorted(counts)]
+        covered = groups_of(self.keys, self.groups)
+        parts.append(f"keys={len(self.keys)} in groups {sorted(covered)} of {self.groups}")
         if self.unexpected_errors:
             parts.append(f"unexpected={dict(self.unexpected_errors)}")
         return " ".join(parts)

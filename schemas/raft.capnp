@@ -197,6 +197,14 @@ struct PublishCount {
   receivers @1 :UInt64;        # subscribers on the answering node that received it
 }
 
+# Coalesced Heartbeat / HeartbeatResp messages of many groups (blobs.py: beats v1, acks v1).
+struct HeartbeatBatch {
+  src @0 :UInt64;
+  dst @1 :UInt64;
+  beats @2 :Data;              # per heartbeat: u64 group, term, commit, context
+  acks @3 :Data;               # per response: u64 group, term, context
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -220,5 +228,6 @@ struct Envelope {
     helloAuth @18 :HelloAuth;
     publish @19 :Publish;            # only to peers whose Hello has features bit 0
     publishCount @20 :PublishCount;
+    heartbeatBatch @21 :HeartbeatBatch;  # only to peers whose Hello has features bit 1
   }
 }

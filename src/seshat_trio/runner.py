@@ -262,7 +262,10 @@ async def serve_node(
         placed = joined.groups if joined else layout.shards.groups_of(config.node.id)
         for group in placed:
             machine = KvStateMachine(store, group)
-            driver_for(group, machine, frozenset(layout.shards.replicas(group)))
+            # A joining node learns each group's members from its leader: its own
+            # --data-groups (read at bootstrap only) need not match the cluster's.
+            founders = frozenset() if joined else frozenset(layout.shards.replicas(group))
+            driver_for(group, machine, founders)
             groups[group] = GroupService(
                 config=config, driver=drivers[group], machine=machine, forwarding=forwarding
             )

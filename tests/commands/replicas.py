@@ -46,7 +46,26 @@ CLIENT_IDS = ClientIds()
 T0 = 1_700_000_000_000
 
 
-class NodeBackend:
+class OneDataGroup:
+    """A test backend that is its node's one data group too (GroupBackend and Backend at
+    once)."""
+
+    group = 1
+
+    def group_for_slot(self, slot: int) -> Self:
+        return self
+
+    def local_group(self, group: int) -> Self | None:
+        return self if group == self.group else None
+
+    def data_groups(self) -> list[Self]:
+        return [self]
+
+    async def wait_for_map(self) -> None:
+        pass
+
+
+class NodeBackend(OneDataGroup):
     """One node: a real state machine; the leader replicates to every node in `replicas`."""
 
     def __init__(self, replicas: Replicas, machine: KvStateMachine, leading: bool) -> None:
@@ -140,21 +159,6 @@ class NodeBackend:
         if self.unapplied_users is not None:
             self.users.replace(self.unapplied_users)
             self.unapplied_users = None
-
-    # The node's one data group is this object too (GroupBackend and Backend at once).
-    group = 1
-
-    def group_for_slot(self, slot: int) -> Self:
-        return self
-
-    def local_group(self, group: int) -> Self | None:
-        return self if group == self.group else None
-
-    def data_groups(self) -> list[Self]:
-        return [self]
-
-    async def wait_for_map(self) -> None:
-        pass
 
 
 class Replicas:

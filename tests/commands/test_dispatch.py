@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Self
 
 import pytest
 import trio
+from tests.commands.replicas import OneDataGroup
 
 from seshat_trio.acl.rules import DEFAULT_USER
 from seshat_trio.acl.users import UserDirectory
@@ -40,7 +40,7 @@ from seshat_trio.scripting.node import NodeScripting
 from seshat_trio.storage import StoredValue, position
 
 
-class FakeBackend:
+class FakeBackend(OneDataGroup):
     """Applies operations to a dict when `release` is called, recording every event."""
 
     def __init__(self) -> None:
@@ -148,21 +148,6 @@ class FakeBackend:
 
     def info_sections(self) -> dict[str, list[tuple[str, str]]]:
         return {"server": [("redis_version", "7.0.0")], "cluster": [("cluster_enabled", "0")]}
-
-    # The node's one data group is this object too (GroupBackend and Backend at once).
-    group = 1
-
-    def group_for_slot(self, slot: int) -> Self:
-        return self
-
-    def local_group(self, group: int) -> Self | None:
-        return self if group == self.group else None
-
-    def data_groups(self) -> list[Self]:
-        return [self]
-
-    async def wait_for_map(self) -> None:
-        pass
 
 
 def make_ctx(backend: FakeBackend | None = None) -> CommandContext:

@@ -16,6 +16,7 @@ import trio
 import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.server.byte_streams import BytesStream
 from tests.transport.test_transport_codec import STRATEGIES
 
 from seshat_trio.transport import (
@@ -96,7 +97,7 @@ def test_the_acceptor_refuses_anything_but_a_genuine_dialler(data: bytes) -> Non
         ours, theirs = trio.testing.memory_stream_pair()
         await theirs.send_all(data)
         await theirs.send_eof()
-        framed = FramedStream(_Bytes(ours), 4096)
+        framed = FramedStream(BytesStream(ours), 4096)
         with trio.fail_after(5):
             try:
                 await handshake.accept(
@@ -112,19 +113,3 @@ def test_the_acceptor_refuses_anything_but_a_genuine_dialler(data: bytes) -> Non
         raise AssertionError("random bytes completed the handshake")
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-
-
-class _Bytes:
-    """A memory stream that reads bytes (the framing takes bytes)."""
-
-    def __init__(self, stream: trio.abc.Stream) -> None:
-        self._stream = stream
-
-    async def receive_some(self, max_bytes: int) -> bytes:
-        return bytes(await self._stream.receive_some(max_bytes))
-
-    async def send_all(self, data: bytes) -> None:
-        await self._stream.send_all(data)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()

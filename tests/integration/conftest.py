@@ -62,6 +62,21 @@ def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster
 
 
 @pytest.fixture(scope="module")
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClusterProcesses]:
+    """A 3-node cluster of the test module's own, with a leader: its tests may kill, pause
+    and restart members (a module may define its own `cluster` instead)."""
+    cluster = ClusterProcesses(tmp_path_factory.mktemp(request.path.stem))
+    try:
+        cluster.start()
+        cluster.wait_leader()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
 def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
     """A real redis-server 7.0 for the differential tests (differential.py)."""
     if not RedisServer.available():

@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,6 @@ import redis
 from harness import ClusterProcesses, MemberProcess, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterProcesses]:
-    cluster = ClusterProcesses(tmp_path_factory.mktemp("pubsub-cluster"))
-    try:
-        cluster.start()
-        cluster.wait_leader()
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def nodes(cluster: ClusterProcesses) -> list[MemberProcess]:

@@ -11,24 +11,13 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import redis
 from harness import ClusterProcesses, MemberProcess, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterProcesses]:
-    cluster = ClusterProcesses(tmp_path_factory.mktemp("scripting-cluster"))
-    try:
-        cluster.start()
-        cluster.wait_leader()
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def follower(cluster: ClusterProcesses) -> MemberProcess:

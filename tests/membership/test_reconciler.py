@@ -1,68 +1,35 @@
 """The reconciler moves a group towards the wanted members, one Raft change at a time.
 
-Four RaftGroupDrivers of one data group in one Trio run over an in-memory network,
-MockClock time: node 4 starts with an empty membership (a joining node); each node runs a
-MembershipReconciler that acts only where its node leads.
+Four RaftGroupDrivers of one data group in one Trio run over an in-memory network, MockClock
+time (the harness parts of tests/replication/raft_cluster.py): node 4 starts with an empty
+membership (a joining node); each node runs a MembershipReconciler that acts only where its
+node leads.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import trio
 import trio.testing
+from tests.replication.raft_cluster import FAST, GROUP, InlineCommitter, Network, inline
 
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.membership.reconciler import MembershipReconciler
 from seshat_trio.protocol import SimpleString
 from seshat_trio.raft import Membership, RaftConfig, Role
-from seshat_trio.replication.driver import DriverSettings, PeerMessage, RaftGroupDriver
+from seshat_trio.replication.driver import RaftGroupDriver
 from seshat_trio.replication.ticker import Ticker
-from seshat_trio.storage import Store, WriteBatch
-
-T = TypeVar("T")
-GROUP = 1
-FAST = DriverSettings(tick_seconds=0.01, snapshot_ack_timeout=1.0)
+from seshat_trio.storage import Store
 
 
 @pytest.fixture
 def clock() -> trio.testing.MockClock:
     return trio.testing.MockClock(autojump_threshold=0)
-
-
-async def inline(fn: Callable[[], T]) -> T:
-    await trio.lowlevel.checkpoint()
-    return fn()
-
-
-class InlineCommitter:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    async def commit(self, batch: WriteBatch) -> None:
-        await trio.lowlevel.checkpoint()
-        self.store.write(batch, sync=False)
-
-
-class Network:
-    def __init__(self) -> None:
-        self.drivers: dict[int, RaftGroupDriver] = {}
-        self._send, self._receive = trio.open_memory_channel[PeerMessage](math.inf)
-
-    def send(self, msg: PeerMessage) -> None:
-        self._send.send_nowait(msg)
-
-    async def run(self) -> None:
-        async for msg in self._receive:
-            driver = self.drivers.get(msg.dst)
-            if driver is not None:
-                driver.deliver(msg)
 
 
 class Cluster:

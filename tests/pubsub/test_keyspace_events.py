@@ -48,6 +48,15 @@ def events(machine: KvStateMachine, *commands: tuple[bytes, ...], flags: str = "
     return recorder.events
 
 
+def events_after(
+    machine: KvStateMachine, setup: tuple[tuple[bytes, ...], ...], command: tuple[bytes, ...]
+) -> list:
+    """The events of `command` alone, once the commands of `setup` (unrecorded) ran."""
+    for done in setup:
+        events(machine, done, flags="")
+    return events(machine, command)
+
+
 @pytest.mark.parametrize(
     ("setup", "command", "expected"),
     [
@@ -104,9 +113,7 @@ def test_events_of_each_command(
     command: tuple[bytes, ...],
     expected: list[tuple[bytes, bytes]],
 ) -> None:
-    for done in setup:
-        events(machine, done, flags="")
-    assert events(machine, command) == expected
+    assert events_after(machine, setup, command) == expected
 
 
 def test_new_keys_and_class_filtering(machine: KvStateMachine) -> None:

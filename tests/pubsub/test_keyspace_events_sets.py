@@ -5,7 +5,7 @@ for the machinery)."""
 from __future__ import annotations
 
 import pytest
-from test_keyspace_events import events, machine  # noqa: F401  (the fixture)
+from test_keyspace_events import events, events_after, machine  # noqa: F401  (the fixture)
 
 from seshat_trio.kv.state_machine import KvStateMachine
 
@@ -47,9 +47,7 @@ def test_events_of_each_set_command(
     command: tuple[bytes, ...],
     expected: list[tuple[bytes, bytes]],
 ) -> None:
-    for done in setup:
-        events(machine, done, flags="")
-    assert events(machine, command) == expected
+    assert events_after(machine, setup, command) == expected
 
 
 def test_a_store_raises_new_only_for_a_destination_that_did_not_exist(

@@ -18,23 +18,19 @@ import os
 import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
+from tests.raft.sim_seeds import over_seed_chunks
 
 from seshat_trio.testing.nemesis import NemesisParams
 from seshat_trio.testing.raftsim import SimConfig, run_simulation
 
 SCHEDULES = int(os.environ.get("SESHAT_SIM_SCHEDULES", "1000"))
-FIRST_SEED = int(os.environ.get("SESHAT_SIM_SEED", "0"))
 STEPS = int(os.environ.get("SESHAT_SIM_STEPS", "1500"))
 EXAMPLES = int(os.environ.get("SESHAT_SIM_EXAMPLES", "20"))
 CHUNK = 50
 
-_CHUNKS = [
-    (FIRST_SEED + offset, min(CHUNK, SCHEDULES - offset)) for offset in range(0, SCHEDULES, CHUNK)
-]
-
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("first", "count"), _CHUNKS, ids=[f"seeds{f}+{n}" for f, n in _CHUNKS])
+@over_seed_chunks(SCHEDULES, CHUNK)
 def test_randomized_schedules(first: int, count: int) -> None:
     failed = []
     for seed in range(first, first + count):

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import attrs
 import pytest
+from tests.raft.sim_seeds import over_seed_chunks
 
 from seshat_trio.raft import (
     ChangeKind,
@@ -39,17 +40,12 @@ from seshat_trio.testing.raftsim import SimConfig, Simulation, run_simulation
 from seshat_trio.testing.reconfig import change_done
 
 SCHEDULES = int(os.environ.get("SESHAT_SIM_MEMBERSHIP_SCHEDULES", "2000"))
-FIRST_SEED = int(os.environ.get("SESHAT_SIM_SEED", "0"))
 STEPS = int(os.environ.get("SESHAT_SIM_MEMBERSHIP_STEPS", "1000"))
 CHUNK = 100
 
-_CHUNKS = [
-    (FIRST_SEED + offset, min(CHUNK, SCHEDULES - offset)) for offset in range(0, SCHEDULES, CHUNK)
-]
-
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("first", "count"), _CHUNKS, ids=[f"seeds{f}+{n}" for f, n in _CHUNKS])
+@over_seed_chunks(SCHEDULES, CHUNK)
 def test_membership_campaigns(first: int, count: int) -> None:
     failed = []
     plans = 0

@@ -1,44 +1,43 @@
-"""Three RaftGroupDrivers in one trio run, real Stores, an in-memory network, MockClock time.
-
-Storage work runs inline (no worker threads): with MockClock(autojump_threshold=0) a thread
-would let simulated time jump while the disk works, so elections would race fsyncs. The
-production path (GroupCommitter + worker threads) is exercised by the last test on a real
-clock.
+"""Three RaftGroupDrivers in one trio run (raft_cluster.py), real Stores, an in-memory
+network, MockClock time. The production path (GroupCommitter + worker threads) is exercised
+by the last test on a real clock.
 """
 
 from __future__ import annotations
 
-import math
 import random
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import attrs
 import pytest
 import trio
 import trio.testing
+from tests.replication.raft_cluster import (
+    FAST,
+    GROUP,
+    IDS,
+    MEMBERSHIP,
+    Cluster,
+    Network,
+    Node,
+    running,
+    set_op,
+    write,
+)
 
 from seshat_trio.errors import OutcomeUnknownError, ServiceError
 from seshat_trio.kv.operations import Operation, encode_batch, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.node.system_bootstrap import bootstrap_system_group
 from seshat_trio.protocol import ErrorReply, SimpleString
-from seshat_trio.raft import (
-    Membership,
-    NotLeader,
-    RaftConfig,
-    Role,
-    SnapshotChunk,
-)
+from seshat_trio.raft import NotLeader, RaftConfig, Role, SnapshotChunk
 from seshat_trio.replication.driver import (
     DriverSettings,
     PeerMessage,
     RaftGroupDriver,
     run_in_thread,
 )
-from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.pending import PendingReply
 from seshat_trio.replication.ticker import Ticker
 from seshat_trio.storage import GroupCommitter, Store, WriteBatch
@@ -46,194 +45,10 @@ from seshat_trio.storage.batch import PutHardState
 from seshat_trio.system.layout import NodeAddresses, initial_layout, layout_of
 from seshat_trio.system.machine import SystemStateMachine
 
-T = TypeVar("T")
-GROUP = 1
-IDS = (1, 2, 3)
-MEMBERSHIP = Membership(voters=frozenset(IDS))
-FAST = DriverSettings(tick_seconds=0.01, snapshot_ack_timeout=1.0)
-
-
-@pytest.fixture
-def clock() -> trio.testing.MockClock:
-    return trio.testing.MockClock(autojump_threshold=0)
-
-
-async def inline(fn: Callable[[], T]) -> T:
-    await trio.lowlevel.checkpoint()
-    return fn()
-
-
-class InlineCommitter:
-    """Writes each batch at once. Unsynced: the tests' crashes keep the process (and the
-    OS page cache), so an fsync would add time and prove nothing here."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.gate: trio.Event | None = None  # set: commits wait for it (a stalled disk)
-
-    async def commit(self, batch: WriteBatch) -> None:
-        await trio.lowlevel.checkpoint()
-        if self.gate is not None:
-            await self.gate.wait()
-        self.store.write(batch, sync=False)
-
-
-class Network:
-    """Routes peer messages between drivers; `isolated` nodes send and receive nothing."""
-
-    def __init__(self) -> None:
-        self.drivers: dict[int, RaftGroupDriver] = {}
-        self.isolated: set[int] = set()
-        self.sent: list[PeerMessage] = []
-        self.drop: Callable[[PeerMessage], bool] = lambda msg: False
-        self._send, self._receive = trio.open_memory_channel[PeerMessage](math.inf)
-
-    def send(self, msg: PeerMessage) -> None:
-        self.sent.append(msg)
-        self._send.send_nowait(msg)
-
-    async def run(self) -> None:
-        async for msg in self._receive:
-            if msg.src in self.isolated or msg.dst in self.isolated or self.drop(msg):
-                continue
-            driver = self.drivers.get(msg.dst)
-            if driver is not None:
-                driver.deliver(msg)
-
-
-@attrs.define(eq=False)
-class Node:
-    node_id: int
-    path: Path
-    network: Network
-    settings: DriverSettings
-    system: bool = False
-    merge: Callable[[list[bytes]], bytes] | None = None
-    store: Store = attrs.field(init=False)
-    machine: StateMachine = attrs.field(init=False)
-    driver: RaftGroupDriver = attrs.field(init=False)
-    committer: InlineCommitter = attrs.field(init=False)
-    scope: trio.CancelScope = attrs.field(init=False)
-    stopped: trio.Event = attrs.field(init=False)
-
-    async def start(self, nursery: trio.Nursery) -> None:
-        self.store = Store.open(self.path)
-        group = 0 if self.system else GROUP
-        self.machine = (
-            SystemStateMachine(self.store) if self.system else KvStateMachine(self.store, GROUP)
-        )
-        self.committer = InlineCommitter(self.store)
-        self.driver = RaftGroupDriver(
-            raft_config=RaftConfig(group=group, node_id=self.node_id),
-            store=self.store,
-            committer=self.committer,
-            machine=self.machine,
-            transport=self.network,
-            initial_membership=MEMBERSHIP,
-            settings=self.settings,
-            rng=random.Random(self.node_id * 7919),
-            offload=inline,
-            merge=self.merge,
-        )
-        self.network.drivers[self.node_id] = self.driver
-        self.scope = trio.CancelScope()
-        self.stopped = trio.Event()
-        await nursery.start(self._run)
-
-    async def _run(self, *, task_status: trio.TaskStatus[None]) -> None:
-        with self.scope:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(self.driver.run)
-                nursery.start_soon(Ticker(self.settings.tick_seconds, [self.driver]).run)
-                task_status.started()
-        self.stopped.set()
-
-    async def crash(self) -> None:
-        """Cancel the driver and close the store, as a killed process would leave it."""
-        self.network.drivers.pop(self.node_id, None)
-        self.scope.cancel()
-        await self.stopped.wait()
-        self.store.close()
-
-    @property
-    def kv(self) -> KvStateMachine:
-        assert isinstance(self.machine, KvStateMachine)
-        return self.machine
-
-    def data(self) -> list[tuple[bytes, bytes]]:
-        return [(k, v.data) for k, v in self.store.iter_values(GROUP)]
-
-
-class Cluster:
-    def __init__(
-        self,
-        tmp_path: Path,
-        settings: DriverSettings,
-        *,
-        system: bool = False,
-        merge: Callable[[list[bytes]], bytes] | None = None,
-    ) -> None:
-        self.network = Network()
-        self.nodes = {
-            i: Node(i, tmp_path / f"node{i}", self.network, settings, system, merge) for i in IDS
-        }
-
-    def __iter__(self) -> Iterator[Node]:
-        return iter(self.nodes.values())
-
-    async def start(self, nursery: trio.Nursery) -> None:
-        nursery.start_soon(self.network.run)
-        for node in self:
-            await node.start(nursery)
-
-    async def leader(self, among: set[int] | None = None) -> Node:
-        """Wait until one of `among` (default: all running) leads and the others follow it."""
-        candidates = set(self.nodes) if among is None else among
-        while True:
-            live = [self.nodes[i] for i in candidates if i in self.network.drivers]
-            leaders = [n for n in live if n.driver.role is Role.LEADER]
-            if len(leaders) == 1 and all(n.driver.leader_id == leaders[0].node_id for n in live):
-                return leaders[0]
-            await trio.sleep(0.01)
-
-    async def wait_applied(self, index: int, nodes: list[Node] | None = None) -> None:
-        for node in nodes or list(self):
-            while node.driver.applied_index < index:
-                await trio.sleep(0.01)
-
-    async def stop(self) -> None:
-        for node in self:
-            if node.node_id in self.network.drivers:
-                await node.crash()
-
-
-@asynccontextmanager
-async def running(cluster: Cluster, timeout: float) -> AsyncIterator[trio.Nursery]:
-    """Run `cluster` in a nursery of its own (yielded, to restart nodes in), failing after
-    `timeout` seconds; on exit every node is stopped and the cluster's tasks cancelled."""
-    with trio.fail_after(timeout):
-        async with trio.open_nursery() as nursery:
-            await cluster.start(nursery)
-            yield nursery
-            await cluster.stop()
-            nursery.cancel_scope.cancel()
-
-
-def set_op(key: bytes, value: bytes) -> bytes:
-    return encode_operation(Operation(time_ms=1_000, commands=((b"set", key, value),)))
-
-
-async def write(node: Node, key: bytes, value: bytes) -> int:
-    """Write through `node` (the leader); returns the applied index it got."""
-    replies = await node.driver.propose(set_op(key, value))
-    assert replies == (SimpleString("OK"),)
-    return node.driver.applied_index
-
 
 async def test_leader_replicates_to_all_and_followers_refuse_writes(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
         pendings = [leader.driver.propose(set_op(b"k%d" % i, b"v%d" % i)) for i in range(40)]
@@ -243,7 +58,7 @@ async def test_leader_replicates_to_all_and_followers_refuse_writes(
         expected = [(b"k%d" % i, b"v%d" % i) for i in range(40)]
         for node in cluster:
             assert sorted(node.data()) == sorted(expected)
-        follower = next(n for n in cluster if n is not leader)
+        follower = cluster.other_than(leader)
         with pytest.raises(NotLeader) as info:
             follower.driver.propose(set_op(b"x", b"y"))
         assert info.value.leader_id == leader.node_id
@@ -254,9 +69,8 @@ async def test_leader_replicates_to_all_and_followers_refuse_writes(
 
 
 async def test_leader_writes_commit_with_the_apply_in_one_write(
-    tmp_path: Path, clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster, clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
         await write(leader, b"warm", b"up")
@@ -281,12 +95,11 @@ async def test_leader_writes_commit_with_the_apply_in_one_write(
 
 
 async def test_read_barrier_on_follower_sees_acknowledged_write(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
-        follower = next(n for n in cluster if n is not leader)
+        follower = cluster.other_than(leader)
         # Hold the follower's traffic back so it cannot have applied the write by luck.
         cluster.network.isolated.add(follower.node_id)
         await write(leader, b"k", b"fresh")
@@ -299,12 +112,11 @@ async def test_read_barrier_on_follower_sees_acknowledged_write(
 
 
 async def test_concurrent_reads_share_one_read_index_request(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
-        follower = next(n for n in cluster if n is not leader)
+        follower = cluster.other_than(leader)
         for node in (leader, follower):
             await write(leader, b"k", b"v" + bytes([node.node_id]))
             before = node.driver._reads.requests
@@ -353,12 +165,11 @@ async def test_a_tick_closes_the_shared_read_request(
 
 
 async def test_read_barrier_without_leader_fails_clearly(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
-        follower = next(n for n in cluster if n is not leader)
+        follower = cluster.other_than(leader)
         cluster.network.isolated.add(follower.node_id)
         # The isolated follower still believes in the leader: the forwarded read times
         # out, the retry too (then no leader is known any more).
@@ -368,9 +179,8 @@ async def test_read_barrier_without_leader_fails_clearly(
 
 
 async def test_leader_crash_new_leader_then_old_node_catches_up(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 60) as nursery:
         old = await cluster.leader()
         for i in range(10):
@@ -396,7 +206,7 @@ async def test_partitioned_follower_catches_up_by_chunked_snapshot(
     cluster = Cluster(tmp_path, settings)
     async with running(cluster, 60):
         leader = await cluster.leader()
-        lagging = next(n for n in cluster if n is not leader)
+        lagging = cluster.other_than(leader)
         await write(leader, b"before", b"x")
         await cluster.wait_applied(leader.driver.applied_index)
         cluster.network.isolated.add(lagging.node_id)
@@ -418,17 +228,12 @@ async def test_partitioned_follower_catches_up_by_chunked_snapshot(
         cluster.network.isolated.clear()
         await cluster.wait_applied(last)
         assert lost
-        offsets = [
-            m.offset
-            for m in cluster.network.sent
-            if isinstance(m, SnapshotChunk) and m.dst == lagging.node_id
-        ]
-        assert offsets.count(0) >= 2  # streamed twice
         chunks = [
             m
             for m in cluster.network.sent
             if isinstance(m, SnapshotChunk) and m.dst == lagging.node_id
         ]
+        assert [m.offset for m in chunks].count(0) >= 2  # streamed twice
         assert len(chunks) > 3  # it came as a stream of chunks, not entries
         status = lagging.driver.status()
         assert status.snapshot_index > 100
@@ -506,12 +311,11 @@ async def test_pending_proposals_end_committed_or_failed_when_leadership_is_lost
 
 
 async def test_writes_queued_when_a_transfer_starts_commit_under_the_new_leader(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
-        target = next(n for n in cluster if n is not leader)
+        target = cluster.other_than(leader)
         await cluster.wait_applied(await write(leader, b"base", b"0"))
         # Queued in this scheduler pass, before the Raft loop took them into the log.
         pendings = [leader.driver.propose(set_op(b"k%d" % i, b"v")) for i in range(20)]
@@ -550,9 +354,8 @@ async def test_merged_proposals_share_entries_and_each_gets_its_own_reply(
 
 
 async def test_stopping_driver_reports_pending_writes_as_unknown(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
         cluster.network.isolated.add(leader.node_id)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import trio
 import trio.testing
-from tests.replication.test_raft_cluster import FAST, GROUP, Cluster, running, set_op, write
+from tests.replication.raft_cluster import GROUP, Cluster, running, set_op, write
 
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
@@ -26,22 +25,16 @@ from seshat_trio.storage import Store, encode_chunk, keys
 from seshat_trio.storage.records import StoredValue, encode_stored_value
 
 
-@pytest.fixture
-def clock() -> trio.testing.MockClock:
-    return trio.testing.MockClock(autojump_threshold=0)
-
-
 def op(*command: bytes) -> bytes:
     return encode_operation(Operation(time_ms=1_000, commands=(command,)))
 
 
 async def test_follower_applies_flushall_while_a_snapshot_stream_is_staged(
-    tmp_path: Path, clock: trio.testing.MockClock
+    cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, FAST)
     async with running(cluster, 30):
         leader = await cluster.leader()
-        follower = next(n for n in cluster if n is not leader)
+        follower = cluster.other_than(leader)
         for i in range(5):
             last = await write(leader, b"k%d" % i, b"v")
         await cluster.wait_applied(last)

@@ -78,7 +78,7 @@ CASES = [
 @pytest.mark.parametrize(("body", "expected"), CASES)
 def test_libraries_answer_as_redis(lua: ScriptRuntime, body: str, expected: object) -> None:
     sha = lua.load(body.encode())
-    reply = lua.run(sha, [], [], execute)
+    reply = lua.call(sha, [], [], execute)
     if isinstance(expected, tuple):
         where = f" script: {sha1hex(body.encode())}, on @user_script:1."
         assert reply == ErrorReply(expected[1] + where)
@@ -111,10 +111,10 @@ def test_round_trips(lua: ScriptRuntime) -> None:
     assert(r[11] == 'xy' and r[12] == 'z' and r[13] == #s + 1)
     return 'ok'
     """
-    assert lua.run(lua.load(body.encode()), [], [], execute) == b"ok"
+    assert lua.call(lua.load(body.encode()), [], [], execute) == b"ok"
 
 
 def test_the_libraries_are_read_only(lua: ScriptRuntime) -> None:
     for body in ("cmsgpack.pack = function() return 1 end", "struct.pack = nil"):
-        reply = lua.run(lua.load(body.encode()), [], [], execute)
+        reply = lua.call(lua.load(body.encode()), [], [], execute)
         assert isinstance(reply, ErrorReply) and "Attempt to modify a readonly table" in reply.text

@@ -35,7 +35,7 @@ def lua() -> ScriptRuntime:
 
 def run(lua: ScriptRuntime, body: str, keys: tuple[str, ...] = ("k",), limit: int = 10**7) -> Reply:
     sha = lua.load(body.encode())
-    return lua.run(sha, [k.encode() for k in keys], [b"a1", b"a2"], execute, limit)
+    return lua.call(sha, [k.encode() for k in keys], [b"a1", b"a2"], execute, limit)
 
 
 def where(body: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 import trio
 import trio.testing
 from tests.commands.test_dispatch import make_ctx
+from tests.server.byte_streams import BytesStream, closed_within
 
 from seshat_trio.memory_settings import ClientsCap
 from seshat_trio.node.stats import NodeStats
@@ -20,22 +21,6 @@ from seshat_trio.tunables import Tunables
 
 def echo_header(size: int) -> bytes:
     return b"*2\r\n$4\r\nECHO\r\n$%d\r\n" % size
-
-
-class BytesStream:
-    """A memory stream that reads bytes, as a socket does (the parser takes bytes)."""
-
-    def __init__(self, stream: trio.abc.Stream) -> None:
-        self._stream = stream
-
-    async def receive_some(self, max_bytes: int) -> bytes:
-        return bytes(await self._stream.receive_some(max_bytes))
-
-    async def send_all(self, data: bytes) -> None:
-        await self._stream.send_all(data)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
 
 
 class Subscribed:
@@ -71,17 +56,6 @@ class Clients:
         return conn, client
 
 
-async def closed(stream: trio.abc.Stream) -> bool:
-    with trio.move_on_after(0.3):
-        while True:
-            try:
-                if not await stream.receive_some(1 << 16):
-                    return True
-            except trio.BrokenResourceError:
-                return True
-    return False
-
-
 async def settle() -> None:
     for _ in range(20):
         await trio.lowlevel.checkpoint()
@@ -95,7 +69,7 @@ async def test_over_the_cap_the_largest_input_holder_is_closed(nursery: trio.Nur
     await big_stream.send_all(echo_header(9500) + b"y" * 9000)
     await settle()
     assert small.input_bytes > 2000 and big.input_bytes == 0  # forgotten when closed
-    assert await closed(big_stream)
+    assert await closed_within(big_stream, 0.3)
     assert clients.stats.limit_hits["maxmemory_clients"] == 1
     assert clients.stats.clients_input_bytes == small.input_bytes
     # The survivor's request completes and is answered; it then holds nothing.
@@ -116,7 +90,7 @@ async def test_percent_of_maxmemory_and_zero_mean_what_redis_says(nursery: trio.
     _, stream = await clients.connect()
     await stream.send_all(echo_header(100_000) + b"z" * 90_000)
     await settle()
-    assert not await closed(stream)
+    assert not await closed_within(stream, 0.3)
     assert clients.stats.limit_hits["maxmemory_clients"] == 0
 
 
@@ -130,10 +104,10 @@ async def test_a_request_that_stops_arriving_is_cut_off(nursery: trio.Nursery) -
     await settle()
     assert slow.partial_since is not None and quick.partial_since is None
     clients.limits.check(slow.partial_since + 4.0, time.monotonic())
-    assert not await closed(slow_stream)
+    assert not await closed_within(slow_stream, 0.3)
     clients.limits.check(slow.partial_since + 5.5, time.monotonic())
-    assert await closed(slow_stream)
-    assert not await closed(quick_stream)
+    assert await closed_within(slow_stream, 0.3)
+    assert not await closed_within(quick_stream, 0.3)
     assert clients.stats.limit_hits["request_read_timeout"] == 1
 
 
@@ -163,6 +137,6 @@ async def test_idle_clients_are_closed_after_timeout(
     later = time.monotonic() + 11
     clients.limits.check(trio.current_time(), later)
     # Subscribed clients are not subject to timeout (as in Redis).
-    assert await closed(idle_stream) is not subscribed
-    assert not await closed(busy_stream)
+    assert await closed_within(idle_stream, 0.3) is not subscribed
+    assert not await closed_within(busy_stream, 0.3)
     assert clients.stats.limit_hits["timeout"] == (0 if subscribed else 1)

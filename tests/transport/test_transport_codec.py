@@ -32,6 +32,7 @@ from seshat_trio.transport import (
     ForwardError,
     ForwardReply,
     ForwardRequest,
+    HeartbeatBatch,
     Hello,
     HelloAuth,
     Publish,
@@ -40,8 +41,11 @@ from seshat_trio.transport import (
     encode,
 )
 from seshat_trio.transport.blobs import (
+    pack_beats,
     pack_commands,
     pack_entries,
+    unpack_acks,
+    unpack_beats,
     unpack_commands,
     unpack_entries,
 )
@@ -109,6 +113,13 @@ STRATEGIES = {
         Publish, u64, st.binary(max_size=40), st.binary(max_size=200), st.booleans()
     ),
     PublishCount: st.builds(PublishCount, u64, u64),
+    HeartbeatBatch: st.builds(
+        HeartbeatBatch,
+        ids,
+        ids,
+        st.lists(st.tuples(u64, u64, u64, u64), max_size=6).map(tuple),
+        st.lists(st.tuples(u64, u64, u64), max_size=6).map(tuple),
+    ),
 }
 
 
@@ -207,3 +218,24 @@ def test_encoding_out_of_range_values_is_value_error() -> None:
 def test_encoding_a_non_message_is_type_error() -> None:
     with pytest.raises(TypeError, match="not a wire message"):
         encode(object())  # type: ignore[arg-type]
+
+
+def test_heartbeat_batch_unpacks_into_the_messages_it_carries() -> None:
+    batch = HeartbeatBatch(2, 3, ((7, 4, 10, 1), (9, 5, 0, 0)), ((8, 6, 2),))
+    decoded = decode(encode(batch))
+    assert isinstance(decoded, HeartbeatBatch)
+    assert decoded.messages() == [
+        Heartbeat(group=7, src=2, dst=3, term=4, commit=10, context=1),
+        Heartbeat(group=9, src=2, dst=3, term=5, commit=0, context=0),
+        HeartbeatResp(group=8, src=2, dst=3, term=6, context=2),
+    ]
+
+
+def test_beats_and_acks_blobs_of_partial_rows_are_codec_errors() -> None:
+    blob = pack_beats([(1, 2, 3, 4)])
+    with pytest.raises(CodecError):
+        unpack_beats(blob[:-1])
+    with pytest.raises(CodecError):
+        unpack_acks(blob + b"\0")
+    with pytest.raises(ValueError, match="beats"):
+        pack_beats([(2**64, 0, 0, 0)])

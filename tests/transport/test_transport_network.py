@@ -9,11 +9,14 @@ import struct
 
 import pytest
 import trio
+from tests.server.byte_streams import closed_within
+from tests.transport.raw_peer import dial, heartbeat
 
 from seshat_trio.config.model import Address
-from seshat_trio.raft import Append, Entry, EntryKind, Heartbeat, VoteResp
+from seshat_trio.raft import Append, Entry, EntryKind, Heartbeat, HeartbeatResp, VoteResp
 from seshat_trio.transport import (
     ClusterSecrets,
+    HeartbeatBatch,
     Hello,
     TransportLimits,
     encode,
@@ -23,10 +26,6 @@ from seshat_trio.transport import (
 from seshat_trio.transport.connection import FramedStream
 
 NONCE = b"n" * 32
-
-
-def _heartbeat(src: int, dst: int, context: int = 0) -> Heartbeat:
-    return Heartbeat(group=1, src=src, dst=dst, term=1, commit=0, context=context)
 
 
 def _append(src: int, dst: int, index: int, size: int = 100) -> Append:
@@ -86,12 +85,59 @@ async def test_three_nodes_all_to_all(net) -> None:
         for src in nodes:
             for dst in nodes:
                 if src != dst:
-                    nodes[src].transport.send(_heartbeat(src, dst, context=src * 10 + dst))
+                    nodes[src].transport.send(heartbeat(src, dst, context=src * 10 + dst))
         await net.wait_until(lambda: all(len(n.received) == 2 for n in nodes.values()))
         for dst, node in nodes.items():
             assert sorted(m.context for m in node.received) == sorted(  # type: ignore[union-attr]
                 src * 10 + dst for src in nodes if src != dst
             )
+
+
+async def test_heartbeats_of_many_groups_travel_as_one_frame(net) -> None:
+    """Every Heartbeat and HeartbeatResp sent to a peer in one pass is one HeartbeatBatch
+    frame; the receiving transport hands each one on as its own message."""
+    with trio.fail_after(10):
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        port = listeners[0].socket.getsockname()[1]
+        frames: list[object] = []
+
+        async def records_frames(stream: trio.SocketStream) -> None:
+            framed = FramedStream(stream, 1 << 20)
+            await handshake.accept(
+                framed,
+                local_id=2,
+                client_addr="",
+                secrets=ClusterSecrets.none(),
+                is_member=lambda _node: True,
+                limits=TransportLimits(),
+            )
+            while True:
+                frames.append(await framed.receive())
+
+        await net.nursery.start(trio.serve_listeners, records_frames, listeners)
+        node = await net.start_node(1, peers={2: Address("127.0.0.1", port)})
+        await net.wait_until(lambda: _connected(node, 2))
+        beats = [
+            Heartbeat(group=g, src=1, dst=2, term=g, commit=g * 10, context=g) for g in (1, 2, 3)
+        ]
+        acks = [HeartbeatResp(group=g, src=1, dst=2, term=g, context=0) for g in (4, 5)]
+        for msg in [beats[0], acks[0], beats[1], acks[1], beats[2]]:
+            node.transport.send(msg)
+        await net.wait_until(lambda: frames)
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(frames) == 1
+        (batch,) = frames
+        assert isinstance(batch, HeartbeatBatch)
+        assert (batch.src, batch.dst) == (1, 2)
+        assert batch.messages() == [*beats, *acks]
+
+    with trio.fail_after(10):
+        nodes = await net.start_cluster([3, 4])
+        sent = [Heartbeat(group=g, src=3, dst=4, term=1, commit=0, context=g) for g in range(9)]
+        for msg in sent:
+            nodes[3].transport.send(msg)
+        await net.wait_until(lambda: len(nodes[4].received) == len(sent))
+        assert nodes[4].received == sent
 
 
 async def test_listen_address_reports_the_bound_port(net) -> None:
@@ -104,7 +150,7 @@ async def test_listen_address_reports_the_bound_port(net) -> None:
 async def test_reconnects_after_peer_restart(net) -> None:
     with trio.fail_after(15):
         nodes = await net.start_cluster([1, 2])
-        nodes[1].transport.send(_heartbeat(1, 2, context=1))
+        nodes[1].transport.send(heartbeat(1, 2, context=1))
         await net.wait_until(lambda: len(nodes[2].received) == 1)
         port = nodes[2].address.port
         nodes[2].stop()
@@ -113,7 +159,7 @@ async def test_reconnects_after_peer_restart(net) -> None:
             2, listen=Address("127.0.0.1", port), peers={1: nodes[1].address}
         )
         await net.wait_until(lambda: _connected(nodes[1], 2))
-        nodes[1].transport.send(_heartbeat(1, 2, context=2))
+        nodes[1].transport.send(heartbeat(1, 2, context=2))
         await net.wait_until(lambda: restarted.received)
         assert [m.context for m in restarted.received] == [2]  # type: ignore[union-attr]
         assert nodes[1].transport.peer_states()[2].reconnects >= 1
@@ -126,37 +172,11 @@ async def test_messages_queued_while_disconnected_are_delivered(net) -> None:
         port = late.getsockname()[1]
         late.close()
         one = await net.start_node(1, peers={2: Address("127.0.0.1", port)})
-        one.transport.send(_heartbeat(1, 2, context=5))
+        one.transport.send(heartbeat(1, 2, context=5))
         await trio.sleep(0.05)  # a few failed dials
         two = await net.start_node(2, listen=Address("127.0.0.1", port), peers={1: one.address})
         await net.wait_until(lambda: two.received)
         assert [m.context for m in two.received] == [5]  # type: ignore[union-attr]
-
-
-async def _raw_peer(node_address: Address, sender: int, receiver: int) -> FramedStream:
-    """A hand-driven peer that completed the handshake (its frames must carry tags)."""
-    stream = await trio.open_tcp_stream(node_address.host, node_address.port)
-    framed = FramedStream(stream, 1 << 20)
-    await handshake.dial(
-        framed,
-        local_id=sender,
-        peer_id=receiver,
-        client_addr="",
-        secrets=ClusterSecrets.none(),
-        limits=TransportLimits(),
-    )
-    return framed
-
-
-async def _assert_closed_by_peer(stream: trio.abc.Stream) -> None:
-    with trio.fail_after(5):
-        while True:
-            try:
-                data = await stream.receive_some(1024)
-            except trio.BrokenResourceError:
-                return
-            if not data:
-                return
 
 
 def _closed_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -172,8 +192,8 @@ def _closed_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
     [
         (encode_frame(b"\x01" * 24), True, "CodecError"),
         (struct.pack(">I", (1 << 20) + 1), False, "FrameError"),
-        (encode_frame(encode(_heartbeat(9, 1))), True, "ProtocolViolation"),  # src: not sender
-        (encode_frame(encode(_heartbeat(3, 1))), False, "ForgedFrame"),  # no MAC tag
+        (encode_frame(encode(heartbeat(9, 1))), True, "ProtocolViolation"),  # src: not sender
+        (encode_frame(encode(heartbeat(3, 1))), False, "ForgedFrame"),  # no MAC tag
     ],
     ids=["garbage", "oversized", "spoofed-src", "untagged"],
 )
@@ -186,17 +206,17 @@ async def test_bad_frame_closes_only_that_connection(
         nodes = await net.start_cluster([1, 2], limits=limits)
         nowhere = Address("127.0.0.1", 1)  # 3 and 4 are members that nobody dials
         nodes[1].transport.update_peers({2: nodes[2].address, 3: nowhere, 4: nowhere})
-        raw = await _raw_peer(nodes[1].address, sender=3, receiver=1)
-        good = await _raw_peer(nodes[1].address, sender=4, receiver=1)
+        raw = await dial(nodes[1].address, 3, 1, ClusterSecrets.none())
+        good = await dial(nodes[1].address, 4, 1, ClusterSecrets.none())
         if tagged:
             await raw.send_frames([payload])
         else:
             await raw.stream.send_all(payload + b"\0" * 16)
-        await _assert_closed_by_peer(raw.stream)
+        assert await closed_within(raw.stream, 5)
         assert reason in _closed_reasons(caplog)
         # The node still serves its other connections, old and new.
-        await good.send_frames([encode_frame(encode(_heartbeat(4, 1, context=44)))])
-        nodes[2].transport.send(_heartbeat(2, 1, context=22))
+        await good.send_frames([encode_frame(encode(heartbeat(4, 1, context=44)))])
+        nodes[2].transport.send(heartbeat(2, 1, context=22))
         await net.wait_until(lambda: len(nodes[1].received) == 2)
         assert sorted(m.context for m in nodes[1].received) == [22, 44]  # type: ignore[union-attr]
 
@@ -208,7 +228,7 @@ async def test_bad_frame_closes_only_that_connection(
         Hello(node_id=3, peer_id=1, protocol_version=99, nonce=NONCE),
         Hello(node_id=3, peer_id=1, magic=1, nonce=NONCE),
         Hello(node_id=3, peer_id=1),  # no nonce
-        _heartbeat(3, 1),  # no Hello at all
+        heartbeat(3, 1),  # no Hello at all
     ],
     ids=["wrong-node", "version", "magic", "no-nonce", "no-hello"],
 )
@@ -220,7 +240,7 @@ async def test_bad_handshake_is_refused(
         node = await net.start_node(1)
         stream = await trio.open_tcp_stream(node.address.host, node.address.port)
         await stream.send_all(encode_frame(encode(hello)))  # type: ignore[arg-type]
-        await _assert_closed_by_peer(stream)
+        assert await closed_within(stream, 5)
         assert "HandshakeError" in _closed_reasons(caplog)
         assert node.received == []
 
@@ -230,8 +250,8 @@ async def test_dialling_the_wrong_node_is_detected(net) -> None:
         nodes = await net.start_cluster([1, 2, 3])
         # Node 1 is told node 2 lives at node 3's address.
         nodes[1].transport.update_peers({2: nodes[3].address, 3: nodes[3].address})
-        nodes[1].transport.send(_heartbeat(1, 2))
-        nodes[1].transport.send(_heartbeat(1, 3, context=13))
+        nodes[1].transport.send(heartbeat(1, 2))
+        nodes[1].transport.send(heartbeat(1, 3, context=13))
         await net.wait_until(lambda: nodes[3].received)
         await trio.sleep(0.1)
         assert [m.context for m in nodes[3].received] == [13]  # type: ignore[union-attr]
@@ -278,12 +298,14 @@ async def test_backpressure_drops_heartbeats_and_counts(net) -> None:
             await trio.sleep(0.001)
         before = node.transport.peer_states()[2]
         for n in range(10):
-            node.transport.send(_heartbeat(1, 2, context=n))
+            node.transport.send(heartbeat(1, 2, context=n))
             node.transport.send(_append(1, 2, index + n + 1))
+        # The heartbeats are coalesced into one frame, queued once this task yields.
+        await trio.testing.wait_all_tasks_blocked()
         after = node.transport.peer_states()[2]
         assert after.queue_frames == 16
-        assert after.dropped_heartbeats - before.dropped_heartbeats == 10
-        assert after.dropped - before.dropped == 20  # 10 heartbeats + 10 oldest Appends
+        assert after.dropped_heartbeats - before.dropped_heartbeats == 1
+        assert after.dropped - before.dropped == 11  # the heartbeat frame + 10 oldest Appends
 
 
 async def test_send_to_unknown_node_is_counted_not_raised(net) -> None:
@@ -299,7 +321,7 @@ async def test_removed_peer_is_no_longer_dialled(net) -> None:
         await net.wait_until(lambda: _connected(nodes[1], 2))
         nodes[1].transport.update_peers({})
         assert nodes[1].transport.peer_states() == {}
-        nodes[1].transport.send(_heartbeat(1, 2))
+        nodes[1].transport.send(heartbeat(1, 2))
         assert nodes[1].transport.undeliverable == 1
 
 

@@ -6,6 +6,8 @@ import logging
 import attrs
 import pytest
 import trio
+from tests.server.byte_streams import closed_within
+from tests.transport.raw_peer import dial, heartbeat
 
 from seshat_trio.config.model import Address
 from seshat_trio.raft import Heartbeat
@@ -16,7 +18,6 @@ from seshat_trio.transport import (
     TransportLimits,
     encode,
     encode_frame,
-    handshake,
 )
 from seshat_trio.transport.auth import Role, Transcript
 from seshat_trio.transport.codec import decode
@@ -29,46 +30,15 @@ ROTATING = ClusterSecrets((b"n" * 32, b"o" * 32))
 NOWHERE = Address("127.0.0.1", 1)
 
 
-def _heartbeat(src: int, dst: int, context: int = 0) -> Heartbeat:
-    return Heartbeat(group=1, src=src, dst=dst, term=1, commit=0, context=context)
-
-
 def _connected(node: object, peer: int) -> bool:
     return node.transport.peer_states()[peer].connected  # type: ignore[attr-defined]
-
-
-async def _closed(stream: trio.abc.Stream) -> bool:
-    """Whether the other side closed `stream` (reading whatever it still sent)."""
-    with trio.fail_after(5):
-        while True:
-            try:
-                if not await stream.receive_some(1 << 16):
-                    return True
-            except trio.BrokenResourceError:
-                return True
-
-
-async def _dial(
-    address: Address, sender: int, receiver: int, secrets: ClusterSecrets
-) -> FramedStream:
-    stream = await trio.open_tcp_stream(address.host, address.port)
-    framed = FramedStream(stream, 1 << 20)
-    await handshake.dial(
-        framed,
-        local_id=sender,
-        peer_id=receiver,
-        client_addr="",
-        secrets=secrets,
-        limits=TransportLimits(),
-    )
-    return framed
 
 
 async def test_peers_sharing_the_secret_exchange_messages(net) -> None:
     with trio.fail_after(10):
         nodes = await net.start_cluster([1, 2, 3], secrets=NEW)
-        nodes[1].transport.send(_heartbeat(1, 2, context=12))
-        nodes[3].transport.send(_heartbeat(3, 2, context=32))
+        nodes[1].transport.send(heartbeat(1, 2, context=12))
+        nodes[3].transport.send(heartbeat(3, 2, context=32))
         await net.wait_until(lambda: len(nodes[2].received) == 2)
         assert sorted(m.context for m in nodes[2].received) == [12, 32]  # type: ignore[union-attr]
         assert all(not n.transport.refused for n in nodes.values())
@@ -80,8 +50,8 @@ async def test_a_node_with_another_secret_is_refused_both_ways(net) -> None:
         two = await net.start_node(2, secrets=OLD)
         one.transport.update_peers({2: two.address})
         two.transport.update_peers({1: one.address})
-        one.transport.send(_heartbeat(1, 2))
-        two.transport.send(_heartbeat(2, 1))
+        one.transport.send(heartbeat(1, 2))
+        two.transport.send(heartbeat(2, 1))
         await net.wait_until(
             lambda: (
                 one.transport.refused["AuthenticationError"] >= 2
@@ -102,9 +72,9 @@ async def test_rolling_rotation_keeps_every_pair_connected(net) -> None:
         two.transport.update_peers({1: one.address})
         three.transport.update_peers({1: one.address})
         for dst in (2, 3):
-            one.transport.send(_heartbeat(1, dst, context=dst))
-        two.transport.send(_heartbeat(2, 1, context=21))
-        three.transport.send(_heartbeat(3, 1, context=31))
+            one.transport.send(heartbeat(1, dst, context=dst))
+        two.transport.send(heartbeat(2, 1, context=21))
+        three.transport.send(heartbeat(3, 1, context=31))
         await net.wait_until(lambda: len(one.received) == 2 and two.received and three.received)
         assert sorted(m.context for m in one.received) == [21, 31]  # type: ignore[union-attr]
         # The two ends of the rotation do not know each other's secret.
@@ -166,7 +136,7 @@ async def test_forged_peer_is_refused_before_any_message(
         await stream.send_all(
             b"".join(encode_frame(encode(m)) for m in (hello, flush, resp))  # type: ignore[arg-type]
         )
-        assert await _closed(stream)
+        assert await closed_within(stream, 5)
         assert node.received == [] and forwarded == []
         assert node.transport.refused[reason] == 1
         assert any(r.getMessage() == "peer_refused" for r in caplog.records)
@@ -196,12 +166,12 @@ async def test_replayed_connection_bytes_are_refused(net) -> None:
         await net.nursery.start(trio.serve_listeners, relay_one, relay_listeners)
         one = await net.start_node(1, secrets=NEW, peers={2: relay})
         two.transport.update_peers({1: one.address})
-        one.transport.send(_heartbeat(1, 2, context=7))
+        one.transport.send(heartbeat(1, 2, context=7))
         await net.wait_until(lambda: len(two.received) == 1)
         await trio.sleep(0.1)
         replay = await trio.open_tcp_stream(two.address.host, two.address.port)
         await replay.send_all(bytes(recorded))
-        assert await _closed(replay)
+        assert await closed_within(replay, 5)
         assert two.transport.refused["AuthenticationError"] == 1
         assert [m.context for m in two.received] == [7]  # type: ignore[union-attr]
 
@@ -245,7 +215,7 @@ async def test_a_tampered_features_field_is_refused(net, tampered: str) -> None:
         await net.nursery.start(trio.serve_listeners, relay_one, relay_listeners)
         one = await net.start_node(1, secrets=NEW, peers={2: relay})
         two.transport.update_peers({1: one.address})
-        one.transport.send(_heartbeat(1, 2, context=7))
+        one.transport.send(heartbeat(1, 2, context=7))
         await net.wait_until(lambda: two.transport.refused["AuthenticationError"] >= 2)
         assert two.received == []
         assert not _connected(one, 2)
@@ -254,12 +224,12 @@ async def test_a_tampered_features_field_is_refused(net, tampered: str) -> None:
 async def test_an_authenticated_peer_cannot_replay_its_own_frames(net) -> None:
     with trio.fail_after(10):
         node = await net.start_node(1, secrets=NEW, peers={2: NOWHERE})
-        framed = await _dial(node.address, 2, 1, NEW)
-        frame = encode_frame(encode(_heartbeat(2, 1, context=1)))
+        framed = await dial(node.address, 2, 1, NEW)
+        frame = encode_frame(encode(heartbeat(2, 1, context=1)))
         await framed.send_frames([frame])
         sealed_twice = frame + framed._keys.receive.tag(frame)  # type: ignore[union-attr]
         await framed.stream.send_all(sealed_twice)  # wrong key and sequence number
-        assert await _closed(framed.stream)
+        assert await closed_within(framed.stream, 5)
         assert [m.context for m in node.received] == [1]  # type: ignore[union-attr]
         assert node.transport.refused["ForgedFrame"] == 1
 
@@ -267,11 +237,11 @@ async def test_an_authenticated_peer_cannot_replay_its_own_frames(net) -> None:
 async def test_removing_a_peer_closes_its_connection_and_refuses_it(net) -> None:
     with trio.fail_after(10):
         nodes = await net.start_cluster([1, 2], secrets=NEW)
-        nodes[2].transport.send(_heartbeat(2, 1, context=1))
+        nodes[2].transport.send(heartbeat(2, 1, context=1))
         await net.wait_until(lambda: len(nodes[1].received) == 1)
         nodes[1].transport.update_peers({})
         await net.wait_until(lambda: nodes[1].transport.refused["NotMember"] >= 1)
-        nodes[2].transport.send(_heartbeat(2, 1, context=2))
+        nodes[2].transport.send(heartbeat(2, 1, context=2))
         await trio.sleep(0.1)
         assert [m.context for m in nodes[1].received] == [1]  # type: ignore[union-attr]
 
@@ -284,7 +254,7 @@ async def test_unauthenticated_connections_are_bounded(net) -> None:
         silent = [await trio.open_tcp_stream(address.host, address.port) for _ in range(2)]
         await trio.sleep(0.05)
         extra = await trio.open_tcp_stream(node.address.host, node.address.port)
-        assert await _closed(extra)
+        assert await closed_within(extra, 5)
         assert node.transport.refused["TooManyHandshakes"] == 1
         for stream in silent:
             await stream.aclose()
@@ -295,4 +265,4 @@ async def test_a_big_frame_before_the_handshake_is_refused_unread(net) -> None:
         node = await net.start_node(1, secrets=NEW)
         stream = await trio.open_tcp_stream(node.address.host, node.address.port)
         await stream.send_all(b"\x00\x10\x00\x00")  # a 1 MiB frame, before any proof
-        assert await _closed(stream)
+        assert await closed_within(stream, 5)

@@ -78,10 +78,11 @@ class MembershipReconciler:
     def reconcile_once(self) -> None:
         now = trio.current_time()
         report = now - self._last_progress_log >= self._progress_every_s
+        retired = self._retired()
         for group, driver in sorted(self._groups().items()):
             if driver.role is not Role.LEADER:
                 continue
-            self._step(group, driver)
+            self._step(group, driver, retired)
             if report:
                 self._log_catch_up(group, driver)
         if report:
@@ -89,16 +90,26 @@ class MembershipReconciler:
         if self._after_pass is not None:
             self._after_pass()
 
-    def _step(self, group: int, driver: RaftGroupDriver) -> None:
+    def _step(self, group: int, driver: RaftGroupDriver, retired: Mapping[int, bool]) -> None:
         wanted = self._wanted(group)
         if not wanted:
             return
+        membership = driver.membership
+        if (
+            membership.voters == wanted
+            and not membership.learners
+            and not membership.voters & retired.keys()
+        ):
+            # As wanted: what `next_step` answers without looking at progress. The common
+            # case, checked for every led group every tick, so kept cheap.
+            self._refusals.pop(group, None)
+            return
         step = next_step(
             me=driver.node_id,
-            membership=driver.membership,
+            membership=membership,
             progress={p.node_id: p for p in driver.member_progress()},
             wanted=wanted,
-            retired=self._retired(),
+            retired=retired,
             live_ticks=self._live_ticks,
         )
         if step is None or (step.kind is StepKind.TRANSFER and driver.transferee == step.target):

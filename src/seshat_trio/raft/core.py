@@ -393,19 +393,26 @@ class RaftCore:
         """Is there work for the driver? Always False while a Ready awaits advance()."""
         if self._outstanding is not None:
             return False
+        # Asked after every tick and message of every group: field comparisons instead of
+        # building the soft and hard states, the cheap tests first.
+        soft, hard, log = self._prev_soft, self._prev_hard, self._log
         return bool(
-            self._soft_state() != self._prev_soft
-            or self._hard_state() != self._prev_hard
-            or self._log.unstable_entries()
-            or self._log.unstable_snapshot() is not None
-            or self._msgs
+            self._msgs
             or self._msgs_after
-            or self._log.has_committed_to_apply()
+            or self._term != hard.term
+            or self._vote != hard.vote
+            or log.committed != hard.commit
+            or self._leader != soft.leader_id
+            or self._role is not soft.role
+            or self._term != soft.term
             or self._read_states
             or self._failed_reads
             or self._transfer_results
             or self._delivered
             or self._pending_compact is not None
+            or log.unstable_entries()
+            or log.unstable_snapshot() is not None
+            or log.has_committed_to_apply()
             or self._reads_to_flush()
         )
 

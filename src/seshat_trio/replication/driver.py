@@ -177,6 +177,24 @@ def _split_durable(ready: Ready) -> tuple[tuple[Entry, ...], tuple[Entry, ...]]:
     return committed[:cut], committed[cut:]
 
 
+def _only_messages(ready: Ready) -> bool:
+    """Whether `ready` holds messages and nothing else (nothing to persist, apply, answer or
+    log)."""
+    return (
+        not ready.persisted_messages
+        and ready.soft_state is None
+        and ready.hard_state is None
+        and ready.snapshot is None
+        and not ready.entries
+        and ready.compact is None
+        and not ready.committed_entries
+        and not ready.read_states
+        and not ready.failed_reads
+        and not ready.transfer_results
+        and not ready.snapshots_delivered
+    )
+
+
 class RaftGroupDriver:
     def __init__(
         self,
@@ -235,6 +253,7 @@ class RaftGroupDriver:
         self._wakeup = trio.Event()
         self._changed = trio.Event()
         self._readys = 0
+        self._taken: Ready | None = None  # taken from the core by `_react`, for the loop
         self._running = False
         self._stopped = False
         self._nursery: trio.Nursery | None = None
@@ -326,7 +345,7 @@ class RaftGroupDriver:
         except ValueError as exc:
             self._log.warning("raft_message_dropped", src=msg.src, reason=str(exc))
             return
-        self._wake()
+        self._react()
 
     def propose(self, command: bytes) -> PendingReply:
         """Queue `command` for the log; the reply resolves once it applies here.
@@ -488,7 +507,35 @@ class RaftGroupDriver:
         # A tick may start a round for the open request or end a lease: later reads open a
         # request of their own.
         self._reads.close_round()
-        self._wake()
+        self._react()
+
+    def _react(self) -> None:
+        """Hand on what a tick or a peer message made the core want, without waking the
+        Ready loop when that is only messages: an idle group's heartbeat, its answer, or an
+        Append to a follower that answered one (docs/raft.md, "Coalesced heartbeats").
+        Sending `messages` at once is what the Ready contract allows, and such a Ready has
+        nothing else to persist, apply or answer. Anything more is handed to the loop."""
+        core = self._core
+        if self._queued:
+            self._wake()  # the loop proposes them first, so they join this Ready
+            return
+        if not core.has_ready():
+            return  # nothing to do, or a Ready in hand: the loop looks again after advance
+        self._reads.close_round()
+        ready = core.ready()
+        if not _only_messages(ready):
+            self._taken = ready
+            self._wake()
+            return
+        self._readys += 1
+        for msg in ready.messages:
+            self._send(msg)
+        self._drop_declined_snapshot()
+        self._note_follower_regressions()
+        core.advance(ready)
+        # `wait_changed` callers poll on Readys (some retry on any news): this is one.
+        self._changed.set()
+        self._changed = trio.Event()
 
     async def _receive_chunks(self) -> None:
         async for chunk in self._chunks_out:
@@ -509,10 +556,14 @@ class RaftGroupDriver:
     async def _ready_loop(self) -> None:
         while True:
             self._wakeup = trio.Event()
-            self._flush_proposals()
-            if self._core.has_ready():
-                self._reads.close_round()
-                await self._handle_ready(self._core.ready())
+            ready, self._taken = self._taken, None
+            if ready is None:
+                self._flush_proposals()
+                if self._core.has_ready():
+                    self._reads.close_round()
+                    ready = self._core.ready()
+            if ready is not None:
+                await self._handle_ready(ready)
             else:
                 await self._wakeup.wait()
 
@@ -669,9 +720,7 @@ class RaftGroupDriver:
             assert batch is not None
             await self._install(ready.snapshot, batch)
             return
-        declined = self._receiver.drop_declined(self._readys)
-        if declined is not None:
-            self._log.info("snapshot_declined", term=self._core.term, index=declined.index)
+        self._drop_declined_snapshot()
         if batch is None or not len(batch):
             return
         if ready.must_sync:
@@ -680,6 +729,11 @@ class RaftGroupDriver:
             # Only commit moved: recoverable from a quorum, no fsync needed (LevelDB keeps
             # it ordered before the applies that follow).
             self._store.write(batch, sync=False)
+
+    def _drop_declined_snapshot(self) -> None:
+        declined = self._receiver.drop_declined(self._readys)
+        if declined is not None:
+            self._log.info("snapshot_declined", term=self._core.term, index=declined.index)
 
     async def _install(self, meta: SnapshotMeta, batch: WriteBatch) -> None:
         parked = self._receiver.claim(meta)

@@ -84,6 +84,7 @@ HELP = (
 
 
 Parsed = tuple[bytes, list[bytes], list[bytes], bytes | None]
+_Checked = tuple[list[bytes], list[bytes], Parsed]
 
 
 def parse_eval(args: Args) -> Parsed | ErrorReply:
@@ -182,7 +183,9 @@ def _resolve(argv: list[bytes]) -> list[bytes] | ErrorReply:
     return NOSCRIPT if body is None else [body, *argv[2:]]
 
 
-def build_eval(ctx: CommandContext, argv: list[bytes]) -> Operation | ErrorReply:
+def _checked(ctx: CommandContext, argv: list[bytes]) -> _Checked | ErrorReply:
+    """An EVAL-family request made ready to run: (its arguments carrying the caller's rules,
+    those with the body in place of a SHA1, the parsed call), or the error to answer."""
     carried = with_rules(ctx, argv)
     if isinstance(carried, ErrorReply):
         return carried
@@ -192,6 +195,14 @@ def build_eval(ctx: CommandContext, argv: list[bytes]) -> Operation | ErrorReply
     parsed = parse_eval(tuple(resolved))
     if isinstance(parsed, ErrorReply):
         return parsed
+    return carried, resolved, parsed
+
+
+def build_eval(ctx: CommandContext, argv: list[bytes]) -> Operation | ErrorReply:
+    checked = _checked(ctx, argv)
+    if isinstance(checked, ErrorReply):
+        return checked
+    resolved = checked[1]
     try:
         runtime().load(resolved[0])  # a script that does not compile never reaches the log
     except ScriptError as exc:
@@ -200,15 +211,10 @@ def build_eval(ctx: CommandContext, argv: list[bytes]) -> Operation | ErrorReply
 
 
 async def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    carried = with_rules(ctx, argv)
-    if isinstance(carried, ErrorReply):
-        return carried
-    resolved = _resolve(carried)
-    if isinstance(resolved, ErrorReply):
-        return resolved
-    parsed = parse_eval(tuple(resolved))
-    if isinstance(parsed, ErrorReply):
-        return parsed
+    checked = _checked(ctx, argv)
+    if isinstance(checked, ErrorReply):
+        return checked
+    carried, _, parsed = checked
     group = ctx.group
     if group is None:  # a script without keys on a node with several data groups
         return NO_GROUP

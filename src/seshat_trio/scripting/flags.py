@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import attrs
 
+from seshat_trio.protocol import ProtocolError, split_inline
+
 FLAG_NAMES = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
 NO_WRITES = "no-writes"
 
@@ -35,69 +37,26 @@ COMPAT = ScriptFlags()
 
 
 def split_args(line: bytes) -> list[bytes] | None:
-    """Redis's sdssplitargs: words separated by spaces, "double quoted" (with \\n, \\r,
-    \\t, \\b, \\a, \\\\ and \\xHH escapes) or 'single quoted' (only \\' escaped); None for
-    unbalanced quotes or a closing quote not followed by a space."""
-    words: list[bytes] = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i : i + 1].isspace():
-            i += 1
-        if i >= n:
-            return words
-        word = bytearray()
-        quote = 0
-        while True:
-            if i >= n:
-                if quote:
-                    return None
-                break
-            c = line[i]
-            if quote == 0x22:  # "
-                if c == 0x5C and i + 3 < n and line[i + 1] == 0x78 and _is_hex(line[i + 2 : i + 4]):
-                    word.append(int(line[i + 2 : i + 4], 16))
-                    i += 3
-                elif c == 0x5C and i + 1 < n:
-                    i += 1
-                    word.append(_ESCAPES.get(line[i], line[i]))
-                elif c == 0x22:
-                    if i + 1 < n and not line[i + 1 : i + 2].isspace():
-                        return None
-                    i += 1
-                    break
-                else:
-                    word.append(c)
-            elif quote == 0x27:  # '
-                if c == 0x5C and i + 1 < n and line[i + 1] == 0x27:
-                    i += 1
-                    word.append(0x27)
-                elif c == 0x27:
-                    if i + 1 < n and not line[i + 1 : i + 2].isspace():
-                        return None
-                    i += 1
-                    break
-                else:
-                    word.append(c)
-            elif c in b" \n\r\t\x00":
-                break
-            elif c in (0x22, 0x27):
-                quote = c
-            else:
-                word.append(c)
-            i += 1
-        words.append(bytes(word))
+    """Redis's sdssplitargs (the split of inline requests); None for unbalanced quotes or a
+    closing quote not followed by a blank."""
+    try:
+        return split_inline(line)
+    except ProtocolError:
+        return None
 
 
-_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
-
-
-def _is_hex(pair: bytes) -> bool:
-    return len(pair) == 2 and all(chr(c) in "0123456789abcdefABCDEF" for c in pair)
-
-
-def _first_line(body: bytes) -> bytes | None:
-    end = body.find(b"\n")
-    return None if end < 0 else body[:end]
+def _header(code: bytes, no_line: str, no_words: str) -> tuple[bytes, list[bytes]]:
+    """The `#!` line `code` starts with (without its newline) and its words; ShebangError
+    `no_line` without a newline before the first NUL (Redis looks for it with strchr, in a C
+    string), `no_words` without words (or with unbalanced quotes)."""
+    end = code.find(b"\n")
+    if end < 0 or b"\x00" in code[:end]:
+        raise ShebangError(no_line)
+    line = code[:end]
+    parts = split_args(line)
+    if not parts:
+        raise ShebangError(no_words)
+    return line, parts
 
 
 def eval_flags(body: bytes) -> tuple[ScriptFlags, int]:
@@ -105,12 +64,7 @@ def eval_flags(body: bytes) -> tuple[ScriptFlags, int]:
     script is compiled from that offset, keeping the newline so line numbers hold."""
     if not body.startswith(b"#!"):
         return COMPAT, 0
-    line = _first_line(body)
-    if line is None:
-        raise ShebangError("Invalid script shebang")
-    parts = split_args(line)
-    if not parts:
-        raise ShebangError("Invalid engine in script shebang")
+    line, parts = _header(body, "Invalid script shebang", "Invalid engine in script shebang")
     if parts[0] != b"#!lua":
         raise ShebangError(
             f"Unexpected engine in script shebang: {parts[0].decode(errors='replace')}"
@@ -139,12 +93,7 @@ def library_header(code: bytes) -> LibraryHeader:
     """Redis's functionExtractLibMetaData: `#!<engine> name=<library>`."""
     if not code.startswith(b"#!"):
         raise ShebangError("Missing library metadata")
-    line = _first_line(code)
-    if line is None:
-        raise ShebangError("Invalid library metadata")
-    parts = split_args(line)
-    if not parts:
-        raise ShebangError("Invalid library metadata")
+    line, parts = _header(code, "Invalid library metadata", "Invalid library metadata")
     name: bytes | None = None
     for part in parts[1:]:
         if part[:5].lower() == b"name=":

@@ -281,38 +281,6 @@ class ScriptRuntime:
         )
 
     # -- running ----------------------------------------------------------------------------
-    def run(
-        self,
-        sha: str,
-        keys: list[bytes],
-        args: list[bytes],
-        execute: Executor,
-        limit: int = MAX_INSTRUCTIONS,
-    ) -> Reply:
-        """Run cached script `sha` (callers load it first); its reply."""
-        return self._invoke(
-            self._scripts[sha], keys, args, execute, limit=limit, is_function=False, label=sha
-        )
-
-    def run_function(
-        self,
-        function: FunctionDef,
-        keys: list[bytes],
-        args: list[bytes],
-        execute: Executor,
-        limit: int = MAX_INSTRUCTIONS,
-    ) -> Reply:
-        """Run a library's function (called with keys and args); its reply."""
-        return self._invoke(
-            function.callback,
-            keys,
-            args,
-            execute,
-            limit=limit,
-            is_function=True,
-            label=function.name,
-        )
-
     def call(
         self,
         target: str | FunctionDef,
@@ -321,10 +289,15 @@ class ScriptRuntime:
         execute: Executor,
         limit: int = MAX_INSTRUCTIONS,
     ) -> Reply:
-        """Run cached script `target` (a SHA1) or library function `target`."""
+        """Run cached script `target` (a SHA1: callers load it first) or library function
+        `target`; its reply."""
         if isinstance(target, FunctionDef):
-            return self.run_function(target, keys, args, execute, limit)
-        return self.run(target, keys, args, execute, limit)
+            fn, is_function, label = target.callback, True, target.name
+        else:
+            fn, is_function, label = self._scripts[target], False, target
+        return self._invoke(
+            fn, keys, args, execute, limit=limit, is_function=is_function, label=label
+        )
 
     def start(
         self, target: str | FunctionDef, keys: list[bytes], args: list[bytes], execute: Executor

@@ -74,13 +74,28 @@ def _items(section: Any, what: str) -> Any:
     return section.get("items")
 
 
+# The last states parsed and their layouts. A SystemState is immutable and replaced on every
+# change, so its identity is the key: the membership reconciler asks for every group it leads
+# once per tick, and parsing the shard map costs milliseconds (an idle node with 64 groups
+# spent most of its CPU here). A few entries: tests run several nodes in one process.
+_PARSED: list[tuple[SystemState, ClusterLayout | None]] = []
+_PARSED_KEEP = 8
+
+
 def layout_of(state: SystemState) -> ClusterLayout | None:
     """The layout the state records, or None before the bootstrap is applied."""
+    for seen, layout in _PARSED:
+        if seen is state:
+            return layout
     members, shards = state.section(MEMBERS), state.section(SHARDS)
     if members is None or shards is None:
-        return None
-    nodes = _members_from(_items(members, MEMBERS))
-    return ClusterLayout(nodes, shard_map_from_json(shards, (m.node_id for m in nodes)))
+        layout = None
+    else:
+        nodes = _members_from(_items(members, MEMBERS))
+        layout = ClusterLayout(nodes, shard_map_from_json(shards, (m.node_id for m in nodes)))
+    _PARSED.insert(0, (state, layout))
+    del _PARSED[_PARSED_KEEP:]
+    return layout
 
 
 def members_section(members: Iterable[NodeAddresses]) -> dict[str, Any]:

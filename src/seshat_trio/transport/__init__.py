@@ -2,9 +2,10 @@
 
 Module map: framing (length prefix and frame tags, sans-IO), blobs (inner framings of entry
 and command batches), codec (message <-> Envelope bytes, table-driven), messages (Hello,
-forwarding), auth (cluster secrets, proofs, frame MACs, sans-IO), handshake (the
-authenticated exchange of both ends), outbox (bounded per-peer queue, sans-IO), backoff (reconnect
-delays), connection (framed stream + batched sender), peers (outbound link per peer),
+forwarding), coalesce (one heartbeat frame per peer for every group, sans-IO), auth
+(cluster secrets, proofs, frame MACs, sans-IO), handshake (the authenticated exchange of
+both ends), outbox (bounded per-peer queue, sans-IO), backoff (reconnect delays),
+connection (framed stream + batched sender), peers (outbound link per peer),
 transport (`Transport`: listener, inbound connections, public API), limits, errors.
 Wire specification: docs/protocol.md; schema: schemas/raft.capnp.
 """
@@ -27,12 +28,14 @@ from seshat_trio.transport.errors import (
 from seshat_trio.transport.framing import FrameDecoder, encode_frame
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
+    FEATURE_HEARTBEAT_BATCH,
     FEATURE_PUBSUB,
     NO_DATA_GROUP,
     PROTOCOL_VERSION,
     ForwardError,
     ForwardReply,
     ForwardRequest,
+    HeartbeatBatch,
     Hello,
     HelloAuth,
     PeerMessage,
@@ -44,6 +47,7 @@ from seshat_trio.transport.peers import PeerState
 from seshat_trio.transport.transport import PubSubHandler, Transport
 
 __all__ = [
+    "FEATURE_HEARTBEAT_BATCH",
     "FEATURE_PUBSUB",
     "MESSAGE_TYPES",
     "NO_DATA_GROUP",
@@ -59,6 +63,7 @@ __all__ = [
     "FrameDecoder",
     "FrameError",
     "HandshakeError",
+    "HeartbeatBatch",
     "Hello",
     "HelloAuth",
     "NotMember",

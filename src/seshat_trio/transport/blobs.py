@@ -5,6 +5,9 @@ blob with `struct` is ~5x cheaper for a batch of 256 entries. All integers big-e
 
 entries v1:  u32 count, then per entry: u64 term, u64 index, u8 kind, u32 len, len bytes
 commands v1: u32 count, then per command: u32 argc, then per argument: u32 len, len bytes
+beats v1:    per heartbeat: u64 group, u64 term, u64 commit, u64 context (no count: the
+             blob's length says it)
+acks v1:     per heartbeat response: u64 group, u64 term, u64 context
 
 Decoders consume the blob exactly (trailing bytes are an error) and raise CodecError on
 anything malformed; encoders raise ValueError on values that do not fit the field widths.
@@ -21,6 +24,8 @@ from seshat_trio.transport.errors import CodecError
 _COUNT = struct.Struct(">I")
 _ENTRY = struct.Struct(">QQBI")
 _KINDS = {kind.value: kind for kind in EntryKind}
+_BEAT = struct.Struct(">QQQQ")
+_ACK = struct.Struct(">QQQ")
 
 
 def pack_entries(entries: Sequence[Entry]) -> bytes:
@@ -83,6 +88,35 @@ def unpack_commands(blob: bytes) -> tuple[tuple[bytes, ...], ...]:
         commands.append(tuple(argv))
     _expect_end(blob, pos, "commands")
     return tuple(commands)
+
+
+def pack_beats(beats: Sequence[tuple[int, int, int, int]]) -> bytes:
+    return _pack_fixed(_BEAT, beats, "beats")
+
+
+def unpack_beats(blob: bytes) -> tuple[tuple[int, int, int, int], ...]:
+    return _unpack_fixed(_BEAT, blob, "beats")  # type: ignore[return-value]
+
+
+def pack_acks(acks: Sequence[tuple[int, int, int]]) -> bytes:
+    return _pack_fixed(_ACK, acks, "acks")
+
+
+def unpack_acks(blob: bytes) -> tuple[tuple[int, int, int], ...]:
+    return _unpack_fixed(_ACK, blob, "acks")  # type: ignore[return-value]
+
+
+def _pack_fixed(layout: struct.Struct, rows: Sequence[tuple[int, ...]], what: str) -> bytes:
+    try:
+        return b"".join([layout.pack(*row) for row in rows])
+    except struct.error as exc:
+        raise ValueError(f"a row does not fit {what} v1 framing: {exc}") from exc
+
+
+def _unpack_fixed(layout: struct.Struct, blob: bytes, what: str) -> tuple[tuple[int, ...], ...]:
+    if len(blob) % layout.size:
+        raise CodecError(f"{what} blob of {len(blob)} bytes is not a whole number of rows")
+    return tuple(layout.iter_unpack(blob))
 
 
 def _read_count(blob: bytes, pos: int) -> tuple[int, int]:

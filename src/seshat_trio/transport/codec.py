@@ -21,12 +21,22 @@ from seshat_trio.raft import messages as raft
 from seshat_trio.raft.membership import Membership
 from seshat_trio.raft.model import SnapshotMeta
 from seshat_trio.schemas import load_schema
-from seshat_trio.transport.blobs import pack_commands, pack_entries, unpack_commands, unpack_entries
+from seshat_trio.transport.blobs import (
+    pack_acks,
+    pack_beats,
+    pack_commands,
+    pack_entries,
+    unpack_acks,
+    unpack_beats,
+    unpack_commands,
+    unpack_entries,
+)
 from seshat_trio.transport.errors import CodecError
 from seshat_trio.transport.messages import (
     ForwardError,
     ForwardReply,
     ForwardRequest,
+    HeartbeatBatch,
     Hello,
     HelloAuth,
     Publish,
@@ -72,6 +82,8 @@ _CONVERTERS: dict[str, tuple[Callable[[Any], object], Callable[[Any], object]]] 
     "meta": (_meta_to_wire, _meta_from_wire),
     "request_ids": (list, _ids_from_wire),
     "proofs": (list, tuple),
+    "beats": (pack_beats, unpack_beats),
+    "acks": (pack_acks, unpack_acks),
 }
 
 
@@ -128,6 +140,7 @@ _KINDS: tuple[_Kind, ...] = tuple(
         HelloAuth,
         Publish,
         PublishCount,
+        HeartbeatBatch,
     )
 )
 _BY_TYPE: dict[type, _Kind] = {kind.cls: kind for kind in _KINDS}

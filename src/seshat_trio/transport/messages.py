@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import attrs
 
-from seshat_trio.raft.messages import Message, SnapshotChunk, SnapshotChunkAck
+from seshat_trio.raft.messages import (
+    Heartbeat,
+    HeartbeatResp,
+    Message,
+    SnapshotChunk,
+    SnapshotChunkAck,
+)
 
 PROTOCOL_VERSION = 3
 """Cluster-protocol version sent in Hello; peers must agree exactly (2: authenticated;
@@ -21,7 +27,9 @@ HELLO_MAGIC = 0x53455348
 
 FEATURE_PUBSUB = 1 << 0
 """Hello.features: the sender understands Publish and PublishCount."""
-FEATURES = FEATURE_PUBSUB
+FEATURE_HEARTBEAT_BATCH = 1 << 1
+"""Hello.features: the sender understands HeartbeatBatch."""
+FEATURES = FEATURE_PUBSUB | FEATURE_HEARTBEAT_BATCH
 """What this build understands beyond protocol version 1 (an older peer announces 0)."""
 
 
@@ -109,6 +117,37 @@ class PublishCount:
     receivers: int
 
 
+Beat = tuple[int, int, int, int]
+"""A coalesced Heartbeat: (group, term, commit, context)."""
+Ack = tuple[int, int, int]
+"""A coalesced HeartbeatResp: (group, term, context)."""
+
+
+@attrs.frozen(slots=True)
+class HeartbeatBatch:
+    """Every Heartbeat and HeartbeatResp node `src` had for node `dst` when the transport
+    flushed, of any number of groups, as one frame (docs/raft.md, "Coalesced heartbeats").
+
+    Only a packing: the receiver steps each one into its group exactly as if it had come
+    alone, so Raft sees the same messages (lost, delayed or reordered together)."""
+
+    src: int
+    dst: int
+    beats: tuple[Beat, ...]
+    acks: tuple[Ack, ...]
+
+    def messages(self) -> list[Heartbeat | HeartbeatResp]:
+        src, dst = self.src, self.dst
+        out: list[Heartbeat | HeartbeatResp] = [
+            Heartbeat(group=g, src=src, dst=dst, term=t, commit=c, context=x)
+            for g, t, c, x in self.beats
+        ]
+        out.extend(
+            HeartbeatResp(group=g, src=src, dst=dst, term=t, context=x) for g, t, x in self.acks
+        )
+        return out
+
+
 PeerMessage = Message | SnapshotChunk | SnapshotChunkAck
 """What `Transport.send` carries and `on_message` receives."""
 
@@ -121,5 +160,6 @@ WireMessage = (
     | ForwardError
     | Publish
     | PublishCount
+    | HeartbeatBatch
 )
 """Everything one Envelope frame can hold."""

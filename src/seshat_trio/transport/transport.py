@@ -8,7 +8,9 @@ requests in, and only forward replies out.
 
 Rules:
 - `send` never blocks and never raises for a reachable-or-not peer: it encodes, then queues
-  on the destination's bounded outbox (drops counted, heartbeats first).
+  on the destination's bounded outbox (drops counted, heartbeats first). Heartbeats and
+  their responses for a peer that takes `HeartbeatBatch` are coalesced instead
+  (coalesce.py): one task flushes them, one frame per peer, once per scheduler pass.
 - Every connection is authenticated before any message is accepted (handshake.py): the
   dialler must be a current peer (`update_peers` changes that live, and closes the
   connections of nodes it drops) and both sides must prove the cluster secret; afterwards
@@ -38,6 +40,7 @@ from seshat_trio.plain_socket import PlainSocketStream
 from seshat_trio.raft.messages import Heartbeat, HeartbeatResp
 from seshat_trio.transport import handshake
 from seshat_trio.transport.auth import ClusterSecrets
+from seshat_trio.transport.coalesce import HeartbeatCoalescer
 from seshat_trio.transport.connection import (
     CONNECTION_FAILURES,
     FramedStream,
@@ -54,10 +57,12 @@ from seshat_trio.transport.errors import (
 from seshat_trio.transport.framing import HEADER_BYTES as FRAME_HEADER_BYTES
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
+    FEATURE_HEARTBEAT_BATCH,
     FEATURE_PUBSUB,
     ForwardError,
     ForwardReply,
     ForwardRequest,
+    HeartbeatBatch,
     Hello,
     HelloAuth,
     PeerMessage,
@@ -117,6 +122,8 @@ class Transport:
         # Connections refused or closed for security reasons, by error class name.
         self.refused: collections.Counter[str] = collections.Counter()
         self.pubsub: PubSubHandler | None = None  # bound after construction (runner)
+        self._coalescer = HeartbeatCoalescer(node_id)
+        self._flush_due = trio.Event()
         self.update_peers(peers)
 
     @property
@@ -144,6 +151,7 @@ class Transport:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(trio.serve_listeners, self._serve_inbound, listeners)
+                nursery.start_soon(self._flush_heartbeats)
                 for link in self._links.values():
                     nursery.start_soon(link.run)
                 self._log.info("transport_listening", address=str(self._bound))
@@ -159,10 +167,25 @@ class Transport:
             self.undeliverable += 1
             self._log.debug("message_undeliverable", dst=msg.dst, kind=type(msg).__name__)
             return
-        priority = (
-            Priority.HEARTBEAT if isinstance(msg, Heartbeat | HeartbeatResp) else Priority.RAFT
-        )
-        link.mailbox.push(frame_of(msg), priority)
+        if not isinstance(msg, Heartbeat | HeartbeatResp):
+            link.mailbox.push(frame_of(msg), Priority.RAFT)
+        elif self._nursery is not None and link.peer_features & FEATURE_HEARTBEAT_BATCH:
+            self._coalescer.add(msg)
+            if not self._flush_due.is_set():
+                self._flush_due.set()
+        else:
+            link.mailbox.push(frame_of(msg), Priority.HEARTBEAT)
+
+    async def _flush_heartbeats(self) -> None:
+        """Send the coalesced heartbeats: this task runs after the tasks that were runnable
+        when the first one was added (the ticker's pass, a received batch's groups)."""
+        while True:
+            await self._flush_due.wait()
+            self._flush_due = trio.Event()
+            for batch in self._coalescer.drain():
+                link = self._links.get(batch.dst)
+                if link is not None:
+                    link.mailbox.push(frame_of(batch), Priority.HEARTBEAT)
 
     def publish(self, msg: Publish) -> list[int]:
         """Queue `msg` for every connected peer that takes pub/sub messages; the peers it
@@ -367,6 +390,9 @@ class Transport:
                     f"{type(msg).__name__} src={msg.src} dst={msg.dst} on the connection "
                     f"from node {sender} to node {self.node_id}"
                 )
+            elif isinstance(msg, HeartbeatBatch):
+                for beat in msg.messages():
+                    self._on_message(beat)
             else:
                 self._on_message(msg)
 

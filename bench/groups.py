@@ -1,0 +1,235 @@
+"""1, 3 and 16 data groups on the same 3-node cluster: `python -m bench --groups`
+(`nox -s bench -- --groups`; `--quick` for a smoke run).
+
+For each group count G a fresh 3-node cluster starts with `--data-groups G`; once every
+group has a leader and the balancer had `SETTLE_S` to spread them, SET and then GET run with
+50 clients (redis-benchmark, `-d 100 -r <keyspace>`), the clients spread over the three
+nodes (17/17/16, one redis-benchmark per node, all at once), as clients that do not know
+the cluster would be behind a load balancer. With any G about two thirds of the requests
+are forwarded to their group's leader, so the comparison isolates what more groups change:
+one leader (and one Raft log, one apply loop) per group instead of one for everything.
+
+Reported per cell: ops/s (the three runs' sum; they are sized to the same duration), the
+worst p99 of the three, and the CPU each node spent per operation (utime + stime from
+/proc over the measured run only, divided by every request of the cell). The table goes
+into docs/benchmarks.md between `<!-- groups -->` markers, the raw figures into
+bench/results/groups-<time>.json.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import attrs
+import trio
+
+from bench import idle_cpu, machine, peers, redis_benchmark, report, servers
+from bench.model import RunOptions
+
+GROUP_COUNTS = (1, 3, 16)
+NODES = 3
+CLIENTS = 50
+CELLS = (("SET c=50", "set"), ("GET c=50", "get"))
+SETTLE_S = 3.0
+MARK_START, MARK_END = report.GROUPS_START, report.GROUPS_END
+MORE_CORES = (
+    "What more cores would give. A node is one Python process: one core runs its event "
+    "loop (every group's Raft, apply and client work) and a writer thread does the fsyncs. "
+    "With one group every write goes through the one leader, so the leader's core is the "
+    "ceiling while the followers' cores are partly idle; with G >= 3 groups the leaders are "
+    "spread and every node does a third of the leader work and two thirds of the follower "
+    "work. On this 2-core machine the three nodes and the load generators already share two "
+    "cores with one group, so more groups cannot add CPU: they only split the batching (one "
+    "group-commit round and one merged entry carry the writes of one group), so CPU per "
+    "operation rises with G here. With a free core per node the ceiling moves from the "
+    "leader's CPU per operation with 1 group (the largest of its three per-node figures) to "
+    "the mean of the three nodes' figures with G groups: a gain of their ratio, modest with "
+    "3 replicas on 3 nodes because every node still applies every write. Beyond that, "
+    "throughput grows with nodes only when a write touches fewer nodes than there are "
+    "(a replication factor below the member count, issue #17), and within a node only with "
+    "more than one process or a cheaper hot path (docs/performance.md)."
+)
+
+
+def client_shares(clients: int, nodes: int) -> list[int]:
+    """`clients` split over `nodes` as evenly as possible, the larger shares first."""
+    return [clients // nodes + (1 if i < clients % nodes else 0) for i in range(nodes)]
+
+
+async def _together(
+    ports: Sequence[int], shares: Sequence[int], command: str, requests: Sequence[int],
+    options: RunOptions,
+) -> list[tuple[redis_benchmark.Outcome, redis_benchmark.Row]]:  # fmt: skip
+    """One redis-benchmark per node, all started at once; their outcomes in node order."""
+    results: list[tuple[redis_benchmark.Outcome, redis_benchmark.Row] | None] = [None] * len(ports)
+
+    async def one(i: int) -> None:
+        argv = redis_benchmark.command_line(
+            ports[i], command, clients=shares[i], pipeline=1, value_size=options.value_size,
+            requests=requests[i], keyspace=options.keyspace,
+        )  # fmt: skip
+        outcome = await redis_benchmark.run(argv, options.duration_s * 5 + 60)
+        if outcome.returncode != 0:
+            raise redis_benchmark.OutputError(outcome.stderr.strip()[-300:])
+        row = redis_benchmark.row_for(redis_benchmark.parse_csv(outcome.stdout), command)
+        results[i] = (outcome, row)
+
+    async with trio.open_nursery() as nursery:
+        for i in range(len(ports)):
+            nursery.start_soon(one, i)
+    return [result for result in results if result is not None]
+
+
+async def spread_run(
+    ports: Sequence[int], command: str, options: RunOptions, meter: peers.CpuMeter
+) -> peers.Outcome:
+    """`CLIENTS` clients over `ports`, sized from probes (as the matrix does); the meter
+    counts the last run only."""
+    shares = client_shares(CLIENTS, len(ports))
+    probes: list[int | None] = [max(200, c * 4) for c in shares]
+    sizes = [p or 0 for p in probes]
+    rows: list[redis_benchmark.Row] = []
+    try:
+        for _ in range(redis_benchmark.MAX_PROBE_ROUNDS):
+            if all(p is None for p in probes):
+                break
+            sizes = [p if p is not None else s for p, s in zip(probes, sizes, strict=True)]
+            rows = [row for _, row in await _together(ports, shares, command, sizes, options)]
+            probes = [
+                redis_benchmark.next_probe_size(size, row.rps)
+                for size, row in zip(sizes, rows, strict=True)
+            ]
+        totals = [
+            redis_benchmark.requests_for(row.rps, options.duration_s, c, 1)
+            for row, c in zip(rows, shares, strict=True)
+        ]
+        meter.start()
+        done = await _together(ports, shares, command, totals, options)
+        meter.stop()
+    except (redis_benchmark.OutputError, trio.TooSlowError, OSError) as exc:
+        return 0.0, {}, 0, (), f"{type(exc).__name__}: {exc}"
+    rps = sum(row.rps for _, row in done)
+    latency = {
+        "p50": max(row.latency_ms.get("p50", 0.0) for _, row in done),
+        "p99": max(row.latency_ms.get("p99", 0.0) for _, row in done),
+    }
+    argv = tuple(" ".join(outcome.argv) for outcome, _ in done)
+    return rps, latency, sum(totals), argv, ""
+
+
+async def round_groups(
+    groups: int, options: RunOptions, workdir: Path
+) -> tuple[list[peers.Measured], list[int] | None]:
+    """The cells against a fresh cluster of `groups` groups, and its leaders per node."""
+    async with servers.seshat_cluster(NODES, workdir / f"g{groups}", groups=groups) as cluster:
+        await idle_cpu.wait_all_leaders(cluster, groups)
+        await trio.sleep(SETTLE_S)
+        spread = await idle_cpu.leaders_per_node(cluster, groups)
+        meter = peers.CpuMeter({f"node{i + 1}": pid for i, pid in enumerate(cluster.pids)})
+        ports = [cluster.client_port(i) for i in range(1, NODES + 1)]
+        system = f"{groups} group{'s' if groups > 1 else ''}"
+        measured = [
+            await peers.measure(system, name, meter, spread_run(ports, command, options, meter))
+            for name, command in CELLS
+        ]
+    return measured, spread
+
+
+async def run_all(
+    options: RunOptions, workdir: Path, out: TextIO
+) -> list[tuple[int, list[peers.Measured], list[int] | None]]:
+    found = []
+    for groups in GROUP_COUNTS:
+        print(f"{groups} groups ...", file=out, flush=True)
+        try:
+            measured, spread = await round_groups(groups, options, workdir)
+        except (OSError, RuntimeError, TimeoutError, trio.TooSlowError) as exc:
+            print(f"  failed: {type(exc).__name__}: {exc}", file=out, flush=True)
+            continue
+        for m in measured:
+            cpu = ", ".join(f"{p} {us:.0f}" for p, us in m.cpu_us_per_op.items())
+            print(
+                f"  {m.cell}: {m.rps:,.0f} ops/s p99 {m.p99_ms:.2f} ms  CPU us/op: {cpu} {m.note}",
+                file=out,
+                flush=True,
+            )
+        found.append((groups, measured, spread))
+    return found
+
+
+def render(
+    found: Sequence[tuple[int, list[peers.Measured], list[int] | None]],
+    facts: dict[str, str],
+    started: str,
+    options: RunOptions,
+) -> str:
+    one = {m.cell: m.rps for groups, measured, _ in found if groups == 1 for m in measured}
+    rows = []
+    for groups, measured, spread in found:
+        for m in measured:
+            per_node = " / ".join(f"{us:,.0f}" for us in m.cpu_us_per_op.values()) or "-"
+            total = sum(m.cpu_us_per_op.values())
+            rows.append([
+                str(groups), m.cell, peers.fmt(m.rps), peers.fmt(m.p99_ms, ".1f"),
+                peers.ratio(m.rps, one.get(m.cell)), per_node, peers.fmt(total),
+                "-" if spread is None else " / ".join(map(str, spread)), m.note,
+            ])  # fmt: skip
+    header = [
+        "groups", "cell", "ops/s", "p99 ms", "ops/s vs 1 group", "CPU us/op per node",
+        "CPU us/op, 3 nodes", "leaders per node", "note",
+    ]  # fmt: skip
+    lines = [
+        MARK_START,
+        "## Data groups: 1, 3 and 16 on 3 nodes (`nox -s bench -- --groups`)",
+        "",
+        f"Run {started}, {options.duration_s:g} s per cell, `-d {options.value_size} "
+        f"-r {options.keyspace}`, {CLIENTS} clients spread over the 3 nodes (one "
+        f"redis-benchmark per node); each group count on a fresh cluster; commit "
+        f"{facts.get('git commit', '?')[:10]}. Method: `bench/groups.py`.",
+        "",
+        *(
+            peers.table(header, rows)
+            if rows
+            else ["Not measured yet: run `nox -s bench -- --groups` on an otherwise idle machine."]
+        ),
+        "",
+        MORE_CORES,
+        "",
+        *(["Exact commands (one per node, run together):", ""] if rows else []),
+    ]
+    for _, measured, _ in found:
+        for m in measured:
+            lines += [f"- {m.system} {m.cell}: `{argv}`" for argv in m.argv]
+    lines += ["", MARK_END]
+    return "\n".join(lines)
+
+
+def main(options: RunOptions, results_dir: Path, markdown: Path, repo: Path, *, out: TextIO) -> int:
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    facts = machine.facts(repo)
+    with tempfile.TemporaryDirectory(prefix="seshat-groups-") as temp:
+        found = trio.run(run_all, options, Path(temp), out)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = started.replace(":", "").replace("-", "").replace("+0000", "Z")
+    raw = results_dir / f"groups-{stamp}.json"
+    raw.write_text(
+        json.dumps(
+            [
+                {"groups": g, "leaders": spread, "cells": [attrs.asdict(m) for m in measured]}
+                for g, measured, spread in found
+            ],
+            indent=1,
+        )
+    )
+    print(f"wrote {raw}", file=out)
+    peers.write_section(markdown, render(found, facts, started, options), MARK_START, MARK_END)
+    print(f"wrote the groups section of {markdown}", file=out)
+    complete = len(found) == len(GROUP_COUNTS) and all(
+        m.requests for _, measured, _ in found for m in measured
+    )
+    return 0 if complete else 1

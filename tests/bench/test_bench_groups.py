@@ -1,0 +1,72 @@
+"""The groups comparison's pure parts (bench/groups.py) and the idle-CPU reader; no servers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bench.model import Run, RunOptions
+from bench.peers import Measured
+
+from bench import groups, idle_cpu, report
+
+OPTIONS = RunOptions(
+    quick=True,
+    duration_s=1.0,
+    value_size=100,
+    keyspace=1000,
+    targets=(),
+    tools=(),
+    commands=(),
+    clients=(),
+    pipelines=(),
+)
+
+
+def test_clients_are_spread_evenly_over_the_nodes() -> None:
+    assert groups.client_shares(50, 3) == [17, 17, 16]
+    assert sum(groups.client_shares(7, 3)) == 7
+
+
+def _cell(system: str, cell: str, rps: float) -> Measured:
+    cpu = {"node1": 100.0, "node2": 60.0, "node3": 40.0}
+    return Measured(system, cell, rps, 1.0, 9.0, 1000, cpu, ("redis-benchmark -p 1",))
+
+
+def test_the_groups_table_compares_with_one_group_and_sums_cpu_per_node() -> None:
+    found = [
+        (1, [_cell("1 group", "SET c=50", 1000.0)], [1, 0, 0]),
+        (3, [_cell("3 groups", "SET c=50", 950.0)], [1, 1, 1]),
+    ]
+    page = groups.render(found, {"git commit": "abc"}, "now", OPTIONS)
+    rows = [line for line in page.splitlines() if line.startswith("| 3 ")]
+    assert rows == ["| 3 | SET c=50 | 950 | 9.0 | 0.95x | 100 / 60 / 40 | 200 | 1 / 1 / 1 |  |"]
+    assert page.startswith(report.GROUPS_START) and page.endswith(report.GROUPS_END)
+
+
+def test_the_matrix_page_keeps_the_groups_and_peers_sections(tmp_path: Path) -> None:
+    page = tmp_path / "benchmarks.md"
+    page.write_text(
+        f"old matrix\n{report.PEERS_START}\npeers\n{report.PEERS_END}\n"
+        f"{report.GROUPS_START}\ngroups\n{report.GROUPS_END}\n"
+    )
+    text = report.write_markdown(_empty_run(), page).read_text()
+    assert "old matrix" not in text
+    assert f"{report.PEERS_START}\npeers\n{report.PEERS_END}" in text
+    assert f"{report.GROUPS_START}\ngroups\n{report.GROUPS_END}" in text
+
+
+def _empty_run() -> Run:
+    return Run(
+        started="2026-12-06T00:00:00+00:00",
+        finished="2026-12-06T00:00:01+00:00",
+        options=OPTIONS,
+        machine={},
+        results=(),
+    )
+
+
+def test_cpu_seconds_reads_this_process() -> None:
+    before = idle_cpu.cpu_seconds(os.getpid())
+    sum(range(3_000_000))
+    assert idle_cpu.cpu_seconds(os.getpid()) > before
