@@ -11,6 +11,7 @@ import sys
 import pytest
 import redis
 from harness import NodeProcess
+from redis.cluster import RedisCluster
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +30,13 @@ def test_basic_commands_through_redis_py(node: NodeProcess) -> None:
     info = r.info()
     assert info["redis_version"] == "7.0.0" and info["cluster_enabled"] == 1
     assert info["db0"]["keys"] == 2
+    # A single node is a one-shard cluster for cluster-aware clients.
+    ((first, last, primary),) = r.execute_command("CLUSTER", "SLOTS")
+    assert (first, last, primary[:2]) == (0, 16383, [b"127.0.0.1", node.port])
+    with RedisCluster(host="127.0.0.1", port=node.port, socket_timeout=10) as cluster:
+        assert cluster.set("a", "1") is True
+        assert cluster.mget_nonatomic(["a", "nope", "empty"]) == [b"1", None, b""]
+    assert "cluster_state:ok\r\n" in r.execute_command("CLUSTER", "INFO").decode()
 
 
 def test_errors_are_worded_like_redis(node: NodeProcess) -> None:

@@ -5,4 +5,12 @@ Adding a value type or a group of commands is one new module plus one line here.
 
 import seshat_trio.kv.zset_algebra  # registration: sorted sets (and kv/zsets.py)
 import seshat_trio.kv.zset_pops  # noqa: F401
-from seshat_trio.kv import expire, hashes, keyspace, pure, sets, strings  # noqa: F401  (registration)
+from seshat_trio.kv import (  # noqa: F401  (registration)
+    expire,
+    hashes,
+    keyspace,
+    lists,
+    pure,
+    sets,
+    strings,
+)
