@@ -52,6 +52,21 @@ class PlainSocketStream:
             raise
         self._sock.setblocking(False)
 
+    async def wait_closed(self) -> None:
+        """Return once the peer has closed the connection, consuming nothing: data waiting
+        unread hides a close behind it, so then this waits on until cancelled."""
+        while True:
+            await trio.lowlevel.wait_readable(self._sock)
+            try:
+                waiting = self._sock.recv(1, socket.MSG_PEEK)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return  # reset by the peer
+            if not waiting:
+                return
+            await trio.sleep_forever()
+
     def setsockopt(self, level: int, option: int, value: int) -> None:
         self._sock.setsockopt(level, option, value)
 

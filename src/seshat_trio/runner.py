@@ -293,6 +293,7 @@ async def serve_node(
             service_of_group.machine.notifier = KeyspaceNotifier(
                 tunables, pubsub, service_of_group.is_leader
             )
+            service_of_group.machine.listener = service.waiters
         system_machine.subscribe(NotifyFollower(tunables))
         transport.pubsub = pubsub
         executor = ForwardedExecutor(

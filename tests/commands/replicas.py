@@ -21,6 +21,7 @@ import hiredis
 from seshat_trio.acl.replicated import encode_seed, users_of
 from seshat_trio.acl.rules import DEFAULT_USER, User
 from seshat_trio.acl.users import UserDirectory
+from seshat_trio.blocking.waiters import Waiters
 from seshat_trio.commands.context import ClientIds, ClientState, CommandContext
 from seshat_trio.commands.dispatch import execute
 from seshat_trio.commands.permissions import catalog
@@ -80,6 +81,8 @@ class NodeBackend(OneDataGroup):
         self.users = UserDirectory(catalog(), {DEFAULT_USER.name: DEFAULT_USER})
         self.unapplied_users: dict[bytes, User] | None = None  # see Replicas.users_lag
         self.scripting = NodeScripting()
+        self.waiters = Waiters()
+        machine.listener = self.waiters
 
     async def _done(self, replies: tuple[Reply, ...]) -> tuple[Reply, ...]:
         return replies

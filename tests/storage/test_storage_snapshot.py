@@ -82,6 +82,13 @@ def test_collections_stream_their_live_elements_only(store: Store, tmp_path) -> 
             (b"f101", b"v" * 10),
             (b"f100", b"v" * 10),
         ]
+        # One record in a backwards range, at its start (plyvel alone yields nothing).
+        assert list(copy.iter_elements(1, b"h", 5, Span(b"f100", b"f101", reverse=True))) == [
+            (b"f100", b"v" * 10)
+        ]
+        assert list(copy.iter_elements(1, b"h", 5, Span(b"f299", None, reverse=True))) == [
+            (b"f299", b"v" * 10)
+        ]
         assert copy.get_element(1, b"h", 5, b"f007") == b"v" * 10
         assert stored_keys(copy, 1) == 302
 

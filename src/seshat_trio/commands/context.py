@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
@@ -22,6 +22,7 @@ from seshat_trio.storage import EVERY_ELEMENT, Span, StoredValue
 from seshat_trio.tunables import Tunables
 
 if TYPE_CHECKING:
+    from seshat_trio.blocking.waiters import Waiters
     from seshat_trio.membership.admin import MembershipAdmin
     from seshat_trio.pubsub.client import ClientPubSub
     from seshat_trio.pubsub.hub import PubSubHub
@@ -69,6 +70,9 @@ class ClientState:
     # (commands/clients.py; the dispatcher applies it).
     reply_off: bool = False
     reply_skip: int = 0
+    # Returns once the client is gone (closed, killed, the node stopping): a blocked command
+    # stops waiting then; None where there is no connection to watch.
+    wait_closed: Callable[[], Awaitable[None]] | None = None
     # READONLY (commands/cluster.py): in moved mode, read other leaders' keys here.
     readonly: bool = False
 
@@ -207,6 +211,11 @@ class Backend(Protocol):
     @property
     def scripting(self) -> NodeScripting:
         """This node's function libraries and running script."""
+        ...
+
+    @property
+    def waiters(self) -> Waiters:
+        """This node's clients blocked on keys (seshat_trio.blocking)."""
         ...
 
     @property

@@ -16,7 +16,8 @@ forwarded is never forwarded again (leadership moved while it travelled): its wr
 with TRYAGAIN.
 
 Inside MULTI every command but the transaction controls is queued, not executed; EXEC is
-then one write (commands/transactions.py).
+then one write (commands/transactions.py). A blocking command (BLPOP, ...) of a client of
+this node waits here and pops through writes (seshat_trio.blocking).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Awaitable, Coroutine, Sequence
 import trio
 
 from seshat_trio import errors
+from seshat_trio.blocking.client import block
 from seshat_trio.commands import (  # noqa: F401  (registration)
     acl,
     behind_writes,
@@ -59,6 +61,7 @@ from seshat_trio.errors import (
     OutcomeUnknownError,
     ServiceError,
 )
+from seshat_trio.kv.blocking import BLOCKING
 from seshat_trio.kv.operations import MAX_COMMAND_ARGS, command_bytes
 from seshat_trio.membership import commands as membership_commands  # noqa: F401  (registration)
 from seshat_trio.memory_gauge import USED_MEMORY
@@ -433,6 +436,9 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
         elif spec.build is not None:
             if routed is None:
                 await pipeline.add(NO_GROUP)
+            elif spec.name in BLOCKING and not client.forwarded:
+                await pipeline.settle()
+                await pipeline.add(await _block(ctx, spec, argv, routed))
             else:
                 await pipeline.write(argv, spec, routed)
         elif await pipeline.read_behind_writes(argv, spec, routed):
@@ -516,6 +522,24 @@ async def _run_in(
         return fanout.values(await spec.run(ctx, argv))
     except ServiceError as exc:
         return ErrorReply(exc.message)
+
+
+async def _block(
+    ctx: CommandContext, spec: CommandSpec, argv: list[bytes], group: GroupBackend
+) -> Reply:
+    """A blocking command: wait here, each attempt a write of its own (seshat_trio.blocking)."""
+    assert spec.build is not None
+    built = spec.build(ctx, argv)
+    if isinstance(built, ErrorReply):
+        return built
+
+    async def attempt() -> Reply:
+        part = _Pipeline(ctx)
+        await part.write(argv, spec, group)
+        await part.settle()
+        return part.replies[0]
+
+    return await block(ctx, BLOCKING[spec.name], argv, group, attempt)
 
 
 async def _split(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> Reply:

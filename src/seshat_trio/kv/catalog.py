@@ -4,4 +4,12 @@ Adding a value type or a group of commands is one new module plus one line here.
 """
 
 import seshat_trio.kv.zset_algebra  # noqa: F401  registration: sorted sets (kv/zsets.py, which it imports)
-from seshat_trio.kv import expire, hashes, keyspace, pure, sets, strings  # noqa: F401  (registration)
+from seshat_trio.kv import (  # noqa: F401  (registration)
+    expire,
+    hashes,
+    keyspace,
+    lists,
+    pure,
+    sets,
+    strings,
+)

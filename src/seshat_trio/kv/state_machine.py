@@ -18,12 +18,14 @@ load: the number of stored keys and the index of keys with an expiry.
 
 Keyspace notifications: the commands raise events through the view (`notify`); the
 machine hands those of each applied run to its `notifier` after the run is written, which
-publishes them where this node leads (they change nothing in the state).
+publishes them where this node leads (they change nothing in the state). Its `listener`
+(the node's blocked clients, seshat_trio.blocking) hears, on every node, which keys each
+run wrote, and that everything changed when a snapshot is installed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
 
 from seshat_trio.kv import catalog, multi  # noqa: F401  (registration)
@@ -62,6 +64,18 @@ class Notifier(Protocol):
         ...
 
 
+class KeyListener(Protocol):
+    """Who hears which keys applied writes changed (blocking/waiters.py implements it)."""
+
+    def keys_changed(self, written: Mapping[bytes, StoredValue | None]) -> None:
+        """A run wrote these keys (value now, None: deleted)."""
+        ...
+
+    def everything_changed(self) -> None:
+        """Applied state was replaced (a snapshot install)."""
+        ...
+
+
 def is_known(name: bytes) -> bool:
     return name in READS or name in WRITES
 
@@ -75,6 +89,7 @@ class KvStateMachine:
         self.key_count = 0
         self.expiries = ExpiryIndex()
         self.notifier: Notifier | None = None
+        self.listener: KeyListener | None = None
         self.reload()
 
     def reload(self) -> None:
@@ -86,6 +101,8 @@ class KvStateMachine:
         for key, value in self._store.iter_values(self._group):
             self.key_count += 1
             self.expiries.set(key, value.expires_at_ms)
+        if self.listener is not None:
+            self.listener.everything_changed()
 
     def open_snapshot(self) -> ValueSnapshot:
         """A point-in-time view of the data and its applied index, to stream to a follower."""
@@ -123,6 +140,8 @@ class KvStateMachine:
             self.key_count += delta
             for key, value in written.items():
                 self.expiries.set(key, 0 if value is None else value.expires_at_ms)
+            if self.listener is not None:
+                self.listener.keys_changed(written)
         if notifier is not None and self._tx.events:
             events, self._tx.events = self._tx.events, []
             notifier.emit(flags, events)

@@ -19,6 +19,7 @@ import trio
 
 from seshat_trio import __version__
 from seshat_trio.acl.users import UserDirectory
+from seshat_trio.blocking.waiters import Waiters
 from seshat_trio.config import Address, Config
 from seshat_trio.errors import OutcomeUnknownError, ServiceError
 from seshat_trio.membership.admin import MembershipAdmin, member_fields
@@ -62,6 +63,8 @@ class NodeService:
         self._last_save = int(time.time())
         # SESHAT.MEMBER's view of the cluster (the runner sets it).
         self.membership: MembershipAdmin | None = None
+        # Clients blocked on keys; the runner makes every data group's machine wake them.
+        self.waiters = Waiters()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The service's own task: it sends forwarded requests (merged, see forward_batcher)."""
@@ -201,7 +204,7 @@ class NodeService:
             "clients": [
                 ("connected_clients", str(self.stats.connected_clients)),
                 ("maxclients", str(self._config.limits.max_clients)),
-                ("blocked_clients", "0"),
+                ("blocked_clients", str(len(self.waiters))),
             ],
             "persistence": [("loading", "0"), ("aof_enabled", "1")],
             "stats": [

@@ -12,6 +12,7 @@ read deadline).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -89,6 +90,12 @@ class Connection:
         )
         if ctx.pubsub is not None:
             client.pubsub = ClientPubSub(client, ctx.pubsub.registry, self.output)
+        # A blocked command (BLPOP, ...) stops waiting for a client that is gone.
+        self._peer_closed = getattr(stream, "wait_closed", None) or getattr(
+            getattr(stream, "transport_stream", None), "wait_closed", None
+        )  # TLS: its TCP stream
+        self._gone: trio.Event | None = None
+        client.wait_closed = self.wait_gone
 
     @property
     def client(self) -> ClientState:
@@ -99,6 +106,8 @@ class Connection:
         self._stopping = True
         if self._receiving:
             self._scope.cancel()
+        if self._gone is not None:
+            self._gone.set()  # a blocked command answers now
 
     def kill(self) -> None:
         """Close now (CLIENT KILL from another connection): replies not yet sent are
@@ -109,6 +118,23 @@ class Connection:
         # waits on the client itself are cut short.
         if self._receiving or self._sending:
             self._scope.cancel()
+        if self._gone is not None:
+            self._gone.set()
+
+    async def wait_gone(self) -> None:
+        """Return once the client is gone (it closed the connection, was killed, or the
+        node is stopping): a blocked command stops waiting then."""
+        gone = self._gone = trio.Event()
+        if self._stopping:
+            return
+        try:
+            async with trio.open_nursery() as nursery:
+                if self._peer_closed is not None:
+                    nursery.start_soon(_set_after, self._peer_closed, gone)
+                await gone.wait()
+                nursery.cancel_scope.cancel()
+        finally:
+            self._gone = None
 
     def _overflowed(self) -> None:
         self.stats.output_limit_disconnections += 1
@@ -222,6 +248,11 @@ class Connection:
         ran = self.stats.commands.record(names, replies, time.perf_counter() - started)
         self.stats.total_commands_processed += ran
         return payload
+
+
+async def _set_after(wait: Callable[[], Awaitable[None]], event: trio.Event) -> None:
+    await wait()
+    event.set()
 
 
 #: Commands that can change the connection's protocol version.
