@@ -57,7 +57,8 @@ REDIS_TABLE = {
     "zmpop": (-4, 0, 0, 0), "zrandmember": (-2, 1, 1, 1), "zscan": (-3, 1, 1, 1),
     "zunion": (-3, 0, 0, 0), "zunionstore": (-4, 1, 1, 1), "zinter": (-3, 0, 0, 0),
     "zinterstore": (-4, 1, 1, 1), "zintercard": (-3, 0, 0, 0), "zdiff": (-3, 0, 0, 0),
-    "zdiffstore": (-4, 1, 1, 1),
+    "zdiffstore": (-4, 1, 1, 1), "bzpopmin": (-3, 1, -2, 1), "bzpopmax": (-3, 1, -2, 1),
+    "bzmpop": (-5, 0, 0, 0),
     "subscribe": (-2, 0, 0, 0), "unsubscribe": (-1, 0, 0, 0), "psubscribe": (-2, 0, 0, 0),
     "punsubscribe": (-1, 0, 0, 0), "ssubscribe": (-2, 1, -1, 1),
     "sunsubscribe": (-1, 1, -1, 1), "publish": (3, 0, 0, 0), "spublish": (3, 1, 1, 1),
@@ -86,6 +87,7 @@ WRITE_COMMANDS = {
     "lmove", "rpoplpush", "lmpop", "blpop", "brpop", "blmove", "brpoplpush", "blmpop",
     "zadd", "zincrby", "zrem", "zrangestore", "zremrangebyrank", "zremrangebyscore",
     "zremrangebylex", "zpopmin", "zpopmax", "zmpop", "zunionstore", "zinterstore", "zdiffstore",
+    "bzpopmin", "bzpopmax", "bzmpop",
 }  # fmt: skip
 
 

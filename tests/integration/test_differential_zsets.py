@@ -6,6 +6,9 @@ floats), and lex ranges run over members of one score and of several."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import attrs
 import pytest
 import redis
@@ -93,6 +96,10 @@ ZSETS = [
     call("ZPOPMAX", keys, counts),
     multi_key(b"ZMPOP", st.sampled_from([(b"MIN",), (b"MAX", b"COUNT", b"2"),
                                          (b"MIN", b"COUNT", b"0")])),
+    call("BZPOPMIN", keys, keys, st.just(b"0.01")),  # blocks 10 ms when both are empty
+    call("BZPOPMAX", keys, st.sampled_from([b"0.01", b"-1", b"x"])),
+    multi_key(b"BZMPOP", st.sampled_from([(b"MIN",), (b"MAX", b"COUNT", b"2")])).map(
+        lambda c: Call((c.argv[0], b"0.01", *c.argv[1:]))),
     call("ZRANDMEMBER", keys, normalize=shape),
     call("ZRANDMEMBER", keys, counts, st.sampled_from([b"WITHSCORES", b"x"]), normalize=shape),
     multi_key(b"ZUNION", algebra_options),
@@ -176,3 +183,21 @@ def test_resp3_scores_are_doubles_through_redis_py(shared_cluster: ClusterProces
         assert node.execute_command("ZMPOP", 1, "{r}z", "MAX") == [b"{r}z", [[b"b", float("inf")]]]
     finally:
         node.close()
+
+
+def test_a_bzpopmin_on_a_follower_is_woken_by_a_zadd_on_the_leader(
+    shared_cluster: ClusterProcesses,
+) -> None:
+    leader = shared_cluster.leader()
+    follower = shared_cluster.followers(leader)[0]
+    waiting, writer = follower.client(), leader.client()
+    writer.delete("{r}queue")
+    got: list[object] = []
+    thread = threading.Thread(target=lambda: got.append(waiting.bzpopmin("{r}queue", 4)))
+    thread.start()
+    time.sleep(0.5)
+    assert got == []  # still blocked
+    assert writer.zadd("{r}queue", {"job": 3}) == 1
+    thread.join(5)
+    assert got == [(b"{r}queue", b"job", 3.0)]
+    assert writer.exists("{r}queue") == 0

@@ -46,7 +46,7 @@ from seshat_trio.kv.zset_ranges import (
     parse_score,
     score_of_order,
 )
-from seshat_trio.protocol import NULL_ARRAY, ErrorReply, Pairs, Reply
+from seshat_trio.protocol import ErrorReply, Pairs, Reply
 from seshat_trio.pubsub.notify import GENERIC
 from seshat_trio.pubsub.notify import ZSET as ZSET_EVENTS
 from seshat_trio.storage import EVERY_ELEMENT, Span
@@ -60,7 +60,6 @@ _ORDER_END = b"t"
 _ORDER_HEAD = 1 + 8  # b"s" and the order bytes, then the member
 _SCORE = struct.Struct(">d")
 NAN_SCORE = ErrorReply("ERR resulting score is not a number (NaN)")
-NOT_POSITIVE = ErrorReply("ERR value is out of range, must be positive")
 
 Entry = tuple[bytes, float]
 
@@ -122,7 +121,7 @@ def store(view: WritableView, key: bytes, found: list[Entry], event: bytes) -> i
     return z.count
 
 
-def _removed(view: WritableView, z: MutableCollection, gone: list[Entry], event: bytes) -> int:
+def removed(view: WritableView, z: MutableCollection, gone: list[Entry], event: bytes) -> int:
     """Remove `gone` from `z`, save, and raise `event` (and "del" if emptied)."""
     for member, value in gone:
         remove(z, member, value)
@@ -300,7 +299,7 @@ def zrem(view: WritableView, args: Args) -> Reply:
         value = score(z, member)
         if value is not None:
             gone.append((member, value))
-    return _removed(view, z, gone, b"zrem")
+    return removed(view, z, gone, b"zrem")
 
 
 def zcard(view: KeyView, args: Args) -> Reply:
@@ -474,87 +473,7 @@ def zremrange(view: WritableView, cmd: RemoveRange) -> Reply:
         gone, event = list(by_score(z, span, reverse=False)), b"zremrangebyscore"
     else:
         gone, event = list(by_lex(z, span, reverse=False)), b"zremrangebylex"
-    return _removed(view, z, gone, event)
-
-
-# -- ZPOPMIN, ZPOPMAX, ZMPOP ---------------------------------------------------------------
-def pop(view: WritableView, z: MutableCollection, count: int, *, maximum: bool) -> list[Entry]:
-    """Remove and return up to `count` members from the low (or high) end."""
-    gone = list(islice(entries(z, reverse=maximum), count))
-    _removed(view, z, gone, b"zpopmax" if maximum else b"zpopmin")
-    return gone
-
-
-def parse_zpop(args: Args) -> tuple[bytes, int | None] | ErrorReply:
-    if len(args) > 2:
-        return SYNTAX_ERROR
-    if len(args) == 1:
-        return args[0], None
-    count = parse_int(args[1])
-    return NOT_POSITIVE if count is None or count < 0 else (args[0], count)
-
-
-def _zpop(maximum: bool) -> Callable[[WritableView, tuple[bytes, int | None]], Reply]:
-    def run(view: WritableView, parsed: tuple[bytes, int | None]) -> Reply:
-        key, count = parsed
-        z = MutableCollection.existing(view, key, ZSET)
-        if z is None or count == 0:
-            return []
-        gone = pop(view, z, 1 if count is None else count, maximum=maximum)
-        if count is None:
-            return [gone[0][0], gone[0][1]]
-        return Pairs(gone)
-
-    return run
-
-
-@attrs.frozen(slots=True)
-class MultiPop:
-    keys: tuple[bytes, ...]
-    maximum: bool
-    count: int
-
-
-def parse_multi_pop(args: Args) -> MultiPop | ErrorReply:
-    """`numkeys key... MIN|MAX [COUNT count]` (ZMPOP, and BZMPOP after its timeout)."""
-    numkeys = parse_int(args[0])
-    if numkeys is None or numkeys < 1:
-        return ErrorReply("ERR numkeys should be greater than 0")
-    if numkeys + 1 >= len(args):
-        return SYNTAX_ERROR
-    where = args[numkeys + 1].lower()
-    if where not in (b"min", b"max"):
-        return SYNTAX_ERROR
-    count: int | None = None
-    at = numkeys + 2
-    while at < len(args):
-        if count is None and args[at].lower() == b"count" and at + 1 < len(args):
-            count = parse_int(args[at + 1])
-            if count is None or count < 1:
-                return ErrorReply("ERR count should be greater than 0")
-            at += 2
-        else:
-            return SYNTAX_ERROR
-    return MultiPop(args[1 : numkeys + 1], where == b"max", count or 1)
-
-
-def first_nonempty(view: WritableView, keys: tuple[bytes, ...]) -> MutableCollection | None:
-    """The first of `keys` holding a sorted set (WrongType if the first existing one is not)."""
-    for key in keys:
-        z = MutableCollection.existing(view, key, ZSET)
-        if z is not None:
-            return z
-    return None
-
-
-def multi_pop(view: WritableView, z: MutableCollection, cmd: MultiPop) -> Reply:
-    gone = pop(view, z, cmd.count, maximum=cmd.maximum)
-    return [z.key, [[member, value] for member, value in gone]]
-
-
-def zmpop(view: WritableView, cmd: MultiPop) -> Reply:
-    z = first_nonempty(view, cmd.keys)
-    return NULL_ARRAY if z is None else multi_pop(view, z, cmd)
+    return removed(view, z, gone, event)
 
 
 # -- ZRANDMEMBER, ZSCAN ---------------------------------------------------------------------
@@ -705,20 +624,6 @@ registry.write("zremrangebylex", _parse_remove(LexRange.parse), zremrange, row(
     4, "write", ONE, "2.8.9", "O(M) with M the number of elements removed.",
     "Removes members in a sorted set within a lexicographical range. Deletes the sorted set "
     "if all members were removed.", access=("RW delete",)))
-registry.write("zpopmin", parse_zpop, _zpop(maximum=False), row(
-    -2, "write fast", ONE, "5.0.0", "O(M) with M being the number of elements popped.",
-    "Returns the lowest-scoring members from a sorted set after removing them. Deletes the "
-    "sorted set if the last member was popped.", access=("RW access delete",)))
-registry.write("zpopmax", parse_zpop, _zpop(maximum=True), row(
-    -2, "write fast", ONE, "5.0.0", "O(M) with M being the number of elements popped.",
-    "Returns the highest-scoring members from a sorted set after removing them. Deletes the "
-    "sorted set if the last member was popped.", access=("RW access delete",)))
-registry.write("zmpop", parse_multi_pop, zmpop, row(
-    -4, "write movablekeys", (0, 0, 0), "7.0.0",
-    "O(K) + O(M) where K is the number of provided keys and M the number of elements popped.",
-    "Returns the highest- or lowest-scoring members from one or more sorted sets after "
-    "removing them. Deletes the sorted set if the last member was popped.",
-    keys_proc=numkeys_keys(1, "RW access delete")))
 registry.read("zrandmember", parse_zrandmember, zrandmember, row(
     -2, "readonly", ONE, "6.2.0", "O(N) where N is the number of members returned",
     "Returns one or more random members from a sorted set."))

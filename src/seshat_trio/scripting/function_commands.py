@@ -6,9 +6,10 @@ view after a system-group read barrier, so they see every change acknowledged be
 
 FCALL of a function that may write is ONE data-group write, `fcall-lib <library code>
 <function> <caller's ACL rules> <numkeys> <keys...> <args...>`: the library travels in the
-entry, so every node runs the same code at apply (as EVALSHA sends its script). FCALL_RO,
-and FCALL of a function flagged `no-writes`, run on the node they are sent to after the
-read barrier, as EVAL_RO does (scripting/commands.py). A restricted caller's ACL rules
+entry, so every node runs the same code at apply (as EVALSHA sends its script). Every FCALL
+first passes a system-group read barrier, so it sees the libraries as of its arrival;
+FCALL_RO, and FCALL of a function flagged `no-writes`, then run on the node they are sent
+to, as EVAL_RO does (scripting/commands.py). A restricted caller's ACL rules
 travel with the call as EVAL's do (scripting/permissions.py).
 """
 
@@ -270,13 +271,11 @@ async def fcall(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if rules is not None:
         argv = [*carried[:2], *carried[4:]]
     read_only = argv[0].lower() == b"fcall_ro"
-    functions = ctx.backend.scripting.functions
-    found = functions.find(argv[1])
-    if found is None:
-        # Maybe loaded (through the system group) but not yet applied here: a library
-        # acknowledged before this call is found once this node caught up.
-        await ctx.backend.system_read_barrier()
-        found = functions.find(argv[1])
+    # Libraries change through the system group: once this node has caught up with it, a
+    # library loaded, replaced or deleted before this call was acknowledged is seen as such
+    # (looking first and waiting only when missing would run a deleted function).
+    await ctx.backend.system_read_barrier()
+    found = ctx.backend.scripting.functions.find(argv[1])
     if found is None:
         return NOT_FOUND
     library, info = found
