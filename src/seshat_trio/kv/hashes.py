@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import attrs
-
 from seshat_trio.kv import registry, sampling
 from seshat_trio.kv.collections import (
     Collection,
@@ -26,7 +24,6 @@ from seshat_trio.kv.parsing import (
     LLONG_MIN,
     NOT_FLOAT,
     NOT_INTEGER,
-    SYNTAX_ERROR,
     add_decimals,
     format_decimal,
     is_representable,
@@ -44,8 +41,6 @@ from seshat_trio.pubsub.notify import HASH as HASH_EVENTS
 
 HASH = 4
 register_type(HASH, "hash", lambda value: b"hashtable", collection=True)
-
-_LONG_MAX = 2**63 - 1
 
 
 def _read(view: KeyView, key: bytes) -> Collection | None:
@@ -206,25 +201,8 @@ def hincrbyfloat(view: WritableView, parsed: tuple[bytes, bytes, bytes]) -> Repl
 
 
 # -- HRANDFIELD -----------------------------------------------------------------------------
-@attrs.frozen(slots=True)
-class RandArgs:
-    key: bytes
-    count: int | None  # None: one field, as a bulk string
-    with_values: bool
-
-
-def parse_hrandfield(args: Args) -> RandArgs | ErrorReply:
-    if len(args) == 1:
-        return RandArgs(args[0], None, with_values=False)
-    count = sampling.parse_count(args[1])
-    if isinstance(count, ErrorReply):
-        return count
-    if len(args) > 3 or (len(args) == 3 and args[2].lower() != b"withvalues"):
-        return SYNTAX_ERROR
-    with_values = len(args) == 3
-    if with_values and not -_LONG_MAX // 2 <= count <= _LONG_MAX // 2:
-        return ErrorReply("ERR value is out of range")
-    return sampling.check_repeats(count) or RandArgs(args[0], count, with_values)
+def parse_hrandfield(args: Args) -> sampling.RandArgs | ErrorReply:
+    return sampling.parse_random(args, b"withvalues")
 
 
 def _fields_reply(items: Iterable[tuple[bytes, bytes]], with_values: bool) -> Reply:
@@ -233,7 +211,7 @@ def _fields_reply(items: Iterable[tuple[bytes, bytes]], with_values: bool) -> Re
     return [member_of(suffix) for suffix, _ in items]
 
 
-def hrandfield(view: KeyView, cmd: RandArgs) -> Reply:
+def hrandfield(view: KeyView, cmd: sampling.RandArgs) -> Reply:
     h = _read(view, cmd.key)
     if cmd.count is None:
         if h is None:
@@ -243,10 +221,10 @@ def hrandfield(view: KeyView, cmd: RandArgs) -> Reply:
     if h is None or cmd.count == 0:
         return []
     if cmd.count < 0:
-        return _fields_reply(sampling.random_items(h, view.random(), -cmd.count), cmd.with_values)
+        return _fields_reply(sampling.random_items(h, view.random(), -cmd.count), cmd.with_pairs)
     if cmd.count >= h.count:
-        return _fields_reply(h.items(), cmd.with_values)
-    return _fields_reply(sampling.distinct_items(h, view.random(), cmd.count), cmd.with_values)
+        return _fields_reply(h.items(), cmd.with_pairs)
+    return _fields_reply(sampling.distinct_items(h, view.random(), cmd.count), cmd.with_pairs)
 
 
 # -- HSCAN ----------------------------------------------------------------------------------

@@ -10,9 +10,12 @@ uniform (an element after a wide gap is likelier). The `rng` decides everything:
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+
+import attrs
 
 from seshat_trio.kv.collections import Collection, from_position
-from seshat_trio.kv.parsing import NOT_INTEGER, parse_int
+from seshat_trio.kv.parsing import NOT_INTEGER, SYNTAX_ERROR, parse_int
 from seshat_trio.protocol import ErrorReply
 
 EXACT_RANDOM_ELEMENTS = 1000
@@ -34,6 +37,31 @@ def parse_count(arg: bytes) -> int | ErrorReply:
             f"ERR value is out of range, value must between {-_LONG_MAX} and {_LONG_MAX}"
         )
     return count
+
+
+@attrs.frozen(slots=True)
+class RandArgs:
+    """HRANDFIELD / ZRANDMEMBER: `key [count [WITHVALUES | WITHSCORES]]`."""
+
+    key: bytes
+    count: int | None  # None: one element, as a bulk string
+    with_pairs: bool  # WITHVALUES / WITHSCORES: each element with its value or score
+
+
+def parse_random(args: Sequence[bytes], pairs_word: bytes) -> RandArgs | ErrorReply:
+    """`key [count [<pairs_word>]]` as Redis 7.0 parses HRANDFIELD and ZRANDMEMBER."""
+    if len(args) == 1:
+        return RandArgs(args[0], None, with_pairs=False)
+    count = parse_count(args[1])
+    if isinstance(count, ErrorReply):
+        return count
+    if len(args) > 3 or (len(args) == 3 and args[2].lower() != pairs_word):
+        return SYNTAX_ERROR
+    with_pairs = len(args) == 3
+    # Redis doubles the count for the reply's length and refuses what would overflow.
+    if with_pairs and not -_LONG_MAX // 2 <= count <= _LONG_MAX // 2:
+        return ErrorReply("ERR value is out of range")
+    return check_repeats(count) or RandArgs(args[0], count, with_pairs)
 
 
 def check_repeats(count: int) -> ErrorReply | None:

@@ -495,31 +495,11 @@ class Members(Collection):
             yield suffix[1:], b"%.17g" % _SCORE.unpack(raw)[0]
 
 
-_LONG_MAX = 2**63 - 1
+def parse_zrandmember(args: Args) -> sampling.RandArgs | ErrorReply:
+    return sampling.parse_random(args, b"withscores")
 
 
-@attrs.frozen(slots=True)
-class RandArgs:
-    key: bytes
-    count: int | None  # None: one member, as a bulk string
-    with_scores: bool
-
-
-def parse_zrandmember(args: Args) -> RandArgs | ErrorReply:
-    if len(args) == 1:
-        return RandArgs(args[0], None, with_scores=False)
-    count = sampling.parse_count(args[1])
-    if isinstance(count, ErrorReply):
-        return count
-    if len(args) > 3 or (len(args) == 3 and args[2].lower() != b"withscores"):
-        return SYNTAX_ERROR
-    with_scores = len(args) == 3
-    if with_scores and not -_LONG_MAX // 2 <= count <= _LONG_MAX // 2:
-        return ErrorReply("ERR value is out of range")
-    return sampling.check_repeats(count) or RandArgs(args[0], count, with_scores)
-
-
-def zrandmember(view: KeyView, cmd: RandArgs) -> Reply:
+def zrandmember(view: KeyView, cmd: sampling.RandArgs) -> Reply:
     """Random picks as HRANDFIELD makes them (kv/sampling.py), from the member records."""
     z = Members.of(view, cmd.key)
     if cmd.count is None:
@@ -533,7 +513,7 @@ def zrandmember(view: KeyView, cmd: RandArgs) -> Reply:
     else:
         picked = sampling.distinct_items(z, view.random(), cmd.count)
     found = [(member_of(suffix), float(text)) for suffix, text in picked]
-    return scores_reply(found, cmd.with_scores)
+    return scores_reply(found, cmd.with_pairs)
 
 
 def zscan(view: KeyView, cmd: MemberScan) -> Reply:
