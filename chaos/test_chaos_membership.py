@@ -85,6 +85,10 @@ async def wait_voters(node: NodeProcess, want: set[int], timeout: float = CHANGE
 async def add_joiner(
     cluster: ChaosCluster, tmp_path: Path, via: int, extra: tuple[str, ...] = ()
 ) -> Joiner:
+    # These scenarios have the joiner enter every group: with the default replication
+    # factor (3) a fourth member would replicate none of the data groups.
+    reply = await cluster.node(via).call("SESHAT.MEMBER", "FACTOR", len(cluster.ids) + 1)
+    assert reply == 1, reply
     joiner = Joiner(max(cluster.ids) + 1, tmp_path, cluster.node(via).client_port, extra)
     cluster.nodes[joiner.node_id] = joiner  # the cluster kills it on exit
     joiner.launch()
