@@ -236,3 +236,11 @@ def _plain(value: object) -> object:
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
+
+
+def clients(replicas: Replicas, blocked_on: str) -> tuple[Client, Client]:
+    """A client of the node `blocked_on` names and one of the other node."""
+    here, there = replicas.leader, replicas.follower
+    if blocked_on == "follower":
+        here, there = there, here
+    return Client(here, replicas.config), Client(there, replicas.config)

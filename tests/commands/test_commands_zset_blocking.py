@@ -9,19 +9,11 @@ from __future__ import annotations
 import pytest
 import trio
 import trio.testing
-from replicas import Client, Replicas
+from replicas import Replicas, clients
 
 from seshat_trio.protocol import ErrorReply as Err
 
 WRONGTYPE = Err("WRONGTYPE Operation against a key holding the wrong kind of value")
-
-
-def clients(replicas: Replicas, blocked_on: str) -> tuple[Client, Client]:
-    """A client of the node `blocked_on` names and one of the other node."""
-    here, there = replicas.leader, replicas.follower
-    if blocked_on == "follower":
-        here, there = there, here
-    return Client(here, replicas.config), Client(there, replicas.config)
 
 
 @pytest.mark.parametrize("blocked_on", ["leader", "follower"])
