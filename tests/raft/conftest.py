@@ -69,6 +69,7 @@ class Node:
         snap = self.storage.snapshot_meta()
         self.state: list[bytes] = decode_state(self.snapshots.get(snap.index, b""))
         self.applied_index = snap.index
+        self.commit_published = 0  # the commit index `Cluster.publish_commits` last sent
         base = RaftConfig(group=GROUP, node_id=self.node_id, applied=applied)
         cfg = attrs.evolve(base, **self.cluster.cfg)
         self.core = RaftCore(
@@ -216,11 +217,25 @@ class Cluster:
         return moved or bool(queue)
 
     def stabilize(self, max_rounds: int = 200) -> None:
-        """Process Readys and deliver messages until nothing moves."""
+        """Process Readys and deliver messages until nothing moves; a quiet leader then
+        publishes a commit index its followers have not learned, as the driver does after
+        its short delay (once per commit index)."""
         for _ in range(max_rounds):
-            if not self.round():
+            if not self.round() and not self.publish_commits():
                 return
         raise AssertionError("cluster did not quiesce")
+
+    def publish_commits(self) -> bool:
+        published = False
+        for node_id, node in sorted(self.nodes.items()):
+            core = node.core
+            if node_id in self.down or node.commit_published == core.commit:
+                continue
+            if core.commit_unpublished():
+                node.commit_published = core.commit
+                core.publish_commit()
+                published = True
+        return published
 
     def tick(self, node_ids: Iterable[int] | None = None, times: int = 1) -> None:
         for _ in range(times):

@@ -333,6 +333,17 @@ class RaftCore:
         else:
             self._failed_reads.append(FailedRead(request_id, ReadFailure.NO_LEADER))
 
+    def commit_unpublished(self) -> bool:
+        """Leader: does a follower not yet know a commit index it could learn? A commit move
+        is not broadcast on its own (docs/raft.md, "Commit publication"): the driver calls
+        `publish_commit` after a short delay unless an Append or heartbeat carried it."""
+        return self._repl is not None and self._repl.commit_unpublished()
+
+    def publish_commit(self) -> None:
+        """Send every follower that is owed the commit index an Append carrying it."""
+        if self._repl is not None:
+            self._repl.publish_commit()
+
     def void_lease(self) -> None:
         """The driver's ticks stopped keeping time (a tick, or a read, came more than
         `lease_tick_gap` tick periods after the previous tick: the process was paused or
@@ -919,8 +930,15 @@ class RaftCore:
         self._send(TimeoutNow(group=self.group, src=self.node_id, dst=peer, term=self._term))
 
     def _on_ack(self, repl: Replicator, peer: int, index: int) -> None:
+        commit = self._log.committed
+        fresh = repl.on_ack(peer, index)
+        if commit < self._pending_conf_index <= self._log.committed:
+            # A member with a committed membership change unapplied does not campaign, and
+            # this change may soon need one to (the leader's own removal, a transfer): the
+            # followers learn its commit at once, not after the driver's delay.
+            repl.publish_commit()
         # Only a fresh ack may trigger TimeoutNow: a second one would start a second election.
-        if repl.on_ack(peer, index) and peer == self._transferee and repl.caught_up(peer):
+        if fresh and peer == self._transferee and repl.caught_up(peer):
             self._send_timeout_now(peer)
 
     def _step_leader(self, repl: Replicator, msg: Message) -> None:
@@ -1008,6 +1026,10 @@ class RaftCore:
     def _send_read_index_resp(
         self, follower: int, request_ids: tuple[int, ...], index: int
     ) -> None:
+        if self._repl is not None:
+            # The follower serves these reads once it applied `index`: tell it the commit
+            # now rather than at the next Append or heartbeat.
+            self._repl.publish_commit(follower)
         self._send(
             ReadIndexResp(
                 group=self.group,

@@ -12,6 +12,9 @@ Rules this module lives by:
 - Commit counts a majority of *voters* (learners replicate but never count), and only an
   entry of the leader's own term is committed by counting (Raft paper figure 8).
 - A heartbeat never tells a follower a commit index beyond what it is known to hold.
+- A commit move is not broadcast on its own: the next Append or heartbeat carries it, or
+  `publish_commit` when the driver's short delay passes first (docs/raft.md, "Commit
+  publication").
 """
 
 from __future__ import annotations
@@ -87,16 +90,19 @@ class Replicator:
             self.send_heartbeat(peer, context)
 
     def send_heartbeat(self, peer: int, context: int) -> None:
+        pr = self._progress[peer]
+        commit = min(pr.match, self._log.committed)
         self._send(
             Heartbeat(
                 group=self._cfg.group,
                 src=self._cfg.node_id,
                 dst=peer,
                 term=self._term,
-                commit=min(self._progress[peer].match, self._log.committed),
+                commit=commit,
                 context=context,
             )
         )
+        pr.commit_sent = max(pr.commit_sent, commit)
 
     def send_append(self, peer: int, *, send_if_empty: bool = True) -> bool:
         """Send `peer` what it needs next (entries or a snapshot); False if nothing was sent."""
@@ -124,7 +130,9 @@ class Replicator:
                 commit=self._log.committed,
             )
         )
-        pr.sent_entries(entries[-1].index if entries else pr.next - 1, len(entries))
+        last = entries[-1].index if entries else pr.next - 1
+        pr.commit_sent = max(pr.commit_sent, min(self._log.committed, last))
+        pr.sent_entries(last, len(entries))
         return True
 
     def _send_snapshot(self, peer: int, pr: Progress) -> bool:
@@ -163,7 +171,11 @@ class Replicator:
                 self._delivered(SnapshotDelivered(peer, pr.snapshot_offered))
                 pr.snapshot_offered = 0
         if self.maybe_commit():
-            self.broadcast_append()
+            # Entries waiting for a window carry the new commit at once; a follower with
+            # nothing to receive learns it from the next Append or heartbeat, or from
+            # `publish_commit` after the driver's delay.
+            for other in self.peers():
+                self.send_append(other, send_if_empty=False)
         elif not is_self and was_paused:
             self.send_append(peer)
         if not is_self:
@@ -240,6 +252,22 @@ class Replicator:
         pr = self._progress.get(peer)
         if pr is not None and pr.state is ProgressState.REPLICATE:
             pr.become_probe()
+
+    # -- commit publication ----------------------------------------------------------------
+    def owes_commit(self, peer: int) -> bool:
+        """Could `peer` learn a higher commit index than any message sent to it allowed?"""
+        pr = self._progress.get(peer)
+        return pr is not None and pr.commit_sent < min(pr.match, self._log.committed)
+
+    def commit_unpublished(self) -> bool:
+        return any(self.owes_commit(peer) for peer in self.peers())
+
+    def publish_commit(self, peer: int | None = None) -> None:
+        """Send the commit index to `peer` (None: every peer) if it is owed one: an Append,
+        empty unless entries wait. A paused peer learns it from its next Append or heartbeat."""
+        for other in self.peers() if peer is None else [peer]:
+            if self.owes_commit(other):
+                self.send_append(other)
 
     # -- commit and liveness -------------------------------------------------------------
     def maybe_commit(self) -> bool:

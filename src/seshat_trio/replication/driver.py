@@ -132,6 +132,10 @@ class DriverSettings:
     # With a `merge` function, the proposals of one pass share log entries of up to this
     # many bytes (a bigger single proposal keeps an entry of its own).
     max_merged_entry_bytes: int = 256 << 10
+    # A leader whose followers have not learned a commit index publishes it this long after
+    # the Ready loop went idle, unless the next Append (or heartbeat) carried it first
+    # (docs/raft.md, "Commit publication"). None: only Appends and heartbeats carry it.
+    commit_publish_delay: float | None = 0.005
 
 
 @attrs.frozen(slots=True)
@@ -254,6 +258,7 @@ class RaftGroupDriver:
         self._changed = trio.Event()
         self._readys = 0
         self._taken: Ready | None = None  # taken from the core by `_react`, for the loop
+        self._commit_published = 0  # the commit index `_idle` last published
         self._running = False
         self._stopped = False
         self._nursery: trio.Nursery | None = None
@@ -565,7 +570,22 @@ class RaftGroupDriver:
             if ready is not None:
                 await self._handle_ready(ready)
             else:
-                await self._wakeup.wait()
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait for the next wake-up. A leader that owes followers the commit index (a commit
+        move is not broadcast on its own) publishes it if nothing woke the loop within
+        `commit_publish_delay`: under load the next Append carries it for free."""
+        core, delay = self._core, self._settings.commit_publish_delay
+        if delay is None or core.commit == self._commit_published or not core.commit_unpublished():
+            await self._wakeup.wait()
+            return
+        with trio.move_on_after(delay):
+            await self._wakeup.wait()
+            return
+        self._commit_published = core.commit
+        core.publish_commit()
+        self._react()
 
     def _flush_proposals(self) -> None:
         if not self._queued:

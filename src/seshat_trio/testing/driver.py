@@ -101,6 +101,10 @@ class NodeParams:
     #: periods apart (a longer gap voids the lease).
     lease_reads: bool = False
     lease_tick_gap: float = 1.5
+    #: A leader owing followers the commit index publishes it this long after a Ready
+    #: left it owed (the production driver's `commit_publish_delay`); None: only the next
+    #: Append or heartbeat carries it.
+    commit_publish_ms: float | None = 1.0
 
 
 def _write(storage: MemoryLogStorage, ready: Ready) -> None:
@@ -222,6 +226,7 @@ class SimNode:
         self.last_tick_at = 0.0
         self.last_commit = 0
         self.next_read_id = 1
+        self.commit_publication_due = False
 
     def start(self) -> None:
         """Boot (first time) or restart from durable state."""
@@ -333,6 +338,7 @@ class SimNode:
         before any later apply can change the membership it was computed with.
         """
         self._observe_commit()
+        self._schedule_commit_publication()
         core = self.core
         if core is None or self.inflight is not None or not core.has_ready():
             return
@@ -356,6 +362,30 @@ class SimNode:
             self.host.schedule(delay, lambda: self._fsynced(life))
         else:
             self._finish(ready, data)
+
+    def _schedule_commit_publication(self) -> None:
+        """As the production driver: a leader that owes followers the commit index sends
+        it after `commit_publish_ms`, unless an Append or heartbeat carried it meanwhile."""
+        core, delay = self.core, self.params.commit_publish_ms
+        if (
+            delay is None
+            or core is None
+            or self.commit_publication_due
+            or not core.commit_unpublished()
+        ):
+            return
+        self.commit_publication_due = True
+        life = self.incarnation
+
+        def publish() -> None:
+            if self.incarnation != life or self._paused(publish):
+                return
+            self.commit_publication_due = False
+            if self.core is not None:
+                self.core.publish_commit()
+                self.pump()
+
+        self.host.schedule(delay, publish)
 
     def _snapshot_data(self, ready: Ready) -> bytes | None:
         """The received data of the snapshot `ready` installs, if it installs one; a parked

@@ -61,6 +61,10 @@ class SimConfig:
     @classmethod
     def for_seed(cls, seed: int, steps: int = DEFAULT_STEPS) -> SimConfig:
         rng = random.Random(f"seshat-sim-config-{seed}")
+        # Drawn apart so the other draws of a seed stay as they were.
+        commit_publish_ms = random.Random(f"seshat-sim-commit-{seed}").choice(
+            [None, 0.2, 1.0, 5.0]
+        )
         lease_reads = rng.random() < 0.4
         # Leases assume bounded clock drift (raft.md): keep the skew well inside it.
         skew = 0.02 if lease_reads else rng.choice([0.02, 0.25, 1.0])
@@ -76,6 +80,7 @@ class SimConfig:
                 snapshot_chunk_bytes=rng.choice([8, 64, 4096]),
                 fsync_max_ms=rng.choice([0.5, 3.0, 15.0]),
                 fsync_stall_probability=rng.choice([0.0, 0.0, 0.02]),
+                commit_publish_ms=commit_publish_ms,
             ),
             workload=WorkloadParams(
                 clients=rng.randint(2, 5),
