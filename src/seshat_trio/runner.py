@@ -51,6 +51,7 @@ from seshat_trio.pubsub.hub import PubSubHub
 from seshat_trio.pubsub.keyspace import KeyspaceNotifier
 from seshat_trio.pubsub.replicated import NotifyFollower
 from seshat_trio.raft import Membership, RaftConfig
+from seshat_trio.replication.commit_publisher import commit_publisher_for
 from seshat_trio.replication.driver import DriverSettings, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.ticker import Ticker
@@ -372,6 +373,7 @@ async def serve_node(
                     await nursery.start(driver.run)
                 # One task ticks every group; one balances the leaders of the data groups.
                 nursery.start_soon(Ticker(config.raft.heartbeat_ms / 1000, drivers.values()).run)
+                nursery.start_soon(commit_publisher_for(drivers.values()).run)
                 nursery.start_soon(balancer.run)
                 # Up before the RESP listener: /health answers (503) while the node starts.
                 http_port = await nursery.start(admin.run, config.node.http_addr)

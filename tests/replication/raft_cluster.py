@@ -23,6 +23,7 @@ from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.protocol import SimpleString
 from seshat_trio.raft import Membership, RaftConfig, Role
+from seshat_trio.replication.commit_publisher import commit_publisher_for
 from seshat_trio.replication.driver import DriverSettings, PeerMessage, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.ticker import Ticker
@@ -87,6 +88,7 @@ class Node:
     settings: DriverSettings
     system: bool = False
     merge: Callable[[list[bytes]], bytes] | None = None
+    publish_commits: bool = True  # run a CommitPublisher, as a node does
     store: Store = attrs.field(init=False)
     machine: StateMachine = attrs.field(init=False)
     driver: RaftGroupDriver = attrs.field(init=False)
@@ -123,6 +125,8 @@ class Node:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.driver.run)
                 nursery.start_soon(Ticker(self.settings.tick_seconds, [self.driver]).run)
+                if self.publish_commits:
+                    nursery.start_soon(commit_publisher_for([self.driver]).run)
                 task_status.started()
         self.stopped.set()
 
@@ -150,10 +154,14 @@ class Cluster:
         *,
         system: bool = False,
         merge: Callable[[list[bytes]], bytes] | None = None,
+        publish_commits: bool = True,
     ) -> None:
         self.network = Network()
         self.nodes = {
-            i: Node(i, tmp_path / f"node{i}", self.network, settings, system, merge) for i in IDS
+            i: Node(
+                i, tmp_path / f"node{i}", self.network, settings, system, merge, publish_commits
+            )
+            for i in IDS
         }
 
     def __iter__(self) -> Iterator[Node]:

@@ -260,7 +260,13 @@ class Replicator:
         return pr is not None and pr.commit_sent < min(pr.match, self._log.committed)
 
     def commit_unpublished(self) -> bool:
-        return any(self.owes_commit(peer) for peer in self.peers())
+        # Asked each time a leader's Ready loop goes idle: no sorting, no lookups.
+        committed, me = self._log.committed, self._cfg.node_id
+        return any(
+            pr.commit_sent < min(pr.match, committed)
+            for peer, pr in self._progress.items()
+            if peer != me
+        )
 
     def publish_commit(self, peer: int | None = None) -> None:
         """Send the commit index to `peer` (None: every peer) if it is owed one: an Append,

@@ -65,6 +65,7 @@ from seshat_trio.raft import (
     SnapshotMeta,
     SoftState,
 )
+from seshat_trio.replication.commit_publisher import CommitPublisher
 from seshat_trio.replication.log_storage import RaftLogStore, ready_batch
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.pending import PendingReply
@@ -132,10 +133,6 @@ class DriverSettings:
     # With a `merge` function, the proposals of one pass share log entries of up to this
     # many bytes (a bigger single proposal keeps an entry of its own).
     max_merged_entry_bytes: int = 256 << 10
-    # A leader whose followers have not learned a commit index publishes it this long after
-    # the Ready loop went idle, unless the next Append (or heartbeat) carried it first
-    # (docs/raft.md, "Commit publication"). None: only Appends and heartbeats carry it.
-    commit_publish_delay: float | None = 0.005
 
 
 @attrs.frozen(slots=True)
@@ -258,7 +255,9 @@ class RaftGroupDriver:
         self._changed = trio.Event()
         self._readys = 0
         self._taken: Ready | None = None  # taken from the core by `_react`, for the loop
-        self._commit_published = 0  # the commit index `_idle` last published
+        # The node's publisher of commit indexes owed to idle followers (None: only Appends
+        # and heartbeats carry them; docs/raft.md, "Commit publication").
+        self.commit_publisher: CommitPublisher | None = None
         self._running = False
         self._stopped = False
         self._nursery: trio.Nursery | None = None
@@ -570,22 +569,20 @@ class RaftGroupDriver:
             if ready is not None:
                 await self._handle_ready(ready)
             else:
-                await self._idle()
+                publisher = self.commit_publisher
+                if publisher is not None and self._core.commit_unpublished():
+                    publisher.due(self)
+                    await self._wakeup.wait()
+                    publisher.busy(self)
+                else:
+                    await self._wakeup.wait()
 
-    async def _idle(self) -> None:
-        """Wait for the next wake-up. A leader that owes followers the commit index (a commit
-        move is not broadcast on its own) publishes it if nothing woke the loop within
-        `commit_publish_delay`: under load the next Append carries it for free."""
-        core, delay = self._core, self._settings.commit_publish_delay
-        if delay is None or core.commit == self._commit_published or not core.commit_unpublished():
-            await self._wakeup.wait()
-            return
-        with trio.move_on_after(delay):
-            await self._wakeup.wait()
-            return
-        self._commit_published = core.commit
-        core.publish_commit()
-        self._react()
+    def publish_owed_commit(self) -> None:
+        """The loop stayed idle with a commit index owed to followers: send it (the node's
+        `CommitPublisher` calls this; under load the next Append carries it instead)."""
+        if self._running and self._core.commit_unpublished():
+            self._core.publish_commit()
+            self._react()
 
     def _flush_proposals(self) -> None:
         if not self._queued:

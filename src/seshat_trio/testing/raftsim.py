@@ -62,9 +62,7 @@ class SimConfig:
     def for_seed(cls, seed: int, steps: int = DEFAULT_STEPS) -> SimConfig:
         rng = random.Random(f"seshat-sim-config-{seed}")
         # Drawn apart so the other draws of a seed stay as they were.
-        commit_publish_ms = random.Random(f"seshat-sim-commit-{seed}").choice(
-            [None, 0.2, 1.0, 5.0]
-        )
+        commit_publish_ms = random.Random(f"seshat-sim-commit-{seed}").choice([None, 0.2, 1.0, 5.0])
         lease_reads = rng.random() < 0.4
         # Leases assume bounded clock drift (raft.md): keep the skew well inside it.
         skew = 0.02 if lease_reads else rng.choice([0.02, 0.25, 1.0])
