@@ -69,7 +69,7 @@ class Progress:
     # The leader's tick count when this peer last answered (None: not in this term).
     last_heard: int | None = None
     # The highest commit index a message sent to this peer let it learn (an Append's
-    # commit up to the last index it carried; a heartbeat's); see `Replicator.owes_commit`.
+    # commit up to the last index it carried; a heartbeat's): `Replicator.owes_commit`.
     commit_sent: int = 0
 
     def become_probe(self) -> None:

@@ -255,15 +255,19 @@ class Replicator:
 
     # -- commit publication ----------------------------------------------------------------
     def owes_commit(self, peer: int) -> bool:
-        """Could `peer` learn a higher commit index than any message sent to it allowed?"""
+        """Could `peer` learn a higher commit index than any message sent to it allowed?
+
+        Judged on what was sent to it (`next - 1`), not on what it acknowledged (`match`):
+        a follower whose ack is still on its way holds those entries already, and a member
+        the committed entry removes gets no later message to learn it from."""
         pr = self._progress.get(peer)
-        return pr is not None and pr.commit_sent < min(pr.match, self._log.committed)
+        return pr is not None and pr.commit_sent < min(pr.next - 1, self._log.committed)
 
     def commit_unpublished(self) -> bool:
         # Asked each time a leader's Ready loop goes idle: no sorting, no lookups.
         committed, me = self._log.committed, self._cfg.node_id
         return any(
-            pr.commit_sent < min(pr.match, committed)
+            pr.commit_sent < min(pr.next - 1, committed)
             for peer, pr in self._progress.items()
             if peer != me
         )

@@ -44,6 +44,7 @@ from seshat_trio.storage.batch import (
     WriteBatch,
 )
 from seshat_trio.storage.errors import StorageError
+from seshat_trio.storage.run_queue import runnable_tasks
 from seshat_trio.storage.store import Store
 
 
@@ -165,7 +166,7 @@ class GroupCommitter:
             self._running
             and self._in_flight is None
             and not self._queue
-            and trio.lowlevel.current_statistics().tasks_runnable == 0
+            and runnable_tasks() == 0
         )
 
     def _start_round(self) -> None:
