@@ -231,6 +231,7 @@ async def serve_node(
             return await executor(src, request)
 
         peers = {node_id: addr for node_id, addr in members.items() if node_id != config.node.id}
+        data_groups = joined.every_group if joined else layout.shards.group_ids
         transport = Transport(
             config.node.id,
             config.node.internal_addr,
@@ -240,6 +241,9 @@ async def serve_node(
             rng=rng,
             client_addr=str(config.node.client_addr),
             secrets=cluster_secrets(config),
+            # Several groups' rounds end together (one fsync round): their messages to a
+            # peer share a frame (transport/raft_batch.py).
+            coalesce_raft=len(data_groups) > 1,
         )
 
         def driver_for(group: int, machine: StateMachine, founders: frozenset[int]) -> None:
@@ -263,7 +267,7 @@ async def serve_node(
         # A driver for every data group: placement may move any of them here later (the
         # group's leader then adds this node as a learner). Only the founders of a brand-new
         # cluster start as voters; any other group is joined empty, as a joining node does.
-        for group in joined.every_group if joined else layout.shards.group_ids:
+        for group in data_groups:
             machine = KvStateMachine(store, group)
             # A joining node learns each group's members from its leader: its own
             # --data-groups (read at bootstrap only) need not match the cluster's.
