@@ -170,13 +170,15 @@ def raft_config(config: Config, group: int) -> RaftConfig:
     )
 
 
-def driver_settings(config: Config) -> DriverSettings:
+def driver_settings(config: Config, *, groups: int = 1) -> DriverSettings:
+    """The drivers' settings on a node hosting `groups` data groups."""
     raft = config.raft
     return DriverSettings(
         tick_seconds=raft.heartbeat_ms / 1000,
         snapshot_entries=raft.snapshot_entries,
         snapshot_bytes=raft.snapshot_bytes,
         snapshot_chunk_bytes=raft.snapshot_chunk_bytes,
+        one_round_in_flight=groups > 1,
     )
 
 
@@ -254,7 +256,7 @@ async def serve_node(
                 machine=machine,
                 transport=transport,
                 initial_membership=Membership(voters=frozenset() if joined else founders),
-                settings=driver_settings(config),
+                settings=driver_settings(config, groups=len(data_groups)),
                 rng=rng,
                 # Writes of many clients share one data entry; the system group's rare
                 # proposals each keep their own.
