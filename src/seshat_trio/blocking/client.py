@@ -96,6 +96,10 @@ async def block(
     answered = False  # by an attempt: the key may hold more, the next waiter tries
     try:
         # The command itself, on every key: WRONGTYPE on any is its answer, as in Redis.
+        # A follower applies a write shortly after its client saw it acknowledged (docs/
+        # raft.md, "Commit publication"): it looks at its state after a read barrier.
+        if group.hosted and not group.is_leader():
+            await group.read_barrier()
         if may_hold_data(group, waiter.keys):
             reply = await attempt(argv)
             if not nothing_popped(reply):
