@@ -57,6 +57,7 @@ class Net:
         client_addr: str = "",
         client_tls_port: int = 0,
         secrets: ClusterSecrets = ClusterSecrets.none(),  # noqa: B008 (frozen)
+        coalesce_raft: bool = False,
     ) -> Node:
         received: list[PeerMessage] = []
         transport = Transport(
@@ -70,6 +71,7 @@ class Net:
             client_addr=client_addr,
             client_tls_port=client_tls_port,
             secrets=secrets,
+            coalesce_raft=coalesce_raft,
         )
         scope = trio.CancelScope()
 

@@ -64,7 +64,7 @@ def test_tls_client_ports_are_proven_when_both_hellos_carry_them() -> None:
     for change in ({"dialler_tls_port": 6391}, {"acceptor_tls_port": 6390}):
         altered = attrs.evolve(tls, **change)  # type: ignore[arg-type]
         assert secrets.verify(Role.DIALLER, altered, proofs) is None, change
-    # A peer of an older build (no features bit 2) proves the transcript without ports, so
+    # A peer of an older build (no features bit 3) proves the transcript without ports, so
     # the two still meet; the ports it cannot know are then left out on both sides.
     old = transcript(dialler_features=both, acceptor_features=1, dialler_tls_port=6390)
     assert secrets.verify(Role.DIALLER, old, secrets.proofs(Role.DIALLER, transcript(

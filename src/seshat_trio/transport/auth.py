@@ -74,7 +74,7 @@ class Transcript:
     # peer withhold (or send) optional messages by flipping them.
     dialler_features: int
     acceptor_features: int
-    # Each side's TLS client port, bound when both Hellos carry one (features bit 2): a
+    # Each side's TLS client port, bound when both Hellos carry one (features bit 3): a
     # peer of an older build computes its proofs without them.
     dialler_tls_port: int = 0
     acceptor_tls_port: int = 0

@@ -31,6 +31,7 @@ from seshat_trio.transport.connection import FramedStream
 from seshat_trio.transport.errors import AuthenticationError, HandshakeError, NotMember
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
+    FEATURES,
     HELLO_MAGIC,
     PROTOCOL_VERSION,
     Hello,
@@ -79,9 +80,11 @@ async def accept(
     secrets: ClusterSecrets,
     is_member: Callable[[int], bool],
     limits: TransportLimits,
+    features: int = FEATURES,
     client_tls_port: int = 0,
 ) -> Peer:
-    """Run the acceptor's side; the authenticated dialler, or a TransportError."""
+    """Run the acceptor's side; the authenticated dialler, or a TransportError. `features`:
+    what this side announces (tests play an older build with fewer bits)."""
     nonce = new_nonce()
     try:
         with trio.fail_after(limits.handshake_timeout):
@@ -90,6 +93,7 @@ async def accept(
                 peer_id=0,
                 client_addr=client_addr,
                 nonce=nonce,
+                features=features,
                 client_tls_port=client_tls_port,
             )
             await framed.send(opening)
