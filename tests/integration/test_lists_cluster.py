@@ -90,6 +90,31 @@ def test_a_blocked_client_that_hangs_up_or_is_killed_pops_nothing(
         assert r.lrange("hungup", 0, -1) == [b"kept"]
 
 
+def test_client_unblock_ends_a_wait_on_the_node_the_client_is_connected_to(
+    shared_cluster: ClusterProcesses,
+) -> None:
+    leader = shared_cluster.leader()
+    follower = shared_cluster.followers(leader)[0]
+    with ThreadPoolExecutor(1) as pool, follower.client() as admin, leader.client() as other:
+        waiting = block(pool, follower, "BZPOPMIN", "unblock-z", "unblock-y", "0")
+        (blocked,) = [c for c in admin.client_list() if c["cmd"] == "bzpopmin"]
+        assert blocked["flags"] == "b"
+        clients_info = admin.info("clients")
+        assert clients_info["blocked_clients"] == 1
+        assert clients_info["total_blocking_keys"] == 2
+        # Another node does not list the client: it cannot unblock it (as CLIENT KILL).
+        assert other.execute_command("CLIENT", "UNBLOCK", blocked["id"], "ERROR") == 0
+        assert admin.execute_command("CLIENT", "UNBLOCK", blocked["id"], "ERROR") == 1
+        with pytest.raises(redis.ResponseError, match="UNBLOCKED client unblocked via CLIENT"):
+            waiting.result(10)
+        assert admin.info("clients")["total_blocking_keys"] == 0
+        waiting = block(pool, follower, "BLMOVE", "unblock-q", "unblock-d", "LEFT", "LEFT", "0")
+        (blocked,) = [c for c in admin.client_list() if c["cmd"] == "blmove"]
+        assert admin.execute_command("CLIENT", "UNBLOCK", blocked["id"]) == 1
+        assert waiting.result(10) is None
+        assert blocked_clients(follower) == 0
+
+
 def test_a_client_blocked_on_a_follower_survives_a_leader_kill(
     make_cluster: ClusterFactory,
 ) -> None:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seshat_trio.kv.parsing import add_decimals, format_decimal, parse_decimal, parse_int
+from seshat_trio.kv.parsing import (
+    LONG_DOUBLE_MAX,
+    add_decimals,
+    format_decimal,
+    parse_decimal,
+    parse_int,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +51,14 @@ def test_float_results_print_like_redis(a: bytes, b: bytes, result: bytes) -> No
     assert format_decimal(add_decimals(x, y)) == result
 
 
-@pytest.mark.parametrize("text", [b"abc", b" 1", b"1 ", b"1_0", b"", b"nan", b"0x1p3", b"1e"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"abc", b" 1", b"1 ", b"1_0", b"", b"nan", b"1e", b"0x", b"0x.p1", b"0x1p", b"0xg",
+        b"0x 1", b"x10", b"0x1p1.5", b"0x1p-16446", b"0x1p16384",
+        b"0x1.ffffffffffffffffp16383", b"0x1p99999999999", b"0x1p-99999999999",
+    ],
+)  # fmt: skip
 def test_invalid_floats_are_refused(text: bytes) -> None:
     assert parse_decimal(text) is None
 
@@ -71,6 +85,29 @@ def test_floats_strtold_refuses_with_erange_are_refused(text: bytes) -> None:
 )  # fmt: skip
 def test_zero_subnormals_and_the_largest_long_double_parse(text: bytes) -> None:
     assert parse_decimal(text) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (b"0x10", "16"), (b"-0x10", "-16"), (b"+0x1", "1"), (b"0x1P+3", "8"), (b"0x1.", "1"),
+        (b"0x.1", "0.0625"), (b"0X.8P1", "1"), (b"0x1p-2", "0.25"), (b"-0x0", "0"),
+        (b"0x0p99999999", "0"), (b"0x" + b"0" * 5000 + b"1p-3", "0.125"),
+        # 65 significant bits round to a long double's 64, to nearest even.
+        (b"0x1.0000000000000001p0", 1), (b"0x1.0000000000000003p0", 1 + Fraction(1, 2**62)),
+    ],
+)  # fmt: skip
+def test_hex_floats_parse_as_strtold_reads_them(text: bytes, value: str | int | Fraction) -> None:
+    # Redis 7.0.15: INCRBYFLOAT f 0x10 answers 16, 0x1p-16446 and 0x1p16384 are refused.
+    parsed = parse_decimal(text)
+    assert parsed is not None and Fraction(parsed) == Fraction(value)
+
+
+def test_the_largest_and_smallest_hex_long_doubles_parse() -> None:
+    largest = parse_decimal(b"0x1.fffffffffffffffep16383")
+    smallest = parse_decimal(b"0x1p-16445")
+    assert largest is not None and abs(largest - LONG_DOUBLE_MAX) < Decimal("1e4913")
+    assert smallest is not None and Decimal(0) < smallest < Decimal("1e-4950")
 
 
 def test_infinity_parses_so_incrbyfloat_can_name_it() -> None:

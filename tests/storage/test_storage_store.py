@@ -1,5 +1,6 @@
 """Store: every batch operation, log truncations, reopen, format refusal, errors."""
 
+import threading
 from pathlib import Path
 
 import plyvel
@@ -373,3 +374,29 @@ def test_a_crash_during_migration_leaves_the_old_format(
         while store.sweep_garbage():
             pass
         assert len(raw_keys(store, keys.values_prefix(1))) == 26
+
+
+def test_known_log_size_is_read_while_a_write_holds_the_store(store: Store) -> None:
+    # The group committer's thread holds the store's lock for a whole synced write; the
+    # driver asks for the log size after every Ready of every group on the event loop.
+    append(store, 1, 1, 3)
+    size = store.log_size_bytes(1)  # computed once (under the lock)
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store._lock:  # what `Store._commit` holds while LevelDB syncs
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert held.wait(10)
+        answers: list[int] = []
+        reader = threading.Thread(target=lambda: answers.append(store.log_size_bytes(1)))
+        reader.start()
+        reader.join(5)
+        assert answers == [size]
+    finally:
+        release.set()
+        thread.join()

@@ -20,8 +20,16 @@ connection closes. So:
   (TRYAGAIN, or an unknown outcome: answered as is, never retried, which could pop twice);
 - first blocked, first served on this node: see waiters.py. Across nodes, the leader's log
   orders the attempts;
-- as in Redis 7.0, WRONGTYPE is answered only when the command starts (its first attempt);
-  a blocked client whose key gets another type keeps waiting.
+- as in Redis 7.0, WRONGTYPE for a key it pops from is answered only when the command
+  starts (its first attempt, on every key). Once blocked, a client waits only on its keys
+  holding the type it pops (`Blocking.kind`, in this node's applied state): an attempt
+  names those keys alone (`Blocking.retarget`), so a key that became a string is skipped
+  and a later key that got elements serves it, as Redis serves it. An attempt that still
+  meets another type (the leader is ahead of this node) keeps the client waiting, unless
+  it is BLMOVE's destination: that WRONGTYPE is answered, as Redis answers it;
+- CLIENT UNBLOCK (commands/clients.py, through `ClientState.blocked`) ends the wait as a
+  timeout or with `-UNBLOCKED`; an attempt under way runs to its outcome first (a Raft
+  entry cannot be taken back), so a client unblocked at that moment may get its element.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
-from seshat_trio.blocking.waiters import Waiter, Waiters
+from seshat_trio.blocking.waiters import Unblocked, Waiter, Waiters
 from seshat_trio.commands.context import CommandContext, GroupBackend
 from seshat_trio.kv.blocking import Blocking, found_nothing
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply
@@ -46,12 +54,6 @@ def nothing_popped(reply: Reply) -> bool:
     return found_nothing(reply)
 
 
-def is_error(reply: Reply) -> bool:
-    if isinstance(reply, RawReplies):
-        return reply.data.startswith(b"-")
-    return isinstance(reply, ErrorReply)
-
-
 def wrong_type(reply: Reply) -> bool:
     if isinstance(reply, RawReplies):
         return reply.data.startswith(b"-WRONGTYPE")
@@ -64,14 +66,25 @@ def may_hold_data(group: GroupBackend, keys: Sequence[bytes]) -> bool:
     return any(group.get(key) is not None for key in keys)
 
 
+def keys_of_kind(group: GroupBackend, keys: Sequence[bytes], kind: int) -> tuple[bytes, ...]:
+    """Those of `keys` that hold a value of type `kind` in this node's applied state."""
+    return tuple(
+        key for key in keys if (value := group.get(key)) is not None and value.kind == kind
+    )
+
+
+UNBLOCKED = ErrorReply("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+
+
 async def block(
     ctx: CommandContext,
     blocking: Blocking,
     argv: list[bytes],
     group: GroupBackend,
-    attempt: Callable[[], Awaitable[Reply]],
+    attempt: Callable[[list[bytes]], Awaitable[Reply]],
 ) -> Reply:
-    """Run blocking command `argv` (arguments valid) for a client of this node."""
+    """Run blocking command `argv` (arguments valid) for a client of this node; `attempt`
+    runs a command line (the same command, on some of its keys) once as a write."""
     args = tuple(argv[1:])
     timeout = blocking.timeout(args)
     assert not isinstance(timeout, ErrorReply), "the caller checked the arguments"
@@ -79,33 +92,54 @@ async def block(
     waiters: Waiters = ctx.backend.waiters
     waiter = Waiter(blocking.keys(args))
     waiters.add(waiter)
-    served = False
+    ctx.client.blocked = waiter
+    answered = False  # by an attempt: the key may hold more, the next waiter tries
     try:
-        look = first = may_hold_data(group, waiter.keys)
-        while True:
-            if look:
-                waiter.woken = False
-                reply = await attempt()
-                # Only the command itself answers WRONGTYPE: once blocked, Redis 7.0 keeps
-                # waiting while a key holds another type.
-                if not (nothing_popped(reply) or (not first and wrong_type(reply))):
-                    served = not is_error(reply)
-                    return reply
-            first = False
+        # The command itself, on every key: WRONGTYPE on any is its answer, as in Redis.
+        if may_hold_data(group, waiter.keys):
+            reply = await attempt(argv)
+            if not nothing_popped(reply):
+                answered = True
+                return reply
+        while waiter.unblocked is None:
             if not waiter.woken and not await _wait(ctx, waiter, deadline):
-                return blocking.nil
-            look = may_hold_data(group, waiter.keys)
-            if not look:
-                waiter.woken = False  # nothing here to pop: wait for the next change
+                break
+            waiter.woken = False
+            keys = keys_of_kind(group, waiter.keys, blocking.kind)
+            if not keys or waiter.unblocked is not None:
+                continue  # nothing here to pop: wait for the next change
+            reply = await attempt([argv[0], *blocking.retarget(args, keys)])
+            if nothing_popped(reply):
+                continue
+            if wrong_type(reply) and not await _destination_wrong(blocking, args, group):
+                continue  # a key it pops from changed type on the leader: keep waiting
+            answered = True
+            return reply
+        return UNBLOCKED if waiter.unblocked is Unblocked.ERROR else blocking.nil
     finally:
-        if served:
+        ctx.client.blocked = None
+        if answered:
             waiters.served(waiter)
         else:
             waiters.remove(waiter)
 
 
+async def _destination_wrong(
+    blocking: Blocking, args: tuple[bytes, ...], group: GroupBackend
+) -> bool:
+    """Whether an attempt's WRONGTYPE was its destination's (BLMOVE's), which a blocked
+    client is answered: judged on this node's state once it has every committed write."""
+    destination = blocking.destination(args)
+    if destination is None:
+        return False
+    await group.read_barrier()
+    value = group.get(destination)
+    return value is not None and value.kind != blocking.kind
+
+
 async def _wait(ctx: CommandContext, waiter: Waiter, deadline: float) -> bool:
-    """Wait for a wake; False when the deadline passed or the client went away first."""
+    """Wait for a wake (or CLIENT UNBLOCK); False when the deadline passed or the client
+    went away first."""
     woken = trio.Event()
     waiter.on_wake = woken.set
     closed = ctx.client.wait_closed

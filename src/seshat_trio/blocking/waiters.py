@@ -10,13 +10,23 @@ after the other, with no herd of attempts.
 
 A wake is a flag plus a callback (`Waiter.on_wake`, set by whoever waits: the Trio side in
 blocking/client.py), so the registry never blocks and is tested without an event loop.
+CLIENT UNBLOCK (`Waiter.unblock`) calls the same callback without the flag: the client
+stops waiting and takes no turn, so it passes none on.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Mapping
 
 from seshat_trio.storage import StoredValue
+
+
+class Unblocked(enum.Enum):
+    """How CLIENT UNBLOCK ends a wait: as if the timeout passed, or with an error."""
+
+    TIMEOUT = "timeout"
+    ERROR = "error"
 
 
 def _nothing() -> None:
@@ -24,17 +34,25 @@ def _nothing() -> None:
 
 
 class Waiter:
-    """One blocked client: the keys it waits on, and whether it was woken since it looked."""
+    """One blocked client: the keys it waits on, whether it was woken since it looked, and
+    whether CLIENT UNBLOCK ended its wait (with an error, or as a timeout)."""
 
-    __slots__ = ("keys", "on_wake", "woken")
+    __slots__ = ("keys", "on_wake", "unblocked", "woken")
 
     def __init__(self, keys: Iterable[bytes]) -> None:
         self.keys = tuple(dict.fromkeys(keys))
         self.woken = False
+        self.unblocked: Unblocked | None = None
         self.on_wake: Callable[[], None] = _nothing
 
     def wake(self) -> None:
         self.woken = True
+        self.on_wake()
+
+    def unblock(self, how: Unblocked) -> None:
+        """CLIENT UNBLOCK: stop waiting (an attempt under way still runs to its outcome)."""
+        if self.unblocked is None:
+            self.unblocked = how
         self.on_wake()
 
 
@@ -49,6 +67,11 @@ class Waiters:
     def __len__(self) -> int:
         """Blocked clients (INFO's blocked_clients)."""
         return self._count
+
+    @property
+    def key_count(self) -> int:
+        """Keys with at least one client blocked on them (INFO's total_blocking_keys)."""
+        return len(self._by_key)
 
     def add(self, waiter: Waiter) -> None:
         for key in waiter.keys:

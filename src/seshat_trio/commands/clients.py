@@ -1,16 +1,18 @@
-"""CLIENT and its subcommands: names, ids, LIST, INFO, KILL.
+"""CLIENT and its subcommands: names, ids, LIST, INFO, KILL, UNBLOCK.
 
-LIST and KILL see the connections of this node (through the `ClientRegistry` in the
-context); a request forwarded from a follower only sees its own client state.
+LIST, KILL and UNBLOCK see the connections of this node (through the `ClientRegistry` in
+the context); a request forwarded from a follower only sees its own client state. A client
+blocked on another node is unblocked (or killed) through that node, as it is listed there.
 """
 
 from __future__ import annotations
 
 import time
 
+from seshat_trio.blocking.waiters import Unblocked
 from seshat_trio.commands.context import ClientState, CommandContext
 from seshat_trio.commands.table import CommandSpec, register, subcommand, unknown_subcommand
-from seshat_trio.kv.parsing import parse_int
+from seshat_trio.kv.parsing import NOT_INTEGER, parse_int
 from seshat_trio.protocol import ErrorReply, Reply, SimpleString
 from seshat_trio.pubsub.client import client_class
 from seshat_trio.pubsub.registry import Kind
@@ -29,8 +31,10 @@ def describe(client: ClientState, now: float) -> str:
     """One CLIENT LIST line, with Redis 7.0's fields (those without meaning here are 0)."""
     multi = -1 if client.queued is None else len(client.queued)
     pubsub = client.pubsub
-    flags = ("P" if client_class(client) == "pubsub" else "") + (
-        "x" if client.queued is not None else ""
+    flags = (
+        ("P" if client_class(client) == "pubsub" else "")
+        + ("x" if client.queued is not None else "")
+        + ("b" if client.blocked is not None else "")
     )
     sub, psub, ssub = (
         (len(pubsub.names(Kind.CHANNEL)), len(pubsub.names(Kind.PATTERN)), pubsub.shard_count)
@@ -121,6 +125,29 @@ def _kill(ctx: CommandContext, client: ClientState) -> None:
         ctx.registry.kill(client.id)
 
 
+def client_unblock(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    """CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if that client of this node was in a blocking
+    command (BLPOP, ...), which then answers as if it timed out or `-UNBLOCKED`; else 0."""
+    if len(argv) > 4:
+        return ErrorReply(
+            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP."
+        )
+    how = Unblocked.TIMEOUT
+    if len(argv) == 4:
+        reason = argv[3].lower()
+        if reason not in (b"timeout", b"error"):
+            return ErrorReply("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        how = Unblocked(reason.decode())
+    wanted = parse_int(argv[2])
+    if wanted is None:
+        return NOT_INTEGER
+    for c in _clients(ctx):
+        if c.id == wanted and c.blocked is not None:
+            c.blocked.unblock(how)
+            return 1
+    return 0
+
+
 SKIP_NEXT, SKIP_THIS = 1, 2
 
 
@@ -175,6 +202,8 @@ async def client(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return client_list(ctx, argv)
     if sub == b"kill":
         return client_kill(ctx, argv)
+    if sub == b"unblock":
+        return client_unblock(ctx, argv)
     if sub == b"reply" and n == 3:
         return client_reply(ctx.client, argv[2])
     return unknown_subcommand(CLIENT, argv)  # dispatch checked name and arity
@@ -201,6 +230,7 @@ CLIENT = CommandSpec(
         subcommand("info", 2, _SUB),
         subcommand("list", -2, "admin " + _SUB),
         subcommand("kill", -3, "admin " + _SUB),
+        subcommand("unblock", -3, "admin " + _SUB),
         subcommand("reply", 3, _SUB),
     ),
 )

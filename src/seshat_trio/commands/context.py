@@ -22,7 +22,7 @@ from seshat_trio.storage import EVERY_ELEMENT, Span, StoredValue
 from seshat_trio.tunables import Tunables
 
 if TYPE_CHECKING:
-    from seshat_trio.blocking.waiters import Waiters
+    from seshat_trio.blocking.waiters import Waiter, Waiters
     from seshat_trio.membership.admin import MembershipAdmin
     from seshat_trio.pubsub.client import ClientPubSub
     from seshat_trio.pubsub.hub import PubSubHub
@@ -75,6 +75,8 @@ class ClientState:
     wait_closed: Callable[[], Awaitable[None]] | None = None
     # READONLY (commands/cluster.py): in moved mode, read other leaders' keys here.
     readonly: bool = False
+    # Its wait while in a blocking command (BLPOP, ...): the `b` flag, CLIENT UNBLOCK.
+    blocked: Waiter | None = None
 
     def end_transaction(self) -> None:
         self.queued = None

@@ -591,9 +591,9 @@ async def _block(
     if isinstance(built, ErrorReply):
         return built
 
-    async def attempt() -> Reply:
+    async def attempt(command: list[bytes]) -> Reply:
         part = _Pipeline(ctx)
-        await part.write(argv, spec, group)
+        await part.write(command, spec, group)
         await part.settle()
         return part.replies[0]
 

@@ -712,8 +712,15 @@ registry.write("blmpop", parse_blmpop, lmpop, row(
     "Pop elements from a list, or block until one is available", keys_proc=mpop_keys(2)))
 # fmt: on
 
-blocking.register("blpop", timeout_at=-1, keys=lambda args: args[:-1], nil=NULL_ARRAY)
-blocking.register("brpop", timeout_at=-1, keys=lambda args: args[:-1], nil=NULL_ARRAY)
-blocking.register("blmove", timeout_at=4, keys=lambda args: args[:1], nil=None)
-blocking.register("brpoplpush", timeout_at=2, keys=lambda args: args[:1], nil=None)
-blocking.register("blmpop", timeout_at=0, keys=_blmpop_keys, nil=NULL_ARRAY)
+# Once blocked, each waits on the keys holding lists (Redis times all of them out with a nil
+# array: the default).
+blocking.register("blpop", timeout_at=-1, keys=lambda args: args[:-1], kind=LIST,
+                  retarget=blocking.keys_then_timeout)  # fmt: skip
+blocking.register("brpop", timeout_at=-1, keys=lambda args: args[:-1], kind=LIST,
+                  retarget=blocking.keys_then_timeout)  # fmt: skip
+blocking.register("blmove", timeout_at=4, keys=lambda args: args[:1], kind=LIST,
+                  retarget=blocking.one_key, destination=lambda args: args[1])  # fmt: skip
+blocking.register("brpoplpush", timeout_at=2, keys=lambda args: args[:1], kind=LIST,
+                  retarget=blocking.one_key, destination=lambda args: args[1])  # fmt: skip
+blocking.register("blmpop", timeout_at=0, keys=_blmpop_keys, kind=LIST,
+                  retarget=blocking.timeout_numkeys_keys)  # fmt: skip

@@ -1,7 +1,8 @@
 """Argument parsing and number formatting exactly as Redis 7.0 does it.
 
 Integers follow Redis's string2ll (no sign '+', no leading zeros or spaces, 64-bit range).
-Floats for INCRBYFLOAT are computed in exact decimal arithmetic and printed like Redis's
+Floats (INCRBYFLOAT, blocking timeouts) are read as strtold reads them, C99 hex floats
+("0x1p3") included, computed in exact decimal arithmetic and printed like Redis's
 "%.17Lf" with trailing zeros removed; Redis uses an 80-bit long double, so results agree
 with Redis to 17 decimal places for every value a long double represents exactly and can
 differ beyond a long double's precision (see docs/commands.md).
@@ -26,6 +27,9 @@ _INTEGER = re.compile(rb"0|-?[1-9][0-9]{0,19}")
 _FLOAT = re.compile(
     rb"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?)", re.IGNORECASE
 )
+_HEX_FLOAT = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?")
+# A long double's significand: 64 bits.
+_LONG_DOUBLE_BITS = 64
 # Redis's MAX_LONG_DOUBLE_CHARS, the size of string2ld's buffer: a float argument must be
 # shorter than this.
 MAX_FLOAT_CHARS = 5 * 1024
@@ -50,8 +54,10 @@ def parse_int(arg: bytes) -> int | None:
 
 def parse_decimal(arg: bytes) -> Decimal | None:
     """A float argument as an exact decimal (infinities included), or None."""
-    if len(arg) >= MAX_FLOAT_CHARS or not _FLOAT.fullmatch(arg):
+    if len(arg) >= MAX_FLOAT_CHARS:
         return None
+    if not _FLOAT.fullmatch(arg):
+        return _parse_hex(arg)
     try:
         value = Decimal(arg.decode("ascii"))
     except InvalidOperation:
@@ -59,6 +65,38 @@ def parse_decimal(arg: bytes) -> Decimal | None:
     if value.is_finite() and value and _out_of_range(value):
         return None  # "1e5000", "1e-5000": strtold's ERANGE, not infinity or zero
     return value
+
+
+def _parse_hex(arg: bytes) -> Decimal | None:
+    """A C99 hex float ("0x1.8p3") as strtold reads it: rounded to a long double's 64-bit
+    significand (to nearest even), None on overflow or underflow (ERANGE)."""
+    match = _HEX_FLOAT.fullmatch(arg)
+    if match is None:
+        return None
+    sign, whole, fraction, exponent = match.groups(default=b"")
+    digits = whole + fraction
+    if not digits:
+        return None  # "0x", "0x.p1": strtold reads only the "0"; Redis wants it all
+    significand = int(digits, 16)
+    if not significand:
+        return Decimal("-0" if sign == b"-" else "0")
+    if len(exponent.lstrip(b"+-")) > 6:
+        return None  # beyond any long double (and int() refuses very long digit strings)
+    power = int(exponent or b"0") - 4 * len(fraction)
+    if not -16500 < significand.bit_length() + power < 16400:
+        return None  # far outside the long double range: ERANGE, without the arithmetic
+    excess = significand.bit_length() - _LONG_DOUBLE_BITS
+    if excess > 0:  # keep 64 bits, rounding half to even
+        kept, rest = divmod(significand, 1 << excess)
+        half = 1 << (excess - 1)
+        if rest > half or (rest == half and kept & 1):
+            kept += 1
+        significand, power = kept, power + excess
+    exact = Fraction(significand) * Fraction(2) ** power
+    if exact >= _OVERFLOW_FROM or exact <= _UNDERFLOW_UP_TO:
+        return None
+    value = _CONTEXT.divide(Decimal(exact.numerator), Decimal(exact.denominator))
+    return -value if sign == b"-" else value
 
 
 def _out_of_range(value: Decimal) -> bool:

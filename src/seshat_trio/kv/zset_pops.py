@@ -178,6 +178,9 @@ registry.write("bzmpop", parse_bzmpop, zmpop, row(
     keys_proc=numkeys_keys(2, "RW access delete")))
 # fmt: on
 
-blocking.register("bzpopmin", timeout_at=-1, keys=lambda args: args[:-1], nil=NULL_ARRAY)
-blocking.register("bzpopmax", timeout_at=-1, keys=lambda args: args[:-1], nil=NULL_ARRAY)
-blocking.register("bzmpop", timeout_at=0, keys=_bzmpop_keys, nil=NULL_ARRAY)
+blocking.register("bzpopmin", timeout_at=-1, keys=lambda args: args[:-1], kind=ZSET,
+                  retarget=blocking.keys_then_timeout)  # fmt: skip
+blocking.register("bzpopmax", timeout_at=-1, keys=lambda args: args[:-1], kind=ZSET,
+                  retarget=blocking.keys_then_timeout)  # fmt: skip
+blocking.register("bzmpop", timeout_at=0, keys=_bzmpop_keys, kind=ZSET,
+                  retarget=blocking.timeout_numkeys_keys)  # fmt: skip

@@ -213,6 +213,7 @@ class NodeService:
                 ("connected_clients", str(self.stats.connected_clients)),
                 ("maxclients", str(self._config.limits.max_clients)),
                 ("blocked_clients", str(len(self.waiters))),
+                ("total_blocking_keys", str(self.waiters.key_count)),  # as Redis 7.2
             ],
             "persistence": [("loading", "0"), ("aof_enabled", "1")],
             "stats": [

@@ -226,8 +226,15 @@ class Store:
         return self._log_state(group).last
 
     def log_size_bytes(self, group: int) -> int:
-        """Bytes (keys + encoded records) of the group's log; computed once, then maintained."""
+        """Bytes (keys + encoded records) of the group's log; computed once, then maintained.
+
+        Once known it is read without the lock, like the log bounds: the driver asks after
+        every Ready, and the lock is held by the group committer's thread for a whole synced
+        write, so with several groups the event loop would stall for another group's fsync.
+        """
         state = self._log_state(group)
+        if state.size is not None:
+            return state.size
         with self._lock:
             if state.size is None:
                 prefix = keys.log_prefix(group)
