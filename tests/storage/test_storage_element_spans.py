@@ -44,3 +44,22 @@ def test_backwards_from_a_start_equal_to_the_only_record() -> None:
         assert list(store.iter_elements(1, b"k", 7, Span(b"ab", b"abb", reverse=True))) == [
             (b"ab", b"1")
         ]
+
+
+def test_write_elements_puts_and_deletes_in_one_operation() -> None:
+    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "db") as store:
+        first = WriteBatch()
+        first.write_elements(1, b"k", 7, [(b"a", b"1"), (b"b", b"2"), (b"c", b"")])
+        store.write(first)
+        assert store.get_element(1, b"k", 7, b"b") == b"2"  # now cached
+        second = WriteBatch()
+        second.write_elements(1, b"k", 7, [(b"b", None), (b"d", b"4"), (b"a", b"one")])
+        second.put_element(1, b"k", 7, b"a", b"uno")  # later operations win
+        store.write(second)
+        expected = [(b"a", b"uno"), (b"c", b""), (b"d", b"4")]
+        assert list(store.iter_elements(1, b"k", 7)) == expected
+        assert [store.get_element(1, b"k", 7, s) for s in (b"a", b"b", b"c")] == [
+            b"uno", None, b""
+        ]  # fmt: skip
+        store.value_cache.clear()
+        assert store.get_element(1, b"k", 7, b"b") is None

@@ -217,7 +217,9 @@ class Transaction:
 
     def put_element(self, key: bytes, version: int, suffix: bytes, value: bytes) -> None:
         pending = self._pending(key, version)
-        self._remember(pending, suffix)
+        journal = self._journal
+        if journal is not None:  # `_remember`, inlined: every element write comes here
+            journal.append((pending, suffix, pending.get(suffix, _UNTOUCHED)))
         pending[suffix] = value
 
     def delete_element(self, key: bytes, version: int, suffix: bytes) -> None:
@@ -290,12 +292,12 @@ class Transaction:
         for (key, version), pending in self._elements.items():
             if _version(self.raw(key)) != version:
                 continue  # the collection is gone: its elements are garbage or never stored
-            fresh = version in self._fresh
-            for suffix, element in pending.items():
-                if element is not None:
-                    batch.put_element(group, key, version, suffix, element)
-                elif not fresh:
-                    batch.delete_element(group, key, version, suffix)
+            if version in self._fresh:  # nothing stored to delete
+                changes = [item for item in pending.items() if item[1] is not None]
+            else:
+                changes = list(pending.items())
+            if changes:
+                batch.write_elements(group, key, version, changes)
         written, cleared = self._overlay, self._cleared
         self._overlay, self._base, self._elements, self._cleared = {}, {}, {}, False
         self._fresh = set()

@@ -36,6 +36,8 @@ _HEX = re.compile(
 _INFINITY = re.compile(rb"[+-]?inf(?:inity)?", re.IGNORECASE)
 _NAN = re.compile(rb"[+-]?nan", re.IGNORECASE)
 _C_SPACE = b" \t\n\v\f\r"
+# Fewer decimal digits than this are a finite double (10**308 < DBL_MAX), never an overflow.
+_FINITE_DIGITS = 300
 
 
 def _strtod(text: bytes) -> tuple[float, bool] | None:
@@ -64,6 +66,8 @@ def _strtod(text: bytes) -> tuple[float, bool] | None:
 def parse_score(arg: bytes) -> float | None:
     """A score, increment or weight (Redis's string2d), or None: "ERR value is not a valid
     float" (or the command's own message)."""
+    if arg.isdigit() and len(arg) < _FINITE_DIGITS:
+        return float(arg)  # the usual score: plain digits, which cannot overflow
     if not arg or arg[0] in _C_SPACE:
         return None
     parsed = _strtod(arg)

@@ -19,6 +19,7 @@ of different scores walk the set in order as Redis does for a small set (listpac
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Callable, Iterator
@@ -90,13 +91,19 @@ def entries(
         yield suffix[_ORDER_HEAD:], score_of_order(suffix, 1)
 
 
-def put(z: MutableCollection, member: bytes, old: float | None, new: float) -> None:
-    """Give `member` (whose score is `old`, None if absent) the score `new`."""
+def put(
+    z: MutableCollection, member: bytes, old: float | None, new: float, key: bytes = b""
+) -> None:
+    """Give `member` (whose score is `old`, None if absent; `key`: its member key if the
+    caller has it) the score `new` (!= `old`)."""
     new += 0.0  # -0.0 is stored as 0.0 (see kv/zset_ranges.py)
-    if old is not None:
-        z.writer.delete_element(z.key, z.version, _order_key(member, old))
-    z.put(member_key(member), _SCORE.pack(new), known_new=old is None)
-    z.writer.put_element(z.key, z.version, _order_key(member, new), b"")
+    writer, name, version = z.writer, z.key, z.version
+    if old is None:
+        z.count += 1
+    else:
+        writer.delete_element(name, version, _order_key(member, old))
+    writer.put_element(name, version, key or member_key(member), _SCORE.pack(new))
+    writer.put_element(name, version, _order_key(member, new), b"")
 
 
 def remove(z: MutableCollection, member: bytes, old: float) -> None:
@@ -206,87 +213,110 @@ def rank(z: Collection, member: bytes, *, reverse: bool) -> int | None:
 
 # -- ZADD, ZINCRBY -------------------------------------------------------------------------
 @attrs.frozen(slots=True)
+class ZaddFlags:
+    nx: bool = False
+    xx: bool = False
+    gt: bool = False
+    lt: bool = False
+    ch: bool = False
+    incr: bool = False
+
+
+@attrs.frozen(slots=True)
 class ZaddArgs:
     key: bytes
-    nx: bool
-    xx: bool
-    gt: bool
-    lt: bool
-    ch: bool
-    incr: bool
+    flags: ZaddFlags
     pairs: tuple[tuple[float, bytes], ...]
 
 
-_ZADD_FLAGS = frozenset((b"nx", b"xx", b"gt", b"lt", b"ch", b"incr"))
+_ZADD_FLAG_NAMES = (b"nx", b"xx", b"gt", b"lt", b"ch", b"incr")
+_LONGEST_FLAG = 4
+_NO_FLAGS = ZaddFlags()
+_INCR = ZaddFlags(incr=True)
 
 
-def parse_zadd(args: Args) -> ZaddArgs | ErrorReply:
-    flags: set[bytes] = set()
-    at = 1
-    while at < len(args) and args[at].lower() in _ZADD_FLAGS:
-        flags.add(args[at].lower())
-        at += 1
-    rest = args[at:]
-    if not rest or len(rest) % 2:
-        return SYNTAX_ERROR
-    nx, xx, gt, lt = (flag in flags for flag in (b"nx", b"xx", b"gt", b"lt"))
+@functools.cache
+def _zadd_flags(given: frozenset[bytes]) -> ZaddFlags | ErrorReply:
+    """The flags `given` (lower case) name, or the error Redis gives for the combination
+    (64 combinations at most: cached)."""
+    nx, xx, gt, lt, ch, incr = (name in given for name in _ZADD_FLAG_NAMES)
     if nx and xx:
         return ErrorReply("ERR XX and NX options at the same time are not compatible")
     if (nx and (gt or lt)) or (gt and lt):
         return ErrorReply("ERR GT, LT, and/or NX options at the same time are not compatible")
-    if b"incr" in flags and len(rest) > 2:
+    return ZaddFlags(nx, xx, gt, lt, ch, incr)
+
+
+def parse_zadd(args: Args) -> ZaddArgs | ErrorReply:
+    # Every ZADD is parsed on the node that takes it and again by each node's apply, so
+    # the common form (no flags, one pair) costs a few calls (docs/performance.md).
+    given: list[bytes] = []
+    at, end = 1, len(args)
+    while at < end and len(args[at]) <= _LONGEST_FLAG:
+        flag = args[at].lower()
+        if flag not in _ZADD_FLAG_NAMES:
+            break
+        given.append(flag)
+        at += 1
+    if at == end or (end - at) % 2:
+        return SYNTAX_ERROR
+    flags = _zadd_flags(frozenset(given)) if given else _NO_FLAGS
+    if isinstance(flags, ErrorReply):
+        return flags
+    if flags.incr and end - at > 2:
         return ErrorReply("ERR INCR option supports a single increment-element pair")
     pairs = []
-    for at in range(0, len(rest), 2):
-        value = parse_score(rest[at])
+    for at in range(at, end, 2):  # noqa: B020 (`at` is not used after the loop)
+        value = parse_score(args[at])
         if value is None:
             return NOT_FLOAT
-        pairs.append((value, rest[at + 1]))
-    return ZaddArgs(args[0], nx, xx, gt, lt, b"ch" in flags, b"incr" in flags, tuple(pairs))
+        pairs.append((value, args[at + 1]))
+    return ZaddArgs(args[0], flags, tuple(pairs))
 
 
 def zadd(view: WritableView, cmd: ZaddArgs) -> Reply:
     z = MutableCollection.open(view, cmd.key, ZSET)
+    flags = cmd.flags
     added = updated = 0
     result: float | None = None
     for given, member in cmd.pairs:
         value = given
-        current = score(z, member)
-        if current is None:
-            if cmd.xx:
+        key = member_key(member)
+        raw = z.get(key)
+        if raw is None:
+            current = None
+            if flags.xx:
                 continue
             added += 1
         else:
-            if cmd.nx:
+            current = float(_SCORE.unpack(raw)[0])
+            if flags.nx:
                 continue
-            if cmd.incr:
+            if flags.incr:
                 value += current
                 if math.isnan(value):
                     return NAN_SCORE
-            if (cmd.lt and value >= current) or (cmd.gt and value <= current):
+            if (flags.lt and value >= current) or (flags.gt and value <= current):
                 continue
             if value == current:
                 result = value
                 continue
             updated += 1
-        put(z, member, current, value)
+        put(z, member, current, value, key)
         result = value
     if added or updated:
         z.save()
-        view.notify(ZSET_EVENTS, b"zincr" if cmd.incr else b"zadd", cmd.key)
-    if cmd.incr:
+        view.notify(ZSET_EVENTS, b"zincr" if flags.incr else b"zadd", cmd.key)
+    if flags.incr:
         return result
-    return added + updated if cmd.ch else added
+    return added + updated if flags.ch else added
 
 
 def parse_zincrby(args: Args) -> ZaddArgs | ErrorReply:
     value = parse_score(args[1])
     if value is None:
         return NOT_FLOAT
-    return ZaddArgs(
-        args[0], nx=False, xx=False, gt=False, lt=False, ch=False, incr=True,
-        pairs=((value, args[2]),),
-    )  # fmt: skip
+    return ZaddArgs(args[0], _INCR, ((value, args[2]),))
 
 
 # -- ZREM, ZCARD, ZSCORE, ZMSCORE, ZRANK, ZREVRANK ----------------------------------------

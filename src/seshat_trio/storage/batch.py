@@ -85,6 +85,16 @@ class DeleteElement:
 
 
 @attrs.frozen(slots=True)
+class WriteElements:
+    """Element records of one collection (key, version), each put or (None) deleted."""
+
+    group: int
+    key: bytes
+    version: int
+    changes: tuple[tuple[bytes, bytes | None], ...]
+
+
+@attrs.frozen(slots=True)
 class DropElements:
     group: int
     key: bytes
@@ -120,6 +130,7 @@ Operation = (
     | DeleteValue
     | PutElement
     | DeleteElement
+    | WriteElements
     | DropElements
     | ClearValues
     | PutSystem
@@ -216,14 +227,26 @@ class WriteBatch:
         self, group: int, key: bytes, version: int, suffix: bytes, value: bytes
     ) -> None:
         """One element record of the collection (key, version)."""
-        keys.check_data_group(group)
-        _check_version(version)
+        if not (1 <= group <= keys.MAX_U64 and 1 <= version <= keys.MAX_U64):
+            keys.check_data_group(group)  # every element write comes here: no call when valid
+            _check_version(version)
         self._ops.append(PutElement(group, bytes(key), version, bytes(suffix), bytes(value)))
 
     def delete_element(self, group: int, key: bytes, version: int, suffix: bytes) -> None:
+        if not (1 <= group <= keys.MAX_U64 and 1 <= version <= keys.MAX_U64):
+            keys.check_data_group(group)
+            _check_version(version)
+        self._ops.append(DeleteElement(group, bytes(key), version, bytes(suffix)))
+
+    def write_elements(
+        self, group: int, key: bytes, version: int, changes: Iterable[tuple[bytes, bytes | None]]
+    ) -> None:
+        """Element records of the collection (key, version): (suffix, value) puts and
+        (suffix, None) deletes, in one operation (an apply run's writes to a collection:
+        cheaper per element than `put_element` and `delete_element`)."""
         keys.check_data_group(group)
         _check_version(version)
-        self._ops.append(DeleteElement(group, bytes(key), version, bytes(suffix)))
+        self._ops.append(WriteElements(group, bytes(key), version, tuple(changes)))
 
     def drop_elements(self, group: int, key: bytes, version: int) -> None:
         """Every element record of (key, version) becomes garbage, in O(1) here: a

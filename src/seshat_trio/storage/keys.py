@@ -172,6 +172,9 @@ def element_suffix_prefix(key: bytes, version: int) -> bytes:
     return _ELEMENT_HEAD.pack(key_slot(key), ELEMENT_CLASS, len(key)) + key + u64(version)
 
 
+# Cached: every element read and write builds one, and a command (or an apply run of a
+# hot collection) builds the same one again and again.
+@functools.lru_cache(maxsize=1024)
 def element_prefix(group: int, generation: int, key: bytes, version: int) -> bytes:
     return generation_prefix(group, generation) + element_suffix_prefix(key, version)
 

@@ -177,8 +177,7 @@ class Store:
             translation.publish(self._logs, self._generations, self._highest)
             if translation.regenerated:
                 self.value_cache.clear()
-            for key, written in translation.values:
-                self.value_cache.put(key, written)
+            self.value_cache.put_all(translation.values)
             self.garbage_pending |= translation.garbage
 
     def _reopen(self) -> None:

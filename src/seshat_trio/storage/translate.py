@@ -36,6 +36,7 @@ from seshat_trio.storage.batch import (
     PutValue,
     TruncateLogBefore,
     TruncateLogFrom,
+    WriteElements,
 )
 from seshat_trio.storage.errors import StorageError
 from seshat_trio.storage.records import (
@@ -175,6 +176,16 @@ class Translation:
                 full_key = self._meta_keys.pop(cache_key, None) or prefix + keys.meta_suffix(key)
                 self.ops.append((full_key, record))
                 self.values.append((cache_key, record))
+            case WriteElements(group, key, version, changes):
+                prefix = keys.element_prefix(group, self._generation(group), key, version)
+                records = [(prefix + suffix, value) for suffix, value in changes]
+                self.ops += records
+                self.values += records
+            case PutElement(group, key, version, suffix, value):
+                full_key = keys.element_prefix(group, self._generation(group), key, version)
+                full_key += suffix
+                self.ops.append((full_key, value))
+                self.values.append((full_key, value))
             case AppendLog(group, records):
                 self._append(group, records)
             case TruncateLogFrom(group, index):
@@ -187,11 +198,6 @@ class Translation:
                 self._put(keys.state_key(group, keys.APPLIED), encode_counter(index))
             case PutSnapshotMeta(group, meta):
                 self._put(keys.state_key(group, keys.SNAPSHOT_META), encode_snapshot_meta(meta))
-            case PutElement(group, key, version, suffix, value):
-                full_key = keys.element_prefix(group, self._generation(group), key, version)
-                full_key += suffix
-                self._put(full_key, value)
-                self.values.append((full_key, value))
             case DeleteValue(group, key):
                 prefix, cache_prefix = self._value_prefixes(group)
                 self._delete(prefix + keys.meta_suffix(key))

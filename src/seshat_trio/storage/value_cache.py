@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict
+from collections.abc import Iterable
 
 # Rough per-entry cost beyond the key and record bytes: the dict slot and the headers of
 # two bytes objects. Only the order of magnitude matters for the budget.
@@ -74,11 +75,18 @@ class ValueCache:
 
     def put(self, key: bytes, record: bytes | None) -> None:
         """A written record (None: deleted); replaces any entry."""
+        self.put_all(((key, record),))
+
+    def put_all(self, written: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """`put` of each written record, in order (a write's records: one call, locals
+        bound, as every record of every write comes here)."""
         self._version += 1
-        old = self._entries.pop(key, MISSING)  # `_discard`, inlined: every write comes here
-        if old is not MISSING:
-            self._bytes -= entry_size(key, old)
-        self._insert(key, record)
+        pop, insert = self._entries.pop, self._insert
+        for key, record in written:
+            old = pop(key, MISSING)  # `_discard`, inlined
+            if old is not MISSING:
+                self._bytes -= len(key) + (0 if old is None else len(old)) + ENTRY_OVERHEAD
+            insert(key, record)
 
     def fill(self, key: bytes, record: bytes | None, version: int) -> None:
         """A record read from LevelDB when the version was `version`; never replaces an entry."""
@@ -100,7 +108,7 @@ class ValueCache:
             self._bytes -= entry_size(key, old)
 
     def _insert(self, key: bytes, record: bytes | None) -> None:
-        size = entry_size(key, record)
+        size = len(key) + (0 if record is None else len(record)) + ENTRY_OVERHEAD  # entry_size
         if size > self.max_bytes:
             return
         self._entries[key] = record
