@@ -205,6 +205,14 @@ struct HeartbeatBatch {
   acks @3 :Data;               # per response: u64 group, term, context
 }
 
+# Raft messages (not heartbeats, not snapshot chunks) of many groups for one peer, each an
+# encoded Envelope (blobs.py: frames v1); the receiver refuses anything else inside.
+struct RaftBatch {
+  src @0 :UInt64;
+  dst @1 :UInt64;
+  frames @2 :Data;             # per message: u32 len, len bytes of Envelope
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -229,5 +237,6 @@ struct Envelope {
     publish @19 :Publish;            # only to peers whose Hello has features bit 0
     publishCount @20 :PublishCount;
     heartbeatBatch @21 :HeartbeatBatch;  # only to peers whose Hello has features bit 1
+    raftBatch @22 :RaftBatch;            # only to peers whose Hello has features bit 2
   }
 }

@@ -170,13 +170,15 @@ def raft_config(config: Config, group: int) -> RaftConfig:
     )
 
 
-def driver_settings(config: Config) -> DriverSettings:
+def driver_settings(config: Config, *, groups: int = 1) -> DriverSettings:
+    """The drivers' settings on a node hosting `groups` data groups."""
     raft = config.raft
     return DriverSettings(
         tick_seconds=raft.heartbeat_ms / 1000,
         snapshot_entries=raft.snapshot_entries,
         snapshot_bytes=raft.snapshot_bytes,
         snapshot_chunk_bytes=raft.snapshot_chunk_bytes,
+        one_round_in_flight=groups > 1,
     )
 
 
@@ -231,6 +233,7 @@ async def serve_node(
             return await executor(src, request)
 
         peers = {node_id: addr for node_id, addr in members.items() if node_id != config.node.id}
+        data_groups = joined.every_group if joined else layout.shards.group_ids
         transport = Transport(
             config.node.id,
             config.node.internal_addr,
@@ -240,6 +243,9 @@ async def serve_node(
             rng=rng,
             client_addr=str(config.node.client_addr),
             secrets=cluster_secrets(config),
+            # Several groups' rounds end together (one fsync round): their messages to a
+            # peer share a frame (transport/raft_batch.py).
+            coalesce_raft=len(data_groups) > 1,
         )
 
         def driver_for(group: int, machine: StateMachine, founders: frozenset[int]) -> None:
@@ -250,7 +256,7 @@ async def serve_node(
                 machine=machine,
                 transport=transport,
                 initial_membership=Membership(voters=frozenset() if joined else founders),
-                settings=driver_settings(config),
+                settings=driver_settings(config, groups=len(data_groups)),
                 rng=rng,
                 # Writes of many clients share one data entry; the system group's rare
                 # proposals each keep their own.
@@ -263,7 +269,7 @@ async def serve_node(
         # A driver for every data group: placement may move any of them here later (the
         # group's leader then adds this node as a learner). Only the founders of a brand-new
         # cluster start as voters; any other group is joined empty, as a joining node does.
-        for group in joined.every_group if joined else layout.shards.group_ids:
+        for group in data_groups:
             machine = KvStateMachine(store, group)
             # A joining node learns each group's members from its leader: its own
             # --data-groups (read at bootstrap only) need not match the cluster's.

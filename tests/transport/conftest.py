@@ -56,6 +56,7 @@ class Net:
         limits: TransportLimits = FAST,
         client_addr: str = "",
         secrets: ClusterSecrets = ClusterSecrets.none(),  # noqa: B008 (frozen)
+        coalesce_raft: bool = False,
     ) -> Node:
         received: list[PeerMessage] = []
         transport = Transport(
@@ -68,6 +69,7 @@ class Net:
             rng=random.Random(node_id),
             client_addr=client_addr,
             secrets=secrets,
+            coalesce_raft=coalesce_raft,
         )
         scope = trio.CancelScope()
 

@@ -37,6 +37,7 @@ from seshat_trio.transport import (
     HelloAuth,
     Publish,
     PublishCount,
+    RaftBatch,
     decode,
     encode,
 )
@@ -44,10 +45,12 @@ from seshat_trio.transport.blobs import (
     pack_beats,
     pack_commands,
     pack_entries,
+    pack_frames,
     unpack_acks,
     unpack_beats,
     unpack_commands,
     unpack_entries,
+    unpack_frames,
 )
 
 u64 = st.integers(0, 2**64 - 1)
@@ -120,6 +123,7 @@ STRATEGIES = {
         st.lists(st.tuples(u64, u64, u64, u64), max_size=6).map(tuple),
         st.lists(st.tuples(u64, u64, u64), max_size=6).map(tuple),
     ),
+    RaftBatch: st.builds(RaftBatch, ids, ids, st.binary(max_size=200)),
 }
 
 
@@ -239,3 +243,15 @@ def test_beats_and_acks_blobs_of_partial_rows_are_codec_errors() -> None:
         unpack_acks(blob + b"\0")
     with pytest.raises(ValueError, match="beats"):
         pack_beats([(2**64, 0, 0, 0)])
+
+
+@given(st.lists(st.binary(max_size=50), max_size=8))
+def test_frames_blob_round_trip(frames: list[bytes]) -> None:
+    assert unpack_frames(pack_frames(frames)) == tuple(frames)
+
+
+@pytest.mark.parametrize("cut", [1, 3, 5])
+def test_truncated_frames_blob_is_codec_error(cut: int) -> None:
+    blob = pack_frames([b"abcd", b"ef"])
+    with pytest.raises(CodecError, match="truncated"):
+        unpack_frames(blob[:-cut])

@@ -132,6 +132,11 @@ class DriverSettings:
     # With a `merge` function, the proposals of one pass share log entries of up to this
     # many bytes (a bigger single proposal keeps an entry of its own).
     max_merged_entry_bytes: int = 256 << 10
+    # A leader proposes no new round while one of its entries is uncommitted (unless a
+    # whole pass of proposals is queued): for a node with several data groups, where the
+    # CPU has the other groups' rounds to run meanwhile and the held writes make the next
+    # round bigger (docs/performance.md, "Writes with many data groups").
+    one_round_in_flight: bool = False
 
 
 @attrs.frozen(slots=True)
@@ -568,7 +573,7 @@ class RaftGroupDriver:
                 await self._wakeup.wait()
 
     def _flush_proposals(self) -> None:
-        if not self._queued:
+        if not self._queued or self._holds_proposals():
             return
         limit = self._settings.max_proposals_per_pass
         batch, self._queued = self._queued[:limit], self._queued[limit:]
@@ -591,6 +596,19 @@ class RaftGroupDriver:
         term = self._core.term
         for index, (_, pendings) in zip(indexes, entries, strict=True):
             self._proposals.track(term, index, *pendings)
+
+    def _holds_proposals(self) -> bool:
+        """With `one_round_in_flight`: whether queued proposals wait for this leader's last
+        round to commit. Its commit steps the core and so wakes this loop (proposals are
+        queued), which then proposes; a leader that lost its role proposes at once, so
+        the core refuses and every queued write fails as not proposed."""
+        core = self._core
+        return (
+            self._settings.one_round_in_flight
+            and core.role is Role.LEADER
+            and core.last_index > core.commit
+            and len(self._queued) < self._settings.max_proposals_per_pass
+        )
 
     def _entries_for(
         self, batch: list[tuple[bytes, PendingReply]]

@@ -30,6 +30,8 @@ from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
     FEATURE_HEARTBEAT_BATCH,
     FEATURE_PUBSUB,
+    FEATURE_RAFT_BATCH,
+    FEATURES,
     NO_DATA_GROUP,
     PROTOCOL_VERSION,
     ForwardError,
@@ -41,14 +43,17 @@ from seshat_trio.transport.messages import (
     PeerMessage,
     Publish,
     PublishCount,
+    RaftBatch,
     WireMessage,
 )
 from seshat_trio.transport.peers import PeerState
 from seshat_trio.transport.transport import PubSubHandler, Transport
 
 __all__ = [
+    "FEATURES",
     "FEATURE_HEARTBEAT_BATCH",
     "FEATURE_PUBSUB",
+    "FEATURE_RAFT_BATCH",
     "MESSAGE_TYPES",
     "NO_DATA_GROUP",
     "PROTOCOL_VERSION",
@@ -75,6 +80,7 @@ __all__ = [
     "PubSubHandler",
     "Publish",
     "PublishCount",
+    "RaftBatch",
     "Transport",
     "TransportError",
     "TransportLimits",

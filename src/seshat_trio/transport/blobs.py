@@ -8,6 +8,7 @@ commands v1: u32 count, then per command: u32 argc, then per argument: u32 len, 
 beats v1:    per heartbeat: u64 group, u64 term, u64 commit, u64 context (no count: the
              blob's length says it)
 acks v1:     per heartbeat response: u64 group, u64 term, u64 context
+frames v1:   per frame: u32 len, len bytes (no count: the blob's length says it)
 
 Decoders consume the blob exactly (trailing bytes are an error) and raise CodecError on
 anything malformed; encoders raise ValueError on values that do not fit the field widths.
@@ -104,6 +105,28 @@ def pack_acks(acks: Sequence[tuple[int, int, int]]) -> bytes:
 
 def unpack_acks(blob: bytes) -> tuple[tuple[int, int, int], ...]:
     return _unpack_fixed(_ACK, blob, "acks")  # type: ignore[return-value]
+
+
+def pack_frames(frames: Sequence[bytes]) -> bytes:
+    parts: list[bytes] = []
+    try:
+        for frame in frames:
+            parts += (_COUNT.pack(len(frame)), frame)
+    except struct.error as exc:
+        raise ValueError(f"a frame does not fit frames v1 framing: {exc}") from exc
+    return b"".join(parts)
+
+
+def unpack_frames(blob: bytes) -> tuple[bytes, ...]:
+    frames: list[bytes] = []
+    pos = 0
+    while pos < len(blob):
+        size, pos = _read_count(blob, pos)
+        if pos + size > len(blob):
+            raise CodecError(f"frames blob truncated in a frame at byte {pos}")
+        frames.append(blob[pos : pos + size])
+        pos += size
+    return tuple(frames)
 
 
 def _pack_fixed(layout: struct.Struct, rows: Sequence[tuple[int, ...]], what: str) -> bytes:

@@ -41,6 +41,7 @@ from seshat_trio.transport.messages import (
     HelloAuth,
     Publish,
     PublishCount,
+    RaftBatch,
     WireMessage,
 )
 
@@ -141,6 +142,7 @@ _KINDS: tuple[_Kind, ...] = tuple(
         Publish,
         PublishCount,
         HeartbeatBatch,
+        RaftBatch,
     )
 )
 _BY_TYPE: dict[type, _Kind] = {kind.cls: kind for kind in _KINDS}

@@ -31,6 +31,7 @@ from seshat_trio.transport.connection import FramedStream
 from seshat_trio.transport.errors import AuthenticationError, HandshakeError, NotMember
 from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
+    FEATURES,
     HELLO_MAGIC,
     PROTOCOL_VERSION,
     Hello,
@@ -78,12 +79,16 @@ async def accept(
     secrets: ClusterSecrets,
     is_member: Callable[[int], bool],
     limits: TransportLimits,
+    features: int = FEATURES,
 ) -> Peer:
-    """Run the acceptor's side; the authenticated dialler, or a TransportError."""
+    """Run the acceptor's side; the authenticated dialler, or a TransportError. `features`:
+    what this side announces (tests play an older build with fewer bits)."""
     nonce = new_nonce()
     try:
         with trio.fail_after(limits.handshake_timeout):
-            opening = Hello(node_id=local_id, peer_id=0, client_addr=client_addr, nonce=nonce)
+            opening = Hello(
+                node_id=local_id, peer_id=0, client_addr=client_addr, nonce=nonce, features=features
+            )
             await framed.send(opening)
             hello = check_hello(await framed.receive(), local_id=local_id, expected_sender=None)
             if not is_member(hello.node_id):

@@ -29,7 +29,9 @@ FEATURE_PUBSUB = 1 << 0
 """Hello.features: the sender understands Publish and PublishCount."""
 FEATURE_HEARTBEAT_BATCH = 1 << 1
 """Hello.features: the sender understands HeartbeatBatch."""
-FEATURES = FEATURE_PUBSUB | FEATURE_HEARTBEAT_BATCH
+FEATURE_RAFT_BATCH = 1 << 2
+"""Hello.features: the sender understands RaftBatch."""
+FEATURES = FEATURE_PUBSUB | FEATURE_HEARTBEAT_BATCH | FEATURE_RAFT_BATCH
 """What this build understands beyond protocol version 1 (an older peer announces 0)."""
 
 
@@ -148,6 +150,18 @@ class HeartbeatBatch:
         return out
 
 
+@attrs.frozen(slots=True)
+class RaftBatch:
+    """Raft messages (other than heartbeats and snapshot chunks) of any number of groups that
+    node `src` had for node `dst` in one scheduler pass, as one frame: `frames` holds each
+    one's Envelope ("frames v1", blobs.py). Only a packing, like HeartbeatBatch: the
+    receiver checks and steps each one as if it had come alone (transport/raft_batch.py)."""
+
+    src: int
+    dst: int
+    frames: bytes
+
+
 PeerMessage = Message | SnapshotChunk | SnapshotChunkAck
 """What `Transport.send` carries and `on_message` receives."""
 
@@ -161,5 +175,6 @@ WireMessage = (
     | Publish
     | PublishCount
     | HeartbeatBatch
+    | RaftBatch
 )
 """Everything one Envelope frame can hold."""

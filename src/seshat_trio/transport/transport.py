@@ -10,7 +10,9 @@ Rules:
 - `send` never blocks and never raises for a reachable-or-not peer: it encodes, then queues
   on the destination's bounded outbox (drops counted, heartbeats first). Heartbeats and
   their responses for a peer that takes `HeartbeatBatch` are coalesced instead
-  (coalesce.py): one task flushes them, one frame per peer, once per scheduler pass.
+  (coalesce.py): one task flushes them, one frame per peer, once per scheduler pass. With
+  `coalesce_raft` (a node with several data groups) the other Raft messages for a peer that
+  takes `RaftBatch` are flushed the same way (raft_batch.py); snapshot chunks never are.
 - Every connection is authenticated before any message is accepted (handshake.py): the
   dialler must be a current peer (`update_peers` changes that live, and closes the
   connections of nodes it drops) and both sides must prove the cluster secret; afterwards
@@ -37,8 +39,8 @@ import trio
 from seshat_trio.config.model import Address
 from seshat_trio.logs import get_logger
 from seshat_trio.plain_socket import PlainSocketStream
-from seshat_trio.raft.messages import Heartbeat, HeartbeatResp
-from seshat_trio.transport import handshake
+from seshat_trio.raft.messages import Heartbeat, HeartbeatResp, SnapshotChunk, SnapshotChunkAck
+from seshat_trio.transport import handshake, raft_batch
 from seshat_trio.transport.auth import ClusterSecrets
 from seshat_trio.transport.coalesce import HeartbeatCoalescer
 from seshat_trio.transport.connection import (
@@ -59,6 +61,7 @@ from seshat_trio.transport.limits import TransportLimits
 from seshat_trio.transport.messages import (
     FEATURE_HEARTBEAT_BATCH,
     FEATURE_PUBSUB,
+    FEATURE_RAFT_BATCH,
     ForwardError,
     ForwardReply,
     ForwardRequest,
@@ -68,6 +71,7 @@ from seshat_trio.transport.messages import (
     PeerMessage,
     Publish,
     PublishCount,
+    RaftBatch,
 )
 from seshat_trio.transport.outbox import Priority
 from seshat_trio.transport.peers import PeerLink, PeerState
@@ -101,6 +105,7 @@ class Transport:
         rng: random.Random | None = None,
         client_addr: str = "",
         secrets: ClusterSecrets = ClusterSecrets.none(),  # noqa: B008 (frozen, shared safely)
+        coalesce_raft: bool = False,
     ) -> None:
         if node_id <= 0:
             raise ValueError(f"node id must be > 0, got {node_id}")
@@ -123,6 +128,9 @@ class Transport:
         self.refused: collections.Counter[str] = collections.Counter()
         self.pubsub: PubSubHandler | None = None  # bound after construction (runner)
         self._coalescer = HeartbeatCoalescer(node_id)
+        # With one data group a pass holds about one Raft message per peer: sent at once,
+        # it skips the flush task's wake-up (the c=1 chain).
+        self._raft_coalescer = raft_batch.RaftCoalescer(node_id) if coalesce_raft else None
         self._flush_due = trio.Event()
         self.update_peers(peers)
 
@@ -151,7 +159,7 @@ class Transport:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(trio.serve_listeners, self._serve_inbound, listeners)
-                nursery.start_soon(self._flush_heartbeats)
+                nursery.start_soon(self._flush_coalesced)
                 for link in self._links.values():
                     nursery.start_soon(link.run)
                 self._log.info("transport_listening", address=str(self._bound))
@@ -168,7 +176,17 @@ class Transport:
             self._log.debug("message_undeliverable", dst=msg.dst, kind=type(msg).__name__)
             return
         if not isinstance(msg, Heartbeat | HeartbeatResp):
-            link.mailbox.push(frame_of(msg), Priority.RAFT)
+            if (
+                self._raft_coalescer is not None
+                and self._nursery is not None
+                and link.peer_features & FEATURE_RAFT_BATCH
+                and not isinstance(msg, SnapshotChunk | SnapshotChunkAck)
+            ):
+                self._raft_coalescer.add(msg)
+                if not self._flush_due.is_set():
+                    self._flush_due.set()
+            else:
+                link.mailbox.push(frame_of(msg), Priority.RAFT)
         elif self._nursery is not None and link.peer_features & FEATURE_HEARTBEAT_BATCH:
             self._coalescer.add(msg)
             if not self._flush_due.is_set():
@@ -176,12 +194,18 @@ class Transport:
         else:
             link.mailbox.push(frame_of(msg), Priority.HEARTBEAT)
 
-    async def _flush_heartbeats(self) -> None:
-        """Send the coalesced heartbeats: this task runs after the tasks that were runnable
-        when the first one was added (the ticker's pass, a received batch's groups)."""
+    async def _flush_coalesced(self) -> None:
+        """Send the coalesced heartbeats and Raft messages: this task runs after the tasks
+        that were runnable when the first one was added (the ticker's pass, a received
+        batch's groups, the groups woken by one fsync round)."""
         while True:
             await self._flush_due.wait()
             self._flush_due = trio.Event()
+            if self._raft_coalescer is not None:
+                for dst, frame in self._raft_coalescer.drain():
+                    link = self._links.get(dst)
+                    if link is not None:
+                        link.mailbox.push(frame, Priority.RAFT)
             for batch in self._coalescer.drain():
                 link = self._links.get(batch.dst)
                 if link is not None:
@@ -393,6 +417,9 @@ class Transport:
             elif isinstance(msg, HeartbeatBatch):
                 for beat in msg.messages():
                     self._on_message(beat)
+            elif isinstance(msg, RaftBatch):
+                for raft in raft_batch.unpack(msg):
+                    self._on_message(raft)
             else:
                 self._on_message(msg)
 
