@@ -144,3 +144,61 @@ def test_leader_refuses_reads_during_transfer(make_cluster):
     c.core(1).read_index(1)
     c.stabilize()
     assert [f.reason for f in c.nodes[1].failed_reads] == [ReadFailure.TRANSFERRING]
+
+
+def _leader_answer(c, leader: int, req: ReadIndexReq) -> tuple[list[object], list[object]]:
+    """Step `req` into `leader`; the ReadIndexResps and Heartbeats it sends at once."""
+    c.core(leader).step(req)
+    rd = c.core(leader).ready()
+    c.core(leader).advance(rd)
+    resps = [m for m in rd.messages if isinstance(m, ReadIndexResp)]
+    beats = [m for m in rd.messages if isinstance(m, Heartbeat)]
+    return resps, beats
+
+
+def _request(c, follower: int, leader: int, *ids: int) -> ReadIndexReq:
+    term = c.core(leader).term
+    group = c.core(leader).group
+    return ReadIndexReq(group=group, src=follower, dst=leader, term=term, request_ids=ids)
+
+
+def test_follower_request_with_three_voters_is_answered_without_a_round(make_cluster):
+    # The follower's request (sent after its reads began, in the leader's term) and the
+    # leader itself are a quorum of 3: no heartbeat round (docs/raft.md).
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.propose(1, b"x")
+    c.stabilize()
+    resps, beats = _leader_answer(c, 1, _request(c, 2, 1, 4, 5))
+    assert beats == []
+    assert [(m.dst, m.request_ids, m.index, m.ok) for m in resps] == [(2, (4, 5), 2, True)]
+
+
+def test_follower_request_with_five_voters_still_needs_a_round(make_cluster):
+    c = make_cluster([1, 2, 3, 4, 5])
+    c.elect(1)
+    c.stabilize()
+    resps, beats = _leader_answer(c, 1, _request(c, 2, 1, 6))
+    assert resps == [] and len(beats) == 4
+    c.queue.extend(beats)
+    c.stabilize()
+    answered = [m for m in c.sent if isinstance(m, ReadIndexResp) and m.request_ids == (6,)]
+    assert [(m.ok, m.index) for m in answered] == [(True, c.core(1).commit)]
+
+
+def test_follower_request_waits_for_the_leaders_noop(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.transform = lambda m: None if isinstance(m, AppendResp) else m
+    c.elect(1)
+    assert c.core(1).commit == 0
+    resps, _ = _leader_answer(c, 1, _request(c, 2, 1, 3))
+    assert resps == []  # queued: the leader's commit index may still lag
+
+
+def test_request_from_a_non_voter_is_not_a_confirmation(make_cluster):
+    # Node 4 is not a member at all: its request is refused, never answered at commit.
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.stabilize()
+    resps, _ = _leader_answer(c, 1, _request(c, 4, 1, 9))
+    assert [m.ok for m in resps] == [False]

@@ -204,3 +204,13 @@ def test_a_config_entry_held_without_its_predecessors_commit_is_caught(
     failures = _membership_failures(range(30))
     assert failures, "a configuration held without its predecessor's commit went unnoticed"
     assert all("membership change" in r.failure for r in failures), [r.failure for r in failures]
+
+
+def test_a_follower_request_taken_as_a_quorum_when_it_is_none_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The leader answers every follower's ReadIndexReq at once (docs/raft.md, "A follower's
+    # request as confirmation"), also with 5 voters and before its no-op committed.
+    monkeypatch.setattr(RaftCore, "_request_confirms_leadership", lambda self, follower: True)
+    results = [run_simulation(SimConfig.for_seed(seed, 1500)) for seed in (28, 66, 263)]
+    assert all(not r.ok and "read index freshness" in r.failure for r in results)

@@ -80,7 +80,7 @@ from seshat_trio.raft.model import (
     TransferResult,
 )
 from seshat_trio.raft.progress import Progress, ProgressState
-from seshat_trio.raft.quorum import VoteResult, vote_result
+from seshat_trio.raft.quorum import VoteResult, quorum_value, vote_result
 from seshat_trio.raft.readindex import ForwardedReads, LeaderReads, PendingRead
 from seshat_trio.raft.ready import Ready
 from seshat_trio.raft.replication import Replicator
@@ -932,6 +932,8 @@ class RaftCore:
                 self._reject_read_request(msg)
             elif lease_index is not None:
                 self._send_read_index_resp(msg.src, msg.request_ids, lease_index)
+            elif self._request_confirms_leadership(msg.src):
+                self._send_read_index_resp(msg.src, msg.request_ids, self._log.committed)
             else:
                 for request_id in msg.request_ids:
                     self._leader_reads.add(PendingRead(request_id, msg.src))
@@ -982,6 +984,18 @@ class RaftCore:
         commit = self._log.committed if self._committed_in_term() else None
         repl.broadcast_heartbeat(self._leader_reads.start_round(self._ticks, commit))
         self._release_reads()
+
+    def _request_confirms_leadership(self, follower: int) -> bool:
+        """Whether a `ReadIndexReq` of this term from voter `follower` is, together with
+        this leader, a quorum's confirmation after its reads began (docs/raft.md, "A
+        follower's request as confirmation"): then its reads need no heartbeat round."""
+        voters = self._membership.voters
+        return (
+            follower in voters
+            and self.node_id in voters
+            and self._committed_in_term()
+            and quorum_value(voters, {self.node_id: 1, follower: 1}) == 1
+        )
 
     def _lease_read_index(self) -> int | None:
         """The read index a lease allows right now, or None (use a heartbeat round)."""
