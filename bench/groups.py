@@ -62,7 +62,7 @@ def client_shares(clients: int, nodes: int) -> list[int]:
     return [clients // nodes + (1 if i < clients % nodes else 0) for i in range(nodes)]
 
 
-async def _together(
+async def run_together(
     ports: Sequence[int], shares: Sequence[int], command: str, requests: Sequence[int],
     options: RunOptions,
 ) -> list[tuple[redis_benchmark.Outcome, redis_benchmark.Row]]:  # fmt: skip
@@ -100,7 +100,7 @@ async def spread_run(
             if all(p is None for p in probes):
                 break
             sizes = [p if p is not None else s for p, s in zip(probes, sizes, strict=True)]
-            rows = [row for _, row in await _together(ports, shares, command, sizes, options)]
+            rows = [row for _, row in await run_together(ports, shares, command, sizes, options)]
             probes = [
                 redis_benchmark.next_probe_size(size, row.rps)
                 for size, row in zip(sizes, rows, strict=True)
@@ -110,7 +110,7 @@ async def spread_run(
             for row, c in zip(rows, shares, strict=True)
         ]
         meter.start()
-        done = await _together(ports, shares, command, totals, options)
+        done = await run_together(ports, shares, command, totals, options)
         meter.stop()
     except (redis_benchmark.OutputError, trio.TooSlowError, OSError) as exc:
         return 0.0, {}, 0, (), f"{type(exc).__name__}: {exc}"

@@ -16,7 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -145,15 +145,21 @@ async def wait_for_leader(
 
 @asynccontextmanager
 async def seshat_cluster(
-    nodes: int, base_dir: Path, extra: Sequence[str] = (), groups: int = 1
+    nodes: int,
+    base_dir: Path,
+    extra: Sequence[str] = (),
+    groups: int = 1,
+    wrap: Callable[[list[str]], list[str]] | None = None,
 ) -> AsyncIterator[Cluster]:
     """Start `nodes` fresh nodes with `groups` data groups under `base_dir` (`extra`: more
-    `serve` options for each); yields once group 1 has a leader."""
+    `serve` options for each; `wrap`: rewrites each command line, e.g. to profile the
+    node); yields once group 1 has a leader."""
     plan = cluster_plan(nodes, base_dir, groups)
     base_dir.mkdir(parents=True, exist_ok=True)
 
     def argv(plan: ClusterPlan, node_id: int) -> list[str]:
-        return [*serve_argv(plan, node_id), *extra]
+        line = [*serve_argv(plan, node_id), *extra]
+        return line if wrap is None else wrap(line)
 
     with (base_dir / "launcher.log").open("w") as launcher_log:
         launcher = ClusterLauncher(plan, argv, out=launcher_log, grace=STOP_GRACE_S)

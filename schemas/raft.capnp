@@ -27,6 +27,7 @@ struct Hello {
   nonce @5 :Data;              # 32 fresh random bytes (protocol 2)
   proofs @6 :List(Data);       # dialler only: HMAC proofs of the cluster secret(s)
   features @7 :UInt64;         # optional messages the sender understands (bit 0: publish)
+  clientTlsPort @8 :UInt16;    # the sender's TLS client port, 0: none (features bit 3)
 }
 
 struct HelloAuth {

@@ -242,6 +242,7 @@ async def serve_node(
             on_forward,
             rng=rng,
             client_addr=str(config.node.client_addr),
+            client_tls_port=config.tls.tls_port,
             secrets=cluster_secrets(config),
             # Several groups' rounds end together (one fsync round): their messages to a
             # peer share a frame (transport/raft_batch.py).

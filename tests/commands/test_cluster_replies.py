@@ -3,6 +3,8 @@ group without a leader, members whose address is unknown or whose link is down."
 
 from __future__ import annotations
 
+import attrs
+
 from seshat_trio.commands.cluster import cluster_info, cluster_nodes, cluster_shards, cluster_slots
 from seshat_trio.protocol import encode_reply
 from seshat_trio.system.topology import ClusterTopology, NodeEndpoint, ShardView, node_name
@@ -68,3 +70,29 @@ def test_a_node_leading_any_group_is_listed_as_a_primary_only() -> None:
     ]  # fmt: skip
     assert topology.led_slots(2) == [(200, 299)]
     assert cluster_nodes(topology).splitlines()[3].split(" ")[2:4] == ["slave", node_name(1)]
+
+
+def test_tls_clients_are_given_the_tls_ports_as_redis_with_tls_cluster() -> None:
+    # Nodes 1 and 2 serve TLS on 6001/6002; node 3 has no TLS port.
+    nodes = {n: endpoint(n) for n in (1, 2, 3)}
+    nodes |= {n: attrs.evolve(nodes[n], tls_port=6000 + n) for n in (1, 2)}
+    topology = one_group(2, nodes)
+    tls_entry = ["127.0.0.1", 6002, node_name(2), {}]
+    # Redis 7.0.15 (tls-cluster yes): a TLS client's SLOTS and NODES name the TLS ports, a
+    # plain client's the plain ones; SHARDS gives both ("tls-port" right after "port").
+    assert cluster_slots(topology, tls=True) == [
+        [0, 16383, tls_entry, ["127.0.0.1", 6001, node_name(1), {}], entry(3)]
+    ]
+    assert cluster_slots(topology) == [[0, 16383, entry(2), entry(1), entry(3)]]
+    assert [line.split(" ")[1] for line in cluster_nodes(topology, tls=True).splitlines()] == [
+        "127.0.0.1:6001@17001", "127.0.0.1:6002@17002", "127.0.0.1:7003@17003"
+    ]  # fmt: skip
+    assert "127.0.0.1:7002@17002" in cluster_nodes(topology)
+    ((shard),) = cluster_shards(topology)
+    assert isinstance(shard, dict)
+    first, *others = shard["nodes"]  # type: ignore[misc]
+    assert list(first) == [
+        "id", "port", "tls-port", "ip", "endpoint", "role", "replication-offset", "health"
+    ]  # fmt: skip
+    assert (first["port"], first["tls-port"]) == (7002, 6002)
+    assert "tls-port" not in others[1] and others[1]["port"] == 7003

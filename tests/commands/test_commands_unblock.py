@@ -206,3 +206,28 @@ async def test_odd_timeouts_wait_as_long_as_in_redis(
     assert await waiting.call("BLPOP", "q", timeout) is None
     assert trio.current_time() - started == pytest.approx(waited)
     assert await waiting.call("BLPOP", "q", "inf") == Err("ERR timeout is negative")
+
+
+async def test_a_client_unblocked_when_its_turn_came_passes_the_turn_on(
+    replicas: Replicas, autojump_clock: trio.testing.MockClock
+) -> None:
+    first, _ = clients(replicas, "leader")
+    second, _ = clients(replicas, "leader")
+    admin = Client(first.backend, replicas.config)
+    Listener(first, second, admin)
+    got: dict[str, object] = {}
+
+    async def blocked(name: str, client: Client) -> None:
+        got[name] = await client.call("BLPOP", "q", "100")  # a lost turn: nil at 100 s
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(blocked, "first", first)
+        await trio.sleep(1)
+        nursery.start_soon(blocked, "second", second)
+        await trio.sleep(1)
+        # The push wakes the first client; it is unblocked before it takes its turn.
+        replies = await admin.pipeline(
+            [("RPUSH", "q", "x"), ("CLIENT", "UNBLOCK", first.ctx.client.id)]
+        )
+        assert replies == [1, 1]
+    assert got == {"first": None, "second": [b"q", b"x"]}

@@ -110,7 +110,7 @@ class FakeBackend(OneDataGroup):
     def leader_is_remote(self) -> bool:
         return self.remote_leader_known
 
-    def leader_address(self) -> str | None:
+    def leader_address(self, tls: bool = False) -> str | None:
         return "127.0.0.1:7002" if self.remote_leader_known else "127.0.0.1:7001"
 
     def propose_nowait(self, op: Operation) -> None:

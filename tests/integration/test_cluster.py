@@ -152,7 +152,9 @@ def test_killed_follower_catches_up_from_the_log(make_cluster: ClusterFactory) -
 
 
 def test_far_behind_follower_catches_up_from_a_snapshot(make_cluster: ClusterFactory) -> None:
-    cluster = make_cluster("--snapshot-entries", "50")
+    # At most 4 Appends in flight per follower: the leader stops sending to the stopped
+    # follower after 4, so what waits for it in the leader's outbox is bounded (below).
+    cluster = make_cluster("--snapshot-entries", "50", "--max-inflight", "4")
     leader = cluster.leader()
     follower = cluster.followers(leader)[0]
     items = batch("snap", 400)
@@ -168,12 +170,27 @@ def test_far_behind_follower_catches_up_from_a_snapshot(make_cluster: ClusterFac
     keys = list(items)
     for start in range(0, len(keys), 5):
         write_all(leader, {key: items[key] for key in keys[start : start + 5]})
-    first = wait_for(
-        "the leader compacts its log past the stopped follower",
-        lambda: (i := leader.raft_int("group1_first_log_index")) > was_at + 1 and i,
+
+    def compacted_past_what_was_sent() -> tuple[int, int] | None:
+        # Appends queued for the stopped follower (delivered when it comes back) carry
+        # entries below `next`: once the leader's log starts after it, the entries the
+        # follower needs next exist in no log and only a snapshot can bring it up to date.
+        info = leader.raft_info()
+        first, progress = info["group1_first_log_index"], info[f"group1_member{stopped}"]
+        assert isinstance(first, int) and isinstance(progress, dict), (first, progress)
+        sent_below = int(progress["next"])
+        return (first, sent_below) if first > max(sent_below, was_at + 1) else None
+
+    stopped = follower.node_id
+    first, sent_below = wait_for(
+        "the leader compacts its log past all it sent the stopped follower",
+        compacted_past_what_was_sent,
         timeout=10.0,
     )
-    print(f"\nfollower stopped at index {was_at}; leader's log now starts at {first}")
+    print(
+        f"\nfollower stopped at index {was_at}, sent entries below {sent_below}; "
+        f"leader's log now starts at {first}"
+    )
 
     launched = time.monotonic()
     follower.start()

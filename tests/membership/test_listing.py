@@ -69,6 +69,6 @@ def test_info_fields_show_learners_and_each_members_progress_on_the_leader() -> 
     )
     assert member_fields("group2", status) == [
         ("group2_learners", "4"),
-        ("group2_member2", "role=voter,match=50,lag=0,state=replicate"),
-        ("group2_member4", "role=learner,match=20,lag=30,state=snapshot"),
+        ("group2_member2", "role=voter,match=50,next=51,lag=0,state=replicate"),
+        ("group2_member4", "role=learner,match=20,next=21,lag=30,state=snapshot"),
     ]

@@ -60,7 +60,9 @@ async def make_service(
         node=NodeSection(id=1),
         limits=LimitsSection(request_timeout_ms=TIMEOUT_MS),
     )
-    forwarding = Forwarding(config, cast(Any, transport), lambda node: f"127.0.0.1:{6378 + node}")
+    forwarding = Forwarding(
+        config, cast(Any, transport), lambda node, tls: f"127.0.0.1:{6378 + node}"
+    )
     service = GroupService(
         config=config, driver=cast(Any, data), machine=cast(Any, None), forwarding=forwarding
     )

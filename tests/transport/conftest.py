@@ -55,6 +55,7 @@ class Net:
         on_forward: Callable[[int, ForwardRequest], Awaitable[ForwardReply]] = echo_forward,
         limits: TransportLimits = FAST,
         client_addr: str = "",
+        client_tls_port: int = 0,
         secrets: ClusterSecrets = ClusterSecrets.none(),  # noqa: B008 (frozen)
         coalesce_raft: bool = False,
     ) -> Node:
@@ -68,6 +69,7 @@ class Net:
             limits=limits,
             rng=random.Random(node_id),
             client_addr=client_addr,
+            client_tls_port=client_tls_port,
             secrets=secrets,
             coalesce_raft=coalesce_raft,
         )

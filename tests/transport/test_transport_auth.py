@@ -1,5 +1,6 @@
 """Peer authentication, sans-IO: proofs, rotation, session keys, tagged frames."""
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -7,6 +8,7 @@ from hypothesis import strategies as st
 from seshat_trio.transport import ClusterSecrets, FrameDecoder, encode_frame
 from seshat_trio.transport.auth import Role, Transcript, new_nonce, session_keys
 from seshat_trio.transport.errors import ForgedFrame
+from seshat_trio.transport.messages import FEATURE_CLIENT_TLS_PORT
 
 OLD = b"o" * 32
 NEW = b"n" * 32
@@ -48,6 +50,25 @@ def test_a_proof_verifies_only_for_its_role_and_transcript() -> None:
     ):
         assert secrets.verify(Role.DIALLER, transcript(**change), proofs) is None, change
     assert ClusterSecrets((OTHER,)).verify(Role.DIALLER, transcript(), proofs) is None
+
+
+def test_tls_client_ports_are_proven_when_both_hellos_carry_them() -> None:
+    secrets = ClusterSecrets((NEW,))
+    both = FEATURE_CLIENT_TLS_PORT | 1
+    tls = transcript(
+        dialler_features=both, acceptor_features=both, dialler_tls_port=6390, acceptor_tls_port=0
+    )
+    proofs = secrets.proofs(Role.DIALLER, tls)
+    assert secrets.verify(Role.DIALLER, tls, proofs) == NEW
+    # A port altered on the path (a TLS client sent elsewhere) fails the handshake.
+    for change in ({"dialler_tls_port": 6391}, {"acceptor_tls_port": 6390}):
+        altered = attrs.evolve(tls, **change)  # type: ignore[arg-type]
+        assert secrets.verify(Role.DIALLER, altered, proofs) is None, change
+    # A peer of an older build (no features bit 3) proves the transcript without ports, so
+    # the two still meet; the ports it cannot know are then left out on both sides.
+    old = transcript(dialler_features=both, acceptor_features=1, dialler_tls_port=6390)
+    assert secrets.verify(Role.DIALLER, old, secrets.proofs(Role.DIALLER, transcript(
+        dialler_features=both, acceptor_features=1))) == NEW  # fmt: skip
 
 
 def test_rotation_two_secrets_meet_one() -> None:

@@ -64,7 +64,7 @@ async def test_two_nodes_exchange_messages_in_order(net) -> None:
 async def test_hello_announces_each_node_client_address(net) -> None:
     with trio.fail_after(10):
         one = await net.start_node(1, client_addr="127.0.0.1:6379")
-        two = await net.start_node(2, client_addr="127.0.0.1:6380")
+        two = await net.start_node(2, client_addr="127.0.0.1:6380", client_tls_port=6390)
         assert one.transport.client_address(2) is None  # not a peer yet
         one.transport.update_peers({2: two.address})
         two.transport.update_peers({1: one.address})
@@ -77,6 +77,10 @@ async def test_hello_announces_each_node_client_address(net) -> None:
         assert one.transport.client_address(2) == "127.0.0.1:6380"
         assert two.transport.client_address(1) == "127.0.0.1:6379"
         assert one.transport.peer_states()[2].client_addr == "127.0.0.1:6380"
+        # A TLS client is sent to the TLS port of a node that has one, else the plain one.
+        assert one.transport.client_address(2, True) == "127.0.0.1:6390"
+        assert one.transport.peer_states()[2].client_tls_port == 6390
+        assert two.transport.client_address(1, True) == "127.0.0.1:6379"
 
 
 async def test_three_nodes_all_to_all(net) -> None:

@@ -8,6 +8,9 @@ a snapshot of the cluster is taken); replies follow Redis 7.0's formats in RESP2
   endpoint, role, replication-offset, health); CLUSTER NODES: one line per member, a node
   that leads no group listed as a replica of its first group's leader. A node has one
   role in all three: a leader of any group is a primary only (system/topology.py).
+- TLS, as Redis Cluster with `tls-cluster yes`: SLOTS, NODES (and -MOVED, in redirect.py)
+  give a client on the TLS port each node's TLS port (a node without one: its plain port)
+  and a plain client the plain ports; SHARDS gives both, `port` and `tls-port`.
 - CLUSTER INFO: `cluster_state:ok` once the shard map is known and every group has a
   leader; the cluster-bus message counters Redis adds are not reported (there is no bus).
 - CLUSTER KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT: the slot's keys come from the local
@@ -60,13 +63,13 @@ HELP = [
 ]
 
 
-def _node_entry(topology: ClusterTopology, node_id: int) -> list[Reply]:
+def _node_entry(topology: ClusterTopology, node_id: int, tls: bool) -> list[Reply]:
     node = topology.nodes[node_id]
     metadata: dict[str, Reply] = {}  # Redis 7.0's extra networking metadata: none
-    return [node.host, node.port, node_name(node_id), metadata]
+    return [node.host, node.client_port(tls), node_name(node_id), metadata]
 
 
-def cluster_slots(topology: ClusterTopology) -> list[Reply]:
+def cluster_slots(topology: ClusterTopology, tls: bool = False) -> list[Reply]:
     rows: list[tuple[int, list[Reply]]] = []
     for shard in topology.shards:
         primary = topology.primary(shard)
@@ -74,7 +77,7 @@ def cluster_slots(topology: ClusterTopology) -> list[Reply]:
             continue  # no voter reachable: the slots are not served (CLUSTER INFO says so)
         # As Redis 7.0: replicas this node sees as failed are left out.
         replicas = [r for r in topology.replicas(shard) if topology.nodes[r].connected]
-        nodes = [_node_entry(topology, n) for n in [primary, *replicas]]
+        nodes = [_node_entry(topology, n, tls) for n in [primary, *replicas]]
         for first, last in shard.ranges:
             rows.append((first, [first, last, *nodes]))
     return [row for _, row in sorted(rows, key=lambda r: r[0])]
@@ -82,9 +85,10 @@ def cluster_slots(topology: ClusterTopology) -> list[Reply]:
 
 def _shard_node(topology: ClusterTopology, shard: ShardView, node_id: int, role: str) -> Reply:
     node = topology.nodes[node_id]
-    details: dict[str, Reply] = {
-        "id": node_name(node_id),
-        "port": node.port,
+    details: dict[str, Reply] = {"id": node_name(node_id), "port": node.port}
+    if node.tls_port:
+        details["tls-port"] = node.tls_port
+    details |= {
         "ip": node.host,
         "endpoint": node.host,
         "role": role,
@@ -110,7 +114,7 @@ def _slot_text(first: int, last: int) -> str:
     return str(first) if first == last else f"{first}-{last}"
 
 
-def _node_line(topology: ClusterTopology, node_id: int, node: NodeEndpoint) -> str:
+def _node_line(topology: ClusterTopology, node_id: int, node: NodeEndpoint, tls: bool) -> str:
     led = topology.led_slots(node_id)
     master = "-"
     role = "master"
@@ -128,14 +132,15 @@ def _node_line(topology: ClusterTopology, node_id: int, node: NodeEndpoint) -> s
     link = "connected" if node.connected else "disconnected"
     slots = "".join(f" {_slot_text(first, last)}" for first, last in led)
     return (
-        f"{node_name(node_id)} {node.host}:{node.port}@{node.bus_port} {flags} {master} "
+        f"{node_name(node_id)} {node.host}:{node.client_port(tls)}@{node.bus_port} {flags} "
+        f"{master} "
         f"0 0 {topology.epoch} {link}{slots}\n"
     )
 
 
-def cluster_nodes(topology: ClusterTopology) -> str:
+def cluster_nodes(topology: ClusterTopology, tls: bool = False) -> str:
     return "".join(
-        _node_line(topology, node_id, node) for node_id, node in sorted(topology.nodes.items())
+        _node_line(topology, node_id, node, tls) for node_id, node in sorted(topology.nodes.items())
     )
 
 
@@ -238,11 +243,11 @@ async def cluster(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if isinstance(topology, ErrorReply):
         return topology
     if sub == b"slots":
-        return cluster_slots(topology)
+        return cluster_slots(topology, ctx.client.tls)
     if sub == b"shards":
         return cluster_shards(topology)
     if sub == b"nodes":
-        return Verbatim("txt", cluster_nodes(topology))
+        return Verbatim("txt", cluster_nodes(topology, ctx.client.tls))
     return unknown_subcommand(CLUSTER, argv)  # dispatch checked name and arity
 
 

@@ -75,6 +75,8 @@ class ClientState:
     wait_closed: Callable[[], Awaitable[None]] | None = None
     # READONLY (commands/cluster.py): in moved mode, read other leaders' keys here.
     readonly: bool = False
+    # Connected to the TLS port: cluster replies and -MOVED name TLS ports.
+    tls: bool = False
     # Its wait while in a blocking command (BLPOP, ...): the `b` flag, CLIENT UNBLOCK.
     blocked: Waiter | None = None
 
@@ -120,8 +122,9 @@ class GroupBackend(Protocol):
         forwarded, so the caller forwards it at once (no waiting)."""
         ...
 
-    def leader_address(self) -> str | None:
-        """The client address (host:port) of the group's leader, if known."""
+    def leader_address(self, tls: bool = False) -> str | None:
+        """The client address (host:port) of the group's leader, if known; with `tls`, the
+        one a TLS client reaches (its TLS port when it has one)."""
         ...
 
     async def forward(

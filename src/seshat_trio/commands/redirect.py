@@ -55,7 +55,7 @@ async def redirection(
                 return None
         except ServiceError as exc:
             return ErrorReply(exc.message)
-    address = group.leader_address()
+    address = group.leader_address(ctx.client.tls)
     if address is None:
         return None
     return ErrorReply(f"MOVED {key_slot(keys[0])} {address}")

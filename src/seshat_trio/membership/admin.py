@@ -166,7 +166,8 @@ class MembershipAdmin:
 
 def member_fields(name: str, status: GroupStatus) -> list[tuple[str, str]]:
     """INFO raft fields of a group's membership: its learners, and on its leader one
-    `<name>_member<id>` line per member (role, match index, entries behind commit, state)."""
+    `<name>_member<id>` line per member (role, match index, the next index it will be sent,
+    entries behind commit, state)."""
     fields = [(f"{name}_learners", _ids(status.learners))]
     for peer, progress in sorted(status.peers.items()):
         role = "voter" if peer in status.voters else "learner"
@@ -174,7 +175,8 @@ def member_fields(name: str, status: GroupStatus) -> list[tuple[str, str]]:
         fields.append(
             (
                 f"{name}_member{peer}",
-                f"role={role},match={progress.match},lag={lag},state={progress.state.value}",
+                f"role={role},match={progress.match},next={progress.next},lag={lag},"
+                f"state={progress.state.value}",
             )
         )
     return fields

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import trio
 
-from seshat_trio.config import Config
+from seshat_trio.config import Address, Config
 from seshat_trio.errors import (
     MOVED_WHILE_FORWARDED,
     LeaderIsLocalError,
@@ -47,16 +47,33 @@ class Forwarding:
     """What every data group of a node shares to reach other nodes' leaders."""
 
     def __init__(
-        self, config: Config, transport: Transport, client_address_of: Callable[[int], str | None]
+        self,
+        config: Config,
+        transport: Transport,
+        peer_client_address: Callable[[int, bool], str | None],
     ) -> None:
         self.transport = transport
-        self.client_address_of = client_address_of
+        self._peer_client_address = peer_client_address
+        self._node_id = config.node.id
+        plain = config.node.client_addr
+        self._own = {
+            False: str(plain),
+            True: str(Address(plain.host, config.tls.tls_port or plain.port)),
+        }
         self.request_ids = itertools.count(1)
         self.batcher = ForwardBatcher(
             transport.forward,
             self.request_ids,
             max_value_bytes=config.limits.max_value_bytes,
         )
+
+    def client_address_of(self, node_id: int, tls: bool = False) -> str | None:
+        """The client address (host:port) of `node_id`, this node included; with `tls`, the
+        TLS client port when that node has one (a TLS client can reach it there), else its
+        plain one. None while a peer's handshake has not told it yet."""
+        if node_id == self._node_id:
+            return self._own[tls]
+        return self._peer_client_address(node_id, tls)
 
     def request(
         self, commands: Sequence[Sequence[bytes]], protocol: int, group: int
@@ -118,7 +135,6 @@ class GroupService:
         self.driver = driver
         self.machine = machine
         self._node_id = config.node.id
-        self._client_addr = str(config.node.client_addr)
         self._forwarding = forwarding
         self._timeout_s = config.limits.request_timeout_s
 
@@ -161,13 +177,9 @@ class GroupService:
         leader = self.driver.leader_id
         return leader is not None and leader != self._node_id
 
-    def leader_address(self) -> str | None:
+    def leader_address(self, tls: bool = False) -> str | None:
         leader = self.driver.leader_id
-        if leader is None:
-            return None
-        if leader == self._node_id:
-            return self._client_addr
-        return self._forwarding.client_address_of(leader)
+        return None if leader is None else self._forwarding.client_address_of(leader, tls)
 
     async def forward(
         self, commands: Sequence[Sequence[bytes]], protocol: int, *, alone: bool = False

@@ -59,10 +59,10 @@ class RemoteGroup:
         ordered = [n for n in first if n is not None and n in replicas]
         return list(dict.fromkeys([*ordered, *replicas]))
 
-    def leader_address(self) -> str | None:
+    def leader_address(self, tls: bool = False) -> str | None:
         """The client address of the replica most likely to lead (`redirect = moved`)."""
         targets = self.targets()
-        return self._forwarding.client_address_of(targets[0]) if targets else None
+        return self._forwarding.client_address_of(targets[0], tls) if targets else None
 
     # -- writes: never proposed here -----------------------------------------------------
     def submit(self, op: Operation) -> Awaitable[tuple[Reply, ...]]:

@@ -111,7 +111,7 @@ class NodeService:
             )
         nodes = {
             me.id: NodeEndpoint(me.client_addr.host, me.client_addr.port,
-                                me.internal_addr.port, True)
+                                me.internal_addr.port, True, self._config.tls.tls_port)
         }  # fmt: skip
         peers = self._forwarding.transport.peer_states()
         for node_id in sorted({v for shard in shards for v in shard.voters} - {me.id}):
@@ -123,7 +123,11 @@ class NodeService:
             except ValueError:
                 continue
             nodes[node_id] = NodeEndpoint(
-                client.host, client.port, state.address.port, state.connected
+                client.host,
+                client.port,
+                state.address.port,
+                state.connected,
+                state.client_tls_port,
             )
         return ClusterTopology(me.id, shard_map.version, tuple(shards), nodes)
 
@@ -283,8 +287,6 @@ class NodeService:
     def _leader_address(self, leader: int | None) -> str:
         if leader is None:
             return ""
-        if leader == self._config.node.id:
-            return str(self._config.node.client_addr)
         return self._forwarding.client_address_of(leader) or ""
 
 

@@ -175,7 +175,7 @@ class RespListener:
             await sock.aclose()
             return
         client = ClientState(
-            id=self._client_ids.take(), addr=f"{host}:{port}", auth=users.session()
+            id=self._client_ids.take(), addr=f"{host}:{port}", auth=users.session(), tls=tls
         )
         ctx = CommandContext(
             client,

@@ -28,13 +28,19 @@ def node_name(node_id: int) -> str:
 
 @attrs.frozen(slots=True)
 class NodeEndpoint:
-    """A member's client address (host, port), its cluster-bus (internal) port, and
-    whether this node's link to it is up."""
+    """A member's client address (host, port), its cluster-bus (internal) port, whether
+    this node's link to it is up, and its TLS client port (0: it serves no TLS)."""
 
     host: str
     port: int
     bus_port: int
     connected: bool
+    tls_port: int = 0
+
+    def client_port(self, tls: bool) -> int:
+        """The port a client reaches it on: a TLS client its TLS port (when it has one), as
+        Redis Cluster with tls-cluster answers a TLS client, a plain client its plain one."""
+        return self.tls_port if tls and self.tls_port else self.port
 
 
 @attrs.frozen(slots=True)

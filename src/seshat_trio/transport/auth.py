@@ -3,7 +3,8 @@
 Rules:
 - The secret never travels. Each side proves it holds a cluster secret with an HMAC-SHA256
   over the handshake transcript (protocol version, both node ids, both nonces, both client
-  addresses, both Hellos' feature bits) under a label naming its role, so a proof cannot
+  addresses, both Hellos' feature bits, and both TLS client ports when both Hellos carry
+  them) under a label naming its role, so a proof cannot
   be reflected to its sender nor reused on another connection: both sides contribute a
   fresh 32-byte nonce.
 - Up to two secrets are held at once (current first, then the previous one) so that a
@@ -32,6 +33,8 @@ import struct
 
 import attrs
 
+from seshat_trio.transport.messages import FEATURE_CLIENT_TLS_PORT
+
 NONCE_BYTES = 32
 TAG_BYTES = 16
 MAX_SECRETS = 2
@@ -41,6 +44,7 @@ _SEQ = struct.Struct(">Q")
 LARGE_FRAME_BYTES = 4096
 _TRANSCRIPT = struct.Struct(">HQQ")
 _FEATURES = struct.Struct(">QQ")
+_TLS_PORTS = struct.Struct(">HH")
 
 
 class Role(enum.Enum):
@@ -70,6 +74,10 @@ class Transcript:
     # peer withhold (or send) optional messages by flipping them.
     dialler_features: int
     acceptor_features: int
+    # Each side's TLS client port, bound when both Hellos carry one (features bit 3): a
+    # peer of an older build computes its proofs without them.
+    dialler_tls_port: int = 0
+    acceptor_tls_port: int = 0
 
     def encode(self) -> bytes:
         parts = [_TRANSCRIPT.pack(self.version, self.dialler, self.acceptor)]
@@ -82,6 +90,8 @@ class Transcript:
             parts.append(struct.pack(">I", len(item)))
             parts.append(item)
         parts.append(_FEATURES.pack(self.dialler_features, self.acceptor_features))
+        if self.dialler_features & self.acceptor_features & FEATURE_CLIENT_TLS_PORT:
+            parts.append(_TLS_PORTS.pack(self.dialler_tls_port, self.acceptor_tls_port))
         return b"".join(parts)
 
 

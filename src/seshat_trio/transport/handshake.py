@@ -47,6 +47,7 @@ class Peer:
     node_id: int
     client_addr: str
     features: int = 0  # the optional messages it understands (Hello.features)
+    client_tls_port: int = 0  # its TLS client port (0: none, or an older build)
 
 
 def check_hello(msg: WireMessage, *, local_id: int, expected_sender: int | None) -> Hello:
@@ -80,6 +81,7 @@ async def accept(
     is_member: Callable[[int], bool],
     limits: TransportLimits,
     features: int = FEATURES,
+    client_tls_port: int = 0,
 ) -> Peer:
     """Run the acceptor's side; the authenticated dialler, or a TransportError. `features`:
     what this side announces (tests play an older build with fewer bits)."""
@@ -87,7 +89,12 @@ async def accept(
     try:
         with trio.fail_after(limits.handshake_timeout):
             opening = Hello(
-                node_id=local_id, peer_id=0, client_addr=client_addr, nonce=nonce, features=features
+                node_id=local_id,
+                peer_id=0,
+                client_addr=client_addr,
+                nonce=nonce,
+                features=features,
+                client_tls_port=client_tls_port,
             )
             await framed.send(opening)
             hello = check_hello(await framed.receive(), local_id=local_id, expected_sender=None)
@@ -103,6 +110,8 @@ async def accept(
                 acceptor_addr=client_addr,
                 dialler_features=hello.features,
                 acceptor_features=opening.features,
+                dialler_tls_port=hello.client_tls_port,
+                acceptor_tls_port=client_tls_port,
             )
             secret = secrets.verify(Role.DIALLER, transcript, hello.proofs)
             if secret is None:
@@ -114,7 +123,7 @@ async def accept(
     except trio.TooSlowError:
         raise HandshakeError("handshake not completed in time") from None
     framed.authenticate(session_keys(secret, transcript, Role.ACCEPTOR), limits.max_frame_bytes)
-    return Peer(hello.node_id, hello.client_addr, hello.features)
+    return Peer(hello.node_id, hello.client_addr, hello.features, hello.client_tls_port)
 
 
 async def dial(
@@ -125,13 +134,20 @@ async def dial(
     client_addr: str,
     secrets: ClusterSecrets,
     limits: TransportLimits,
+    client_tls_port: int = 0,
 ) -> Peer:
     """Run the dialler's side; the authenticated acceptor, or a TransportError."""
     nonce = new_nonce()
     try:
         with trio.fail_after(limits.handshake_timeout):
             hello = check_hello(await framed.receive(), local_id=local_id, expected_sender=peer_id)
-            own = Hello(node_id=local_id, peer_id=peer_id, client_addr=client_addr, nonce=nonce)
+            own = Hello(
+                node_id=local_id,
+                peer_id=peer_id,
+                client_addr=client_addr,
+                nonce=nonce,
+                client_tls_port=client_tls_port,
+            )
             transcript = Transcript(
                 version=PROTOCOL_VERSION,
                 dialler=local_id,
@@ -142,6 +158,8 @@ async def dial(
                 acceptor_addr=hello.client_addr,
                 dialler_features=own.features,
                 acceptor_features=hello.features,
+                dialler_tls_port=client_tls_port,
+                acceptor_tls_port=hello.client_tls_port,
             )
             await framed.send(attrs.evolve(own, proofs=secrets.proofs(Role.DIALLER, transcript)))
             answer = await framed.receive()
@@ -156,4 +174,4 @@ async def dial(
             "(a different or missing cluster.secret_file)"
         )
     framed.authenticate(session_keys(secret, transcript, Role.DIALLER), limits.max_frame_bytes)
-    return Peer(peer_id, hello.client_addr, hello.features)
+    return Peer(peer_id, hello.client_addr, hello.features, hello.client_tls_port)

@@ -31,7 +31,9 @@ FEATURE_HEARTBEAT_BATCH = 1 << 1
 """Hello.features: the sender understands HeartbeatBatch."""
 FEATURE_RAFT_BATCH = 1 << 2
 """Hello.features: the sender understands RaftBatch."""
-FEATURES = FEATURE_PUBSUB | FEATURE_HEARTBEAT_BATCH | FEATURE_RAFT_BATCH
+FEATURE_CLIENT_TLS_PORT = 1 << 3
+"""Hello.features: the sender's Hello carries its TLS client port, inside the proofs."""
+FEATURES = FEATURE_PUBSUB | FEATURE_HEARTBEAT_BATCH | FEATURE_RAFT_BATCH | FEATURE_CLIENT_TLS_PORT
 """What this build understands beyond protocol version 1 (an older peer announces 0)."""
 
 
@@ -55,6 +57,8 @@ class Hello:
     proofs: tuple[bytes, ...] = ()
     # Optional messages the sender understands (FEATURE_* bits); peers send only those.
     features: int = FEATURES
+    # The sender's TLS client port (0: none): cluster-aware TLS clients are sent there.
+    client_tls_port: int = 0
 
 
 @attrs.frozen(slots=True)

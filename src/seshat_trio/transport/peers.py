@@ -63,6 +63,7 @@ class PeerState:
     connects: int  # completed handshakes
     reconnects: int  # completed handshakes after the first
     client_addr: str | None  # the peer's RESP address, once its Hello arrived
+    client_tls_port: int = 0  # the peer's TLS client port (0: none, or not known yet)
 
 
 _Outcome = ForwardReply | TransportError | trio.TooSlowError
@@ -96,6 +97,7 @@ class PeerLink:
         rng: random.Random,
         log: EventLogger,
         client_addr: str = "",
+        client_tls_port: int = 0,
         secrets: ClusterSecrets = ClusterSecrets.none(),  # noqa: B008 (frozen, shared safely)
         on_closed: Callable[[BaseException], None] = lambda _exc: None,
         on_publish_count: Callable[[int, PublishCount], None] | None = None,
@@ -106,7 +108,9 @@ class PeerLink:
         self.peer_id = peer_id
         self.address = address
         self._client_addr = client_addr
+        self._client_tls_port = client_tls_port
         self.peer_client_addr: str | None = None  # from the peer's Hello
+        self.peer_client_tls_port = 0
         self.peer_features = 0  # from the peer's Hello: the optional messages it takes
         self._on_publish_count = on_publish_count
         self._limits = limits
@@ -138,6 +142,7 @@ class PeerLink:
             connects=self._connects,
             reconnects=max(0, self._connects - 1),
             client_addr=self.peer_client_addr,
+            client_tls_port=self.peer_client_tls_port,
         )
 
     def close(self) -> None:
@@ -218,12 +223,14 @@ class PeerLink:
                     local_id=self.node_id,
                     peer_id=self.peer_id,
                     client_addr=self._client_addr,
+                    client_tls_port=self._client_tls_port,
                     secrets=self._secrets,
                     limits=self._limits,
                 )
             except CONNECTION_FAILURES as exc:
                 return exc
             self.peer_client_addr = peer.client_addr or None
+            self.peer_client_tls_port = peer.client_tls_port
             self.peer_features = peer.features
             self._connected = True
             self._connects += 1

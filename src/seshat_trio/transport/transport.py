@@ -104,6 +104,7 @@ class Transport:
         limits: TransportLimits = TransportLimits(),  # noqa: B008 (frozen, shared safely)
         rng: random.Random | None = None,
         client_addr: str = "",
+        client_tls_port: int = 0,
         secrets: ClusterSecrets = ClusterSecrets.none(),  # noqa: B008 (frozen, shared safely)
         coalesce_raft: bool = False,
     ) -> None:
@@ -115,6 +116,7 @@ class Transport:
         self._on_message = on_message
         self._on_forward = on_forward
         self._client_addr = client_addr
+        self._client_tls_port = client_tls_port
         self._secrets = secrets
         self._limits = limits
         self._rng = rng if rng is not None else random.Random()
@@ -264,6 +266,7 @@ class Transport:
                     rng=self._rng,
                     log=self._log,
                     client_addr=self._client_addr,
+                    client_tls_port=self._client_tls_port,
                     secrets=self._secrets,
                     on_closed=functools.partial(
                         self._note_failure, direction="outbound", remote=str(address), peer=peer_id
@@ -278,10 +281,19 @@ class Transport:
         if self.pubsub is not None:
             self.pubsub.counted(peer_id, msg)
 
-    def client_address(self, peer_id: int) -> str | None:
-        """`peer_id`'s RESP address as its Hello announced it (None before a handshake)."""
+    def client_address(self, peer_id: int, tls: bool = False) -> str | None:
+        """`peer_id`'s RESP address as its Hello announced it (None before a handshake);
+        with `tls`, its TLS client port on that host when it announced one."""
         link = self._links.get(peer_id)
-        return None if link is None else link.peer_client_addr
+        if link is None or link.peer_client_addr is None:
+            return None
+        if tls and link.peer_client_tls_port:
+            try:
+                host = Address.parse(link.peer_client_addr).host
+            except ValueError:
+                return link.peer_client_addr
+            return str(Address(host, link.peer_client_tls_port))
+        return link.peer_client_addr
 
     def peer_states(self) -> dict[int, PeerState]:
         return {peer_id: link.state() for peer_id, link in self._links.items()}
@@ -313,6 +325,7 @@ class Transport:
                         framed,
                         local_id=self.node_id,
                         client_addr=self._client_addr,
+                        client_tls_port=self._client_tls_port,
                         secrets=self._secrets,
                         is_member=self.is_peer,
                         limits=self._limits,

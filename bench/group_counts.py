@@ -1,0 +1,129 @@
+"""What a SET costs with G data groups on 3 nodes, counted: `python -m bench.group_counts`.
+
+The SET cell of `bench/groups.py` (50 clients spread over the 3 nodes, random keys) sized
+by request count instead of time, for comparing two trees on a busy machine, where only
+counts and CPU time mean anything (docs/performance.md, "Writes with many data groups").
+Prints the CPU per SET of each node (utime + stime from /proc around the measured
+requests). With `--profile`, every node's event loop also runs under cProfile on a CPU
+clock during those requests only (started by SIGUSR1, dumped by SIGUSR2), and the calls per
+SET of the functions that count rounds, messages and frames are printed, summed over the
+nodes. Interleave the trees' runs: `PYTHONPATH=<tree>/src python -m bench.group_counts`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import trio
+
+from bench import groups, idle_cpu, servers
+from bench.chain import cpu_seconds
+from bench.model import RunOptions
+
+WARMUP = 500  # requests per node before the measured ones
+# (label, file suffix, function): calls per SET. Coroutines are left out: cProfile counts
+# each resumption of one as a call.
+COUNTED = (
+    ("log entries proposed", "raft/core.py", "propose"),
+    ("Ready passes", "replication/driver.py", "_handle_ready"),
+    ("Raft messages sent (with heartbeats)", "transport/transport.py", "send"),
+    ("frames encoded (every kind)", "transport/framing.py", "encode_frame"),
+    ("state-machine applies", "kv/state_machine.py", "apply"),
+    ("LevelDB writes", "storage/store.py", "_commit"),
+    ("tasks spawned", "trio/_core/_run.py", "spawn_impl"),
+)
+
+# Run as `python -c HOOK <dir> serve ...`: the node, with a profiler the signals drive.
+HOOK = """
+import cProfile, os, signal, sys, time
+out = sys.argv.pop(1)
+profile = cProfile.Profile(time.thread_time)
+def dump(*_):
+    profile.disable()
+    profile.dump_stats(os.path.join(out, f"{os.getpid()}.prof"))
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+signal.signal(signal.SIGUSR2, dump)
+from seshat_trio.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def profiled(out: Path) -> Callable[[list[str]], list[str]]:
+    def wrap(argv: list[str]) -> list[str]:
+        assert argv[1:3] == ["-m", "seshat_trio"], argv
+        return [argv[0], "-c", HOOK, str(out), *argv[3:]]
+
+    return wrap
+
+
+def calls_per_set(out: Path, sets: int) -> list[tuple[str, float]]:
+    totals = dict.fromkeys(range(len(COUNTED)), 0)
+    for path in out.glob("*.prof"):
+        stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+        for (file, _line, function), (_cc, calls, *_rest) in stats.items():
+            for i, (_, suffix, name) in enumerate(COUNTED):
+                if function == name and file.endswith(suffix):
+                    totals[i] += calls
+    return [(COUNTED[i][0], total / sets) for i, total in totals.items()]
+
+
+async def measure(group_count: int, requests: int, profile_dir: Path | None) -> list[str]:
+    options = RunOptions(
+        quick=False, duration_s=5, value_size=100, keyspace=100_000, targets=(), tools=(),
+        commands=("set",), clients=(groups.CLIENTS,), pipelines=(1,),
+    )  # fmt: skip
+    wrap = None if profile_dir is None else profiled(profile_dir)
+    with tempfile.TemporaryDirectory(prefix="seshat-counts-") as temp:
+        async with servers.seshat_cluster(
+            groups.NODES, Path(temp), groups=group_count, wrap=wrap
+        ) as cluster:
+            await idle_cpu.wait_all_leaders(cluster, group_count)
+            await trio.sleep(groups.SETTLE_S)
+            ports = [cluster.client_port(i) for i in range(1, groups.NODES + 1)]
+            shares = groups.client_shares(groups.CLIENTS, groups.NODES)
+            await groups.run_together(ports, shares, "set", [WARMUP] * len(ports), options)
+            sizes = [requests * share // groups.CLIENTS for share in shares]
+            if profile_dir is not None:
+                for pid in cluster.pids:
+                    os.kill(pid, signal.SIGUSR1)
+            before = [cpu_seconds(pid) for pid in cluster.pids]
+            await groups.run_together(ports, shares, "set", sizes, options)
+            after = [cpu_seconds(pid) for pid in cluster.pids]
+            if profile_dir is not None:
+                for pid in cluster.pids:
+                    os.kill(pid, signal.SIGUSR2)
+                await trio.sleep(2)  # the dumps
+    sets = sum(sizes)
+    per_node = [(b - a) * 1e6 / sets for a, b in zip(before, after, strict=True)]
+    lines = [
+        f"{group_count} groups, {sets} SETs: CPU us per SET per node "
+        + " / ".join(f"{us:.0f}" for us in per_node)
+        + f", 3 nodes {sum(per_node):.0f}"
+    ]
+    if profile_dir is not None:
+        lines += [f"  {per:7.3f} {label}" for label, per in calls_per_set(profile_dir, sets)]
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.group_counts", description=__doc__)
+    ap.add_argument("--groups", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=6000)
+    ap.add_argument("--profile", action="store_true", help="also count calls per SET")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="seshat-profiles-") as profiles:
+        out = Path(profiles) if args.profile else None
+        for line in trio.run(measure, args.groups, args.requests, out):
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
