@@ -188,7 +188,10 @@ def _collections_section(run: Run) -> list[str]:
         "hash of many fields writes random existing fields of a hash filled first (pipelined "
         "HSETs); HSET into an empty hash starts from no key and adds fields (both with "
         f"`-r {run.options.big_hash_fields}`): a write must cost the same whatever the size "
-        "of its collection.",
+        "of its collection. After filling or deleting its hash, an HSET cell waits until "
+        "every process of the system has been idle (under 10% of a core) for 3 s "
+        "(`bench/settle.py`: LevelDB compactions of the fill, the sweep of the deleted "
+        "hash), so it measures the HSETs alone; the cell's note says how long that took.",
         "",
         *_table(header, rows),
     ]

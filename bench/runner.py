@@ -6,7 +6,9 @@ even if an election moved leadership. A command the server answers with "unknown
 is skipped, not measured; a system that fails to start marks its cells as errors and the
 run goes on with the next system. One progress line per cell, with an ETA. Before the
 first hset-big cell of a target, the big hash it writes into is filled (pipelined HSETs);
-before each hset-empty cell its hash is deleted.
+before each hset-empty cell its hash is deleted; after either, the cell waits until the
+system's processes are idle (bench/settle.py: the fill's LevelDB compactions, the sweep of
+the deleted hash), so it measures HSETs rather than what the preparation left running.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import TextIO
 import attrs
 import trio
 
-from bench import matrix, redis_benchmark, servers
+from bench import matrix, redis_benchmark, servers, settle
 from bench.loadgen import LoadSpec, run_load
 from bench.model import ERROR, OK, SKIPPED, Cell, CellResult, RunOptions
 from bench.redis_benchmark import BIG_HASH_KEYS
@@ -31,6 +33,15 @@ from seshat_trio.client import RedisReplyError, RespClient
 
 # Looks up the client port of each target a system serves (None: that target is absent).
 PortLookup = Callable[[], Awaitable[dict[str, int | None]]]
+
+
+@attrs.frozen
+class System:
+    """A started system: its targets' ports, and its processes (to wait until idle)."""
+
+    ports: PortLookup
+    pids: tuple[int, ...]
+
 CLUSTER_NODES = 3
 # A few extra seconds per cell for process start and connection setup before it times out.
 CELL_TIMEOUT_FACTOR = 5.0
@@ -108,15 +119,15 @@ def describe(result: CellResult) -> str:
 
 
 @asynccontextmanager
-async def _system(system: str, workdir: Path) -> AsyncIterator[PortLookup]:
-    """Start one system fresh under `workdir`; yields a lookup of its targets' ports."""
+async def _system(system: str, workdir: Path) -> AsyncIterator[System]:
+    """Start one system fresh under `workdir`."""
     if system == "redis":
         async with servers.redis_reference(workdir / "redis") as redis:
 
             async def redis_ports() -> dict[str, int | None]:
                 return {"redis": redis.port if redis is not None else None}
 
-            yield redis_ports
+            yield System(redis_ports, () if redis is None else (redis.pid,))
         return
     nodes = CLUSTER_NODES if system == "cluster" else 1
     async with servers.seshat_cluster(nodes, workdir / system) as cluster:
@@ -131,7 +142,7 @@ async def _system(system: str, workdir: Path) -> AsyncIterator[PortLookup]:
                 "follower": followers[0] if followers else None,
             }
 
-        yield cluster_ports
+        yield System(cluster_ports, cluster.pids)
 
 
 async def supports(port: int, command: str) -> bool:
@@ -268,23 +279,34 @@ async def measure_cell(cell: Cell, port: int, options: RunOptions) -> CellResult
     return await _redis_benchmark(cell, port, options)
 
 
+async def _prepare(cell: Cell, port: int, options: RunOptions, first: bool) -> str:
+    """Fill or empty the hash an HSET cell writes into; what to note about it."""
+    if cell.command == "hset-big" and first:  # once per target
+        fields = options.big_hash_fields
+        seconds = await fill_hash(port, BIG_HASH_KEYS["hset-big"], fields, cell.value_size)
+        return f"the hash's {fields:,} fields were written in {seconds:.0f} s first"
+    if cell.command == "hset-empty":  # empty again for every cell
+        await fill_hash(port, BIG_HASH_KEYS["hset-empty"], 0, cell.value_size)
+    return ""
+
+
 async def _one(
-    cell: Cell, ports: PortLookup, options: RunOptions, support: dict[tuple[str, str], bool]
+    cell: Cell, system: System, options: RunOptions, support: dict[tuple[str, str], bool]
 ) -> CellResult:
     note = ""
     try:
-        port = (await ports()).get(cell.target)
+        port = (await system.ports()).get(cell.target)
         if port is None:
             return CellResult(cell, SKIPPED, note=f"no {cell.target} target (not installed?)")
         key = (cell.target, cell.command)
-        if key not in support:
+        first = key not in support
+        if first:
             support[key] = await supports(port, cell.command)
-            if support[key] and cell.command == "hset-big":  # once per target
-                fields = options.big_hash_fields
-                seconds = await fill_hash(port, BIG_HASH_KEYS["hset-big"], fields, cell.value_size)
-                note = f"the hash's {fields:,} fields were written in {seconds:.0f} s first"
-        if support[key] and cell.command == "hset-empty":  # empty again for every cell
-            await fill_hash(port, BIG_HASH_KEYS["hset-empty"], 0, cell.value_size)
+        if support[key] and cell.command in BIG_HASH_KEYS:
+            note = await _prepare(cell, port, options, first)
+            waited, idle = await settle.wait_until_idle(system.pids)
+            quiet = "idle" if idle else "still busy (measured anyway)"
+            note = ", ".join(filter(None, [note, f"the system was {quiet} after {waited:.0f} s"]))
     except (OSError, trio.BrokenResourceError, trio.TooSlowError, TimeoutError) as exc:
         return CellResult(cell, ERROR, note=f"server unreachable: {type(exc).__name__}: {exc}")
     except redis_benchmark.OutputError as exc:
@@ -296,12 +318,12 @@ async def _one(
 
 
 async def _run_system(
-    cells: Sequence[Cell], ports: PortLookup, options: RunOptions, progress: Progress
+    cells: Sequence[Cell], system: System, options: RunOptions, progress: Progress
 ) -> None:
     support: dict[tuple[str, str], bool] = {}
     for cell in cells:
         started = time.monotonic()
-        result = await _one(cell, ports, options, support)
+        result = await _one(cell, system, options, support)
         progress.report(result, time.monotonic() - started)
 
 
@@ -315,7 +337,7 @@ async def run_matrix(
             progress.say(f"starting {system} ...")
             failure: str | None = None
             try:
-                ports = await stack.enter_async_context(_system(system, workdir))
+                started = await stack.enter_async_context(_system(system, workdir))
             except* _START_ERRORS as group:
                 failure = "; ".join(f"{type(e).__name__}: {e}" for e in group.exceptions)
             if failure is not None:
@@ -323,7 +345,7 @@ async def run_matrix(
                     failed = CellResult(cell, ERROR, note=f"{system} did not start: {failure}")
                     progress.report(failed, 0.0)
                 continue
-            await _run_system(mine, ports, options, progress)
+            await _run_system(mine, started, options, progress)
         progress.say(f"stopped {system}")
 
 

@@ -43,6 +43,12 @@ def test_every_64_bit_integer_round_trips(value: int) -> None:
         (b"0.1", b"0.2", b"0.3"), (b"1", b"-1", b"0"), (b"-0.5", b"0", b"-0.5"),
         (b"1", b"1e-18", b"1"), (b"1", b"1e-17", b"1.00000000000000001"),
         (b".5", b"+1.", b"1.5"), (b"1E2", b"0", b"100"),
+        # Redis 7.0.15's long double: 2**63 + 0.5 needs 65 significant bits and rounds to
+        # even, 2**63 - 1 + 0.5 fits in 64; "-0" prints as "0".
+        (b"9223372036854775808", b"0.5", b"9223372036854775808"),
+        (b"9223372036854775807", b"0.5", b"9223372036854775807.5"),
+        (b"18446744073709551617", b"0", b"18446744073709551616"),
+        (b"-0", b"-0", b"0"), (b"-1e-18", b"0", b"0"),
     ],
 )  # fmt: skip
 def test_float_results_print_like_redis(a: bytes, b: bytes, result: bytes) -> None:

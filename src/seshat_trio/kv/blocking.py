@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import attrs
 
-from seshat_trio.kv.parsing import parse_decimal
+from seshat_trio.kv.parsing import parse_decimal, round_to_long_double
 from seshat_trio.protocol import NULL_ARRAY, ErrorReply, NullArray, Reply
 
 Args = tuple[bytes, ...]
@@ -36,23 +36,10 @@ def parse_timeout(arg: bytes) -> float | ErrorReply:
         return NOT_A_TIMEOUT
     if not value.is_finite() or abs(value) >= 2**63:
         return NEGATIVE_TIMEOUT
-    milliseconds = math.ceil(_long_double(_long_double(Fraction(value)) * 1000))
+    milliseconds = math.ceil(round_to_long_double(round_to_long_double(Fraction(value)) * 1000))
     if milliseconds < 0 or milliseconds >= 2**63:
         return NEGATIVE_TIMEOUT
     return milliseconds / 1000
-
-
-def _long_double(value: Fraction) -> Fraction:
-    """`value` rounded to a long double's 64-bit significand, to nearest even (a
-    timeout's range is far from the long double's exponent limits)."""
-    if not value:
-        return value
-    magnitude = abs(value)
-    exponent = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
-    if Fraction(2) ** exponent > magnitude:
-        exponent -= 1  # now 2**exponent <= magnitude < 2**(exponent + 1)
-    scale = Fraction(2) ** (63 - exponent)
-    return Fraction(round(value * scale)) / scale
 
 
 Retarget = Callable[[Args, tuple[bytes, ...]], Args]

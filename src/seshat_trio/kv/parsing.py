@@ -2,10 +2,10 @@
 
 Integers follow Redis's string2ll (no sign '+', no leading zeros or spaces, 64-bit range).
 Floats (INCRBYFLOAT, blocking timeouts) are read as strtold reads them, C99 hex floats
-("0x1p3") included, computed in exact decimal arithmetic and printed like Redis's
-"%.17Lf" with trailing zeros removed; Redis uses an 80-bit long double, so results agree
-with Redis to 17 decimal places for every value a long double represents exactly and can
-differ beyond a long double's precision (see docs/commands.md).
+("0x1p3") included, and computed as x86's 80-bit long double computes them: each operand
+and each result rounded to a 64-bit significand (to nearest even), in exact rational
+arithmetic so every node agrees; they are printed like Redis's "%.17Lf" with trailing
+zeros removed. Subnormal long doubles are not emulated (their precision is not reduced).
 """
 
 from __future__ import annotations
@@ -110,8 +110,28 @@ def _out_of_range(value: Decimal) -> bool:
     return exact >= _OVERFLOW_FROM or exact <= _UNDERFLOW_UP_TO
 
 
+def round_to_long_double(value: Fraction) -> Fraction:
+    """`value` rounded to a long double's 64-bit significand, to nearest even."""
+    if not value:
+        return value
+    magnitude = abs(value)
+    exponent = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
+    if Fraction(2) ** exponent > magnitude:
+        exponent -= 1  # now 2**exponent <= magnitude < 2**(exponent + 1)
+    scale = Fraction(2) ** (_LONG_DOUBLE_BITS - 1 - exponent)
+    return Fraction(round(value * scale)) / scale  # round() of a Fraction: half to even
+
+
 def add_decimals(a: Decimal, b: Decimal) -> Decimal:
-    return _CONTEXT.add(a, b)
+    """`a + b` as Redis's `long double` addition gives it (both read by strtold)."""
+    if not (a.is_finite() and b.is_finite()):
+        return _CONTEXT.add(a, b)  # an infinite increment: refused by the caller
+    total = round_to_long_double(
+        round_to_long_double(Fraction(a)) + round_to_long_double(Fraction(b))
+    )
+    if not total:
+        return _CONTEXT.add(a, b)  # a zero's sign: -0 + -0 is -0, x + -x is +0
+    return _CONTEXT.divide(Decimal(total.numerator), Decimal(total.denominator))
 
 
 def is_representable(value: Decimal) -> bool:
@@ -124,4 +144,4 @@ def format_decimal(value: Decimal) -> bytes:
     text = format(_CONTEXT.quantize(value, _SEVENTEEN_PLACES), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    return text.encode()
+    return b"0" if text == "-0" else text.encode()  # Redis's ld2string turns "-0" into "0"
