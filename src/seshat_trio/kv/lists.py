@@ -28,7 +28,7 @@ import attrs
 from seshat_trio.kv import blocking, registry
 from seshat_trio.kv.blocking import parse_timeout
 from seshat_trio.kv.collections import Collection, MutableCollection
-from seshat_trio.kv.parsing import LLONG_MIN, NOT_INTEGER, SYNTAX_ERROR, parse_int
+from seshat_trio.kv.parsing import LLONG_MIN, NOT_INTEGER, SYNTAX_ERROR, parse_int, parse_multi_pop
 from seshat_trio.kv.registry import ONE, Args, args_as_is
 from seshat_trio.kv.types import register_type
 from seshat_trio.kv.values import OK
@@ -520,25 +520,8 @@ class MpopArgs:
 def parse_mpop_tail(args: Args) -> MpopArgs | ErrorReply:
     """`numkeys key... LEFT|RIGHT [COUNT count]` (LMPOP's arguments, BLMPOP's after the
     timeout)."""
-    numkeys = parse_int(args[0])
-    if numkeys is None or numkeys <= 0:
-        return ErrorReply("ERR numkeys should be greater than 0")
-    if numkeys + 1 >= len(args):
-        return SYNTAX_ERROR
-    where = _end(args[numkeys + 1])
-    if where is None:
-        return SYNTAX_ERROR
-    count: int | None = None
-    rest = args[numkeys + 2 :]
-    i = 0
-    while i < len(rest):
-        if count is not None or rest[i].lower() != b"count" or i + 1 >= len(rest):
-            return SYNTAX_ERROR
-        count = parse_int(rest[i + 1])
-        if count is None or count <= 0:
-            return ErrorReply("ERR count should be greater than 0")
-        i += 2
-    return MpopArgs(tuple(args[1 : numkeys + 1]), where, count or 1)
+    parsed = parse_multi_pop(args, (LEFT, RIGHT))
+    return parsed if isinstance(parsed, ErrorReply) else MpopArgs(*parsed)
 
 
 def mpop_keys(first: int) -> registry.KeysProc:

@@ -11,6 +11,7 @@ zeros removed. Subnormal long doubles are not emulated (their precision is not r
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Context, Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -50,6 +51,31 @@ def parse_int(arg: bytes) -> int | None:
         return None
     value = int(arg)
     return value if LLONG_MIN <= value <= LLONG_MAX else None
+
+
+def parse_multi_pop(
+    args: Sequence[bytes], ends: tuple[bytes, bytes]
+) -> tuple[tuple[bytes, ...], bytes, int] | ErrorReply:
+    """`numkeys key... END [COUNT count]` (LMPOP and ZMPOP, BLMPOP and BZMPOP after their
+    timeout): the keys, END lowered (one of `ends`, any case) and the count (1 if absent)."""
+    numkeys = parse_int(args[0])
+    if numkeys is None or numkeys < 1:
+        return ErrorReply("ERR numkeys should be greater than 0")
+    if numkeys + 1 >= len(args):
+        return SYNTAX_ERROR
+    end = args[numkeys + 1].lower()
+    if end not in ends:
+        return SYNTAX_ERROR
+    count: int | None = None
+    at = numkeys + 2
+    while at < len(args):
+        if count is not None or args[at].lower() != b"count" or at + 1 >= len(args):
+            return SYNTAX_ERROR
+        count = parse_int(args[at + 1])
+        if count is None or count < 1:
+            return ErrorReply("ERR count should be greater than 0")
+        at += 2
+    return tuple(args[1 : numkeys + 1]), end, count or 1
 
 
 def parse_decimal(arg: bytes) -> Decimal | None:

@@ -23,7 +23,7 @@ import attrs
 from seshat_trio.kv import blocking, registry
 from seshat_trio.kv.blocking import parse_timeout
 from seshat_trio.kv.collections import MutableCollection
-from seshat_trio.kv.parsing import SYNTAX_ERROR, parse_int
+from seshat_trio.kv.parsing import SYNTAX_ERROR, parse_int, parse_multi_pop
 from seshat_trio.kv.registry import ONE, Args
 from seshat_trio.kv.view import WritableView
 from seshat_trio.kv.zsets import ZSET, Entry, entries, numkeys_keys, removed
@@ -82,25 +82,11 @@ class MultiPop:
 
 def parse_zmpop(args: Args) -> MultiPop | ErrorReply:
     """`numkeys key... MIN|MAX [COUNT count]` (ZMPOP, and BZMPOP after its timeout)."""
-    numkeys = parse_int(args[0])
-    if numkeys is None or numkeys < 1:
-        return ErrorReply("ERR numkeys should be greater than 0")
-    if numkeys + 1 >= len(args):
-        return SYNTAX_ERROR
-    where = args[numkeys + 1].lower()
-    if where not in (b"min", b"max"):
-        return SYNTAX_ERROR
-    count: int | None = None
-    at = numkeys + 2
-    while at < len(args):
-        if count is None and args[at].lower() == b"count" and at + 1 < len(args):
-            count = parse_int(args[at + 1])
-            if count is None or count < 1:
-                return ErrorReply("ERR count should be greater than 0")
-            at += 2
-        else:
-            return SYNTAX_ERROR
-    return MultiPop(args[1 : numkeys + 1], where == b"max", count or 1)
+    parsed = parse_multi_pop(args, (b"min", b"max"))
+    if isinstance(parsed, ErrorReply):
+        return parsed
+    keys, end, count = parsed
+    return MultiPop(keys, end == b"max", count)
 
 
 def zmpop(view: WritableView, cmd: MultiPop) -> Reply:
