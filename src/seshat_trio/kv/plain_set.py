@@ -99,4 +99,3 @@ def apply_plain_set(tx: Transaction, key: bytes, value: bytes) -> None:
     tx.put(key, StoredValue(STRING, value, 0))
     if tx.notify_flags & STRING_EVENTS:
         tx.events.append((b"set", key))
-
