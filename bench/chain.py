@@ -8,7 +8,7 @@ tree with `PYTHONPATH=<base>/src`), and quote ratios (docs/performance.md, round
 
 Standalone: `python -m bench.chain [--requests 3000] [--warmup 300] [--clients 1]`; with
 `--clients 50` it checks that a change to the single-write chain costs the busy case
-nothing.
+nothing, and `--pipeline 16` measures the pipelined shape (`redis-benchmark -P 16`).
 """
 
 from __future__ import annotations
@@ -34,12 +34,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run_sets(port: int, requests: int, clients: int) -> redis_benchmark.Row:
+async def run_sets(
+    port: int, requests: int, clients: int, pipeline: int = 1
+) -> redis_benchmark.Row:
     argv = redis_benchmark.command_line(
         port,
         "set",
         clients=clients,
-        pipeline=1,
+        pipeline=pipeline,
         value_size=100,
         requests=requests,
         keyspace=100_000,
@@ -48,22 +50,22 @@ async def run_sets(port: int, requests: int, clients: int) -> redis_benchmark.Ro
     return redis_benchmark.row_for(redis_benchmark.parse_csv(outcome.stdout), "set")
 
 
-async def measure(requests: int, warmup: int, clients: int) -> list[str]:
+async def measure(requests: int, warmup: int, clients: int, pipeline: int = 1) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="seshat-chain-") as temp:
         async with servers.seshat_cluster(3, Path(temp)) as cluster:
             port = cluster.leader_port
-            await run_sets(port, warmup, clients)
+            await run_sets(port, warmup, clients, pipeline)
             order = [cluster.leader_id, *(n for n in (1, 2, 3) if n != cluster.leader_id)]
             pids = [cluster.pids[node - 1] for node in order]
             before = [cpu_seconds(pid) for pid in pids]
-            row = await run_sets(port, requests, clients)
+            row = await run_sets(port, requests, clients, pipeline)
             per_set = [
                 (cpu_seconds(pid) - start) / requests * 1e6
                 for pid, start in zip(pids, before, strict=True)
             ]
     nodes = " ".join(f"{us:.0f}" for us in per_set)
     return [
-        f"SET c={clients} p50_ms={row.latency_ms['p50']:.3f} ops_s={row.rps:.0f}",
+        f"SET c={clients} P={pipeline} p50_ms={row.latency_ms['p50']:.3f} ops_s={row.rps:.0f}",
         f"cpu_us_per_set leader+followers={nodes} all={sum(per_set):.0f}",
     ]
 
@@ -73,8 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=REQUESTS)
     ap.add_argument("--warmup", type=int, default=WARMUP)
     ap.add_argument("--clients", type=int, default=1)
+    ap.add_argument("--pipeline", type=int, default=1)
     args = ap.parse_args(argv)
-    print("\n".join(trio.run(measure, args.requests, args.warmup, args.clients)))
+    print("\n".join(trio.run(measure, args.requests, args.warmup, args.clients, args.pipeline)))
     return 0
 
 

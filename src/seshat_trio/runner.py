@@ -200,7 +200,6 @@ async def serve_node(
     )
     with Store.open(config.node.data_dir / "db", options) as store:
         stats = NodeStats(started_at=time.monotonic())
-        committer = GroupCommitter(store, on_round=stats.observe_commit_round)
         system_machine = SystemStateMachine(store)
         throttle = AuthThrottle(
             config.auth.max_auth_failures,
@@ -235,6 +234,10 @@ async def serve_node(
 
         peers = {node_id: addr for node_id, addr in members.items() if node_id != config.node.id}
         data_groups = joined.every_group if joined else layout.shards.group_ids
+        # Several groups' Readys woken in one pass share a synced round (group_commit.py).
+        committer = GroupCommitter(
+            store, on_round=stats.observe_commit_round, gather=len(data_groups) > 1
+        )
         transport = Transport(
             config.node.id,
             config.node.internal_addr,

@@ -119,6 +119,23 @@ async def test_small_round_on_idle_loop_syncs_inline_others_on_the_writer(store:
     assert dict(store.iter_values(1))[b"v"].data == b"v"
 
 
+async def test_gathered_commits_of_one_pass_share_a_round(store: Store) -> None:
+    """Without `gather` the first of two commits made in one scheduler pass starts a round
+    alone and the second waits for the next; with it, both share the first."""
+    for gather, rounds in ((False, 2), (True, 1)):
+        committer = GroupCommitter(store, gather=gather)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(committer.run)
+            await trio.testing.wait_all_tasks_blocked()
+            async with trio.open_nursery() as writers:
+                for key in (b"a", b"b"):
+                    writers.start_soon(committer.commit, put(key))
+            nursery.cancel_scope.cancel()
+        assert (committer.stats.rounds, committer.stats.batches) == (rounds, 2)
+        assert committer.stats.inline_rounds == 0
+    assert sorted(dict(store.iter_values(1))) == [b"a", b"b"]
+
+
 async def test_failed_inline_round_raises(tmp_path: Path) -> None:
     path = tmp_path / "db"
     Store.open(path).close()

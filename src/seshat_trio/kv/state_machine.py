@@ -31,8 +31,10 @@ from typing import Protocol
 from seshat_trio.kv import catalog, multi  # noqa: F401  (registration)
 from seshat_trio.kv.expiry_index import ExpiryIndex
 from seshat_trio.kv.operations import Operation, decode_entry
+from seshat_trio.kv.plain_set import PlainSet, apply_plain_set, plain_sets
 from seshat_trio.kv.registry import READS, WRITES
 from seshat_trio.kv.transaction import Transaction
+from seshat_trio.kv.values import OK
 from seshat_trio.logs import get_logger
 from seshat_trio.protocol import ErrorReply, Reply
 from seshat_trio.replication.machine import Applied, unapplied
@@ -148,6 +150,9 @@ class KvStateMachine:
         return results
 
     def _apply_entry(self, index: int, data: bytes) -> Applied:
+        sets = plain_sets(data)
+        if sets is not None:
+            return self._apply_plain_sets(index, sets)
         operations = decode_entry(data)
         self._tx.start_entry(index)
         if len(operations) == 1:
@@ -159,6 +164,28 @@ class KvStateMachine:
             tuple([reply for replies in per_operation for reply in replies]),
             tuple([len(replies) for replies in per_operation]),
         )
+
+    def _apply_plain_sets(self, index: int, sets: list[PlainSet]) -> Applied:
+        """An entry of plain SETs (kv/plain_set.py): no decoding into operations, no
+        registry, no savepoint; the same writes, events and replies."""
+        tx = self._tx
+        tx.start_entry(index)
+        replies: list[Reply] = []
+        for time_ms, key, value in sets:
+            tx.time_ms = time_ms
+            mark = len(tx.events)
+            try:
+                apply_plain_set(tx, key, value)
+            except StorageError:
+                raise
+            except Exception:
+                log.exception("apply_failed", commands=[b"set"])
+                del tx.events[mark:]
+                replies.append(INTERNAL_ERROR)
+                continue
+            replies.append(OK)
+        # As `_apply_entry`: a batch of one operation has no split.
+        return Applied(index, tuple(replies), None if len(replies) == 1 else (1,) * len(replies))
 
     def _apply_operation(self, op: Operation) -> tuple[Reply, ...]:
         tx = self._tx

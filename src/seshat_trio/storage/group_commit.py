@@ -12,6 +12,13 @@ over directly. Measured, that costs ~80 us of event-loop CPU and ~350 us of late
 synced round, against ~135 us and ~480 us for `trio.to_thread.run_sync` from a committer
 task, and every write round of every Raft group pays it.
 
+With `gather` (a node with several data groups) a round starts one scheduler pass after
+the batch that asked for it, from the committer's own task: the Ready loops of the groups
+that one peer frame (transport/raft_batch.py) or one round's end woke run in the same pass,
+and their batches share that round's fsync instead of the second waiting behind the first
+(docs/architecture.md, "How groups share a node's work"). With one data group there is
+nothing to gather and a round starts at once.
+
 A round of one small batch on an idle event loop (no round in flight, nothing queued, no
 task runnable: a follower's single-write Append at `-c 1`) is written and synced on the
 event loop itself instead: nothing else was waiting to run, and the two thread hand-offs
@@ -97,9 +104,13 @@ RoundObserver = Callable[[int, float], None]
 
 
 class GroupCommitter:
-    def __init__(self, store: Store, *, on_round: RoundObserver | None = None) -> None:
+    def __init__(
+        self, store: Store, *, on_round: RoundObserver | None = None, gather: bool = False
+    ) -> None:
         self._store = store
         self._on_round = on_round
+        self._gather = gather
+        self._kick = trio.Event()  # with `gather`: a batch is queued for the committer task
         self._queue: list[_Waiter] = []
         # The round the writer thread holds, and the event set when it is reported.
         self._in_flight: list[_Waiter] | None = None
@@ -123,7 +134,10 @@ class GroupCommitter:
             self._finished(error, seconds, inline=True)
         else:
             self._queue.append(waiter)
-            self._start_round()
+            if self._gather:
+                self._kick.set()
+            else:
+                self._start_round()
             await waiter.done.wait()
         if waiter.error is not None:
             # A fresh exception per waiter: one instance raised in many tasks would tangle
@@ -144,7 +158,10 @@ class GroupCommitter:
             await trio.lowlevel.checkpoint()  # cancelled already: write nothing
             self._running = True
             self._start_round()  # batches queued before the committer started
-            await trio.sleep_forever()
+            while True:
+                await self._kick.wait()
+                self._kick = trio.Event()
+                self._start_round()
         finally:
             self._running = False
             # A round handed to the disk still reports to its waiters, even while the
