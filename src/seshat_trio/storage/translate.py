@@ -33,13 +33,14 @@ from seshat_trio.storage.batch import (
     PutHardState,
     PutSnapshotMeta,
     PutSystem,
-    PutValue,
+    PutValues,
     TruncateLogBefore,
     TruncateLogFrom,
     WriteElements,
 )
 from seshat_trio.storage.errors import StorageError
 from seshat_trio.storage.records import (
+    StoredValue,
     encode_counter,
     encode_hard_state,
     encode_log_record,
@@ -169,13 +170,8 @@ class Translation:
     def add(self, op: Operation) -> None:
         # Cases are tried in order: the most frequent operations come first.
         match op:
-            case PutValue(group, key, value):
-                prefix, cache_prefix = self._value_prefixes(group)
-                record = encode_stored_value(value)
-                cache_key = cache_prefix + key
-                full_key = self._meta_keys.pop(cache_key, None) or prefix + keys.meta_suffix(key)
-                self.ops.append((full_key, record))
-                self.values.append((cache_key, record))
+            case PutValues(group, values):
+                self._put_values(group, values)
             case WriteElements(group, key, version, changes):
                 prefix = keys.element_prefix(group, self._generation(group), key, version)
                 records = [(prefix + suffix, value) for suffix, value in changes]
@@ -216,6 +212,18 @@ class Translation:
                 self._put(keys.system_key(group, name), data)
             case DeleteSystem(group, name):
                 self._delete(keys.system_key(group, name))
+
+    def _put_values(self, group: int, values: tuple[tuple[bytes, StoredValue], ...]) -> None:
+        prefix, cache_prefix = self._value_prefixes(group)
+        # Locals bound: every value written comes here.
+        meta_keys, suffix, encode = self._meta_keys, keys.meta_suffix, encode_stored_value
+        put, remember = self.ops.append, self.values.append
+        for key, value in values:
+            record = encode(value)
+            cache_key = cache_prefix + key
+            full_key = meta_keys.pop(cache_key, None) or prefix + suffix(key)
+            put((full_key, record))
+            remember((cache_key, record))
 
     def _append(self, group: int, records: tuple[Any, ...]) -> None:
         view = self._log(group)
