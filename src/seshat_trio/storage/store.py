@@ -347,13 +347,14 @@ class Store:
 
     def stored_versions(self, group: int, keys_: list[bytes]) -> list[int | None]:
         """For each key, in order: None if it has no metadata record, else its element
-        version (0: a string). Cheaper than `get_value` (nothing is decoded), and one call
-        for all the keys an apply run wrote without reading them (plain SETs). The LevelDB
-        key built on a cache miss is kept for the write that follows (`_meta_keys`)."""
+        version (0: a string). For the keys an apply run writes without reading them
+        (plain SETs), in one call: nothing is decoded, and a LevelDB read does not fill the
+        value cache (the write that follows puts the key there); the LevelDB key it built
+        is kept for that write (`_meta_keys`)."""
         prefix, cache_prefix = keys.meta_prefixes(group, self._generation(group))
         cache = self.value_cache
         entries_get, meta_keys, meta_suffix = cache.peek, self._meta_keys, keys.meta_suffix
-        get, fill = self._db.get, cache.fill
+        get = self._db.get
         versions: list[int | None] = []
         append = versions.append
         hits = 0
@@ -366,9 +367,7 @@ class Store:
                     if len(meta_keys) >= _META_KEYS_KEPT:
                         meta_keys.clear()
                     meta_keys[cache_key] = full_key
-                    version = cache.version
                     raw = get(full_key)
-                    fill(cache_key, raw, version)
                 else:
                     hits += 1
                 append(None if raw is None else stored_version_of(raw))
