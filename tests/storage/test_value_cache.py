@@ -1,6 +1,8 @@
 """The value cache: bounded, never stale across writes, deletes, FLUSHALL, installs, reopens."""
 
+import binascii
 import gc
+import struct
 from pathlib import Path
 
 import plyvel
@@ -8,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from seshat_trio.config.model import StorageSection
 from seshat_trio.storage import (
     StorageError,
     Store,
@@ -18,7 +21,7 @@ from seshat_trio.storage import (
     keys,
 )
 from seshat_trio.storage.records import encode_stored_value
-from seshat_trio.storage.value_cache import ENTRY_OVERHEAD, MISSING, ValueCache
+from seshat_trio.storage.value_cache import ENTRY_OVERHEAD, MISSING, ValueCache, entry_size
 
 
 def value(data: bytes, expires_at_ms: int = 0) -> StoredValue:
@@ -216,6 +219,17 @@ def test_options_reach_the_store(tmp_path: Path) -> None:
         put(store, b"k", b"v")
         assert store.get_value(1, b"k") == value(b"v")
         assert len(store.value_cache) == 0
+
+
+def test_the_default_budget_holds_a_million_field_hash() -> None:
+    # docs/storage.md: by default a hash of 1,000,000 fields of 100 bytes stays in memory, so
+    # an HSET that overwrites one of its fields needs no LevelDB table read (~10 us).
+    field = b"f:%012d" % 999_999
+    element_key = keys.element_prefix(1, 1, b"bench:hash:big", 1 << 24)
+    element_key += struct.pack(">I", binascii.crc32(field)) + field
+    default = StoreOptions().value_cache_bytes
+    assert 1_000_000 * entry_size(element_key, b"x" * 100) <= default
+    assert StorageSection().value_cache_bytes == default
 
 
 # --- a model check: a tiny cache (constant eviction) reads exactly what no cache reads -------

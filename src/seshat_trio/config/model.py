@@ -257,7 +257,7 @@ class StorageSection:
         default=33_554_432, metadata=doc("LevelDB block cache (uncompressed table blocks)")
     )
     value_cache_bytes: int = attrs.field(
-        default=67_108_864,
+        default=335_544_320,
         metadata=doc("value records kept in memory for reads and applies; 0 turns it off"),
     )
 

@@ -979,7 +979,7 @@ class RaftCore:
             return
         if self._role is Role.LEADER:
             assert self._repl is not None
-            self._heartbeat_round(self._repl)
+            self._read_round(self._repl)
         else:
             assert self._leader is not None
             self._send(
@@ -1001,6 +1001,14 @@ class RaftCore:
         """Broadcast heartbeats as a new read round (waiting reads join it if they may)."""
         commit = self._log.committed if self._committed_in_term() else None
         repl.broadcast_heartbeat(self._leader_reads.start_round(self._ticks, commit))
+        self._release_reads()
+
+    def _read_round(self, repl: Replicator) -> None:
+        """A round for the waiting reads (its no-op committed), sent only to the voters a
+        quorum needs (docs/raft.md, "ReadIndex"): the tick's rounds still reach every peer."""
+        round_id = self._leader_reads.start_round(self._ticks, self._log.committed)
+        for peer in self._leader_reads.round_targets(self._membership.voters, repl.peers()):
+            repl.send_heartbeat(peer, round_id)
         self._release_reads()
 
     def _request_confirms_leadership(self, follower: int) -> bool:

@@ -9,6 +9,11 @@ Leader rules:
   proves the follower still accepted this leader after round c was sent, so round r is
   confirmed once a quorum of voters (the leader included) acked a context >= r. Every read
   arriving between two Readys therefore shares one heartbeat round.
+- A round started for reads between ticks goes only to as many voters as complete a
+  quorum with the leader, those that acknowledged most recently first (`round_targets`):
+  the rule above is unchanged, the other voters' answers were never needed. The tick's
+  heartbeats still go to every peer, so a silent target delays a read by at most one
+  heartbeat period, and the next read round goes to a voter that answered.
 - Lease (optional): if a quorum confirmed a round sent at tick t, no other leader can be
   elected before t + election timeout (voters ignore votes for that long after hearing from
   a leader, check-quorum stickiness), so until t + `lease_ticks` (shorter than the election
@@ -85,6 +90,15 @@ class LeaderReads:
             while self._sent_at[0][1] + self.lease_ticks <= now:
                 self._sent_at.popleft()
         return self._round_id
+
+    def round_targets(self, voters: frozenset[int], peers: list[int]) -> list[int]:
+        """The peers a read round between ticks goes to: just enough voters to complete a
+        quorum with the leader (all of them if it is no voter), most recent ack first, then
+        in the order of `peers`."""
+        needed = len(voters) // 2 + 1 - (self.node_id in voters)
+        candidates = [peer for peer in peers if peer in voters]
+        candidates.sort(key=lambda peer: -self._acks.get(peer, 0))
+        return candidates[:needed]
 
     def drop_lease(self, until: int) -> None:
         """A TimeoutNow was sent: forget the lease, and let only rounds sent at tick `until`

@@ -205,6 +205,7 @@ async def _stats(ctx: CommandContext) -> Reply:
     scripting = ctx.backend.scripting
     if scripting.running is not None and not scripting.running.is_function:
         return BUSY_EVAL  # as Redis answers while an EVAL runs
+    await ctx.backend.system_read_barrier()  # the counts see every acknowledged change
     view = scripting.functions
     return {
         b"running_script": scripting.running_function(),

@@ -66,7 +66,9 @@ class StoreOptions:
     """Memory the store may use for caching (config section [storage])."""
 
     block_cache_bytes: int = 32 << 20
-    value_cache_bytes: int = 64 << 20
+    # Holds about 1.2 million records of ~100 bytes (a 1,000,000-field hash): reading a
+    # record from a LevelDB table costs several times a hit (docs/storage.md, "Value cache").
+    value_cache_bytes: int = 320 << 20
 
 
 def _open_db(path: Path, options: StoreOptions) -> Any:
