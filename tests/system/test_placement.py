@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from seshat_trio.system.placement import (
@@ -57,6 +57,9 @@ def test_each_group_gets_factor_distinct_members_evenly(
 
 @settings(max_examples=200)
 @given(nodes_st, groups_st, factor_st, st.integers(41, 60))
+# Two replicas of one group on nodes over the bound: only one may move to the newcomer.
+@example(nodes={2, 3, 4, 5, 6, 8, 9, 10, 12}, groups=5, factor=6, newcomer=41)
+@example(nodes={1, 3, 4, 5, 6, 7, 9, 10, 11}, groups=5, factor=6, newcomer=41)
 def test_a_new_member_takes_only_what_evens_the_loads(
     nodes: set[int], groups: int, factor: int, newcomer: int
 ) -> None:

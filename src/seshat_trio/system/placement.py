@@ -7,11 +7,13 @@ node computes the same map at apply):
 - Balanced: a new cluster's loads (groups per node) differ by one at most; after members
   or the factor change a node replicates at most one more than ceil(G*F/N) (G groups,
   factor F, N nodes), since replicas only move where the bound makes them.
-- Sticky: a replica stays where it is while its node is a member, the group does not have
-  too many, and its node is not over the bound; only the missing replicas are placed, each
-  on the least-loaded member not in the group yet (ties broken by a hash of (group, node),
-  so groups spread over different nodes). A new member thus takes only the replicas it
-  needs to even the loads; a removed member's replicas alone move.
+- Sticky: a replica stays where it is while its node is a member and the group does not
+  have too many. A node over the bound (members joined) hands replicas, one at a time, to a
+  node under it that is not in the group yet, spreading the moves over the groups (a
+  newcomer can join each group only once). Then the missing replicas are placed, each on
+  the least-loaded member not in the group yet (ties broken by a hash of (group, node), so
+  groups spread over different nodes). A new member thus takes only the replicas it needs
+  to even the loads; a removed member's replicas alone move.
 - Leaders, not replicas, spread the client load: each group has a preferred leader, rotating
   over its own voters, and the node's leader balancer (node/balancer.py) hands each group
   to it.
@@ -49,21 +51,18 @@ def place_groups(
         raise ValueError(f"the replication factor must be >= 1, not {factor}")
     wanted = min(factor, len(nodes))
     bound = -(-len(ids) * wanted // len(nodes))  # ceil(G*F/N)
-    load = dict.fromkeys(nodes, 0)
+    members = set(nodes)
     before = {p.group: p.replicas for p in previous}
-    placed: dict[int, list[int]] = {group: [] for group in ids}
-    # Keep previous replicas in rounds, one per group per round, so that where the bound
-    # forces some to move, every group keeps some of its replicas.
-    for _ in range(wanted):
-        for group in ids:
-            kept = placed[group]
-            candidates = [
-                n for n in before.get(group, ()) if n in load and n not in kept and load[n] < bound
-            ]
-            if candidates and len(kept) < wanted:
-                node = min(candidates, key=lambda n: (load[n], n))
-                kept.append(node)
-                load[node] += 1
+    placed = {
+        group: list(dict.fromkeys(n for n in before.get(group, ()) if n in members))
+        for group in ids
+    }
+    load = dict.fromkeys(nodes, 0)
+    for replicas in placed.values():
+        for node in replicas:
+            load[node] += 1
+    _trim(placed, ids, wanted, load)
+    _shed(placed, ids, bound, load)
     # Then the missing ones on the least-loaded members, the groups missing most first.
     for group in sorted(ids, key=lambda g: (len(placed[g]), g)):
         replicas = placed[group]
@@ -75,6 +74,49 @@ def place_groups(
             replicas.append(node)
             load[node] += 1
     return tuple(GroupPlacement(group, tuple(sorted(placed[group]))) for group in ids)
+
+
+def _trim(placed: dict[int, list[int]], ids: list[int], wanted: int, load: dict[int, int]) -> None:
+    """Drop the replicas a group has beyond `wanted` (the factor fell), one per group per
+    round and each time from its most loaded node, so every group keeps most of its own."""
+    while any(len(placed[group]) > wanted for group in ids):
+        for group in ids:
+            replicas = placed[group]
+            if len(replicas) > wanted:
+                node = max(replicas, key=lambda n: (load[n], n))
+                replicas.remove(node)
+                load[node] -= 1
+
+
+def _shed(placed: dict[int, list[int]], ids: list[int], bound: int, load: dict[int, int]) -> None:
+    """Move replicas off nodes above `bound` (members joined) to nodes below it that are not
+    in the group yet, each move into the group that has moved least (a newcomer joins a
+    group once, so two replicas of one group cannot both move to it). A node left above the
+    bound had no such move: every node below it already replicates its groups."""
+    stuck: set[int] = set()
+    moves = dict.fromkeys(ids, 0)
+    while True:
+        over = [n for n in load if load[n] > bound and n not in stuck]
+        if not over:
+            return
+        node = min(over, key=lambda n: (-load[n], n))
+        under = [n for n in load if load[n] < bound]
+        options = [
+            (moves[group], load[to], _spread(group, to), group, to)
+            for group in ids
+            if node in placed[group]
+            for to in under
+            if to not in placed[group]
+        ]
+        if not options:
+            stuck.add(node)
+            continue
+        *_, group, to = min(options)
+        replicas = placed[group]
+        replicas[replicas.index(node)] = to
+        moves[group] += 1
+        load[node] -= 1
+        load[to] += 1
 
 
 def _spread(group: int, node: int) -> bytes:
