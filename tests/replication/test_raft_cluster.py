@@ -89,7 +89,7 @@ async def test_leader_writes_commit_with_the_apply_in_one_write(
     # applied index and the commit-only hard state, not a write of its own for the commit.
     kinds = [sorted({type(op).__name__ for op in ops}) for ops in batches]
     assert "AppendLog" in kinds[0]
-    assert kinds[1:] == [["PutApplied", "PutHardState", "PutValue"]]
+    assert kinds[1:] == [["PutApplied", "PutHardState", "PutValues"]]
     commits = [op.state.commit for op in batches[1] if isinstance(op, PutHardState)]
     assert commits == [index]
 

@@ -7,7 +7,7 @@ import trio
 import trio.testing
 
 from seshat_trio.storage import GroupCommitter, StorageError, Store, StoredValue, WriteBatch
-from seshat_trio.storage.batch import AppendLog
+from seshat_trio.storage.batch import AppendLog, PutValues
 from seshat_trio.storage.group_commit import INLINE_MAX_BYTES
 from seshat_trio.storage.records import LogRecord
 
@@ -38,7 +38,8 @@ class FailingStore(Store):
     """Fails every write whose batch puts the key b"bad"."""
 
     def write(self, batch: WriteBatch, sync: bool = False) -> None:
-        if any(getattr(op, "key", None) == b"bad" for op in batch):
+        ops = [op for op in batch if isinstance(op, PutValues)]
+        if any(key == b"bad" for op in ops for key, _ in op.values):
             raise StorageError("write failed on store /nowhere: disk full: injected")
         super().write(batch, sync)
 

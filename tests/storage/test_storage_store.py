@@ -2,6 +2,7 @@
 
 import threading
 from pathlib import Path
+from typing import get_args
 
 import plyvel
 import pytest
@@ -20,7 +21,9 @@ from seshat_trio.storage import (
     keys,
     records,
 )
+from seshat_trio.storage.batch import Operation
 from seshat_trio.storage.errors import translate
+from seshat_trio.storage.translate import _HANDLERS
 
 
 def rec(index: int, data: bytes = b"", term: int = 1) -> LogRecord:
@@ -400,3 +403,9 @@ def test_known_log_size_is_read_while_a_write_holds_the_store(store: Store) -> N
     finally:
         release.set()
         thread.join()
+
+
+def test_every_batch_operation_has_a_translation() -> None:
+    # Translation.add dispatches on the operation's type: a type added to the batch
+    # vocabulary without a handler would fail every write that holds it.
+    assert set(_HANDLERS) == set(get_args(Operation))

@@ -117,6 +117,40 @@ def test_reads_are_served_from_the_cache(store: Store) -> None:
     assert store.value_cache.hits == hits + 2
 
 
+def test_stored_versions_read_through_the_cache(store: Store) -> None:
+    batch = WriteBatch()
+    batch.put_values(1, [(b"s", value(b"v")), (b"h", StoredValue(4, b"hdr", 0, version=5))])
+    store.write(batch)
+    store.value_cache.clear()
+    hits, misses = store.value_cache.hits, store.value_cache.misses
+    assert store.stored_versions(1, [b"s", b"h", b"absent", b"s"]) == [0, 5, None, 0]
+    # LevelDB reads, not kept: the caller is about to write these keys.
+    assert (store.value_cache.hits - hits, store.value_cache.misses - misses) == (0, 4)
+    assert len(store.value_cache) == 0
+    store.get_value(1, b"h")  # a read does fill it
+    assert store.stored_versions(1, [b"absent", b"h"]) == [None, 5]
+    assert store.value_cache.hits - hits == 1
+    assert store.stored_versions(1, []) == []
+    batch = WriteBatch()
+    batch.clear_values(1)
+    store.write(batch)
+    assert store.stored_versions(1, [b"s", b"h"]) == [None, None]
+
+
+def test_values_written_together_are_all_seen(store: Store) -> None:
+    batch = WriteBatch()
+    batch.put_values(1, [(b"a", value(b"1")), (b"b", value(b"2"))])
+    batch.put_value(1, b"c", value(b"3"))
+    store.write(batch)
+    assert [store.get_value(1, k) for k in (b"a", b"b", b"c")] == [
+        value(b"1"),
+        value(b"2"),
+        value(b"3"),
+    ]
+    store.value_cache.clear()
+    assert store.get_value(1, b"b") == value(b"2")  # and in LevelDB, not only the cache
+
+
 def test_flush_and_delete_are_seen(store: Store) -> None:
     put(store, b"k", b"v")
     put(store, b"gone", b"v")

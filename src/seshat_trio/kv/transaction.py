@@ -270,25 +270,37 @@ class Transaction:
         group = self._group
         if self._cleared:
             batch.clear_values(group)
+        read = self._base
+        # What the store holds of keys this run wrote without reading (plain SETs): one
+        # lookup call for all of them.
+        unread = [] if self._cleared else [key for key in self._overlay if key not in read]
+        stored = (
+            dict(zip(unread, self._store.stored_versions(group, unread), strict=True))
+            if unread
+            else {}
+        )
         delta = 0
+        puts: list[tuple[bytes, StoredValue]] = []
         for key, value in self._overlay.items():
             # What the store holds: None (nothing), 0 (a string) or a collection's version.
             if self._cleared:
                 base: int | None = None
-            elif key in self._base:
-                base = _version(self._base[key]) if self._base[key] is not None else None
+            elif key in read:
+                base = _version(read[key]) if read[key] is not None else None
             else:
-                base = self._store.stored_version(group, key)  # a plain SET read nothing
+                base = stored[key]
             if value is None:
                 if base is not None:
                     batch.delete_value(group, key)
                     delta -= 1
             else:
-                batch.put_value(group, key, value)
+                puts.append((key, value))
                 delta += base is None
             if base and base != _version(value):
                 # The collection stored before this run is gone: its elements are garbage.
                 batch.drop_elements(group, key, base)
+        if puts:
+            batch.put_values(group, puts)
         for (key, version), pending in self._elements.items():
             if _version(self.raw(key)) != version:
                 continue  # the collection is gone: its elements are garbage or never stored

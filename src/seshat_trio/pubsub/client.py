@@ -70,7 +70,9 @@ class ClientPubSub:
 
     @property
     def subscribed(self) -> bool:
-        return self.count + self.shard_count > 0
+        # Asked for every command a client sends: no lookups by `Kind` (an Enum hashes in
+        # Python; three lookups took ~2 us).
+        return any(self._subscriptions.values())
 
     def deliver(self, frame: bytes) -> None:
         data = frame if self._client.protocol == 2 else b">" + frame[1:]

@@ -55,10 +55,12 @@ class PutSnapshotMeta:
 
 
 @attrs.frozen(slots=True)
-class PutValue:
+class PutValues:
+    """Metadata records (for a string, its value) of one group, keys distinct: one
+    operation for an apply run's writes, translated in one loop."""
+
     group: int
-    key: bytes
-    value: StoredValue
+    values: tuple[tuple[bytes, StoredValue], ...]
 
 
 @attrs.frozen(slots=True)
@@ -126,7 +128,7 @@ Operation = (
     | PutHardState
     | PutApplied
     | PutSnapshotMeta
-    | PutValue
+    | PutValues
     | DeleteValue
     | PutElement
     | DeleteElement
@@ -215,9 +217,13 @@ class WriteBatch:
         self._ops.append(PutSnapshotMeta(group, meta))
 
     def put_value(self, group: int, key: bytes, value: StoredValue) -> None:
+        self.put_values(group, ((key, value),))
+
+    def put_values(self, group: int, values: Iterable[tuple[bytes, StoredValue]]) -> None:
+        """`put_value` of each (key, value), the keys distinct."""
         if not 1 <= group <= keys.MAX_U64:  # every write comes here: no call when valid
             keys.check_data_group(group)
-        self._ops.append(PutValue(group, bytes(key), value))
+        self._ops.append(PutValues(group, tuple([(bytes(k), v) for k, v in values])))
 
     def delete_value(self, group: int, key: bytes) -> None:
         keys.check_data_group(group)

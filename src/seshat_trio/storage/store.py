@@ -347,21 +347,37 @@ class Store:
             cache.fill(cache_key, raw, version)
         return None if raw is None else decode_stored_value(raw)
 
-    def stored_version(self, group: int, key: bytes) -> int | None:
-        """None if `key` has no metadata record, else its element version (0: a string);
-        cheaper than `get_value` (nothing is decoded). For a write's apply: the LevelDB key
-        built on a miss is kept for the write that follows (`_meta_keys`)."""
+    def stored_versions(self, group: int, keys_: list[bytes]) -> list[int | None]:
+        """For each key, in order: None if it has no metadata record, else its element
+        version (0: a string). For the keys an apply run writes without reading them
+        (plain SETs), in one call: nothing is decoded, and a LevelDB read does not fill the
+        value cache (the write that follows puts the key there); the LevelDB key it built
+        is kept for that write (`_meta_keys`)."""
         prefix, cache_prefix = keys.meta_prefixes(group, self._generation(group))
-        cache_key = cache_prefix + key
-        raw = self.value_cache.get(cache_key)
-        if raw is MISSING:
-            full_key = prefix + keys.meta_suffix(key)
-            meta_keys = self._meta_keys
-            if len(meta_keys) >= _META_KEYS_KEPT:
-                meta_keys.clear()
-            meta_keys[cache_key] = full_key
-            raw = self._read_through(full_key, cache_key)
-        return None if raw is None else stored_version_of(raw)
+        cache = self.value_cache
+        entries_get, meta_keys, meta_suffix = cache.peek, self._meta_keys, keys.meta_suffix
+        get = self._db.get
+        versions: list[int | None] = []
+        append = versions.append
+        hits = 0
+        try:
+            for key in keys_:
+                cache_key = cache_prefix + key
+                raw = entries_get(cache_key)
+                if raw is MISSING:
+                    full_key = prefix + meta_suffix(key)
+                    if len(meta_keys) >= _META_KEYS_KEPT:
+                        meta_keys.clear()
+                    meta_keys[cache_key] = full_key
+                    raw = get(full_key)
+                else:
+                    hits += 1
+                append(None if raw is None else stored_version_of(raw))
+        except DB_ERRORS as exc:
+            raise translate(exc, "read", self.path) from exc
+        finally:
+            cache.count(hits, len(versions) - hits)
+        return versions
 
     def _read_through(self, full_key: bytes, cache_key: bytes) -> bytes | None:
         """A LevelDB read after a cache miss, filling the cache (see value_cache.py)."""

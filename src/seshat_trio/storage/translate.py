@@ -33,7 +33,7 @@ from seshat_trio.storage.batch import (
     PutHardState,
     PutSnapshotMeta,
     PutSystem,
-    PutValue,
+    PutValues,
     TruncateLogBefore,
     TruncateLogFrom,
     WriteElements,
@@ -167,57 +167,71 @@ class Translation:
             self.add(op)
 
     def add(self, op: Operation) -> None:
-        # Cases are tried in order: the most frequent operations come first.
-        match op:
-            case PutValue(group, key, value):
-                prefix, cache_prefix = self._value_prefixes(group)
-                record = encode_stored_value(value)
-                cache_key = cache_prefix + key
-                full_key = self._meta_keys.pop(cache_key, None) or prefix + keys.meta_suffix(key)
-                self.ops.append((full_key, record))
-                self.values.append((cache_key, record))
-            case WriteElements(group, key, version, changes):
-                prefix = keys.element_prefix(group, self._generation(group), key, version)
-                records = [(prefix + suffix, value) for suffix, value in changes]
-                self.ops += records
-                self.values += records
-            case PutElement(group, key, version, suffix, value):
-                full_key = keys.element_prefix(group, self._generation(group), key, version)
-                full_key += suffix
-                self.ops.append((full_key, value))
-                self.values.append((full_key, value))
-            case AppendLog(group, records):
-                self._append(group, records)
-            case TruncateLogFrom(group, index):
-                self._truncate_from(group, index)
-            case TruncateLogBefore(group, index):
-                self._truncate_before(group, index)
-            case PutHardState(group, state):
-                self._put(keys.state_key(group, keys.HARD_STATE), encode_hard_state(state))
-            case PutApplied(group, index):
-                self._put(keys.state_key(group, keys.APPLIED), encode_counter(index))
-            case PutSnapshotMeta(group, meta):
-                self._put(keys.state_key(group, keys.SNAPSHOT_META), encode_snapshot_meta(meta))
-            case DeleteValue(group, key):
-                prefix, cache_prefix = self._value_prefixes(group)
-                self._delete(prefix + keys.meta_suffix(key))
-                self.values.append((cache_prefix + key, None))
-            case DeleteElement(group, key, version, suffix):
-                full_key = keys.element_prefix(group, self._generation(group), key, version)
-                full_key += suffix
-                self._delete(full_key)
-                self.values.append((full_key, None))
-            case DropElements(group, key, version):
-                prefix = keys.element_prefix(group, self._generation(group), key, version)
-                self.add_garbage(group, prefix)
-            case ClearValues(group):
-                self.set_generation(group, self.allocate_generation(group))
-            case PutSystem(group, name, data):
-                self._put(keys.system_key(group, name), data)
-            case DeleteSystem(group, name):
-                self._delete(keys.system_key(group, name))
+        # By the operation's type: a `match` over class patterns tried every case in turn
+        # (~1-3 us for the Raft bookkeeping at its end), and every write comes here.
+        _HANDLERS[type(op)](self, op)
 
-    def _append(self, group: int, records: tuple[Any, ...]) -> None:
+    def _write_elements(self, op: WriteElements) -> None:
+        prefix = keys.element_prefix(op.group, self._generation(op.group), op.key, op.version)
+        records = [(prefix + suffix, value) for suffix, value in op.changes]
+        self.ops += records
+        self.values += records
+
+    def _put_element(self, op: PutElement) -> None:
+        full_key = keys.element_prefix(op.group, self._generation(op.group), op.key, op.version)
+        full_key += op.suffix
+        self.ops.append((full_key, op.value))
+        self.values.append((full_key, op.value))
+
+    def _put_hard_state(self, op: PutHardState) -> None:
+        self._put(keys.state_key(op.group, keys.HARD_STATE), encode_hard_state(op.state))
+
+    def _put_applied(self, op: PutApplied) -> None:
+        self._put(keys.state_key(op.group, keys.APPLIED), encode_counter(op.index))
+
+    def _put_snapshot_meta(self, op: PutSnapshotMeta) -> None:
+        self._put(keys.state_key(op.group, keys.SNAPSHOT_META), encode_snapshot_meta(op.meta))
+
+    def _delete_value(self, op: DeleteValue) -> None:
+        prefix, cache_prefix = self._value_prefixes(op.group)
+        self._delete(prefix + keys.meta_suffix(op.key))
+        self.values.append((cache_prefix + op.key, None))
+
+    def _delete_element(self, op: DeleteElement) -> None:
+        full_key = keys.element_prefix(op.group, self._generation(op.group), op.key, op.version)
+        full_key += op.suffix
+        self._delete(full_key)
+        self.values.append((full_key, None))
+
+    def _drop_elements(self, op: DropElements) -> None:
+        group = op.group
+        self.add_garbage(
+            group, keys.element_prefix(group, self._generation(group), op.key, op.version)
+        )
+
+    def _clear_values(self, op: ClearValues) -> None:
+        self.set_generation(op.group, self.allocate_generation(op.group))
+
+    def _put_system(self, op: PutSystem) -> None:
+        self._put(keys.system_key(op.group, op.name), op.data)
+
+    def _delete_system(self, op: DeleteSystem) -> None:
+        self._delete(keys.system_key(op.group, op.name))
+
+    def _put_values(self, op: PutValues) -> None:
+        prefix, cache_prefix = self._value_prefixes(op.group)
+        # Locals bound: every value written comes here.
+        meta_keys, suffix, encode = self._meta_keys, keys.meta_suffix, encode_stored_value
+        put, remember = self.ops.append, self.values.append
+        for key, value in op.values:
+            record = encode(value)
+            cache_key = cache_prefix + key
+            full_key = meta_keys.pop(cache_key, None) or prefix + suffix(key)
+            put((full_key, record))
+            remember((cache_key, record))
+
+    def _append(self, op: AppendLog) -> None:
+        group, records = op.group, op.records
         view = self._log(group)
         expected = view.last + 1
         if records[0].index != expected:
@@ -252,7 +266,8 @@ class Translation:
             view.size_delta -= len(key) + len(value)
             self._delete(key)
 
-    def _truncate_from(self, group: int, index: int) -> None:
+    def _truncate_from(self, op: TruncateLogFrom) -> None:
+        group, index = op.group, op.index
         view = self._log(group)
         index = max(index, view.floor)
         self._drop_added(view, group, lambda i: i < index)
@@ -262,7 +277,8 @@ class Translation:
             self._drop_stored(view, group, index, view.db_last)
             view.db_last = index - 1
 
-    def _truncate_before(self, group: int, index: int) -> None:
+    def _truncate_before(self, op: TruncateLogBefore) -> None:
+        group, index = op.group, op.index
         view = self._log(group)
         if index <= view.floor:
             return
@@ -284,3 +300,22 @@ class Translation:
                 state.size += view.size_delta
         generations.update(self._generations)
         highest.update(self._highest)
+
+
+_HANDLERS: dict[type[Any], Callable[[Translation, Any], None]] = {
+    PutValues: Translation._put_values,
+    WriteElements: Translation._write_elements,
+    PutElement: Translation._put_element,
+    AppendLog: Translation._append,
+    TruncateLogFrom: Translation._truncate_from,
+    TruncateLogBefore: Translation._truncate_before,
+    PutHardState: Translation._put_hard_state,
+    PutApplied: Translation._put_applied,
+    PutSnapshotMeta: Translation._put_snapshot_meta,
+    DeleteValue: Translation._delete_value,
+    DeleteElement: Translation._delete_element,
+    DropElements: Translation._drop_elements,
+    ClearValues: Translation._clear_values,
+    PutSystem: Translation._put_system,
+    DeleteSystem: Translation._delete_system,
+}

@@ -73,6 +73,14 @@ class ValueCache:
             self.hits += 1
         return record
 
+    def peek(self, key: bytes) -> bytes | Missing | None:
+        """`get` without counting (the caller counts its lookups with `count`)."""
+        return self._entries.get(key, MISSING)
+
+    def count(self, hits: int, misses: int) -> None:
+        self.hits += hits
+        self.misses += misses
+
     def put(self, key: bytes, record: bytes | None) -> None:
         """A written record (None: deleted); replaces any entry."""
         self.put_all(((key, record),))
