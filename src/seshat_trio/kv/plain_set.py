@@ -97,5 +97,4 @@ def apply_plain_set(tx: Transaction, key: bytes, value: bytes) -> None:
     """`strings.set_` for a SET without options, against the run's transaction (its
     `time_ms` set to the operation's); the reply is `OK`."""
     tx.put(key, StoredValue(STRING, value, 0))
-    if tx.notify_flags & STRING_EVENTS:
-        tx.events.append((b"set", key))
+    tx.notify(STRING_EVENTS, b"set", key)

@@ -180,10 +180,7 @@ class GroupCommitter:
     def _idle(self) -> bool:
         """Nothing to overlap a sync with: no round in flight or queued, no task runnable."""
         return (
-            self._running
-            and self._in_flight is None
-            and not self._queue
-            and runnable_tasks() == 0
+            self._running and self._in_flight is None and not self._queue and runnable_tasks() == 0
         )
 
     def _start_round(self) -> None:
