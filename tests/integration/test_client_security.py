@@ -50,14 +50,21 @@ def tls_port(member: MemberProcess) -> int:
     return int(member.extra[member.extra.index("--tls-port") + 1])
 
 
+def tls_options(certs: Certificates) -> dict[str, object]:
+    """redis-py's arguments for a TLS connection with the test CA and client certificate."""
+    return {
+        "ssl": True,
+        "ssl_ca_certs": str(certs.ca_file),
+        "ssl_certfile": str(certs.client_cert_file),
+        "ssl_keyfile": str(certs.client_key_file),
+    }
+
+
 def tls_client(member: MemberProcess, certs: Certificates, **kwargs: object) -> redis.Redis:
     return redis.Redis(
         port=tls_port(member),
-        ssl=True,
-        ssl_ca_certs=str(certs.ca_file),
-        ssl_certfile=str(certs.client_cert_file),
-        ssl_keyfile=str(certs.client_key_file),
         socket_timeout=5,
+        **tls_options(certs),  # type: ignore[arg-type]
         **kwargs,  # type: ignore[arg-type]
     )
 

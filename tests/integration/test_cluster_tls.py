@@ -12,7 +12,7 @@ import pytest
 import redis
 from harness import ClusterFactory, ClusterProcesses, MemberProcess, wait_for
 from redis.cluster import RedisCluster
-from test_client_security import Certificates, tls_client, tls_port
+from test_client_security import Certificates, tls_client, tls_options, tls_port
 from test_cluster_protocol import RANGES, group_of
 from test_data_groups import spread
 
@@ -66,11 +66,8 @@ def redis_cluster(member: MemberProcess, certs: Certificates) -> RedisCluster:
     return RedisCluster(
         host="127.0.0.1",
         port=tls_port(member),
-        ssl=True,
-        ssl_ca_certs=str(certs.ca_file),
-        ssl_certfile=str(certs.client_cert_file),
-        ssl_keyfile=str(certs.client_key_file),
         socket_timeout=10,
+        **tls_options(certs),  # type: ignore[arg-type]
     )
 
 

@@ -1,8 +1,10 @@
 """A hand-driven peer for the transport tests: it dials a node and completes the handshake
-itself, so a test can send the node frames of its choosing."""
+itself, so a test can send the node frames of its choosing, and read back why the node
+closed its connections."""
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from seshat_trio.config.model import Address
@@ -31,3 +33,12 @@ async def dial(
         limits=TransportLimits(),
     )
     return framed
+
+
+def closed_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The reasons the node logged for closing peer connections, in order."""
+    return [
+        r.seshat_fields["reason"]  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.getMessage() == "peer_connection_closed"
+    ]

@@ -10,7 +10,7 @@ import struct
 import pytest
 import trio
 from tests.server.byte_streams import closed_within
-from tests.transport.raw_peer import dial, heartbeat
+from tests.transport.raw_peer import closed_reasons, dial, heartbeat
 
 from seshat_trio.config.model import Address
 from seshat_trio.raft import Append, Entry, EntryKind, Heartbeat, HeartbeatResp, VoteResp
@@ -183,14 +183,6 @@ async def test_messages_queued_while_disconnected_are_delivered(net) -> None:
         assert [m.context for m in two.received] == [5]  # type: ignore[union-attr]
 
 
-def _closed_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [
-        r.seshat_fields["reason"]  # type: ignore[attr-defined]
-        for r in caplog.records
-        if r.getMessage() == "peer_connection_closed"
-    ]
-
-
 @pytest.mark.parametrize(
     ("payload", "tagged", "reason"),
     [
@@ -217,7 +209,7 @@ async def test_bad_frame_closes_only_that_connection(
         else:
             await raw.stream.send_all(payload + b"\0" * 16)
         assert await closed_within(raw.stream, 5)
-        assert reason in _closed_reasons(caplog)
+        assert reason in closed_reasons(caplog)
         # The node still serves its other connections, old and new.
         await good.send_frames([encode_frame(encode(heartbeat(4, 1, context=44)))])
         nodes[2].transport.send(heartbeat(2, 1, context=22))
@@ -245,7 +237,7 @@ async def test_bad_handshake_is_refused(
         stream = await trio.open_tcp_stream(node.address.host, node.address.port)
         await stream.send_all(encode_frame(encode(hello)))  # type: ignore[arg-type]
         assert await closed_within(stream, 5)
-        assert "HandshakeError" in _closed_reasons(caplog)
+        assert "HandshakeError" in closed_reasons(caplog)
         assert node.received == []
 
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 import trio
 from tests.server.byte_streams import closed_within
-from tests.transport.raw_peer import dial, heartbeat
+from tests.transport.raw_peer import closed_reasons, dial, heartbeat
 
 from seshat_trio.config.model import Address
 from seshat_trio.raft import Append, AppendResp, Entry, EntryKind, Message, VoteResp
@@ -163,14 +163,6 @@ async def test_a_node_without_coalescing_sends_single_frames(net) -> None:
         assert frames == [_append(1), _resp(2)]
 
 
-def _closed_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [
-        r.seshat_fields["reason"]  # type: ignore[attr-defined]
-        for r in caplog.records
-        if r.getMessage() == "peer_connection_closed"
-    ]
-
-
 @pytest.mark.parametrize(
     ("batch", "reason"),
     [
@@ -192,7 +184,7 @@ async def test_a_forged_batch_closes_only_that_connection(
         good = await dial(node.address, 4, 1, ClusterSecrets.none())
         await forger.send_frames([encode_frame(encode(batch))])
         assert await closed_within(forger.stream, 5)
-        assert reason in _closed_reasons(caplog)
+        assert reason in closed_reasons(caplog)
         assert node.received == []
         honest = RaftBatch(4, 1, pack_frames([encode(heartbeat(4, 1, context=c)) for c in (7, 8)]))
         await good.send_frames([encode_frame(encode(honest))])
