@@ -4,10 +4,12 @@ The SET cell of `bench/groups.py` (50 clients spread over the 3 nodes, random ke
 by request count instead of time, for comparing two trees on a busy machine, where only
 counts and CPU time mean anything (docs/performance.md, "Writes with many data groups").
 Prints the CPU per SET of each node (utime + stime from /proc around the measured
-requests). With `--profile`, every node's event loop also runs under cProfile on a CPU
-clock during those requests only (started by SIGUSR1, dumped by SIGUSR2), and the calls per
-SET of the functions that count rounds, messages and frames are printed, summed over the
-nodes. Interleave the trees' runs: `PYTHONPATH=<tree>/src python -m bench.group_counts`.
+requests), how much of it the event-loop threads took (the rest is the group-commit
+writer thread's fsync rounds), and the wall-clock rate. With `--profile`, every node's
+event loop also runs under cProfile on a CPU clock during those requests only (started by
+SIGUSR1, dumped by SIGUSR2), and the calls per SET of the functions that count rounds,
+messages and frames are printed, summed over the nodes. Interleave the trees' runs:
+`PYTHONPATH=<tree>/src python -m bench.group_counts`.
 """
 
 from __future__ import annotations
@@ -93,19 +95,24 @@ async def measure(group_count: int, requests: int, profile_dir: Path | None) -> 
             if profile_dir is not None:
                 for pid in cluster.pids:
                     os.kill(pid, signal.SIGUSR1)
-            before = [cpu_seconds(pid) for pid in cluster.pids]
+            # (process, its event-loop thread: the one whose id is the process id)
+            before = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
+            started = trio.current_time()
             await groups.run_together(ports, shares, "set", sizes, options)
-            after = [cpu_seconds(pid) for pid in cluster.pids]
+            seconds = trio.current_time() - started
+            after = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             if profile_dir is not None:
                 for pid in cluster.pids:
                     os.kill(pid, signal.SIGUSR2)
                 await trio.sleep(2)  # the dumps
     sets = sum(sizes)
-    per_node = [(b - a) * 1e6 / sets for a, b in zip(before, after, strict=True)]
+    per_node = [(b[0] - a[0]) * 1e6 / sets for a, b in zip(before, after, strict=True)]
+    loops = sum(b[1] - a[1] for a, b in zip(before, after, strict=True)) * 1e6 / sets
     lines = [
         f"{group_count} groups, {sets} SETs: CPU us per SET per node "
         + " / ".join(f"{us:.0f}" for us in per_node)
-        + f", 3 nodes {sum(per_node):.0f}"
+        + f", 3 nodes {sum(per_node):.0f} (event loops {loops:.0f}, other threads "
+        + f"{sum(per_node) - loops:.0f}); {sets / seconds:.0f} SETs/s wall"
     ]
     if profile_dir is not None:
         lines += [f"  {per:7.3f} {label}" for label, per in calls_per_set(profile_dir, sets)]
