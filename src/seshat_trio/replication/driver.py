@@ -35,6 +35,7 @@ Rules this module lives by:
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from functools import partial
@@ -396,11 +397,12 @@ class RaftGroupDriver:
         self._log.info("leadership_handover", term=self._core.term, target=target, done=handed)
         return handed
 
-    async def read_barrier(self) -> None:
+    async def read_barrier(self, deadline: float = math.inf) -> None:
         """Return once this node's applied state reflects every write acknowledged before
         the call (ReadIndex; works on followers through the leader). Raises ServiceError
-        when the read cannot be confirmed; one internal retry when a leader is known."""
-        await self._reads.barrier()
+        when the read cannot be confirmed (one internal retry when a leader is known), and
+        TIMEOUT at the first tick after `deadline` (`trio.current_time()` clock)."""
+        await self._reads.barrier(deadline)
 
     # -- membership (docs/raft.md, "Membership") -------------------------------------------
     @property
@@ -516,6 +518,7 @@ class RaftGroupDriver:
         # A tick may start a round for the open request or end a lease: later reads open a
         # request of their own.
         self._reads.close_round()
+        self._reads.expire(self._last_tick_at)
         self._react()
 
     def _react(self) -> None:
