@@ -40,6 +40,7 @@ COUNTED = (
     ("tasks spawned", "trio/_core/_run.py", "spawn_impl"),
 )
 
+
 def calls_per_set(out: Path, sets: int) -> list[tuple[str, float]]:
     totals = dict.fromkeys(range(len(COUNTED)), 0)
     for path in out.glob("*.prof"):

@@ -12,12 +12,12 @@ from typing import cast
 import pytest
 import trio
 import trio.testing
+from tests.replication.raft_cluster import FAST, IDS, Cluster, running
 
 from seshat_trio.errors import ServiceError
 from seshat_trio.node.group_service import read_barrier
 from seshat_trio.raft import RaftCore, ReadState, Ready
 from seshat_trio.replication.reads import EXPIRED, ReadBarriers
-from tests.replication.raft_cluster import FAST, IDS, Cluster, running
 
 
 class StandInCore:
