@@ -69,7 +69,7 @@ from seshat_trio.raft import (
 from seshat_trio.replication.commit_publisher import CommitPublisher
 from seshat_trio.replication.log_storage import RaftLogStore, ready_batch
 from seshat_trio.replication.machine import StateMachine
-from seshat_trio.replication.pending import PendingReply
+from seshat_trio.replication.pending import PendingReply, WriteDeadlines
 from seshat_trio.replication.proposals import ProposalTracker
 from seshat_trio.replication.reads import ReadBarriers
 from seshat_trio.replication.snapshot import (
@@ -242,6 +242,7 @@ class RaftGroupDriver:
         applied = min(machine.applied_index, durable_commit)
         self._core = RaftCore(attrs.evolve(raft_config, applied=applied), self._log_store, rng)
         self._proposals = ProposalTracker()
+        self._deadlines = WriteDeadlines()
         self._queued: list[tuple[bytes, PendingReply]] = []
         self._reads = ReadBarriers(
             self._core, lambda: machine.applied_index, self._wake, STOPPED, self._check_clock
@@ -362,7 +363,8 @@ class RaftGroupDriver:
 
         Raises NotLeader(leader_id) on a non-leader (the caller forwards to the leader).
         The reply fails with ServiceError when the write definitely did not commit, with
-        OutcomeUnknownError when that cannot be known; deadlines are the caller's."""
+        OutcomeUnknownError when that cannot be known; a deadline the caller sets on it
+        (`PendingReply.expire_at`) is kept by the ticks."""
         core = self._core
         if not self._running:
             raise ServiceError(f"TRYAGAIN {STOPPED}")
@@ -370,7 +372,7 @@ class RaftGroupDriver:
             raise NotLeader(core.leader_id)
         if core.transferee is not None:
             raise ServiceError("TRYAGAIN a leadership transfer is in progress; retry")
-        pending = PendingReply()
+        pending = PendingReply(self._deadlines)
         self._queued.append((command, pending))
         self._wake()
         return pending
@@ -519,6 +521,7 @@ class RaftGroupDriver:
         # request of their own.
         self._reads.close_round()
         self._reads.expire(self._last_tick_at)
+        self._deadlines.expire(self._last_tick_at)
         self._react()
 
     def _react(self) -> None:
