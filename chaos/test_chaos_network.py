@@ -13,7 +13,9 @@ from chaos.settings import ChaosSettings
 from chaos.workload import Record, Workload
 from seshat_trio.testing.history import HistoryRecorder, OpStatus
 
-NO_QUORUM_CODES = {"NOLEADER", "TIMEOUT", "client", "connection", "ERR"}
+# TRYAGAIN is the "certainly not applied, retry" answer: a cut-off leader gives it to the
+# reads and writes it was holding when it steps down (leadership lost while pending).
+NO_QUORUM_CODES = {"NOLEADER", "TIMEOUT", "TRYAGAIN", "client", "connection", "ERR"}
 
 
 def ports_of(cluster: ChaosCluster) -> dict[int, int]:
