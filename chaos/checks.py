@@ -6,8 +6,23 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from chaos.workload import Workload, groups_of
+from chaos.workload import Record, Workload, groups_of
 from seshat_trio.testing.history import OpKind, OpStatus
+
+# The answers a node without a quorum may give. TRYAGAIN is "certainly not applied, retry": a
+# cut-off leader gives it to the reads and writes it held when it stepped down.
+NO_QUORUM_CODES = {"NOLEADER", "TIMEOUT", "TRYAGAIN", "client", "connection", "ERR"}
+
+
+def assert_nothing_succeeded(records: Sequence[Record]) -> None:
+    """No operation in `records` (all sent while their node had no quorum) answered OK, and
+    every failure is one a node without a quorum may give."""
+    ok = [r for r in records if r.op.status is OpStatus.OK]
+    assert not ok, "a node without a quorum answered OK:\n" + "\n".join(
+        r.op.describe() for r in ok[:10]
+    )
+    codes = {(r.error or "").split(" ", 1)[0] for r in records}
+    assert codes <= NO_QUORUM_CODES, f"unexpected replies without a quorum: {codes}"
 
 
 async def final_check(
