@@ -8,6 +8,8 @@ every node it started by PID and cancels the relays.
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -59,6 +61,14 @@ class ChaosCluster:
     def resume(self, node_id: int) -> None:
         self.nodes[node_id].resume()
         self.paused.discard(node_id)
+
+    async def dump_stacks(self) -> None:
+        """Ask every running, unpaused node to print its Python stacks into its log."""
+        running = [i for i, n in self.nodes.items() if n.alive and i not in self.paused]
+        for node_id in running:
+            os.kill(self.nodes[node_id].pid, signal.SIGUSR2)
+        if running:
+            await trio.sleep(0.5)
 
     def kill_all(self) -> None:
         for node_id in self.nodes:
@@ -232,6 +242,9 @@ async def open_cluster(
                 yield cluster
             except Exception as exc:
                 body_error = exc
+                # Every running node writes its threads' stacks into its log (SIGUSR2,
+                # cli.py) before it is killed, so a stuck node shows where it is stuck.
+                await cluster.dump_stacks()
             finally:
                 nursery.cancel_scope.cancel()
         if body_error is not None:

@@ -9,7 +9,9 @@ are checked there, so every problem is reported in one go.
 """
 
 import argparse
+import faulthandler
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from enum import Enum
@@ -122,6 +124,9 @@ def _serve(args: argparse.Namespace) -> int:
         report_config_error(error)
         return CONFIG_ERROR_EXIT
     configure_logging(config.node.log_level, config.node.log_format, config.node.id)
+    # `kill -USR2 <pid>` prints every thread's Python stack to stderr from the signal
+    # handler itself, so it works even when the event loop is stuck (docs/operations.md).
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     # Imported here so that `--help`, `cluster` and configuration errors stay fast and
     # do not depend on the storage and network stack.
     from seshat_trio.runner import run_node  # noqa: PLC0415

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from seshat_trio.kv import registry, sampling
+from seshat_trio.kv import plain_ops, registry, sampling
 from seshat_trio.kv.collections import (
     Collection,
     MutableCollection,
@@ -290,3 +290,4 @@ registry.read("hscan", parse_member_scan, hscan, row(
     "for the cursor to return back to 0. N is the number of elements inside the collection.",
     "Iterates over fields and values of a hash."))
 # fmt: on
+plain_ops.plain("hset", 4, hset)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
-from seshat_trio.kv import registry, sampling
+from seshat_trio.kv import plain_ops, registry, sampling
 from seshat_trio.kv.collections import Collection, MutableCollection, member_of, member_suffix
 from seshat_trio.kv.parsing import SYNTAX_ERROR, parse_int
 from seshat_trio.kv.registry import ALL, NONE, ONE, Args, args_as_is
@@ -395,3 +395,4 @@ registry.read("sscan", parse_member_scan, sscan, row(
     "for the cursor to return back to 0. N is the number of elements inside the collection..",
     "Incrementally iterate Set elements"))
 # fmt: on
+plain_ops.plain("sadd", 3, sadd)

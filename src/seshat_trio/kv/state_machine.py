@@ -31,10 +31,10 @@ from typing import Protocol
 from seshat_trio.kv import catalog, multi  # noqa: F401  (registration)
 from seshat_trio.kv.expiry_index import ExpiryIndex
 from seshat_trio.kv.operations import Operation, decode_entry
-from seshat_trio.kv.plain_set import PlainSet, apply_plain_set, plain_sets
+from seshat_trio.kv.plain_ops import PlainOperation, plain_operations
 from seshat_trio.kv.registry import READS, WRITES
 from seshat_trio.kv.transaction import Transaction
-from seshat_trio.kv.values import OK
+from seshat_trio.kv.types import WRONGTYPE, WrongType
 from seshat_trio.logs import get_logger
 from seshat_trio.protocol import ErrorReply, Reply
 from seshat_trio.replication.machine import Applied, unapplied
@@ -150,9 +150,9 @@ class KvStateMachine:
         return results
 
     def _apply_entry(self, index: int, data: bytes) -> Applied:
-        sets = plain_sets(data)
-        if sets is not None:
-            return self._apply_plain_sets(index, sets)
+        plain = plain_operations(data)
+        if plain is not None:
+            return self._apply_plain(index, plain)
         operations = decode_entry(data)
         self._tx.start_entry(index)
         if len(operations) == 1:
@@ -165,25 +165,36 @@ class KvStateMachine:
             tuple([len(replies) for replies in per_operation]),
         )
 
-    def _apply_plain_sets(self, index: int, sets: list[PlainSet]) -> Applied:
-        """An entry of plain SETs (kv/plain_set.py): no decoding into operations, no
-        registry, no savepoint; the same writes, events and replies."""
+    def _apply_plain(self, index: int, operations: list[PlainOperation]) -> Applied:
+        """An entry of plain operations (kv/plain_ops.py): no decoding into operations, no
+        registry; the same writes, events and replies as `_apply_operation`."""
         tx = self._tx
         tx.start_entry(index)
         replies: list[Reply] = []
-        for time_ms, key, value in sets:
+        for time_ms, max_value_bytes, row, args in operations:
             tx.time_ms = time_ms
+            tx.max_value_bytes = max_value_bytes
+            atomic = row.atomic
             mark = len(tx.events)
+            if not atomic:
+                tx.begin()
             try:
-                apply_plain_set(tx, key, value)
+                reply = row.apply(tx, args)
+            except WrongType:
+                reply = WRONGTYPE
             except StorageError:
                 raise
             except Exception:
-                log.exception("apply_failed", commands=[b"set"])
-                del tx.events[mark:]
+                log.exception("apply_failed", commands=[row.name])
+                if atomic:
+                    del tx.events[mark:]
+                else:
+                    tx.rollback()
                 replies.append(INTERNAL_ERROR)
                 continue
-            replies.append(OK)
+            if not atomic:
+                tx.commit()
+            replies.append(reply)
         # As `_apply_entry`: a batch of one operation has no split.
         return Applied(index, tuple(replies), None if len(replies) == 1 else (1,) * len(replies))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import attrs
 
-from seshat_trio.kv import registry
+from seshat_trio.kv import plain_ops, registry
 from seshat_trio.kv.parsing import (
     LLONG_MAX,
     LLONG_MIN,
@@ -173,6 +173,14 @@ def set_(view: WritableView, cmd: SetArgs) -> Reply:
     if cmd.expiry is not None:
         view.notify(GENERIC, b"expire", cmd.key)
     return old if cmd.get else OK
+
+
+def plain_set(view: WritableView, args: Args) -> Reply:
+    """SET key value without an option (kv/plain_ops.py): `set_`'s one write, unparsed."""
+    key, value = args
+    view.put(key, StoredValue(STRING, value, 0))
+    view.notify(STRING_EVENTS, b"set", key)
+    return OK
 
 
 def parse_setnx(args: Args) -> SetArgs | ErrorReply:
@@ -460,3 +468,4 @@ registry.write("incrbyfloat", parse_incrbyfloat, incrbyfloat, row(
     3, "write denyoom fast", ONE, "2.6.0", "O(1)",
     "Increment the floating point value of a key by a number."))
 # fmt: on
+plain_ops.plain("set", 3, plain_set, atomic=True)

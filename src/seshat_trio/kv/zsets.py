@@ -27,7 +27,7 @@ from itertools import dropwhile, islice, takewhile
 
 import attrs
 
-from seshat_trio.kv import registry, sampling
+from seshat_trio.kv import plain_ops, registry, sampling
 from seshat_trio.kv.collections import (
     Collection,
     MutableCollection,
@@ -310,6 +310,16 @@ def zadd(view: WritableView, cmd: ZaddArgs) -> Reply:
     if flags.incr:
         return result
     return added + updated if flags.ch else added
+
+
+def zadd_plain(view: WritableView, args: Args) -> Reply:
+    """ZADD key score member (kv/plain_ops.py): `zadd` without the flag parsing, which a
+    score cannot need (no flag name parses as a float)."""
+    value = parse_score(args[1])
+    if value is None:  # a flag, or not a float: parse_zadd's error
+        parsed = parse_zadd(args)
+        return parsed if isinstance(parsed, ErrorReply) else zadd(view, parsed)
+    return zadd(view, ZaddArgs(args[0], _NO_FLAGS, ((value, args[2]),)))
 
 
 def parse_zincrby(args: Args) -> ZaddArgs | ErrorReply:
@@ -643,3 +653,4 @@ registry.read("zscan", parse_member_scan, zscan, row(
     "for the cursor to return back to 0. N is the number of elements inside the collection.",
     "Iterates over members and scores of a sorted set."))
 # fmt: on
+plain_ops.plain("zadd", 4, zadd_plain)
