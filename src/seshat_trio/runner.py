@@ -180,6 +180,7 @@ def driver_settings(config: Config, *, groups: int = 1) -> DriverSettings:
         snapshot_bytes=raft.snapshot_bytes,
         snapshot_chunk_bytes=raft.snapshot_chunk_bytes,
         one_round_in_flight=groups > 1,
+        hold_after_round=1.0 if groups > 1 else 0.0,
     )
 
 

@@ -19,6 +19,7 @@ from seshat_trio.kv.multi import exec_header, fingerprint
 from seshat_trio.kv.operations import Operation, encode_operation
 from seshat_trio.kv.state_machine import KvStateMachine
 from seshat_trio.kv.zset_ranges import ScoreRange, order_bytes, parse_score, score_of_order
+from seshat_trio.kv.zsets import member_key
 from seshat_trio.protocol import NULL_ARRAY, Pairs, Reply
 from seshat_trio.storage import Store, keys
 
@@ -64,6 +65,20 @@ def test_each_member_is_two_records_and_an_emptied_set_is_deleted(
     while store.sweep_garbage(7):  # the emptied set's records are garbage of a gone version
         pass
     assert data_records(store) == 0
+
+
+def test_order_records_stay_out_of_the_value_cache(machine: KvStateMachine, store: Store) -> None:
+    # Range scans read them, never a point read: a cache entry each would only cost.
+    apply(machine, (b"zadd", b"z", b"1", b"a", b"2", b"b"))
+    apply(machine, (b"zadd", b"z", b"3", b"a"))  # moves a's order record
+    cached = list(store.value_cache._entries)
+    orders = [b"s" + order_bytes(s) + m for s, m in ((1.0, b"a"), (3.0, b"a"), (2.0, b"b"))]
+    assert not [key for key in cached for order in orders if key.endswith(order)]
+    assert len([key for key in cached for m in (b"a", b"b") if key.endswith(member_key(m))]) == 2
+    assert apply(machine, (b"zrange", b"z", b"0", b"-1", b"withscores")) == (
+        Pairs([(b"b", 2.0), (b"a", 3.0)]),
+    )
+    assert apply(machine, (b"zrangebyscore", b"z", b"2", b"2")) == ([b"b"],)
 
 
 class Counting:

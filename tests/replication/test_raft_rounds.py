@@ -1,5 +1,7 @@
 """`DriverSettings.one_round_in_flight` (nodes with several data groups): a leader holds new
-proposals while its last round is uncommitted, and they share the next round's entry."""
+proposals while its last round is uncommitted, and they share the next round's entry; with
+`hold_after_round` it keeps gathering for the committed round's duration (up to half a
+tick) when writes were queued behind it."""
 
 from __future__ import annotations
 
@@ -71,3 +73,88 @@ async def test_held_writes_fail_as_not_proposed_when_leadership_is_lost(
                 await pending
         await cluster.wait_applied(new.driver.applied_index)
         assert all({k for k, _ in node.data()} == {b"base", b"won"} for node in cluster)
+
+
+def _lost_acks(cluster: Cluster) -> dict[str, bool]:
+    """A switch: while on, every AppendResp is dropped (the leader's round stays open)."""
+    acks = {"lost": False}
+    cluster.network.drop = lambda msg: acks["lost"] and isinstance(msg, AppendResp)
+    return acks
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.0], ids=["hold", "no-hold"])
+async def test_writes_queued_behind_a_round_wait_its_duration_again(
+    tmp_path: Path, clock: trio.testing.MockClock, factor: float
+) -> None:
+    settings = attrs.evolve(
+        FAST, one_round_in_flight=True, hold_after_round=factor, tick_seconds=0.1
+    )
+    cluster = Cluster(tmp_path, settings, merge=encode_batch)
+    acks = _lost_acks(cluster)
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        await cluster.wait_applied(await write(leader, b"base", b"0"))
+        acks["lost"] = True
+        started = trio.current_time()
+        first = leader.driver.propose(set_op(b"a", b"1"))
+        await trio.testing.wait_all_tasks_blocked()
+        in_flight = leader.driver.status().last_index
+        later = [leader.driver.propose(set_op(b"b%d" % i, b"2")) for i in range(3)]
+        await trio.sleep(0.02)  # the round lasts until the next heartbeat tick retries it
+        acks["lost"] = False
+        assert await first == OK
+        committed = trio.current_time()
+        while leader.driver.status().last_index == in_flight:
+            await trio.sleep(0.001)
+        proposed = trio.current_time()
+        assert [await pending for pending in later] == [OK] * 3
+        assert leader.driver.status().last_index == in_flight + 1  # one entry for all three
+        round_s = committed - started
+        assert round_s >= 0.02
+        if factor:  # held for the round's duration, at most half a tick
+            assert proposed - committed == pytest.approx(min(round_s, 0.05), abs=0.002)
+        else:
+            assert proposed - committed < 0.002
+
+
+async def test_a_round_with_nothing_queued_behind_it_is_followed_by_no_hold(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    settings = attrs.evolve(FAST, one_round_in_flight=True, hold_after_round=1.0)
+    cluster = Cluster(tmp_path, settings, merge=encode_batch)
+    acks = _lost_acks(cluster)
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        await cluster.wait_applied(await write(leader, b"base", b"0"))
+        acks["lost"] = True
+        first = leader.driver.propose(set_op(b"a", b"1"))
+        await trio.sleep(0.02)
+        acks["lost"] = False
+        assert await first == OK  # a lone client: its next write comes after the reply
+        at = trio.current_time()
+        index = leader.driver.status().last_index
+        second = leader.driver.propose(set_op(b"b", b"2"))
+        await trio.testing.wait_all_tasks_blocked()
+        assert leader.driver.status().last_index == index + 1
+        assert trio.current_time() == at
+        assert await second == OK
+
+
+async def test_a_leadership_transfer_proposes_the_held_writes_first(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    settings = attrs.evolve(FAST, one_round_in_flight=True, hold_after_round=1.0)
+    cluster = Cluster(tmp_path, settings, merge=encode_batch)
+    acks = _lost_acks(cluster)
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        await cluster.wait_applied(await write(leader, b"base", b"0"))
+        acks["lost"] = True
+        first = leader.driver.propose(set_op(b"a", b"1"))
+        await trio.testing.wait_all_tasks_blocked()
+        in_flight = leader.driver.status().last_index
+        held = leader.driver.propose(set_op(b"b", b"2"))  # behind the open round
+        leader.driver.transfer_leadership(cluster.other_than(leader).node_id)
+        assert leader.driver.status().last_index == in_flight + 1
+        acks["lost"] = False
+        assert (await first, await held) == (OK, OK)

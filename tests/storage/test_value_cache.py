@@ -51,6 +51,21 @@ def test_put_replaces_and_fill_does_not() -> None:
     assert (cache.hits, cache.misses) == (3, 1)
 
 
+def test_forget_drops_entries_and_fills_that_overlap_it() -> None:
+    cache = ValueCache(10_000)
+    cache.put(b"k", b"v")
+    cache.fill(b"j", None, cache.version)
+    version = cache.version  # a read starts...
+    cache.forget([b"k", b"j", b"absent"])  # ...records are written uncached...
+    cache.fill(b"k", b"old", version)  # ...and the read finishes
+    assert (cache.get(b"k"), cache.get(b"j"), len(cache), cache.size_bytes) == (
+        MISSING,
+        MISSING,
+        0,
+        0,
+    )
+
+
 def test_a_fill_that_overlaps_a_clear_is_dropped() -> None:
     cache = ValueCache(10_000)
     version = cache.version  # a read starts...
@@ -115,6 +130,20 @@ def test_reads_are_served_from_the_cache(store: Store) -> None:
     assert store.get_value(1, b"absent") is None
     assert store.get_value(1, b"absent") is None
     assert store.value_cache.hits == hits + 2
+
+
+def test_uncached_elements_are_written_but_never_left_stale_in_the_cache(store: Store) -> None:
+    batch = WriteBatch()
+    batch.write_elements(1, b"k", 7, [(b"m", b"1")], [(b"s1", b""), (b"s2", b"x")])
+    store.write(batch)
+    assert len(store.value_cache) == 1  # the cached change only
+    assert list(store.iter_elements(1, b"k", 7)) == [(b"m", b"1"), (b"s1", b""), (b"s2", b"x")]
+    assert store.get_element(1, b"k", 7, b"s1") == b""  # read from LevelDB (and filled)
+    batch = WriteBatch()
+    batch.write_elements(1, b"k", 7, [], [(b"s1", None), (b"s2", b"y")])
+    store.write(batch)
+    assert [store.get_element(1, b"k", 7, s) for s in (b"s1", b"s2")] == [None, b"y"]
+    assert len(store.value_cache) == 3  # the member, and the two reads just made
 
 
 def test_stored_versions_read_through_the_cache(store: Store) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import attrs
 
+from seshat_trio.kv.types import TYPES
 from seshat_trio.kv.view import is_expired
 from seshat_trio.pubsub.notify import NEW
 from seshat_trio.storage import EVERY_ELEMENT, Span, Store, StoredValue, WriteBatch, position
@@ -302,13 +303,19 @@ class Transaction:
         if puts:
             batch.put_values(group, puts)
         for (key, version), pending in self._elements.items():
-            if _version(self.raw(key)) != version:
+            final = self.raw(key)
+            if final is None or final.version != version:
                 continue  # the collection is gone: its elements are garbage or never stored
             if version in self._fresh:  # nothing stored to delete
                 changes = [item for item in pending.items() if item[1] is not None]
             else:
                 changes = list(pending.items())
-            if changes:
+            scanned = TYPES[final.kind].scanned
+            if scanned and changes:
+                uncached = [item for item in changes if item[0].startswith(scanned)]
+                changes = [item for item in changes if not item[0].startswith(scanned)]
+                batch.write_elements(group, key, version, changes, uncached)
+            elif changes:
                 batch.write_elements(group, key, version, changes)
         written, cleared = self._overlay, self._cleared
         self._overlay, self._base, self._elements, self._cleared = {}, {}, {}, False

@@ -2,8 +2,9 @@
 
 Each type module (kv/strings.py, kv/hashes.py, ...) registers its type here once: the kind
 id stored in the key's metadata record (StoredValue.kind, persisted: never reuse one), the
-name TYPE and SCAN TYPE answer, the encoding OBJECT ENCODING reports, and whether its
-elements live in records of their own (a collection, kv/collections.py).
+name TYPE and SCAN TYPE answer, the encoding OBJECT ENCODING reports, whether its
+elements live in records of their own (a collection, kv/collections.py), and which of those
+records only range scans read (kept out of the value cache: a sorted set's order records).
 
 The WRONGTYPE rule lives here and nowhere else: a command reaches a key's value only
 through `typed`, which raises `WrongType` when the key holds another type; the registry
@@ -36,17 +37,27 @@ class ValueType:
     # OBJECT ENCODING: the name of the encoding that describes how the value is stored.
     encoding: Callable[[StoredValue], bytes]
     collection: bool
+    # The first byte of element suffixes that only range scans read (never one by one):
+    # their writes stay out of the value cache (b"": none).
+    scanned: bytes
 
 
 TYPES: dict[int, ValueType] = {}
 
 
 def register_type(
-    kind: int, name: str, encoding: Callable[[StoredValue], bytes], *, collection: bool
+    kind: int,
+    name: str,
+    encoding: Callable[[StoredValue], bytes],
+    *,
+    collection: bool,
+    scanned: bytes = b"",
 ) -> ValueType:
     if kind in TYPES:
         raise ValueError(f"value type kind {kind} is already {TYPES[kind].name!r}")
-    value_type = TYPES[kind] = ValueType(kind, name.encode(), encoding, collection)
+    if len(scanned) > 1:
+        raise ValueError(f"scanned element suffixes are named by one byte, not {scanned!r}")
+    value_type = TYPES[kind] = ValueType(kind, name.encode(), encoding, collection, scanned)
     return value_type
 
 

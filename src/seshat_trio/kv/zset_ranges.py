@@ -91,8 +91,9 @@ def _range_bound(arg: bytes) -> tuple[float, bool] | None:
 
 def order_bytes(score: float) -> bytes:
     """8 bytes that sort (as unsigned big-endian) the way the scores do; -0.0 as 0.0."""
-    (bits,) = _U64.unpack(_DOUBLE.pack(score + 0.0))
-    return _U64.pack(bits ^ _ALL_BITS if bits & _SIGN else bits | _SIGN)
+    # int.from_bytes and to_bytes: half the cost of a second struct here (every ZADD).
+    bits = int.from_bytes(_DOUBLE.pack(score + 0.0), "big")
+    return (bits ^ _ALL_BITS if bits & _SIGN else bits | _SIGN).to_bytes(8, "big")
 
 
 def score_of_order(data: bytes, offset: int = 0) -> float:

@@ -53,10 +53,10 @@ from seshat_trio.pubsub.notify import ZSET as ZSET_EVENTS
 from seshat_trio.storage import EVERY_ELEMENT, Span
 
 ZSET = 3
-register_type(ZSET, "zset", lambda value: b"skiplist", collection=True)
-
 MEMBERS = Span(b"m", b"n")
 _ORDER = b"s"
+# Order records are read by range scans only: not worth a value cache entry each.
+register_type(ZSET, "zset", lambda value: b"skiplist", collection=True, scanned=_ORDER)
 _ORDER_END = b"t"
 _ORDER_HEAD = 1 + 8  # b"s" and the order bytes, then the member
 _SCORE = struct.Struct(">d")
@@ -275,14 +275,19 @@ def parse_zadd(args: Args) -> ZaddArgs | ErrorReply:
 
 
 def zadd(view: WritableView, cmd: ZaddArgs) -> Reply:
-    z = MutableCollection.open(view, cmd.key, ZSET)
-    flags = cmd.flags
+    return _zadd(view, cmd.key, cmd.flags, cmd.pairs)
+
+
+def _zadd(
+    view: WritableView, key: bytes, flags: ZaddFlags, pairs: tuple[tuple[float, bytes], ...]
+) -> Reply:
+    z = MutableCollection.open(view, key, ZSET)
     added = updated = 0
     result: float | None = None
-    for given, member in cmd.pairs:
+    for given, member in pairs:
         value = given
-        key = member_key(member)
-        raw = z.get(key)
+        suffix = member_key(member)
+        raw = z.get(suffix)
         if raw is None:
             current = None
             if flags.xx:
@@ -302,11 +307,11 @@ def zadd(view: WritableView, cmd: ZaddArgs) -> Reply:
                 result = value
                 continue
             updated += 1
-        put(z, member, current, value, key)
+        put(z, member, current, value, suffix)
         result = value
     if added or updated:
         z.save()
-        view.notify(ZSET_EVENTS, b"zincr" if flags.incr else b"zadd", cmd.key)
+        view.notify(ZSET_EVENTS, b"zincr" if flags.incr else b"zadd", key)
     if flags.incr:
         return result
     return added + updated if flags.ch else added
@@ -319,7 +324,7 @@ def zadd_plain(view: WritableView, args: Args) -> Reply:
     if value is None:  # a flag, or not a float: parse_zadd's error
         parsed = parse_zadd(args)
         return parsed if isinstance(parsed, ErrorReply) else zadd(view, parsed)
-    return zadd(view, ZaddArgs(args[0], _NO_FLAGS, ((value, args[2]),)))
+    return _zadd(view, args[0], _NO_FLAGS, ((value, args[2]),))
 
 
 def parse_zincrby(args: Args) -> ZaddArgs | ErrorReply:

@@ -35,6 +35,7 @@ Rules this module lives by:
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from functools import partial
@@ -68,7 +69,7 @@ from seshat_trio.raft import (
 from seshat_trio.replication.commit_publisher import CommitPublisher
 from seshat_trio.replication.log_storage import RaftLogStore, ready_batch
 from seshat_trio.replication.machine import StateMachine
-from seshat_trio.replication.pending import PendingReply
+from seshat_trio.replication.pending import PendingReply, WriteDeadlines
 from seshat_trio.replication.proposals import ProposalTracker
 from seshat_trio.replication.reads import ReadBarriers
 from seshat_trio.replication.snapshot import (
@@ -138,6 +139,12 @@ class DriverSettings:
     # CPU has the other groups' rounds to run meanwhile and the held writes make the next
     # round bigger (docs/performance.md, "Writes with many data groups").
     one_round_in_flight: bool = False
+    # With `one_round_in_flight`: when a round commits with writes queued behind it, the
+    # leader gathers for this many times that round's duration more (at most half a tick)
+    # before proposing them, so fewer, bigger rounds carry the same writes (docs/
+    # performance.md, "Session 5"). A round that commits with nothing queued (a lone
+    # client) is followed by no hold.
+    hold_after_round: float = 0.0
 
 
 @attrs.frozen(slots=True)
@@ -239,6 +246,7 @@ class RaftGroupDriver:
         applied = min(machine.applied_index, durable_commit)
         self._core = RaftCore(attrs.evolve(raft_config, applied=applied), self._log_store, rng)
         self._proposals = ProposalTracker()
+        self._deadlines = WriteDeadlines()
         self._queued: list[tuple[bytes, PendingReply]] = []
         self._reads = ReadBarriers(
             self._core, lambda: machine.applied_index, self._wake, STOPPED, self._check_clock
@@ -257,6 +265,11 @@ class RaftGroupDriver:
         self._wakeup = trio.Event()
         self._changed = trio.Event()
         self._readys = 0
+        # `hold_after_round`: when the last round was proposed, its last index (0: none
+        # open), and the end of the hold after it (None: not holding).
+        self._round_started = 0.0
+        self._round_last = 0
+        self._hold_until: float | None = None
         self._taken: Ready | None = None  # taken from the core by `_react`, for the loop
         # The node's publisher of commit indexes owed to idle followers (None: only Appends
         # and heartbeats carry them; docs/raft.md, "Commit publication").
@@ -359,7 +372,8 @@ class RaftGroupDriver:
 
         Raises NotLeader(leader_id) on a non-leader (the caller forwards to the leader).
         The reply fails with ServiceError when the write definitely did not commit, with
-        OutcomeUnknownError when that cannot be known; deadlines are the caller's."""
+        OutcomeUnknownError when that cannot be known; a deadline the caller sets on it
+        (`PendingReply.expire_at`) is kept by the ticks."""
         core = self._core
         if not self._running:
             raise ServiceError(f"TRYAGAIN {STOPPED}")
@@ -367,7 +381,7 @@ class RaftGroupDriver:
             raise NotLeader(core.leader_id)
         if core.transferee is not None:
             raise ServiceError("TRYAGAIN a leadership transfer is in progress; retry")
-        pending = PendingReply()
+        pending = PendingReply(self._deadlines)
         self._queued.append((command, pending))
         self._wake()
         return pending
@@ -394,11 +408,12 @@ class RaftGroupDriver:
         self._log.info("leadership_handover", term=self._core.term, target=target, done=handed)
         return handed
 
-    async def read_barrier(self) -> None:
+    async def read_barrier(self, deadline: float = math.inf) -> None:
         """Return once this node's applied state reflects every write acknowledged before
         the call (ReadIndex; works on followers through the leader). Raises ServiceError
-        when the read cannot be confirmed; one internal retry when a leader is known."""
-        await self._reads.barrier()
+        when the read cannot be confirmed (one internal retry when a leader is known), and
+        TIMEOUT at the first tick after `deadline` (`trio.current_time()` clock)."""
+        await self._reads.barrier(deadline)
 
     # -- membership (docs/raft.md, "Membership") -------------------------------------------
     @property
@@ -453,7 +468,7 @@ class RaftGroupDriver:
         Writes queued here enter the log first: they commit under the new leader (a
         transfer waits until its target holds the whole log) instead of being refused."""
         while self._queued and self._core.role is Role.LEADER and self._core.transferee is None:
-            self._flush_proposals()
+            self._flush_proposals(hold=False)
         self._core.transfer_leadership(to)
         self._wake()
 
@@ -514,6 +529,8 @@ class RaftGroupDriver:
         # A tick may start a round for the open request or end a lease: later reads open a
         # request of their own.
         self._reads.close_round()
+        self._reads.expire(self._last_tick_at)
+        self._deadlines.expire(self._last_tick_at)
         self._react()
 
     def _react(self) -> None:
@@ -575,7 +592,13 @@ class RaftGroupDriver:
                 await self._handle_ready(ready)
             else:
                 publisher = self.commit_publisher
-                if publisher is not None and self._core.commit_unpublished():
+                hold_until = self._hold_until
+                if hold_until is not None and self._queued and trio.current_time() < hold_until:
+                    # Holding writes after a round (`hold_after_round`): the next round's
+                    # Appends carry the commit, so no publication meanwhile.
+                    with trio.move_on_at(hold_until):
+                        await self._wakeup.wait()
+                elif publisher is not None and self._core.commit_unpublished():
                     publisher.due(self)
                     await self._wakeup.wait()
                     publisher.busy(self)
@@ -589,8 +612,11 @@ class RaftGroupDriver:
             self._core.publish_commit()
             self._react()
 
-    def _flush_proposals(self) -> None:
-        if not self._queued or self._holds_proposals():
+    def _flush_proposals(self, *, hold: bool = True) -> None:
+        """Propose the queued writes, unless `hold` and they wait for a round (see
+        `_holds_proposals`)."""
+        self._note_round_end()
+        if not self._queued or (hold and self._holds_proposals()):
             return
         limit = self._settings.max_proposals_per_pass
         batch, self._queued = self._queued[:limit], self._queued[limit:]
@@ -610,22 +636,41 @@ class RaftGroupDriver:
                 pending.fail(ServiceError("TRYAGAIN a leadership transfer is in progress; retry"))
             return
         self.counters.proposals += len(batch)
+        self._hold_until = None
+        if self._settings.hold_after_round and indexes:
+            self._round_started, self._round_last = trio.current_time(), indexes[-1]
         term = self._core.term
         for index, (_, pendings) in zip(indexes, entries, strict=True):
             self._proposals.track(term, index, *pendings)
 
     def _holds_proposals(self) -> bool:
         """With `one_round_in_flight`: whether queued proposals wait for this leader's last
-        round to commit. Its commit steps the core and so wakes this loop (proposals are
-        queued), which then proposes; a leader that lost its role proposes at once, so
-        the core refuses and every queued write fails as not proposed."""
+        round to commit, or for the hold after it to end. The commit steps the core and so
+        wakes this loop (proposals are queued), which waits no longer than the hold; then
+        it proposes. A leader that lost its role proposes at once, so the core
+        refuses and every queued write fails as not proposed."""
         core = self._core
-        return (
-            self._settings.one_round_in_flight
-            and core.role is Role.LEADER
-            and core.last_index > core.commit
-            and len(self._queued) < self._settings.max_proposals_per_pass
-        )
+        if (
+            not self._settings.one_round_in_flight
+            or core.role is not Role.LEADER
+            or len(self._queued) >= self._settings.max_proposals_per_pass
+        ):
+            return False
+        if core.last_index > core.commit:
+            return True
+        return self._hold_until is not None and trio.current_time() < self._hold_until
+
+    def _note_round_end(self) -> None:
+        """With `hold_after_round`: once the last round committed, hold the writes queued
+        behind it for its duration times the factor (see DriverSettings)."""
+        if not self._round_last or self._core.commit < self._round_last:
+            return
+        self._round_last = 0
+        if self._queued:
+            now = trio.current_time()
+            settings = self._settings
+            hold = settings.hold_after_round * (now - self._round_started)
+            self._hold_until = now + min(hold, settings.tick_seconds / 2)
 
     def _entries_for(
         self, batch: list[tuple[bytes, PendingReply]]

@@ -88,12 +88,14 @@ class DeleteElement:
 
 @attrs.frozen(slots=True)
 class WriteElements:
-    """Element records of one collection (key, version), each put or (None) deleted."""
+    """Element records of one collection (key, version), each put or (None) deleted;
+    `uncached` ones are kept out of the value cache (records only range scans read)."""
 
     group: int
     key: bytes
     version: int
     changes: tuple[tuple[bytes, bytes | None], ...]
+    uncached: tuple[tuple[bytes, bytes | None], ...] = ()
 
 
 @attrs.frozen(slots=True)
@@ -245,14 +247,21 @@ class WriteBatch:
         self._ops.append(DeleteElement(group, bytes(key), version, bytes(suffix)))
 
     def write_elements(
-        self, group: int, key: bytes, version: int, changes: Iterable[tuple[bytes, bytes | None]]
+        self,
+        group: int,
+        key: bytes,
+        version: int,
+        changes: Iterable[tuple[bytes, bytes | None]],
+        uncached: Iterable[tuple[bytes, bytes | None]] = (),
     ) -> None:
         """Element records of the collection (key, version): (suffix, value) puts and
         (suffix, None) deletes, in one operation (an apply run's writes to a collection:
-        cheaper per element than `put_element` and `delete_element`)."""
+        cheaper per element than `put_element` and `delete_element`). The `uncached`
+        changes are written alike but kept out of the value cache: records that are only
+        read by range scans (`get_element` still reads them correctly, uncached)."""
         keys.check_data_group(group)
         _check_version(version)
-        self._ops.append(WriteElements(group, bytes(key), version, tuple(changes)))
+        self._ops.append(WriteElements(group, bytes(key), version, tuple(changes), tuple(uncached)))
 
     def drop_elements(self, group: int, key: bytes, version: int) -> None:
         """Every element record of (key, version) becomes garbage, in O(1) here: a

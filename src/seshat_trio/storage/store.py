@@ -180,6 +180,8 @@ class Store:
             if translation.regenerated:
                 self.value_cache.clear()
             self.value_cache.put_all(translation.values)
+            if translation.uncached:
+                self.value_cache.forget(translation.uncached)
             self.garbage_pending |= translation.garbage
 
     def _reopen(self) -> None:
@@ -383,7 +385,10 @@ class Store:
         """A LevelDB read after a cache miss, filling the cache (see value_cache.py)."""
         cache = self.value_cache
         version = cache.version
-        raw = self._get(full_key)
+        try:  # `_get`, inlined: every apply's element read after a miss comes here
+            raw: bytes | None = self._db.get(full_key)
+        except DB_ERRORS as exc:
+            raise translate(exc, "read", self.path) from exc
         cache.fill(cache_key, raw, version)
         return raw
 

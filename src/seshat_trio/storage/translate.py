@@ -100,6 +100,8 @@ class Translation:
         self.ops: list[tuple[bytes, bytes | None]] = []  # (key, value or None = delete)
         # Data records written, by value cache key (None: deleted), for the store's cache.
         self.values: list[tuple[bytes, bytes | None]] = []
+        # Cache keys of records written uncached: the cache forgets any entry it has.
+        self.uncached: list[bytes] = []
         # Groups whose value generation changed (the value cache forgets everything).
         self.regenerated: set[int] = set()
         self.garbage = False  # whether this write adds garbage records
@@ -176,6 +178,10 @@ class Translation:
         records = [(prefix + suffix, value) for suffix, value in op.changes]
         self.ops += records
         self.values += records
+        if op.uncached:
+            records = [(prefix + suffix, value) for suffix, value in op.uncached]
+            self.ops += records
+            self.uncached += [full_key for full_key, _ in records]
 
     def _put_element(self, op: PutElement) -> None:
         full_key = keys.element_prefix(op.group, self._generation(op.group), op.key, op.version)

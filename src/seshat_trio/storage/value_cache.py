@@ -6,8 +6,9 @@ microseconds there. The cache holds what was recently written or read, including
 
 Coherence, given the store's threading (store.py): entries are keyed by the full LevelDB key,
 which holds the value generation, so a FLUSHALL or a snapshot install makes old entries
-unreachable (and `clear` frees them). Published writes `put`, which replaces. Every `put` and
-`clear` bumps the version; a read captures it before its LevelDB lookup and `fill`s only if
+unreachable (and `clear` frees them). Published writes `put`, which replaces, or `forget`
+(records written uncached: those only range scans read). Every `put`, `forget` and `clear`
+bumps the version; a read captures it before its LevelDB lookup and `fill`s only if
 it is unchanged after (and only an empty slot), so a read that raced a write on another
 thread never hides the write's value, even one the cache did not keep (too large, or
 evicted at once). On one thread nothing runs between a read's lookup and its fill, so no
@@ -95,6 +96,13 @@ class ValueCache:
             if old is not MISSING:
                 self._bytes -= len(key) + (0 if old is None else len(old)) + ENTRY_OVERHEAD
             insert(key, record)
+
+    def forget(self, keys: Iterable[bytes]) -> None:
+        """Drop any entry of `keys`: records written without being cached."""
+        self._version += 1
+        discard = self._discard
+        for key in keys:
+            discard(key)
 
     def fill(self, key: bytes, record: bytes | None, version: int) -> None:
         """A record read from LevelDB when the version was `version`; never replaces an entry."""
