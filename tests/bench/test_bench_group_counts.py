@@ -1,4 +1,5 @@
-"""bench/group_counts.py's pure parts: the profiled command line and the calls per SET."""
+"""bench/group_counts.py's pure parts: the profiled command line (bench/servers.py's, which
+bench.chain uses too) and the calls per SET."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ import cProfile
 import sys
 from pathlib import Path
 
-from bench import group_counts
+from bench import group_counts, servers
 from seshat_trio.transport.framing import encode_frame
 
 
 def test_a_profiled_node_runs_the_hook_with_the_same_arguments(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "seshat_trio", "serve", "--node-id", "1"]
-    wrapped = group_counts.profiled(tmp_path)(argv)
-    assert wrapped == [sys.executable, "-c", group_counts.HOOK, str(tmp_path), *argv[3:]]
+    wrapped = servers.profiled(tmp_path)(argv)
+    assert wrapped == [sys.executable, "-c", servers.HOOK, str(tmp_path), *argv[3:]]
 
 
 def test_calls_are_summed_over_the_nodes_and_divided_by_the_sets(tmp_path: Path) -> None:
