@@ -9,12 +9,18 @@ tree with `PYTHONPATH=<base>/src`), and quote ratios (docs/performance.md, round
 Standalone: `python -m bench.chain [--requests 3000] [--warmup 300] [--clients 1]`; with
 `--clients 50` it checks that a change to the single-write chain costs the busy case
 nothing, and `--pipeline 16` measures the pipelined shape (`redis-benchmark -P 16`).
+`--command get` measures GETs instead, after `FILL` SETs so that most of them hit;
+`--profile DIR` leaves a cProfile of each node's event loop during the measured requests
+in DIR (`servers.profiled`), one `<pid>.prof` per node, the leader's named in
+the output.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -26,6 +32,7 @@ from bench import redis_benchmark, servers
 
 REQUESTS = 3000
 WARMUP = 300
+FILL = 20_000  # SETs before a GET cell (50 clients): about a fifth of the keyspace
 
 
 def cpu_seconds(pid: int, thread: int | None = None) -> float:
@@ -36,11 +43,11 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
 
 
 async def run_sets(
-    port: int, requests: int, clients: int, pipeline: int = 1
+    port: int, requests: int, clients: int, pipeline: int = 1, command: str = "set"
 ) -> redis_benchmark.Row:
     argv = redis_benchmark.command_line(
         port,
-        "set",
+        command,
         clients=clients,
         pipeline=pipeline,
         value_size=100,
@@ -48,27 +55,53 @@ async def run_sets(
         keyspace=100_000,
     )
     outcome = await redis_benchmark.run(argv, timeout_s=300)
-    return redis_benchmark.row_for(redis_benchmark.parse_csv(outcome.stdout), "set")
+    return redis_benchmark.row_for(redis_benchmark.parse_csv(outcome.stdout), command)
 
 
-async def measure(requests: int, warmup: int, clients: int, pipeline: int = 1) -> list[str]:
+async def measure(
+    requests: int,
+    warmup: int,
+    clients: int,
+    pipeline: int = 1,
+    *,
+    command: str = "set",
+    profile_dir: Path | None = None,
+) -> list[str]:
+    wrap = None if profile_dir is None else servers.profiled(profile_dir)
     with tempfile.TemporaryDirectory(prefix="seshat-chain-") as temp:
-        async with servers.seshat_cluster(3, Path(temp)) as cluster:
+        async with servers.seshat_cluster(3, Path(temp), wrap=wrap) as cluster:
             port = cluster.leader_port
-            await run_sets(port, warmup, clients, pipeline)
+            if command != "set":
+                await run_sets(port, FILL, 50)
+            await run_sets(port, warmup, clients, pipeline, command)
             order = [cluster.leader_id, *(n for n in (1, 2, 3) if n != cluster.leader_id)]
             pids = [cluster.pids[node - 1] for node in order]
+            signal_all(pids, profile_dir, signal.SIGUSR1)
             before = [cpu_seconds(pid) for pid in pids]
-            row = await run_sets(port, requests, clients, pipeline)
-            per_set = [
+            row = await run_sets(port, requests, clients, pipeline, command)
+            per_op = [
                 (cpu_seconds(pid) - start) / requests * 1e6
                 for pid, start in zip(pids, before, strict=True)
             ]
-    nodes = " ".join(f"{us:.0f}" for us in per_set)
-    return [
-        f"SET c={clients} P={pipeline} p50_ms={row.latency_ms['p50']:.3f} ops_s={row.rps:.0f}",
-        f"cpu_us_per_set leader+followers={nodes} all={sum(per_set):.0f}",
+            signal_all(pids, profile_dir, signal.SIGUSR2)
+            if profile_dir is not None:
+                await trio.sleep(2)  # the dumps
+    nodes = " ".join(f"{us:.0f}" for us in per_op)
+    name = command.upper()
+    lines = [
+        f"{name} c={clients} P={pipeline} p50_ms={row.latency_ms['p50']:.3f} ops_s={row.rps:.0f}",
+        f"cpu_us_per_{command} leader+followers={nodes} all={sum(per_op):.0f}",
     ]
+    if profile_dir is not None:
+        lines.append(f"profiles in {profile_dir}, the leader's {pids[0]}.prof")
+    return lines
+
+
+def signal_all(pids: Sequence[int], profile_dir: Path | None, signum: int) -> None:
+    """Start (SIGUSR1) or dump (SIGUSR2) the nodes' profiles when profiling."""
+    if profile_dir is not None:
+        for pid in pids:
+            os.kill(pid, signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,8 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=WARMUP)
     ap.add_argument("--clients", type=int, default=1)
     ap.add_argument("--pipeline", type=int, default=1)
+    ap.add_argument("--command", choices=("set", "get"), default="set")
+    ap.add_argument("--profile", type=Path, default=None, metavar="DIR")
     args = ap.parse_args(argv)
-    print("\n".join(trio.run(measure, args.requests, args.warmup, args.clients, args.pipeline)))
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    cell = functools.partial(measure, command=args.command, profile_dir=args.profile)
+    lines = trio.run(cell, args.requests, args.warmup, args.clients, args.pipeline)
+    print("\n".join(lines))
     return 0
 
 

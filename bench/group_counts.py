@@ -20,7 +20,7 @@ import pstats
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import trio
@@ -42,28 +42,6 @@ COUNTED = (
     ("tasks spawned", "trio/_core/_run.py", "spawn_impl"),
 )
 
-# Run as `python -c HOOK <dir> serve ...`: the node, with a profiler the signals drive.
-HOOK = """
-import cProfile, os, signal, sys, time
-out = sys.argv.pop(1)
-profile = cProfile.Profile(time.thread_time)
-def dump(*_):
-    profile.disable()
-    profile.dump_stats(os.path.join(out, f"{os.getpid()}.prof"))
-signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
-signal.signal(signal.SIGUSR2, dump)
-from seshat_trio.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
-def profiled(out: Path) -> Callable[[list[str]], list[str]]:
-    def wrap(argv: list[str]) -> list[str]:
-        assert argv[1:3] == ["-m", "seshat_trio"], argv
-        return [argv[0], "-c", HOOK, str(out), *argv[3:]]
-
-    return wrap
-
 
 def calls_per_set(out: Path, sets: int) -> list[tuple[str, float]]:
     totals = dict.fromkeys(range(len(COUNTED)), 0)
@@ -81,7 +59,7 @@ async def measure(group_count: int, requests: int, profile_dir: Path | None) -> 
         quick=False, duration_s=5, value_size=100, keyspace=100_000, targets=(), tools=(),
         commands=("set",), clients=(groups.CLIENTS,), pipelines=(1,),
     )  # fmt: skip
-    wrap = None if profile_dir is None else profiled(profile_dir)
+    wrap = None if profile_dir is None else servers.profiled(profile_dir)
     with tempfile.TemporaryDirectory(prefix="seshat-counts-") as temp:
         async with servers.seshat_cluster(
             groups.NODES, Path(temp), groups=group_count, wrap=wrap

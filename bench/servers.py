@@ -235,3 +235,26 @@ async def _stop(process: trio.Process) -> None:
     if process.returncode is None:
         process.kill()
         await process.wait()
+
+
+# Run as `python -c HOOK <dir> serve ...`: the node, with a profiler the signals drive.
+HOOK = """
+import cProfile, os, signal, sys, time
+out = sys.argv.pop(1)
+profile = cProfile.Profile(time.thread_time)
+def dump(*_):
+    profile.disable()
+    profile.dump_stats(os.path.join(out, f"{os.getpid()}.prof"))
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+signal.signal(signal.SIGUSR2, dump)
+from seshat_trio.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def profiled(out: Path) -> Callable[[list[str]], list[str]]:
+    def wrap(argv: list[str]) -> list[str]:
+        assert argv[1:3] == ["-m", "seshat_trio"], argv
+        return [argv[0], "-c", HOOK, str(out), *argv[3:]]
+
+    return wrap

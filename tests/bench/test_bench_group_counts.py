@@ -1,5 +1,6 @@
-"""bench/group_counts.py's pure parts: the profiled command line, the calls per SET, and
-the CPU of one thread against its process's."""
+"""bench/group_counts.py's pure parts: the profiled command line (bench/servers.py's, which
+bench.chain uses too), the calls per SET, and the CPU of one thread against its
+process's."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from pathlib import Path
 
 from bench.chain import cpu_seconds
 
-from bench import group_counts
+from bench import group_counts, servers
 from seshat_trio.transport.framing import encode_frame
 
 
 def test_a_profiled_node_runs_the_hook_with_the_same_arguments(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "seshat_trio", "serve", "--node-id", "1"]
-    wrapped = group_counts.profiled(tmp_path)(argv)
-    assert wrapped == [sys.executable, "-c", group_counts.HOOK, str(tmp_path), *argv[3:]]
+    wrapped = servers.profiled(tmp_path)(argv)
+    assert wrapped == [sys.executable, "-c", servers.HOOK, str(tmp_path), *argv[3:]]
 
 
 def test_calls_are_summed_over_the_nodes_and_divided_by_the_sets(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from seshat_trio.protocol import (
     Verbatim,
     encode_replies,
 )
+from seshat_trio.replication.pending import PendingReply, WriteDeadlines
 from seshat_trio.reply_budget import (
     FORWARD_REPLY_BUDGET,
     SMALL_REPLY_BYTES,
@@ -506,3 +507,46 @@ async def test_reads_of_one_client_read_share_one_barrier_until_a_write() -> Non
     backend.events.clear()
     await run(ctx, [b"GET", b"a"])
     assert backend.events.count("barrier") == 1
+
+
+class TickedBackend(FakeBackend):
+    """Submits return the driver's kind of reply, never resolved here; `ticks` expires them
+    as a driver's ticks do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deadlines = WriteDeadlines()
+
+    def submit(self, op: Operation) -> PendingReply:  # type: ignore[override]
+        self.events.append(f"submit {op.commands[0][0].decode()}")
+        return PendingReply(self.deadlines)
+
+    async def ticks(self, every_s: float) -> None:
+        while True:
+            await trio.sleep(every_s)
+            self.deadlines.expire(trio.current_time())
+
+
+async def test_writes_the_driver_keeps_deadlines_for_are_late_at_its_tick_after_the_deadline(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The driver's replies carry the read's deadline (no cancel scope): its ticks answer
+    them with the same late error, within a tick of the deadline."""
+    backend = TickedBackend()
+    config = Config(node=NodeSection(id=1), limits=LimitsSection(request_timeout_ms=2_000))
+    ctx = CommandContext(ClientState(id=7, addr="127.0.0.1:5555"), backend, config)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(backend.ticks, 0.3)
+        started = trio.current_time()
+        with trio.fail_after(10):
+            replies = await execute(ctx, [[b"SET", b"a", b"1"], [b"SET", b"b", b"2"]])
+        waited = trio.current_time() - started
+        nursery.cancel_scope.cancel()
+    late = ErrorReply(
+        "TIMEOUT the request was not confirmed within 2 s; a write in it may or may not "
+        "have been applied"
+    )
+    assert replies == [late, late]
+    assert 2.0 <= waited <= 2.3 + 1e-9
+    assert backend.events == ["submit set", "submit set"]
+    assert len(backend.deadlines) == 0

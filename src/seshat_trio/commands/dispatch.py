@@ -22,6 +22,7 @@ this node waits here and pops through writes (seshat_trio.blocking).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Coroutine, Sequence
 
@@ -68,6 +69,7 @@ from seshat_trio.memory_gauge import USED_MEMORY
 from seshat_trio.protocol import ErrorReply, RawReplies, Reply, encode_replies
 from seshat_trio.pubsub import commands as pubsub_commands  # noqa: F401  (registration)
 from seshat_trio.pubsub.client import refusal as subscribed_mode_refusal
+from seshat_trio.replication.pending import PendingReply
 from seshat_trio.reply_budget import FORWARD_REPLY_BUDGET, reply_reserve
 from seshat_trio.scripting import commands as scripting_commands  # noqa: F401  (registration)
 from seshat_trio.scripting import function_commands  # noqa: F401  (registration)
@@ -313,11 +315,18 @@ class _Pipeline:
         if not self._submitted:
             return
         submitted, self._submitted = self._submitted, []
-        # One deadline for the writes of this read: a cancel scope per write would cost as
-        # much as the rest of a pipelined SET's handling.
+        # One deadline for the writes of this read. The driver keeps it on its own replies
+        # (replication/pending.py), which answer `late` at its first tick after it: a cancel
+        # scope costs ~5 us per client read (docs/performance.md, round 8).
         timeout_s = self.ctx.config.limits.request_timeout_s
+        deadline = trio.current_time() + timeout_s
+        late = OutcomeUnknownError.deadline_passed(timeout_s)
+        kept = True
+        for _, result in submitted:
+            if not (isinstance(result, PendingReply) and result.expire_at(deadline, late)):
+                kept = False
         settled = 0
-        with trio.move_on_after(timeout_s):
+        with contextlib.nullcontext() if kept else trio.move_on_at(deadline):
             for index, result in submitted:
                 try:
                     outcome = await result
@@ -331,10 +340,10 @@ class _Pipeline:
                     self.replies[index] = outcome[0] if len(outcome) == 1 else list(outcome)
                 settled += 1
         if settled < len(submitted):
-            late = ErrorReply(OutcomeUnknownError.deadline_passed(timeout_s).message)
+            late_reply = ErrorReply(late.message)
             for index, result in submitted[settled:]:
                 self.replies[index] = (
-                    behind_writes.NOT_CONFIRMED if index in self._read_slots else late
+                    behind_writes.NOT_CONFIRMED if index in self._read_slots else late_reply
                 )
                 if isinstance(result, Coroutine):
                     result.close()  # never awaited now; closing it keeps that quiet

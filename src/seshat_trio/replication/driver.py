@@ -35,6 +35,7 @@ Rules this module lives by:
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from functools import partial
@@ -68,7 +69,7 @@ from seshat_trio.raft import (
 from seshat_trio.replication.commit_publisher import CommitPublisher
 from seshat_trio.replication.log_storage import RaftLogStore, ready_batch
 from seshat_trio.replication.machine import StateMachine
-from seshat_trio.replication.pending import PendingReply
+from seshat_trio.replication.pending import PendingReply, WriteDeadlines
 from seshat_trio.replication.proposals import ProposalTracker
 from seshat_trio.replication.reads import ReadBarriers
 from seshat_trio.replication.snapshot import (
@@ -189,9 +190,9 @@ def _split_durable(ready: Ready) -> tuple[tuple[Entry, ...], tuple[Entry, ...]]:
     return committed[:cut], committed[cut:]
 
 
-def _only_messages(ready: Ready) -> bool:
-    """Whether `ready` holds messages and nothing else (nothing to persist, apply, answer or
-    log)."""
+def _handled_inline(ready: Ready) -> bool:
+    """Whether `ready` holds only messages and read answers (nothing to persist, apply or
+    log): `_react` hands it on where it appears, without the Ready loop."""
     return (
         not ready.persisted_messages
         and ready.soft_state is None
@@ -200,8 +201,6 @@ def _only_messages(ready: Ready) -> bool:
         and not ready.entries
         and ready.compact is None
         and not ready.committed_entries
-        and not ready.read_states
-        and not ready.failed_reads
         and not ready.transfer_results
         and not ready.snapshots_delivered
     )
@@ -247,6 +246,7 @@ class RaftGroupDriver:
         applied = min(machine.applied_index, durable_commit)
         self._core = RaftCore(attrs.evolve(raft_config, applied=applied), self._log_store, rng)
         self._proposals = ProposalTracker()
+        self._deadlines = WriteDeadlines()
         self._queued: list[tuple[bytes, PendingReply]] = []
         self._reads = ReadBarriers(
             self._core, lambda: machine.applied_index, self._wake, STOPPED, self._check_clock
@@ -372,7 +372,8 @@ class RaftGroupDriver:
 
         Raises NotLeader(leader_id) on a non-leader (the caller forwards to the leader).
         The reply fails with ServiceError when the write definitely did not commit, with
-        OutcomeUnknownError when that cannot be known; deadlines are the caller's."""
+        OutcomeUnknownError when that cannot be known; a deadline the caller sets on it
+        (`PendingReply.expire_at`) is kept by the ticks."""
         core = self._core
         if not self._running:
             raise ServiceError(f"TRYAGAIN {STOPPED}")
@@ -380,7 +381,7 @@ class RaftGroupDriver:
             raise NotLeader(core.leader_id)
         if core.transferee is not None:
             raise ServiceError("TRYAGAIN a leadership transfer is in progress; retry")
-        pending = PendingReply()
+        pending = PendingReply(self._deadlines)
         self._queued.append((command, pending))
         self._wake()
         return pending
@@ -407,11 +408,12 @@ class RaftGroupDriver:
         self._log.info("leadership_handover", term=self._core.term, target=target, done=handed)
         return handed
 
-    async def read_barrier(self) -> None:
+    async def read_barrier(self, deadline: float = math.inf) -> None:
         """Return once this node's applied state reflects every write acknowledged before
         the call (ReadIndex; works on followers through the leader). Raises ServiceError
-        when the read cannot be confirmed; one internal retry when a leader is known."""
-        await self._reads.barrier()
+        when the read cannot be confirmed (one internal retry when a leader is known), and
+        TIMEOUT at the first tick after `deadline` (`trio.current_time()` clock)."""
+        await self._reads.barrier(deadline)
 
     # -- membership (docs/raft.md, "Membership") -------------------------------------------
     @property
@@ -527,14 +529,17 @@ class RaftGroupDriver:
         # A tick may start a round for the open request or end a lease: later reads open a
         # request of their own.
         self._reads.close_round()
+        self._reads.expire(self._last_tick_at)
+        self._deadlines.expire(self._last_tick_at)
         self._react()
 
     def _react(self) -> None:
         """Hand on what a tick or a peer message made the core want, without waking the
-        Ready loop when that is only messages: an idle group's heartbeat, its answer, or an
-        Append to a follower that answered one (docs/raft.md, "Coalesced heartbeats").
-        Sending `messages` at once is what the Ready contract allows, and such a Ready has
-        nothing else to persist, apply or answer. Anything more is handed to the loop."""
+        Ready loop when that is only messages and read answers: an idle group's heartbeat,
+        its answer, an Append to a follower that answered one, or the answer to a read
+        request (docs/raft.md, "Coalesced heartbeats"). Sending `messages` at once is what
+        the Ready contract allows, read states depend on none of a Ready's writes, and such
+        a Ready has nothing to persist, apply or log. Anything more is handed to the loop."""
         core = self._core
         if self._queued:
             self._wake()  # the loop proposes them first, so they join this Ready
@@ -543,13 +548,14 @@ class RaftGroupDriver:
             return  # nothing to do, or a Ready in hand: the loop looks again after advance
         self._reads.close_round()
         ready = core.ready()
-        if not _only_messages(ready):
+        if not _handled_inline(ready):
             self._taken = ready
             self._wake()
             return
         self._readys += 1
         for msg in ready.messages:
             self._send(msg)
+        self._reads.resolve(ready)
         self._drop_declined_snapshot()
         self._note_follower_regressions()
         core.advance(ready)
