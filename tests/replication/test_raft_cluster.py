@@ -141,6 +141,31 @@ async def test_concurrent_reads_share_one_read_index_request(
             assert node.driver._reads.requests == before + used + 1
 
 
+async def test_a_read_answer_is_resolved_without_a_ready_loop_pass(
+    cluster: Cluster, clock: trio.testing.MockClock
+) -> None:
+    # A read costs the reading node one Ready-loop pass, the one that sends its request (a
+    # follower) or its round (the leader); the answer wakes the reader where it arrives.
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        await write(leader, b"k", b"v")
+        for node in (leader, cluster.other_than(leader)):
+            await node.driver.read_barrier()  # whatever the write left owed is sent first
+            passes: list[object] = []
+            handle = node.driver._handle_ready
+
+            async def counted(
+                ready: object, handle: Callable = handle, passes: list[object] = passes
+            ) -> None:
+                passes.append(ready)
+                await handle(ready)
+
+            node.driver._handle_ready = counted  # type: ignore[method-assign]
+            await node.driver.read_barrier()
+            del node.driver._handle_ready
+            assert len(passes) == 1
+
+
 async def test_a_tick_closes_the_shared_read_request(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:

@@ -190,9 +190,9 @@ def _split_durable(ready: Ready) -> tuple[tuple[Entry, ...], tuple[Entry, ...]]:
     return committed[:cut], committed[cut:]
 
 
-def _only_messages(ready: Ready) -> bool:
-    """Whether `ready` holds messages and nothing else (nothing to persist, apply, answer or
-    log)."""
+def _handled_inline(ready: Ready) -> bool:
+    """Whether `ready` holds only messages and read answers (nothing to persist, apply or
+    log): `_react` hands it on where it appears, without the Ready loop."""
     return (
         not ready.persisted_messages
         and ready.soft_state is None
@@ -201,8 +201,6 @@ def _only_messages(ready: Ready) -> bool:
         and not ready.entries
         and ready.compact is None
         and not ready.committed_entries
-        and not ready.read_states
-        and not ready.failed_reads
         and not ready.transfer_results
         and not ready.snapshots_delivered
     )
@@ -537,10 +535,11 @@ class RaftGroupDriver:
 
     def _react(self) -> None:
         """Hand on what a tick or a peer message made the core want, without waking the
-        Ready loop when that is only messages: an idle group's heartbeat, its answer, or an
-        Append to a follower that answered one (docs/raft.md, "Coalesced heartbeats").
-        Sending `messages` at once is what the Ready contract allows, and such a Ready has
-        nothing else to persist, apply or answer. Anything more is handed to the loop."""
+        Ready loop when that is only messages and read answers: an idle group's heartbeat,
+        its answer, an Append to a follower that answered one, or the answer to a read
+        request (docs/raft.md, "Coalesced heartbeats"). Sending `messages` at once is what
+        the Ready contract allows, read states depend on none of a Ready's writes, and such
+        a Ready has nothing to persist, apply or log. Anything more is handed to the loop."""
         core = self._core
         if self._queued:
             self._wake()  # the loop proposes them first, so they join this Ready
@@ -549,13 +548,14 @@ class RaftGroupDriver:
             return  # nothing to do, or a Ready in hand: the loop looks again after advance
         self._reads.close_round()
         ready = core.ready()
-        if not _only_messages(ready):
+        if not _handled_inline(ready):
             self._taken = ready
             self._wake()
             return
         self._readys += 1
         for msg in ready.messages:
             self._send(msg)
+        self._reads.resolve(ready)
         self._drop_declined_snapshot()
         self._note_follower_regressions()
         core.advance(ready)
