@@ -103,19 +103,26 @@ async def registrar(cluster: ChaosCluster, via: int) -> int | None:
     return None
 
 
-async def set_factor(node: NodeProcess, factor: int) -> None:
-    """Set the replication factor through `node`. The node forwards it to the system group's
-    leader, which the scenario's partition may have just cut off: the forward then fails
-    ambiguously (TIMEOUT) or finds no leader (TRYAGAIN) until the majority elects another.
-    Setting a factor is idempotent, so a retry is safe and the factor read back settles it."""
+async def member_change(node: NodeProcess, *args: str | int) -> None:
+    """Run the idempotent `SESHAT.MEMBER <args>` through `node` until it is answered (0 or 1).
+    The node forwards it to the system group's leader, which the scenario may have just cut
+    off or removed: the forward then fails ambiguously (TIMEOUT) or finds no leader
+    (TRYAGAIN, CLUSTERDOWN) until the others elect another. The change is idempotent (a
+    factor already set, a node already retired, answer 0), so retrying is safe."""
     with trio.fail_after(CHANGE_TIMEOUT):
         while True:
-            reply = await node.call("SESHAT.MEMBER", "FACTOR", factor, timeout=10.0)
-            if reply in (0, 1) and await node.call("SESHAT.MEMBER", "FACTOR") == factor:
+            reply = await node.call("SESHAT.MEMBER", *args, timeout=10.0)
+            if reply in (0, 1):
                 return
             assert isinstance(reply, RedisReplyError), reply
             assert str(reply).startswith(("TIMEOUT", "TRYAGAIN", "CLUSTERDOWN")), reply
             await trio.sleep(0.2)
+
+
+async def set_factor(node: NodeProcess, factor: int) -> None:
+    """Set the replication factor through `node` and read it back."""
+    await member_change(node, "FACTOR", factor)
+    assert await node.call("SESHAT.MEMBER", "FACTOR") == factor
 
 
 async def add_joiner(
@@ -164,10 +171,7 @@ async def test_remove_leader_under_load(tmp_path: Path, settings: ChaosSettings)
             await trio.sleep(settings.phase_seconds)
             leader = await cluster.wait_leader()
             others = [i for i in cluster.ids if i != leader]
-            reply = await cluster.node(others[0]).call(
-                "SESHAT.MEMBER", "REMOVE", leader, timeout=10.0
-            )
-            assert reply == 1, reply
+            await member_change(cluster.node(others[0]), "REMOVE", leader)
             await wait_voters(cluster.node(others[0]), set(others))
             removed_at = trio.current_time()
             await trio.sleep(settings.phase_seconds)
