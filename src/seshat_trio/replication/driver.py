@@ -142,7 +142,7 @@ class DriverSettings:
     # With `one_round_in_flight`: when a round commits with writes queued behind it, the
     # leader gathers for this many times that round's duration more (at most half a tick)
     # before proposing them, so fewer, bigger rounds carry the same writes (docs/
-    # performance.md, "Session 5"). A round that commits with nothing queued (a lone
+    # performance.md, "Session 11 (writes)"). A round that commits with nothing queued (a lone
     # client) is followed by no hold.
     hold_after_round: float = 0.0
 
