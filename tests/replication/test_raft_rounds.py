@@ -5,37 +5,51 @@ tick) when writes were queued behind it."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import attrs
 import pytest
 import trio
 import trio.testing
-from tests.replication.raft_cluster import FAST, IDS, Cluster, running, set_op, write
+from tests.replication.raft_cluster import FAST, IDS, Cluster, Node, running, set_op, write
 
 from seshat_trio.errors import ServiceError
 from seshat_trio.kv.operations import encode_batch
 from seshat_trio.protocol import SimpleString
 from seshat_trio.raft import AppendResp
-from seshat_trio.replication.driver import PeerMessage
+from seshat_trio.replication.driver import DriverSettings
 
 OK = (SimpleString("OK"),)
+
+
+def _lost_acks(cluster: Cluster) -> dict[str, bool]:
+    """A switch: while on, every AppendResp is dropped (the leader's round stays open)."""
+    acks = {"lost": False}
+    cluster.network.drop = lambda msg: acks["lost"] and isinstance(msg, AppendResp)
+    return acks
+
+
+@asynccontextmanager
+async def _leader_with_lost_acks(
+    tmp_path: Path, settings: DriverSettings
+) -> AsyncIterator[tuple[Cluster, Node, dict[str, bool]]]:
+    """A running cluster whose leader applied one write, and its `_lost_acks` switch."""
+    cluster = Cluster(tmp_path, settings, merge=encode_batch)
+    acks = _lost_acks(cluster)
+    async with running(cluster, 30):
+        leader = await cluster.leader()
+        await cluster.wait_applied(await write(leader, b"base", b"0"))
+        yield cluster, leader, acks
 
 
 @pytest.mark.parametrize(("held", "entries"), [(True, 1), (False, 3)], ids=["held", "default"])
 async def test_writes_behind_an_uncommitted_round_share_the_next_entry(
     tmp_path: Path, clock: trio.testing.MockClock, held: bool, entries: int
 ) -> None:
-    cluster = Cluster(tmp_path, attrs.evolve(FAST, one_round_in_flight=held), merge=encode_batch)
-    acks = {"lost": False}
-
-    def drop(msg: PeerMessage) -> bool:
-        return acks["lost"] and isinstance(msg, AppendResp)
-
-    cluster.network.drop = drop
-    async with running(cluster, 30):
-        leader = await cluster.leader()
-        await cluster.wait_applied(await write(leader, b"base", b"0"))
+    settings = attrs.evolve(FAST, one_round_in_flight=held)
+    async with _leader_with_lost_acks(tmp_path, settings) as (cluster, leader, acks):
         acks["lost"] = True  # the next round stays uncommitted
         first = leader.driver.propose(set_op(b"a", b"1"))
         await trio.testing.wait_all_tasks_blocked()
@@ -75,13 +89,6 @@ async def test_held_writes_fail_as_not_proposed_when_leadership_is_lost(
         assert all({k for k, _ in node.data()} == {b"base", b"won"} for node in cluster)
 
 
-def _lost_acks(cluster: Cluster) -> dict[str, bool]:
-    """A switch: while on, every AppendResp is dropped (the leader's round stays open)."""
-    acks = {"lost": False}
-    cluster.network.drop = lambda msg: acks["lost"] and isinstance(msg, AppendResp)
-    return acks
-
-
 @pytest.mark.parametrize("factor", [1.0, 0.0], ids=["hold", "no-hold"])
 async def test_writes_queued_behind_a_round_wait_its_duration_again(
     tmp_path: Path, clock: trio.testing.MockClock, factor: float
@@ -89,11 +96,7 @@ async def test_writes_queued_behind_a_round_wait_its_duration_again(
     settings = attrs.evolve(
         FAST, one_round_in_flight=True, hold_after_round=factor, tick_seconds=0.1
     )
-    cluster = Cluster(tmp_path, settings, merge=encode_batch)
-    acks = _lost_acks(cluster)
-    async with running(cluster, 30):
-        leader = await cluster.leader()
-        await cluster.wait_applied(await write(leader, b"base", b"0"))
+    async with _leader_with_lost_acks(tmp_path, settings) as (_, leader, acks):
         acks["lost"] = True
         started = trio.current_time()
         first = leader.driver.propose(set_op(b"a", b"1"))
@@ -121,11 +124,7 @@ async def test_a_round_with_nothing_queued_behind_it_is_followed_by_no_hold(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     settings = attrs.evolve(FAST, one_round_in_flight=True, hold_after_round=1.0)
-    cluster = Cluster(tmp_path, settings, merge=encode_batch)
-    acks = _lost_acks(cluster)
-    async with running(cluster, 30):
-        leader = await cluster.leader()
-        await cluster.wait_applied(await write(leader, b"base", b"0"))
+    async with _leader_with_lost_acks(tmp_path, settings) as (_, leader, acks):
         acks["lost"] = True
         first = leader.driver.propose(set_op(b"a", b"1"))
         await trio.sleep(0.02)
@@ -144,11 +143,7 @@ async def test_a_leadership_transfer_proposes_the_held_writes_first(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     settings = attrs.evolve(FAST, one_round_in_flight=True, hold_after_round=1.0)
-    cluster = Cluster(tmp_path, settings, merge=encode_batch)
-    acks = _lost_acks(cluster)
-    async with running(cluster, 30):
-        leader = await cluster.leader()
-        await cluster.wait_applied(await write(leader, b"base", b"0"))
+    async with _leader_with_lost_acks(tmp_path, settings) as (cluster, leader, acks):
         acks["lost"] = True
         first = leader.driver.propose(set_op(b"a", b"1"))
         await trio.testing.wait_all_tasks_blocked()
