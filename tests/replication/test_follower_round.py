@@ -4,15 +4,16 @@ visibility after that write (replication/driver.py, `_handle_ready`)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import attrs
 import pytest
 import trio
 import trio.testing
-from tests.replication.raft_cluster import FAST, Cluster, running, write
+from tests.replication.raft_cluster import FAST, Cluster, Node, record_writes, running, write
 
-from seshat_trio.storage import WriteBatch
 from seshat_trio.storage.batch import AppendLog, PutApplied, PutHardState, PutValues
 
 # Heartbeats (which carry the commit index) once a second, no commit publication: the
@@ -27,14 +28,7 @@ async def test_a_follower_round_is_one_write_holding_its_apply(
         leader = await cluster.leader()
         await cluster.wait_applied(await write(leader, b"warm", b"up"))
         follower = cluster.other_than(leader)
-        writes: list[list[object]] = []
-        store_write = follower.store.write
-
-        def recording(batch: WriteBatch, sync: bool = False) -> None:
-            writes.append(list(batch))
-            store_write(batch, sync)
-
-        monkeypatch.setattr(follower.store, "write", recording)
+        writes = record_writes(follower, monkeypatch)
         first = await write(leader, b"a", b"1")
         last = await write(leader, b"b", b"2")
         await cluster.wait_applied(last, [follower])
@@ -58,20 +52,40 @@ async def test_a_follower_round_is_one_write_holding_its_apply(
     assert any(isinstance(op, AppendLog) for op in applied[0][0])
 
 
-async def test_a_stalled_follower_write_hides_its_apply_and_acknowledges_nothing(
-    tmp_path: Path, clock: trio.testing.MockClock
-) -> None:
-    cluster = Cluster(tmp_path, SLOW_TICKS, publish_commits=False)
+@pytest.fixture
+def slow(tmp_path: Path) -> Cluster:
+    return Cluster(tmp_path, SLOW_TICKS, publish_commits=False)
+
+
+@attrs.frozen
+class Stalled:
+    leader: Node
+    follower: Node
+    first: int  # written while the follower's disk worked; its commit not known there
+    second: int  # committed by the other follower while this one's write stalls
+
+
+@asynccontextmanager
+async def stalled_follower(cluster: Cluster) -> AsyncIterator[tuple[Stalled, trio.Nursery]]:
+    """`cluster` running with a follower whose disk stalls on the Append that carries
+    `first`'s commit, so the stalled write holds `first`'s apply with `second`'s entry."""
     async with running(cluster, 120) as nursery:
         leader = await cluster.leader()
         await cluster.wait_applied(await write(leader, b"warm", b"up"))
         follower = cluster.other_than(leader)
         first = await write(leader, b"a", b"1")
-        assert follower.driver.applied_index < first  # its commit is not known there yet
-        # The follower's disk stalls: the next Append carries `first`'s commit, so the
-        # stalled write holds `first`'s apply together with the new entry.
-        gate = follower.committer.gate = trio.Event()
-        second = await write(leader, b"b", b"2")  # committed by the other follower
+        assert follower.driver.applied_index < first
+        follower.committer.gate = trio.Event()
+        second = await write(leader, b"b", b"2")
+        await trio.sleep(3)  # heartbeats come and go; the follower's loop waits on its disk
+        yield Stalled(leader, follower, first, second), nursery
+
+
+async def test_a_stalled_follower_write_hides_its_apply_and_acknowledges_nothing(
+    slow: Cluster, clock: trio.testing.MockClock
+) -> None:
+    async with stalled_follower(slow) as (stalled, nursery):
+        follower = stalled.follower
         read_done = trio.Event()
 
         async def follower_read() -> None:
@@ -81,38 +95,31 @@ async def test_a_stalled_follower_write_hides_its_apply_and_acknowledges_nothing
             read_done.set()
 
         nursery.start_soon(follower_read)
-        await trio.sleep(3)  # heartbeats come and go; the follower's loop waits on its disk
+        await trio.sleep(1)
         # Nothing of the stalled write is visible or acknowledged: a reader released by
         # an applied index ahead of the store would read a value that is not there.
-        assert follower.driver.applied_index < first
+        assert follower.driver.applied_index < stalled.first
         assert follower.kv.get(b"a") is None
         assert not read_done.is_set()
-        assert leader.driver.status().peers[follower.node_id].match < second
-        follower.committer.gate = None
+        assert stalled.leader.driver.status().peers[follower.node_id].match < stalled.second
+        gate, follower.committer.gate = follower.committer.gate, None
+        assert gate is not None
         gate.set()
         with trio.fail_after(10):
             await read_done.wait()
-        assert follower.driver.applied_index >= second
+        assert follower.driver.applied_index >= stalled.second
 
 
 async def test_a_follower_killed_with_its_round_unwritten_recovers_every_write(
-    tmp_path: Path, clock: trio.testing.MockClock
+    slow: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    cluster = Cluster(tmp_path, SLOW_TICKS, publish_commits=False)
-    async with running(cluster, 120) as nursery:
-        leader = await cluster.leader()
-        await cluster.wait_applied(await write(leader, b"warm", b"up"))
-        follower = cluster.other_than(leader)
-        first = await write(leader, b"a", b"1")
-        follower.committer.gate = trio.Event()  # never opened: the write never happens
-        second = await write(leader, b"b", b"2")
-        await trio.sleep(2)
+    async with stalled_follower(slow) as (stalled, nursery):
+        follower = stalled.follower
         applied_before = follower.driver.applied_index
-        assert applied_before < first
-        await follower.crash()  # the log entry and the apply staged with it: both lost
+        await follower.crash()  # the gate never opened: the entry and its staged apply are lost
         await follower.start(nursery)
         # The restart resumes from what was written, and the leader re-sends the rest.
         assert follower.driver.applied_index == applied_before
-        await cluster.wait_applied(second, [follower])
-        assert sorted(follower.data()) == sorted(leader.data())
-        assert (b"a", b"1") in follower.data() and (b"b", b"2") in follower.data()
+        await slow.wait_applied(stalled.second, [follower])
+        assert sorted(follower.data()) == sorted(stalled.leader.data())
+        assert {(b"a", b"1"), (b"b", b"2")} <= set(follower.data())
