@@ -67,16 +67,16 @@ async def measure(group_count: int, requests: int, profile_dir: Path | None) -> 
             await idle_cpu.wait_all_leaders(cluster, group_count)
             await trio.sleep(groups.SETTLE_S)
             ports = [cluster.client_port(i) for i in range(1, groups.NODES + 1)]
-            shares = groups.client_shares(groups.CLIENTS, groups.NODES)
-            await groups.run_together(ports, shares, "set", [WARMUP] * len(ports), options)
-            sizes = [requests * share // groups.CLIENTS for share in shares]
+            targets = groups.spread_targets(ports)
+            await groups.run_together(targets, "set", [WARMUP] * len(targets), options)
+            sizes = [requests * target.clients // groups.CLIENTS for target in targets]
             if profile_dir is not None:
                 for pid in cluster.pids:
                     os.kill(pid, signal.SIGUSR1)
             # (process, its event-loop thread: the one whose id is the process id)
             before = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             started = trio.current_time()
-            await groups.run_together(ports, shares, "set", sizes, options)
+            await groups.run_together(targets, "set", sizes, options)
             seconds = trio.current_time() - started
             after = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             if profile_dir is not None:
