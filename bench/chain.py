@@ -83,7 +83,7 @@ async def measure(
                 (cpu_seconds(pid) - start) / requests * 1e6
                 for pid, start in zip(pids, before, strict=True)
             ]
-            signal_all(pids, profile_dir, signal.SIGUSR2)
+            signal_all(pids, profile_dir, signal.SIGUSR1)
             if profile_dir is not None:
                 await trio.sleep(2)  # the dumps
     nodes = " ".join(f"{us:.0f}" for us in per_op)
@@ -98,7 +98,7 @@ async def measure(
 
 
 def signal_all(pids: Sequence[int], profile_dir: Path | None, signum: int) -> None:
-    """Start (SIGUSR1) or dump (SIGUSR2) the nodes' profiles when profiling."""
+    """Start, then stop and dump (SIGUSR1 each time) the nodes' profiles when profiling."""
     if profile_dir is not None:
         for pid in pids:
             os.kill(pid, signum)

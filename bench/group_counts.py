@@ -7,7 +7,7 @@ Prints the CPU per SET of each node (utime + stime from /proc around the measure
 requests), how much of it the event-loop threads took (the rest is the group-commit
 writer thread's fsync rounds), and the wall-clock rate. With `--profile`, every node's
 event loop also runs under cProfile on a CPU clock during those requests only (started by
-SIGUSR1, dumped by SIGUSR2), and the calls per SET of the functions that count rounds,
+SIGUSR1, dumped when it comes again), and the calls per SET of the functions that count rounds,
 messages and frames are printed, summed over the nodes. Interleave the trees' runs:
 `PYTHONPATH=<tree>/src python -m bench.group_counts`.
 """
@@ -81,7 +81,7 @@ async def measure(group_count: int, requests: int, profile_dir: Path | None) -> 
             after = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             if profile_dir is not None:
                 for pid in cluster.pids:
-                    os.kill(pid, signal.SIGUSR2)
+                    os.kill(pid, signal.SIGUSR1)
                 await trio.sleep(2)  # the dumps
     sets = sum(sizes)
     per_node = [(b[0] - a[0]) * 1e6 / sets for a, b in zip(before, after, strict=True)]

@@ -237,16 +237,21 @@ async def _stop(process: trio.Process) -> None:
         await process.wait()
 
 
-# Run as `python -c HOOK <dir> serve ...`: the node, with a profiler the signals drive.
+# Run as `python -c HOOK <dir> serve ...`: the node, with a profiler that SIGUSR1 starts
+# and, sent again, stops and dumps (SIGUSR2 is the node's own: it prints every thread's stack).
 HOOK = """
 import cProfile, os, signal, sys, time
 out = sys.argv.pop(1)
 profile = cProfile.Profile(time.thread_time)
-def dump(*_):
+running = []
+def toggle(*_):
+    if not running:
+        running.append(True)
+        profile.enable()
+        return
     profile.disable()
     profile.dump_stats(os.path.join(out, f"{os.getpid()}.prof"))
-signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
-signal.signal(signal.SIGUSR2, dump)
+signal.signal(signal.SIGUSR1, toggle)
 from seshat_trio.cli import main
 sys.exit(main(sys.argv[1:]))
 """
