@@ -3,13 +3,16 @@
 The SET cell of `bench/groups.py` (50 clients spread over the 3 nodes, random keys) sized
 by request count instead of time, for comparing two trees on a busy machine, where only
 counts and CPU time mean anything (docs/performance.md, "Writes with many data groups").
+With `--aware` the 50 clients know the cluster instead, so nothing is forwarded: with
+G > 1 one cluster-aware redis-benchmark (`--cluster`) sends each key to its group's
+leader; with 1 group (redis-benchmark refuses `--cluster` there) all 50 are at the leader.
 Prints the CPU per SET of each node (utime + stime from /proc around the measured
 requests), how much of it the event-loop threads took (the rest is the group-commit
 writer thread's fsync rounds), and the wall-clock rate. With `--profile`, every node's
-event loop also runs under cProfile on a CPU clock during those requests only (started by
-SIGUSR1, dumped by SIGUSR2), and the calls per SET of the functions that count rounds,
-messages and frames are printed, summed over the nodes. Interleave the trees' runs:
-`PYTHONPATH=<tree>/src python -m bench.group_counts`.
+event loop also runs under cProfile on a CPU clock during those requests only (started and
+dumped by the signals `servers.PROFILE_START` and `PROFILE_DUMP`), and the calls per SET of
+the functions that count rounds, messages and frames are printed, summed over the nodes.
+Interleave the trees' runs: `PYTHONPATH=<tree>/src python -m bench.group_counts`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import pstats
-import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -39,8 +41,23 @@ COUNTED = (
     ("frames encoded (every kind)", "transport/framing.py", "encode_frame"),
     ("state-machine applies", "kv/state_machine.py", "apply"),
     ("LevelDB writes", "storage/store.py", "_commit"),
+    ("Appends received (followers)", "raft/core.py", "_handle_append"),
+    ("acknowledgements received (leaders)", "raft/core.py", "_on_ack"),
+    ("fsync rounds", "storage/group_commit.py", "_finished"),
     ("tasks spawned", "trio/_core/_run.py", "spawn_impl"),
+    ("Trio task switches (reschedules)", "trio/_core/_run.py", "reschedule"),
 )
+
+
+def client_plan(
+    ports: Sequence[int], leader_port: int, group_count: int, aware: bool
+) -> tuple[list[int], list[int], bool]:
+    """(ports, clients at each, cluster-aware) of the SET load (see the module doc)."""
+    if not aware:
+        return list(ports), groups.client_shares(groups.CLIENTS, len(ports)), False
+    if group_count == 1:
+        return [leader_port], [groups.CLIENTS], False
+    return [ports[0]], [groups.CLIENTS], True
 
 
 def calls_per_set(out: Path, sets: int) -> list[tuple[str, float]]:
@@ -54,7 +71,9 @@ def calls_per_set(out: Path, sets: int) -> list[tuple[str, float]]:
     return [(COUNTED[i][0], total / sets) for i, total in totals.items()]
 
 
-async def measure(group_count: int, requests: int, profile_dir: Path | None) -> list[str]:
+async def measure(
+    group_count: int, requests: int, profile_dir: Path | None, aware: bool = False
+) -> list[str]:
     options = RunOptions(
         quick=False, duration_s=5, value_size=100, keyspace=100_000, targets=(), tools=(),
         commands=("set",), clients=(groups.CLIENTS,), pipelines=(1,),
@@ -66,28 +85,32 @@ async def measure(group_count: int, requests: int, profile_dir: Path | None) -> 
         ) as cluster:
             await idle_cpu.wait_all_leaders(cluster, group_count)
             await trio.sleep(groups.SETTLE_S)
-            ports = [cluster.client_port(i) for i in range(1, groups.NODES + 1)]
-            shares = groups.client_shares(groups.CLIENTS, groups.NODES)
-            await groups.run_together(ports, shares, "set", [WARMUP] * len(ports), options)
+            ports, shares, aware_ = client_plan(
+                [cluster.client_port(i) for i in range(1, groups.NODES + 1)],
+                cluster.leader_port, group_count, aware,
+            )  # fmt: skip
+            warmup = [WARMUP * groups.NODES * share // groups.CLIENTS for share in shares]
+            await groups.run_together(ports, shares, "set", warmup, options, cluster=aware_)
             sizes = [requests * share // groups.CLIENTS for share in shares]
             if profile_dir is not None:
                 for pid in cluster.pids:
-                    os.kill(pid, signal.SIGUSR1)
+                    os.kill(pid, servers.PROFILE_START)
             # (process, its event-loop thread: the one whose id is the process id)
             before = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             started = trio.current_time()
-            await groups.run_together(ports, shares, "set", sizes, options)
+            await groups.run_together(ports, shares, "set", sizes, options, cluster=aware_)
             seconds = trio.current_time() - started
             after = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             if profile_dir is not None:
                 for pid in cluster.pids:
-                    os.kill(pid, signal.SIGUSR2)
+                    os.kill(pid, servers.PROFILE_DUMP)
                 await trio.sleep(2)  # the dumps
     sets = sum(sizes)
     per_node = [(b[0] - a[0]) * 1e6 / sets for a, b in zip(before, after, strict=True)]
     loops = sum(b[1] - a[1] for a, b in zip(before, after, strict=True)) * 1e6 / sets
+    clients = "cluster-aware clients, " if aware else ""
     lines = [
-        f"{group_count} groups, {sets} SETs: CPU us per SET per node "
+        f"{group_count} groups, {clients}{sets} SETs: CPU us per SET per node "
         + " / ".join(f"{us:.0f}" for us in per_node)
         + f", 3 nodes {sum(per_node):.0f} (event loops {loops:.0f}, other threads "
         + f"{sum(per_node) - loops:.0f}); {sets / seconds:.0f} SETs/s wall"
@@ -102,10 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--groups", type=int, default=3)
     ap.add_argument("--requests", type=int, default=6000)
     ap.add_argument("--profile", action="store_true", help="also count calls per SET")
+    ap.add_argument(
+        "--aware", action="store_true", help="cluster-aware clients: nothing is forwarded"
+    )
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="seshat-profiles-") as profiles:
         out = Path(profiles) if args.profile else None
-        for line in trio.run(measure, args.groups, args.requests, out):
+        for line in trio.run(measure, args.groups, args.requests, out, args.aware):
             print(line)
     return 0
 

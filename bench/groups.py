@@ -64,15 +64,16 @@ def client_shares(clients: int, nodes: int) -> list[int]:
 
 async def run_together(
     ports: Sequence[int], shares: Sequence[int], command: str, requests: Sequence[int],
-    options: RunOptions,
+    options: RunOptions, *, cluster: bool = False,
 ) -> list[tuple[redis_benchmark.Outcome, redis_benchmark.Row]]:  # fmt: skip
-    """One redis-benchmark per node, all started at once; their outcomes in node order."""
+    """One redis-benchmark per port, all started at once; their outcomes in port order
+    (`cluster`: cluster-aware ones, see `redis_benchmark.command_line`)."""
     results: list[tuple[redis_benchmark.Outcome, redis_benchmark.Row] | None] = [None] * len(ports)
 
     async def one(i: int) -> None:
         argv = redis_benchmark.command_line(
             ports[i], command, clients=shares[i], pipeline=1, value_size=options.value_size,
-            requests=requests[i], keyspace=options.keyspace,
+            requests=requests[i], keyspace=options.keyspace, cluster=cluster,
         )  # fmt: skip
         outcome = await redis_benchmark.run(argv, options.duration_s * 5 + 60)
         if outcome.returncode != 0:

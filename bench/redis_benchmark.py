@@ -84,9 +84,11 @@ def command_line(
     requests: int,
     keyspace: int,
     executable: str = EXECUTABLE,
+    cluster: bool = False,
 ) -> list[str]:
     """The exact argv of one measurement; `-r` spreads keys (fields, members) over
-    `keyspace` random ones."""
+    `keyspace` random ones. With `cluster`, redis-benchmark reads the slot map from `port`
+    (`--cluster`) and sends each client's keys to their slot's primary (its group's leader)."""
     hash_key = BIG_HASH_KEYS.get(command)
     test = [] if hash_key is not None else ["-t", _TESTS.get(command, command)]
     argv = [
@@ -94,6 +96,8 @@ def command_line(
         *test, "-c", str(clients), "-P", str(pipeline),
         "-d", str(value_size), "-n", str(requests), "-r", str(keyspace), "--csv",
     ]  # fmt: skip
+    if cluster:
+        argv.append("--cluster")
     if hash_key is not None:
         argv += ["HSET", hash_key, "f:__rand_int__", "x" * value_size]
     return argv

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.chain import cpu_seconds
 
-from bench import group_counts, servers
+from bench import group_counts, redis_benchmark, servers
 from seshat_trio.transport.framing import encode_frame
 
 
@@ -51,3 +51,19 @@ def test_a_threads_cpu_is_its_own_share_of_the_process_cpu() -> None:
     process, thread = cpu_seconds(pid) - before[0], cpu_seconds(pid, main) - before[1]
     assert process >= 0.2
     assert thread < process - 0.15
+
+
+def test_cluster_aware_clients_go_to_the_leaders_and_spread_ones_to_every_node() -> None:
+    ports, leader = [7001, 7002, 7003], 7002
+    assert group_counts.client_plan(ports, leader, 3, aware=False) == (ports, [17, 17, 16], False)
+    assert group_counts.client_plan(ports, leader, 3, aware=True) == ([7001], [50], True)
+    assert group_counts.client_plan(ports, leader, 1, aware=True) == ([7002], [50], False)
+    argv = redis_benchmark.command_line(
+        7001, "set", clients=50, pipeline=1, value_size=100, requests=10, keyspace=10,
+        cluster=True,
+    )  # fmt: skip
+    assert argv[-1] == "--cluster"
+    plain = redis_benchmark.command_line(
+        7001, "set", clients=50, pipeline=1, value_size=100, requests=10, keyspace=10
+    )
+    assert "--cluster" not in plain
