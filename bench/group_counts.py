@@ -49,17 +49,6 @@ COUNTED = (
 )
 
 
-def client_plan(
-    ports: Sequence[int], leader_port: int, group_count: int, aware: bool
-) -> tuple[list[int], list[int], bool]:
-    """(ports, clients at each, cluster-aware) of the SET load (see the module doc)."""
-    if not aware:
-        return list(ports), groups.client_shares(groups.CLIENTS, len(ports)), False
-    if group_count == 1:
-        return [leader_port], [groups.CLIENTS], False
-    return [ports[0]], [groups.CLIENTS], True
-
-
 def calls_per_set(out: Path, sets: int) -> list[tuple[str, float]]:
     totals = dict.fromkeys(range(len(COUNTED)), 0)
     for path in out.glob("*.prof"):
@@ -85,20 +74,22 @@ async def measure(
         ) as cluster:
             await idle_cpu.wait_all_leaders(cluster, group_count)
             await trio.sleep(groups.SETTLE_S)
-            ports, shares, aware_ = client_plan(
-                [cluster.client_port(i) for i in range(1, groups.NODES + 1)],
-                cluster.leader_port, group_count, aware,
-            )  # fmt: skip
-            warmup = [WARMUP * groups.NODES * share // groups.CLIENTS for share in shares]
-            await groups.run_together(ports, shares, "set", warmup, options, cluster=aware_)
-            sizes = [requests * share // groups.CLIENTS for share in shares]
+            ports = [cluster.client_port(i) for i in range(1, groups.NODES + 1)]
+            if aware:
+                leaders = await idle_cpu.leaders_per_node(cluster, group_count) or []
+                targets = groups.aware_targets(ports, leaders, group_count)
+            else:
+                targets = groups.spread_targets(ports)
+            warmup = [WARMUP * groups.NODES * t.clients // groups.CLIENTS for t in targets]
+            await groups.run_together(targets, "set", warmup, options)
+            sizes = [requests * target.clients // groups.CLIENTS for target in targets]
             if profile_dir is not None:
                 for pid in cluster.pids:
                     os.kill(pid, servers.PROFILE_START)
             # (process, its event-loop thread: the one whose id is the process id)
             before = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             started = trio.current_time()
-            await groups.run_together(ports, shares, "set", sizes, options, cluster=aware_)
+            await groups.run_together(targets, "set", sizes, options)
             seconds = trio.current_time() - started
             after = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             if profile_dir is not None:

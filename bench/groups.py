@@ -3,14 +3,20 @@
 
 For each group count G a fresh 3-node cluster starts with `--data-groups G`; once every
 group has a leader and the balancer had `SETTLE_S` to spread them, SET and then GET run with
-50 clients (redis-benchmark, `-d 100 -r <keyspace>`), the clients spread over the three
-nodes (17/17/16, one redis-benchmark per node, all at once), as clients that do not know
-the cluster would be behind a load balancer. With any G about two thirds of the requests
-are forwarded to their group's leader, so the comparison isolates what more groups change:
-one leader (and one Raft log, one apply loop) per group instead of one for everything.
+50 clients (redis-benchmark, `-d 100 -r <keyspace>`) in two client modes:
+- spread: the clients spread over the three nodes (17/17/16, one redis-benchmark per node,
+  all at once), as clients that do not know the cluster would be behind a load balancer.
+  With any G about two thirds of the requests are forwarded to their group's leader, so the
+  comparison isolates what more groups change: one leader (and one Raft log, one apply
+  loop) per group instead of one for everything.
+- cluster-aware: as a Redis Cluster client, each key goes to its slot's primary (its
+  group's leader), so nothing is forwarded: with G > 1 one `redis-benchmark --cluster`,
+  which reads CLUSTER NODES and spreads its clients over the primaries; with one group
+  every client at the leader (redis-benchmark refuses `--cluster` with one primary, and
+  the one leader is what a cluster-aware client would pick).
 
-Reported per cell: ops/s (the three runs' sum; they are sized to the same duration), the
-worst p99 of the three, and the CPU each node spent per operation (utime + stime from
+Reported per cell: ops/s (the runs' sum; they are sized to the same duration), the
+worst p99 of the runs, and the CPU each node spent per operation (utime + stime from
 /proc over the measured run only, divided by every request of the cell). The table goes
 into docs/benchmarks.md between `<!-- groups -->` markers, the raw figures into
 bench/results/groups-<time>.json.
@@ -35,6 +41,7 @@ GROUP_COUNTS = (1, 3, 16)
 NODES = 3
 CLIENTS = 50
 CELLS = (("SET c=50", "set"), ("GET c=50", "get"))
+AWARE = " cluster-aware"
 SETTLE_S = 3.0
 MARK_START, MARK_END = report.GROUPS_START, report.GROUPS_END
 MORE_CORES = (
@@ -57,23 +64,49 @@ MORE_CORES = (
 )
 
 
+@attrs.frozen
+class Target:
+    """One redis-benchmark of a cell: the port it connects to, its clients, and whether it
+    reads the slot map and sends each key to its slot's primary (`--cluster`)."""
+
+    port: int
+    clients: int
+    cluster: bool = False
+
+
 def client_shares(clients: int, nodes: int) -> list[int]:
     """`clients` split over `nodes` as evenly as possible, the larger shares first."""
     return [clients // nodes + (1 if i < clients % nodes else 0) for i in range(nodes)]
 
 
+def spread_targets(ports: Sequence[int]) -> list[Target]:
+    """`CLIENTS` clients spread over every node, one redis-benchmark per node."""
+    shares = client_shares(CLIENTS, len(ports))
+    return [Target(port, share) for port, share in zip(ports, shares, strict=True)]
+
+
+def aware_targets(ports: Sequence[int], leaders: Sequence[int], groups: int) -> list[Target]:
+    """`CLIENTS` cluster-aware clients: with one group all at the node that leads it, with
+    more one `--cluster` run (its clients spread over the groups' leaders)."""
+    if groups == 1:
+        return [Target(ports[list(leaders).index(1)], CLIENTS)]
+    return [Target(ports[0], CLIENTS, cluster=True)]
+
+
 async def run_together(
-    ports: Sequence[int], shares: Sequence[int], command: str, requests: Sequence[int],
-    options: RunOptions, *, cluster: bool = False,
-) -> list[tuple[redis_benchmark.Outcome, redis_benchmark.Row]]:  # fmt: skip
-    """One redis-benchmark per port, all started at once; their outcomes in port order
-    (`cluster`: cluster-aware ones, see `redis_benchmark.command_line`)."""
-    results: list[tuple[redis_benchmark.Outcome, redis_benchmark.Row] | None] = [None] * len(ports)
+    targets: Sequence[Target], command: str, requests: Sequence[int], options: RunOptions
+) -> list[tuple[redis_benchmark.Outcome, redis_benchmark.Row]]:
+    """One redis-benchmark per target, all started at once; their outcomes in target order."""
+    results: list[tuple[redis_benchmark.Outcome, redis_benchmark.Row] | None] = [None] * len(
+        targets
+    )
 
     async def one(i: int) -> None:
+        target = targets[i]
         argv = redis_benchmark.command_line(
-            ports[i], command, clients=shares[i], pipeline=1, value_size=options.value_size,
-            requests=requests[i], keyspace=options.keyspace, cluster=cluster,
+            target.port, command, clients=target.clients, pipeline=1,
+            value_size=options.value_size, requests=requests[i], keyspace=options.keyspace,
+            cluster=target.cluster,
         )  # fmt: skip
         outcome = await redis_benchmark.run(argv, options.duration_s * 5 + 60)
         if outcome.returncode != 0:
@@ -82,17 +115,17 @@ async def run_together(
         results[i] = (outcome, row)
 
     async with trio.open_nursery() as nursery:
-        for i in range(len(ports)):
+        for i in range(len(targets)):
             nursery.start_soon(one, i)
     return [result for result in results if result is not None]
 
 
-async def spread_run(
-    ports: Sequence[int], command: str, options: RunOptions, meter: peers.CpuMeter
+async def targets_run(
+    targets: Sequence[Target], command: str, options: RunOptions, meter: peers.CpuMeter
 ) -> peers.Outcome:
-    """`CLIENTS` clients over `ports`, sized from probes (as the matrix does); the meter
-    counts the last run only."""
-    shares = client_shares(CLIENTS, len(ports))
+    """The cell's redis-benchmarks at once, sized from probes (as the matrix does); the
+    meter counts the last run only."""
+    shares = [target.clients for target in targets]
     probes: list[int | None] = [max(200, c * 4) for c in shares]
     sizes = [p or 0 for p in probes]
     rows: list[redis_benchmark.Row] = []
@@ -101,7 +134,7 @@ async def spread_run(
             if all(p is None for p in probes):
                 break
             sizes = [p if p is not None else s for p, s in zip(probes, sizes, strict=True)]
-            rows = [row for _, row in await run_together(ports, shares, command, sizes, options)]
+            rows = [row for _, row in await run_together(targets, command, sizes, options)]
             probes = [
                 redis_benchmark.next_probe_size(size, row.rps)
                 for size, row in zip(sizes, rows, strict=True)
@@ -111,7 +144,7 @@ async def spread_run(
             for row, c in zip(rows, shares, strict=True)
         ]
         meter.start()
-        done = await run_together(ports, shares, command, totals, options)
+        done = await run_together(targets, command, totals, options)
         meter.stop()
     except (redis_benchmark.OutputError, trio.TooSlowError, OSError) as exc:
         return 0.0, {}, 0, (), f"{type(exc).__name__}: {exc}"
@@ -136,7 +169,20 @@ async def round_groups(
         ports = [cluster.client_port(i) for i in range(1, NODES + 1)]
         system = f"{groups} group{'s' if groups > 1 else ''}"
         measured = [
-            await peers.measure(system, name, meter, spread_run(ports, command, options, meter))
+            await peers.measure(
+                system, name, meter, targets_run(spread_targets(ports), command, options, meter)
+            )
+            for name, command in CELLS
+        ]
+        # Where the leaders are now (a cell may have moved one), as a cluster-aware client
+        # would learn it.
+        await idle_cpu.wait_all_leaders(cluster, groups)
+        leaders = await idle_cpu.leaders_per_node(cluster, groups) or []
+        aware = aware_targets(ports, leaders, groups)
+        measured += [
+            await peers.measure(
+                system, name + AWARE, meter, targets_run(aware, command, options, meter)
+            )
             for name, command in CELLS
         ]
     return measured, spread
@@ -190,8 +236,10 @@ def render(
         "## Data groups: 1, 3 and 16 on 3 nodes (`nox -s bench -- --groups`)",
         "",
         f"Run {started}, {options.duration_s:g} s per cell, `-d {options.value_size} "
-        f"-r {options.keyspace}`, {CLIENTS} clients spread over the 3 nodes (one "
-        f"redis-benchmark per node); each group count on a fresh cluster; commit "
+        f"-r {options.keyspace}`, {CLIENTS} clients: spread over the 3 nodes (one "
+        f"redis-benchmark per node, forwarded to the leaders) or cluster-aware (each key "
+        f"to its slot's leader: `--cluster`, or at the leader with one group); each group "
+        f"count on a fresh cluster; commit "
         f"{facts.get('git commit', '?')[:10]}. Method: `bench/groups.py`.",
         "",
         *(
@@ -202,7 +250,7 @@ def render(
         "",
         MORE_CORES,
         "",
-        *(["Exact commands (one per node, run together):", ""] if rows else []),
+        *(["Exact commands (those of one cell run together):", ""] if rows else []),
     ]
     for _, measured, _ in found:
         for m in measured:

@@ -87,17 +87,17 @@ def command_line(
     cluster: bool = False,
 ) -> list[str]:
     """The exact argv of one measurement; `-r` spreads keys (fields, members) over
-    `keyspace` random ones. With `cluster`, redis-benchmark reads the slot map from `port`
-    (`--cluster`) and sends each client's keys to their slot's primary (its group's leader)."""
+    `keyspace` random ones. `cluster`: redis-benchmark's `--cluster`, which reads the slot
+    map from `port` and sends each key to its slot's primary (spreading the clients over
+    the primaries), as a cluster-aware client would."""
     hash_key = BIG_HASH_KEYS.get(command)
     test = [] if hash_key is not None else ["-t", _TESTS.get(command, command)]
     argv = [
         executable, "-h", "127.0.0.1", "-p", str(port),
         *test, "-c", str(clients), "-P", str(pipeline),
         "-d", str(value_size), "-n", str(requests), "-r", str(keyspace), "--csv",
+        *(["--cluster"] if cluster else []),
     ]  # fmt: skip
-    if cluster:
-        argv.append("--cluster")
     if hash_key is not None:
         argv += ["HSET", hash_key, "f:__rand_int__", "x" * value_size]
     return argv

@@ -8,7 +8,7 @@ from pathlib import Path
 from bench.model import Run, RunOptions
 from bench.peers import Measured
 
-from bench import groups, idle_cpu, report
+from bench import groups, idle_cpu, redis_benchmark, report
 
 OPTIONS = RunOptions(
     quick=True,
@@ -70,3 +70,22 @@ def test_cpu_seconds_reads_this_process() -> None:
     before = idle_cpu.cpu_seconds(os.getpid())
     sum(range(3_000_000))
     assert idle_cpu.cpu_seconds(os.getpid()) > before
+
+
+def test_cluster_aware_clients_go_to_the_leader_or_read_the_slot_map() -> None:
+    ports = [7001, 7002, 7003]
+    assert groups.aware_targets(ports, [0, 1, 0], 1) == [groups.Target(7002, 50)]
+    assert groups.aware_targets(ports, [1, 1, 1], 3) == [groups.Target(7001, 50, cluster=True)]
+    assert [t.clients for t in groups.spread_targets(ports)] == [17, 17, 16]
+    assert not any(t.cluster for t in groups.spread_targets(ports))
+
+
+def test_only_a_cluster_run_asks_redis_benchmark_for_the_slot_map() -> None:
+    def argv(cluster: bool) -> list[str]:
+        return redis_benchmark.command_line(
+            7001, "set", clients=50, pipeline=1, value_size=100, requests=10, keyspace=10,
+            cluster=cluster,
+        )  # fmt: skip
+
+    assert "--cluster" in argv(True)
+    assert "--cluster" not in argv(False)
