@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -75,14 +76,14 @@ async def measure(
             await run_sets(port, warmup, clients, pipeline, command)
             order = [cluster.leader_id, *(n for n in (1, 2, 3) if n != cluster.leader_id)]
             pids = [cluster.pids[node - 1] for node in order]
-            signal_all(pids, profile_dir, servers.PROFILE_START)
+            signal_all(pids, profile_dir, signal.SIGUSR1)
             before = [cpu_seconds(pid) for pid in pids]
             row = await run_sets(port, requests, clients, pipeline, command)
             per_op = [
                 (cpu_seconds(pid) - start) / requests * 1e6
                 for pid, start in zip(pids, before, strict=True)
             ]
-            signal_all(pids, profile_dir, servers.PROFILE_DUMP)
+            signal_all(pids, profile_dir, signal.SIGUSR1)
             if profile_dir is not None:
                 await trio.sleep(2)  # the dumps
     nodes = " ".join(f"{us:.0f}" for us in per_op)
@@ -97,8 +98,7 @@ async def measure(
 
 
 def signal_all(pids: Sequence[int], profile_dir: Path | None, signum: int) -> None:
-    """Start (`servers.PROFILE_START`) or dump (`PROFILE_DUMP`) the nodes' profiles when
-    profiling."""
+    """Start, then stop and dump (SIGUSR1 each time) the nodes' profiles when profiling."""
     if profile_dir is not None:
         for pid in pids:
             os.kill(pid, signum)

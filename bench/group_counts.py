@@ -9,10 +9,10 @@ leader; with 1 group (redis-benchmark refuses `--cluster` there) all 50 are at t
 Prints the CPU per SET of each node (utime + stime from /proc around the measured
 requests), how much of it the event-loop threads took (the rest is the group-commit
 writer thread's fsync rounds), and the wall-clock rate. With `--profile`, every node's
-event loop also runs under cProfile on a CPU clock during those requests only (started and
-dumped by the signals `servers.PROFILE_START` and `PROFILE_DUMP`), and the calls per SET of
-the functions that count rounds, messages and frames are printed, summed over the nodes.
-Interleave the trees' runs: `PYTHONPATH=<tree>/src python -m bench.group_counts`.
+event loop also runs under cProfile on a CPU clock during those requests only (started by
+SIGUSR1, dumped when it comes again), and the calls per SET of the functions that count rounds,
+messages and frames are printed, summed over the nodes. Interleave the trees' runs:
+`PYTHONPATH=<tree>/src python -m bench.group_counts`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import pstats
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -85,7 +86,7 @@ async def measure(
             sizes = [requests * target.clients // groups.CLIENTS for target in targets]
             if profile_dir is not None:
                 for pid in cluster.pids:
-                    os.kill(pid, servers.PROFILE_START)
+                    os.kill(pid, signal.SIGUSR1)
             # (process, its event-loop thread: the one whose id is the process id)
             before = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             started = trio.current_time()
@@ -94,7 +95,7 @@ async def measure(
             after = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             if profile_dir is not None:
                 for pid in cluster.pids:
-                    os.kill(pid, servers.PROFILE_DUMP)
+                    os.kill(pid, signal.SIGUSR1)
                 await trio.sleep(2)  # the dumps
     sets = sum(sizes)
     per_node = [(b[0] - a[0]) * 1e6 / sets for a, b in zip(before, after, strict=True)]

@@ -237,19 +237,21 @@ async def _stop(process: trio.Process) -> None:
         await process.wait()
 
 
-# The signals that start and dump a profiled node's profile. Not SIGUSR2: a node prints
-# its threads' stacks on that one (cli.py), which would replace the hook's handler.
-PROFILE_START, PROFILE_DUMP = signal.SIGUSR1, signal.SIGPROF
-# Run as `python -c HOOK <dir> serve ...`: the node, with a profiler the signals drive.
-HOOK = f"""
+# Run as `python -c HOOK <dir> serve ...`: the node, with a profiler that SIGUSR1 starts
+# and, sent again, stops and dumps (SIGUSR2 is the node's own: it prints every thread's stack).
+HOOK = """
 import cProfile, os, signal, sys, time
 out = sys.argv.pop(1)
 profile = cProfile.Profile(time.thread_time)
-def dump(*_):
+running = []
+def toggle(*_):
+    if not running:
+        running.append(True)
+        profile.enable()
+        return
     profile.disable()
-    profile.dump_stats(os.path.join(out, f"{{os.getpid()}}.prof"))
-signal.signal({int(PROFILE_START)}, lambda *_: profile.enable())
-signal.signal({int(PROFILE_DUMP)}, dump)
+    profile.dump_stats(os.path.join(out, f"{os.getpid()}.prof"))
+signal.signal(signal.SIGUSR1, toggle)
 from seshat_trio.cli import main
 sys.exit(main(sys.argv[1:]))
 """

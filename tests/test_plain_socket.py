@@ -121,3 +121,27 @@ async def test_a_cancelled_scope_stops_reads_even_while_data_is_waiting() -> Non
                 await server.receive_some(65536)
             assert scope.cancelled_caught
             assert await server.receive_some(65536) == b"waiting"  # nothing was lost
+
+
+async def test_a_read_after_a_reply_waits_for_the_peer_then_takes_what_it_sent() -> None:
+    with trio.fail_after(10):
+        async with connected() as (server, client):
+            got: list[bytes] = []
+
+            async def read() -> None:
+                got.append(await server.receive_after_reply(65536))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read)
+                await trio.testing.wait_all_tasks_blocked()
+                assert got == []  # parked: nothing was sent yet
+                await client.send_all(b"next")
+            assert got == [b"next"]
+            await client.send_all(b"waiting")
+            await trio.sleep(0.05)  # already in the socket buffer: taken at the next epoll pass
+            assert await server.receive_after_reply(65536) == b"waiting"
+            with trio.move_on_after(0.05) as scope:
+                await server.receive_after_reply(65536)
+            assert scope.cancelled_caught
+            await client.send_all(b"after")
+            assert await server.receive_after_reply(65536) == b"after"  # the cancel lost nothing

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import cProfile
 import os
-import signal
 import sys
 import threading
 import time
@@ -52,11 +51,3 @@ def test_a_threads_cpu_is_its_own_share_of_the_process_cpu() -> None:
     process, thread = cpu_seconds(pid) - before[0], cpu_seconds(pid, main) - before[1]
     assert process >= 0.2
     assert thread < process - 0.15
-
-
-
-def test_the_profile_signals_are_not_the_nodes_stack_dump_signal() -> None:
-    # A node prints its stacks on SIGUSR2 (cli.py, faulthandler), which replaces any Python
-    # handler the hook installed for it: a dump signal there would leave no profile.
-    assert signal.SIGUSR2 not in (servers.PROFILE_START, servers.PROFILE_DUMP)
-    assert f"signal.signal({int(servers.PROFILE_DUMP)}, dump)" in servers.HOOK

@@ -120,8 +120,9 @@ async def test_closing_or_reset_leaves_every_subscription(nursery: trio.Nursery)
     node.connect(nursery, first)
     node.connect(nursery, second)
     first.send(b"SUBSCRIBE a b\r\nPSUBSCRIBE a*\r\n")
-    second.send(b"SUBSCRIBE a\r\nRESET\r\n")
+    second.send(b"SUBSCRIBE a\r\nRESET\r\nPING\r\n")
     await settle()
+    assert second.received.endswith(b"+RESET\r\n+PONG\r\n")  # out of subscribed mode
     assert await node.hub.publish(b"a", b"x") == 2  # first: channel and pattern
     first.hang_up()
     await settle()

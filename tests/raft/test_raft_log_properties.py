@@ -17,7 +17,7 @@ from seshat_trio.raft import (
 )
 from seshat_trio.raft.log import RaftLog
 from seshat_trio.raft.progress import Inflights
-from seshat_trio.raft.quorum import VoteResult, quorum_value, vote_result
+from seshat_trio.raft.quorum import VoteResult, majority, quorum_value, vote_result
 
 MEMBERS = Membership(frozenset({1, 2, 3}))
 
@@ -142,6 +142,14 @@ def test_quorum_value_is_reached_by_a_majority(values: dict[int, int]) -> None:
     q = quorum_value(voters, values)
     assert sum(1 for v in voters if values[v] >= q) >= len(voters) // 2 + 1
     assert sum(1 for v in voters if values[v] > q) < len(voters) // 2 + 1
+
+
+@given(voters=st.integers(1, 99))
+def test_a_majority_is_the_smallest_count_two_of_which_always_meet(voters: int) -> None:
+    # Any two quorums share a voter; one fewer would allow two disjoint halves.
+    assert 2 * majority(voters) > voters
+    assert 2 * (majority(voters) - 1) <= voters
+    assert [majority(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
 
 
 @given(votes=st.dictionaries(st.integers(1, 5), st.booleans(), max_size=5))

@@ -144,3 +144,50 @@ async def test_a_killed_client_that_does_not_read_is_closed() -> None:
             connection.kill()
             await closed.wait()
     assert connection.client.closing
+
+
+class ScriptedReads:
+    """Hands out `reads` one per call, recording which method asked (a socket's
+    `receive_after_reply` parks before reading; `receive_some` reads first), then EOF."""
+
+    def __init__(self, reads: list[bytes]) -> None:
+        self.reads = list(reads)
+        self.calls: list[str] = []
+        self.sent: list[bytes] = []
+
+    async def _next(self, how: str) -> bytes:
+        self.calls.append(how)
+        await trio.lowlevel.checkpoint()
+        return self.reads.pop(0) if self.reads else b""
+
+    async def receive_some(self, max_bytes: int) -> bytes:
+        return await self._next("read first")
+
+    async def receive_after_reply(self, max_bytes: int) -> bytes:
+        return await self._next("park first")
+
+    async def send_all(self, data: bytes) -> None:
+        await trio.lowlevel.checkpoint()
+        self.sent.append(data)
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+async def test_a_read_after_a_reply_parks_first_and_one_after_a_partial_request_does_not() -> None:
+    # A PING, half a PING (no reply), its other half, a CLIENT REPLY OFF'd PING, then EOF.
+    stream = ScriptedReads(
+        [PING, PING[:7], PING[7:], b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n", PING]
+    )
+    connection = Connection(stream, make_ctx(), ParserLimits(), NodeStats(started_at=0.0))
+    with trio.fail_after(5):
+        await connection.serve()
+    assert stream.sent == [b"+PONG\r\n", b"+PONG\r\n"]
+    assert stream.calls == [
+        "read first",  # the connection's first read
+        "park first",  # after a reply: the client sends only once it has it
+        "read first",  # after half a request: nothing was answered, the rest may be there
+        "park first",  # after the second PONG
+        "read first",  # after CLIENT REPLY OFF, nothing answered: the client does not wait
+        "read first",  # after the silenced PING: EOF
+    ]

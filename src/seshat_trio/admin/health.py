@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from seshat_trio.raft import Role
+from seshat_trio.raft.quorum import majority
 from seshat_trio.replication.driver import GroupStatus
 
 # Committed entries a ready node may still have to apply (a few group-commit rounds).
@@ -54,7 +55,7 @@ def health(status: GroupStatus, connected: Mapping[int, bool]) -> Verdict:
     if status.role is Role.LEADER:
         voters = set(status.voters)
         reachable = sorted(v for v in voters if v == status.node_id or connected.get(v, False))
-        quorum = len(voters) // 2 + 1
+        quorum = majority(len(voters))
         reason = None
         if len(reachable) < quorum:
             reason = f"leader reaches {len(reachable)} of {len(voters)} voters, needs {quorum}"

@@ -96,7 +96,9 @@ def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> E
     if maxmemory and "denyoom" in spec.flags and USED_MEMORY.used_bytes() > maxmemory:
         USED_MEMORY.refused += 1
         return OOM
-    if spec.first_key > 0:
+    # No argument is longer than all of them together: a short command skips the loops.
+    total = sum(map(len, argv))
+    if spec.first_key > 0 and total > limits.max_key_bytes:
         last = len(argv) - 1 if spec.last_key < 0 else spec.last_key
         for pos in range(spec.first_key, last + 1, spec.step):
             if len(argv[pos]) > limits.max_key_bytes:
@@ -104,9 +106,10 @@ def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> E
     if spec.is_write:
         # Values are every non-key argument of a write; options are short, so this also
         # bounds them without per-command knowledge.
-        for arg in argv[1:]:
-            if len(arg) > limits.max_value_bytes:
-                return ErrorReply(f"ERR value too large (max {limits.max_value_bytes} bytes)")
+        if total > limits.max_value_bytes:
+            for arg in argv[1:]:
+                if len(arg) > limits.max_value_bytes:
+                    return ErrorReply(f"ERR value too large (max {limits.max_value_bytes} bytes)")
         # The whole write becomes (part of) one log entry, which must stay decodable and
         # fit a node-to-node frame: many values at the limit may not.
         if len(argv) > MAX_COMMAND_ARGS:
@@ -452,7 +455,7 @@ async def _execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Rep
             await pipeline.add(wrong_arity(spec.name))
             continue
         error = _refusal(ctx, spec, argv)
-        if error is None and client.pubsub is not None:
+        if error is None and client.pubsub is not None and client.pubsub.subscribed:
             error = subscribed_mode_refusal(client, spec.name, spec.is_container, argv)
         if error is None and ctx.backend.scripting.running is not None and not client.forwarded:
             error = await _wait_for_script(pipeline, spec, argv)

@@ -18,6 +18,7 @@ explicitly beyond them (KEYS is @dangerous, FLUSHALL @keyspace).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 
 import attrs
@@ -37,6 +38,7 @@ ReadHandler = Callable[[CommandContext, list[bytes]], Awaitable[Reply]]
 WriteHandler = Callable[[CommandContext, list[bytes]], Operation | ErrorReply]
 
 
+@functools.cache  # a few literals of the command modules; SET's keys ask on every SET
 def key_flags(text: str) -> KeyFlags:
     """Key-spec flags as Redis's command docs write them: "RW access update"."""
     return frozenset(text.split())

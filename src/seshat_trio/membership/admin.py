@@ -33,6 +33,7 @@ import attrs
 
 from seshat_trio.membership.state import replication_factor_of, retired_of
 from seshat_trio.raft import MemberProgress, Role
+from seshat_trio.raft.quorum import majority
 from seshat_trio.replication.driver import GroupStatus, RaftGroupDriver
 from seshat_trio.system.layout import NodeAddresses, layout_of
 from seshat_trio.system.machine import SystemStateMachine
@@ -49,7 +50,7 @@ class RemovalProblem:
     blocked: bool
 
     def describe(self) -> str:
-        need = self.voters // 2 + 1
+        need = majority(self.voters)
         if self.blocked:
             return (
                 f"group {self.group} has {self.live} live voter(s) of {self.voters} (a majority "
@@ -119,9 +120,9 @@ class MembershipAdmin:
             if node_id not in voters:
                 continue
             left = voters - {node_id}
-            if len(voters & live) < len(voters) // 2 + 1:
+            if len(voters & live) < majority(len(voters)):
                 problems.append(RemovalProblem(group, len(voters), len(voters & live), True))
-            elif left and len(left & live) < len(left) // 2 + 1:
+            elif left and len(left & live) < majority(len(left)):
                 problems.append(RemovalProblem(group, len(left), len(left & live), False))
         return sorted(problems, key=lambda p: not p.blocked)
 

@@ -44,7 +44,15 @@ class PushSink(Protocol):
 
 
 class ClientPubSub:
-    __slots__ = ("_client", "_registry", "_sink", "_subscriptions", "inline", "reserved")
+    __slots__ = (
+        "_client",
+        "_registry",
+        "_sink",
+        "_subscriptions",
+        "inline",
+        "reserved",
+        "subscribed",
+    )
 
     def __init__(self, client: ClientState, registry: Registry, sink: PushSink) -> None:
         self._client = client
@@ -55,6 +63,9 @@ class ClientPubSub:
         # messages placed among them, which the connection hands back to its output.
         self.inline: list[Reply] | None = None
         self.reserved = 0
+        # Whether anything is subscribed: asked for every command a client sends (twice), so
+        # kept up to date by the three methods that change the subscriptions, not computed.
+        self.subscribed = False
 
     def names(self, kind: Kind) -> list[bytes]:
         return list(self._subscriptions[kind])
@@ -67,12 +78,6 @@ class ClientPubSub:
     @property
     def shard_count(self) -> int:
         return len(self._subscriptions[Kind.SHARD])
-
-    @property
-    def subscribed(self) -> bool:
-        # Asked for every command a client sends: no lookups by `Kind` (an Enum hashes in
-        # Python; three lookups took ~2 us).
-        return any(self._subscriptions.values())
 
     def deliver(self, frame: bytes) -> None:
         data = frame if self._client.protocol == 2 else b">" + frame[1:]
@@ -95,6 +100,7 @@ class ClientPubSub:
             if name not in mine:
                 mine[name] = None
                 self._registry.add(kind, name, self)
+                self.subscribed = True
             out.append(self._confirmation(kind, 0, name))
         return RawReplies(b"".join(out), 1)
 
@@ -106,6 +112,7 @@ class ClientPubSub:
             if name in mine:
                 del mine[name]
                 self._registry.remove(kind, name, self)
+                self.subscribed = any(self._subscriptions.values())
             out.append(self._confirmation(kind, 1, name))
         if not out:  # nothing to leave: Redis still confirms, with a null name
             out.append(self._confirmation(kind, 1, None))
@@ -117,6 +124,7 @@ class ClientPubSub:
             for name in mine:
                 self._registry.remove(kind, name, self)
             mine.clear()
+        self.subscribed = False
 
     def _confirmation(self, kind: Kind, leaving: int, name: bytes | None) -> bytes:
         count = self.shard_count if kind is Kind.SHARD else self.count

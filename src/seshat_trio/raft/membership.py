@@ -18,6 +18,7 @@ import struct
 import attrs
 
 from seshat_trio.raft.errors import ConfigChangeRejected
+from seshat_trio.raft.quorum import majority
 
 _MAGIC = b"M1"
 _COUNT = struct.Struct(">H")
@@ -40,7 +41,7 @@ class Membership:
         return self.voters | self.learners
 
     def quorum(self) -> int:
-        return len(self.voters) // 2 + 1
+        return majority(len(self.voters))
 
 
 class ChangeKind(enum.Enum):

@@ -6,6 +6,11 @@ import enum
 from collections.abc import Mapping
 
 
+def majority(voters: int) -> int:
+    """How many of `voters` make a quorum."""
+    return voters // 2 + 1
+
+
 class VoteResult(enum.Enum):
     PENDING = "pending"
     WON = "won"
@@ -21,7 +26,7 @@ def quorum_value(voters: frozenset[int], values: Mapping[int, int]) -> int:
 
 
 def vote_result(voters: frozenset[int], votes: Mapping[int, bool]) -> VoteResult:
-    quorum = len(voters) // 2 + 1
+    quorum = majority(len(voters))
     granted = sum(1 for voter in voters if votes.get(voter) is True)
     rejected = sum(1 for voter in voters if votes.get(voter) is False)
     if granted >= quorum:

@@ -36,7 +36,7 @@ from collections import deque
 
 import attrs
 
-from seshat_trio.raft.quorum import quorum_value
+from seshat_trio.raft.quorum import majority, quorum_value
 
 
 @attrs.frozen(slots=True)
@@ -95,7 +95,7 @@ class LeaderReads:
         """The peers a read round between ticks goes to: just enough voters to complete a
         quorum with the leader (all of them if it is no voter), most recent ack first, then
         in the order of `peers`."""
-        needed = len(voters) // 2 + 1 - (self.node_id in voters)
+        needed = majority(len(voters)) - (self.node_id in voters)
         candidates = [peer for peer in peers if peer in voters]
         candidates.sort(key=lambda peer: -self._acks.get(peer, 0))
         return candidates[:needed]

@@ -28,7 +28,7 @@ from seshat_trio.raft.membership import Membership
 from seshat_trio.raft.messages import Append, AppendResp, Heartbeat, Message, Snapshot
 from seshat_trio.raft.model import SnapshotDelivered
 from seshat_trio.raft.progress import Inflights, Progress, ProgressState
-from seshat_trio.raft.quorum import quorum_value
+from seshat_trio.raft.quorum import majority, quorum_value
 
 
 class Replicator:
@@ -297,7 +297,7 @@ class Replicator:
                 active.add(peer)
             if peer != self._cfg.node_id:
                 pr.recent_active = False
-        return len(active & self._voters) >= len(self._voters) // 2 + 1
+        return len(active & self._voters) >= majority(len(self._voters))
 
     def caught_up(self, peer: int) -> bool:
         pr = self._progress.get(peer)

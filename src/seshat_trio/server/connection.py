@@ -79,6 +79,7 @@ class Connection:
         # command). Shutdown cancels it only while waiting for a new request, never while a
         # request already read is executed and answered.
         self._scope = trio.CancelScope()
+        self._cancelled = False  # `_scope.cancel_called`, without its deadline check
         self._receiving = False
         self._sending = False
         self._killed = False
@@ -105,7 +106,7 @@ class Connection:
         """Close after the request in progress (if any) is answered."""
         self._stopping = True
         if self._receiving:
-            self._scope.cancel()
+            self._cancel()
         if self._gone is not None:
             self._gone.set()  # a blocked command answers now
 
@@ -117,9 +118,13 @@ class Connection:
         # A command being executed finishes (its writes are already proposed); only the
         # waits on the client itself are cut short.
         if self._receiving or self._sending:
-            self._scope.cancel()
+            self._cancel()
         if self._gone is not None:
             self._gone.set()
+
+    def _cancel(self) -> None:
+        self._cancelled = True
+        self._scope.cancel()
 
     async def wait_gone(self) -> None:
         """Return once the client is gone (it closed the connection, was killed, or the
@@ -163,15 +168,20 @@ class Connection:
             await self.stream.aclose()
 
     async def _serve_requests(self) -> None:
+        receive = self.stream.receive_some
+        # After a reply, a socket of ours waits for the client before reading (plain_socket).
+        after_reply = getattr(self.stream, "receive_after_reply", receive)
+        replied = False
+        client = self.client
         try:
-            while not self._stopping and not self.client.closing:
+            while not self._stopping and not client.closing:
                 self._receiving = True
-                data = await self.stream.receive_some(RECEIVE_BYTES)
+                data = await (after_reply if replied else receive)(RECEIVE_BYTES)
                 self._receiving = False
                 if not data:
                     return
-                self.client.last_active = time.monotonic()
-                if self._scope.cancel_called:
+                client.last_active = time.monotonic()
+                if self._cancelled:
                     # stop() came after the data arrived but before this task resumed:
                     # the request was read, so it is still executed and answered.
                     timeout_s = self.ctx.config.limits.request_timeout_s
@@ -179,11 +189,12 @@ class Connection:
                     with trio.CancelScope(shield=True, deadline=deadline):
                         await self._handle(data)
                     return
-                await self._handle(data)
+                replied = await self._handle(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
 
-    async def _handle(self, data: bytes) -> None:
+    async def _handle(self, data: bytes) -> bool:
+        """Execute and answer the commands completed by `data`; whether anything was sent."""
         self.parser.feed(data)
         commands: list[list[bytes]] = []
         error: ProtocolError | None = None
@@ -194,7 +205,7 @@ class Connection:
             error = exc
         self._track_input(bool(commands))
         if self._killed:
-            return  # evicted by maxmemory-clients on this very read: run nothing of it
+            return False  # evicted by maxmemory-clients on this very read: run nothing of it
         self.busy = True
         try:
             payload = await self._run(commands) if commands else b""
@@ -211,10 +222,12 @@ class Connection:
             log.info("protocol_error", client=self.client.id, error=str(error))
             payload += encode_replies([ErrorReply(f"ERR {error}")])
             self.client.closing = True
-        if not self._killed:
-            self._sending = True
-            await self.output.send(payload, reserved)
-            self._sending = False
+        if self._killed:
+            return False
+        self._sending = True
+        await self.output.send(payload, reserved)
+        self._sending = False
+        return bool(payload)
 
     def _track_input(self, completed: bool) -> None:
         """Report the input held now; a request still arriving after this read began in it

@@ -43,7 +43,8 @@ class ClientOutput:
         self._queued_total = 0
         self._written_total = 0
         self._writing = False
-        self._progress = trio.Event()
+        # Set (and dropped) at each write; made only when a task waits for one.
+        self._progress: trio.Event | None = None
         self._nursery: trio.Nursery | None = None
         self._watch = LimitWatch()
         self._soft_check_at: float | None = None
@@ -100,6 +101,8 @@ class ClientOutput:
             self._restart_writer()
             return
         while self._written_total < target and not self.closed:
+            if self._progress is None:
+                self._progress = trio.Event()
             await self._progress.wait()
 
     def close(self) -> None:
@@ -107,7 +110,7 @@ class ClientOutput:
         self.closed = True
         self._queue.clear()
         self.pending = 0
-        self._progress.set()
+        self._signal_progress()
 
     # -- internals ---------------------------------------------------------------------------
     def _enqueue(self, data: bytes) -> None:
@@ -168,5 +171,10 @@ class ClientOutput:
         self.pending = max(0, self.pending - len(chunk))
         if self._watch.soft_since is not None:
             self._check()  # back below the soft limit: its clock restarts
-        self._progress.set()
-        self._progress = trio.Event()
+        self._signal_progress()
+
+    def _signal_progress(self) -> None:
+        progress = self._progress
+        if progress is not None:
+            self._progress = None
+            progress.set()
