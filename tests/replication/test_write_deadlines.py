@@ -97,3 +97,23 @@ async def test_a_resolved_reply_is_taken_without_a_scheduler_pass() -> None:
         nursery.start_soon(other)
         assert await pending == (SimpleString("OK"),)
         assert others == []  # the task started before it has not had its turn yet
+
+
+async def test_a_waiter_wakes_at_the_outcome_and_a_cancelled_one_leaves_it_to_the_next() -> None:
+    pending = PendingReply()
+    got: list[object] = []
+
+    async def wait() -> None:
+        got.append(await pending)
+
+    with trio.move_on_after(0.01) as scope:
+        await pending  # cancelled while waiting: the reply is not spent
+    assert scope.cancelled_caught and not pending.done
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(wait)
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(trio.BusyResourceError):
+            await pending  # one waiter at a time
+        assert got == []
+        pending.resolve((SimpleString("OK"),))
+    assert got == [(SimpleString("OK"),)]

@@ -395,6 +395,8 @@ def incrbyfloat(view: WritableView, parsed: tuple[bytes, bytes]) -> Reply:
 
 def set_keys(argv: list[bytes]) -> list[tuple[int, str]]:
     """SET reads its key only with GET (Redis's variable_flags key spec)."""
+    if len(argv) <= 3:
+        return [(1, "OW update")]  # a plain SET, routed on every write: no options to scan
     reads = any(arg.lower() == b"get" for arg in argv[3:])
     return [(1, "RW access update" if reads else "OW update")]
 
