@@ -3,6 +3,9 @@
 The SET cell of `bench/groups.py` (50 clients spread over the 3 nodes, random keys) sized
 by request count instead of time, for comparing two trees on a busy machine, where only
 counts and CPU time mean anything (docs/performance.md, "Writes with many data groups").
+With `--aware` the 50 clients know the cluster instead, so nothing is forwarded: with
+G > 1 one cluster-aware redis-benchmark (`--cluster`) sends each key to its group's
+leader; with 1 group (redis-benchmark refuses `--cluster` there) all 50 are at the leader.
 Prints the CPU per SET of each node (utime + stime from /proc around the measured
 requests), how much of it the event-loop threads took (the rest is the group-commit
 writer thread's fsync rounds), and the wall-clock rate. With `--profile`, every node's
@@ -39,7 +42,11 @@ COUNTED = (
     ("frames encoded (every kind)", "transport/framing.py", "encode_frame"),
     ("state-machine applies", "kv/state_machine.py", "apply"),
     ("LevelDB writes", "storage/store.py", "_commit"),
+    ("Appends received (followers)", "raft/core.py", "_handle_append"),
+    ("acknowledgements received (leaders)", "raft/core.py", "_on_ack"),
+    ("fsync rounds", "storage/group_commit.py", "_finished"),
     ("tasks spawned", "trio/_core/_run.py", "spawn_impl"),
+    ("Trio task switches (reschedules)", "trio/_core/_run.py", "reschedule"),
 )
 
 
@@ -54,7 +61,9 @@ def calls_per_set(out: Path, sets: int) -> list[tuple[str, float]]:
     return [(COUNTED[i][0], total / sets) for i, total in totals.items()]
 
 
-async def measure(group_count: int, requests: int, profile_dir: Path | None) -> list[str]:
+async def measure(
+    group_count: int, requests: int, profile_dir: Path | None, aware: bool = False
+) -> list[str]:
     options = RunOptions(
         quick=False, duration_s=5, value_size=100, keyspace=100_000, targets=(), tools=(),
         commands=("set",), clients=(groups.CLIENTS,), pipelines=(1,),
@@ -67,8 +76,13 @@ async def measure(group_count: int, requests: int, profile_dir: Path | None) -> 
             await idle_cpu.wait_all_leaders(cluster, group_count)
             await trio.sleep(groups.SETTLE_S)
             ports = [cluster.client_port(i) for i in range(1, groups.NODES + 1)]
-            targets = groups.spread_targets(ports)
-            await groups.run_together(targets, "set", [WARMUP] * len(targets), options)
+            if aware:
+                leaders = await idle_cpu.leaders_per_node(cluster, group_count) or []
+                targets = groups.aware_targets(ports, leaders, group_count)
+            else:
+                targets = groups.spread_targets(ports)
+            warmup = [WARMUP * groups.NODES * t.clients // groups.CLIENTS for t in targets]
+            await groups.run_together(targets, "set", warmup, options)
             sizes = [requests * target.clients // groups.CLIENTS for target in targets]
             if profile_dir is not None:
                 for pid in cluster.pids:
@@ -86,8 +100,9 @@ async def measure(group_count: int, requests: int, profile_dir: Path | None) -> 
     sets = sum(sizes)
     per_node = [(b[0] - a[0]) * 1e6 / sets for a, b in zip(before, after, strict=True)]
     loops = sum(b[1] - a[1] for a, b in zip(before, after, strict=True)) * 1e6 / sets
+    clients = "cluster-aware clients, " if aware else ""
     lines = [
-        f"{group_count} groups, {sets} SETs: CPU us per SET per node "
+        f"{group_count} groups, {clients}{sets} SETs: CPU us per SET per node "
         + " / ".join(f"{us:.0f}" for us in per_node)
         + f", 3 nodes {sum(per_node):.0f} (event loops {loops:.0f}, other threads "
         + f"{sum(per_node) - loops:.0f}); {sets / seconds:.0f} SETs/s wall"
@@ -102,10 +117,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--groups", type=int, default=3)
     ap.add_argument("--requests", type=int, default=6000)
     ap.add_argument("--profile", action="store_true", help="also count calls per SET")
+    ap.add_argument(
+        "--aware", action="store_true", help="cluster-aware clients: nothing is forwarded"
+    )
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="seshat-profiles-") as profiles:
         out = Path(profiles) if args.profile else None
-        for line in trio.run(measure, args.groups, args.requests, out):
+        for line in trio.run(measure, args.groups, args.requests, out, args.aware):
             print(line)
     return 0
 

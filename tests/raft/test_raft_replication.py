@@ -6,7 +6,15 @@ from collections.abc import Callable
 
 import attrs
 
-from seshat_trio.raft import Append, AppendResp, MemoryLogStorage, Message, ProgressState, Role
+from seshat_trio.raft import (
+    Append,
+    AppendResp,
+    HeartbeatResp,
+    MemoryLogStorage,
+    Message,
+    ProgressState,
+    Role,
+)
 
 
 def drop_entries_from(index: int) -> Callable[[Message], Message | None]:
@@ -224,3 +232,52 @@ def test_follower_that_lost_acknowledged_entries_is_re_replicated(make_cluster):
     assert damaged.last_index() == c.nodes[1].storage.last_index() == acked + 1
     assert c.core(1).progress(3).match == acked + 1
     assert c.nodes[3].state == c.nodes[1].state
+
+
+def test_a_heartbeat_answer_sends_an_empty_append_only_when_no_ack_came_since(make_cluster):
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.isolate(3)
+    leader = c.core(1)
+    held: list[AppendResp | HeartbeatResp] = []
+
+    def hold_answers_of_2(m):
+        if isinstance(m, AppendResp | HeartbeatResp) and m.src == 2:
+            held.append(m)
+            return None
+        return m
+
+    c.transform = hold_answers_of_2
+    c.propose(1, b"a")
+    c.propose(1, b"b")  # two Appends in flight to node 2, both unacknowledged
+    acks = [m for m in held if isinstance(m, AppendResp)]
+    assert [m.index for m in acks] == [2, 3]
+    last = leader.last_index
+    held.clear()
+
+    def appends_to_2_after(answer: HeartbeatResp) -> list[Append]:
+        start = len(c.sent)
+        leader.step(answer)
+        c.round()  # no stabilize(): its commit publication would send an Append too
+        return [m for m in c.sent[start:] if isinstance(m, Append) and m.dst == 2]
+
+    # An ack arrives between a heartbeat and its answer: the pipeline moves, nothing to
+    # resend, so the answer brings no Append; nor does the next heartbeat's answer, within
+    # an interval of that ack.
+    c.tick([1])
+    (beat_answer,) = held
+    held.clear()
+    leader.step(acks[0])
+    assert leader.progress(2).match == 2 < last
+    assert appends_to_2_after(beat_answer) == []
+    c.tick([1])
+    (beat_answer,) = held
+    held.clear()
+    assert appends_to_2_after(beat_answer) == []
+    # No ack for a whole interval (the second Append may be lost): the answer brings an
+    # empty Append, whose rejection or ack sets the follower's progress right.
+    c.tick([1])
+    (beat_answer,) = held
+    held.clear()
+    (append,) = appends_to_2_after(beat_answer)
+    assert append.entries == () and append.prev_index == last

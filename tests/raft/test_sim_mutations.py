@@ -212,5 +212,5 @@ def test_a_follower_request_taken_as_a_quorum_when_it_is_none_is_caught(
     # The leader answers every follower's ReadIndexReq at once (docs/raft.md, "A follower's
     # request as confirmation"), also with 5 voters and before its no-op committed.
     monkeypatch.setattr(RaftCore, "_request_confirms_leadership", lambda self, follower: True)
-    results = [run_simulation(SimConfig.for_seed(seed, 1500)) for seed in (35, 134, 226)]
+    results = [run_simulation(SimConfig.for_seed(seed, 1500)) for seed in (77, 220, 230)]
     assert all(not r.ok and "read index freshness" in r.failure for r in results)

@@ -46,6 +46,6 @@ def test_a_read_behind_a_write_answered_without_a_log_position_is_caught(
             done(OpStatus.OK, self.app.data.get(command.key))
 
     monkeypatch.setattr(SimNode, "client_log_read", from_local_state)
-    result = _run(21)  # a seed whose faults expose it
+    result = _run(22)  # a seed whose faults expose it
     assert not result.ok
     assert "is not linearizable" in result.failure

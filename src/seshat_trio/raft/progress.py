@@ -16,6 +16,10 @@ from collections import deque
 
 import attrs
 
+# A heartbeat answer needs no Append for a peer that acknowledged new entries within this
+# many heartbeats before it (see `Replicator.on_heartbeat_resp`).
+RECENT_ACK_BEATS = 1
+
 
 class ProgressState(enum.Enum):
     PROBE = "probe"
@@ -71,6 +75,8 @@ class Progress:
     # The highest commit index a message sent to this peer let it learn (an Append's
     # commit up to the last index it carried; a heartbeat's): `Replicator.owes_commit`.
     commit_sent: int = 0
+    # Heartbeats sent to this peer since an ack last moved `match` (none yet: "long ago").
+    beats_since_ack: int = RECENT_ACK_BEATS + 1
 
     def become_probe(self) -> None:
         if self.state is ProgressState.SNAPSHOT:
@@ -109,6 +115,7 @@ class Progress:
         if updated:
             self.match = index
             self.probe_sent = False
+            self.beats_since_ack = 0
         self.next = max(self.next, index + 1)
         return updated
 

@@ -27,7 +27,7 @@ from seshat_trio.raft.log import RaftLog
 from seshat_trio.raft.membership import Membership
 from seshat_trio.raft.messages import Append, AppendResp, Heartbeat, Message, Snapshot
 from seshat_trio.raft.model import SnapshotDelivered
-from seshat_trio.raft.progress import Inflights, Progress, ProgressState
+from seshat_trio.raft.progress import RECENT_ACK_BEATS, Inflights, Progress, ProgressState
 from seshat_trio.raft.quorum import majority, quorum_value
 
 
@@ -103,6 +103,7 @@ class Replicator:
             )
         )
         pr.commit_sent = max(pr.commit_sent, commit)
+        pr.beats_since_ack += 1
 
     def send_append(self, peer: int, *, send_if_empty: bool = True) -> bool:
         """Send `peer` what it needs next (entries or a snapshot); False if nothing was sent."""
@@ -216,7 +217,18 @@ class Replicator:
         if pr.state is ProgressState.REPLICATE and pr.inflights.full():
             # A lost ack must not stall the window forever.
             pr.inflights.free_first()
-        if pr.match < self._log.last_index():
+        last = self._log.last_index()
+        if pr.match < last and not (
+            pr.state is ProgressState.REPLICATE
+            and pr.next > last
+            and pr.beats_since_ack <= RECENT_ACK_BEATS
+        ):
+            # A peer behind the log gets an Append (empty when everything is in flight: a
+            # lost one shows as a rejection), unless everything is in flight and it
+            # acknowledged new entries within the last heartbeat interval: its Appends
+            # arrive. A busy group would otherwise send an empty Append to each follower
+            # on most heartbeats, which adds up with many groups per node
+            # (docs/performance.md, "Session 12").
             self.send_append(peer)
 
     def heard_from(self, peer: int, tick: int) -> None:
