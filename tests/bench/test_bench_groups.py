@@ -89,3 +89,10 @@ def test_only_a_cluster_run_asks_redis_benchmark_for_the_slot_map() -> None:
 
     assert "--cluster" in argv(True)
     assert "--cluster" not in argv(False)
+
+
+def test_a_run_under_half_the_cell_is_measured_again() -> None:
+    # 4,781 requests at 6,341/s (a --cluster run sized from a slow-starting probe): 0.75 s.
+    assert groups.too_short(4781, 6341.0, 5.0)
+    assert not groups.too_short(38_000, 6341.0, 5.0)
+    assert not groups.too_short(100, 0.0, 5.0)  # no rate: nothing to size from
