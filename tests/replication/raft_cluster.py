@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import attrs
-import pytest
 import trio
 
 from seshat_trio.kv.operations import Operation, encode_operation
@@ -212,19 +211,6 @@ async def running(cluster: Cluster, timeout: float) -> AsyncIterator[trio.Nurser
 
 def set_op(key: bytes, value: bytes) -> bytes:
     return encode_operation(Operation(time_ms=1_000, commands=((b"set", key, value),)))
-
-
-def record_writes(node: Node, monkeypatch: pytest.MonkeyPatch) -> list[list[object]]:
-    """The operations of every batch `node`'s store writes from now on (until undone)."""
-    batches: list[list[object]] = []
-    store_write = node.store.write
-
-    def recording(batch: WriteBatch, sync: bool = False) -> None:
-        batches.append(list(batch))
-        store_write(batch, sync)
-
-    monkeypatch.setattr(node.store, "write", recording)
-    return batches
 
 
 async def write(node: Node, key: bytes, value: bytes) -> int:

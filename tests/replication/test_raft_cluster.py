@@ -21,7 +21,6 @@ from tests.replication.raft_cluster import (
     Cluster,
     Network,
     Node,
-    record_writes,
     running,
     set_op,
     write,
@@ -41,7 +40,7 @@ from seshat_trio.replication.driver import (
 )
 from seshat_trio.replication.pending import PendingReply
 from seshat_trio.replication.ticker import Ticker
-from seshat_trio.storage import GroupCommitter, Store
+from seshat_trio.storage import GroupCommitter, Store, WriteBatch
 from seshat_trio.storage.batch import PutHardState
 from seshat_trio.system.layout import NodeAddresses, initial_layout, layout_of
 from seshat_trio.system.machine import SystemStateMachine
@@ -76,7 +75,14 @@ async def test_leader_writes_commit_with_the_apply_in_one_write(
         leader = await cluster.leader()
         await write(leader, b"warm", b"up")
         await cluster.wait_applied(leader.driver.applied_index)
-        batches = record_writes(leader, monkeypatch)
+        batches: list[list[object]] = []
+        store_write = leader.store.write
+
+        def recording(batch: WriteBatch, sync: bool = False) -> None:
+            batches.append(list(batch))
+            store_write(batch, sync)
+
+        monkeypatch.setattr(leader.store, "write", recording)
         index = await write(leader, b"k", b"v")
         monkeypatch.undo()
     # The round: the log append (synced), then ONE unsynced write holding the apply, the

@@ -37,7 +37,7 @@ from seshat_trio.kv.transaction import Transaction
 from seshat_trio.kv.types import WRONGTYPE, WrongType
 from seshat_trio.logs import get_logger
 from seshat_trio.protocol import ErrorReply, Reply
-from seshat_trio.replication.machine import Applied, StagedApply, apply_now, unapplied
+from seshat_trio.replication.machine import Applied, unapplied
 from seshat_trio.storage import (
     EVERY_ELEMENT,
     Span,
@@ -119,11 +119,6 @@ class KvStateMachine:
     ) -> list[Applied]:
         """Apply `(index, operation bytes or None for a no-op)` pairs in order; `before`'s
         operations go first in the same write (see `StateMachine.apply`)."""
-        return apply_now(self, self._store, entries, before)
-
-    def stage(self, entries: Iterable[tuple[int, bytes | None]], batch: WriteBatch) -> StagedApply:
-        """Apply the pairs into `batch`; visible once the caller wrote it and called the
-        result's `publish` (see `StateMachine.stage`)."""
         notifier = self.notifier
         flags = self._tx.notify_flags = 0 if notifier is None else notifier.flags()
         self._tx.events.clear()
@@ -131,14 +126,16 @@ class KvStateMachine:
             Applied(index, ()) if data is None else self._apply_entry(index, data)
             for index, data in unapplied(entries, self.applied_index)
         ]
-        events, self._tx.events = self._tx.events, []
-        if not results:
-            return StagedApply(results)
-        cleared, written, delta = self._tx.flush_into(batch)
-        batch.put_applied(self._group, results[-1].index)
-
-        def publish() -> None:
-            self.applied_index = results[-1].index
+        last = results[-1].index if results else self.applied_index
+        batch = WriteBatch() if before is None else before
+        if last == self.applied_index:
+            if len(batch):
+                self._store.write(batch, sync=False)
+        else:
+            cleared, written, delta = self._tx.flush_into(batch)
+            batch.put_applied(self._group, last)
+            self._store.write(batch, sync=False)
+            self.applied_index = last
             if cleared:
                 self.key_count = 0
                 self.expiries.clear()
@@ -147,10 +144,10 @@ class KvStateMachine:
                 self.expiries.set(key, 0 if value is None else value.expires_at_ms)
             if self.listener is not None:
                 self.listener.keys_changed(written)
-            if notifier is not None and events:
-                notifier.emit(flags, events)
-
-        return StagedApply(results, publish)
+        if notifier is not None and self._tx.events:
+            events, self._tx.events = self._tx.events, []
+            notifier.emit(flags, events)
+        return results
 
     def _apply_entry(self, index: int, data: bytes) -> Applied:
         plain = plain_operations(data)

@@ -9,14 +9,12 @@ follower. Time comes from outside: the node's one `Ticker` (replication/ticker.p
    offer starts a chunk stream instead);
 2. persists everything as ONE WriteBatch (`log_storage.ready_batch`): through the group
    committer when `must_sync` (shared fsync across groups, off the event loop), as an
-   unsynced write otherwise (a commit-only hard state); the apply of `committed_entries`
-   is staged into that same batch (`StateMachine.stage`), so a follower's round is one
-   LevelDB write; a snapshot install writes the batch together with the state-machine
-   flip in one synced write (and applies after it);
-3. sends `persisted_messages`, publishes the staged apply (the applied index moves only
-   now that the write holds it), resolves proposals and read states, then
-   `core.advance(ready)`; on the leader, the committed entries that earlier Readys made
-   durable apply, and read states resolve, before step 2 (see `_handle_ready`);
+   unsynced write otherwise (a commit-only hard state); a snapshot install writes the
+   batch together with the state-machine flip in one synced write;
+3. sends `persisted_messages`, applies `committed_entries` through the state machine,
+   resolves proposals and read states, then `core.advance(ready)`; on the leader, the
+   committed entries that earlier Readys made durable apply, and read states resolve,
+   before step 2 (see `_handle_ready`);
 4. compacts when the applied log grew past `snapshot_entries` / `snapshot_bytes`: a synced
    write makes applied data durable first, then `core.compact(...)`.
 
@@ -39,7 +37,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from typing import Protocol, TypeVar
 
@@ -70,7 +68,7 @@ from seshat_trio.raft import (
 )
 from seshat_trio.replication.commit_publisher import CommitPublisher
 from seshat_trio.replication.log_storage import RaftLogStore, ready_batch
-from seshat_trio.replication.machine import Applied, StagedApply, StateMachine
+from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.pending import PendingReply, WriteDeadlines
 from seshat_trio.replication.proposals import ProposalTracker
 from seshat_trio.replication.reads import ReadBarriers
@@ -190,13 +188,6 @@ def _split_durable(ready: Ready) -> tuple[tuple[Entry, ...], tuple[Entry, ...]]:
     while cut < len(committed) and committed[cut].index < first_unstable:
         cut += 1
     return committed[:cut], committed[cut:]
-
-
-def _commands(entries: tuple[Entry, ...]) -> Iterator[tuple[int, bytes | None]]:
-    """What a state machine applies: each entry's index and command (None: no command)."""
-    return (
-        (entry.index, entry.data if entry.kind is EntryKind.NORMAL else None) for entry in entries
-    )
 
 
 def _handled_inline(ready: Ready) -> bool:
@@ -726,8 +717,8 @@ class RaftGroupDriver:
         # apply (and their clients get replies) before this Ready's fsync, so a write waits
         # for one fsync round, not two; their unsynced apply write reaches LevelDB before
         # the synced log write, so it never queues behind that fsync on the event loop.
-        # A follower applies nothing before its Ready's write: its entries commit with the
-        # acknowledgement that follows that write, and its apply shares the write.
+        # A follower persists (and acknowledges) first: its acknowledgement is on the
+        # critical path of every write, its apply is not.
         durable, rest = (
             _split_durable(ready)
             if self._core.role is Role.LEADER
@@ -743,20 +734,11 @@ class RaftGroupDriver:
             self._apply(durable)
         self._reads.release_applied()
         self._reads.resolve(ready)
-        # The rest (a follower's committed entries) applies INTO this Ready's batch: one
-        # LevelDB write (synced when the Ready must sync) holds the log entries, the hard
-        # state and the apply, instead of the log write then an apply write of its own. The
-        # acknowledgement and the apply's visibility both follow that write.
-        staged = self._stage(rest, batch) if ready.snapshot is None else None
         await self._persist(ready, batch)
         self._log_store.persisted(ready)
         for msg in ready.persisted_messages:
             self._send(msg)
-        if staged is None:
-            self._apply(rest)
-        else:
-            staged.publish()
-            self._settle(rest, staged.results)
+        self._apply(rest)
         self._note_follower_regressions()
         for result in ready.transfer_results:
             self._log.info(
@@ -813,8 +795,7 @@ class RaftGroupDriver:
 
     # -- persistence and snapshot install --------------------------------------------------
     async def _persist(self, ready: Ready, batch: WriteBatch | None) -> None:
-        """Write `batch`, the Ready's `ready_batch` with any apply staged into it (None:
-        written with the leader's apply of durable entries already)."""
+        """Write `batch`, the Ready's `ready_batch` (None: written with the apply already)."""
         if ready.snapshot is not None:
             assert batch is not None
             await self._install(ready.snapshot, batch)
@@ -862,18 +843,15 @@ class RaftGroupDriver:
 
     # -- applying --------------------------------------------------------------------------
     def _apply(self, entries: tuple[Entry, ...], before: WriteBatch | None = None) -> None:
-        if entries:
-            self._settle(entries, self._machine.apply(_commands(entries), before))
-
-    def _stage(self, entries: tuple[Entry, ...], batch: WriteBatch | None) -> StagedApply | None:
-        """Apply `entries` into `batch`, the Ready's own (see `StateMachine.stage`); None
-        when there is nothing to stage or no batch to stage into."""
-        if not entries or batch is None:
-            return None
-        return self._machine.stage(_commands(entries), batch)
-
-    def _settle(self, entries: tuple[Entry, ...], results: list[Applied]) -> None:
-        """Resolve the proposals of applied `entries` with their replies."""
+        if not entries:
+            return
+        results = self._machine.apply(
+            (
+                (entry.index, entry.data if entry.kind is EntryKind.NORMAL else None)
+                for entry in entries
+            ),
+            before,
+        )
         by_index = {applied.index: applied for applied in results}
         for entry in entries:
             applied = by_index.get(entry.index)

@@ -7,12 +7,6 @@ Both the data group's `KvStateMachine` and the system group's `SystemStateMachin
   (idempotent by index) and writes effects and the new applied index in one unsynced
   batch; the operations of `before` (the driver's own unsynced Raft writes, a commit-only
   hard state) go first in that same write, and are written even if nothing applies.
-- `stage` is `apply` cut in two around the write: it adds the effects and the applied
-  index to the caller's batch and returns the replies with a `publish` step; the caller
-  writes the batch however it must (a follower: synced, with the log entries of the same
-  Ready), then calls `publish`, which makes the run visible (applied index, in-memory
-  state, listeners). Nothing else may apply between the two. `apply` is `stage`, an
-  unsynced write and `publish` (`apply_now`).
 - A snapshot is the state machine's persisted state itself, read at one point in time
   (`open_snapshot`, whose `applied` may be ahead of the Raft snapshot index it is sent
   for) and streamed in self-framed chunks; `begin_install` stages received chunks
@@ -25,13 +19,13 @@ shared vocabulary of every state machine behind a driver.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 import attrs
 
 from seshat_trio.protocol import Reply
-from seshat_trio.storage import Store, WriteBatch
+from seshat_trio.storage import WriteBatch
 
 
 @attrs.frozen(slots=True)
@@ -45,18 +39,6 @@ class Applied:
     index: int
     replies: tuple[Reply, ...]
     split: tuple[int, ...] | None = None
-
-
-def _nothing_to_publish() -> None:
-    """The `publish` of a run that changed nothing in memory."""
-
-
-@attrs.frozen(slots=True)
-class StagedApply:
-    """A run of entries whose effects are in a batch not yet written: `publish` once it is."""
-
-    results: list[Applied]
-    publish: Callable[[], None] = _nothing_to_publish
 
 
 def unapplied(
@@ -103,28 +85,8 @@ class StateMachine(Protocol):
         self, entries: Iterable[tuple[int, bytes | None]], before: WriteBatch | None = None
     ) -> list[Applied]: ...
 
-    def stage(
-        self, entries: Iterable[tuple[int, bytes | None]], batch: WriteBatch
-    ) -> StagedApply: ...
-
     def open_snapshot(self) -> SnapshotSource: ...
 
     def begin_install(self) -> SnapshotSink: ...
 
     def reload(self) -> None: ...
-
-
-def apply_now(
-    machine: StateMachine,
-    store: Store,
-    entries: Iterable[tuple[int, bytes | None]],
-    before: WriteBatch | None,
-) -> list[Applied]:
-    """`StateMachine.apply` for a machine that stages: stage into `before` (or a new
-    batch), write it unsynced if it holds anything, publish."""
-    batch = WriteBatch() if before is None else before
-    staged = machine.stage(entries, batch)
-    if len(batch):
-        store.write(batch, sync=False)
-    staged.publish()
-    return staged.results

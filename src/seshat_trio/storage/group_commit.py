@@ -45,10 +45,8 @@ import trio
 from seshat_trio.logs import get_logger
 from seshat_trio.storage.batch import (
     AppendLog,
-    DeleteValue,
     PutApplied,
     PutHardState,
-    PutValues,
     TruncateLogFrom,
     WriteBatch,
 )
@@ -84,21 +82,18 @@ log = get_logger(__name__)
 # The most a round may hold to be synced on the event loop: operations, and log entry bytes.
 INLINE_MAX_OPS = 8
 INLINE_MAX_BYTES = 16 << 10
-_SMALL_OPS = (PutHardState, PutApplied, TruncateLogFrom, DeleteValue)
+_SMALL_OPS = (PutHardState, PutApplied, TruncateLogFrom)
 
 
 def _small(batch: WriteBatch) -> bool:
-    """A batch cheap enough to write and sync on the event loop: a few log records, the
-    Raft bookkeeping that goes with them and a follower's apply of plain values (keys and
-    values counted), nothing whose size the committer cannot see."""
+    """A batch cheap enough to write and sync on the event loop: a few log records and the
+    Raft bookkeeping that goes with them, nothing whose size the committer cannot see."""
     if len(batch) > INLINE_MAX_OPS:
         return False
     size = 0
     for op in batch:
         if isinstance(op, AppendLog):
             size += sum(len(record.data) for record in op.records)
-        elif isinstance(op, PutValues):
-            size += sum(len(key) + len(value.data) for key, value in op.values)
         elif not isinstance(op, _SMALL_OPS):
             return False
     return size <= INLINE_MAX_BYTES

@@ -19,7 +19,7 @@ import attrs
 
 from seshat_trio.logs import get_logger
 from seshat_trio.protocol import ErrorReply
-from seshat_trio.replication.machine import Applied, StagedApply, apply_now, unapplied
+from seshat_trio.replication.machine import Applied, unapplied
 from seshat_trio.storage import SYSTEM_GROUP, Store, WriteBatch
 from seshat_trio.system import operations  # noqa: F401  (registration)
 from seshat_trio.system.registry import (
@@ -66,13 +66,12 @@ class SystemStateMachine:
     def apply(
         self, entries: Iterable[tuple[int, bytes | None]], before: WriteBatch | None = None
     ) -> list[Applied]:
-        return apply_now(self, self._store, entries, before)
-
-    def stage(self, entries: Iterable[tuple[int, bytes | None]], batch: WriteBatch) -> StagedApply:
         results: list[Applied] = []
+        last = self.applied_index
         state = self.state
         changed: set[str] = set()
         for index, data in unapplied(entries, self.applied_index):
+            last = index
             if data is None:
                 results.append(Applied(index, ()))
                 continue
@@ -92,23 +91,23 @@ class SystemStateMachine:
             else:
                 changed.update(changes)
             results.append(Applied(index, (reply,)))
-        if not results:
-            return StagedApply(results)
-        for name in sorted(changed):
-            data = state.raw.get(name)
-            if data is None:
-                batch.delete_system(SYSTEM_GROUP, name)
-            else:
-                batch.put_system(SYSTEM_GROUP, name, data)
-        last = results[-1].index
-        batch.put_applied(SYSTEM_GROUP, last)
-
-        def publish() -> None:
+        batch = WriteBatch() if before is None else before
+        if last == self.applied_index:
+            if len(batch):
+                self._store.write(batch, sync=False)
+        else:
+            for name in sorted(changed):
+                data = state.raw.get(name)
+                if data is None:
+                    batch.delete_system(SYSTEM_GROUP, name)
+                else:
+                    batch.put_system(SYSTEM_GROUP, name, data)
+            batch.put_applied(SYSTEM_GROUP, last)
+            self._store.write(batch, sync=False)
             self.applied_index, self.state = last, state
             if changed:
                 self._notify(frozenset(changed))
-
-        return StagedApply(results, publish)
+        return results
 
     def open_snapshot(self) -> _SystemSnapshot:
         return _SystemSnapshot(self.applied_index, self.state)
