@@ -37,9 +37,33 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
-def git_commit(repo: Path) -> str:
-    """HEAD's commit id, resolved by reading files under `repo/.git`."""
+def _git_dirs(repo: Path) -> tuple[Path, Path] | None:
+    """The directory holding `repo`'s HEAD and the one holding its refs: both `repo/.git`,
+    or for a linked worktree (`git worktree add`) the directory its `.git` file names and
+    that directory's `commondir`."""
     git = repo / ".git"
+    if git.is_dir():
+        return git, git
+    try:
+        pointer = git.read_text().strip()
+    except OSError:
+        return None
+    if not pointer.startswith("gitdir: "):
+        return None
+    own = repo / pointer.removeprefix("gitdir: ")
+    try:
+        return own, own / (own / "commondir").read_text().strip()
+    except OSError:
+        return own, own
+
+
+def git_commit(repo: Path) -> str:
+    """HEAD's commit id, resolved by reading files under `repo/.git` (a directory, or a
+    worktree's pointer to one)."""
+    dirs = _git_dirs(repo)
+    if dirs is None:
+        return UNKNOWN
+    git, common = dirs
     try:
         head = (git / "HEAD").read_text().strip()
     except OSError:
@@ -48,11 +72,11 @@ def git_commit(repo: Path) -> str:
         return head
     ref = head.removeprefix("ref: ")
     try:
-        return (git / ref).read_text().strip()
+        return (common / ref).read_text().strip()
     except OSError:
         pass
     try:
-        packed = (git / "packed-refs").read_text()
+        packed = (common / "packed-refs").read_text()
     except OSError:
         return UNKNOWN
     for line in packed.splitlines():

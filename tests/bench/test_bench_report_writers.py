@@ -1,10 +1,11 @@
 """JSON round trip, the markdown page and the issue's targets, on a hand-built run."""
 
 import json
+from pathlib import Path
 
 from bench.model import ERROR, OK, SKIPPED, Cell, CellResult, Run, RunOptions
 
-from bench import goals, report
+from bench import goals, machine, report
 
 OPTIONS = RunOptions(
     quick=True,
@@ -141,3 +142,23 @@ def test_markdown_note_and_missing_chart():
     assert "**Note:** machine loaded by other work" in page
     assert "![" not in page
     assert page.count("| not measured |") == 7
+
+
+def test_the_commit_is_read_in_a_checkout_and_in_a_linked_worktree(tmp_path: Path) -> None:
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    main_git = tmp_path / "main" / ".git"
+    (main_git / "refs" / "heads").mkdir(parents=True)
+    (main_git / "refs" / "heads" / "main").write_text(commit + "\n")
+    (main_git / "HEAD").write_text("ref: refs/heads/main\n")
+    # `git worktree add ../wt -b side`: the worktree's .git is a file naming its own git
+    # dir, whose HEAD names a branch kept (packed here) in the common dir.
+    own = main_git / "worktrees" / "wt"
+    own.mkdir(parents=True)
+    (own / "HEAD").write_text("ref: refs/heads/side\n")
+    (own / "commondir").write_text("../..\n")
+    (main_git / "packed-refs").write_text(f"# pack-refs\n{commit[::-1]} refs/heads/side\n")
+    (tmp_path / "wt").mkdir()
+    (tmp_path / "wt" / ".git").write_text(f"gitdir: {own}\n")
+    assert machine.git_commit(tmp_path / "main") == commit
+    assert machine.git_commit(tmp_path / "wt") == commit[::-1]
+    assert machine.git_commit(tmp_path) == machine.UNKNOWN
