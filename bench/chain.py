@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
-import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -29,17 +27,11 @@ from pathlib import Path
 import trio
 
 from bench import redis_benchmark, servers
+from bench.machine import cpu_seconds
 
 REQUESTS = 3000
 WARMUP = 300
 FILL = 20_000  # SETs before a GET cell (50 clients): about a fifth of the keyspace
-
-
-def cpu_seconds(pid: int, thread: int | None = None) -> float:
-    """utime + stime of process `pid` so far (of its thread `thread` alone, if given)."""
-    stat = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
-    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def run_sets(
@@ -76,14 +68,14 @@ async def measure(
             await run_sets(port, warmup, clients, pipeline, command)
             order = [cluster.leader_id, *(n for n in (1, 2, 3) if n != cluster.leader_id)]
             pids = [cluster.pids[node - 1] for node in order]
-            signal_all(pids, profile_dir, signal.SIGUSR1)
+            servers.toggle_profiles(pids, profile_dir)
             before = [cpu_seconds(pid) for pid in pids]
             row = await run_sets(port, requests, clients, pipeline, command)
             per_op = [
                 (cpu_seconds(pid) - start) / requests * 1e6
                 for pid, start in zip(pids, before, strict=True)
             ]
-            signal_all(pids, profile_dir, signal.SIGUSR1)
+            servers.toggle_profiles(pids, profile_dir)
             if profile_dir is not None:
                 await trio.sleep(2)  # the dumps
     nodes = " ".join(f"{us:.0f}" for us in per_op)
@@ -95,13 +87,6 @@ async def measure(
     if profile_dir is not None:
         lines.append(f"profiles in {profile_dir}, the leader's {pids[0]}.prof")
     return lines
-
-
-def signal_all(pids: Sequence[int], profile_dir: Path | None, signum: int) -> None:
-    """Start, then stop and dump (SIGUSR1 each time) the nodes' profiles when profiling."""
-    if profile_dir is not None:
-        for pid in pids:
-            os.kill(pid, signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

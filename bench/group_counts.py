@@ -18,9 +18,7 @@ messages and frames are printed, summed over the nodes. Interleave the trees' ru
 from __future__ import annotations
 
 import argparse
-import os
 import pstats
-import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -29,7 +27,7 @@ from pathlib import Path
 import trio
 
 from bench import groups, idle_cpu, servers
-from bench.chain import cpu_seconds
+from bench.machine import cpu_seconds
 from bench.model import RunOptions
 
 WARMUP = 500  # requests per node before the measured ones
@@ -84,18 +82,15 @@ async def measure(
             warmup = [WARMUP * groups.NODES * t.clients // groups.CLIENTS for t in targets]
             await groups.run_together(targets, "set", warmup, options)
             sizes = [requests * target.clients // groups.CLIENTS for target in targets]
-            if profile_dir is not None:
-                for pid in cluster.pids:
-                    os.kill(pid, signal.SIGUSR1)
+            servers.toggle_profiles(cluster.pids, profile_dir)
             # (process, its event-loop thread: the one whose id is the process id)
             before = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             started = trio.current_time()
             await groups.run_together(targets, "set", sizes, options)
             seconds = trio.current_time() - started
             after = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
+            servers.toggle_profiles(cluster.pids, profile_dir)
             if profile_dir is not None:
-                for pid in cluster.pids:
-                    os.kill(pid, signal.SIGUSR1)
                 await trio.sleep(2)  # the dumps
     sets = sum(sizes)
     per_node = [(b[0] - a[0]) * 1e6 / sets for a, b in zip(before, after, strict=True)]

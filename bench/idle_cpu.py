@@ -14,7 +14,6 @@ PYTHONPATH: the nodes are started with the same interpreter and environment.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -23,17 +22,10 @@ from pathlib import Path
 import trio
 
 from bench import servers
+from bench.machine import cpu_seconds
 
 LEADERS_TIMEOUT_S = 90.0
 POLL_S = 0.5
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` so far (fields 14 and 15 of /proc/PID/stat)."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    # The command name (field 2) may hold spaces: count fields after its closing paren.
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def leaders_per_node(cluster: servers.Cluster, groups: int) -> list[int] | None:

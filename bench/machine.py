@@ -14,6 +14,8 @@ from pathlib import Path
 
 from bench import redis_benchmark
 
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
 PACKAGES = ("seshat-trio", "trio", "pycapnp", "plyvel", "hiredis")
 UNKNOWN = "unknown"
 
@@ -28,6 +30,15 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
         if key.strip() == "model name":
             return value.strip()
     return platform.processor() or UNKNOWN
+
+
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """utime + stime of process `pid` so far (of its thread `thread` alone, if given):
+    fields 14 and 15 of /proc/PID/stat, counted after the command name's closing paren
+    (the name may hold spaces)."""
+    stat = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
 def package_version(name: str) -> str:

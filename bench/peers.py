@@ -49,6 +49,7 @@ import attrs
 import trio
 
 from bench import machine, mixed, redis_benchmark, servers
+from bench.machine import cpu_seconds
 from bench.model import RunOptions
 from bench.report import PEERS_END as MARK_END
 from bench.report import PEERS_START as MARK_START
@@ -66,7 +67,6 @@ CELLS = (
     ("SET c=1", "set", 1, 1),
     ("SET c=50 -P 16", "set", 50, 16),
 )
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 # What one load run gives: ops/s, latencies (ms), requests, its command line, a note.
 Outcome = tuple[float, dict[str, float], int, tuple[str, ...], str]
 
@@ -83,12 +83,6 @@ class Measured:
     argv: tuple[str, ...] = ()
     note: str = ""
     client_us_per_op: float = 0.0  # the load generator's CPU (redis-benchmark or wrk)
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
 def ensure_installed(out: TextIO) -> list[str]:

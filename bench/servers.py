@@ -257,6 +257,14 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+def toggle_profiles(pids: Sequence[int], profile_dir: Path | None) -> None:
+    """Start, or stop and dump, the profiles of nodes run `profiled(profile_dir)` (no-op
+    when not profiling)."""
+    if profile_dir is not None:
+        for pid in pids:
+            os.kill(pid, signal.SIGUSR1)
+
+
 def profiled(out: Path) -> Callable[[list[str]], list[str]]:
     def wrap(argv: list[str]) -> list[str]:
         assert argv[1:3] == ["-m", "seshat_trio"], argv

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import trio
 
-from bench.idle_cpu import cpu_seconds
+from bench.machine import cpu_seconds
 
 IDLE_SHARE = 0.10
 WINDOW_S = 1.0

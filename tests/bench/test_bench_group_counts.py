@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.chain import cpu_seconds
+from bench.machine import cpu_seconds
 
 from bench import group_counts, servers
 from seshat_trio.transport.framing import encode_frame

@@ -1,4 +1,4 @@
-"""The groups comparison's pure parts (bench/groups.py) and the idle-CPU reader; no servers."""
+"""The groups comparison's pure parts (bench/groups.py) and the CPU reader; no servers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from bench.model import Run, RunOptions
 from bench.peers import Measured
 
-from bench import groups, idle_cpu, redis_benchmark, report
+from bench import groups, machine, redis_benchmark, report
 
 OPTIONS = RunOptions(
     quick=True,
@@ -67,9 +67,9 @@ def _empty_run() -> Run:
 
 
 def test_cpu_seconds_reads_this_process() -> None:
-    before = idle_cpu.cpu_seconds(os.getpid())
+    before = machine.cpu_seconds(os.getpid())
     sum(range(3_000_000))
-    assert idle_cpu.cpu_seconds(os.getpid()) > before
+    assert machine.cpu_seconds(os.getpid()) > before
 
 
 def test_cluster_aware_clients_go_to_the_leader_or_read_the_slot_map() -> None:
