@@ -22,6 +22,8 @@ from seshat_trio.raft import AppendResp
 from seshat_trio.replication.driver import DriverSettings
 
 OK = (SimpleString("OK"),)
+# A multi-group node's leader: one round in flight, then a hold as long as that round.
+HOLDING = attrs.evolve(FAST, one_round_in_flight=True, hold_after_round=1.0)
 
 
 def _lost_acks(cluster: Cluster) -> dict[str, bool]:
@@ -123,8 +125,7 @@ async def test_writes_queued_behind_a_round_wait_its_duration_again(
 async def test_a_round_with_nothing_queued_behind_it_is_followed_by_no_hold(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
-    settings = attrs.evolve(FAST, one_round_in_flight=True, hold_after_round=1.0)
-    async with _leader_with_lost_acks(tmp_path, settings) as (_, leader, acks):
+    async with _leader_with_lost_acks(tmp_path, HOLDING) as (_, leader, acks):
         acks["lost"] = True
         first = leader.driver.propose(set_op(b"a", b"1"))
         await trio.sleep(0.02)
@@ -142,8 +143,7 @@ async def test_a_round_with_nothing_queued_behind_it_is_followed_by_no_hold(
 async def test_a_leadership_transfer_proposes_the_held_writes_first(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
-    settings = attrs.evolve(FAST, one_round_in_flight=True, hold_after_round=1.0)
-    async with _leader_with_lost_acks(tmp_path, settings) as (cluster, leader, acks):
+    async with _leader_with_lost_acks(tmp_path, HOLDING) as (cluster, leader, acks):
         acks["lost"] = True
         first = leader.driver.propose(set_op(b"a", b"1"))
         await trio.testing.wait_all_tasks_blocked()
