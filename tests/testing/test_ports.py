@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,16 @@ def test_a_range_too_low_to_stay_below_is_refused(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(ports, "ephemeral_range", lambda: (20500, 60999))
     with pytest.raises(RuntimeError, match="ephemeral port range starts at 20500"):
         ports.free_port()
+
+
+def test_a_port_is_not_handed_out_twice_while_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every probe finds its port free (nothing binds them), as between a test's draws and
+    # its nodes' binds; only the memory keeps the draws apart.
+    monkeypatch.setattr(ports, "candidate_range", lambda: (20000, 20100))
+    monkeypatch.setattr(ports, "_handed_out", deque(maxlen=ports.REMEMBERED))
+    drawn = [ports.free_port() for _ in range(20)] + ports.free_ports(10)
+    first = ports.free_port_block(5)
+    drawn += range(first, first + 5)
+    assert len(set(drawn)) == len(drawn) == 35
