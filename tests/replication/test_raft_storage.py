@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from seshat_trio.raft import (
     CompactedError,
@@ -114,3 +116,40 @@ def test_install_of_snapshot_behind_the_log_tail_truncates_it(store: Store) -> N
     assert (log.first_index(), log.last_index()) == (11, 10)
     assert store.last_log_index(GROUP) == 10
     assert store.log_entries(GROUP, 1, 100) == []
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["append", "compact", "install"]), st.integers(0, 12)),
+        max_size=12,
+    )
+)
+def test_last_index_follows_every_write_as_a_reload_reads_it(
+    tmp_path_factory: pytest.TempPathFactory,
+    steps: list[tuple[str, int]],
+) -> None:
+    """The log's last index is kept in memory (followed in `persisted`): after appends,
+    suffix replacements, compactions and snapshot installs (ahead of the log or behind its
+    tail) it is what a reload from the store reads."""
+    with Store.open(tmp_path_factory.mktemp("db") / "db") as store:
+        log = RaftLogStore(store, GROUP, MEMBERS)
+        term = 1
+        for kind, n in steps:
+            first, last = log.first_index(), log.last_index()
+            if kind == "append":
+                term += 1
+                lo = max(first, last + 1 - n % 4)  # replaces up to 3 entries of the suffix
+                ready = Ready(entries=entries(lo, lo + n % 5, term))
+            elif kind == "compact" and last >= first:
+                ready = Ready(compact=SnapshotMeta(first + n % (last - first + 1), 1, MEMBERS))
+            elif kind == "install":
+                term += 1
+                ready = Ready(snapshot=SnapshotMeta(first + n, term, MEMBERS))
+            else:
+                continue
+            persist(log, store, ready)
+            assert log.last_index() == RaftLogStore(store, GROUP, MEMBERS).last_index()
+            assert log.first_index() - 1 <= log.last_index()

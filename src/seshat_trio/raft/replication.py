@@ -110,6 +110,9 @@ class Replicator:
         pr = self._progress[peer]
         if pr.is_paused():
             return False
+        if not send_if_empty and pr.next == self._log.last_index() + 1:
+            # Nothing to send (asked after most acks): skip the term lookup and the slice.
+            return False
         prev_term = self._log.term(pr.next - 1)
         try:
             entries = self._log.slice(pr.next, self._log.last_index() + 1, self._cfg.max_msg_bytes)

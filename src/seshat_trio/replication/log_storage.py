@@ -114,6 +114,9 @@ class RaftLogStore:
         self._hard_state = HardState(term=hs.term, vote=hs.vote, commit=hs.commit)
         self._tail: list[Entry] = []  # consecutive persisted entries, newest last
         self._tail_bytes = 0
+        # The store's last log index, read once and then followed in `persisted` (the core
+        # asks ~25 times per round; the store's answer takes its log-state lookup each time).
+        self._last = max(store.last_log_index(group), self._snapshot.index)
 
     @property
     def group(self) -> int:
@@ -130,7 +133,7 @@ class RaftLogStore:
         return self._snapshot.index + 1
 
     def last_index(self) -> int:
-        return max(self._store.last_log_index(self._group), self._snapshot.index)
+        return self._last
 
     def term(self, index: int) -> int:
         if index == self._snapshot.index:
@@ -175,13 +178,18 @@ class RaftLogStore:
     def persisted(self, ready: Ready) -> None:
         """Follow the writes of `ready`'s batch (call only after it was written)."""
         if ready.snapshot is not None:
+            # The batch emptied the log up to the snapshot (`ready_batch`).
             self._snapshot = ready.snapshot
+            self._last = ready.snapshot.index
             self._tail, self._tail_bytes = [], 0
         if ready.entries:
+            # The stored suffix from the first entry was replaced.
+            self._last = ready.entries[-1].index
             self._cache_entries(ready.entries)
         if ready.hard_state is not None:
             self._hard_state = ready.hard_state
         if ready.compact is not None and ready.compact.index > self._snapshot.index:
+            # Only applied entries are compacted: the last one stays.
             self._snapshot = ready.compact
             if self._tail:
                 self._drop_front(ready.compact.index + 1 - self._tail[0].index)
