@@ -35,7 +35,7 @@ WARMUP = 500  # requests per node before the measured ones
 # each resumption of one as a call.
 COUNTED = (
     ("log entries proposed", "raft/core.py", "propose"),
-    ("Ready passes", "replication/driver.py", "_handle_ready"),
+    ("Ready passes", "replication/driver.py", "_start_ready"),
     ("Raft messages sent (with heartbeats)", "transport/transport.py", "send"),
     ("frames encoded (every kind)", "transport/framing.py", "encode_frame"),
     ("state-machine applies", "kv/state_machine.py", "apply"),

@@ -152,17 +152,17 @@ async def test_a_read_answer_is_resolved_without_a_ready_loop_pass(
         for node in (leader, cluster.other_than(leader)):
             await node.driver.read_barrier()  # whatever the write left owed is sent first
             passes: list[object] = []
-            handle = node.driver._handle_ready
+            start = node.driver._start_ready
 
-            async def counted(
-                ready: object, handle: Callable = handle, passes: list[object] = passes
-            ) -> None:
+            def counted(
+                ready: object, start: Callable = start, passes: list[object] = passes
+            ) -> object:
                 passes.append(ready)
-                await handle(ready)
+                return start(ready)
 
-            node.driver._handle_ready = counted  # type: ignore[method-assign]
+            node.driver._start_ready = counted  # type: ignore[method-assign]
             await node.driver.read_barrier()
-            del node.driver._handle_ready
+            del node.driver._start_ready
             assert len(passes) == 1
 
 

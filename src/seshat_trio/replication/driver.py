@@ -14,9 +14,14 @@ follower. Time comes from outside: the node's one `Ticker` (replication/ticker.p
 3. sends `persisted_messages`, applies `committed_entries` through the state machine,
    resolves proposals and read states, then `core.advance(ready)`; on the leader, the
    committed entries that earlier Readys made durable apply, and read states resolve,
-   before step 2 (see `_handle_ready`);
+   before step 2 (see `_start_ready`);
 4. compacts when the applied log grew past `snapshot_entries` / `snapshot_bytes`: a synced
    write makes applied data durable first, then `core.compact(...)`.
+
+A Ready that a tick or a peer message produces is handled where it appears (`_react`), in
+the same steps, when its write needs no wait (none, an unsynced one, or a synced one the
+committer makes at once on an idle node); the loop is woken only to finish one whose write
+must wait, to compact, or to propose.
 
 Rules this module lives by:
 - `deliver()` (called by the transport) and `propose()` never block: they step the core or
@@ -105,6 +110,10 @@ class Committer(Protocol):
 
     async def commit(self, batch: WriteBatch) -> None: ...
 
+    def commit_now(self, batch: WriteBatch) -> bool:
+        """Write `batch` durably without waiting, if that can be done; False: `commit` it."""
+        ...
+
 
 async def run_in_thread(fn: Callable[[], T]) -> T:
     """The default `Offload`: a worker thread."""
@@ -190,6 +199,15 @@ def _split_durable(ready: Ready) -> tuple[tuple[Entry, ...], tuple[Entry, ...]]:
     return committed[:cut], committed[cut:]
 
 
+@attrs.frozen(slots=True)
+class _Started:
+    """A Ready whose steps before its write ran (`RaftGroupDriver._start_ready`)."""
+
+    ready: Ready
+    batch: WriteBatch | None  # still to write (None: written with the leader's apply)
+    rest: tuple[Entry, ...]  # committed entries to apply after the write
+
+
 def _handled_inline(ready: Ready) -> bool:
     """Whether `ready` holds only messages and read answers (nothing to persist, apply or
     log): `_react` hands it on where it appears, without the Ready loop."""
@@ -270,7 +288,10 @@ class RaftGroupDriver:
         self._round_started = 0.0
         self._round_last = 0
         self._hold_until: float | None = None
-        self._taken: Ready | None = None  # taken from the core by `_react`, for the loop
+        # A Ready `_react` started whose write must wait: the loop ends it.
+        self._taken: _Started | None = None
+        self._compact_due = False  # `_react` ended a Ready after which the log may compact
+        self._failure: Exception | None = None  # raised by the loop: `_react` failed
         # The node's publisher of commit indexes owed to idle followers (None: only Appends
         # and heartbeats carry them; docs/raft.md, "Commit publication").
         self.commit_publisher: CommitPublisher | None = None
@@ -534,12 +555,19 @@ class RaftGroupDriver:
         self._react()
 
     def _react(self) -> None:
-        """Hand on what a tick or a peer message made the core want, without waking the
-        Ready loop when that is only messages and read answers: an idle group's heartbeat,
-        its answer, an Append to a follower that answered one, or the answer to a read
-        request (docs/raft.md, "Coalesced heartbeats"). Sending `messages` at once is what
-        the Ready contract allows, read states depend on none of a Ready's writes, and such
-        a Ready has nothing to persist, apply or log. Anything more is handed to the loop."""
+        """Hand on what a tick or a peer message made the core want where it appears,
+        without waking the Ready loop when no step has to wait.
+
+        Only messages and read answers (an idle group's heartbeat, its answer, an Append to
+        a follower that answered one, the answer to a read request; docs/raft.md,
+        "Coalesced heartbeats"): sending `messages` at once is what the Ready contract
+        allows, read states depend on none of a Ready's writes, and such a Ready has
+        nothing to persist, apply or log. Any other Ready is handled here as the loop
+        would (`_start_ready`, `_end_ready`) when its write needs no wait: an unsynced one
+        (the leader's round ending with the quorum's acknowledgement: its replies go out
+        from here) or a synced one the committer writes at once (a follower's Append on an
+        idle node, `GroupCommitter.commit_now`). Otherwise the loop takes the started
+        Ready at its write."""
         core = self._core
         if self._queued:
             self._wake()  # the loop proposes them first, so they join this Ready
@@ -549,8 +577,31 @@ class RaftGroupDriver:
         self._reads.close_round()
         ready = core.ready()
         if not _handled_inline(ready):
-            self._taken = ready
-            self._wake()
+            try:
+                started = self._start_ready(ready)
+                if not self._persist_now(started):
+                    self._taken = started
+                    self._wake()
+                    return
+                self._end_ready(started)
+                self._note_round_end()  # as the loop's next pass would
+            except Exception as exc:
+                # The group fails as if its loop had raised (see `run`).
+                self._failure = exc
+                self._wake()
+                return
+            if self._compaction_due():
+                self._compact_due = True
+                self._wake()
+            elif core.has_ready():
+                self._wake()
+            publisher = self.commit_publisher
+            if publisher is not None:
+                if core.commit_unpublished():
+                    publisher.due(self)
+                else:
+                    publisher.busy(self)
+            self._note_changed()
             return
         self._readys += 1
         for msg in ready.messages:
@@ -560,8 +611,7 @@ class RaftGroupDriver:
         self._note_follower_regressions()
         core.advance(ready)
         # `wait_changed` callers poll on Readys (some retry on any news): this is one.
-        self._changed.set()
-        self._changed = trio.Event()
+        self._note_changed()
 
     async def _receive_chunks(self) -> None:
         async for chunk in self._chunks_out:
@@ -582,14 +632,19 @@ class RaftGroupDriver:
     async def _ready_loop(self) -> None:
         while True:
             self._wakeup = trio.Event()
-            ready, self._taken = self._taken, None
-            if ready is None:
+            if self._failure is not None:
+                raise self._failure
+            if self._compact_due:
+                self._compact_due = False
+                await self._maybe_compact()
+            taken, self._taken = self._taken, None
+            if taken is None:
                 self._flush_proposals()
                 if self._core.has_ready():
                     self._reads.close_round()
-                    ready = self._core.ready()
-            if ready is not None:
-                await self._handle_ready(ready)
+                    taken = self._start_ready(self._core.ready())
+            if taken is not None:
+                await self._finish_ready(taken)
             else:
                 publisher = self.commit_publisher
                 hold_until = self._hold_until
@@ -707,7 +762,8 @@ class RaftGroupDriver:
                 detail="a follower's log ends below entries it acknowledged; re-replicating",
             )
 
-    async def _handle_ready(self, ready: Ready) -> None:
+    def _start_ready(self, ready: Ready) -> _Started:
+        """A Ready's steps before its write."""
         self._readys += 1
         if ready.soft_state is not None:
             self._on_soft_state(ready.soft_state)
@@ -734,11 +790,25 @@ class RaftGroupDriver:
             self._apply(durable)
         self._reads.release_applied()
         self._reads.resolve(ready)
-        await self._persist(ready, batch)
+        if ready.snapshot is None:
+            self._drop_declined_snapshot()
+        return _Started(ready, batch, rest)
+
+    async def _finish_ready(self, started: _Started) -> None:
+        """A started Ready's write and what follows it, on the Ready loop."""
+        if not self._persist_now(started):
+            await self._persist(started)
+        self._end_ready(started)
+        await self._maybe_compact()
+        self._note_changed()
+
+    def _end_ready(self, started: _Started) -> None:
+        """A Ready's steps after its write: acknowledgements, applies, `advance`."""
+        ready = started.ready
         self._log_store.persisted(ready)
         for msg in ready.persisted_messages:
             self._send(msg)
-        self._apply(rest)
+        self._apply(started.rest)
         self._note_follower_regressions()
         for result in ready.transfer_results:
             self._log.info(
@@ -757,7 +827,8 @@ class RaftGroupDriver:
                 removed=self._core.removed,
             )
         self._reads.release_applied()
-        await self._maybe_compact()
+
+    def _note_changed(self) -> None:
         self._changed.set()
         self._changed = trio.Event()
 
@@ -794,21 +865,28 @@ class RaftGroupDriver:
             self._transport.send(msg)
 
     # -- persistence and snapshot install --------------------------------------------------
-    async def _persist(self, ready: Ready, batch: WriteBatch | None) -> None:
-        """Write `batch`, the Ready's `ready_batch` (None: written with the apply already)."""
+    def _persist_now(self, started: _Started) -> bool:
+        """Write the Ready's batch if that needs no wait; False: `_persist` must."""
+        ready, batch = started.ready, started.batch
         if ready.snapshot is not None:
-            assert batch is not None
-            await self._install(ready.snapshot, batch)
-            return
-        self._drop_declined_snapshot()
+            return False
         if batch is None or not len(batch):
-            return
+            return True
         if ready.must_sync:
-            await self._committer.commit(batch)
+            return self._committer.commit_now(batch)
+        # Only commit moved: recoverable from a quorum, no fsync needed (LevelDB keeps it
+        # ordered before the applies that follow).
+        self._store.write(batch, sync=False)
+        return True
+
+    async def _persist(self, started: _Started) -> None:
+        """The write `_persist_now` could not make: a synced round, or a snapshot install."""
+        ready, batch = started.ready, started.batch
+        assert batch is not None
+        if ready.snapshot is not None:
+            await self._install(ready.snapshot, batch)
         else:
-            # Only commit moved: recoverable from a quorum, no fsync needed (LevelDB keeps
-            # it ordered before the applies that follow).
-            self._store.write(batch, sync=False)
+            await self._committer.commit(batch)
 
     def _drop_declined_snapshot(self) -> None:
         declined = self._receiver.drop_declined(self._readys)
@@ -860,17 +938,19 @@ class RaftGroupDriver:
             else:
                 self._proposals.applied(entry.index, entry.term, applied.replies, applied.split)
 
-    async def _maybe_compact(self) -> None:
+    def _compaction_due(self) -> bool:
         core = self._core
-        snapshot_index = self._log_store.snapshot_meta().index
-        in_log = core.applied - self._log_store.first_index()
-        if core.applied <= snapshot_index:
+        if core.applied <= self._log_store.snapshot_meta().index:
+            return False
+        return (
+            core.applied - self._log_store.first_index() >= self._settings.snapshot_entries
+            or self._store.log_size_bytes(self._group) >= self._settings.snapshot_bytes
+        )
+
+    async def _maybe_compact(self) -> None:
+        if not self._compaction_due():
             return
-        if (
-            in_log < self._settings.snapshot_entries
-            and self._store.log_size_bytes(self._group) < self._settings.snapshot_bytes
-        ):
-            return
+        core = self._core
         meta = core.applied_snapshot_meta()
         if meta is None:
             return  # a received snapshot awaits installation and replaces this state

@@ -99,6 +99,13 @@ def _small(batch: WriteBatch) -> bool:
     return size <= INLINE_MAX_BYTES
 
 
+def _raise_for(waiter: _Waiter) -> None:
+    if waiter.error is not None:
+        # A fresh exception per waiter: one instance raised in many tasks would tangle their
+        # tracebacks.
+        raise StorageError(str(waiter.error)) from waiter.error
+
+
 # Called after each round with (batches in the round, seconds the synced write took).
 RoundObserver = Callable[[int, float], None]
 
@@ -126,23 +133,35 @@ class GroupCommitter:
 
         If the caller is cancelled while waiting, the batch may still be written.
         """
-        waiter = _Waiter(batch)
         if self._idle() and _small(batch):
-            # No checkpoint on this path: the caller's next wait yields to the scheduler.
-            self._in_flight = [waiter]
-            error, seconds = self._write(batch)
-            self._finished(error, seconds, inline=True)
+            self._write_inline(batch)
+            return
+        waiter = _Waiter(batch)
+        self._queue.append(waiter)
+        if self._gather:
+            self._kick.set()
         else:
-            self._queue.append(waiter)
-            if self._gather:
-                self._kick.set()
-            else:
-                self._start_round()
-            await waiter.done.wait()
-        if waiter.error is not None:
-            # A fresh exception per waiter: one instance raised in many tasks would tangle
-            # their tracebacks.
-            raise StorageError(str(waiter.error)) from waiter.error
+            self._start_round()
+        await waiter.done.wait()
+        _raise_for(waiter)
+
+    def commit_now(self, batch: WriteBatch) -> bool:
+        """Write and sync `batch` on the event loop, as `commit` does with a small batch on an
+        idle node: True once it is durable (StorageError if that write failed); False when
+        it must go through `commit`. Never with `gather`: a peer frame may still be waking
+        other groups whose batches should share the round."""
+        if self._gather or not (self._idle() and _small(batch)):
+            return False
+        self._write_inline(batch)
+        return True
+
+    def _write_inline(self, batch: WriteBatch) -> None:
+        # No checkpoint on this path: the caller's next wait yields to the scheduler.
+        waiter = _Waiter(batch)
+        self._in_flight = [waiter]
+        error, seconds = self._write(batch)
+        self._finished(error, seconds, inline=True)
+        _raise_for(waiter)
 
     async def sync(self) -> None:
         """A durability barrier for every write made before the call."""
