@@ -144,8 +144,9 @@ async def test_concurrent_reads_share_one_read_index_request(
 async def test_a_read_answer_is_resolved_without_a_ready_loop_pass(
     cluster: Cluster, clock: trio.testing.MockClock
 ) -> None:
-    # A read costs the reading node one Ready-loop pass, the one that sends its request (a
-    # follower) or its round (the leader); the answer wakes the reader where it arrives.
+    # A read costs the reading node one full Ready (`_start_ready`), the one that sends its
+    # request (a follower) or its round (the leader); the answer wakes the reader where it
+    # arrives.
     async with running(cluster, 30):
         leader = await cluster.leader()
         await write(leader, b"k", b"v")
