@@ -46,7 +46,12 @@ def test_trailing_bytes_are_rejected() -> None:
         decode_operation(data + b"x")
 
 
-@given(ops=st.lists(st.builds(Operation, st.integers(0, 2**40), commands), max_size=6))
+@given(
+    ops=st.lists(
+        st.builds(Operation, st.integers(0, 2**40), commands, st.integers(0, 2**32 - 1)),
+        max_size=6,
+    )
+)
 def test_batch_round_trip(ops: list[Operation]) -> None:
     data = encode_batch([encode_operation(op) for op in ops])
     assert decode_entry(data) == ops

@@ -121,3 +121,11 @@ def test_prefix_end_bounds_the_prefix() -> None:
     end = keys.prefix_end(prefix)
     assert prefix + b"\xff" * 50 < end
     assert not end.startswith(prefix)
+
+
+def test_a_stored_value_is_immutable_and_changed_by_replace() -> None:
+    stored = StoredValue(kind=2, data=b"header", expires_at_ms=5, version=7)
+    with pytest.raises(AttributeError):
+        stored.data = b"other"  # type: ignore[misc]
+    assert stored._replace(expires_at_ms=0) == StoredValue(2, b"header", 0, 7)
+    assert records.decode_stored_value(records.encode_stored_value(stored)) == stored

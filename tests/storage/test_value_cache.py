@@ -106,6 +106,22 @@ def test_bounded_in_bytes_evicting_oldest_first() -> None:
     assert len(cache) == 3
 
 
+def test_one_write_over_the_budget_keeps_its_newest_records() -> None:
+    entry = ENTRY_OVERHEAD + 2 + 10
+    cache = ValueCache(3 * entry)
+    cache.put(b"k0", b"x" * 10)
+    cache.put(b"k1", b"x" * 5)
+    # One write of five records (one rewrites k1, one too big to keep): the oldest go.
+    big = b"z" * 4 * entry
+    cache.put_all(
+        [(b"k1", b"y" * 10), (b"k2", b"x" * 10), (b"kb", big), (b"k3", None), (b"k4", b"x" * 10)]
+    )
+    assert [cache.get(k) for k in (b"k0", b"k1", b"kb")] == [MISSING] * 3
+    assert [cache.get(k) for k in (b"k2", b"k3", b"k4")] == [b"x" * 10, None, b"x" * 10]
+    assert cache.size_bytes == 2 * entry + entry_size(b"k3", None)
+    assert cache.size_bytes <= cache.max_bytes
+
+
 def test_zero_bytes_turns_it_off() -> None:
     cache = ValueCache(0)
     cache.put(b"k", b"v")

@@ -22,8 +22,6 @@ import binascii
 import struct
 from collections.abc import Iterator
 
-import attrs
-
 from seshat_trio.kv.types import typed
 from seshat_trio.kv.view import KeyView, WritableView
 from seshat_trio.storage import EVERY_ELEMENT, Span, StoredValue
@@ -139,7 +137,7 @@ def restamp(view: WritableView, value: StoredValue) -> StoredValue:
         return value
     _, count = _HEADER.unpack_from(value.data)
     data = _HEADER.pack(view.new_version(), count) + value.data[_HEADER.size :]
-    return attrs.evolve(value, data=data)
+    return value._replace(data=data)
 
 
 def copy_value(view: WritableView, source: bytes, value: StoredValue, dest: bytes) -> StoredValue:
@@ -150,4 +148,4 @@ def copy_value(view: WritableView, source: bytes, value: StoredValue, dest: byte
     version = view.new_version()
     for suffix, element in view.elements(source, value.version):
         view.put_element(dest, version, suffix, element)
-    return restamp(view, attrs.evolve(value, version=version))
+    return restamp(view, value._replace(version=version))

@@ -74,7 +74,7 @@ def expire(view: WritableView, cmd: ExpireArgs) -> Reply:
         view.delete(cmd.key)  # a time already passed deletes the key, as in Redis
         view.notify(GENERIC, b"del", cmd.key)
     else:
-        view.put(cmd.key, restamp(view, attrs.evolve(current, expires_at_ms=when)))
+        view.put(cmd.key, restamp(view, current._replace(expires_at_ms=when)))
         view.notify(GENERIC, b"expire", cmd.key)
     return 1
 
@@ -97,7 +97,7 @@ def persist(view: WritableView, args: Args) -> Reply:
     value = view.get(args[0])
     if value is None or value.expires_at_ms == 0:
         return 0
-    view.put(args[0], restamp(view, attrs.evolve(value, expires_at_ms=0)))
+    view.put(args[0], restamp(view, value._replace(expires_at_ms=0)))
     view.notify(GENERIC, b"persist", args[0])
     return 1
 

@@ -11,6 +11,9 @@ behind, which is dropped when it surfaces (or when stale entries outnumber live 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
+
+from seshat_trio.storage import StoredValue
 
 
 class ExpiryIndex:
@@ -37,6 +40,17 @@ class ExpiryIndex:
         if len(self._heap) > 2 * len(self._when) + 64:
             self._heap = [(when, k) for k, when in self._when.items()]
             heapq.heapify(self._heap)
+
+    def written(self, values: Mapping[bytes, StoredValue | None]) -> None:
+        """`set` for each key an apply run wrote (None: deleted): one call per run, and no
+        call for a key without an expiry (most writes)."""
+        when = self._when
+        for key, value in values.items():
+            expires_at_ms = 0 if value is None else value.expires_at_ms
+            if expires_at_ms:
+                self.set(key, expires_at_ms)
+            elif when:  # with no key indexed, there is nothing to remove
+                when.pop(key, None)
 
     def due(self, now_ms: int, limit: int) -> list[bytes]:
         """Up to `limit` keys whose expiry is at or before `now_ms`, earliest first."""

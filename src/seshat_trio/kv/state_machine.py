@@ -140,8 +140,7 @@ class KvStateMachine:
                 self.key_count = 0
                 self.expiries.clear()
             self.key_count += delta
-            for key, value in written.items():
-                self.expiries.set(key, 0 if value is None else value.expires_at_ms)
+            self.expiries.written(written)
             if self.listener is not None:
                 self.listener.keys_changed(written)
         if notifier is not None and self._tx.events:

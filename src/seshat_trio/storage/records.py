@@ -10,7 +10,7 @@ refuses undecodable bytes with a StorageError too: garbage never becomes a recor
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import capnp
@@ -68,12 +68,15 @@ class SnapshotMeta:
     learners: tuple[int, ...]
 
 
-@attrs.frozen(slots=True)
-class StoredValue:
+class StoredValue(NamedTuple):
     """A key's metadata record: kind 0 = string; expires_at_ms 0 = never expires.
 
     A string's data is its value. A collection (version != 0) keeps its elements in records
-    of their own under (key, version); its data is the type's header (count, ...)."""
+    of their own under (key, version); its data is the type's header (count, ...).
+
+    A named tuple, not a frozen attrs class: every SET makes one on every node and every
+    GET that finds its key decodes one, and a frozen attrs instance sets each field through
+    `object.__setattr__` (0.55 us against 0.25 us, timeit). Change one with `_replace`."""
 
     kind: int
     data: bytes

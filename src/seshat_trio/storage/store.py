@@ -357,16 +357,15 @@ class Store:
         is kept for that write (`_meta_keys`)."""
         prefix, cache_prefix = keys.meta_prefixes(group, self._generation(group))
         cache = self.value_cache
-        entries_get, meta_keys, meta_suffix = cache.peek, self._meta_keys, keys.meta_suffix
-        get = self._db.get
+        meta_keys, meta_suffix, get = self._meta_keys, keys.meta_suffix, self._db.get
+        cache_keys = [cache_prefix + key for key in keys_]
         versions: list[int | None] = []
         append = versions.append
         hits = 0
         try:
-            for key in keys_:
-                cache_key = cache_prefix + key
-                raw = entries_get(cache_key)
-                if raw is MISSING:
+            cached = cache.peek_all(cache_keys)
+            for key, cache_key, hit in zip(keys_, cache_keys, cached, strict=True):
+                if hit is MISSING:
                     full_key = prefix + meta_suffix(key)
                     if len(meta_keys) >= _META_KEYS_KEPT:
                         meta_keys.clear()
@@ -374,6 +373,7 @@ class Store:
                     raw = get(full_key)
                 else:
                     hits += 1
+                    raw = hit
                 append(None if raw is None else stored_version_of(raw))
         except DB_ERRORS as exc:
             raise translate(exc, "read", self.path) from exc

@@ -74,9 +74,11 @@ class ValueCache:
             self.hits += 1
         return record
 
-    def peek(self, key: bytes) -> bytes | Missing | None:
-        """`get` without counting (the caller counts its lookups with `count`)."""
-        return self._entries.get(key, MISSING)
+    def peek_all(self, keys: list[bytes]) -> list[bytes | Missing | None]:
+        """`get` of each key, in one call (an apply run's written keys), without counting
+        (the caller counts its lookups with `count`)."""
+        get = self._entries.get
+        return [get(key, MISSING) for key in keys]
 
     def count(self, hits: int, misses: int) -> None:
         self.hits += hits
@@ -90,12 +92,18 @@ class ValueCache:
         """`put` of each written record, in order (a write's records: one call, locals
         bound, as every record of every write comes here)."""
         self._version += 1
-        pop, insert = self._entries.pop, self._insert
+        entries, limit, delta = self._entries, self.max_bytes, 0
+        pop = entries.pop
         for key, record in written:
             old = pop(key, MISSING)  # `_discard`, inlined
             if old is not MISSING:
-                self._bytes -= len(key) + (0 if old is None else len(old)) + ENTRY_OVERHEAD
-            insert(key, record)
+                delta -= len(key) + (0 if old is None else len(old)) + ENTRY_OVERHEAD
+            size = len(key) + (0 if record is None else len(record)) + ENTRY_OVERHEAD
+            if size <= limit:  # `_insert`, inlined, evicting once after the loop
+                entries[key] = record
+                delta += size
+        self._bytes += delta  # one update, as a fill on another thread may add its own
+        self._evict()
 
     def forget(self, keys: Iterable[bytes]) -> None:
         """Drop any entry of `keys`: records written without being cached."""
@@ -129,6 +137,10 @@ class ValueCache:
             return
         self._entries[key] = record
         self._bytes += size
+        self._evict()
+
+    def _evict(self) -> None:
+        """Drop the oldest entries until the cache is within its budget."""
         while self._bytes > self.max_bytes:
             try:
                 oldest, evicted = self._entries.popitem(last=False)
