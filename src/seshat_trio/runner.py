@@ -86,6 +86,11 @@ CONFIG_ERROR_EXIT = 2
 # In-flight requests get this long to finish after a stop signal.
 DRAIN_SECONDS = 10.0
 HANDOVER_SECONDS = 2.0
+# Net allocations of tracked objects between two young-generation collections (Python's
+# default is 700). The requests in flight hold about that many objects, which die young:
+# at 700 the collector ran every ~70 GETs at `-c 50` and took ~3% of a node's CPU per
+# request (docs/performance.md, "Session 13 (lead)"); at this threshold it rarely runs.
+YOUNG_COLLECTION_THRESHOLD = 10_000
 
 
 def run_node(config: Config) -> int:
@@ -95,6 +100,7 @@ def run_node(config: Config) -> int:
     # collector's view, they no longer lengthen every full collection (by ~20 ms here: a
     # latency spike each node otherwise pays every few seconds under load).
     gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD)  # the older generations keep theirs
     try:
         configured_users(config)  # an aclfile with errors stops the node here, clearly
     except SeedError as exc:

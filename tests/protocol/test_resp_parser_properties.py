@@ -8,9 +8,10 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seshat_trio.protocol import ParserLimits, RequestParser
+from seshat_trio.protocol import ParserLimits, ProtocolError, RequestParser
 
-Drain = Callable[[RequestParser, Iterable[bytes]], tuple[list[list[bytes]], str | None]]
+Parsed = tuple[list[list[bytes]], str | None]
+Drain = Callable[[RequestParser, Iterable[bytes]], Parsed]
 PROPERTY = settings(max_examples=250, deadline=None)
 SMALL_LIMITS = ParserLimits(max_bulk_len=40, max_multibulk_len=6, max_inline_len=48)
 
@@ -135,3 +136,35 @@ def test_splitting_never_changes_the_outcome(
     whole = drain(RequestParser(limits, use_hiredis=use_hiredis), [raw])
     chunks = data.draw(splits(raw))
     assert drain(RequestParser(limits, use_hiredis=use_hiredis), chunks) == whole
+
+
+def _take_all(parser: RequestParser, chunks: list[bytes], first_one: bool) -> Parsed:
+    """As `drain`, with `take_commands` after each chunk (after one `next_command` if
+    `first_one`, so that it also starts with commands already parsed and waiting)."""
+    commands: list[list[bytes]] = []
+    for chunk in chunks:
+        try:
+            parser.feed(chunk)
+            if first_one and (command := parser.next_command()) is not None:
+                commands.append(command)
+        except ProtocolError as exc:
+            return commands, str(exc)
+        taken, error = parser.take_commands()
+        commands += taken
+        if error is not None:
+            return commands, str(error)
+    return commands, None
+
+
+@PROPERTY
+@given(st.data(), st.one_of(arbitrary_input, valid_streams().map(lambda s: s[0])))
+def test_take_commands_returns_what_next_command_returns(
+    drain: Drain, data: st.DataObject, raw: bytes
+) -> None:
+    chunks = data.draw(splits(raw))
+    limits = SMALL_LIMITS if data.draw(st.booleans()) else ParserLimits()
+    use_hiredis = data.draw(st.booleans())
+    one_by_one = drain(RequestParser(limits, use_hiredis=use_hiredis), chunks)
+    for first_one in (False, True):
+        parser = RequestParser(limits, use_hiredis=use_hiredis)
+        assert _take_all(parser, chunks, first_one) == one_by_one

@@ -274,7 +274,8 @@ class CommandContext:
         Every command of one client read was invoked before the first barrier started, so
         that barrier covers them all; the dispatcher clears `fresh_barriers` at each new
         client read and after each write (a follower may not have applied it yet)."""
-        group = self.data_group()
+        group = self.group
+        assert group is not None, "a data command ran without a routed group"
         if group.group not in self.fresh_barriers:
             await group.read_barrier()
             self.fresh_barriers.add(group.group)

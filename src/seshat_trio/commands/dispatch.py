@@ -103,7 +103,7 @@ def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> E
         for pos in range(spec.first_key, last + 1, spec.step):
             if len(argv[pos]) > limits.max_key_bytes:
                 return ErrorReply(f"ERR key too large (max {limits.max_key_bytes} bytes)")
-    if spec.is_write:
+    if spec.build is not None:  # a write (`is_write`, without a call on every command)
         # Values are every non-key argument of a write; options are short, so this also
         # bounds them without per-command knowledge.
         if total > limits.max_value_bytes:
@@ -116,7 +116,7 @@ def _limit_error(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> E
             return ErrorReply(
                 f"ERR too many arguments for a write ({len(argv)}; max {MAX_COMMAND_ARGS})"
             )
-        size = command_bytes(argv)
+        size = command_bytes(len(argv), total)
         if size > limits.max_write_bytes:
             return ErrorReply(
                 f"ERR write too large ({size} bytes; max {limits.max_write_bytes} bytes): "
@@ -161,7 +161,8 @@ class _Pipeline:
 
     async def add(self, reply: Reply) -> None:
         # An open forward run holds the replies of the writes before this one: close it.
-        await self._settle_forwarded()
+        if self._forward_run:
+            await self._settle_forwarded()
         self.replies.append(reply)
 
     async def write(self, argv: list[bytes], spec: CommandSpec, group: GroupBackend) -> None:
@@ -311,8 +312,11 @@ class _Pipeline:
             return False
 
     async def settle(self) -> None:
-        await self._settle_submitted()
-        await self._settle_forwarded()
+        # Checked here, not awaited: a read alone (most of them) settles nothing.
+        if self._submitted:
+            await self._settle_submitted()
+        if self._forward_run:
+            await self._settle_forwarded()
 
     async def _settle_submitted(self) -> None:
         if not self._submitted:

@@ -52,9 +52,10 @@ MAX_COMMAND_ARGS = 0xFFFF
 MAX_OPERATION_COMMANDS = 0xFFFF
 
 
-def command_bytes(argv: Sequence[bytes]) -> int:
-    """The bytes `argv` takes in an encoded operation."""
-    return _U16.size + _U32.size * len(argv) + sum(map(len, argv))
+def command_bytes(argc: int, arg_bytes: int) -> int:
+    """The bytes a command of `argc` arguments, `arg_bytes` long together, takes in an
+    encoded operation (the caller has summed them already)."""
+    return _U16.size + _U32.size * argc + arg_bytes
 
 
 class OperationDecodeError(ValueError):

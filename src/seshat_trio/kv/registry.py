@@ -106,6 +106,9 @@ class RowMaker(Protocol):
 
 
 def _check(parse: Callable[[Args], P | ErrorReply]) -> Callable[[Args], ErrorReply | None]:
+    if parse is args_as_is:
+        return _accepted  # GET, MGET, ...: two calls less on the hottest reads
+
     def check(args: Args) -> ErrorReply | None:
         parsed = parse(args)
         return parsed if isinstance(parsed, ErrorReply) else None
@@ -167,3 +170,7 @@ def write(
 def args_as_is(args: Args) -> Args:
     """For commands whose arguments need no parsing (arity is checked by the caller)."""
     return args
+
+
+def _accepted(_: Args) -> None:
+    """The check of a command whose arguments need no parsing: none can be refused."""

@@ -25,7 +25,6 @@ from seshat_trio.plain_socket import RECEIVE_BYTES, ByteStream
 from seshat_trio.protocol import (
     ErrorReply,
     ParserLimits,
-    ProtocolError,
     RequestParser,
     RequestTooLarge,
     encode_replies,
@@ -196,13 +195,7 @@ class Connection:
     async def _handle(self, data: bytes) -> bool:
         """Execute and answer the commands completed by `data`; whether anything was sent."""
         self.parser.feed(data)
-        commands: list[list[bytes]] = []
-        error: ProtocolError | None = None
-        try:
-            while (command := self.parser.next_command()) is not None:
-                commands.append(command)
-        except ProtocolError as exc:
-            error = exc
+        commands, error = self.parser.take_commands()
         self._track_input(bool(commands))
         if self._killed:
             return False  # evicted by maxmemory-clients on this very read: run nothing of it
@@ -213,15 +206,16 @@ class Connection:
             self.busy = False
         # Pub/sub messages placed among this read's replies were counted against the
         # output limit until now.
-        pubsub = self.client.pubsub
+        client = self.ctx.client
+        pubsub = client.pubsub
         reserved = pubsub.take_reserved() if pubsub is not None else 0
-        if error is not None and not self.client.closing:  # nothing is read after QUIT
+        if error is not None and not client.closing:  # nothing is read after QUIT
             self.stats.protocol_errors += 1
             if isinstance(error, RequestTooLarge):
                 self.stats.hit("max_request_bytes")
-            log.info("protocol_error", client=self.client.id, error=str(error))
+            log.info("protocol_error", client=client.id, error=str(error))
             payload += encode_replies([ErrorReply(f"ERR {error}")])
-            self.client.closing = True
+            client.closing = True
         if self._killed:
             return False
         self._sending = True
@@ -247,7 +241,7 @@ class Connection:
         names = [command_label(argv[0]) for argv in commands]
         if PROTOCOL_SWITCHES.isdisjoint(names):
             replies = await execute(self.ctx, commands)
-            payload = encode_replies(replies, self.client.protocol)
+            payload = encode_replies(replies, self.ctx.client.protocol)
         else:
             replies = []
             chunks = []

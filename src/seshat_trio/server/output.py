@@ -88,7 +88,8 @@ class ClientOutput:
                 await self._write(payload)
             finally:
                 self._writing = False
-            self._restart_writer()
+            if self._queue:  # pushes queued meanwhile
+                self._restart_writer()
             return
         self._enqueue(payload)
         target = self._queued_total
@@ -171,7 +172,8 @@ class ClientOutput:
         self.pending = max(0, self.pending - len(chunk))
         if self._watch.soft_since is not None:
             self._check()  # back below the soft limit: its clock restarts
-        self._signal_progress()
+        if self._progress is not None:
+            self._signal_progress()
 
     def _signal_progress(self) -> None:
         progress = self._progress
