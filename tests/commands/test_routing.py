@@ -3,6 +3,7 @@ answer CROSSSLOT, a forwarded request's keys must still map to its group."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import trio
@@ -10,7 +11,8 @@ from tests.commands.test_dispatch import FakeBackend
 
 from seshat_trio.commands.context import ClientState, CommandContext
 from seshat_trio.commands.dispatch import WATCH_REMOTE, execute
-from seshat_trio.commands.routing import CROSSSLOT, REROUTED
+from seshat_trio.commands.routing import CROSSSLOT, REROUTED, command_keys
+from seshat_trio.commands.table import COMMANDS
 from seshat_trio.config import ClusterSection, Config, NodeSection, Redirect
 from seshat_trio.errors import MOVED_WHILE_FORWARDED
 from seshat_trio.protocol import ErrorReply, RawReplies, SimpleString
@@ -302,3 +304,24 @@ async def test_moved_mode_inside_multi_flags_the_transaction() -> None:
         CROSSSLOT,
     ]
     assert node.low.data == {} and node.high.data == {}
+
+
+def test_routing_takes_the_keys_the_keys_procedure_names() -> None:
+    # Routing reads a command's keys from the table's positions unless they move with the
+    # arguments; where a keys procedure exists anyway (SET's tells only how a key is used)
+    # both must name the same keys.
+    words = [b"k", b"get", b"ex", b"1", b"2", b"nx"]
+    procs = [spec for spec in COMMANDS.values() if spec.keys_proc is not None]
+    assert {"set", "zunionstore", "object", "eval"} <= {spec.name for spec in procs}
+    for spec in procs:
+        assert spec.keys_proc is not None
+        for count in range(1, 6):
+            for args in itertools.product(words, repeat=count):
+                argv = [spec.name.encode(), *args]
+                if not spec.arity_ok(len(argv)):
+                    continue
+                try:
+                    by_proc = [argv[pos] for pos, _ in spec.keys_proc(argv)]
+                except (ValueError, IndexError):
+                    continue  # not a valid call: its arguments are refused before routing
+                assert list(command_keys(spec, argv)) == by_proc, (spec.name, argv)

@@ -37,8 +37,10 @@ Routed = GroupBackend | ErrorReply | MapUnknown | None
 
 
 def command_keys(spec: CommandSpec, argv: list[bytes]) -> Sequence[bytes]:
-    """The key arguments of `argv` by the table's key positions (or its keys procedure)."""
-    if spec.keys_proc is not None:
+    """The key arguments of `argv` by the table's key positions, or by its keys procedure
+    where they move with the arguments (`movablekeys`, or no first key in the table): a
+    procedure that only tells how a key is used (SET ... GET) is not asked on every SET."""
+    if spec.keys_proc is not None and (spec.first_key <= 0 or "movablekeys" in spec.flags):
         return [argv[pos] for pos, _ in spec.keys_proc(argv)]
     if spec.first_key <= 0:
         return ()
