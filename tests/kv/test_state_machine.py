@@ -116,3 +116,17 @@ def test_batch_entry_applies_like_its_operations_one_by_one(tmp_path: Path) -> N
         assert isinstance(entry.replies[2], ErrorReply)
         assert list(one.iter_values(GROUP)) == list(batched.iter_values(GROUP))
         assert merged.applied_index == 1 and merged.key_count == 4
+
+
+def test_a_new_group_applies_and_reads_without_a_leveldb_read(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "db") as store:
+        sm = KvStateMachine(store, GROUP)
+        sets = [op((b"set", b"k%d" % i, b"v")) for i in range(5)]
+        sm.apply([(1, encode_batch(sets)), (2, op((b"set", b"k0", b"w"), (b"del", b"k1")))])
+        assert (sm.key_count, sm.get(b"k0"), sm.get(b"k1")) == (4, StoredValue(0, b"w", 0), None)
+        assert store.value_cache.misses == 0
+    with Store.open(tmp_path / "db") as store:  # restarted with data: misses read LevelDB
+        sm = KvStateMachine(store, GROUP)
+        sm.apply([(3, op((b"set", b"k9", b"v")))])
+        assert (sm.key_count, sm.get(b"k2")) == (5, StoredValue(0, b"v", 0))
+        assert store.value_cache.misses == 2

@@ -122,11 +122,43 @@ def test_one_write_over_the_budget_keeps_its_newest_records() -> None:
     assert cache.size_bytes <= cache.max_bytes
 
 
+def test_a_complete_prefix_answers_misses_until_anything_leaves_the_cache() -> None:
+    entry = ENTRY_OVERHEAD + 3 + 10
+    cache = ValueCache(3 * entry)
+    cache.complete(b"p")
+    cache.put(b"p:1", b"x" * 10)
+    assert (cache.get(b"p:1", b"p"), cache.get(b"p:2", b"p"), cache.get(b"q:1", b"q")) == (
+        b"x" * 10,
+        None,
+        MISSING,
+    )
+    assert cache.get(b"p:2") is MISSING  # without its prefix, a miss is a miss
+    assert (cache.hits, cache.misses) == (2, 2)
+    cache.put_all([(b"p:2", b"x" * 10), (b"p:3", b"x" * 10)])
+    assert cache.is_complete(b"p")
+    cache.put(b"p:4", b"x" * 10)  # evicts p:1
+    assert not cache.is_complete(b"p")
+    assert cache.get(b"p:1", b"p") is MISSING
+
+    for end in (
+        lambda: cache.put(b"p:5", b"x" * 4 * entry),  # too large to keep
+        lambda: cache.forget([b"p:2"]),
+        cache.clear,
+    ):
+        cache.complete(b"p")
+        end()
+        assert not cache.is_complete(b"p")
+    cache.complete(b"p")
+    cache.forget([b"q:1"])  # not under the prefix
+    assert cache.is_complete(b"p")
+
+
 def test_zero_bytes_turns_it_off() -> None:
     cache = ValueCache(0)
     cache.put(b"k", b"v")
     cache.fill(b"j", None, cache.version)
-    assert (cache.get(b"k"), cache.get(b"j"), len(cache)) == (MISSING, MISSING, 0)
+    cache.complete(b"")
+    assert (cache.get(b"k"), cache.get(b"j", b""), len(cache)) == (MISSING, MISSING, 0)
 
 
 def test_entries_are_not_tracked_by_the_garbage_collector(store: Store) -> None:
@@ -160,6 +192,38 @@ def test_uncached_elements_are_written_but_never_left_stale_in_the_cache(store: 
     store.write(batch)
     assert [store.get_element(1, b"k", 7, s) for s in (b"s1", b"s2")] == [None, b"y"]
     assert len(store.value_cache) == 3  # the member, and the two reads just made
+
+
+def test_an_empty_group_and_a_flushed_one_are_read_from_the_cache_alone(store: Store) -> None:
+    assert store.cache_if_empty(1)
+    put(store, b"k", b"v")
+    misses = store.value_cache.misses
+    assert (store.get_value(1, b"k"), store.get_value(1, b"absent")) == (value(b"v"), None)
+    assert store.stored_versions(1, [b"k", b"absent"]) == [0, None]
+    assert store.value_cache.misses == misses  # no LevelDB read
+    store.value_cache.clear()  # completeness ends with what leaves the cache
+    assert store.get_value(1, b"k") == value(b"v")
+    assert store.value_cache.misses == misses + 1
+    batch = WriteBatch()
+    batch.clear_values(1)
+    batch.put_value(1, b"after", value(b"a"))
+    store.write(batch)  # FLUSHALL: a new, empty generation, complete again
+    assert [store.get_value(1, k) for k in (b"k", b"after")] == [None, value(b"a")]
+    assert store.value_cache.misses == misses + 1
+
+
+def test_a_group_that_holds_values_is_not_taken_for_empty(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "db") as store:
+        put(store, b"k", b"v")
+    with Store.open(tmp_path / "db") as store:
+        assert not store.cache_if_empty(1)
+        assert store.get_value(1, b"k") == value(b"v")
+        with store.begin_install(1) as installer:  # a snapshot: its records are not cached
+            installer.add_chunk(
+                encode_chunk([(keys.meta_suffix(b"n"), encode_stored_value(value(b"n")))])
+            )
+            installer.finish()
+        assert store.get_value(1, b"n") == value(b"n")
 
 
 def test_stored_versions_read_through_the_cache(store: Store) -> None:
@@ -277,7 +341,8 @@ def test_the_default_budget_holds_a_million_field_hash() -> None:
     assert StorageSection().value_cache_bytes == default
 
 
-# --- a model check: a tiny cache (constant eviction) reads exactly what no cache reads -------
+# --- a model check: a cache complete from the start, tiny (constant eviction) or not, reads
+# exactly what no cache reads
 
 value_op = st.one_of(
     st.tuples(st.just("put"), st.integers(0, 9), st.binary(max_size=40)),
@@ -287,16 +352,28 @@ value_op = st.one_of(
 )
 
 
+# A put of a record too large for the tiny cache (it ends completeness: drawn apart, so
+# that evictions end it first in the other draws).
+too_large = st.tuples(st.just("put"), st.integers(0, 9), st.binary(min_size=500, max_size=501))
+
+
+@pytest.mark.parametrize("budget", [3 * (ENTRY_OVERHEAD + 50), 1 << 20])
+@pytest.mark.parametrize("op", [value_op, st.one_of(value_op, too_large)], ids=["", "too-large"])
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.lists(st.lists(value_op, min_size=1, max_size=5), min_size=1, max_size=12))
+@given(data=st.data())
 def test_cached_reads_match_the_model(
-    tmp_path_factory: pytest.TempPathFactory, writes: list[list[tuple[str, int, bytes]]]
+    tmp_path_factory: pytest.TempPathFactory,
+    budget: int,
+    op: st.SearchStrategy[tuple[str, int, bytes]],
+    data: st.DataObject,
 ) -> None:
+    writes = data.draw(st.lists(st.lists(op, min_size=1, max_size=5), min_size=1, max_size=12))
     path = tmp_path_factory.mktemp("cache") / "db"
     model: dict[bytes, StoredValue] = {}
-    with Store.open(path, StoreOptions(value_cache_bytes=3 * (ENTRY_OVERHEAD + 50))) as store:
+    with Store.open(path, StoreOptions(value_cache_bytes=budget)) as store:
+        assert store.cache_if_empty(1)  # complete until a record leaves the cache
         for ops in writes:
             batch = WriteBatch()
             staged = dict(model)

@@ -103,6 +103,8 @@ class KvStateMachine:
         for key, value in self._store.iter_values(self._group):
             self.key_count += 1
             self.expiries.set(key, value.expires_at_ms)
+        if not self.key_count:
+            self._store.cache_if_empty(self._group)
         if self.listener is not None:
             self.listener.everything_changed()
 

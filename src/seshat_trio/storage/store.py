@@ -179,6 +179,8 @@ class Store:
             translation.publish(self._logs, self._generations, self._highest)
             if translation.regenerated:
                 self.value_cache.clear()
+            for group in translation.emptied:  # before its records of this write are put
+                self.value_cache.complete(keys.meta_prefixes(group, self._generations[group])[1])
             self.value_cache.put_all(translation.values)
             if translation.uncached:
                 self.value_cache.forget(translation.uncached)
@@ -337,12 +339,28 @@ class Store:
             highest = self._highest[group] = self._load_highest(group)
         return highest
 
+    def cache_if_empty(self, group: int) -> bool:
+        """If the group holds no value (a new group), let the value cache answer for all of
+        its keys from now on (value_cache.py, "Complete prefixes"); whether it did."""
+        with self._lock:  # no write between the look and the word
+            generation = self._generation(group)
+            prefix = keys.generation_prefix(group, generation)
+
+            def first_key() -> bytes | None:
+                with self._db.iterator(prefix=prefix, include_value=False) as it:
+                    return next(it, None)
+
+            if self._guard("read", first_key) is not None:
+                return False
+            self.value_cache.complete(keys.meta_prefixes(group, generation)[1])
+            return True
+
     def get_value(self, group: int, key: bytes) -> StoredValue | None:
         """The metadata record of `key` (for a string, its value)."""
         prefix, cache_prefix = keys.meta_prefixes(group, self._generation(group))
         cache_key = cache_prefix + key
         cache = self.value_cache
-        raw = cache.get(cache_key)
+        raw = cache.get(cache_key, cache_prefix)
         if raw is MISSING:  # the LevelDB key is only built on a miss (`_read_through`)
             version = cache.version
             raw = self._get(prefix + keys.meta_suffix(key))
@@ -354,16 +372,22 @@ class Store:
         version (0: a string). For the keys an apply run writes without reading them
         (plain SETs), in one call: nothing is decoded, and a LevelDB read does not fill the
         value cache (the write that follows puts the key there); the LevelDB key it built
-        is kept for that write (`_meta_keys`)."""
+        is kept for that write (`_meta_keys`). Where the cache is complete (value_cache.py)
+        nothing is read from LevelDB."""
         prefix, cache_prefix = keys.meta_prefixes(group, self._generation(group))
         cache = self.value_cache
         meta_keys, meta_suffix, get = self._meta_keys, keys.meta_suffix, self._db.get
         cache_keys = [cache_prefix + key for key in keys_]
+        cached = cache.peek_all(cache_keys)
+        if cache.is_complete(cache_prefix):  # asked after the lookups (value_cache.py)
+            cache.count(len(keys_), 0)
+            return [
+                None if hit is MISSING or hit is None else stored_version_of(hit) for hit in cached
+            ]
         versions: list[int | None] = []
         append = versions.append
         hits = 0
         try:
-            cached = cache.peek_all(cache_keys)
             for key, cache_key, hit in zip(keys_, cache_keys, cached, strict=True):
                 if hit is MISSING:
                     full_key = prefix + meta_suffix(key)

@@ -104,6 +104,8 @@ class Translation:
         self.uncached: list[bytes] = []
         # Groups whose value generation changed (the value cache forgets everything).
         self.regenerated: set[int] = set()
+        # Groups left on a new, empty generation (FLUSHALL): the cache may answer for them.
+        self.emptied: set[int] = set()
         self.garbage = False  # whether this write adds garbage records
 
     def _put(self, key: bytes, value: bytes) -> None:
@@ -155,6 +157,7 @@ class Translation:
         self._prefixes.pop(group, None)
         self._highest[group] = max(self.highest_generation(group), generation)
         self.regenerated.add(group)
+        self.emptied.discard(group)  # a snapshot's flip: the generation holds its records
         self._put(keys.state_key(group, keys.VALUE_GENERATION), encode_counter(generation))
         if old != generation:
             self.add_garbage(group, keys.generation_prefix(group, old))
@@ -217,6 +220,7 @@ class Translation:
 
     def _clear_values(self, op: ClearValues) -> None:
         self.set_generation(op.group, self.allocate_generation(op.group))
+        self.emptied.add(op.group)  # allocated above every generation in use: empty
 
     def _put_system(self, op: PutSystem) -> None:
         self._put(keys.system_key(op.group, op.name), op.data)

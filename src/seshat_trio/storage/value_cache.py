@@ -18,6 +18,16 @@ Entries are the encoded records, not `StoredValue` objects: bytes are not tracke
 cyclic garbage collector, whereas 200k cached objects made each full collection ~30 ms longer
 (a latency spike on every node); decoding a hit costs ~0.6 us.
 
+Complete prefixes: the store may declare a key prefix *complete* (`complete`): every record
+stored under it is in the cache, so a miss there means "absent" and costs no LevelDB read.
+It does so for a group's metadata records when the group holds no value (a new store, a
+FLUSHALL): from then on every write of them comes through `put_all`. Completeness ends, for
+every prefix, before anything leaves the cache or is not kept (an eviction, a record too
+large, a `forget` under the prefix, a `clear`), and a lookup asks about it after its
+dictionary read: a reader on another thread that misses an entry being evicted then sees
+the prefix incomplete and reads LevelDB. A dataset that fits the budget is thus read from
+LevelDB never (a SET of a new key asks the cache, not LevelDB, whether the key existed).
+
 Eviction is first-in, first-out over insertion order (a write re-inserts its key at the end).
 An OrderedDict, because a dict deleted from the front leaves holes that `next(iter(...))`
 walks past: eviction from a full dict cost O(size) per insert.
@@ -51,6 +61,8 @@ class ValueCache:
         self._entries: OrderedDict[bytes, bytes | None] = OrderedDict()
         self._bytes = 0
         self._version = 0
+        # Prefixes under which every stored record is cached (see the module doc).
+        self._complete: set[bytes] = set()
         self.hits = 0
         self.misses = 0
 
@@ -66,8 +78,22 @@ class ValueCache:
         """Changes with every put and clear; a read captures it before its LevelDB lookup."""
         return self._version
 
-    def get(self, key: bytes) -> bytes | Missing | None:
+    def complete(self, prefix: bytes) -> None:
+        """Every record stored under `prefix` is in the cache (the store's word): a miss
+        under it answers None until completeness ends (see the module doc)."""
+        if self.max_bytes > 0:
+            self._complete.add(prefix)
+
+    def is_complete(self, prefix: bytes) -> bool:
+        """Whether a miss under `prefix` means absent; ask after the lookup it qualifies."""
+        return prefix in self._complete
+
+    def get(self, key: bytes, prefix: bytes | None = None) -> bytes | Missing | None:
+        """The record of `key`; a miss answers None if `key` is under `prefix` (the caller's
+        word) and `prefix` is complete."""
         record = self._entries.get(key, MISSING)
+        if record is MISSING and prefix in self._complete:
+            record = None
         if record is MISSING:
             self.misses += 1
         else:
@@ -95,10 +121,12 @@ class ValueCache:
         entries, limit, delta = self._entries, self.max_bytes, 0
         pop = entries.pop
         for key, record in written:
+            size = len(key) + (0 if record is None else len(record)) + ENTRY_OVERHEAD
+            if size > limit:
+                self._complete.clear()  # before the old entry goes: it is not replaced
             old = pop(key, MISSING)  # `_discard`, inlined
             if old is not MISSING:
                 delta -= len(key) + (0 if old is None else len(old)) + ENTRY_OVERHEAD
-            size = len(key) + (0 if record is None else len(record)) + ENTRY_OVERHEAD
             if size <= limit:  # `_insert`, inlined, evicting once after the loop
                 entries[key] = record
                 delta += size
@@ -108,6 +136,9 @@ class ValueCache:
     def forget(self, keys: Iterable[bytes]) -> None:
         """Drop any entry of `keys`: records written without being cached."""
         self._version += 1
+        keys = list(keys)
+        if self._complete and any(key.startswith(tuple(self._complete)) for key in keys):
+            self._complete.clear()
         discard = self._discard
         for key in keys:
             discard(key)
@@ -119,10 +150,12 @@ class ValueCache:
         self._insert(key, record)
         if self._version != version:
             # A put or clear slipped in between the check and the insert (another thread).
+            self._complete.clear()
             self._discard(key)
 
     def clear(self) -> None:
         self._version += 1
+        self._complete.clear()
         self._entries.clear()
         self._bytes = 0
 
@@ -134,6 +167,7 @@ class ValueCache:
     def _insert(self, key: bytes, record: bytes | None) -> None:
         size = len(key) + (0 if record is None else len(record)) + ENTRY_OVERHEAD  # entry_size
         if size > self.max_bytes:
+            self._complete.clear()
             return
         self._entries[key] = record
         self._bytes += size
@@ -141,6 +175,8 @@ class ValueCache:
 
     def _evict(self) -> None:
         """Drop the oldest entries until the cache is within its budget."""
+        if self._bytes > self.max_bytes:
+            self._complete.clear()  # before the first entry goes
         while self._bytes > self.max_bytes:
             try:
                 oldest, evicted = self._entries.popitem(last=False)
