@@ -202,6 +202,16 @@ class Store:
 
     # --- log -----------------------------------------------------------------------------
 
+    def _edge_key(self, prefix: bytes, *, last: bool) -> bytes | None:
+        """The first (or, with `last`, the last) LevelDB key under `prefix`, None when there
+        is none: one seek."""
+
+        def seek() -> bytes | None:
+            with self._db.iterator(prefix=prefix, reverse=last, include_value=False) as it:
+                return next(it, None)
+
+        return self._guard("read", seek)
+
     def _log_state(self, group: int) -> LogState:
         state = self._logs.get(group)
         if state is not None:
@@ -211,13 +221,7 @@ class Store:
             if state is None:
                 raw = self._get(keys.state_key(group, keys.LOG_FLOOR))
                 floor = 1 if raw is None else decode_counter(raw)
-                prefix = keys.log_prefix(group)
-
-                def last_key() -> bytes | None:
-                    with self._db.iterator(prefix=prefix, reverse=True, include_value=False) as it:
-                        return next(it, None)
-
-                key = self._guard("read", last_key)
+                key = self._edge_key(keys.log_prefix(group), last=True)
                 last = floor - 1 if key is None else keys.log_index(key)
                 state = self._logs[group] = LogState(floor=floor, last=last, size=None)
             return state
@@ -323,13 +327,7 @@ class Store:
     def _load_highest(self, group: int) -> int:
         """The current generation or the highest one with records, if higher (staged or
         garbage): found by one backward seek."""
-        prefix = keys.values_prefix(group)
-
-        def last_key() -> bytes | None:
-            with self._db.iterator(prefix=prefix, reverse=True, include_value=False) as it:
-                return next(it, None)
-
-        key = self._guard("read", last_key)
+        key = self._edge_key(keys.values_prefix(group), last=True)
         present = 0 if key is None else keys.generation_of(key)
         return max(self._generation(group), present)
 
@@ -344,13 +342,7 @@ class Store:
         its keys from now on (value_cache.py, "Complete prefixes"); whether it did."""
         with self._lock:  # no write between the look and the word
             generation = self._generation(group)
-            prefix = keys.generation_prefix(group, generation)
-
-            def first_key() -> bytes | None:
-                with self._db.iterator(prefix=prefix, include_value=False) as it:
-                    return next(it, None)
-
-            if self._guard("read", first_key) is not None:
+            if self._edge_key(keys.generation_prefix(group, generation), last=False) is not None:
                 return False
             self.value_cache.complete(keys.meta_prefixes(group, generation)[1])
             return True
