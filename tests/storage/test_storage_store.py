@@ -52,6 +52,12 @@ def test_new_store_is_empty(store: Store) -> None:
     assert store.log_size_bytes(1) == 0
 
 
+def test_leveldb_memory_counts_the_memtable(store: Store) -> None:
+    empty = store.leveldb_memory_bytes()
+    append(store, 1, 1, 1000)
+    assert store.leveldb_memory_bytes() - empty >= 1000 * len(b"e1000")
+
+
 def test_every_put_operation_reads_back(store: Store) -> None:
     meta = SnapshotMeta(index=5, term=2, voters=(1, 2, 3), learners=())
     batch = WriteBatch()

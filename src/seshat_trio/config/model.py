@@ -137,6 +137,13 @@ class NodeSection:
     log_format: LogFormat = attrs.field(
         default=LogFormat.KV, metadata=doc("log line format: key=value (logfmt) or one JSON object")
     )
+    memory_trace_s: int = attrs.field(
+        default=0,
+        metadata=doc(
+            "debugging: every this many seconds, log the source lines whose Python "
+            "allocations grew most (tracemalloc; costs CPU; 0: off)"
+        ),
+    )
 
 
 @attrs.frozen

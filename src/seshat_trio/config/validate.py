@@ -50,6 +50,8 @@ def check_node(node: NodeSection) -> Iterator[Problem]:
     for key in ("http_max_connections", "http_header_timeout_ms"):
         if (value := getattr(node, key)) <= 0:
             yield Problem(f"node.{key}", f"must be > 0, got {value}")
+    if node.memory_trace_s < 0:
+        yield Problem("node.memory_trace_s", f"must be >= 0, got {node.memory_trace_s}")
     if node.metrics_token_file is not None:
         try:
             read_token(node.metrics_token_file)

@@ -123,6 +123,15 @@ class Store:
         with self._lock:
             self._db.close()
 
+    def leveldb_memory_bytes(self) -> int:
+        """LevelDB's estimate of its own memory: memtables and block cache (no lock, as
+        reads: a synced write holds the lock through its fsync)."""
+        db = self._db
+        value: bytes | None = self._guard(
+            "read", lambda: db.get_property(b"leveldb.approximate-memory-usage")
+        )
+        return int(value) if value else 0
+
     def __enter__(self) -> Store:
         return self
 
