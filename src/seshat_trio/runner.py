@@ -205,6 +205,7 @@ async def serve_node(
     options = StoreOptions(
         block_cache_bytes=config.storage.block_cache_bytes,
         value_cache_bytes=config.storage.value_cache_bytes,
+        write_buffer_bytes=config.storage.write_buffer_bytes,
     )
     with Store.open(config.node.data_dir / "db", options) as store:
         stats = NodeStats(started_at=time.monotonic())

@@ -267,6 +267,13 @@ class StorageSection:
         default=335_544_320,
         metadata=doc("value records kept in memory for reads and applies; 0 turns it off"),
     )
+    write_buffer_bytes: int = attrs.field(
+        default=33_554_432,
+        metadata=doc(
+            "LevelDB memtable: writes held in memory before they go to a table file (twice "
+            "this while one is written)"
+        ),
+    )
 
 
 @attrs.frozen

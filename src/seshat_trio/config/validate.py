@@ -248,8 +248,9 @@ def check_data_dir(path: Path) -> Problem | None:
 
 
 def check_storage(storage: StorageSection) -> Iterator[Problem]:
-    if storage.block_cache_bytes <= 0:
-        yield Problem("storage.block_cache_bytes", f"must be > 0, got {storage.block_cache_bytes}")
+    for key in ("block_cache_bytes", "write_buffer_bytes"):
+        if (value := getattr(storage, key)) <= 0:
+            yield Problem(f"storage.{key}", f"must be > 0, got {value}")
     if storage.value_cache_bytes < 0:
         yield Problem("storage.value_cache_bytes", f"must be >= 0, got {storage.value_cache_bytes}")
 
