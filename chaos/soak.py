@@ -23,7 +23,7 @@ import attrs
 import trio
 
 from chaos.cluster import ChaosCluster, open_cluster
-from chaos.memory import PARTS, Breakdown, curve_text, read_breakdown
+from chaos.memory import COLUMNS, Breakdown, curve_text, read_breakdown
 from chaos.nemesis import Nemesis
 from chaos.workload import Record, Workload
 from seshat_trio.testing.history import HistoryRecorder, OpStatus
@@ -94,7 +94,7 @@ class RssCurve:
         """Read each node's memory parts; one report line per node."""
         lines = []
         for i, node in sorted(cluster.nodes.items()):
-            parts = await read_breakdown(node.http_port) if node.alive else None
+            parts = await read_breakdown(node.pid, node.http_port) if node.alive else None
             self.parts.setdefault(i, []).append(parts)
             lines.append(f"      n{i} {'-' if parts is None else parts.describe()}")
         return lines
@@ -116,7 +116,7 @@ class RssCurve:
                     f"  after warm-up, longest-lived process: {len(longest)} reports, "
                     f"{longest[0]:.0f} -> {longest[-1]:.0f} MiB (max {max(longest):.0f})"
                 )
-            for name in PARTS.values():
+            for name in COLUMNS:
                 values = [None if b is None else b.parts.get(name) for b in self.parts.get(i, [])]
                 if any(v is not None for v in values):
                     lines.append(f"  {name}: {curve_text(name, values)}")

@@ -9,7 +9,7 @@ import tracemalloc
 import pytest
 import trio
 import trio.testing
-from chaos.memory import Breakdown, curve_text, parse_breakdown
+from chaos.memory import Breakdown, curve_text, parse_breakdown, parse_status
 
 from seshat_trio.node.memory import growth_lines, malloc_stats, trace_memory
 
@@ -38,6 +38,13 @@ def test_malloc_stats_count_a_large_allocation() -> None:
     assert after is not None
     assert after.in_use - before.in_use >= 8 << 20
     del held
+
+
+def test_soak_splits_rss_into_anonymous_and_file_pages() -> None:
+    status = "Name:\tpython\nVmRSS:\t   68536 kB\nRssAnon:\t   48868 kB\nRssFile:\t   19668 kB\n"
+    assert parse_status(status) == {"anon": 48868 * 1024, "file": 19668 * 1024}
+    parts = Breakdown({**parse_status(status), "leveldb": 2**20})
+    assert parts.describe() == "anon 47.7MiB file 19.2MiB leveldb 1.0MiB"
 
 
 def test_soak_reads_the_parts_and_ignores_the_rest() -> None:
