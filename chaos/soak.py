@@ -23,6 +23,7 @@ import attrs
 import trio
 
 from chaos.cluster import ChaosCluster, open_cluster
+from chaos.memory import PARTS, Breakdown, curve_text, read_breakdown
 from chaos.nemesis import Nemesis
 from chaos.workload import Record, Workload
 from seshat_trio.testing.history import HistoryRecorder, OpStatus
@@ -78,6 +79,8 @@ class RssCurve:
     killed by the nemesis restarts small, so only one process's samples form a curve."""
 
     samples: dict[int, list[tuple[int, int | None, float | None]]] = attrs.Factory(dict)
+    # Each node's memory parts (chaos/memory.py) at each report: what the RSS holds.
+    parts: dict[int, list[Breakdown | None]] = attrs.Factory(dict)
 
     def add(self, minute: int, cluster: ChaosCluster) -> dict[int, float | None]:
         now: dict[int, float | None] = {}
@@ -86,6 +89,15 @@ class RssCurve:
             now[i] = None if kb is None else kb / 1024
             self.samples.setdefault(i, []).append((minute, node.pid if kb else None, now[i]))
         return now
+
+    async def add_parts(self, cluster: ChaosCluster) -> list[str]:
+        """Read each node's memory parts; one report line per node."""
+        lines = []
+        for i, node in sorted(cluster.nodes.items()):
+            parts = await read_breakdown(node.http_port) if node.alive else None
+            self.parts.setdefault(i, []).append(parts)
+            lines.append(f"      n{i} {'-' if parts is None else parts.describe()}")
+        return lines
 
     def summary(self, warm_up: int) -> list[str]:
         """Per node: the curve, and the longest-lived process's growth after `warm_up`
@@ -104,6 +116,10 @@ class RssCurve:
                     f"  after warm-up, longest-lived process: {len(longest)} reports, "
                     f"{longest[0]:.0f} -> {longest[-1]:.0f} MiB (max {max(longest):.0f})"
                 )
+            for name in PARTS.values():
+                values = [None if b is None else b.parts.get(name) for b in self.parts.get(i, [])]
+                if any(v is not None for v in values):
+                    lines.append(f"  {name}: {curve_text(name, values)}")
         return lines
 
 
@@ -171,6 +187,7 @@ class Soak:
                     counts = ",".join(f"{k}:{v}" for k, v in self.nemesis.counts.items() if v)
                     rss = self.rss.add(interval, self.cluster)
                     print(interval_line(interval, records, step, rss, counts), flush=True)
+                    print("\n".join(await self.rss.add_parts(self.cluster)), flush=True)
                     checks.start_soon(self.check_later, recorder, epoch)
             await self.cluster.wait_leader(timeout=30.0)
             await self.workload.final_reads(self.cluster.ids, timeout=60.0)

@@ -41,6 +41,7 @@ from seshat_trio.membership.state import retired_of, wanted_voters
 from seshat_trio.node.balancer import LeaderBalancer
 from seshat_trio.node.group_service import Forwarding, GroupService
 from seshat_trio.node.groups import GroupRouter
+from seshat_trio.node.memory import trace_memory
 from seshat_trio.node.metrics import NodeCollector, node_registry
 from seshat_trio.node.remote_group import RemoteGroup
 from seshat_trio.node.service import NodeService
@@ -204,6 +205,7 @@ async def serve_node(
     options = StoreOptions(
         block_cache_bytes=config.storage.block_cache_bytes,
         value_cache_bytes=config.storage.value_cache_bytes,
+        write_buffer_bytes=config.storage.write_buffer_bytes,
     )
     with Store.open(config.node.data_dir / "db", options) as store:
         stats = NodeStats(started_at=time.monotonic())
@@ -347,6 +349,7 @@ async def serve_node(
             peers=transport,
             committer=committer,
             value_cache=store.value_cache,
+            leveldb_memory=store.leveldb_memory_bytes,
             acl_denials=users.log.denied,
         )
         admin = AdminServer(
@@ -385,6 +388,8 @@ async def serve_node(
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(committer.run)
                 nursery.start_soon(run_sweep, store)
+                if config.node.memory_trace_s:
+                    nursery.start_soon(trace_memory, config.node.memory_trace_s)
                 await nursery.start(transport.run)
                 for driver in drivers.values():
                     await nursery.start(driver.run)

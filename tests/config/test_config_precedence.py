@@ -273,4 +273,4 @@ def test_registry_names_are_unique_and_derived() -> None:
     assert by_name["raft.heartbeat_ms"].env == "SESHAT_RAFT_HEARTBEAT_MS"
     assert by_name["raft.heartbeat_ms"].flag == "--heartbeat-ms"
     assert by_name["cluster.initial_members"].env == "SESHAT_CLUSTER_INITIAL_MEMBERS"
-    assert len(settings) == 54
+    assert len(settings) == 56

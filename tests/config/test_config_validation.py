@@ -263,6 +263,7 @@ def test_log_entries_and_messages_fit_their_bounds(
     ("key", "value", "message"),
     [
         ("storage.block_cache_bytes", "0", "must be > 0, got 0"),
+        ("storage.write_buffer_bytes", "0", "must be > 0, got 0"),
         ("storage.value_cache_bytes", "-1", "must be >= 0, got -1"),
     ],
 )

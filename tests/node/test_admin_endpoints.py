@@ -154,6 +154,7 @@ def make_endpoints(
         peers=transport,
         committer=FakeCommitter(CommitStats(rounds=7, inline_rounds=4, batches=9)),
         value_cache=cache,
+        leveldb_memory=lambda: 12345,
         clock=lambda: 42.0,
     )
     return (
@@ -279,6 +280,13 @@ def test_metrics_families_and_labels_parse() -> None:
     misses = families["seshat_value_cache_misses"]
     assert value(misses, "seshat_value_cache_misses_total") == 1
     assert value(families["seshat_value_cache_bytes"], "seshat_value_cache_bytes") > 0
+    assert value(families["seshat_value_cache_entries"], "seshat_value_cache_entries") == 1
+    leveldb = families["seshat_leveldb_memory_bytes"]
+    assert value(leveldb, "seshat_leveldb_memory_bytes") == 12345
+    blocks = families["seshat_python_allocated_blocks"]
+    assert value(blocks, "seshat_python_allocated_blocks") > 1000
+    assert value(families["seshat_malloc_in_use_bytes"], "seshat_malloc_in_use_bytes") > 0
+    assert value(families["seshat_malloc_free_bytes"], "seshat_malloc_free_bytes") >= 0
 
 
 def test_follower_exports_no_replication_lag() -> None:

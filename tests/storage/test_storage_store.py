@@ -17,6 +17,7 @@ from seshat_trio.storage import (
     StorageError,
     Store,
     StoredValue,
+    StoreOptions,
     WriteBatch,
     keys,
     records,
@@ -50,6 +51,25 @@ def test_new_store_is_empty(store: Store) -> None:
     assert store.get_value(1, b"k") is None
     assert store.get_system(0, "membership") is None
     assert store.log_size_bytes(1) == 0
+
+
+def test_leveldb_memory_counts_the_memtable(store: Store) -> None:
+    empty = store.leveldb_memory_bytes()
+    append(store, 1, 1, 1000)
+    assert store.leveldb_memory_bytes() - empty >= 1000 * len(b"e1000")
+
+
+@pytest.mark.parametrize(
+    ("buffer", "tables"), [(64 << 10, True), (StoreOptions().write_buffer_bytes, False)]
+)
+def test_write_buffer_bytes_bounds_the_memtable(tmp_path: Path, buffer: int, tables: bool) -> None:
+    """Over `write_buffer_bytes` of writes, LevelDB moves the memtable to a table file."""
+    with Store.open(tmp_path / "db", StoreOptions(write_buffer_bytes=buffer)) as store:
+        for lo in range(1, 2001, 100):  # 2000 entries of 100 bytes in 20 writes
+            batch = WriteBatch()
+            batch.append_log(1, [rec(i, bytes(100)) for i in range(lo, lo + 100)])
+            store.write(batch)
+    assert any(tmp_path.glob("db/*.ldb")) is tables
 
 
 def test_every_put_operation_reads_back(store: Store) -> None:

@@ -137,6 +137,13 @@ class NodeSection:
     log_format: LogFormat = attrs.field(
         default=LogFormat.KV, metadata=doc("log line format: key=value (logfmt) or one JSON object")
     )
+    memory_trace_s: int = attrs.field(
+        default=0,
+        metadata=doc(
+            "debugging: every this many seconds, log the source lines whose Python "
+            "allocations grew most (tracemalloc; costs CPU; 0: off)"
+        ),
+    )
 
 
 @attrs.frozen
@@ -259,6 +266,13 @@ class StorageSection:
     value_cache_bytes: int = attrs.field(
         default=335_544_320,
         metadata=doc("value records kept in memory for reads and applies; 0 turns it off"),
+    )
+    write_buffer_bytes: int = attrs.field(
+        default=33_554_432,
+        metadata=doc(
+            "LevelDB memtable: writes held in memory before they go to a table file (twice "
+            "this while one is written)"
+        ),
     )
 
 

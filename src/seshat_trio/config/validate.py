@@ -50,6 +50,8 @@ def check_node(node: NodeSection) -> Iterator[Problem]:
     for key in ("http_max_connections", "http_header_timeout_ms"):
         if (value := getattr(node, key)) <= 0:
             yield Problem(f"node.{key}", f"must be > 0, got {value}")
+    if node.memory_trace_s < 0:
+        yield Problem("node.memory_trace_s", f"must be >= 0, got {node.memory_trace_s}")
     if node.metrics_token_file is not None:
         try:
             read_token(node.metrics_token_file)
@@ -246,8 +248,9 @@ def check_data_dir(path: Path) -> Problem | None:
 
 
 def check_storage(storage: StorageSection) -> Iterator[Problem]:
-    if storage.block_cache_bytes <= 0:
-        yield Problem("storage.block_cache_bytes", f"must be > 0, got {storage.block_cache_bytes}")
+    for key in ("block_cache_bytes", "write_buffer_bytes"):
+        if (value := getattr(storage, key)) <= 0:
+            yield Problem(f"storage.{key}", f"must be > 0, got {value}")
     if storage.value_cache_bytes < 0:
         yield Problem("storage.value_cache_bytes", f"must be >= 0, got {storage.value_cache_bytes}")
 

@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from seshat_trio.histogram import Histogram
 from seshat_trio.memory_gauge import USED_MEMORY
+from seshat_trio.node.memory import malloc_stats, python_blocks
 from seshat_trio.node.stats import NodeStats
 from seshat_trio.raft import Role
 from seshat_trio.replication.driver import GroupStatus
@@ -77,6 +78,7 @@ class NodeCollector(Collector):
         peers: PeerSource,
         committer: CommitSource,
         value_cache: ValueCache,
+        leveldb_memory: Callable[[], int] = lambda: 0,
         acl_denials: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -87,6 +89,7 @@ class NodeCollector(Collector):
         self._peers = peers
         self._committer = committer
         self._value_cache = value_cache
+        self._leveldb_memory = leveldb_memory
         self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
@@ -95,6 +98,7 @@ class NodeCollector(Collector):
         yield from self._raft()
         yield from self._transport()
         yield from self._storage()
+        yield from self._memory()
 
     # -- node and clients ------------------------------------------------------------------
     def _node(self) -> Iterator[Metric]:
@@ -347,6 +351,36 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily(
             _n("value_cache_bytes"), "Estimated memory held by the value cache.", cache.size_bytes
         )
+
+    def _memory(self) -> Iterator[Metric]:
+        """What the resident memory holds (node/memory.py): the bounded parts beside RSS."""
+        parts: list[tuple[str, str, float]] = [
+            ("value_cache_entries", "Records held by the value cache.", len(self._value_cache)),
+            (
+                "leveldb_memory_bytes",
+                "LevelDB's estimate of its memtables and block cache.",
+                self._leveldb_memory(),
+            ),
+            (
+                "python_allocated_blocks",
+                "Memory blocks Python's allocators hold (about one per live small object).",
+                python_blocks(),
+            ),
+        ]
+        malloc = malloc_stats()
+        if malloc is not None:
+            parts.append(
+                ("malloc_in_use_bytes", "Bytes glibc malloc has handed out.", malloc.in_use)
+            )
+            parts.append(
+                (
+                    "malloc_free_bytes",
+                    "Bytes glibc malloc holds free (not returned to the system).",
+                    malloc.free,
+                )
+            )
+        for name, text, value in parts:
+            yield GaugeMetricFamily(_n(name), text, value)
 
 
 def _n(name: str) -> str:

@@ -58,7 +58,6 @@ _META_KEYS_KEPT = 4096
 # overlaps the value keys (log entries and values share one LevelDB), so without Bloom filters
 # a lookup probes each of them; a larger memtable keeps recent values out of the tables.
 _BLOOM_BITS_PER_KEY = 10
-_WRITE_BUFFER_BYTES = 32 << 20
 
 
 @attrs.frozen
@@ -69,6 +68,8 @@ class StoreOptions:
     # Holds about 1.2 million records of ~100 bytes (a 1,000,000-field hash): reading a
     # record from a LevelDB table costs several times a hit (docs/storage.md, "Value cache").
     value_cache_bytes: int = 320 << 20
+    # The memtable: LevelDB holds up to twice this while one is written to a table.
+    write_buffer_bytes: int = 32 << 20
 
 
 def _open_db(path: Path, options: StoreOptions) -> Any:
@@ -78,7 +79,7 @@ def _open_db(path: Path, options: StoreOptions) -> Any:
             str(path),
             create_if_missing=True,
             bloom_filter_bits=_BLOOM_BITS_PER_KEY,
-            write_buffer_size=_WRITE_BUFFER_BYTES,
+            write_buffer_size=options.write_buffer_bytes,
             lru_cache_size=options.block_cache_bytes,
         )
     except DB_ERRORS as exc:
@@ -122,6 +123,15 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def leveldb_memory_bytes(self) -> int:
+        """LevelDB's estimate of its own memory: memtables and block cache (no lock, as
+        reads: a synced write holds the lock through its fsync)."""
+        db = self._db
+        value: bytes | None = self._guard(
+            "read", lambda: db.get_property(b"leveldb.approximate-memory-usage")
+        )
+        return int(value) if value else 0
 
     def __enter__(self) -> Store:
         return self
