@@ -46,7 +46,7 @@ class Cluster:
         driver = RaftGroupDriver(
             raft_config=RaftConfig(group=GROUP, node_id=node_id),
             store=store,
-            committer=InlineCommitter(store),
+            committer=InlineCommitter(store, nursery),
             machine=KvStateMachine(store, GROUP),
             transport=self.network,
             initial_membership=Membership(voters=founders),

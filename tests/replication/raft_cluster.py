@@ -27,7 +27,7 @@ from seshat_trio.replication.commit_publisher import commit_publisher_for
 from seshat_trio.replication.driver import DriverSettings, PeerMessage, RaftGroupDriver
 from seshat_trio.replication.machine import StateMachine
 from seshat_trio.replication.ticker import Ticker
-from seshat_trio.storage import Store, WriteBatch
+from seshat_trio.storage import StorageError, Store, WriteBatch
 from seshat_trio.system.machine import SystemStateMachine
 
 T = TypeVar("T")
@@ -44,10 +44,12 @@ async def inline(fn: Callable[[], T]) -> T:
 
 class InlineCommitter:
     """Writes each batch at once. Unsynced: the tests' crashes keep the process (and the
-    OS page cache), so an fsync would add time and prove nothing here."""
+    OS page cache), so an fsync would add time and prove nothing here. A `submit`ted batch
+    is written by a task of `nursery` (the node's: a crash cancels it, unwritten)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, nursery: trio.Nursery | None = None) -> None:
         self.store = store
+        self.nursery = nursery
         self.gate: trio.Event | None = None  # set: commits wait for it (a stalled disk)
 
     async def commit(self, batch: WriteBatch) -> None:
@@ -62,6 +64,20 @@ class InlineCommitter:
             return False
         self.store.write(batch, sync=False)
         return True
+
+    def submit(self, batch: WriteBatch, written: Callable[[StorageError | None], None]) -> None:
+        assert self.nursery is not None
+        self.nursery.start_soon(self._submitted, batch, written)
+
+    async def _submitted(
+        self, batch: WriteBatch, written: Callable[[StorageError | None], None]
+    ) -> None:
+        try:
+            await self.commit(batch)
+        except StorageError as exc:
+            written(exc)
+            return
+        written(None)
 
 
 class Network:
@@ -130,6 +146,7 @@ class Node:
     async def _run(self, *, task_status: trio.TaskStatus[None]) -> None:
         with self.scope:
             async with trio.open_nursery() as nursery:
+                self.committer.nursery = nursery
                 await nursery.start(self.driver.run)
                 nursery.start_soon(Ticker(self.settings.tick_seconds, [self.driver]).run)
                 if self.publish_commits:

@@ -153,3 +153,40 @@ async def test_a_leadership_transfer_proposes_the_held_writes_first(
         assert leader.driver.status().last_index == in_flight + 1
         acks["lost"] = False
         assert (await first, await held) == (OK, OK)
+
+
+class _LoopSteps(trio.abc.Instrument):
+    """Counts the scheduler steps of the drivers' tasks (`run`: the Ready loop)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task.name.endswith("RaftGroupDriver.run"):
+            self.steps += 1
+
+
+async def test_writes_held_behind_a_round_do_not_wake_the_ready_loop(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    """The first held write wakes the loop (into its hold); the ones after it wait for the
+    round's commit without a Ready-loop pass each."""
+    settings = attrs.evolve(FAST, one_round_in_flight=True)
+    async with _leader_with_lost_acks(tmp_path, settings) as (_, leader, acks):
+        acks["lost"] = True
+        first = leader.driver.propose(set_op(b"a", b"1"))
+        await trio.testing.wait_all_tasks_blocked()
+        later = [leader.driver.propose(set_op(b"b", b"0"))]
+        await trio.testing.wait_all_tasks_blocked()
+        counter = _LoopSteps()
+        trio.lowlevel.add_instrument(counter)
+        try:
+            for i in range(5):
+                later.append(leader.driver.propose(set_op(b"b", b"%d" % (i + 1))))
+                await trio.testing.wait_all_tasks_blocked()
+        finally:
+            trio.lowlevel.remove_instrument(counter)
+        assert counter.steps == 0
+        acks["lost"] = False
+        assert await first == OK
+        assert [await pending for pending in later] == [OK] * 6

@@ -1,5 +1,6 @@
 """GroupCommitter merges concurrent commits into few synced rounds and reports failures."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,88 @@ class FailingLogStore(Store):
             if isinstance(op, AppendLog) and any(r.data == b"z" for r in op.records):
                 raise StorageError("write failed on store /nowhere: disk full: injected")
         super().write(batch, sync)
+
+
+async def test_submitted_batches_are_reported_to_their_callbacks(tmp_path: Path) -> None:
+    """`submit` never calls back from within the call; each callback learns its round's
+    outcome; a batch submitted from a callback joins the round started right after it; a
+    callback that raises is logged and the committer carries on."""
+    path = tmp_path / "db"
+    Store.open(path).close()
+    store = FailingStore(path, __import__("plyvel").DB(str(path)))
+    committer = GroupCommitter(store, gather=True)
+    told: list[tuple[bytes, str | None]] = []
+
+    def written(
+        key: bytes, then: WriteBatch | None = None
+    ) -> Callable[[StorageError | None], None]:
+        def callback(error: StorageError | None) -> None:
+            told.append((key, None if error is None else str(error)))
+            if then is not None:
+                committer.submit(then, written(b"then"))
+            if key == b"raise":
+                raise RuntimeError("a broken callback")
+
+        return callback
+
+    async def reported(count: int) -> None:  # the writer is a thread: poll
+        with trio.fail_after(10):
+            while len(told) < count:
+                await trio.sleep(0.001)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(committer.run)
+            await trio.testing.wait_all_tasks_blocked()
+            committer.submit(put(b"a"), written(b"a", then=put(b"b")))
+            committer.submit(put(b"raise"), written(b"raise"))
+            assert told == []
+            await reported(3)
+            committer.submit(put(b"bad"), written(b"bad"))
+            await reported(4)
+            await committer.commit(put(b"c"))  # the committer still serves
+            nursery.cancel_scope.cancel()
+    finally:
+        store.close()
+    assert told == [
+        (b"a", None),
+        (b"raise", None),
+        (b"then", None),
+        (b"bad", "write failed on store /nowhere: disk full: injected"),
+    ]
+    # a+raise, then (started as the first round reported), bad, c
+    assert (committer.stats.rounds, committer.stats.batches) == (4, 5)
+    with Store.open(path) as reopened:
+        assert sorted(k for k, _ in reopened.iter_values(1)) == [b"a", b"b", b"c", b"raise"]
+
+
+async def test_a_submitted_batch_pending_when_the_committer_stops_is_reported(
+    store: Store,
+) -> None:
+    committer = GroupCommitter(store)
+    told: list[StorageError | None] = []
+    committer.submit(put(b"x"), told.append)  # queued: the committer never started
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await committer.run()
+    assert [str(error) for error in told] == [
+        "the group committer stopped before this batch was written"
+    ]
+    assert store.get_value(1, b"x") is None
+
+
+async def test_a_small_gathered_round_on_an_idle_loop_syncs_inline(store: Store) -> None:
+    """Two groups' small batches submitted in one pass share one round, which the
+    committer's task writes on the event loop: nothing else was runnable."""
+    committer = GroupCommitter(store, gather=True)
+    told: list[StorageError | None] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(committer.run)
+        await trio.testing.wait_all_tasks_blocked()
+        committer.submit(append(1, b"x"), told.append)
+        committer.submit(append(2, b"y"), told.append)
+        await trio.testing.wait_all_tasks_blocked()  # no thread to wait for
+        assert told == [None, None]
+        nursery.cancel_scope.cancel()
+    assert (committer.stats.rounds, committer.stats.inline_rounds) == (1, 1)
+    assert [record.index for record in store.log_entries(1, 1, 3)] == [1, 2]

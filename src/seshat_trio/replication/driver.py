@@ -20,8 +20,10 @@ follower. Time comes from outside: the node's one `Ticker` (replication/ticker.p
 
 A Ready that a tick or a peer message produces is handled where it appears (`_react`), in
 the same steps, when its write needs no wait (none, an unsynced one, or a synced one the
-committer makes at once on an idle node); the loop is woken only to finish one whose write
-must wait, to compact, or to propose.
+committer makes at once on an idle node); a synced write that must wait is handed to the
+committer (`submit`) and the Ready finishes in the callback of its round (`_written`), which
+then looks for the next Ready as `_react` does. The loop is woken only to install a
+snapshot, to compact, or to propose; it waits while a handed-over write is out.
 
 Rules this module lives by:
 - `deliver()` (called by the transport) and `propose()` never block: they step the core or
@@ -112,6 +114,11 @@ class Committer(Protocol):
 
     def commit_now(self, batch: WriteBatch) -> bool:
         """Write `batch` durably without waiting, if that can be done; False: `commit` it."""
+        ...
+
+    def submit(self, batch: WriteBatch, written: Callable[[StorageError | None], None]) -> None:
+        """Write `batch` durably, then call `written` with None or the failure: later, on
+        the Trio thread, never from within this call."""
         ...
 
 
@@ -290,6 +297,9 @@ class RaftGroupDriver:
         self._hold_until: float | None = None
         # A Ready `_react` started whose write must wait: the loop ends it.
         self._taken: _Started | None = None
+        # A Ready whose synced write was handed to the committer (`_submit`): until its
+        # callback, no other Ready can start and the loop has nothing to do.
+        self._writing = False
         self._compact_due = False  # `_react` ended a Ready after which the log may compact
         self._failure: Exception | None = None  # raised by the loop: `_react` failed
         # The node's publisher of commit indexes owed to idle followers (None: only Appends
@@ -404,7 +414,11 @@ class RaftGroupDriver:
             raise ServiceError("TRYAGAIN a leadership transfer is in progress; retry")
         pending = PendingReply(self._deadlines)
         self._queued.append((command, pending))
-        self._wake()
+        if len(self._queued) == 1 or not self._holds_proposals():
+            # The first queued write wakes the loop (into its hold, if held); the ones
+            # held behind it are proposed by the pass that the round's commit or the
+            # hold's end brings: a wake for each would be a pass with nothing to do.
+            self._wake()
         return pending
 
     async def hand_over_leadership(self, timeout: float) -> bool:
@@ -494,6 +508,12 @@ class RaftGroupDriver:
         self._wake()
 
     def _wake(self) -> None:
+        if not self._writing:  # else `_written` looks for work when the write is done
+            self._wakeup.set()
+
+    def _fail(self, exc: Exception) -> None:
+        """The group fails as if its loop had raised `exc` (see `run`)."""
+        self._failure = exc
         self._wakeup.set()
 
     # -- tasks -----------------------------------------------------------------------------
@@ -580,28 +600,20 @@ class RaftGroupDriver:
             try:
                 started = self._start_ready(ready)
                 if not self._persist_now(started):
-                    self._taken = started
-                    self._wake()
+                    if ready.snapshot is None:
+                        self._submit(started)
+                    else:
+                        self._taken = started
+                        self._wake()
                     return
                 self._end_ready(started)
                 self._note_round_end()  # as the loop's next pass would
             except Exception as exc:
-                # The group fails as if its loop had raised (see `run`).
-                self._failure = exc
-                self._wake()
+                self._fail(exc)
                 return
-            if self._compaction_due():
-                self._compact_due = True
+            self._ended()
+            if core.has_ready():
                 self._wake()
-            elif core.has_ready():
-                self._wake()
-            publisher = self.commit_publisher
-            if publisher is not None:
-                if core.commit_unpublished():
-                    publisher.due(self)
-                else:
-                    publisher.busy(self)
-            self._note_changed()
             return
         self._readys += 1
         for msg in ready.messages:
@@ -612,6 +624,49 @@ class RaftGroupDriver:
         core.advance(ready)
         # `wait_changed` callers poll on Readys (some retry on any news): this is one.
         self._note_changed()
+
+    def _ended(self) -> None:
+        """After a Ready `_react` or `_written` ended: what the idle loop would do next."""
+        core = self._core
+        if self._compaction_due():
+            self._compact_due = True
+            self._wake()
+        publisher = self.commit_publisher
+        if publisher is not None:
+            if core.commit_unpublished():
+                publisher.due(self)
+            else:
+                publisher.busy(self)
+        self._note_changed()
+
+    def _submit(self, started: _Started) -> None:
+        """Hand a started Ready's synced write to the committer; `_written` ends it."""
+        assert started.batch is not None
+        self._writing = True
+        self._committer.submit(started.batch, partial(self._written, started))
+
+    def _written(self, started: _Started, error: StorageError | None) -> None:
+        """The committer's report on a `_submit`ted write (a callback on the Trio thread,
+        where an exception would end the run: every failure ends the group instead). The
+        Ready ends as in `_react`, then the next one is looked for: a follower's next
+        Append, stepped during this write's fsync, is written in the next round."""
+        self._writing = False
+        if not self._running:
+            return  # stopped meanwhile: the Ready is never advanced, as in a crash
+        if error is not None:
+            self._fail(StorageError(str(error)))
+            return
+        try:
+            self._end_ready(started)
+            self._note_round_end()
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self._ended()
+        try:
+            self._react()
+        except Exception as exc:
+            self._fail(exc)
 
     async def _receive_chunks(self) -> None:
         async for chunk in self._chunks_out:
@@ -634,6 +689,9 @@ class RaftGroupDriver:
             self._wakeup = trio.Event()
             if self._failure is not None:
                 raise self._failure
+            if self._writing:  # `_written` wakes the loop when it has work
+                await self._wakeup.wait()
+                continue
             if self._compact_due:
                 self._compact_due = False
                 await self._maybe_compact()
@@ -795,9 +853,15 @@ class RaftGroupDriver:
         return _Started(ready, batch, rest)
 
     async def _finish_ready(self, started: _Started) -> None:
-        """A started Ready's write and what follows it, on the Ready loop."""
-        if not self._persist_now(started):
-            await self._persist(started)
+        """A started Ready's write and what follows it, on the Ready loop; a synced write
+        that must wait is handed to the committer and `_written` ends the Ready."""
+        snapshot = started.ready.snapshot
+        if snapshot is not None:
+            assert started.batch is not None
+            await self._install(snapshot, started.batch)
+        elif not self._persist_now(started):
+            self._submit(started)
+            return
         self._end_ready(started)
         await self._maybe_compact()
         self._note_changed()
@@ -866,7 +930,7 @@ class RaftGroupDriver:
 
     # -- persistence and snapshot install --------------------------------------------------
     def _persist_now(self, started: _Started) -> bool:
-        """Write the Ready's batch if that needs no wait; False: `_persist` must."""
+        """Write the Ready's batch if that needs no wait; False: `_submit` (or `_install`)."""
         ready, batch = started.ready, started.batch
         if ready.snapshot is not None:
             return False
@@ -878,15 +942,6 @@ class RaftGroupDriver:
         # ordered before the applies that follow).
         self._store.write(batch, sync=False)
         return True
-
-    async def _persist(self, started: _Started) -> None:
-        """The write `_persist_now` could not make: a synced round, or a snapshot install."""
-        ready, batch = started.ready, started.batch
-        assert batch is not None
-        if ready.snapshot is not None:
-            await self._install(ready.snapshot, batch)
-        else:
-            await self._committer.commit(batch)
 
     def _drop_declined_snapshot(self) -> None:
         declined = self._receiver.drop_declined(self._readys)

@@ -20,12 +20,18 @@ and their batches share that round's fsync instead of the second waiting behind 
 nothing to gather and a round starts at once.
 
 A round of one small batch on an idle event loop (no round in flight, nothing queued, no
-task runnable: a follower's single-write Append at `-c 1`) is written and synced on the
-event loop itself instead: nothing else was waiting to run, and the two thread hand-offs
+task runnable: a follower's single-write Append at `-c 1`), or a small gathered round the
+committer's task starts with nothing else runnable, is written and synced on the event
+loop itself instead: nothing else was waiting to run, and the two thread hand-offs
 (the queue, the Trio token and a scheduler pass to wake the waiter) cost more than the loop
 could have done meanwhile. The batch is just as durable when `commit` returns; anything
 that becomes runnable during the sync waits for it, which is why the round must be small
 and the loop idle (docs/performance.md, round 6).
+
+`submit` queues a batch like `commit` without a task waiting on it: its callback runs on
+the Trio thread when the round is reported, before the next round starts (so what the
+callback submits joins that round). A Raft group's Ready handed over this way finishes
+there, without a Ready-loop pass before and after its write (replication/driver.py).
 
 Visibility without durability is `Store.write(batch, sync=False)`; `sync()` is a barrier
 that returns once everything written before it is on disk (a synced LevelDB write syncs
@@ -70,11 +76,16 @@ class CommitStats:
         return self.batches / self.rounds if self.rounds else 0.0
 
 
+# Told the outcome of a submitted batch's round: None once durable, else its failure.
+Written = Callable[[StorageError | None], None]
+
+
 @attrs.define(slots=True, eq=False)
 class _Waiter:
     batch: WriteBatch
     done: trio.Event = attrs.field(factory=trio.Event)
     error: StorageError | None = None
+    written: Written | None = None  # `submit`: told instead of `done` being waited on
 
 
 log = get_logger(__name__)
@@ -155,6 +166,19 @@ class GroupCommitter:
         self._write_inline(batch)
         return True
 
+    def submit(self, batch: WriteBatch, written: Written) -> None:
+        """Queue `batch` for a synced round as `commit` does, without waiting: `written`
+        is called on the Trio thread once the round was reported (never from within this
+        call). An exception it raises is logged, never raised. Without `gather`, a small
+        batch on an idle node is left to the committer's task, which writes it on the
+        event loop if the node is still idle (what `commit` would have done at once)."""
+        idle = self._idle() and _small(batch)
+        self._queue.append(_Waiter(batch, written=written))
+        if self._gather or idle:
+            self._kick.set()
+        else:
+            self._start_round()
+
     def _write_inline(self, batch: WriteBatch) -> None:
         # No checkpoint on this path: the caller's next wait yields to the scheduler.
         waiter = _Waiter(batch)
@@ -180,7 +204,7 @@ class GroupCommitter:
             while True:
                 await self._kick.wait()
                 self._kick = trio.Event()
-                self._start_round()
+                self._start_round(inline_if_idle=True)
         finally:
             self._running = False
             # A round handed to the disk still reports to its waiters, even while the
@@ -191,10 +215,8 @@ class GroupCommitter:
             self._rounds.put(None)
             writer.join()
             stopped = StorageError("the group committer stopped before this batch was written")
-            for waiter in self._queue:
-                waiter.error = stopped
-                waiter.done.set()
-            self._queue = []
+            queued, self._queue = self._queue, []
+            self._report(queued, stopped)
 
     def _idle(self) -> bool:
         """Nothing to overlap a sync with: no round in flight or queued, no task runnable."""
@@ -202,14 +224,20 @@ class GroupCommitter:
             self._running and self._in_flight is None and not self._queue and runnable_tasks() == 0
         )
 
-    def _start_round(self) -> None:
+    def _start_round(self, *, inline_if_idle: bool = False) -> None:
         """Hand every queued batch to the writer as one round, unless one is in flight
-        (batches queued meanwhile form the next round, started when it reports)."""
+        (batches queued meanwhile form the next round, started when it reports). With
+        `inline_if_idle` (the committer's task, gathering) a small round with nothing else
+        runnable is written on the event loop, as `commit` writes one small batch."""
         if not self._running or self._in_flight is not None or not self._queue:
             return
         self._in_flight, self._queue = self._queue, []
         self._round_done = trio.Event()
-        self._rounds.put(WriteBatch.merged(waiter.batch for waiter in self._in_flight))
+        batch = WriteBatch.merged(waiter.batch for waiter in self._in_flight)
+        if inline_if_idle and runnable_tasks() == 0 and _small(batch):
+            self._finished(*self._write(batch), inline=True)
+            return
+        self._rounds.put(batch)
 
     def _writer(self) -> None:
         """The writer thread: one synced write per round, its outcome back on the loop."""
@@ -240,10 +268,9 @@ class GroupCommitter:
         self.stats.inline_rounds += inline
         self.stats.batches += len(round_)
         self.stats.max_batches_per_round = max(self.stats.max_batches_per_round, len(round_))
-        for waiter in round_:
-            waiter.error = error
-            waiter.done.set()
         self._round_done.set()
+        # Before the next round starts: what the submitters' callbacks write joins it.
+        self._report(round_, error)
         self._start_round()
         if self._on_round is not None:
             # This runs as a run_sync_soon callback, where an exception would end the whole
@@ -252,3 +279,17 @@ class GroupCommitter:
                 self._on_round(len(round_), seconds)
             except Exception:
                 log.exception("commit_round_observer_failed")
+
+    @staticmethod
+    def _report(waiters: list[_Waiter], error: StorageError | None) -> None:
+        """Tell each waiter its round's outcome: wake `commit`, or call `submit`'s callback
+        (logged, never raised: this runs where an exception would end the Trio run)."""
+        for waiter in waiters:
+            waiter.error = error
+            if waiter.written is None:
+                waiter.done.set()
+                continue
+            try:
+                waiter.written(error)
+            except Exception:
+                log.exception("commit_callback_failed")
