@@ -15,6 +15,8 @@ import attrs
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
+from chaos.process import status_kb
+
 #: Gauge (without the `seshat_` prefix) -> short column name in the report.
 PARTS = {
     "value_cache_bytes": "vcache",
@@ -68,12 +70,8 @@ def parse_breakdown(exposition: str) -> Breakdown:
 
 def parse_status(status: str) -> dict[str, float]:
     """The RSS_PARTS of a /proc/PID/status text, in bytes."""
-    parts: dict[str, float] = {}
-    for line in status.splitlines():
-        field, _, rest = line.partition(":")
-        if field in RSS_PARTS:
-            parts[RSS_PARTS[field]] = int(rest.split()[0]) * 1024
-    return parts
+    sizes = status_kb(status)
+    return {name: sizes[field] * 1024 for field, name in RSS_PARTS.items() if field in sizes}
 
 
 def _fetch(http_port: int) -> str:

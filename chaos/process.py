@@ -24,6 +24,17 @@ COMMON_FLAGS = ("--request-timeout-ms", "3000")
 INFO_TIMEOUT = 2.0
 
 
+def status_kb(status: str) -> dict[str, int]:
+    """The sizes of a /proc/PID/status text (`VmRSS:  1234 kB` lines), in KiB by field."""
+    sizes: dict[str, int] = {}
+    for line in status.splitlines():
+        field, _, rest = line.partition(":")
+        value = rest.split()
+        if len(value) == 2 and value[1] == "kB":
+            sizes[field] = int(value[0])
+    return sizes
+
+
 class NodeProcess:
     """A cluster member with a fixed id, ports and data dir across restarts."""
 
@@ -119,10 +130,7 @@ class NodeProcess:
             status = Path(f"/proc/{self.pid}/status").read_text()
         except OSError:
             return None
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return None
+        return status_kb(status).get("VmRSS")
 
     async def call(self, *args: bytes | str | int, timeout: float = INFO_TIMEOUT) -> object:
         """One command on a fresh connection; raises on timeout or connection errors."""

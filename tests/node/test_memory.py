@@ -10,6 +10,7 @@ import pytest
 import trio
 import trio.testing
 from chaos.memory import Breakdown, curve_text, parse_breakdown, parse_status
+from chaos.process import status_kb
 
 from seshat_trio.node.memory import growth_lines, malloc_stats, trace_memory
 
@@ -45,6 +46,12 @@ def test_soak_splits_rss_into_anonymous_and_file_pages() -> None:
     assert parse_status(status) == {"anon": 48868 * 1024, "file": 19668 * 1024}
     parts = Breakdown({**parse_status(status), "leveldb": 2**20})
     assert parts.describe() == "anon 47.7MiB file 19.2MiB leveldb 1.0MiB"
+    # The soak's RSS column and its parts come from one parse of the same file.
+    assert status_kb(status + "Threads:\t9\n") == {
+        "VmRSS": 68536,
+        "RssAnon": 48868,
+        "RssFile": 19668,
+    }
 
 
 def test_soak_reads_the_parts_and_ignores_the_rest() -> None:
