@@ -14,21 +14,16 @@ import binascii
 SLOT_COUNT = 16384
 
 
-def hash_tag(key: bytes) -> bytes:
-    """The part of `key` that decides its slot (the whole key when there is no usable tag)."""
+def key_slot(key: bytes) -> int:
+    """The hash slot of `key`, in range(SLOT_COUNT)."""
+    # Only the part of the key inside its tag counts, if it has a usable one. Every stored
+    # key is slotted on every node that applies it, so this is one call, not two (`find`,
+    # not `in`: a bytes `in` first tries the operand as an integer and raises).
     start = key.find(b"{")
     if start != -1:
         end = key.find(b"}", start + 1)
         if end > start + 1:
-            return key[start + 1 : end]
-    return key
-
-
-def key_slot(key: bytes) -> int:
-    """The hash slot of `key`, in range(SLOT_COUNT)."""
+            key = key[start + 1 : end]
     # crc_hqx is CRC-16/CCITT with the caller's initial value: with 0 it is XMODEM, the
-    # variant Redis Cluster uses. Every stored key is slotted, so a key without `{` skips a
-    # call (`find`, not `in`: a bytes `in` first tries the operand as an integer and raises).
-    if key.find(b"{") != -1:
-        key = hash_tag(key)
+    # variant Redis Cluster uses.
     return binascii.crc_hqx(key, 0) & (SLOT_COUNT - 1)

@@ -177,6 +177,13 @@ def test_garbage_is_codec_error(garbage: bytes) -> None:
     assert type(decoded) in MESSAGE_TYPES
 
 
+def test_empty_and_partial_word_frames_are_codec_errors() -> None:
+    frame = encode(AppendResp(group=1, src=1, dst=2, term=1, success=True, index=3))
+    for bad in (b"", frame[:-3], frame + b"\0"):
+        with pytest.raises(CodecError):
+            decode(bad)
+
+
 @settings(max_examples=200)
 @given(st.sampled_from(list(STRATEGIES)), st.data())
 def test_corrupted_valid_frames_decode_or_codec_error(cls: type, data: st.DataObject) -> None:

@@ -414,10 +414,11 @@ class RaftGroupDriver:
             raise ServiceError("TRYAGAIN a leadership transfer is in progress; retry")
         pending = PendingReply(self._deadlines)
         self._queued.append((command, pending))
-        if len(self._queued) == 1 or not self._holds_proposals():
+        if len(self._queued) == 1 or (not self._wakeup.is_set() and not self._holds_proposals()):
             # The first queued write wakes the loop (into its hold, if held); the ones
             # held behind it are proposed by the pass that the round's commit or the
-            # hold's end brings: a wake for each would be a pass with nothing to do.
+            # hold's end brings: a wake for each would be a pass with nothing to do (and
+            # once the loop is woken, there is nothing to decide).
             self._wake()
         return pending
 

@@ -183,26 +183,35 @@ _DECODE_FAILURES = (
 
 def decode(frame: bytes) -> WireMessage:
     """The message in one Envelope frame; CodecError for anything that is not one."""
+    if len(frame) % 8:  # the reader below would ignore a partial last word
+        raise CodecError(f"undecodable frame ({len(frame)} bytes): not a whole number of words")
     traversal = _TRAVERSAL_FACTOR * (len(frame) // 8) + _TRAVERSAL_SLACK_WORDS
     try:
-        with _Envelope.from_bytes(
-            frame, traversal_limit_in_words=traversal, nesting_limit=_NESTING_LIMIT
-        ) as envelope:
-            # `_which_str` and `_get` are what `which()` and attribute access call, minus
-            # a Python-level dispatch each (~0.7 us per field read, several per message).
-            member = envelope._which_str()
-            kind = _BY_MEMBER[member]
-            inner = envelope._get(member)
-            values = {
-                field.attr: (
-                    inner._get(field.wire)
-                    if field.from_wire is None
-                    else field.from_wire(inner._get(field.wire))
-                )
-                for field in kind.fields
-            }
+        # `read_multiple_bytes` reads the first message straight from the frame; `from_bytes`
+        # does the same through a Python-level context manager (~2 us more per frame).
+        # The reader keeps the frame alive while the fields are read out.
+        envelope = next(
+            _Envelope.read_multiple_bytes(
+                frame, traversal_limit_in_words=traversal, nesting_limit=_NESTING_LIMIT
+            )
+        )
+        # `_which_str` and `_get` are what `which()` and attribute access call, minus
+        # a Python-level dispatch each (~0.7 us per field read, several per message).
+        member = envelope._which_str()
+        kind = _BY_MEMBER[member]
+        inner = envelope._get(member)
+        values = {
+            field.attr: (
+                inner._get(field.wire)
+                if field.from_wire is None
+                else field.from_wire(inner._get(field.wire))
+            )
+            for field in kind.fields
+        }
         return kind.build(**values)
     except CodecError:
         raise
+    except StopIteration as exc:  # the reader found no message at all (an empty frame)
+        raise CodecError(f"undecodable frame ({len(frame)} bytes): no message") from exc
     except _DECODE_FAILURES as exc:
         raise CodecError(f"undecodable frame ({len(frame)} bytes): {exc}") from exc
