@@ -39,7 +39,7 @@ async def test_replies_fail_at_their_deadline_and_resolved_ones_are_forgotten() 
     deadlines = WriteDeadlines()
     replies = [PendingReply(deadlines) for _ in range(4)]
     for pending, at in zip(replies, (1.0, 2.0, 3.0, 4.0), strict=True):
-        assert pending.expire_at(at, LATE)
+        assert pending.expire_at(at, lambda: LATE)
     replies[1].resolve(())
     deadlines.expire(0.5)
     assert await outcomes(replies) == ["waiting", "resolved", "waiting", "waiting"]
@@ -57,7 +57,7 @@ async def test_replies_fail_at_their_deadline_and_resolved_ones_are_forgotten() 
 async def test_a_reply_nobody_set_a_deadline_on_holds_up_no_other() -> None:
     deadlines = WriteDeadlines()
     unwatched, watched = PendingReply(deadlines), PendingReply(deadlines)
-    assert watched.expire_at(1.0, LATE)  # proposed after `unwatched`, which no one bounds
+    assert watched.expire_at(1.0, lambda: LATE)  # proposed after `unwatched`, which no one bounds
     deadlines.expire(1.0)
     assert await outcomes([unwatched, watched]) == ["waiting", "TIMEOUT late"]
     assert len(deadlines) == 0
@@ -66,8 +66,8 @@ async def test_a_reply_nobody_set_a_deadline_on_holds_up_no_other() -> None:
 async def test_a_reply_no_driver_keeps_is_left_to_its_waiter() -> None:
     resolved = PendingReply(WriteDeadlines())
     resolved.resolve(())
-    assert resolved.expire_at(1.0, LATE)  # kept: there is nothing left to bound
-    assert not PendingReply().expire_at(1.0, LATE)
+    assert resolved.expire_at(1.0, lambda: LATE)  # kept: there is nothing left to bound
+    assert not PendingReply().expire_at(1.0, lambda: LATE)
 
 
 async def test_a_cut_off_leader_answers_a_write_late_within_a_tick_of_its_deadline(
@@ -78,7 +78,7 @@ async def test_a_cut_off_leader_answers_a_write_late_within_a_tick_of_its_deadli
         cluster.network.isolated.update(i for i in IDS if i != leader.node_id)
         pending = leader.driver.propose(set_op(b"k", b"v"))
         deadline = trio.current_time() + FAST.tick_seconds * 3.5
-        pending.expire_at(deadline, LATE)
+        pending.expire_at(deadline, lambda: LATE)
         with pytest.raises(OutcomeUnknownError) as info:
             await pending
         assert info.value is LATE

@@ -23,8 +23,10 @@ this node waits here and pops through writes (seshat_trio.blocking).
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Awaitable, Coroutine, Sequence
+from typing import Any
 
 import trio
 
@@ -78,6 +80,8 @@ from seshat_trio.slots import key_slot
 
 # Tries to propose locally while leadership settles on this node before forwarding.
 LOCAL_ATTEMPTS = 3
+# The scope of a wait the driver's ticks bound already: one reusable (stateless) context.
+_UNSCOPED = contextlib.nullcontext()
 MOVED_WHILE_FORWARDED = ErrorReply(errors.MOVED_WHILE_FORWARDED)
 
 
@@ -327,13 +331,13 @@ class _Pipeline:
         # scope costs ~5 us per client read (docs/performance.md, round 8).
         timeout_s = self.ctx.config.limits.request_timeout_s
         deadline = trio.current_time() + timeout_s
-        late = OutcomeUnknownError.deadline_passed(timeout_s)
+        late = functools.partial(OutcomeUnknownError.deadline_passed, timeout_s)
         kept = True
         for _, result in submitted:
             if not (isinstance(result, PendingReply) and result.expire_at(deadline, late)):
                 kept = False
         settled = 0
-        with contextlib.nullcontext() if kept else trio.move_on_at(deadline):
+        with _UNSCOPED if kept else trio.move_on_at(deadline):
             for index, result in submitted:
                 try:
                     outcome = await result
@@ -347,7 +351,7 @@ class _Pipeline:
                     self.replies[index] = outcome[0] if len(outcome) == 1 else list(outcome)
                 settled += 1
         if settled < len(submitted):
-            late_reply = ErrorReply(late.message)
+            late_reply = ErrorReply(late().message)
             for index, result in submitted[settled:]:
                 self.replies[index] = (
                     behind_writes.NOT_CONFIRMED if index in self._read_slots else late_reply
@@ -380,17 +384,26 @@ class _Pipeline:
         self.replies[self._forward_slot] = RawReplies(payload, len(run))
 
 
-async def execute(ctx: CommandContext, commands: list[list[bytes]]) -> list[Reply]:
+def execute(ctx: CommandContext, commands: list[list[bytes]]) -> Coroutine[Any, Any, list[Reply]]:
     """Execute `commands` (one client read) and return their replies, in order.
 
     A forwarded run of writes comes back as one `RawReplies` entry. Stops after a command
     that closes the connection (QUIT). Under CLIENT REPLY OFF or SKIP (or a read that
     changes it) commands run one at a time and the silenced ones answer nothing (an empty
     `RawReplies`), pushes excepted, as in Redis.
+
+    The executing coroutine itself, not one awaiting it: a frame less to resume at each of
+    a request's waits (its read barrier, its write's reply).
     """
     client = ctx.client
     if not (client.reply_off or client.reply_skip) and not any(map(_sets_reply, commands)):
-        return await _execute(ctx, commands)
+        return _execute(ctx, commands)
+    return _execute_replying(ctx, commands)
+
+
+async def _execute_replying(ctx: CommandContext, commands: list[list[bytes]]) -> list[Reply]:
+    """`execute` one command at a time, as CLIENT REPLY OFF or SKIP may silence each."""
+    client = ctx.client
     replies: list[Reply] = []
     for argv in commands:
         silent = clients.quiet(client)

@@ -162,9 +162,13 @@ def write(
     parse: Callable[[Args], P | ErrorReply],
     run: Callable[[WritableView, P], Reply],
     row: Row | None,
+    *,
+    check: Callable[[Args], ErrorReply | None] | None = None,
 ) -> None:
+    """`check`: the command's own check before proposing, where one is cheaper than
+    parsing (it must refuse exactly what `parse` refuses)."""
     key = _register(name)
-    WRITES[key] = WriteCommand(key, _check(parse), _executor(parse, run), row)
+    WRITES[key] = WriteCommand(key, check or _check(parse), _executor(parse, run), row)
 
 
 def args_as_is(args: Args) -> Args:

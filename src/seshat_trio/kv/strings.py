@@ -104,6 +104,15 @@ class SetArgs:
     command: str = "set"  # named in an expiry error (SETEX, PSETEX)
 
 
+def check_set(args: Args) -> ErrorReply | None:
+    """SET's check before proposing: a plain SET key value has nothing to refuse, so the
+    leader builds no `SetArgs` (eight frozen fields) only to drop it."""
+    if len(args) == 2:
+        return None
+    parsed = parse_set(args)
+    return parsed if isinstance(parsed, ErrorReply) else None
+
+
 def _takes_expiry(option: bytes, taken: bytes | None) -> bool:
     """Whether expiry `option` may come now: Redis refuses mixing EX, PX, EXAT and PXAT,
     but the same one again is accepted and the last one counts."""
@@ -419,7 +428,7 @@ registry.read("substr", parse_range, getrange, row(
     "Returns a substring from a string value."))
 registry.write("set", parse_set, set_, row(
     -3, "write denyoom", ONE, "1.0.0", "O(1)", "Sets the string value of a key.",
-    keys_proc=set_keys))
+    keys_proc=set_keys), check=check_set)
 registry.write("setnx", parse_setnx, setnx, row(
     3, "write denyoom fast", ONE, "1.0.0", "O(1)",
     "Set the string value of a key only when the key doesn't exist.", access=("OW insert",)))

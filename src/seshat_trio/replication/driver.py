@@ -44,9 +44,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import trio
@@ -444,12 +444,13 @@ class RaftGroupDriver:
         self._log.info("leadership_handover", term=self._core.term, target=target, done=handed)
         return handed
 
-    async def read_barrier(self, deadline: float = math.inf) -> None:
+    def read_barrier(self, deadline: float = math.inf) -> Coroutine[Any, Any, None]:
         """Return once this node's applied state reflects every write acknowledged before
         the call (ReadIndex; works on followers through the leader). Raises ServiceError
         when the read cannot be confirmed (one internal retry when a leader is known), and
-        TIMEOUT at the first tick after `deadline` (`trio.current_time()` clock)."""
-        await self._reads.barrier(deadline)
+        TIMEOUT at the first tick after `deadline` (`trio.current_time()` clock). The
+        barrier's own coroutine: no frame of this method's to resume per read."""
+        return self._reads.barrier(deadline)
 
     # -- membership (docs/raft.md, "Membership") -------------------------------------------
     @property

@@ -36,6 +36,9 @@ class ClientOutput:
         on_overflow: Callable[[], None],
     ) -> None:
         self._stream = stream
+        # A plain socket's non-parking send: a reply the socket takes whole (nearly every
+        # one) is written without the coroutine `send_all` and its memoryview.
+        self._send_now: Callable[[bytes], int] | None = getattr(stream, "send_now", None)
         self._limit = limit
         self._on_overflow = on_overflow
         self._queue: collections.deque[bytes] = collections.deque()
@@ -167,7 +170,10 @@ class ClientOutput:
             await self._write(chunk)
 
     async def _write(self, chunk: bytes) -> None:
-        await self._stream.send_all(chunk)
+        send_now = self._send_now
+        sent = 0 if send_now is None else send_now(chunk)
+        if sent < len(chunk):
+            await self._stream.send_all(chunk[sent:] if sent else chunk)
         self._written_total += len(chunk)
         self.pending = max(0, self.pending - len(chunk))
         if self._watch.soft_since is not None:
