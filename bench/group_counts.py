@@ -3,9 +3,10 @@
 The SET cell of `bench/groups.py` (50 clients spread over the 3 nodes, random keys) sized
 by request count instead of time, for comparing two trees on a busy machine, where only
 counts and CPU time mean anything (docs/performance.md, "Writes with many data groups").
-With `--aware` the 50 clients know the cluster instead, so nothing is forwarded: with
-G > 1 one cluster-aware redis-benchmark (`--cluster`) sends each key to its group's
-leader; with 1 group (redis-benchmark refuses `--cluster` there) all 50 are at the leader.
+With `--aware` the 50 clients know the cluster instead, so nothing is forwarded: they
+are shared out over the slot ranges of CLUSTER SLOTS, one redis-benchmark per range at its
+primary with keys tagged into it (`groups.aware_targets`); with 1 group all 50 are at the
+leader.
 Prints the CPU per SET of each node (utime + stime from /proc around the measured
 requests), how much of it the event-loop threads took (the rest is the group-commit
 writer thread's fsync rounds), and the wall-clock rate. With `--profile`, every node's
@@ -75,8 +76,8 @@ async def measure(
             await trio.sleep(groups.SETTLE_S)
             ports = [cluster.client_port(i) for i in range(1, groups.NODES + 1)]
             if aware:
-                leaders = await idle_cpu.leaders_per_node(cluster, group_count) or []
-                targets = groups.aware_targets(ports, leaders, group_count)
+                ranges = await groups.slot_ranges(ports[0])
+                targets = groups.aware_targets(ranges, options.keyspace)
             else:
                 targets = groups.spread_targets(ports)
             warmup = [WARMUP * groups.NODES * t.clients // groups.CLIENTS for t in targets]

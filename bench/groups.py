@@ -10,10 +10,13 @@ group has a leader and the balancer had `SETTLE_S` to spread them, SET and then 
   comparison isolates what more groups change: one leader (and one Raft log, one apply
   loop) per group instead of one for everything.
 - cluster-aware: as a Redis Cluster client, each key goes to its slot's primary (its
-  group's leader), so nothing is forwarded: with G > 1 one `redis-benchmark --cluster`,
-  which reads CLUSTER NODES and spreads its clients over the primaries; with one group
-  every client at the leader (redis-benchmark refuses `--cluster` with one primary, and
-  the one leader is what a cluster-aware client would pick).
+  group's leader), so nothing is forwarded: the slot ranges of CLUSTER SLOTS share the
+  clients (with one group all of them, at the leader), one redis-benchmark per range at
+  its primary, whose keys carry a hash tag of that range (`SET key:{tag}:__rand_int__`,
+  `-r` the keyspace shared out). Not `redis-benchmark --cluster`, which does the same
+  routing but, being threaded, ends a run only at its next 250 ms timer tick: it counts
+  that idle wait in its elapsed time, so its ops/s came out up to 250 ms per run low
+  (~2% of a 6 s cell on average) where the 1-group run, unthreaded, stops at its last reply.
 
 Reported per cell: ops/s (the runs' sum; they are sized to the same duration), the
 worst p99 of the runs, and the CPU each node spent per operation (utime + stime from
@@ -24,6 +27,7 @@ bench/results/groups-<time>.json.
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 from collections.abc import Sequence
@@ -36,6 +40,8 @@ import trio
 
 from bench import idle_cpu, machine, peers, redis_benchmark, report, servers
 from bench.model import RunOptions
+from seshat_trio.client import RespClient
+from seshat_trio.slots import key_slot
 
 GROUP_COUNTS = (1, 3, 16)
 NODES = 3
@@ -67,12 +73,14 @@ MORE_CORES = (
 
 @attrs.frozen
 class Target:
-    """One redis-benchmark of a cell: the port it connects to, its clients, and whether it
-    reads the slot map and sends each key to its slot's primary (`--cluster`)."""
+    """One redis-benchmark of a cell: the port it connects to, its clients, and the hash
+    tag its keys carry (so all of them go to one slot, whose primary `port` is) with the
+    number of keys it spreads them over, or None for the plain `-t` test over `-r`."""
 
     port: int
     clients: int
-    cluster: bool = False
+    tag: str | None = None
+    keyspace: int = 0
 
 
 def too_short(requests: int, rps: float, duration_s: float) -> bool:
@@ -93,12 +101,37 @@ def spread_targets(ports: Sequence[int]) -> list[Target]:
     return [Target(port, share) for port, share in zip(ports, shares, strict=True)]
 
 
-def aware_targets(ports: Sequence[int], leaders: Sequence[int], groups: int) -> list[Target]:
-    """`CLIENTS` cluster-aware clients: with one group all at the node that leads it, with
-    more one `--cluster` run (its clients spread over the groups' leaders)."""
-    if groups == 1:
-        return [Target(ports[list(leaders).index(1)], CLIENTS)]
-    return [Target(ports[0], CLIENTS, cluster=True)]
+def slot_tag(first: int, last: int) -> str:
+    """A hash tag whose slot lies in `first..last` (the first of `t0`, `t1`, ... that does)."""
+    for n in itertools.count():
+        tag = f"t{n}"
+        if first <= key_slot(tag.encode()) <= last:
+            return tag
+    raise AssertionError("unreachable")
+
+
+def aware_targets(ranges: Sequence[tuple[int, int, int]], keyspace: int) -> list[Target]:
+    """`CLIENTS` cluster-aware clients over the slot ranges (first, last, primary's port) of
+    CLUSTER SLOTS: a share of the clients per range, at its primary, with a tag of its slots;
+    one range (one group) gets all of them over the whole keyspace, as the plain test."""
+    if len(ranges) == 1:
+        return [Target(ranges[0][2], CLIENTS)]
+    shares = client_shares(CLIENTS, len(ranges))
+    return [
+        Target(port, share, slot_tag(first, last), max(1, keyspace // len(ranges)))
+        for (first, last, port), share in zip(ranges, shares, strict=True)
+    ]
+
+
+async def slot_ranges(port: int) -> list[tuple[int, int, int]]:
+    """(first slot, last slot, primary's client port) of each range CLUSTER SLOTS lists."""
+    async with await RespClient.connect(servers.HOST, port) as client:
+        with trio.fail_after(5.0):
+            reply = await client.call("CLUSTER", "SLOTS")
+    if not isinstance(reply, list):
+        # A wrong answer from the server, not a wrong type in our code: the cell fails.
+        raise RuntimeError(f"CLUSTER SLOTS answered {reply!r}")  # noqa: TRY004
+    return sorted((int(r[0]), int(r[1]), int(r[2][1])) for r in reply)
 
 
 async def run_together(
@@ -113,8 +146,8 @@ async def run_together(
         target = targets[i]
         argv = redis_benchmark.command_line(
             target.port, command, clients=target.clients, pipeline=1,
-            value_size=options.value_size, requests=requests[i], keyspace=options.keyspace,
-            cluster=target.cluster,
+            value_size=options.value_size, requests=requests[i],
+            keyspace=target.keyspace or options.keyspace, tag=target.tag,
         )  # fmt: skip
         outcome = await redis_benchmark.run(argv, options.duration_s * 5 + 60)
         if outcome.returncode != 0:
@@ -190,8 +223,7 @@ async def round_groups(
         # Where the leaders are now (a cell may have moved one), as a cluster-aware client
         # would learn it.
         await idle_cpu.wait_all_leaders(cluster, groups)
-        leaders = await idle_cpu.leaders_per_node(cluster, groups) or []
-        aware = aware_targets(ports, leaders, groups)
+        aware = aware_targets(await slot_ranges(ports[0]), options.keyspace)
         measured += [
             await peers.measure(
                 system, name + AWARE, meter, targets_run(aware, command, options, meter)
@@ -251,7 +283,8 @@ def render(
         f"Run {started}, {options.duration_s:g} s per cell, `-d {options.value_size} "
         f"-r {options.keyspace}`, {CLIENTS} clients: spread over the 3 nodes (one "
         f"redis-benchmark per node, forwarded to the leaders) or cluster-aware (each key "
-        f"to its slot's leader: `--cluster`, or at the leader with one group); each group "
+        f"to its slot's leader: one redis-benchmark per slot range of CLUSTER SLOTS, at its "
+        f"primary, its keys tagged into the range); each group "
         f"count on a fresh cluster; commit "
         f"{facts.get('git commit', '?')[:10]}. Method: `bench/groups.py`.",
         "",

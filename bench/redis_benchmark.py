@@ -46,6 +46,8 @@ _ROWS = {"lrange": "lrange_100", "hset-big": "hset", "hset-empty": "hset"}
 # Commands given to redis-benchmark whole rather than as a test: HSET of a random field
 # (redis-benchmark's __rand_int__: 12 digits, below -r) into one hash, big or empty.
 BIG_HASH_KEYS = {"hset-big": "bench:hash:big", "hset-empty": "bench:hash:empty"}
+# The commands a cluster-aware cell runs with tagged keys (`command_line(tag=...)`).
+TAGGED = frozenset({"set", "get"})
 
 
 def big_hash_field(number: int) -> bytes:
@@ -84,22 +86,27 @@ def command_line(
     requests: int,
     keyspace: int,
     executable: str = EXECUTABLE,
-    cluster: bool = False,
+    tag: str | None = None,
 ) -> list[str]:
     """The exact argv of one measurement; `-r` spreads keys (fields, members) over
-    `keyspace` random ones. `cluster`: redis-benchmark's `--cluster`, which reads the slot
-    map from `port` and sends each key to its slot's primary (spreading the clients over
-    the primaries), as a cluster-aware client would."""
+    `keyspace` random ones. `tag` (SET and GET only): the keys carry that hash tag
+    (`key:{tag}:__rand_int__`), so all of them hash to its slot, as the keys a cluster-aware
+    client sends to one primary."""
     hash_key = BIG_HASH_KEYS.get(command)
-    test = [] if hash_key is not None else ["-t", _TESTS.get(command, command)]
+    whole = hash_key is not None or tag is not None
+    test = [] if whole else ["-t", _TESTS.get(command, command)]
     argv = [
         executable, "-h", "127.0.0.1", "-p", str(port),
         *test, "-c", str(clients), "-P", str(pipeline),
         "-d", str(value_size), "-n", str(requests), "-r", str(keyspace), "--csv",
-        *(["--cluster"] if cluster else []),
     ]  # fmt: skip
     if hash_key is not None:
         argv += ["HSET", hash_key, "f:__rand_int__", "x" * value_size]
+    elif tag is not None:
+        if command not in TAGGED:
+            raise ValueError(f"no tagged form of {command!r}")
+        key = f"key:{{{tag}}}:__rand_int__"
+        argv += ["SET", key, "x" * value_size] if command == "set" else ["GET", key]
     return argv
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from bench.model import Run, RunOptions
 from bench.peers import Measured
 
 from bench import groups, machine, redis_benchmark, report
+from seshat_trio.slots import key_slot
 
 OPTIONS = RunOptions(
     quick=True,
@@ -72,23 +74,34 @@ def test_cpu_seconds_reads_this_process() -> None:
     assert machine.cpu_seconds(os.getpid()) > before
 
 
-def test_cluster_aware_clients_go_to_the_leader_or_read_the_slot_map() -> None:
-    ports = [7001, 7002, 7003]
-    assert groups.aware_targets(ports, [0, 1, 0], 1) == [groups.Target(7002, 50)]
-    assert groups.aware_targets(ports, [1, 1, 1], 3) == [groups.Target(7001, 50, cluster=True)]
-    assert [t.clients for t in groups.spread_targets(ports)] == [17, 17, 16]
-    assert not any(t.cluster for t in groups.spread_targets(ports))
+def test_cluster_aware_clients_go_to_the_primary_of_their_keys_slots() -> None:
+    # One group: every client at its leader, the plain test over the whole keyspace.
+    assert groups.aware_targets([(0, 16383, 7002)], 100_000) == [groups.Target(7002, 50)]
+    ranges = [(0, 5460, 7001), (5461, 10922, 7002), (10923, 16383, 7003)]
+    targets = groups.aware_targets(ranges, 100_000)
+    assert [(t.port, t.clients, t.keyspace) for t in targets] == [
+        (7001, 17, 33_333), (7002, 17, 33_333), (7003, 16, 33_333),
+    ]  # fmt: skip
+    for (first, last, _), target in zip(ranges, targets, strict=True):
+        assert target.tag is not None
+        assert first <= key_slot(f"key:{{{target.tag}}}:000000012345".encode()) <= last
+    assert [t.clients for t in groups.spread_targets([7001, 7002, 7003])] == [17, 17, 16]
+    assert not any(t.tag for t in groups.spread_targets([7001, 7002, 7003]))
 
 
-def test_only_a_cluster_run_asks_redis_benchmark_for_the_slot_map() -> None:
-    def argv(cluster: bool) -> list[str]:
+def test_a_tagged_run_sends_its_keys_to_one_slot_without_the_threaded_cluster_mode() -> None:
+    def argv(command: str, tag: str | None) -> list[str]:
         return redis_benchmark.command_line(
-            7001, "set", clients=50, pipeline=1, value_size=100, requests=10, keyspace=10,
-            cluster=cluster,
+            7001, command, clients=17, pipeline=1, value_size=4, requests=10, keyspace=10,
+            tag=tag,
         )  # fmt: skip
 
-    assert "--cluster" in argv(True)
-    assert "--cluster" not in argv(False)
+    assert argv("set", "t3")[-3:] == ["SET", "key:{t3}:__rand_int__", "xxxx"]
+    assert argv("get", "t3")[-2:] == ["GET", "key:{t3}:__rand_int__"]
+    assert "-t" not in argv("get", "t3") and "--cluster" not in argv("set", "t3")
+    assert argv("set", None)[5:7] == ["-t", "set"]
+    with pytest.raises(ValueError, match="tagged"):
+        argv("incr", "t3")
 
 
 def test_a_run_under_half_the_cell_is_measured_again() -> None:
