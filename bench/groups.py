@@ -13,10 +13,11 @@ group has a leader and the balancer had `SETTLE_S` to spread them, SET and then 
   group's leader), so nothing is forwarded: the slot ranges of CLUSTER SLOTS share the
   clients (with one group all of them, at the leader), one redis-benchmark per range at
   its primary, whose keys carry a hash tag of that range (`SET key:{tag}:__rand_int__`,
-  `-r` the keyspace shared out). Not `redis-benchmark --cluster`, which does the same
-  routing but, being threaded, ends a run only at its next 250 ms timer tick: it counts
-  that idle wait in its elapsed time, so its ops/s came out up to 250 ms per run low
-  (~2% of a 6 s cell on average) where the 1-group run, unthreaded, stops at its last reply.
+  `-r` the keyspace shared out). Not `redis-benchmark --cluster` (7.0): being threaded it
+  ends a run only at its next 250 ms timer tick and counts that idle wait in its elapsed
+  time, so its ops/s came out up to 250 ms per run low (~2% of a 6 s cell) where the
+  1-group run, unthreaded, stops at its last reply; and each of its clients keeps its
+  node's first slot, so with 16 groups it loaded only 3 of them.
 
 Reported per cell: ops/s (the runs' sum; they are sized to the same duration), the
 worst p99 of the runs, and the CPU each node spent per operation (utime + stime from
