@@ -104,11 +104,8 @@ def spread_targets(ports: Sequence[int]) -> list[Target]:
 
 def slot_tag(first: int, last: int) -> str:
     """A hash tag whose slot lies in `first..last` (the first of `t0`, `t1`, ... that does)."""
-    for n in itertools.count():
-        tag = f"t{n}"
-        if first <= key_slot(tag.encode()) <= last:
-            return tag
-    raise AssertionError("unreachable")
+    tags = (f"t{n}" for n in itertools.count())
+    return next(tag for tag in tags if first <= key_slot(tag.encode()) <= last)
 
 
 def aware_targets(ranges: Sequence[tuple[int, int, int]], keyspace: int) -> list[Target]:
