@@ -42,7 +42,7 @@ import trio
 from bench import idle_cpu, machine, peers, redis_benchmark, report, servers
 from bench.model import RunOptions
 from seshat_trio.client import RespClient
-from seshat_trio.slots import key_slot
+from seshat_trio.slots import SLOT_COUNT, key_slot
 
 GROUP_COUNTS = (1, 3, 16)
 NODES = 3
@@ -129,7 +129,22 @@ async def slot_ranges(port: int) -> list[tuple[int, int, int]]:
     if not isinstance(reply, list):
         # A wrong answer from the server, not a wrong type in our code: the cell fails.
         raise RuntimeError(f"CLUSTER SLOTS answered {reply!r}")  # noqa: TRY004
-    return sorted((int(r[0]), int(r[1]), int(r[2][1])) for r in reply)
+    return covering_ranges(sorted((int(r[0]), int(r[1]), int(r[2][1])) for r in reply))
+
+
+def covering_ranges(ranges: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """`ranges` (sorted) if they cover every slot once; else the cell fails.
+
+    A node leaves out a range whose group has no reachable voter: driving only the listed
+    ranges would load fewer groups than the cell's name says, without a word."""
+    expected = 0
+    for first, last, _ in ranges:
+        if first != expected or last < first:
+            break
+        expected = last + 1
+    if expected != SLOT_COUNT:
+        raise RuntimeError(f"CLUSTER SLOTS does not cover slots 0-{SLOT_COUNT - 1} once: {ranges}")
+    return ranges
 
 
 async def run_together(

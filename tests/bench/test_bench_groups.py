@@ -89,6 +89,21 @@ def test_cluster_aware_clients_go_to_the_primary_of_their_keys_slots() -> None:
     assert not any(t.tag for t in groups.spread_targets([7001, 7002, 7003]))
 
 
+def test_slot_ranges_that_leave_a_slot_out_or_overlap_fail_the_cell() -> None:
+    whole = [(0, 5460, 7001), (5461, 10922, 7002), (10923, 16383, 7003)]
+    assert groups.covering_ranges(whole) == whole
+    for bad in (
+        whole[1:],  # a group with no reachable voter is left out of CLUSTER SLOTS
+        whole[:2],
+        [(0, 5460, 7001), (5460, 10922, 7002), (10923, 16383, 7003)],  # overlap
+        [(0, 5460, 7001), (5462, 16383, 7002)],  # a gap
+        [(0, 16384, 7001)],
+        [],
+    ):
+        with pytest.raises(RuntimeError, match="cover"):
+            groups.covering_ranges(bad)
+
+
 def test_a_tagged_run_sends_its_keys_to_one_slot_without_the_threaded_cluster_mode() -> None:
     def argv(command: str, tag: str | None) -> list[str]:
         return redis_benchmark.command_line(
