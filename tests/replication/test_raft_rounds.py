@@ -1,7 +1,7 @@
 """`DriverSettings.one_round_in_flight` (nodes with several data groups): a leader holds new
 proposals while its last round is uncommitted, and they share the next round's entry; with
 `hold_after_round` it keeps gathering for the committed round's duration (up to half a
-tick) when writes were queued behind it."""
+tick) when writes were queued behind it or the round carried several."""
 
 from __future__ import annotations
 
@@ -122,21 +122,34 @@ async def test_writes_queued_behind_a_round_wait_its_duration_again(
             assert proposed - committed < 0.002
 
 
-async def test_a_round_with_nothing_queued_behind_it_is_followed_by_no_hold(
-    tmp_path: Path, clock: trio.testing.MockClock
+@pytest.mark.parametrize("writers", [1, 2], ids=["lone-client", "two-clients"])
+async def test_a_round_with_nothing_queued_behind_it_is_held_after_unless_it_had_one_write(
+    tmp_path: Path, clock: trio.testing.MockClock, writers: int
 ) -> None:
-    async with _leader_with_lost_acks(tmp_path, HOLDING) as (_, leader, acks):
+    """A lone client's next write comes after the reply: no hold. A round of several
+    writes that commits with nothing queued carried every writer: the first one back
+    waits for the others (the hold), instead of going alone in a round of one."""
+    settings = attrs.evolve(HOLDING, tick_seconds=0.1)
+    async with _leader_with_lost_acks(tmp_path, settings) as (_, leader, acks):
         acks["lost"] = True
-        first = leader.driver.propose(set_op(b"a", b"1"))
+        started = trio.current_time()
+        firsts = [leader.driver.propose(set_op(b"a%d" % i, b"1")) for i in range(writers)]
         await trio.sleep(0.02)
         acks["lost"] = False
-        assert await first == OK  # a lone client: its next write comes after the reply
+        assert [await pending for pending in firsts] == [OK] * writers
         at = trio.current_time()
         index = leader.driver.status().last_index
         second = leader.driver.propose(set_op(b"b", b"2"))
         await trio.testing.wait_all_tasks_blocked()
-        assert leader.driver.status().last_index == index + 1
-        assert trio.current_time() == at
+        if writers == 1:
+            assert leader.driver.status().last_index == index + 1
+            assert trio.current_time() == at
+        else:
+            assert leader.driver.status().last_index == index  # held
+            while leader.driver.status().last_index == index:
+                await trio.sleep(0.001)
+            held = trio.current_time() - at
+            assert held == pytest.approx(min(at - started, 0.05), abs=0.002)
         assert await second == OK
 
 
