@@ -297,6 +297,9 @@ class RaftGroupDriver:
         self._round_last = 0
         self._round_writes = 0
         self._hold_until: float | None = None
+        # During a hold: the writes that end it early once queued (the writers known to be
+        # active: the committed round's and those queued behind it).
+        self._hold_writes = 0
         # A Ready `_react` started whose write must wait: the loop ends it.
         self._taken: _Started | None = None
         # A Ready whose synced write was handed to the committer (`_submit`): until its
@@ -776,7 +779,11 @@ class RaftGroupDriver:
             return False
         if core.last_index > core.commit:
             return True
-        return self._hold_until is not None and trio.current_time() < self._hold_until
+        return (
+            self._hold_until is not None
+            and len(self._queued) < self._hold_writes
+            and trio.current_time() < self._hold_until
+        )
 
     def _note_round_end(self) -> None:
         """With `hold_after_round`: once the last round committed, hold the writes queued
@@ -793,6 +800,7 @@ class RaftGroupDriver:
             settings = self._settings
             hold = settings.hold_after_round * (now - self._round_started)
             self._hold_until = now + min(hold, settings.tick_seconds / 2)
+            self._hold_writes = self._round_writes + len(self._queued)
 
     def _entries_for(
         self, batch: list[tuple[bytes, PendingReply]]
