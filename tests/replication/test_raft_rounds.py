@@ -153,6 +153,32 @@ async def test_a_round_with_nothing_queued_behind_it_is_held_after_unless_it_had
         assert await second == OK
 
 
+async def test_a_hold_ends_once_the_rounds_writers_are_queued_again(
+    tmp_path: Path, clock: trio.testing.MockClock
+) -> None:
+    """The hold gathers the writers known to be active (the committed round's and those
+    queued behind it): once that many writes are queued, they are proposed at once."""
+    settings = attrs.evolve(HOLDING, tick_seconds=0.1)
+    async with _leader_with_lost_acks(tmp_path, settings) as (_, leader, acks):
+        acks["lost"] = True
+        firsts = [leader.driver.propose(set_op(b"a%d" % i, b"1")) for i in range(2)]
+        await trio.testing.wait_all_tasks_blocked()
+        queued = leader.driver.propose(set_op(b"q", b"1"))  # behind the open round
+        await trio.sleep(0.02)
+        acks["lost"] = False
+        assert [await pending for pending in firsts] == [OK, OK]
+        at = trio.current_time()
+        index = leader.driver.status().last_index
+        back = [leader.driver.propose(set_op(b"b0", b"2"))]
+        await trio.testing.wait_all_tasks_blocked()
+        assert leader.driver.status().last_index == index  # 2 of the 3 known writers
+        back.append(leader.driver.propose(set_op(b"b1", b"2")))
+        await trio.testing.wait_all_tasks_blocked()
+        assert leader.driver.status().last_index == index + 1  # all 3 in one entry
+        assert trio.current_time() == at
+        assert [await pending for pending in [queued, *back]] == [OK] * 3
+
+
 async def test_a_leadership_transfer_proposes_the_held_writes_first(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
