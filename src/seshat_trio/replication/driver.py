@@ -155,11 +155,12 @@ class DriverSettings:
     # CPU has the other groups' rounds to run meanwhile and the held writes make the next
     # round bigger (docs/performance.md, "Writes with many data groups").
     one_round_in_flight: bool = False
-    # With `one_round_in_flight`: when a round commits with writes queued behind it, the
-    # leader gathers for this many times that round's duration more (at most half a tick)
-    # before proposing them, so fewer, bigger rounds carry the same writes (docs/
-    # performance.md, "Session 11 (writes)"). A round of one write that commits with nothing
-    # queued (a lone client) is followed by no hold.
+    # With `one_round_in_flight`: when a round of several writes, or one with writes queued
+    # behind it, commits, the leader gathers for this many times that round's duration more
+    # (at most half a tick) before proposing, so fewer, bigger rounds carry the same writes
+    # (docs/performance.md, "Session 11 (writes)", "Session 16"); the hold ends as soon as
+    # that round's writers and those queued behind it are queued. A round of one write that
+    # commits with nothing queued (a lone client) is followed by no hold.
     hold_after_round: float = 0.0
 
 
