@@ -98,8 +98,9 @@ async def test_three_nodes_all_to_all(net) -> None:
 
 
 async def test_heartbeats_of_many_groups_travel_as_one_frame(net) -> None:
-    """Every Heartbeat and HeartbeatResp sent to a peer in one pass is one HeartbeatBatch
-    frame; the receiving transport hands each one on as its own message."""
+    """On a node with several data groups, every Heartbeat and HeartbeatResp sent to a peer
+    in one pass is one HeartbeatBatch frame; the receiving transport hands each one on as
+    its own message."""
     with trio.fail_after(10):
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
         port = listeners[0].socket.getsockname()[1]
@@ -119,7 +120,7 @@ async def test_heartbeats_of_many_groups_travel_as_one_frame(net) -> None:
                 frames.append(await framed.receive())
 
         await net.nursery.start(trio.serve_listeners, records_frames, listeners)
-        node = await net.start_node(1, peers={2: Address("127.0.0.1", port)})
+        node = await net.start_node(1, peers={2: Address("127.0.0.1", port)}, coalesce_raft=True)
         await net.wait_until(lambda: _connected(node, 2))
         beats = [
             Heartbeat(group=g, src=1, dst=2, term=g, commit=g * 10, context=g) for g in (1, 2, 3)
@@ -296,12 +297,13 @@ async def test_backpressure_drops_heartbeats_and_counts(net) -> None:
         for n in range(10):
             node.transport.send(heartbeat(1, 2, context=n))
             node.transport.send(_append(1, 2, index + n + 1))
-        # The heartbeats are coalesced into one frame, queued once this task yields.
         await trio.testing.wait_all_tasks_blocked()
         after = node.transport.peer_states()[2]
         assert after.queue_frames == 16
-        assert after.dropped_heartbeats - before.dropped_heartbeats == 1
-        assert after.dropped - before.dropped == 11  # the heartbeat frame + 10 oldest Appends
+        # Each heartbeat finds the queue full of Appends and is dropped; each Append
+        # evicts the oldest one.
+        assert after.dropped_heartbeats - before.dropped_heartbeats == 10
+        assert after.dropped - before.dropped == 20
 
 
 async def test_send_to_unknown_node_is_counted_not_raised(net) -> None:

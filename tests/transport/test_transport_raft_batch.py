@@ -9,7 +9,15 @@ from tests.server.byte_streams import closed_within
 from tests.transport.raw_peer import closed_reasons, dial, heartbeat
 
 from seshat_trio.config.model import Address
-from seshat_trio.raft import Append, AppendResp, Entry, EntryKind, Message, VoteResp
+from seshat_trio.raft import (
+    Append,
+    AppendResp,
+    Entry,
+    EntryKind,
+    HeartbeatResp,
+    Message,
+    VoteResp,
+)
 from seshat_trio.transport import (
     FEATURE_RAFT_BATCH,
     FEATURES,
@@ -153,14 +161,19 @@ async def test_a_batch_is_delivered_as_the_messages_it_carries(net) -> None:
 
 
 async def test_a_node_without_coalescing_sends_single_frames(net) -> None:
+    """One data group: every message leaves in its own frame, in the order sent, heartbeats
+    and their answers too (not a HeartbeatBatch: a read round's heartbeat waits for no
+    flush task)."""
     with trio.fail_after(10):
         address, frames = await _recording_peer(net, 2, FEATURES)
         node = await net.start_node(1, peers={2: address})
         await net.wait_until(lambda: node.transport.peer_states()[2].connected)
-        node.transport.send(_append(1))
-        node.transport.send(_resp(2))
-        await net.wait_until(lambda: len(frames) == 2)
-        assert frames == [_append(1), _resp(2)]
+        beat = heartbeat(1, 2, context=7)
+        answer = HeartbeatResp(group=2, src=1, dst=2, term=1, context=8)
+        for msg in [_append(1), beat, _resp(2), answer]:
+            node.transport.send(msg)
+        await net.wait_until(lambda: len(frames) == 4)
+        assert frames == [_append(1), beat, _resp(2), answer]
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,12 @@ requests in, and only forward replies out.
 
 Rules:
 - `send` never blocks and never raises for a reachable-or-not peer: it encodes, then queues
-  on the destination's bounded outbox (drops counted, heartbeats first). Heartbeats and
-  their responses for a peer that takes `HeartbeatBatch` are coalesced instead
-  (coalesce.py): one task flushes them, one frame per peer, once per scheduler pass. With
-  `coalesce_raft` (a node with several data groups) the other Raft messages for a peer that
-  takes `RaftBatch` are flushed the same way (raft_batch.py); snapshot chunks never are.
+  on the destination's bounded outbox (drops counted, heartbeats first). With
+  `coalesce_raft` (a node with several data groups) heartbeats and their responses for a
+  peer that takes `HeartbeatBatch` are coalesced instead (coalesce.py): one task flushes
+  them, one frame per peer, once per scheduler pass; the other Raft messages for a peer
+  that takes `RaftBatch` are flushed the same way (raft_batch.py); snapshot chunks never
+  are. A node with one data group sends every message at once.
 - Every connection is authenticated before any message is accepted (handshake.py): the
   dialler must be a current peer (`update_peers` changes that live, and closes the
   connections of nodes it drops) and both sides must prove the cluster secret; afterwards
@@ -177,19 +178,21 @@ class Transport:
             self.undeliverable += 1
             self._log.debug("message_undeliverable", dst=msg.dst, kind=type(msg).__name__)
             return
-        if not isinstance(msg, Heartbeat | HeartbeatResp):
-            if (
-                self._raft_coalescer is not None
-                and self._nursery is not None
-                and link.peer_features & FEATURE_RAFT_BATCH
-                and not isinstance(msg, SnapshotChunk | SnapshotChunkAck)
+        if self._raft_coalescer is None or self._nursery is None:
+            # One data group: about one message per peer per pass (a read round's heartbeat
+            # and its answer among them), sent at once without the flush task's wake-up.
+            heartbeat = isinstance(msg, Heartbeat | HeartbeatResp)
+            link.mailbox.push(frame_of(msg), Priority.HEARTBEAT if heartbeat else Priority.RAFT)
+        elif not isinstance(msg, Heartbeat | HeartbeatResp):
+            if link.peer_features & FEATURE_RAFT_BATCH and not isinstance(
+                msg, SnapshotChunk | SnapshotChunkAck
             ):
                 self._raft_coalescer.add(msg)
                 if not self._flush_due.is_set():
                     self._flush_due.set()
             else:
                 link.mailbox.push(frame_of(msg), Priority.RAFT)
-        elif self._nursery is not None and link.peer_features & FEATURE_HEARTBEAT_BATCH:
+        elif link.peer_features & FEATURE_HEARTBEAT_BATCH:
             self._coalescer.add(msg)
             if not self._flush_due.is_set():
                 self._flush_due.set()
