@@ -92,9 +92,14 @@ class Cluster:
         learners: Iterable[int] = (),
         *,
         seed: int = 1,
+        take_messages: bool = False,
         **cfg: Any,
     ) -> None:
         self.seed = seed
+        # Hand out a Ready of messages only through `take_messages`, as the production
+        # driver does where a message arrives; `taken` counts those hand-outs.
+        self.take_messages = take_messages
+        self.taken = 0
         self.cfg = cfg  # RaftConfig overrides
         self.membership = Membership(frozenset(voters), frozenset(learners))
         self.nodes: dict[int, Node] = {}
@@ -145,7 +150,13 @@ class Cluster:
     # -- driving -------------------------------------------------------------------------
     def process(self, node_id: int) -> bool:
         node = self.nodes[node_id]
-        if node_id in self.down or not node.core.has_ready():
+        if node_id in self.down:
+            return False
+        if self.take_messages and (messages := node.core.take_messages()):
+            self.taken += 1
+            self._emit(messages)
+            return True
+        if not node.core.has_ready():
             return False
         rd = node.core.ready()
         node.readies.append(rd)

@@ -404,12 +404,26 @@ class RaftCore:
         """Is there work for the driver? Always False while a Ready awaits advance()."""
         if self._outstanding is not None:
             return False
+        return bool(self._msgs) or self._more_than_messages()
+
+    def take_messages(self) -> tuple[Message, ...] | None:
+        """The messages to send when they are all that a Ready would hold now (a follower's
+        answer to a heartbeat, an idle leader's heartbeats), handed out as `ready()` and
+        `advance()` of that Ready would; None when a Ready holds more, or one awaits
+        `advance()`: use `ready()`. Asked for every message a follower of a read round
+        answers: no Ready, soft or hard state is built for it."""
+        if self._outstanding is not None or self._more_than_messages():
+            return None
+        msgs, self._msgs = tuple(self._msgs), []
+        return msgs
+
+    def _more_than_messages(self) -> bool:
+        """Whether a Ready would hold anything besides `messages`."""
         # Asked after every tick and message of every group: field comparisons instead of
         # building the soft and hard states, the cheap tests first.
         soft, hard, log = self._prev_soft, self._prev_hard, self._log
         return bool(
-            self._msgs
-            or self._msgs_after
+            self._msgs_after
             or self._term != hard.term
             or self._vote != hard.vote
             or log.committed != hard.commit

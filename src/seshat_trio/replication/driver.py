@@ -590,7 +590,8 @@ class RaftGroupDriver:
         a follower that answered one, the answer to a read request; docs/raft.md,
         "Coalesced heartbeats"): sending `messages` at once is what the Ready contract
         allows, read states depend on none of a Ready's writes, and such a Ready has
-        nothing to persist, apply or log. Any other Ready is handled here as the loop
+        nothing to persist, apply or log; one of messages alone is not even built
+        (`RaftCore.take_messages`). Any other Ready is handled here as the loop
         would (`_start_ready`, `_end_ready`) when its write needs no wait: an unsynced one
         (the leader's round ending with the quorum's acknowledgement: its replies go out
         from here) or a synced one the committer writes at once (a follower's Append on an
@@ -600,38 +601,47 @@ class RaftGroupDriver:
         if self._queued:
             self._wake()  # the loop proposes them first, so they join this Ready
             return
-        if not core.has_ready():
+        # A Ready of messages only (a follower's answer to a heartbeat) is handed out
+        # without building it (`take_messages`: None when there is more, or a Ready in hand).
+        messages = core.take_messages()
+        if not (messages or (messages is None and core.has_ready())):
             return  # nothing to do, or a Ready in hand: the loop looks again after advance
         self._reads.close_round()
-        ready = core.ready()
-        if not _handled_inline(ready):
-            try:
-                started = self._start_ready(ready)
-                if not self._persist_now(started):
-                    if ready.snapshot is None:
-                        self._submit(started)
-                    else:
-                        self._taken = started
-                        self._wake()
-                    return
-                self._end_ready(started)
-                self._note_round_end()  # as the loop's next pass would
-            except Exception as exc:
-                self._fail(exc)
+        if messages is None:
+            ready = core.ready()
+            if not _handled_inline(ready):
+                self._react_fully(ready)
                 return
-            self._ended()
-            if core.has_ready():
-                self._wake()
-            return
+            self._reads.resolve(ready)
+            core.advance(ready)
+            messages = ready.messages
         self._readys += 1
-        for msg in ready.messages:
+        for msg in messages:
             self._send(msg)
-        self._reads.resolve(ready)
         self._drop_declined_snapshot()
         self._note_follower_regressions()
-        core.advance(ready)
         # `wait_changed` callers poll on Readys (some retry on any news): this is one.
         self._note_changed()
+
+    def _react_fully(self, ready: Ready) -> None:
+        """`_react` for a Ready with writes, applies or state changes in it."""
+        try:
+            started = self._start_ready(ready)
+            if not self._persist_now(started):
+                if ready.snapshot is None:
+                    self._submit(started)
+                else:
+                    self._taken = started
+                    self._wake()
+                return
+            self._end_ready(started)
+            self._note_round_end()  # as the loop's next pass would
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self._ended()
+        if self._core.has_ready():
+            self._wake()
 
     def _ended(self) -> None:
         """After a Ready `_react` or `_written` ended: what the idle loop would do next."""

@@ -105,6 +105,9 @@ class NodeParams:
     #: left it owed (the production driver's `commit_publish_delay`); None: only the next
     #: Append or heartbeat carries it.
     commit_publish_ms: float | None = 1.0
+    #: Hand out a Ready of messages only through `RaftCore.take_messages`, as the
+    #: production driver does where a message arrives (`RaftGroupDriver._react`).
+    take_messages: bool = False
 
 
 def _write(storage: MemoryLogStorage, ready: Ready) -> None:
@@ -340,7 +343,19 @@ class SimNode:
         self._observe_commit()
         self._schedule_commit_publication()
         core = self.core
-        if core is None or self.inflight is not None or not core.has_ready():
+        if core is None or self.inflight is not None:
+            return
+        if self.params.take_messages and (messages := core.take_messages()):
+            # A Ready of messages only, not built: handled as the built one would be (no
+            # write, apply or read answer in it), down to the random draws that follow.
+            self.readys += 1
+            self._drop_declined_snapshot()
+            for msg in messages:
+                self._send(msg)
+            self._serve_reads()
+            self._after_ready(core.membership.voters)
+            return
+        if not core.has_ready():
             return
         ready = core.ready()
         self.readys += 1
@@ -392,9 +407,7 @@ class SimNode:
         snapshot that the core declined is dropped, as the production driver does."""
         meta = ready.snapshot
         if meta is None:
-            declined = self.receiver.drop_declined(self.readys)
-            if declined is not None:
-                self.host.trace(self.id, f"declined snapshot {declined.index}")
+            self._drop_declined_snapshot()
             return None
         try:
             sink = self.receiver.claim(meta).sink
@@ -409,6 +422,11 @@ class SimNode:
                 f"node {self.id} is told to install snapshot {meta.index} it has no data for",
             )
         return data
+
+    def _drop_declined_snapshot(self) -> None:
+        declined = self.receiver.drop_declined(self.readys)
+        if declined is not None:
+            self.host.trace(self.id, f"declined snapshot {declined.index}")
 
     def _fsynced(self, life: int) -> None:
         if life != self.incarnation or self.inflight is None:
@@ -451,6 +469,12 @@ class SimNode:
         self._serve_reads()
         voters_before = core.membership.voters
         core.advance(ready)
+        self._after_ready(voters_before)
+
+    def _after_ready(self, voters_before: frozenset[int]) -> None:
+        """The end of every Ready (`voters_before`: the voters before its `advance()`)."""
+        core = self.core
+        assert core is not None
         self._observe_commit(voters_before)
         self.inflight = None
         if core.removed and (self.pending_writes or self.pending_reads):

@@ -63,6 +63,7 @@ class SimConfig:
         rng = random.Random(f"seshat-sim-config-{seed}")
         # Drawn apart so the other draws of a seed stay as they were.
         commit_publish_ms = random.Random(f"seshat-sim-commit-{seed}").choice([None, 0.2, 1.0, 5.0])
+        take_messages = random.Random(f"seshat-sim-take-{seed}").random() < 0.5
         lease_reads = rng.random() < 0.4
         # Leases assume bounded clock drift (raft.md): keep the skew well inside it.
         skew = 0.02 if lease_reads else rng.choice([0.02, 0.25, 1.0])
@@ -79,6 +80,7 @@ class SimConfig:
                 fsync_max_ms=rng.choice([0.5, 3.0, 15.0]),
                 fsync_stall_probability=rng.choice([0.0, 0.0, 0.02]),
                 commit_publish_ms=commit_publish_ms,
+                take_messages=take_messages,
             ),
             workload=WorkloadParams(
                 clients=rng.randint(2, 5),
