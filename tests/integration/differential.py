@@ -78,6 +78,13 @@ def shape(reply: Reply) -> object:
     return value if value is None or isinstance(value, tuple) else "one"
 
 
+def how_many(reply: Reply) -> object:
+    """Random picks that may repeat (a negative count): as `shape`, without the distinct
+    count (how often a pick repeats is random)."""
+    value = plain(reply)
+    return ("array", len(value)) if isinstance(value, list) else shape(reply)
+
+
 def sign(reply: Reply) -> object:
     """A time to live: -2, -1, or some positive amount (the clocks differ by milliseconds)."""
     value = plain(reply)

@@ -9,13 +9,26 @@ type adds its strategies to `CALLS` (and a SCAN-family iteration to `scans` if i
 from __future__ import annotations
 
 import attrs
-from differential import Call, Multi, Normalize, ScanAll, Step, as_map, as_set, plain, shape, sign
+from differential import (
+    Call,
+    Multi,
+    Normalize,
+    ScanAll,
+    Step,
+    as_map,
+    as_set,
+    how_many,
+    plain,
+    shape,
+    sign,
+)
 from hypothesis import strategies as st
 
 KEYS = [b"k1", b"k2", b"{t}k3", b"{t}k4"]
 FIELDS = [b"f1", b"f2", b"f3", b"", b"f*"]
 VALUES = [b"1", b"-7", b"3.5", b"x", b"", b"9223372036854775807", b"1e3", b"10 "]
-COUNTS = [b"0", b"1", b"2", b"5", b"-1", b"-3", b"x", b"-9223372036854775808"]
+DISTINCT = [b"0", b"1", b"2", b"5", b"x"]  # counts whose picks are distinct fields
+REPEATING = [b"-1", b"-3", b"-9223372036854775808"]  # ... and whose picks may repeat
 
 keys = st.sampled_from(KEYS)
 fields = st.sampled_from(FIELDS)
@@ -83,9 +96,12 @@ HASHES = [
     call("HINCRBY", keys, fields, st.sampled_from([b"1", b"-3", b"x", b"9223372036854775807"])),
     call("HINCRBYFLOAT", keys, fields, st.sampled_from([b"1.5", b"-0.25", b"x", b"inf", b"2e2"])),
     call("HRANDFIELD", keys, normalize=shape),
-    call("HRANDFIELD", keys, st.sampled_from(COUNTS), normalize=shape),
-    call("HRANDFIELD", keys, st.sampled_from(COUNTS), st.sampled_from([b"WITHVALUES", b"x"]),
+    call("HRANDFIELD", keys, st.sampled_from(DISTINCT), normalize=shape),
+    call("HRANDFIELD", keys, st.sampled_from(REPEATING), normalize=how_many),
+    call("HRANDFIELD", keys, st.sampled_from(DISTINCT), st.sampled_from([b"WITHVALUES", b"x"]),
          normalize=shape),
+    call("HRANDFIELD", keys, st.sampled_from(REPEATING), st.sampled_from([b"WITHVALUES", b"x"]),
+         normalize=how_many),
 ]  # fmt: skip
 CALLS = STRINGS + KEYSPACE + HASHES
 
