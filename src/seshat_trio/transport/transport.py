@@ -178,26 +178,32 @@ class Transport:
             self.undeliverable += 1
             self._log.debug("message_undeliverable", dst=msg.dst, kind=type(msg).__name__)
             return
-        if self._raft_coalescer is None or self._nursery is None:
-            # One data group: about one message per peer per pass (a read round's heartbeat
-            # and its answer among them), sent at once without the flush task's wake-up.
-            heartbeat = isinstance(msg, Heartbeat | HeartbeatResp)
-            link.mailbox.push(frame_of(msg), Priority.HEARTBEAT if heartbeat else Priority.RAFT)
-        elif not isinstance(msg, Heartbeat | HeartbeatResp):
-            if link.peer_features & FEATURE_RAFT_BATCH and not isinstance(
-                msg, SnapshotChunk | SnapshotChunkAck
-            ):
-                self._raft_coalescer.add(msg)
-                if not self._flush_due.is_set():
-                    self._flush_due.set()
-            else:
-                link.mailbox.push(frame_of(msg), Priority.RAFT)
-        elif link.peer_features & FEATURE_HEARTBEAT_BATCH:
-            self._coalescer.add(msg)
+        if self._coalesce(msg, link.peer_features):
             if not self._flush_due.is_set():
                 self._flush_due.set()
         else:
-            link.mailbox.push(frame_of(msg), Priority.HEARTBEAT)
+            heartbeat = isinstance(msg, Heartbeat | HeartbeatResp)
+            link.mailbox.push(frame_of(msg), Priority.HEARTBEAT if heartbeat else Priority.RAFT)
+
+    def _coalesce(self, msg: PeerMessage, features: int) -> bool:
+        """Add `msg` to its peer's batch for the flush task, if this node coalesces (several
+        data groups) and the peer takes that batch: whether it was added."""
+        raft = self._raft_coalescer
+        if raft is None or self._nursery is None:
+            # One data group: about one message per peer per pass (a read round's heartbeat
+            # and its answer among them), sent at once without the flush task's wake-up.
+            return False
+        if isinstance(msg, Heartbeat | HeartbeatResp):
+            if not features & FEATURE_HEARTBEAT_BATCH:
+                return False
+            self._coalescer.add(msg)
+        elif features & FEATURE_RAFT_BATCH and not isinstance(
+            msg, SnapshotChunk | SnapshotChunkAck
+        ):
+            raft.add(msg)
+        else:
+            return False
+        return True
 
     async def _flush_coalesced(self) -> None:
         """Send the coalesced heartbeats and Raft messages: this task runs after the tasks
