@@ -1,7 +1,9 @@
-"""What a SET costs with G data groups on 3 nodes, counted: `python -m bench.group_counts`.
+"""What a SET (or GET) costs with G data groups on 3 nodes, counted:
+`python -m bench.group_counts`.
 
-The SET cell of `bench/groups.py` (50 clients spread over the 3 nodes, random keys) sized
-by request count instead of time, for comparing two trees on a busy machine, where only
+The SET cell of `bench/groups.py` (50 clients spread over the 3 nodes, random keys), or its
+GET cell with `--command get` (after the same SET warm-up), sized by request count instead
+of time, for comparing two trees on a busy machine, where only
 counts and CPU time mean anything (docs/performance.md, "Writes with many data groups").
 With `--aware` the 50 clients know the cluster instead, so nothing is forwarded: they
 are shared out over the slot ranges of CLUSTER SLOTS, one redis-benchmark per range at its
@@ -61,7 +63,11 @@ def calls_per_set(out: Path, sets: int) -> list[tuple[str, float]]:
 
 
 async def measure(
-    group_count: int, requests: int, profile_dir: Path | None, aware: bool = False
+    group_count: int,
+    requests: int,
+    profile_dir: Path | None,
+    aware: bool = False,
+    command: str = "set",
 ) -> list[str]:
     options = RunOptions(
         quick=False, duration_s=5, value_size=100, keyspace=100_000, targets=(), tools=(),
@@ -87,24 +93,24 @@ async def measure(
             # (process, its event-loop thread: the one whose id is the process id)
             before = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             started = trio.current_time()
-            await groups.run_together(targets, "set", sizes, options)
+            await groups.run_together(targets, command, sizes, options)
             seconds = trio.current_time() - started
             after = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
             servers.toggle_profiles(cluster.pids, profile_dir)
             if profile_dir is not None:
                 await trio.sleep(2)  # the dumps
-    sets = sum(sizes)
-    per_node = [(b[0] - a[0]) * 1e6 / sets for a, b in zip(before, after, strict=True)]
-    loops = sum(b[1] - a[1] for a, b in zip(before, after, strict=True)) * 1e6 / sets
+    ops, name = sum(sizes), command.upper()
+    per_node = [(b[0] - a[0]) * 1e6 / ops for a, b in zip(before, after, strict=True)]
+    loops = sum(b[1] - a[1] for a, b in zip(before, after, strict=True)) * 1e6 / ops
     clients = "cluster-aware clients, " if aware else ""
     lines = [
-        f"{group_count} groups, {clients}{sets} SETs: CPU us per SET per node "
+        f"{group_count} groups, {clients}{ops} {name}s: CPU us per {name} per node "
         + " / ".join(f"{us:.0f}" for us in per_node)
         + f", 3 nodes {sum(per_node):.0f} (event loops {loops:.0f}, other threads "
-        + f"{sum(per_node) - loops:.0f}); {sets / seconds:.0f} SETs/s wall"
+        + f"{sum(per_node) - loops:.0f}); {ops / seconds:.0f} {name}s/s wall"
     ]
     if profile_dir is not None:
-        lines += [f"  {per:7.3f} {label}" for label, per in calls_per_set(profile_dir, sets)]
+        lines += [f"  {per:7.3f} {label}" for label, per in calls_per_set(profile_dir, ops)]
     return lines
 
 
@@ -112,14 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.group_counts", description=__doc__)
     ap.add_argument("--groups", type=int, default=3)
     ap.add_argument("--requests", type=int, default=6000)
-    ap.add_argument("--profile", action="store_true", help="also count calls per SET")
+    ap.add_argument("--command", choices=("set", "get"), default="set")
+    ap.add_argument("--profile", action="store_true", help="also count calls per request")
     ap.add_argument(
         "--aware", action="store_true", help="cluster-aware clients: nothing is forwarded"
     )
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="seshat-profiles-") as profiles:
         out = Path(profiles) if args.profile else None
-        for line in trio.run(measure, args.groups, args.requests, out, args.aware):
+        run = trio.run(measure, args.groups, args.requests, out, args.aware, args.command)
+        for line in run:
             print(line)
     return 0
 
