@@ -76,7 +76,8 @@ def soak(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmark matrix into bench/results/ and docs/benchmarks.md (needs redis-benchmark;
     redis-server for the durable-Redis reference). ~20-25 min; `-- --quick` for ~1 s cells,
-    `-- --groups` for 1, 3 and 16 data groups side by side, `-- --peers` for etcd and
-    Redis side by side, `-- --help` for the options."""
+    `-- --groups` for 1, 3 and 16 data groups side by side (3 interleaved rounds, 8-12 min),
+    `-- --peers` for etcd and Redis side by side (2 rounds; `--rounds N` for either),
+    `-- --help` for the options."""
     session.install("-e", ".", "matplotlib")
     session.run("python", "-m", "bench", *session.posargs)

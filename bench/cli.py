@@ -132,6 +132,11 @@ def parser() -> argparse.ArgumentParser:
         "GET c=50, ops/s and CPU per operation per node (bench/groups.py)",
     )
     ap.add_argument(
+        "--rounds",
+        type=_positive_int,
+        help="interleaved rounds of --peers (default 2) or --groups (default 3)",
+    )
+    ap.add_argument(
         "--workdir",
         type=Path,
         metavar="DIR",
@@ -233,9 +238,23 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         print(f"python -m bench: {exc}", file=sys.stderr)
         return 2
     if args.peers:
-        return peers.main(options, args.results_dir, args.markdown, REPO, out=out)
+        return peers.main(
+            options,
+            args.results_dir,
+            args.markdown,
+            REPO,
+            out=out,
+            rounds=args.rounds or peers.ROUNDS,
+        )
     if args.groups:
-        return groups.main(options, args.results_dir, args.markdown, REPO, out=out)
+        return groups.main(
+            options,
+            args.results_dir,
+            args.markdown,
+            REPO,
+            out=out,
+            rounds=args.rounds or groups.ROUNDS,
+        )
     run, finished = execute(options, args.note, out, args.workdir)
     write_outputs(run, args.results_dir, args.markdown if finished else None, out)
     measured = sum(result.status == OK for result in run.results)

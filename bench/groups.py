@@ -21,15 +21,22 @@ group has a leader and the balancer had `SETTLE_S` to spread them, SET and then 
 
 Reported per cell: ops/s (the runs' sum; they are sized to the same duration), the
 worst p99 of the runs, and the CPU each node spent per operation (utime + stime from
-/proc over the measured run only, divided by every request of the cell). The table goes
-into docs/benchmarks.md between `<!-- groups -->` markers, the raw figures into
-bench/results/groups-<time>.json.
+/proc over the measured run only, divided by every request of the cell).
+
+The group counts run in `--rounds` interleaved rounds (default 3), each on fresh clusters,
+the order reversed every other round (1, 3, 16, then 16, 3, 1): on a shared machine whose
+speed drifts by tens of percent within minutes, one run per count puts that drift into the
+ratio. A count's ratio to 1 group is taken within each round and the table gives the
+median of the rounds' ratios with each of them; ops/s, p99 and CPU are the rounds'
+medians. The table goes into docs/benchmarks.md between `<!-- groups -->` markers, the raw
+figures of every round into bench/results/groups-<time>.json.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import statistics
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -45,6 +52,7 @@ from seshat_trio.client import RespClient
 from seshat_trio.slots import SLOT_COUNT, key_slot
 
 GROUP_COUNTS = (1, 3, 16)
+ROUNDS = 3
 NODES = 3
 CLIENTS = 50
 CELLS = (("SET c=50", "set"), ("GET c=50", "get"))
@@ -246,59 +254,129 @@ async def round_groups(
     return measured, spread
 
 
+# One group count's cells in one round: (groups, cells, leaders per node or None).
+Found = tuple[int, list[peers.Measured], list[int] | None]
+
+
+def round_order(round_: int) -> tuple[int, ...]:
+    """The group counts in round `round_`'s order: reversed every other round, so that a
+    drift of the machine's speed over the run weighs on every count alike."""
+    return GROUP_COUNTS if round_ % 2 == 0 else GROUP_COUNTS[::-1]
+
+
 async def run_all(
-    options: RunOptions, workdir: Path, out: TextIO
-) -> list[tuple[int, list[peers.Measured], list[int] | None]]:
-    found = []
-    for groups in GROUP_COUNTS:
-        print(f"{groups} groups ...", file=out, flush=True)
-        try:
-            measured, spread = await round_groups(groups, options, workdir)
-        except (OSError, RuntimeError, TimeoutError, trio.TooSlowError) as exc:
-            print(f"  failed: {type(exc).__name__}: {exc}", file=out, flush=True)
-            continue
-        for m in measured:
-            cpu = ", ".join(f"{p} {us:.0f}" for p, us in m.cpu_us_per_op.items())
-            print(
-                f"  {m.cell}: {m.rps:,.0f} ops/s p99 {m.p99_ms:.2f} ms  CPU us/op: {cpu} {m.note}",
-                file=out,
-                flush=True,
-            )
-        found.append((groups, measured, spread))
-    return found
+    options: RunOptions, workdir: Path, out: TextIO, rounds: int = ROUNDS
+) -> list[list[Found]]:
+    """Every round's cells, each round's group counts in `GROUP_COUNTS` order."""
+    all_rounds = []
+    for round_ in range(rounds):
+        found = []
+        for groups in round_order(round_):
+            print(f"round {round_ + 1}: {groups} groups ...", file=out, flush=True)
+            try:
+                measured, spread = await round_groups(groups, options, workdir / f"r{round_}")
+            except (OSError, RuntimeError, TimeoutError, trio.TooSlowError) as exc:
+                print(f"  failed: {type(exc).__name__}: {exc}", file=out, flush=True)
+                continue
+            for m in measured:
+                cpu = ", ".join(f"{p} {us:.0f}" for p, us in m.cpu_us_per_op.items())
+                print(
+                    f"  {m.cell}: {m.rps:,.0f} ops/s p99 {m.p99_ms:.2f} ms  "
+                    f"CPU us/op: {cpu} {m.note}",
+                    file=out,
+                    flush=True,
+                )
+            found.append((groups, measured, spread))
+        all_rounds.append(sorted(found, key=lambda f: f[0]))
+    return all_rounds
+
+
+CELL_NAMES = tuple(name for name, _ in CELLS) + tuple(name + AWARE for name, _ in CELLS)
+
+
+def cells_of(rounds: Sequence[Sequence[Found]], groups: int, cell: str) -> list[peers.Measured]:
+    """The measured runs of `cell` with `groups` groups, one per round that has it."""
+    return [
+        m
+        for found in rounds
+        for count, measured, _ in found
+        if count == groups
+        for m in measured
+        if m.cell == cell and m.rps
+    ]
+
+
+def ratios_to_one(rounds: Sequence[Sequence[Found]], groups: int, cell: str) -> list[float]:
+    """Per round that measured both: `cell`'s ops/s with `groups` groups over its ops/s
+    with 1 group in the same round."""
+    ratios = []
+    for found in rounds:
+        one, many = cells_of([found], 1, cell), cells_of([found], groups, cell)
+        if one and many:
+            ratios.append(many[0].rps / one[0].rps)
+    return ratios
+
+
+def ratio_text(ratios: Sequence[float]) -> str:
+    """The median ratio, followed by each round's when there are several."""
+    if not ratios:
+        return "-"
+    median = f"{statistics.median(ratios):.2f}x"
+    return median if len(ratios) == 1 else f"{median} ({' / '.join(f'{r:.2f}' for r in ratios)})"
+
+
+def summary_row(
+    rounds: Sequence[Sequence[Found]], groups: int, cell: str, spread: list[int] | None
+) -> list[str] | None:
+    """One table row: the rounds' medians of `cell` with `groups` groups; None if unmeasured."""
+    runs = cells_of(rounds, groups, cell)
+    if not runs:
+        return None
+    nodes = list(runs[-1].cpu_us_per_op)
+    per_node = [statistics.median(m.cpu_us_per_op.get(n, 0.0) for m in runs) for n in nodes]
+    total = statistics.median(sum(m.cpu_us_per_op.values()) for m in runs)
+    notes = sorted({m.note for m in runs if m.note})
+    return [
+        str(groups), cell, peers.fmt(statistics.median(m.rps for m in runs)),
+        peers.fmt(statistics.median(m.p99_ms for m in runs), ".1f"),
+        "1.00x" if groups == 1 else ratio_text(ratios_to_one(rounds, groups, cell)),
+        " / ".join(f"{us:,.0f}" for us in per_node) or "-", peers.fmt(total),
+        "-" if spread is None else " / ".join(map(str, spread)), "; ".join(notes),
+    ]  # fmt: skip
 
 
 def render(
-    found: Sequence[tuple[int, list[peers.Measured], list[int] | None]],
+    rounds: Sequence[Sequence[Found]],
     facts: dict[str, str],
     started: str,
     options: RunOptions,
 ) -> str:
-    one = {m.cell: m.rps for groups, measured, _ in found if groups == 1 for m in measured}
     rows = []
-    for groups, measured, spread in found:
-        for m in measured:
-            per_node = " / ".join(f"{us:,.0f}" for us in m.cpu_us_per_op.values()) or "-"
-            total = sum(m.cpu_us_per_op.values())
-            rows.append([
-                str(groups), m.cell, peers.fmt(m.rps), peers.fmt(m.p99_ms, ".1f"),
-                peers.ratio(m.rps, one.get(m.cell)), per_node, peers.fmt(total),
-                "-" if spread is None else " / ".join(map(str, spread)), m.note,
-            ])  # fmt: skip
+    for groups in GROUP_COUNTS:
+        spreads = [s for found in rounds for g, _, s in found if g == groups and s is not None]
+        for cell in CELL_NAMES:
+            row = summary_row(rounds, groups, cell, spreads[-1] if spreads else None)
+            if row is not None:
+                rows.append(row)
     header = [
-        "groups", "cell", "ops/s", "p99 ms", "ops/s vs 1 group", "CPU us/op per node",
-        "CPU us/op, 3 nodes", "leaders per node", "note",
+        "groups", "cell", "ops/s", "p99 ms", "ops/s vs 1 group (each round)",
+        "CPU us/op per node", "CPU us/op, 3 nodes", "leaders per node", "note",
     ]  # fmt: skip
+    three = [
+        f"{cell} {ratio_text(ratios_to_one(rounds, 3, cell)).split(' ')[0]}" for cell in CELL_NAMES
+    ]
     lines = [
         MARK_START,
         "## Data groups: 1, 3 and 16 on 3 nodes (`nox -s bench -- --groups`)",
         "",
-        f"Run {started}, {options.duration_s:g} s per cell, `-d {options.value_size} "
+        f"Run {started}, {len(rounds)} interleaved round{'s' if len(rounds) != 1 else ''} "
+        f"(fresh clusters; the group counts' order reversed every other round), "
+        f"{options.duration_s:g} s per cell, `-d {options.value_size} "
         f"-r {options.keyspace}`, {CLIENTS} clients: spread over the 3 nodes (one "
         f"redis-benchmark per node, forwarded to the leaders) or cluster-aware (each key "
         f"to its slot's leader: one redis-benchmark per slot range of CLUSTER SLOTS, at its "
-        f"primary, its keys tagged into the range); each group "
-        f"count on a fresh cluster; commit "
+        f"primary, its keys tagged into the range); ops/s, p99 and CPU are the rounds' "
+        f"medians, the ratio to 1 group is taken within each round; commit "
         f"{facts.get('git commit', '?')[:10]}. Method: `bench/groups.py`.",
         "",
         *(
@@ -307,30 +385,45 @@ def render(
             else ["Not measured yet: run `nox -s bench -- --groups` on an otherwise idle machine."]
         ),
         "",
+        *([f"3 groups against 1, median of the rounds: {', '.join(three)}.", ""] if rows else []),
         MORE_CORES,
         "",
-        *(["Exact commands (those of one cell run together):", ""] if rows else []),
-    ]
-    for _, measured, _ in found:
+        *(["Exact commands, last round (one cell's run together):", ""] if rows else []),
+    ]  # fmt: skip
+    for _, measured, _ in rounds[-1] if rounds else ():
         for m in measured:
             lines += [f"- {m.system} {m.cell}: `{argv}`" for argv in m.argv]
     lines += ["", MARK_END]
     return "\n".join(lines)
 
 
-def main(options: RunOptions, results_dir: Path, markdown: Path, repo: Path, *, out: TextIO) -> int:
+def main(
+    options: RunOptions,
+    results_dir: Path,
+    markdown: Path,
+    repo: Path,
+    *,
+    out: TextIO,
+    rounds: int = ROUNDS,
+) -> int:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     facts = machine.facts(repo)
     with tempfile.TemporaryDirectory(prefix="seshat-groups-") as temp:
-        found = trio.run(run_all, options, Path(temp), out)
+        found = trio.run(run_all, options, Path(temp), out, rounds)
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = started.replace(":", "").replace("-", "").replace("+0000", "Z")
     raw = results_dir / f"groups-{stamp}.json"
     raw.write_text(
         json.dumps(
             [
-                {"groups": g, "leaders": spread, "cells": [attrs.asdict(m) for m in measured]}
-                for g, measured, spread in found
+                {
+                    "round": i,
+                    "groups": g,
+                    "leaders": spread,
+                    "cells": [attrs.asdict(m) for m in measured],
+                }
+                for i, one_round in enumerate(found, start=1)
+                for g, measured, spread in one_round
             ],
             indent=1,
         )
@@ -338,7 +431,9 @@ def main(options: RunOptions, results_dir: Path, markdown: Path, repo: Path, *, 
     print(f"wrote {raw}", file=out)
     peers.write_section(markdown, render(found, facts, started, options), MARK_START, MARK_END)
     print(f"wrote the groups section of {markdown}", file=out)
-    complete = len(found) == len(GROUP_COUNTS) and all(
-        m.requests for _, measured, _ in found for m in measured
+    complete = all(
+        len(one_round) == len(GROUP_COUNTS)
+        and all(m.requests for _, measured, _ in one_round for m in measured)
+        for one_round in found
     )
     return 0 if complete else 1

@@ -60,6 +60,7 @@ ETCD = "etcd"
 WRK = "wrk"
 ETCD_READY_S = 30.0
 SYSTEMS = ("seshat", "etcd", "redis")
+ROUNDS = 2
 # (name, command, clients, pipeline)
 CELLS = (
     ("SET c=50", "set", 50, 1),
@@ -569,7 +570,7 @@ def main(
     repo: Path,
     *,
     out: TextIO,
-    rounds: int = 2,
+    rounds: int = ROUNDS,
 ) -> int:
     missing = ensure_installed(out)
     if missing:

@@ -42,6 +42,7 @@ class System:
     ports: PortLookup
     pids: tuple[int, ...]
 
+
 CLUSTER_NODES = 3
 # A few extra seconds per cell for process start and connection setup before it times out.
 CELL_TIMEOUT_FACTOR = 5.0

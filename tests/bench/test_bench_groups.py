@@ -40,10 +40,41 @@ def test_the_groups_table_compares_with_one_group_and_sums_cpu_per_node() -> Non
         (1, [_cell("1 group", "SET c=50", 1000.0)], [1, 0, 0]),
         (3, [_cell("3 groups", "SET c=50", 950.0)], [1, 1, 1]),
     ]
-    page = groups.render(found, {"git commit": "abc"}, "now", OPTIONS)
+    page = groups.render([found], {"git commit": "abc"}, "now", OPTIONS)
     rows = [line for line in page.splitlines() if line.startswith("| 3 ")]
     assert rows == ["| 3 | SET c=50 | 950 | 9.0 | 0.95x | 100 / 60 / 40 | 200 | 1 / 1 / 1 |  |"]
     assert page.startswith(report.GROUPS_START) and page.endswith(report.GROUPS_END)
+
+
+def test_the_ratio_to_one_group_is_the_median_of_each_rounds_own_ratio() -> None:
+    # The machine slows between rounds: the ratio within each round stays 0.9, while a ratio
+    # of the medians of ops/s (900 / 1000) would be 0.9 only by luck of the middle round.
+    speeds = (1.0, 0.5, 0.8)
+    rounds = [
+        [
+            (1, [_cell("1 group", "SET c=50", 1000.0 * speed)], [1, 0, 0]),
+            (3, [_cell("3 groups", "SET c=50", 900.0 * speed * jitter)], [1, 1, 1]),
+        ]
+        for speed, jitter in zip(speeds, (1.0, 1.1, 0.95), strict=True)
+    ]
+    assert [round(r, 3) for r in groups.ratios_to_one(rounds, 3, "SET c=50")] == [
+        0.9,
+        0.99,
+        0.855,
+    ]
+    page = groups.render(rounds, {"git commit": "abc"}, "now", OPTIONS)
+    rows = [line for line in page.splitlines() if line.startswith("| 3 ")]
+    assert rows[0].split(" | ")[4] == "0.90x (0.90 / 0.99 / 0.85)"
+    assert "3 groups against 1, median of the rounds: SET c=50 0.90x" in page
+    # A round whose 1-group cluster failed gives no ratio, and the others still do.
+    rounds[1] = rounds[1][1:]
+    assert len(groups.ratios_to_one(rounds, 3, "SET c=50")) == 2
+
+
+def test_rounds_reverse_the_order_of_group_counts_every_other_round() -> None:
+    assert groups.round_order(0) == groups.GROUP_COUNTS
+    assert groups.round_order(1) == groups.GROUP_COUNTS[::-1]
+    assert groups.round_order(2) == groups.GROUP_COUNTS
 
 
 def test_the_matrix_page_keeps_the_groups_and_peers_sections(tmp_path: Path) -> None:
