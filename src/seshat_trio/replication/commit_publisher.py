@@ -5,9 +5,11 @@ the next Append or heartbeat carries it. When a group's Ready loop goes idle whi
 followers are owed a commit index, the driver says so here (`due`); if the loop stays idle
 for `delay` seconds, this task asks it to publish (`publish_owed_commit`). A Ready handled
 meanwhile (`busy`) withdraws the request: under load the next Append carries the commit
-and no message of its own is sent. One task serves every group of the node, and wakes at
-most once per `delay` while writes go on, not once per write; the timing is on
-`trio.sleep_until`, so a MockClock drives it.
+and no message of its own is sent. A leader holding writes after a round
+(`hold_after_round` in replication/driver.py) has the delay counted from the hold's end:
+its writers are expected back by then, and the next round's Appends carry the commit.
+One task serves every group of the node, and wakes at most once per `delay` while writes
+go on, not once per write; the timing is on `trio.sleep_until`, so a MockClock drives it.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ class CommitPublisher:
         self._due: dict[Publishes, float] = {}  # group -> when its loop went idle owing
         self._wakeup = trio.Event()
 
-    def due(self, group: Publishes) -> None:
-        """`group`'s Ready loop went idle with a commit index owed to a follower."""
-        self._due[group] = trio.current_time()
+    def due(self, group: Publishes, not_before: float | None = None) -> None:
+        """`group`'s Ready loop went idle with a commit index owed to a follower; with
+        `not_before`, the delay counts from then if that is later."""
+        now = trio.current_time()
+        self._due[group] = now if not_before is None else max(now, not_before)
         self._wakeup.set()
 
     def busy(self, group: Publishes) -> None:

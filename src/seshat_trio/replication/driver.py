@@ -160,7 +160,8 @@ class DriverSettings:
     # (at most half a tick) before proposing, so fewer, bigger rounds carry the same writes
     # (docs/performance.md, "Session 11 (writes)", "Session 16"); the hold ends as soon as
     # that round's writers and those queued behind it are queued. A round of one write that
-    # commits with nothing queued (a lone client) is followed by no hold.
+    # commits with nothing queued (a lone client) is followed by no hold. No commit is
+    # published during a hold (the next round's Appends carry it; docs/raft.md).
     hold_after_round: float = 0.0
 
 
@@ -652,7 +653,7 @@ class RaftGroupDriver:
         publisher = self.commit_publisher
         if publisher is not None:
             if core.commit_unpublished():
-                publisher.due(self)
+                publisher.due(self, self._hold_until)
             else:
                 publisher.busy(self)
         self._note_changed()
@@ -727,10 +728,14 @@ class RaftGroupDriver:
                 if hold_until is not None and self._queued and trio.current_time() < hold_until:
                     # Holding writes after a round (`hold_after_round`): the next round's
                     # Appends carry the commit, so no publication meanwhile.
+                    if publisher is not None:
+                        publisher.busy(self)
                     with trio.move_on_at(hold_until):
                         await self._wakeup.wait()
                 elif publisher is not None and self._core.commit_unpublished():
-                    publisher.due(self)
+                    # During a hold with nothing queued yet, the round's writers are
+                    # expected back before its end: publish only if they are not.
+                    publisher.due(self, hold_until)
                     await self._wakeup.wait()
                     publisher.busy(self)
                 else:
