@@ -51,6 +51,22 @@ async def test_publishes_after_the_delay_unless_the_group_got_busy(
         nursery.cancel_scope.cancel()
 
 
+async def test_the_delay_counts_from_not_before_when_that_is_later(
+    clock: trio.testing.MockClock,
+) -> None:
+    publisher = CommitPublisher(delay=0.01)
+    held, past = FakeGroup(), FakeGroup()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(publisher.run)
+        start = trio.current_time()
+        publisher.due(held, not_before=start + 0.03)  # a leader's hold ends then
+        publisher.due(past, not_before=start - 1.0)
+        await trio.sleep(0.1)
+        assert held.published_at == [start + 0.04]
+        assert past.published_at == [start + 0.01]
+        nursery.cancel_scope.cancel()
+
+
 async def test_followers_apply_a_write_within_the_delay_not_at_the_next_heartbeat(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:

@@ -18,8 +18,9 @@ from tests.replication.raft_cluster import FAST, IDS, Cluster, Node, running, se
 from seshat_trio.errors import ServiceError
 from seshat_trio.kv.operations import encode_batch
 from seshat_trio.protocol import SimpleString
-from seshat_trio.raft import AppendResp
-from seshat_trio.replication.driver import DriverSettings
+from seshat_trio.raft import Append, AppendResp
+from seshat_trio.replication.commit_publisher import COMMIT_PUBLISH_DELAY_S
+from seshat_trio.replication.driver import DriverSettings, PeerMessage
 
 OK = (SimpleString("OK"),)
 # A multi-group node's leader: one round in flight, then a hold as long as that round.
@@ -177,6 +178,46 @@ async def test_a_hold_ends_once_the_rounds_writers_are_queued_again(
         assert leader.driver.status().last_index == index + 1  # all 3 in one entry
         assert trio.current_time() == at
         assert [await pending for pending in [queued, *back]] == [OK] * 3
+
+
+@pytest.mark.parametrize("back", [False, True], ids=["nobody-back", "one-back"])
+async def test_no_commit_is_published_during_the_hold_after_a_round(
+    tmp_path: Path, clock: trio.testing.MockClock, back: bool
+) -> None:
+    """The round's writers are expected back within the hold, and the next round's Appends
+    carry the commit: the publisher sends none meanwhile, whether a writer is queued yet or
+    not. With nobody back by the hold's end, it publishes (the delay counted from then)."""
+    settings = attrs.evolve(HOLDING, tick_seconds=0.1)
+    async with _leader_with_lost_acks(tmp_path, settings) as (cluster, leader, acks):
+        acks["lost"] = True
+        started = trio.current_time()
+        firsts = [leader.driver.propose(set_op(b"a%d" % i, b"1")) for i in range(2)]
+        await trio.sleep(0.04)
+        published: list[float] = []
+
+        def record(msg: PeerMessage) -> bool:
+            if isinstance(msg, Append) and msg.src == leader.node_id and not msg.entries:
+                published.append(trio.current_time())
+            return False
+
+        cluster.network.drop = record  # and the acks get through
+        assert [await pending for pending in firsts] == [OK, OK]
+        committed = trio.current_time()
+        hold = min(committed - started, 0.05)
+        assert hold >= 0.04  # the next heartbeat tick is 0.1 s after the commit
+        published.clear()  # the round's own retries (a tick's probes)
+        later = leader.driver.propose(set_op(b"b", b"2")) if back else None
+        await trio.sleep(0.035)  # past the publisher's delay, within the hold
+        assert published == []
+        if later is not None:
+            assert await later == OK  # proposed at the hold's end, its Appends carry the commit
+            assert published == []
+        else:
+            followers = [node for node in cluster if node is not leader]
+            await cluster.wait_applied(leader.driver.applied_index, followers)
+            assert published[0] == pytest.approx(
+                committed + hold + COMMIT_PUBLISH_DELAY_S, abs=0.002
+            )
 
 
 async def test_a_leadership_transfer_proposes_the_held_writes_first(
