@@ -394,7 +394,11 @@ async def serve_node(
                 for driver in drivers.values():
                     await nursery.start(driver.run)
                 # One task ticks every group; one balances the leaders of the data groups.
-                nursery.start_soon(Ticker(config.raft.heartbeat_ms / 1000, drivers.values()).run)
+                nursery.start_soon(
+                    Ticker(
+                        config.raft.heartbeat_ms / 1000, drivers.values(), transport.coalescing
+                    ).run
+                )
                 nursery.start_soon(commit_publisher_for(drivers.values()).run)
                 nursery.start_soon(balancer.run)
                 # Up before the RESP listener: /health answers (503) while the node starts.

@@ -99,8 +99,9 @@ async def test_three_nodes_all_to_all(net) -> None:
 
 async def test_heartbeats_of_many_groups_travel_as_one_frame(net) -> None:
     """On a node with several data groups, every Heartbeat and HeartbeatResp sent to a peer
-    in one pass is one HeartbeatBatch frame; the receiving transport hands each one on as
-    its own message."""
+    in one pass inside `coalescing()` blocks (the ticker's pass; nested blocks included) is
+    one HeartbeatBatch frame; the receiving transport hands each one on as its own
+    message."""
     with trio.fail_after(10):
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
         port = listeners[0].socket.getsockname()[1]
@@ -126,8 +127,12 @@ async def test_heartbeats_of_many_groups_travel_as_one_frame(net) -> None:
             Heartbeat(group=g, src=1, dst=2, term=g, commit=g * 10, context=g) for g in (1, 2, 3)
         ]
         acks = [HeartbeatResp(group=g, src=1, dst=2, term=g, context=0) for g in (4, 5)]
-        for msg in [beats[0], acks[0], beats[1], acks[1], beats[2]]:
-            node.transport.send(msg)
+        with node.transport.coalescing():
+            for msg in [beats[0], acks[0], beats[1]]:
+                node.transport.send(msg)
+            with node.transport.coalescing():
+                for msg in [acks[1], beats[2]]:
+                    node.transport.send(msg)
         await net.wait_until(lambda: frames)
         await trio.testing.wait_all_tasks_blocked()
         assert len(frames) == 1
@@ -137,10 +142,11 @@ async def test_heartbeats_of_many_groups_travel_as_one_frame(net) -> None:
         assert batch.messages() == [*beats, *acks]
 
     with trio.fail_after(10):
-        nodes = await net.start_cluster([3, 4])
+        nodes = await net.start_cluster([3, 4], coalesce_raft=True)
         sent = [Heartbeat(group=g, src=3, dst=4, term=1, commit=0, context=g) for g in range(9)]
-        for msg in sent:
-            nodes[3].transport.send(msg)
+        with nodes[3].transport.coalescing():
+            for msg in sent:
+                nodes[3].transport.send(msg)
         await net.wait_until(lambda: len(nodes[4].received) == len(sent))
         assert nodes[4].received == sent
 

@@ -14,6 +14,7 @@ from seshat_trio.raft import (
     AppendResp,
     Entry,
     EntryKind,
+    Heartbeat,
     HeartbeatResp,
     Message,
     VoteResp,
@@ -23,6 +24,7 @@ from seshat_trio.transport import (
     FEATURES,
     ClusterSecrets,
     ForwardError,
+    HeartbeatBatch,
     ProtocolViolation,
     RaftBatch,
     TransportLimits,
@@ -203,3 +205,44 @@ async def test_a_forged_batch_closes_only_that_connection(
         await good.send_frames([encode_frame(encode(honest))])
         await net.wait_until(lambda: len(node.received) == 2)
         assert [m.context for m in node.received] == [7, 8]  # type: ignore[union-attr]
+
+
+async def test_outside_a_coalescing_block_heartbeats_leave_at_once(net) -> None:
+    """Several data groups, outside a `coalescing()` block: a heartbeat and an answer (a
+    read round's) leave at once, each in its own frame; the other Raft messages wait for
+    the flush task, which sends them as one frame after."""
+    with trio.fail_after(10):
+        address, frames = await _recording_peer(net, 2, FEATURES)
+        node = await net.start_node(1, peers={2: address}, coalesce_raft=True)
+        await net.wait_until(lambda: node.transport.peer_states()[2].connected)
+        beat = heartbeat(1, 2, context=7)
+        answer = HeartbeatResp(group=2, src=1, dst=2, term=1, context=8)
+        for msg in [_append(1), beat, _resp(2), answer]:
+            node.transport.send(msg)
+        await net.wait_until(lambda: len(frames) == 3)
+        await trio.testing.wait_all_tasks_blocked()
+        assert frames[:2] == [beat, answer]
+        assert len(frames) == 3 and unpack(frames[2]) == [_append(1), _resp(2)]  # type: ignore[arg-type]
+
+
+async def test_the_answers_to_a_received_heartbeat_batch_share_a_frame(net) -> None:
+    """The answers the groups send while a received HeartbeatBatch is stepped into them
+    (inside a `coalescing()` block) leave as one HeartbeatBatch, not one frame each."""
+    with trio.fail_after(10):
+        address, frames = await _recording_peer(net, 1, FEATURES)
+        node = await net.start_node(2, peers={1: address}, coalesce_raft=True)
+
+        def answer(msg: object) -> None:
+            assert isinstance(msg, Heartbeat)
+            node.transport.send(
+                HeartbeatResp(group=msg.group, src=2, dst=1, term=msg.term, context=msg.context)
+            )
+
+        node.transport._on_message = answer
+        await net.wait_until(lambda: node.transport.peer_states()[1].connected)
+        peer = await dial(node.address, 1, 2, ClusterSecrets.none())
+        beats = tuple((g, 1, 0, g * 10) for g in (1, 2, 3))
+        await peer.send_frames([encode_frame(encode(HeartbeatBatch(1, 2, beats, ())))])
+        await net.wait_until(lambda: frames)
+        await trio.testing.wait_all_tasks_blocked()
+        assert frames == [HeartbeatBatch(2, 1, (), tuple((g, 1, g * 10) for g in (1, 2, 3)))]

@@ -2,10 +2,12 @@
 
 With G data groups every node leads about G/N of them, and each leader sends a Heartbeat to
 every follower every tick and gets a HeartbeatResp back: without coalescing an idle node
-encodes, frames, decodes and queues ~2*G*(N-1)/N of these per tick. The transport adds every
-Heartbeat and HeartbeatResp for a peer that understands `HeartbeatBatch` here, and flushes
-once per scheduler pass (the ticker ticks every group in one pass, and a received batch is
-stepped into every group in one pass, so one tick costs one frame per peer pair each way).
+encodes, frames, decodes and queues ~2*G*(N-1)/N of these per tick. The transport adds here
+every Heartbeat and HeartbeatResp sent inside a `coalescing()` block for a peer that
+understands `HeartbeatBatch`, and flushes once per scheduler pass (the ticker ticks every
+group in one block, and a received batch is stepped into every group in one, so one tick
+costs one frame per peer pair each way). A read round's heartbeat and its answer, sent
+outside one, leave at once.
 
 Rules: messages keep their order per peer within a batch (beats, then acks, each in the order
 added); a batch never holds more than `max_rows` rows (a frame stays far below the frame

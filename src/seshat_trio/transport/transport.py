@@ -13,7 +13,10 @@ Rules:
   peer that takes `HeartbeatBatch` are coalesced instead (coalesce.py): one task flushes
   them, one frame per peer, once per scheduler pass; the other Raft messages for a peer
   that takes `RaftBatch` are flushed the same way (raft_batch.py); snapshot chunks never
-  are. A node with one data group sends every message at once.
+  are. Heartbeats and answers are coalesced only when sent inside a `coalescing()` block
+  (a synchronous pass over several groups: the ticker's, a received batch's steps); any
+  other one is a read round's (or its answer), alone in its pass, and leaves at once. A
+  node with one data group sends every message at once.
 - Every connection is authenticated before any message is accepted (handshake.py): the
   dialler must be a current peer (`update_peers` changes that live, and closes the
   connections of nodes it drops) and both sides must prove the cluster secret; afterwards
@@ -32,7 +35,7 @@ import collections
 import contextlib
 import functools
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Protocol
 
 import trio
@@ -135,6 +138,7 @@ class Transport:
         # it skips the flush task's wake-up (the c=1 chain).
         self._raft_coalescer = raft_batch.RaftCoalescer(node_id) if coalesce_raft else None
         self._flush_due = trio.Event()
+        self._coalescing = 0  # depth of `coalescing()` blocks
         self.update_peers(peers)
 
     @property
@@ -185,17 +189,28 @@ class Transport:
             heartbeat = isinstance(msg, Heartbeat | HeartbeatResp)
             link.mailbox.push(frame_of(msg), Priority.HEARTBEAT if heartbeat else Priority.RAFT)
 
+    @contextlib.contextmanager
+    def coalescing(self) -> Iterator[None]:
+        """Heartbeats and answers sent inside are coalesced too (on a node that coalesces;
+        blocks nest): around a synchronous pass over several groups."""
+        self._coalescing += 1
+        try:
+            yield
+        finally:
+            self._coalescing -= 1
+
     def _coalesce(self, msg: PeerMessage, features: int) -> bool:
         """Add `msg` to its peer's batch for the flush task, if this node coalesces (several
-        data groups) and the peer takes that batch: whether it was added."""
+        data groups), the peer takes that batch and, for a heartbeat or its answer, a
+        `coalescing()` block is open: whether it was added."""
         raft = self._raft_coalescer
         if raft is None or self._nursery is None:
             # One data group: about one message per peer per pass (a read round's heartbeat
             # and its answer among them), sent at once without the flush task's wake-up.
             return False
         if isinstance(msg, Heartbeat | HeartbeatResp):
-            if not features & FEATURE_HEARTBEAT_BATCH:
-                return False
+            if not (self._coalescing and features & FEATURE_HEARTBEAT_BATCH):
+                return False  # a read round's, alone in its pass: a flush would only wait
             self._coalescer.add(msg)
         elif features & FEATURE_RAFT_BATCH and not isinstance(
             msg, SnapshotChunk | SnapshotChunkAck
@@ -437,8 +452,9 @@ class Transport:
                     f"from node {sender} to node {self.node_id}"
                 )
             elif isinstance(msg, HeartbeatBatch):
-                for beat in msg.messages():
-                    self._on_message(beat)
+                with self.coalescing():  # several groups answer in this one pass
+                    for beat in msg.messages():
+                        self._on_message(beat)
             elif isinstance(msg, RaftBatch):
                 for raft in raft_batch.unpack(msg):
                     self._on_message(raft)
