@@ -16,6 +16,7 @@ from seshat_trio.raft import (
     HeartbeatResp,
     Message,
     RaftCore,
+    ReadIndexReq,
     ReadState,
     Role,
 )
@@ -97,6 +98,26 @@ def test_a_leader_read_round_is_confirmed_through_taken_answers(make_cluster) ->
     c.core(1).read_index(9)
     c.stabilize()
     assert c.nodes[1].read_states == [ReadState(9, c.core(1).commit)]
+
+
+def test_a_read_round_and_a_forwarded_read_leave_as_messages_alone(make_cluster) -> None:
+    """A leader's read round (its heartbeat to the one voter a quorum needs) and a
+    follower's forwarded reads are all a Ready would hold: taken, no Ready is built."""
+    c = make_cluster([1, 2, 3])
+    c.elect(1)
+    c.propose(1, b"x")
+    c.replicate_commit()
+    leader = c.core(1)
+    leader.read_index(9)
+    (beat,) = leader.take_messages() or ()
+    assert isinstance(beat, Heartbeat) and beat.dst in (2, 3) and beat.context > 0
+    assert not leader.has_ready()
+    follower = c.core(2)
+    follower.read_index(10)
+    assert follower.take_messages() == (
+        ReadIndexReq(group=follower.group, src=2, dst=1, term=follower.term, request_ids=(10,)),
+    )
+    assert not follower.has_ready()
 
 
 def _run(seed: int, *, take_messages: bool, lease_reads: bool) -> tuple[object, int]:

@@ -408,11 +408,15 @@ class RaftCore:
 
     def take_messages(self) -> tuple[Message, ...] | None:
         """The messages to send when they are all that a Ready would hold now (a follower's
-        answer to a heartbeat, an idle leader's heartbeats), handed out as `ready()` and
-        `advance()` of that Ready would; None when a Ready holds more, or one awaits
-        `advance()`: use `ready()`. Asked for every message a follower of a read round
-        answers: no Ready, soft or hard state is built for it."""
-        if self._outstanding is not None or self._more_than_messages():
+        answer to a heartbeat, an idle leader's heartbeats, a leader's read round, a
+        follower's forwarded reads), handed out as `ready()` and `advance()` of that Ready
+        would; None when a Ready holds more, or one awaits `advance()`: use `ready()`. Asked
+        for every message a follower of a read round answers and every read round a leader
+        starts: no Ready, soft or hard state is built for them."""
+        if self._outstanding is not None:
+            return None
+        self._flush_reads()  # as `ready()` does first
+        if self._more_than_messages():
             return None
         msgs, self._msgs = tuple(self._msgs), []
         return msgs

@@ -616,6 +616,10 @@ class RaftGroupDriver:
             self._reads.resolve(ready)
             core.advance(ready)
             messages = ready.messages
+        self._send_taken(messages)
+
+    def _send_taken(self, messages: tuple[Message, ...]) -> None:
+        """Send the messages of a Ready that held nothing else (taken or advanced)."""
         self._readys += 1
         for msg in messages:
             self._send(msg)
@@ -717,7 +721,13 @@ class RaftGroupDriver:
             taken, self._taken = self._taken, None
             if taken is None:
                 self._flush_proposals()
-                if self._core.has_ready():
+                # A read round (or forwarded reads) alone is sent without a Ready.
+                messages = self._core.take_messages()
+                if messages:
+                    self._reads.close_round()
+                    self._send_taken(messages)
+                    continue  # as after a Ready: look again
+                if messages is None and self._core.has_ready():
                     self._reads.close_round()
                     taken = self._start_ready(self._core.ready())
             if taken is not None:
