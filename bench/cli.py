@@ -237,23 +237,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except ValueError as exc:
         print(f"python -m bench: {exc}", file=sys.stderr)
         return 2
-    if args.peers:
-        return peers.main(
-            options,
-            args.results_dir,
-            args.markdown,
-            REPO,
-            out=out,
-            rounds=args.rounds or peers.ROUNDS,
-        )
-    if args.groups:
-        return groups.main(
-            options,
-            args.results_dir,
-            args.markdown,
-            REPO,
-            out=out,
-            rounds=args.rounds or groups.ROUNDS,
+    if args.peers or args.groups:
+        # Side-by-side comparisons in interleaved rounds instead of the matrix.
+        compare, rounds = (peers.main, peers.ROUNDS) if args.peers else (groups.main, groups.ROUNDS)
+        return compare(
+            options, args.results_dir, args.markdown, REPO, out=out, rounds=args.rounds or rounds
         )
     run, finished = execute(options, args.note, out, args.workdir)
     write_outputs(run, args.results_dir, args.markdown if finished else None, out)

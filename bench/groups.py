@@ -279,13 +279,7 @@ async def run_all(
                 print(f"  failed: {type(exc).__name__}: {exc}", file=out, flush=True)
                 continue
             for m in measured:
-                cpu = ", ".join(f"{p} {us:.0f}" for p, us in m.cpu_us_per_op.items())
-                print(
-                    f"  {m.cell}: {m.rps:,.0f} ops/s p99 {m.p99_ms:.2f} ms  "
-                    f"CPU us/op: {cpu} {m.note}",
-                    file=out,
-                    flush=True,
-                )
+                print(peers.progress_line(m), file=out, flush=True)
             found.append((groups, measured, spread))
         all_rounds.append(sorted(found, key=lambda f: f[0]))
     return all_rounds

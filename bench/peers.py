@@ -382,6 +382,15 @@ async def round_redis(options: RunOptions, workdir: Path) -> list[Measured]:
         ]
 
 
+def progress_line(m: Measured) -> str:
+    """One measured cell as a run prints it while it goes (bench/groups.py too)."""
+    cpu = ", ".join(f"{p} {us:.0f}" for p, us in m.cpu_us_per_op.items())
+    return (
+        f"  {m.cell}: {m.rps:,.0f} ops/s p50 {m.p50_ms:.2f} p99 {m.p99_ms:.2f} ms"
+        f"  CPU us/op: {cpu} {m.note}"
+    )
+
+
 async def run_rounds(
     options: RunOptions, workdir: Path, rounds: int, out: TextIO
 ) -> list[list[Measured]]:
@@ -402,13 +411,7 @@ async def run_rounds(
                 print(f"  {name} failed: {type(exc).__name__}: {exc}", file=out, flush=True)
                 continue
             for m in got:
-                cpu = ", ".join(f"{p} {us:.0f}" for p, us in m.cpu_us_per_op.items())
-                print(
-                    f"  {m.cell}: {m.rps:,.0f} ops/s p50 {m.p50_ms:.2f} p99 {m.p99_ms:.2f} ms"
-                    f"  CPU us/op: {cpu} {m.note}",
-                    file=out,
-                    flush=True,
-                )
+                print(progress_line(m), file=out, flush=True)
             measured += got
         all_rounds.append(measured)
     return all_rounds

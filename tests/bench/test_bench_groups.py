@@ -9,7 +9,7 @@ import pytest
 from bench.model import Run, RunOptions
 from bench.peers import Measured
 
-from bench import groups, machine, redis_benchmark, report
+from bench import cli, groups, machine, peers, redis_benchmark, report
 from seshat_trio.slots import key_slot
 
 OPTIONS = RunOptions(
@@ -155,3 +155,26 @@ def test_a_run_under_half_the_cell_is_measured_again() -> None:
     assert groups.too_short(4781, 6341.0, 5.0)
     assert not groups.too_short(38_000, 6341.0, 5.0)
     assert not groups.too_short(100, 0.0, 5.0)  # no rate: nothing to size from
+
+
+def test_the_cli_hands_rounds_to_the_groups_and_peers_comparisons(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, int]] = []
+    for name, module in (("groups", groups), ("peers", peers)):
+        monkeypatch.setattr(
+            module, "main", lambda *_, name=name, **kw: calls.append((name, kw["rounds"])) or 0
+        )
+    for argv in (
+        ["--groups", "--rounds", "2"],
+        ["--groups"],
+        ["--peers"],
+        ["--peers", "--rounds", "4"],
+    ):
+        assert cli.main(argv) == 0
+    assert calls == [
+        ("groups", 2),
+        ("groups", groups.ROUNDS),
+        ("peers", peers.ROUNDS),
+        ("peers", 4),
+    ]
