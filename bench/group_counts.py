@@ -9,12 +9,12 @@ With `--aware` the 50 clients know the cluster instead, so nothing is forwarded:
 are shared out over the slot ranges of CLUSTER SLOTS, one redis-benchmark per range at its
 primary with keys tagged into it (`groups.aware_targets`); with 1 group all 50 are at the
 leader.
-Prints the CPU per SET of each node (utime + stime from /proc around the measured
+Prints the CPU per request of each node (utime + stime from /proc around the measured
 requests), how much of it the event-loop threads took (the rest is the group-commit
 writer thread's fsync rounds), and the wall-clock rate. With `--profile`, every node's
 event loop also runs under cProfile on a CPU clock during those requests only (started by
-SIGUSR1, dumped when it comes again), and the calls per SET of the functions that count rounds,
-messages and frames are printed, summed over the nodes. Interleave the trees' runs:
+SIGUSR1, dumped when it comes again), and the calls per request of the functions that count
+rounds, messages and frames are printed, summed over the nodes. Interleave the trees' runs:
 `PYTHONPATH=<tree>/src python -m bench.group_counts`.
 """
 
@@ -34,7 +34,7 @@ from bench.machine import cpu_seconds
 from bench.model import RunOptions
 
 WARMUP = 500  # requests per node before the measured ones
-# (label, file suffix, function): calls per SET. Coroutines are left out: cProfile counts
+# (label, file suffix, function): calls per request. Coroutines are left out: cProfile counts
 # each resumption of one as a call.
 COUNTED = (
     ("log entries proposed", "raft/core.py", "propose"),
@@ -51,7 +51,7 @@ COUNTED = (
 )
 
 
-def calls_per_set(out: Path, sets: int) -> list[tuple[str, float]]:
+def calls_per_request(out: Path, requests: int) -> list[tuple[str, float]]:
     totals = dict.fromkeys(range(len(COUNTED)), 0)
     for path in out.glob("*.prof"):
         stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
@@ -59,7 +59,7 @@ def calls_per_set(out: Path, sets: int) -> list[tuple[str, float]]:
             for i, (_, suffix, name) in enumerate(COUNTED):
                 if function == name and file.endswith(suffix):
                     totals[i] += calls
-    return [(COUNTED[i][0], total / sets) for i, total in totals.items()]
+    return [(COUNTED[i][0], total / requests) for i, total in totals.items()]
 
 
 async def measure(
@@ -110,7 +110,7 @@ async def measure(
         + f"{sum(per_node) - loops:.0f}); {ops / seconds:.0f} {name}s/s wall"
     ]
     if profile_dir is not None:
-        lines += [f"  {per:7.3f} {label}" for label, per in calls_per_set(profile_dir, ops)]
+        lines += [f"  {per:7.3f} {label}" for label, per in calls_per_request(profile_dir, ops)]
     return lines
 
 

@@ -311,12 +311,15 @@ def ratios_to_one(rounds: Sequence[Sequence[Found]], groups: int, cell: str) -> 
     return ratios
 
 
+def median_text(ratios: Sequence[float]) -> str:
+    """The rounds' median ratio, or "-" when no round measured it."""
+    return f"{statistics.median(ratios):.2f}x" if ratios else "-"
+
+
 def ratio_text(ratios: Sequence[float]) -> str:
     """The median ratio, followed by each round's when there are several."""
-    if not ratios:
-        return "-"
-    median = f"{statistics.median(ratios):.2f}x"
-    return median if len(ratios) == 1 else f"{median} ({' / '.join(f'{r:.2f}' for r in ratios)})"
+    median = median_text(ratios)
+    return median if len(ratios) <= 1 else f"{median} ({' / '.join(f'{r:.2f}' for r in ratios)})"
 
 
 def summary_row(
@@ -356,9 +359,7 @@ def render(
         "groups", "cell", "ops/s", "p99 ms", "ops/s vs 1 group (each round)",
         "CPU us/op per node", "CPU us/op, 3 nodes", "leaders per node", "note",
     ]  # fmt: skip
-    three = [
-        f"{cell} {ratio_text(ratios_to_one(rounds, 3, cell)).split(' ')[0]}" for cell in CELL_NAMES
-    ]
+    three = [f"{cell} {median_text(ratios_to_one(rounds, 3, cell))}" for cell in CELL_NAMES]
     lines = [
         MARK_START,
         "## Data groups: 1, 3 and 16 on 3 nodes (`nox -s bench -- --groups`)",

@@ -1,5 +1,5 @@
 """bench/group_counts.py's pure parts: the profiled command line (bench/servers.py's, which
-bench.chain uses too), the calls per SET, and the CPU of one thread against its
+bench.chain uses too), the calls per request, and the CPU of one thread against its
 process's."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def test_calls_are_summed_over_the_nodes_and_divided_by_the_sets(tmp_path: Path)
             encode_frame(b"x")
         profile.disable()
         profile.dump_stats(str(tmp_path / f"{node}.prof"))
-    counted = dict(group_counts.calls_per_set(tmp_path, 4))
+    counted = dict(group_counts.calls_per_request(tmp_path, 4))
     assert counted["frames encoded (every kind)"] == 2.0
     assert counted["log entries proposed"] == 0.0
 
