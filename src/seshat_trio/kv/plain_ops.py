@@ -42,6 +42,7 @@ from seshat_trio.protocol import Reply
 _HEAD = struct.Struct(">BqIHHI")
 _U32 = struct.Struct(">I")
 _BATCH_HEADER = struct.Struct(">BI")
+_BATCH = bytes([BATCH_VERSION])
 
 
 @attrs.frozen(slots=True)
@@ -71,54 +72,53 @@ def plain(
 PlainOperation = tuple[int, int, PlainRow, Args]
 
 
-def _plain_operation(data: bytes, start: int, end: int) -> PlainOperation | None:
-    """The operation in data[start:end] if it is plain."""
-    pos = start + _HEAD.size
-    if pos > end:
-        return None
-    version, time_ms, max_value_bytes, count, argc, length = _HEAD.unpack_from(data, start)
-    if version != FORMAT_VERSION or count != 1:
-        return None
-    row = PLAIN.get(data[pos : pos + length])
-    if row is None or row.argc != argc:
-        return None
-    pos += length
-    args = []
-    # Past `end` only if the lengths are wrong: then `pos` cannot come out at `end`.
-    try:
-        for _ in range(1, argc):
-            (length,) = _U32.unpack_from(data, pos)
-            pos += 4 + length
-            args.append(data[pos - length : pos])
-    except struct.error:  # past the end of `data`
-        return None
-    if pos != end:
-        return None
-    return time_ms, max_value_bytes, row, tuple(args)
-
-
 def plain_operations(data: bytes) -> list[PlainOperation] | None:
     """The plain operations an entry holds (one, or a batch's), or None if anything in it
     is not a plain operation."""
+    # One loop over the operations, each read inline with locals bound: every SET on every
+    # node comes here (a call per operation cost ~1 us of ~7 under cProfile).
     end = len(data)
-    if not data or data[0] != BATCH_VERSION:
-        one = _plain_operation(data, 0, end)
-        return None if one is None else [one]
-    if end < _BATCH_HEADER.size:
-        return None
-    _, count = _BATCH_HEADER.unpack_from(data, 0)
-    pos = _BATCH_HEADER.size
+    framed = data[:1] == _BATCH
+    if framed:
+        if end < _BATCH_HEADER.size:
+            return None
+        count = _BATCH_HEADER.unpack_from(data, 0)[1]
+        pos = _BATCH_HEADER.size
+    else:
+        count, pos = 1, 0
+    head, head_size, u32, rows = _HEAD.unpack_from, _HEAD.size, _U32.unpack_from, PLAIN.get
     operations: list[PlainOperation] = []
-    for _ in range(count):
-        if pos + 4 > end:
-            return None
-        (length,) = _U32.unpack_from(data, pos)
-        pos += 4
-        if pos + length > end:
-            return None
-        one = _plain_operation(data, pos, pos + length)
-        if one is None:
-            return None
-        operations.append(one)
-        pos += length
+    append = operations.append
+    try:
+        for _ in range(count):
+            if framed:  # a batch's operation: u32 length, then the operation
+                if pos + 4 > end:
+                    return None
+                stop = pos + 4 + u32(data, pos)[0]
+                pos += 4
+                if stop > end:
+                    return None
+            else:
+                stop = end
+            if pos + head_size > stop:
+                return None
+            version, time_ms, max_value_bytes, commands, argc, length = head(data, pos)
+            if version != FORMAT_VERSION or commands != 1:
+                return None
+            pos += head_size
+            row = rows(data[pos : pos + length])
+            if row is None or row.argc != argc:
+                return None
+            pos += length
+            args = []
+            for _ in range(1, argc):
+                length = u32(data, pos)[0]
+                pos += 4 + length
+                args.append(data[pos - length : pos])
+            # Past `stop` only if the lengths are wrong: then `pos` cannot come out at `stop`.
+            if pos != stop:
+                return None
+            append((time_ms, max_value_bytes, row, tuple(args)))
+    except struct.error:  # past the end of `data`
+        return None
     return operations if pos == end else None
