@@ -165,24 +165,27 @@ class Store:
         with self._lock:
             if self._needs_reopen:
                 self._reopen()
+            try:
+                wb = self._db.write_batch(sync=sync)
+            except DB_ERRORS as exc:
+                self._needs_reopen = True
+                raise translate(exc, "write", self.path) from exc
+            # The translation puts its records straight into LevelDB's batch, which is
+            # written only if the whole translation succeeded (dropped otherwise).
             translation = Translation(
                 self._db,
-                self._log_state,
-                self._load_generation,
-                self._highest_generation,
-                self._meta_keys,
+                wb,
+                load_log=self._log_state,
+                load_generation=self._generation,
+                load_highest_generation=self._highest_generation,
+                meta_keys=self._meta_keys,
             )
             if flip is not None:
                 translation.set_generation(*flip)
             if batch is not None:
                 self._guard("prepare write", lambda: translation.add_all(batch))
             try:
-                with self._db.write_batch(sync=sync) as wb:
-                    for key, raw in translation.ops:
-                        if raw is None:
-                            wb.delete(key)
-                        else:
-                            wb.put(key, raw)
+                wb.write()
             except DB_ERRORS as exc:
                 self._needs_reopen = True
                 raise translate(exc, "write", self.path) from exc

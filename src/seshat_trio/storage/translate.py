@@ -78,17 +78,23 @@ class _LogView:
 
 
 class Translation:
-    """One write in the making: `add` operations in order, `write_batch` to LevelDB, `publish`."""
+    """One write in the making: `add` operations in order, each putting its records into
+    LevelDB's write batch `out`; once `out` is written, `publish`."""
 
     def __init__(
         self,
         db: Any,
+        out: Any,
+        *,
         load_log: Callable[[int], LogState],
         load_generation: Callable[[int], int],
         load_highest_generation: Callable[[int], int],
         meta_keys: dict[bytes, bytes],
     ) -> None:
         self._db = db
+        # LevelDB's batch methods, bound: every record of every write goes through one.
+        self._put = out.put
+        self._delete = out.delete
         self._load_log = load_log
         self._load_generation = load_generation
         self._load_highest = load_highest_generation
@@ -97,7 +103,6 @@ class Translation:
         self._generations: dict[int, int] = {}
         self._highest: dict[int, int] = {}
         self._prefixes: dict[int, tuple[bytes, bytes]] = {}
-        self.ops: list[tuple[bytes, bytes | None]] = []  # (key, value or None = delete)
         # Data records written, by value cache key (None: deleted), for the store's cache.
         self.values: list[tuple[bytes, bytes | None]] = []
         # Cache keys of records written uncached: the cache forgets any entry it has.
@@ -107,12 +112,6 @@ class Translation:
         # Groups left on a new, empty generation (FLUSHALL): the cache may answer for them.
         self.emptied: set[int] = set()
         self.garbage = False  # whether this write adds garbage records
-
-    def _put(self, key: bytes, value: bytes) -> None:
-        self.ops.append((key, value))
-
-    def _delete(self, key: bytes) -> None:
-        self.ops.append((key, None))
 
     def _log(self, group: int) -> _LogView:
         view = self._logs.get(group)
@@ -178,18 +177,27 @@ class Translation:
 
     def _write_elements(self, op: WriteElements) -> None:
         prefix = keys.element_prefix(op.group, self._generation(op.group), op.key, op.version)
+        put, delete = self._put, self._delete
         records = [(prefix + suffix, value) for suffix, value in op.changes]
-        self.ops += records
+        for full_key, value in records:
+            if value is None:
+                delete(full_key)
+            else:
+                put(full_key, value)
         self.values += records
         if op.uncached:
-            records = [(prefix + suffix, value) for suffix, value in op.uncached]
-            self.ops += records
-            self.uncached += [full_key for full_key, _ in records]
+            for suffix, value in op.uncached:
+                full_key = prefix + suffix
+                if value is None:
+                    delete(full_key)
+                else:
+                    put(full_key, value)
+                self.uncached.append(full_key)
 
     def _put_element(self, op: PutElement) -> None:
         full_key = keys.element_prefix(op.group, self._generation(op.group), op.key, op.version)
         full_key += op.suffix
-        self.ops.append((full_key, op.value))
+        self._put(full_key, op.value)
         self.values.append((full_key, op.value))
 
     def _put_hard_state(self, op: PutHardState) -> None:
@@ -232,12 +240,14 @@ class Translation:
         prefix, cache_prefix = self._value_prefixes(op.group)
         # Locals bound: every value written comes here.
         meta_keys, suffix, encode = self._meta_keys, keys.meta_suffix, encode_stored_value
-        put, remember = self.ops.append, self.values.append
+        put, remember = self._put, self.values.append
         for key, value in op.values:
             record = encode(value)
             cache_key = cache_prefix + key
-            full_key = meta_keys.pop(cache_key, None) or prefix + suffix(key)
-            put((full_key, record))
+            # (`meta_keys` is empty where the value cache is complete: no `pop` call then.)
+            kept = meta_keys.pop(cache_key, None) if meta_keys else None
+            full_key = kept or prefix + suffix(key)
+            put(full_key, record)
             remember((cache_key, record))
 
     def _append(self, op: AppendLog) -> None:
