@@ -9,6 +9,8 @@ every other command here answers WRONGTYPE on a key of another type. Writes rais
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from seshat_trio.kv import plain_ops, registry
@@ -184,10 +186,12 @@ def set_(view: WritableView, cmd: SetArgs) -> Reply:
     return old if cmd.get else OK
 
 
-def plain_set(view: WritableView, args: Args) -> Reply:
+def plain_set(view: WritableView, args: Args, _value: Any = tuple.__new__) -> Reply:
     """SET key value without an option (kv/plain_ops.py): `set_`'s one write, unparsed."""
     key, value = args
-    view.put(key, StoredValue(STRING, value, 0))
+    # StoredValue(STRING, value, 0), made without the named tuple's __new__ (a Python
+    # function: ~80 ns more for every SET on every node).
+    view.put(key, _value(StoredValue, (STRING, value, 0, 0)))
     view.notify(STRING_EVENTS, b"set", key)
     return OK
 
