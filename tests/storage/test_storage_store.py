@@ -178,6 +178,53 @@ def test_append_must_follow_last_index(store: Store) -> None:
     assert store.last_log_index(1) == 3
 
 
+def test_a_batch_that_fails_half_way_writes_nothing(store: Store) -> None:
+    # The translation puts records into LevelDB's batch as it goes: the values and the
+    # applied index before the refused append must not reach LevelDB, nor the cache.
+    append(store, 1, 1, 3)
+    batch = WriteBatch()
+    batch.put_value(1, b"k", value(b"v"))
+    batch.put_applied(1, 3)
+    batch.append_log(1, [rec(7)])
+    with pytest.raises(StorageError, match="starts at index 7, expected 4"):
+        store.write(batch)
+    assert store.get_value(1, b"k") is None
+    assert store.applied(1) == 0
+    assert list(store._db.iterator(prefix=keys.values_prefix(1))) == []
+    store.write(WriteBatch())  # the next write does not carry them either
+    assert list(store._db.iterator(prefix=keys.values_prefix(1))) == []
+    assert store.last_log_index(1) == 3
+
+
+def test_a_write_of_values_reads_nothing_from_leveldb(store: Store) -> None:
+    # The translation starts from the store's cached value generation: writing values
+    # (every apply on every node) reads no record (the generation's was read per write).
+    batch = WriteBatch()
+    batch.put_value(1, b"k", value(b"v"))
+    store.write(batch)
+    reads: list[bytes] = []
+
+    class Counting:
+        def __init__(self, db: object) -> None:
+            self._db = db
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._db, name)
+
+        def get(self, key: bytes, *args: object) -> object:
+            reads.append(key)
+            return self._db.get(key, *args)  # type: ignore[attr-defined]
+
+    store._db = Counting(store._db)
+    batch = WriteBatch()
+    batch.put_values(1, [(b"k", value(b"w")), (b"j", value(b"x"))])
+    batch.put_applied(1, 9)
+    store.write(batch)
+    assert reads == []
+    assert store.get_value(1, b"k") == value(b"w")
+    assert store.applied(1) == 9
+
+
 def test_truncate_suffix_then_append_in_one_batch(store: Store) -> None:
     append(store, 1, 1, 10)
     batch = WriteBatch()
