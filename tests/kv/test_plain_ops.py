@@ -21,6 +21,7 @@ from seshat_trio.kv.multi import exec_header
 from seshat_trio.kv.operations import (
     FORMAT_VERSION,
     Operation,
+    decode_entry,
     encode_batch,
     encode_operation,
 )
@@ -103,6 +104,38 @@ def test_truncated_or_padded_bytes_are_left_to_the_decoder(
     batch = encode_batch([whole, whole])
     assert plain_operations(batch[:-cut]) is None
     assert plain_operations(batch + b"\0" * cut) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.binary(max_size=12), st.binary(max_size=12), st.integers(0, 2**40)),
+        min_size=1,
+        max_size=4,
+    ),
+    st.booleans(),
+    st.integers(0, 2**16),
+    st.integers(0, 255),
+)
+def test_a_taken_entry_is_what_the_decoder_reads(
+    sets: list[tuple[bytes, bytes, int]], batched: bool, where: int, byte: int
+) -> None:
+    # Any prefix of a plain entry, and any one byte of it changed: what `plain_operations`
+    # takes is exactly what the general decoder reads (it takes nothing the decoder refuses).
+    ops = [op((b"set", key, value), time_ms=t) for key, value, t in sets]
+    whole = encode_batch(ops) if batched or len(ops) > 1 else ops[0]
+    assert plain_operations(whole) is not None
+    for cut in range(len(whole)):
+        assert plain_operations(whole[:cut]) is None
+    at = where % len(whole)
+    changed = whole[:at] + bytes([byte]) + whole[at + 1 :]
+    taken = plain_operations(changed)
+    if taken is not None:
+        decoded = decode_entry(changed)
+        assert [(t, limit, (row.name, *args)) for t, limit, row, args in taken] == [
+            (o.time_ms, o.max_value_bytes, o.commands[0]) for o in decoded
+        ]
+        assert all(len(o.commands) == 1 for o in decoded)
 
 
 def test_a_truncated_plain_operation_is_still_refused(tmp_path: Path) -> None:

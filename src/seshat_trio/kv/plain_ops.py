@@ -40,6 +40,7 @@ from seshat_trio.protocol import Reply
 # An operation of one command, up to its name: version, time_ms, max_value_bytes, command
 # count (1), argc, length of the name.
 _HEAD = struct.Struct(">BqIHHI")
+_FRAMED_HEAD = struct.Struct(">IBqIHHI")  # a batch's operation: its length, then _HEAD
 _U32 = struct.Struct(">I")
 _BATCH_HEADER = struct.Struct(">BI")
 _BATCH = bytes([BATCH_VERSION])
@@ -87,22 +88,25 @@ def plain_operations(data: bytes) -> list[PlainOperation] | None:
     else:
         count, pos = 1, 0
     head, head_size, u32, rows = _HEAD.unpack_from, _HEAD.size, _U32.unpack_from, PLAIN.get
+    framed_head = _FRAMED_HEAD.unpack_from
     operations: list[PlainOperation] = []
     append = operations.append
     try:
         for _ in range(count):
+            # Too short for a head: `struct.error`, as the operation cannot be plain.
             if framed:  # a batch's operation: u32 length, then the operation
-                if pos + 4 > end:
-                    return None
-                stop = pos + 4 + u32(data, pos)[0]
+                size, version, time_ms, max_value_bytes, commands, argc, length = framed_head(
+                    data, pos
+                )
                 pos += 4
+                stop = pos + size
                 if stop > end:
                     return None
             else:
+                version, time_ms, max_value_bytes, commands, argc, length = head(data, pos)
                 stop = end
             if pos + head_size > stop:
                 return None
-            version, time_ms, max_value_bytes, commands, argc, length = head(data, pos)
             if version != FORMAT_VERSION or commands != 1:
                 return None
             pos += head_size
