@@ -10,7 +10,9 @@ ValueError (a bug in the sender, never a peer's fault).
 
 from __future__ import annotations
 
+import operator
 import re
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,7 @@ from seshat_trio.raft import messages as raft
 from seshat_trio.raft.membership import Membership
 from seshat_trio.raft.model import SnapshotMeta
 from seshat_trio.schemas import load_schema
+from seshat_trio.transport import flat
 from seshat_trio.transport.blobs import (
     pack_acks,
     pack_beats,
@@ -102,6 +105,13 @@ class _Kind:
     build: Callable[..., WireMessage]  # cls itself, typed for construction from kwargs
     member: str
     fields: tuple[_Field, ...]
+    # Without pycapnp (flat.py), for a member of plain fields: the layout, the fields'
+    # values in order, and the converters by position.
+    layout: flat.Layout | None
+    values: Callable[[Any], tuple[Any, ...]]
+    to_wire: tuple[tuple[int, Callable[[Any], object]], ...]
+    from_wire: tuple[tuple[int, Callable[[Any], object]], ...]
+    attrs: tuple[str, ...]
 
 
 def _camel(name: str) -> str:
@@ -114,7 +124,22 @@ def _kind(cls: type[WireMessage]) -> _Kind:
         to_wire, from_wire = _CONVERTERS.get(field.name, (None, None))
         fields.append(_Field(field.name, _camel(field.name), to_wire, from_wire))
     member = cls.__name__[0].lower() + cls.__name__[1:]
-    return _Kind(cls, cls, member, tuple(fields))
+    names = tuple(field.attr for field in fields)
+    getter = operator.attrgetter(*names)
+    layout = flat.layout_of(
+        _Envelope, member, getattr(_schema, cls.__name__).schema.node, tuple(f.wire for f in fields)
+    )
+    return _Kind(
+        cls,
+        cls,
+        member,
+        tuple(fields),
+        layout,
+        getter if len(names) > 1 else lambda msg: (getter(msg),),
+        tuple((i, f.to_wire) for i, f in enumerate(fields) if f.to_wire is not None),
+        tuple((i, f.from_wire) for i, f in enumerate(fields) if f.from_wire is not None),
+        names,
+    )
 
 
 _KINDS: tuple[_Kind, ...] = tuple(
@@ -147,6 +172,7 @@ _KINDS: tuple[_Kind, ...] = tuple(
 )
 _BY_TYPE: dict[type, _Kind] = {kind.cls: kind for kind in _KINDS}
 _BY_MEMBER: dict[str, _Kind] = {kind.member: kind for kind in _KINDS}
+_FLAT: dict[int, _Kind] = {kind.layout.discriminant: kind for kind in _KINDS if kind.layout}
 
 MESSAGE_TYPES: tuple[type[WireMessage], ...] = tuple(kind.cls for kind in _KINDS)
 """Every class `encode` accepts, in Envelope union order."""
@@ -157,6 +183,27 @@ def encode(msg: WireMessage) -> bytes:
     kind = _BY_TYPE.get(type(msg))
     if kind is None:
         raise TypeError(f"not a wire message: {type(msg).__name__}")
+    layout = kind.layout
+    if layout is None:
+        return _encode_capnp(kind, msg)
+    values = list(kind.values(msg))
+    for position, convert in kind.to_wire:
+        values[position] = convert(values[position])
+    try:
+        return layout.encode(tuple(values))
+    except (struct.error, OverflowError, TypeError) as exc:
+        raise ValueError(f"cannot encode {kind.cls.__name__}: {exc}") from exc
+
+
+def encode_capnp(msg: WireMessage) -> bytes:
+    """`encode` through pycapnp only: the reference the plain layouts are tested against."""
+    kind = _BY_TYPE.get(type(msg))
+    if kind is None:
+        raise TypeError(f"not a wire message: {type(msg).__name__}")
+    return _encode_capnp(kind, msg)
+
+
+def _encode_capnp(kind: _Kind, msg: WireMessage) -> bytes:
     envelope = _Envelope.new_message()
     inner = envelope.init(kind.member)
     try:
@@ -183,6 +230,27 @@ _DECODE_FAILURES = (
 
 def decode(frame: bytes) -> WireMessage:
     """The message in one Envelope frame; CodecError for anything that is not one."""
+    # A plain member in the shape `encode` writes (flat.py); pycapnp reads anything else.
+    head = flat.decode_head(frame)
+    if head is not None and len(frame) % 8 == 0:
+        kind = _FLAT.get(head[0])
+        if kind is not None:
+            assert kind.layout is not None
+            read = kind.layout.decode(frame, head[1])
+            if read is not None:
+                try:
+                    for position, convert in kind.from_wire:
+                        read[position] = convert(read[position])
+                    return kind.build(**dict(zip(kind.attrs, read, strict=True)))
+                except CodecError:
+                    raise
+                except _DECODE_FAILURES as exc:
+                    raise _undecodable(frame, exc) from exc
+    return decode_capnp(frame)
+
+
+def decode_capnp(frame: bytes) -> WireMessage:
+    """`decode` through pycapnp only (the reference the plain layouts are tested against)."""
     if len(frame) % 8:  # the reader below would ignore a partial last word
         raise CodecError(f"undecodable frame ({len(frame)} bytes): not a whole number of words")
     traversal = _TRAVERSAL_FACTOR * (len(frame) // 8) + _TRAVERSAL_SLACK_WORDS
@@ -214,4 +282,8 @@ def decode(frame: bytes) -> WireMessage:
     except StopIteration as exc:  # the reader found no message at all (an empty frame)
         raise CodecError(f"undecodable frame ({len(frame)} bytes): no message") from exc
     except _DECODE_FAILURES as exc:
-        raise CodecError(f"undecodable frame ({len(frame)} bytes): {exc}") from exc
+        raise _undecodable(frame, exc) from exc
+
+
+def _undecodable(frame: bytes, exc: Exception) -> CodecError:
+    return CodecError(f"undecodable frame ({len(frame)} bytes): {exc}")
