@@ -406,6 +406,12 @@ class RaftCore:
             return False
         return bool(self._msgs) or self._more_than_messages()
 
+    @property
+    def ready_outstanding(self) -> bool:
+        """A Ready was handed out and awaits `advance()`. After `take_messages` gave None,
+        `has_ready()` is this negated (a Ready holds more than messages), asked for free."""
+        return self._outstanding is not None
+
     def take_messages(self) -> tuple[Message, ...] | None:
         """The messages to send when they are all that a Ready would hold now (a follower's
         answer to a heartbeat, an idle leader's heartbeats, a leader's read round, a
@@ -449,12 +455,22 @@ class RaftCore:
         if self._outstanding is not None:
             raise RuntimeError("advance() the previous Ready before asking for another")
         self._flush_reads()
-        soft, hard = self._soft_state(), self._hard_state()
-        entries = self._log.unstable_entries()
-        snapshot = self._log.unstable_snapshot()
+        # Field comparisons, as in `_more_than_messages`: a state is built only when it moved.
+        prev_soft, prev_hard, log = self._prev_soft, self._prev_hard, self._log
+        soft = (
+            self._soft_state()
+            if self._leader != prev_soft.leader_id
+            or self._role is not prev_soft.role
+            or self._term != prev_soft.term
+            else None
+        )
+        vote_moved = self._term != prev_hard.term or self._vote != prev_hard.vote
+        hard = self._hard_state() if vote_moved or log.committed != prev_hard.commit else None
+        entries = log.unstable_entries()
+        snapshot = log.unstable_snapshot()
         ready = Ready(
-            soft_state=soft if soft != self._prev_soft else None,
-            hard_state=hard if hard != self._prev_hard else None,
+            soft_state=soft,
+            hard_state=hard,
             snapshot=snapshot,
             entries=entries,
             compact=self._pending_compact,
@@ -467,11 +483,12 @@ class RaftCore:
             failed_reads=tuple(self._failed_reads),
             transfer_results=tuple(self._transfer_results),
             snapshots_delivered=tuple(self._delivered),
-            must_sync=bool(entries)
-            or snapshot is not None
-            or (hard.term, hard.vote) != (self._prev_hard.term, self._prev_hard.vote),
+            must_sync=bool(entries) or snapshot is not None or vote_moved,
         )
-        self._prev_soft, self._prev_hard = soft, hard
+        if soft is not None:
+            self._prev_soft = soft
+        if hard is not None:
+            self._prev_hard = hard
         self._msgs, self._msgs_after = [], []
         self._read_states, self._failed_reads, self._transfer_results = [], [], []
         self._delivered = []

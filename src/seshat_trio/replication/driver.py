@@ -290,7 +290,8 @@ class RaftGroupDriver:
         self._receiver = SnapshotReceiver(machine.begin_install)
         self._chunks_in, self._chunks_out = trio.open_memory_channel[SnapshotChunk](CHUNK_INBOX)
         self._wakeup = trio.Event()
-        self._changed = trio.Event()
+        # Set by the next Ready for `wait_changed`; made by a waiter (most Readys have none).
+        self._changed: trio.Event | None = None
         self._readys = 0
         # `hold_after_round`: when the last round was proposed, its last index (0: none
         # open), how many writes it carried, and the end of the hold after it (None: not
@@ -377,7 +378,12 @@ class RaftGroupDriver:
     async def wait_changed(self) -> None:
         """Return after the next Ready was handled (role, commit or applied may have moved);
         ServiceError once the driver has stopped."""
-        await self._changed.wait()
+        if self._stopped:
+            await trio.lowlevel.checkpoint()
+        else:
+            if self._changed is None:
+                self._changed = trio.Event()
+            await self._changed.wait()
         if self._stopped:
             raise ServiceError(f"TRYAGAIN {STOPPED}")
 
@@ -552,7 +558,7 @@ class RaftGroupDriver:
         self._queued = []
         self._reads.stop()
         self._receiver.abort_all()
-        self._changed.set()
+        self._note_changed()
 
     def _check_clock(self) -> None:
         """Void the lease if the last tick is more than the allowed gap old: the process was
@@ -605,7 +611,7 @@ class RaftGroupDriver:
         # A Ready of messages only (a follower's answer to a heartbeat) is handed out
         # without building it (`take_messages`: None when there is more, or a Ready in hand).
         messages = core.take_messages()
-        if not (messages or (messages is None and core.has_ready())):
+        if not (messages or (messages is None and not core.ready_outstanding)):
             return  # nothing to do, or a Ready in hand: the loop looks again after advance
         self._reads.close_round()
         if messages is None:
@@ -727,7 +733,7 @@ class RaftGroupDriver:
                     self._reads.close_round()
                     self._send_taken(messages)
                     continue  # as after a Ready: look again
-                if messages is None and self._core.has_ready():
+                if messages is None and not self._core.ready_outstanding:
                     self._reads.close_round()
                     taken = self._start_ready(self._core.ready())
             if taken is not None:
@@ -925,19 +931,23 @@ class RaftGroupDriver:
                 succeeded=result.succeeded,
             )
         self._core.advance(ready)
-        if self._core.membership != self._membership_logged:
-            self._membership_logged = self._core.membership
-            self._log.info(
-                "raft_membership",
-                voters=sorted(self._core.membership.voters),
-                learners=sorted(self._core.membership.learners),
-                removed=self._core.removed,
-            )
+        membership = self._core.membership
+        if membership is not self._membership_logged:  # compared only when replaced
+            if membership != self._membership_logged:
+                self._log.info(
+                    "raft_membership",
+                    voters=sorted(membership.voters),
+                    learners=sorted(membership.learners),
+                    removed=self._core.removed,
+                )
+            self._membership_logged = membership
         self._reads.release_applied()
 
     def _note_changed(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            changed.set()
 
     def _on_soft_state(self, soft: SoftState) -> None:
         previous, self._soft = self._soft, soft
