@@ -18,6 +18,7 @@ from seshat_trio.raft import (
     SnapshotMeta,
     UnavailableError,
 )
+from seshat_trio.replication import log_storage
 from seshat_trio.replication.log_storage import RaftLogStore, ready_batch
 from seshat_trio.storage import Store
 
@@ -153,3 +154,24 @@ def test_last_index_follows_every_write_as_a_reload_reads_it(
             persist(log, store, ready)
             assert log.last_index() == RaftLogStore(store, GROUP, MEMBERS).last_index()
             assert log.first_index() - 1 <= log.last_index()
+
+
+def test_the_tail_cache_is_cut_to_seven_eighths_of_a_bound_once_past_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut in steps, not by an entry or two per round (each cut moves the whole list)."""
+    monkeypatch.setattr(log_storage, "TAIL_CACHE_ENTRIES", 8)
+    log = RaftLogStore(store, GROUP, MEMBERS)
+    sizes = []
+    for index in range(1, 12):
+        persist(log, store, Ready(entries=entries(index, index, 1)))
+        sizes.append(len(log._tail))
+    assert sizes == [1, 2, 3, 4, 5, 6, 7, 8, 7, 8, 7]
+    assert log.entries(1, 12, None) == list(entries(1, 11, 1))  # the rest from LevelDB
+    # The byte bound likewise (entries 12 on are 5 + 24 bytes on the core's measure).
+    monkeypatch.setattr(log_storage, "TAIL_CACHE_ENTRIES", 100)
+    monkeypatch.setattr(log_storage, "TAIL_CACHE_BYTES", 8 * 29)
+    for index in range(12, 15):
+        persist(log, store, Ready(entries=entries(index, index, 1)))
+        sizes.append(len(log._tail))
+    assert sizes[-3:] == [8, 7, 8]

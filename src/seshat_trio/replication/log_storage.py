@@ -33,7 +33,9 @@ from seshat_trio.storage import HardState as StoredHardState
 from seshat_trio.storage import LogRecord, Store, WriteBatch
 from seshat_trio.storage import SnapshotMeta as StoredSnapshotMeta
 
-# Tail cache bounds: whichever is reached first.
+# Tail cache bounds: whichever is reached first. Past one, the cache is cut to 7/8 of both:
+# cutting to the bound itself dropped an entry or two per round, each drop moving the whole
+# list (~4,000 pointers) in memory.
 TAIL_CACHE_ENTRIES = 4096
 TAIL_CACHE_BYTES = 8 << 20
 
@@ -205,12 +207,13 @@ class RaftLogStore:
             self._tail, self._tail_bytes = [], 0
         self._tail.extend(entries)
         self._tail_bytes += sum(entry.size() for entry in entries)
-        self._drop_front(len(self._tail) - TAIL_CACHE_ENTRIES)
-        drop, over = 0, self._tail_bytes - TAIL_CACHE_BYTES
-        while over > 0 and drop < len(self._tail) - 1:
-            over -= self._tail[drop].size()
-            drop += 1
-        self._drop_front(drop)
+        if len(self._tail) > TAIL_CACHE_ENTRIES or self._tail_bytes > TAIL_CACHE_BYTES:
+            self._drop_front(len(self._tail) - TAIL_CACHE_ENTRIES * 7 // 8)
+            drop, over = 0, self._tail_bytes - TAIL_CACHE_BYTES * 7 // 8
+            while over > 0 and drop < len(self._tail) - 1:
+                over -= self._tail[drop].size()
+                drop += 1
+            self._drop_front(drop)
 
     def _drop_front(self, count: int) -> None:
         count = max(0, min(count, len(self._tail)))

@@ -150,14 +150,12 @@ class FrameMac:
         self._large = hmac.new(large_key, digestmod="sha256")
         self._seq = 0
 
-    def tag(self, *parts: bytes) -> bytes:
-        """The tag of the next frame, given as consecutive byte strings."""
-        large = sum(map(len, parts)) >= LARGE_FRAME_BYTES
-        mac = self._large.copy() if large else self._small.copy()
+    def tag(self, frame: bytes | memoryview) -> bytes:
+        """The tag of the next frame (its header and payload)."""
+        mac = (self._large if len(frame) >= LARGE_FRAME_BYTES else self._small).copy()
         mac.update(_SEQ.pack(self._seq))
         self._seq += 1
-        for part in parts:
-            mac.update(part)
+        mac.update(frame)
         return mac.digest()[:TAG_BYTES]
 
 

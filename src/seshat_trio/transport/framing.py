@@ -79,14 +79,16 @@ class FrameDecoder:
         end = self._pos + HEADER_BYTES + length
         if len(self._buf) < end + self._tag_bytes:
             return None
-        frame = bytes(self._buf[self._pos + HEADER_BYTES : end])
-        if self._mac is not None:
-            header = bytes(self._buf[self._pos : self._pos + HEADER_BYTES])
-            tag = bytes(self._buf[end : end + TAG_BYTES])
-            if not hmac.compare_digest(self._mac.tag(header, frame), tag):
-                self._error = ForgedFrame(f"frame of {length} bytes failed its MAC")
-                raise self._error
-            end += TAG_BYTES
+        # Read through a view: one copy of the payload, the header and tag not copied.
+        with memoryview(self._buf) as view:
+            frame = bytes(view[self._pos + HEADER_BYTES : end])
+            forged = self._mac is not None and not hmac.compare_digest(
+                self._mac.tag(view[self._pos : end]), view[end : end + TAG_BYTES]
+            )
+        if forged:
+            self._error = ForgedFrame(f"frame of {length} bytes failed its MAC")
+            raise self._error
+        end += self._tag_bytes
         self._pos = end
         if self._pos == len(self._buf):
             self._buf.clear()
