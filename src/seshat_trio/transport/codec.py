@@ -10,7 +10,6 @@ ValueError (a bug in the sender, never a peer's fault).
 
 from __future__ import annotations
 
-import operator
 import re
 import struct
 from collections.abc import Callable
@@ -105,13 +104,7 @@ class _Kind:
     build: Callable[..., WireMessage]  # cls itself, typed for construction from kwargs
     member: str
     fields: tuple[_Field, ...]
-    # Without pycapnp (flat.py), for a member of plain fields: the layout, the fields'
-    # values in order, and the converters by position.
-    layout: flat.Layout | None
-    values: Callable[[Any], tuple[Any, ...]]
-    to_wire: tuple[tuple[int, Callable[[Any], object]], ...]
-    from_wire: tuple[tuple[int, Callable[[Any], object]], ...]
-    attrs: tuple[str, ...]
+    layout: flat.Layout | None  # without pycapnp (flat.py), for a member of plain fields
 
 
 def _camel(name: str) -> str:
@@ -124,22 +117,13 @@ def _kind(cls: type[WireMessage]) -> _Kind:
         to_wire, from_wire = _CONVERTERS.get(field.name, (None, None))
         fields.append(_Field(field.name, _camel(field.name), to_wire, from_wire))
     member = cls.__name__[0].lower() + cls.__name__[1:]
-    names = tuple(field.attr for field in fields)
-    getter = operator.attrgetter(*names)
     layout = flat.layout_of(
-        _Envelope, member, getattr(_schema, cls.__name__).schema.node, tuple(f.wire for f in fields)
-    )
-    return _Kind(
-        cls,
-        cls,
+        _Envelope,
         member,
-        tuple(fields),
-        layout,
-        getter if len(names) > 1 else lambda msg: (getter(msg),),
-        tuple((i, f.to_wire) for i, f in enumerate(fields) if f.to_wire is not None),
-        tuple((i, f.from_wire) for i, f in enumerate(fields) if f.from_wire is not None),
-        names,
+        getattr(_schema, cls.__name__).schema.node,
+        tuple((f.attr, f.wire, f.to_wire, f.from_wire) for f in fields),
     )
+    return _Kind(cls, cls, member, tuple(fields), layout)
 
 
 _KINDS: tuple[_Kind, ...] = tuple(
@@ -186,11 +170,8 @@ def encode(msg: WireMessage) -> bytes:
     layout = kind.layout
     if layout is None:
         return _encode_capnp(kind, msg)
-    values = list(kind.values(msg))
-    for position, convert in kind.to_wire:
-        values[position] = convert(values[position])
     try:
-        return layout.encode(tuple(values))
+        return layout.encode(msg)
     except (struct.error, OverflowError, TypeError) as exc:
         raise ValueError(f"cannot encode {kind.cls.__name__}: {exc}") from exc
 
@@ -236,16 +217,14 @@ def decode(frame: bytes) -> WireMessage:
         kind = _FLAT.get(head[0])
         if kind is not None:
             assert kind.layout is not None
-            read = kind.layout.decode(frame, head[1])
-            if read is not None:
-                try:
-                    for position, convert in kind.from_wire:
-                        read[position] = convert(read[position])
-                    return kind.build(**dict(zip(kind.attrs, read, strict=True)))
-                except CodecError:
-                    raise
-                except _DECODE_FAILURES as exc:
-                    raise _undecodable(frame, exc) from exc
+            try:
+                values = kind.layout.decode(frame, head[1])
+                if values is not None:
+                    return kind.build(**values)
+            except CodecError:
+                raise
+            except _DECODE_FAILURES as exc:
+                raise _undecodable(frame, exc) from exc
     return decode_capnp(frame)
 
 
