@@ -43,6 +43,8 @@ class HeartbeatCoalescer:
     def drain(self) -> list[HeartbeatBatch]:
         """One batch per peer (more if it has over `max_rows` rows); empties the buffers."""
         beats, acks = self._beats, self._acks
+        if not (beats or acks):
+            return []  # the flush task drains both coalescers, most passes only one
         self._beats, self._acks = {}, {}
         out = []
         limit = self._max_rows
