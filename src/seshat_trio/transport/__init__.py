@@ -1,7 +1,8 @@
 """Node-to-node transport: Cap'n Proto envelopes in length-prefixed frames over Trio TCP.
 
 Module map: framing (length prefix and frame tags, sans-IO), blobs (inner framings of entry
-and command batches), codec (message <-> Envelope bytes, table-driven), messages (Hello,
+and command batches), codec (message <-> Envelope bytes, table-driven), flat (the members
+of plain fields read and written with struct, sans-IO), messages (Hello,
 forwarding), coalesce (one heartbeat frame per peer for every group, sans-IO), auth
 (cluster secrets, proofs, frame MACs, sans-IO), handshake (the authenticated exchange of
 both ends), outbox (bounded per-peer queue, sans-IO), backoff (reconnect delays),
