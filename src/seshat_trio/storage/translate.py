@@ -14,6 +14,7 @@ store's sweep deletes the range later in bounded steps.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -179,20 +180,14 @@ class Translation:
         prefix = keys.element_prefix(op.group, self._generation(op.group), op.key, op.version)
         put, delete = self._put, self._delete
         records = [(prefix + suffix, value) for suffix, value in op.changes]
-        for full_key, value in records:
+        uncached = [(prefix + suffix, value) for suffix, value in op.uncached]
+        for full_key, value in itertools.chain(records, uncached):
             if value is None:
                 delete(full_key)
             else:
                 put(full_key, value)
         self.values += records
-        if op.uncached:
-            for suffix, value in op.uncached:
-                full_key = prefix + suffix
-                if value is None:
-                    delete(full_key)
-                else:
-                    put(full_key, value)
-                self.uncached.append(full_key)
+        self.uncached += [full_key for full_key, _ in uncached]
 
     def _put_element(self, op: PutElement) -> None:
         full_key = keys.element_prefix(op.group, self._generation(op.group), op.key, op.version)
