@@ -150,6 +150,12 @@ class Store:
         except DB_ERRORS as exc:
             raise translate(exc, action, self.path) from exc
 
+    def _write_failed(self, exc: Exception, action: str = "write") -> StorageError:
+        """The error for a failed LevelDB write; the handle is reopened before the next one
+        (a failed write may leave it unusable)."""
+        self._needs_reopen = True
+        return translate(exc, action, self.path)
+
     def _get(self, key: bytes, db: Any = None) -> bytes | None:
         source = self._db if db is None else db
         value: bytes | None = self._guard("read", lambda: source.get(key))
@@ -168,8 +174,7 @@ class Store:
             try:
                 wb = self._db.write_batch(sync=sync)
             except DB_ERRORS as exc:
-                self._needs_reopen = True
-                raise translate(exc, "write", self.path) from exc
+                raise self._write_failed(exc) from exc
             # The translation puts its records straight into LevelDB's batch, which is
             # written only if the whole translation succeeded (dropped otherwise).
             translation = Translation(
@@ -187,8 +192,7 @@ class Store:
             try:
                 wb.write()
             except DB_ERRORS as exc:
-                self._needs_reopen = True
-                raise translate(exc, "write", self.path) from exc
+                raise self._write_failed(exc) from exc
             translation.publish(self._logs, self._generations, self._highest)
             if translation.regenerated:
                 self.value_cache.clear()
@@ -484,8 +488,7 @@ class Store:
                     for suffix, value in items:
                         wb.put(prefix + suffix, value)
             except DB_ERRORS as exc:
-                self._needs_reopen = True
-                raise translate(exc, "write snapshot chunk", self.path) from exc
+                raise self._write_failed(exc, "write snapshot chunk") from exc
 
     def finish_install(self, group: int, generation: int, batch: WriteBatch | None) -> None:
         """Flip the group to `generation` and apply `batch` in one synced write (installer only)."""
@@ -514,8 +517,7 @@ class Store:
                     for prefix in prefixes:
                         wb.put(keys.garbage_key(group, prefix), keys.prefix_end(prefix))
             except DB_ERRORS as exc:
-                self._needs_reopen = True
-                raise translate(exc, "write", self.path) from exc
+                raise self._write_failed(exc) from exc
             self.garbage_pending = True
 
     def sweep_garbage(self, max_keys: int = 1000) -> int:
