@@ -59,7 +59,7 @@ async def measure(
     command: str = "set",
     profile_dir: Path | None = None,
 ) -> list[str]:
-    wrap = None if profile_dir is None else servers.profiled(profile_dir)
+    wrap = servers.hooked(profile_dir)
     with tempfile.TemporaryDirectory(prefix="seshat-chain-") as temp:
         async with servers.seshat_cluster(3, Path(temp), wrap=wrap) as cluster:
             port = cluster.leader_port

@@ -11,16 +11,23 @@ primary with keys tagged into it (`groups.aware_targets`); with 1 group all 50 a
 leader.
 Prints the CPU per request of each node (utime + stime from /proc around the measured
 requests), how much of it the event-loop threads took (the rest is the group-commit
-writer thread's fsync rounds), and the wall-clock rate. With `--profile`, every node's
-event loop also runs under cProfile on a CPU clock during those requests only (started by
-SIGUSR1, dumped when it comes again), and the calls per request of the functions that count
-rounds, messages and frames are printed, summed over the nodes. Interleave the trees' runs:
+writer thread's fsync rounds), the wall-clock rate, and the context switches per request
+over the nodes (waits, and preemptions by other processes). With `--leaders-on N` every
+group prefers node N as its leader (a hook in each node replaces placement's choice), and
+the run starts once N leads them all: the same groups and requests with the leaders
+together instead of spread, which separates what many groups cost from what spreading
+their leaders over processes that share the cores costs (docs/performance.md).
+With `--profile`, every node's event loop also runs under cProfile on a CPU clock during
+those requests only (started by SIGUSR1, dumped when it comes again), and the calls per
+request of the functions that count rounds, messages and frames are printed, summed over
+the nodes. Interleave the trees' runs:
 `PYTHONPATH=<tree>/src python -m bench.group_counts`.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import pstats
 import sys
 import tempfile
@@ -30,7 +37,7 @@ from pathlib import Path
 import trio
 
 from bench import groups, idle_cpu, servers
-from bench.machine import cpu_seconds
+from bench.machine import context_switches, cpu_seconds
 from bench.model import RunOptions
 
 WARMUP = 500  # requests per node before the measured ones
@@ -68,17 +75,21 @@ async def measure(
     profile_dir: Path | None,
     aware: bool = False,
     command: str = "set",
+    *,
+    leaders_on: int | None = None,
 ) -> list[str]:
     options = RunOptions(
         quick=False, duration_s=5, value_size=100, keyspace=100_000, targets=(), tools=(),
         commands=("set",), clients=(groups.CLIENTS,), pipelines=(1,),
     )  # fmt: skip
-    wrap = None if profile_dir is None else servers.profiled(profile_dir)
+    wrap = servers.hooked(profile_dir, leaders_on)
     with tempfile.TemporaryDirectory(prefix="seshat-counts-") as temp:
         async with servers.seshat_cluster(
             groups.NODES, Path(temp), groups=group_count, wrap=wrap
         ) as cluster:
             await idle_cpu.wait_all_leaders(cluster, group_count)
+            if leaders_on is not None:
+                await wait_leading_all(cluster, group_count, leaders_on)
             await trio.sleep(groups.SETTLE_S)
             ports = [cluster.client_port(i) for i in range(1, groups.NODES + 1)]
             if aware:
@@ -92,26 +103,44 @@ async def measure(
             servers.toggle_profiles(cluster.pids, profile_dir)
             # (process, its event-loop thread: the one whose id is the process id)
             before = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
+            switches_before = [context_switches(pid) for pid in cluster.pids]
             started = trio.current_time()
             await groups.run_together(targets, command, sizes, options)
             seconds = trio.current_time() - started
             after = [(cpu_seconds(pid), cpu_seconds(pid, pid)) for pid in cluster.pids]
+            switches_after = [context_switches(pid) for pid in cluster.pids]
             servers.toggle_profiles(cluster.pids, profile_dir)
             if profile_dir is not None:
                 await trio.sleep(2)  # the dumps
     ops, name = sum(sizes), command.upper()
     per_node = [(b[0] - a[0]) * 1e6 / ops for a, b in zip(before, after, strict=True)]
     loops = sum(b[1] - a[1] for a, b in zip(before, after, strict=True)) * 1e6 / ops
+    waits, preempted = (
+        sum(b[i] - a[i] for a, b in zip(switches_before, switches_after, strict=True)) / ops
+        for i in (0, 1)
+    )
     clients = "cluster-aware clients, " if aware else ""
+    led = "" if leaders_on is None else f"all led by node {leaders_on}, "
     lines = [
-        f"{group_count} groups, {clients}{ops} {name}s: CPU us per {name} per node "
+        f"{group_count} groups, {led}{clients}{ops} {name}s: CPU us per {name} per node "
         + " / ".join(f"{us:.0f}" for us in per_node)
         + f", 3 nodes {sum(per_node):.0f} (event loops {loops:.0f}, other threads "
-        + f"{sum(per_node) - loops:.0f}); {ops / seconds:.0f} {name}s/s wall"
+        + f"{sum(per_node) - loops:.0f}); {ops / seconds:.0f} {name}s/s wall; context "
+        + f"switches per {name} over the nodes {waits:.2f} waits, {preempted:.2f} preempted"
     ]
     if profile_dir is not None:
         lines += [f"  {per:7.3f} {label}" for label, per in calls_per_request(profile_dir, ops)]
     return lines
+
+
+async def wait_leading_all(cluster: servers.Cluster, group_count: int, node_id: int) -> None:
+    """Until node `node_id` leads every group (TooSlowError after the leaders' timeout)."""
+    with trio.fail_after(idle_cpu.LEADERS_TIMEOUT_S):
+        while True:
+            spread = await idle_cpu.leaders_per_node(cluster, group_count)
+            if spread is not None and spread[node_id - 1] == group_count:
+                return
+            await trio.sleep(idle_cpu.POLL_S)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,10 +152,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--aware", action="store_true", help="cluster-aware clients: nothing is forwarded"
     )
+    ap.add_argument(
+        "--leaders-on",
+        type=int,
+        choices=range(1, groups.NODES + 1),
+        metavar="NODE",
+        help="every group led by this node instead of spread over the nodes",
+    )
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="seshat-profiles-") as profiles:
         out = Path(profiles) if args.profile else None
-        run = trio.run(measure, args.groups, args.requests, out, args.aware, args.command)
+        run = trio.run(
+            functools.partial(measure, leaders_on=args.leaders_on),
+            args.groups,
+            args.requests,
+            out,
+            args.aware,
+            args.command,
+        )
         for line in run:
             print(line)
     return 0

@@ -237,10 +237,12 @@ async def _stop(process: trio.Process) -> None:
         await process.wait()
 
 
-# Run as `python -c HOOK <dir> serve ...`: the node, with a profiler that SIGUSR1 starts
-# and, sent again, stops and dumps (SIGUSR2 is the node's own: it prints every thread's stack).
-HOOK = """
-import cProfile, os, signal, sys, time
+# The hooks `hooked` runs a node under, as `python -c <code> <hook args...> serve ...`; each
+# takes its argument off the command line in turn, then the node's own `main` runs.
+# A profiler that SIGUSR1 starts and, sent again, stops and dumps (SIGUSR2 is the node's
+# own: it prints every thread's stack).
+PROFILE_HOOK = """
+import cProfile, os, signal, time
 out = sys.argv.pop(1)
 profile = cProfile.Profile(time.thread_time)
 running = []
@@ -252,22 +254,41 @@ def toggle(*_):
     profile.disable()
     profile.dump_stats(os.path.join(out, f"{os.getpid()}.prof"))
 signal.signal(signal.SIGUSR1, toggle)
+"""
+# Every data group prefers the given node as its leader, so the balancer gathers the
+# leaders there: an experiment against placement, which spreads them (bench/group_counts.py).
+LEADER_HOOK = """
+from seshat_trio.node import balancer
+leader = int(sys.argv.pop(1))
+balancer.preferred_leader = lambda group, voters: leader if leader in voters else None
+"""
+RUN_NODE = """
 from seshat_trio.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
 def toggle_profiles(pids: Sequence[int], profile_dir: Path | None) -> None:
-    """Start, or stop and dump, the profiles of nodes run `profiled(profile_dir)` (no-op
+    """Start, or stop and dump, the profiles of nodes run `hooked(profile_dir)` (no-op
     when not profiling)."""
     if profile_dir is not None:
         for pid in pids:
             os.kill(pid, signal.SIGUSR1)
 
 
-def profiled(out: Path) -> Callable[[list[str]], list[str]]:
+def hooked(
+    profile_dir: Path | None = None, leader: int | None = None
+) -> Callable[[list[str]], list[str]] | None:
+    """A rewrite of a node's command line that runs it profiled into `profile_dir` and/or
+    with every group preferring node `leader`; None when neither is asked for."""
+    hooks = [(LEADER_HOOK, leader), (PROFILE_HOOK, profile_dir)]
+    chosen = [(code, str(arg)) for code, arg in hooks if arg is not None]
+    if not chosen:
+        return None
+    code = "import sys\n" + "".join(hook for hook, _ in chosen) + RUN_NODE
+
     def wrap(argv: list[str]) -> list[str]:
         assert argv[1:3] == ["-m", "seshat_trio"], argv
-        return [argv[0], "-c", HOOK, str(out), *argv[3:]]
+        return [argv[0], "-c", code, *(arg for _, arg in chosen), *argv[3:]]
 
     return wrap

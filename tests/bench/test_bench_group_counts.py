@@ -1,6 +1,6 @@
-"""bench/group_counts.py's pure parts: the profiled command line (bench/servers.py's, which
-bench.chain uses too), the calls per request, and the CPU of one thread against its
-process's."""
+"""bench/group_counts.py's pure parts: the hooked command lines (bench/servers.py's, which
+bench.chain uses too) and the leader hook, the calls per request, the CPU of one thread
+against its process's, and the context switches."""
 
 from __future__ import annotations
 
@@ -11,16 +11,20 @@ import threading
 import time
 from pathlib import Path
 
-from bench.machine import cpu_seconds
+import pytest
+from bench.machine import context_switches, cpu_seconds
 
 from bench import group_counts, servers
+from seshat_trio.node import balancer
 from seshat_trio.transport.framing import encode_frame
 
 
 def test_a_profiled_node_runs_the_hook_with_the_same_arguments(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "seshat_trio", "serve", "--node-id", "1"]
-    wrapped = servers.profiled(tmp_path)(argv)
-    assert wrapped == [sys.executable, "-c", servers.HOOK, str(tmp_path), *argv[3:]]
+    wrap = servers.hooked(tmp_path)
+    assert wrap is not None
+    code = "import sys\n" + servers.PROFILE_HOOK + servers.RUN_NODE
+    assert wrap(argv) == [sys.executable, "-c", code, str(tmp_path), *argv[3:]]
 
 
 def test_calls_are_summed_over_the_nodes_and_divided_by_the_sets(tmp_path: Path) -> None:
@@ -51,3 +55,36 @@ def test_a_threads_cpu_is_its_own_share_of_the_process_cpu() -> None:
     process, thread = cpu_seconds(pid) - before[0], cpu_seconds(pid, main) - before[1]
     assert process >= 0.2
     assert thread < process - 0.15
+
+
+def test_hooked_nodes_take_their_hook_arguments_in_the_order_the_code_reads_them(
+    tmp_path: Path,
+) -> None:
+    argv = [sys.executable, "-m", "seshat_trio", "serve", "--node-id", "1"]
+    assert servers.hooked() is None
+    wrap = servers.hooked(tmp_path, leader=2)
+    assert wrap is not None
+    wrapped = wrap(argv)
+    assert wrapped[:2] == [sys.executable, "-c"]
+    assert wrapped[3:] == ["2", str(tmp_path), *argv[3:]]
+    code = wrapped[2]
+    # LEADER_HOOK pops its node before PROFILE_HOOK pops its directory, then the node runs
+    assert code.index(servers.LEADER_HOOK) < code.index(servers.PROFILE_HOOK)
+    assert code.endswith(servers.RUN_NODE)
+
+
+def test_the_leader_hook_makes_every_group_prefer_its_node(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["-c", "3", "serve"])
+    monkeypatch.setattr(balancer, "preferred_leader", balancer.preferred_leader)
+    exec(servers.LEADER_HOOK, {"sys": sys})
+    assert sys.argv == ["-c", "serve"]
+    assert [balancer.preferred_leader(group, [1, 2, 3]) for group in (1, 2, 3, 4)] == [3] * 4
+    assert balancer.preferred_leader(1, [1, 2]) is None
+
+
+def test_context_switches_count_a_wait_of_this_process() -> None:
+    waits, _ = context_switches(os.getpid())
+    time.sleep(0.01)  # blocks: a voluntary switch
+    assert context_switches(os.getpid())[0] > waits
