@@ -87,9 +87,7 @@ async def measure(
         async with servers.seshat_cluster(
             groups.NODES, Path(temp), groups=group_count, wrap=wrap
         ) as cluster:
-            await idle_cpu.wait_all_leaders(cluster, group_count)
-            if leaders_on is not None:
-                await wait_leading_all(cluster, group_count, leaders_on)
+            await idle_cpu.wait_all_leaders(cluster, group_count, on=leaders_on)
             await trio.sleep(groups.SETTLE_S)
             ports = [cluster.client_port(i) for i in range(1, groups.NODES + 1)]
             if aware:
@@ -131,16 +129,6 @@ async def measure(
     if profile_dir is not None:
         lines += [f"  {per:7.3f} {label}" for label, per in calls_per_request(profile_dir, ops)]
     return lines
-
-
-async def wait_leading_all(cluster: servers.Cluster, group_count: int, node_id: int) -> None:
-    """Until node `node_id` leads every group (TooSlowError after the leaders' timeout)."""
-    with trio.fail_after(idle_cpu.LEADERS_TIMEOUT_S):
-        while True:
-            spread = await idle_cpu.leaders_per_node(cluster, group_count)
-            if spread is not None and spread[node_id - 1] == group_count:
-                return
-            await trio.sleep(idle_cpu.POLL_S)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,11 +49,14 @@ async def leaders_per_node(cluster: servers.Cluster, groups: int) -> list[int] |
     ]
 
 
-async def wait_all_leaders(cluster: servers.Cluster, groups: int) -> None:
-    """Until every node names the same leader for every group (TooSlowError after
-    `LEADERS_TIMEOUT_S`)."""
+async def wait_all_leaders(cluster: servers.Cluster, groups: int, on: int | None = None) -> None:
+    """Until every node names the same leader for every group, and with `on`, that node
+    leads them all (TooSlowError after `LEADERS_TIMEOUT_S`)."""
     with trio.fail_after(LEADERS_TIMEOUT_S):
-        while await leaders_per_node(cluster, groups) is None:
+        while True:
+            spread = await leaders_per_node(cluster, groups)
+            if spread is not None and (on is None or spread[on - 1] == groups):
+                return
             await trio.sleep(POLL_S)
 
 
