@@ -85,7 +85,7 @@ async def measure(
     wrap = servers.hooked(profile_dir, leaders_on)
     with tempfile.TemporaryDirectory(prefix="seshat-counts-") as temp:
         async with servers.seshat_cluster(
-            groups.NODES, Path(temp), groups=group_count, wrap=wrap
+            groups.NODES, Path(temp), groups=group_count, wrap=wrap, leader=leaders_on
         ) as cluster:
             await idle_cpu.wait_all_leaders(cluster, group_count, on=leaders_on)
             await trio.sleep(groups.SETTLE_S)

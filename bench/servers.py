@@ -116,13 +116,19 @@ def log_tail(path: Path, lines: int = 3) -> str:
 
 
 async def wait_for_leader(
-    plan: ClusterPlan, pids: Sequence[int] = (), timeout_s: float = LEADER_TIMEOUT_S
+    plan: ClusterPlan,
+    pids: Sequence[int] = (),
+    timeout_s: float = LEADER_TIMEOUT_S,
+    settles_on: int | None = None,
 ) -> int:
     """The data group's leader id, once a node says it leads and every node agrees, and it
     is the node the leader balancer hands group 1 to (until then leadership is about to
-    move, and a cell aimed at "the leader" would measure a follower forwarding).
+    move, and a cell aimed at "the leader" would measure a follower forwarding): placement's
+    choice, or `settles_on` for nodes run `hooked(leader=settles_on)`.
 
     Raises RuntimeError as soon as one of `pids` has exited (with the tail of its log)."""
+    if settles_on is None:
+        settles_on = preferred_leader(1, range(1, plan.nodes + 1))
     with trio.move_on_after(timeout_s):
         while True:
             for node_id, pid in enumerate(pids, start=1):
@@ -134,8 +140,7 @@ async def wait_for_leader(
             roles = [info.get("group1_role") for info in infos if info is not None]
             if len(leaders) == 1 and None not in infos and "leader" in roles:
                 (leader,) = leaders
-                preferred = preferred_leader(1, range(1, plan.nodes + 1))
-                if leader is not None and leader.isdigit() and int(leader) == preferred:
+                if leader is not None and leader.isdigit() and int(leader) == settles_on:
                     return int(leader)
             await trio.sleep(POLL_S)
     raise TimeoutError(
@@ -150,10 +155,13 @@ async def seshat_cluster(
     extra: Sequence[str] = (),
     groups: int = 1,
     wrap: Callable[[list[str]], list[str]] | None = None,
+    *,
+    leader: int | None = None,
 ) -> AsyncIterator[Cluster]:
     """Start `nodes` fresh nodes with `groups` data groups under `base_dir` (`extra`: more
     `serve` options for each; `wrap`: rewrites each command line, e.g. to profile the
-    node); yields once group 1 has a leader."""
+    node, and `leader` is the node a `hooked(leader=...)` wrap has every group prefer);
+    yields once group 1 has a leader."""
     plan = cluster_plan(nodes, base_dir, groups)
     base_dir.mkdir(parents=True, exist_ok=True)
 
@@ -166,8 +174,8 @@ async def seshat_cluster(
         async with trio.open_nursery() as nursery:
             pids: list[int] = await nursery.start(launcher.run)
             try:
-                leader = await wait_for_leader(plan, pids)
-                yield Cluster(plan=plan, pids=tuple(pids), leader_id=leader)
+                leader_id = await wait_for_leader(plan, pids, settles_on=leader)
+                yield Cluster(plan=plan, pids=tuple(pids), leader_id=leader_id)
             finally:
                 launcher.stop()
 
