@@ -48,12 +48,13 @@ def _struct_pointer(data_words: int, pointers: int) -> int:
 _ROOT = _struct_pointer(1, 1)
 
 
-def _picker(indexes: tuple[int, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """The items at `indexes` of a sequence, as a tuple (one C call for several)."""
-    if len(indexes) == 1:
-        index = indexes[0]
-        return lambda items: (items[index],)
-    return operator.itemgetter(*indexes) if indexes else lambda _: ()
+def _picker(getter: Callable[..., Callable[[Any], Any]], keys: tuple[Any, ...]) -> Convert:
+    """What `getter` (operator.itemgetter or attrgetter) picks at `keys`, always as a tuple:
+    one C call for several keys; the getter answers one key with the bare value."""
+    if len(keys) == 1:
+        pick = getter(keys[0])
+        return lambda source: (pick(source),)
+    return getter(*keys) if keys else lambda _: ()
 
 
 @attrs.frozen(slots=True)
@@ -207,16 +208,9 @@ def layout_of(
         struct.Struct(f"<{pointers}Q"),
         _struct_pointer(data_words, pointers),
         names,
-        _picker_of_attrs(names),
-        _picker(tuple(source.get(word, len(words)) for word in range(data_words))),
-        _picker(tuple(word for _, word in words)),
+        _picker(operator.attrgetter, names),
+        _picker(operator.itemgetter, tuple(source.get(w, len(words)) for w in range(data_words))),
+        _picker(operator.itemgetter, tuple(word for _, word in words)),
         tuple(bools),
         tuple(blobs),
     )
-
-
-def _picker_of_attrs(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    if len(names) == 1:
-        name = names[0]
-        return lambda msg: (getattr(msg, name),)
-    return operator.attrgetter(*names) if names else lambda _: ()
