@@ -210,22 +210,18 @@ def test_invalid_membership_on_the_wire_is_codec_error() -> None:
         decode(bad)
 
 
+def _append_of(entry: Entry) -> Append:
+    """An Append of group 1 from node 1 to node 2 carrying `entry` alone."""
+    return Append(
+        group=1, src=1, dst=2, term=1, prev_index=0, prev_term=0, commit=0, entries=(entry,)
+    )
+
+
 def test_encoding_out_of_range_values_is_value_error() -> None:
     with pytest.raises(ValueError, match="Heartbeat"):
         encode(Heartbeat(group=1, src=1, dst=2, term=-1, commit=0, context=0))
     with pytest.raises(ValueError, match="entry"):
-        encode(
-            Append(
-                group=1,
-                src=1,
-                dst=2,
-                term=1,
-                prev_index=0,
-                prev_term=0,
-                entries=(Entry(-1, 1, EntryKind.NORMAL, b""),),
-                commit=0,
-            )
-        )
+        encode(_append_of(Entry(-1, 1, EntryKind.NORMAL, b"")))
 
 
 def test_encoding_a_non_message_is_type_error() -> None:
@@ -305,16 +301,7 @@ def test_plain_layouts_read_corrupted_frames_as_pycapnp_does(
 
 
 def test_other_shapes_are_read_by_pycapnp() -> None:
-    big = Append(
-        group=1,
-        src=1,
-        dst=2,
-        term=1,
-        prev_index=0,
-        prev_term=0,
-        commit=0,
-        entries=(Entry(1, 1, EntryKind.NORMAL, b"x" * 20_000),),
-    )
+    big = _append_of(Entry(1, 1, EntryKind.NORMAL, b"x" * 20_000))
     several_segments = encode_capnp(big)
     assert struct.unpack_from("<I", several_segments)[0] > 0
     assert decode(several_segments) == big
