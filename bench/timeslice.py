@@ -20,6 +20,7 @@ import random
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from multiprocessing.queues import Queue
 
 SAMPLE = 2000  # lookups between two reads of the CPU clock
 
@@ -40,14 +41,14 @@ def lookups_per_cpu_second(cpu_seconds: float, entries: int, seed: int = 1) -> f
     return done / spent
 
 
-def _worker(cpu_seconds: float, entries: int, seed: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _worker(cpu_seconds: float, entries: int, seed: int, out: Queue[float]) -> None:
     out.put(lookups_per_cpu_second(cpu_seconds, entries, seed))
 
 
 def run_together(workers: int, cpu_seconds: float, entries: int) -> list[float]:
     """Each worker's lookups per CPU-second, `workers` of them started at once."""
     context = multiprocessing.get_context("spawn")
-    out = context.Queue()
+    out: Queue[float] = context.Queue()
     processes = [
         context.Process(target=_worker, args=(cpu_seconds, entries, seed, out))
         for seed in range(workers)
